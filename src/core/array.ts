@@ -1,0 +1,237 @@
+/**
+ * The immutable Array: the one value type users hold. Concrete arrays own data; tracers
+ * (defined in trace.ts) stand for values inside transforms and share every method.
+ * Methods delegate to the np layer through {@link installArrayOps}, so this file stays
+ * free of imports from higher layers.
+ * @module
+ */
+import { type DType, type TypedArray, allocate, coerce } from './dtype.js';
+import { type Shape, sizeOf } from './shape.js';
+import { FluxionError, TraceError, fmtShape } from './errors.js';
+import { formatArray } from './format.js';
+
+/** The abstract value of an array: what transforms and the IR know about it. @category Arrays */
+export interface ShapedArray {
+  readonly shape: Shape;
+  readonly dtype: DType;
+}
+
+export const avalString = (a: ShapedArray): string =>
+  `${a.dtype === 'float32' ? 'f32' : a.dtype === 'int32' ? 'i32' : a.dtype === 'uint32' ? 'u32' : a.dtype === 'bool' ? 'bool' : 'f16'}[${a.shape.join(',')}]`;
+
+/** Anything the np functions accept where an array is expected. @category Arrays */
+export type ArrayLike = Array | number | boolean;
+
+/** Nested JS arrays as returned by {@link Array.toArray}. */
+export type NestedArray = number | boolean | NestedArray[];
+
+/** Index for `slice` and `at`: an integer, `null` (whole axis) or `[start, stop, step?]`. */
+export type Index = number | null | readonly [number | null, number | null, number?];
+
+/** The operations Array methods delegate to (installed by the np layer). */
+export interface ArrayOps {
+  binary(op: 'add' | 'subtract' | 'multiply' | 'divide' | 'power' | 'maximum' | 'minimum' | 'less' | 'lessEqual' | 'greater' | 'greaterEqual' | 'equal' | 'notEqual' | 'matmul', x: Array, y: ArrayLike): Array;
+  unary(op: 'negative' | 'exp' | 'log' | 'sqrt' | 'abs' | 'tanh' | 'sin' | 'cos' | 'square', x: Array): Array;
+  reduce(op: 'sum' | 'mean' | 'max' | 'min' | 'prod' | 'argmax' | 'argmin', x: Array, opts?: { axis?: number | number[]; keepdims?: boolean }): Array;
+  reshape(x: Array, shape: number[]): Array;
+  transpose(x: Array, axes?: number[]): Array;
+  astype(x: Array, dtype: DType): Array;
+  slice(x: Array, index: Index[]): Array;
+  atSet(x: Array, index: Index[], v: ArrayLike, mode: 'set' | 'add' | 'multiply'): Array;
+}
+let ops: ArrayOps | undefined;
+/** Installs the np implementations behind Array methods (called once by np). */
+export function installArrayOps(o: ArrayOps): void {
+  ops = o;
+}
+const O = (): ArrayOps => {
+  if (!ops) throw new FluxionError('Fluxion not initialised: import from the package root');
+  return ops;
+};
+
+/**
+ * An immutable n-dimensional array. Create one with `np.array`, `np.zeros`, ...; every
+ * operation returns a new array. Inside `jit`, `grad` or `vmap` the same methods work on
+ * traced arrays.
+ * @example
+ * const x = np.array([[1, 2], [3, 4]]);
+ * x.add(1).sum().item(); // 14
+ * @category Arrays
+ */
+export abstract class Array {
+  abstract readonly shape: Shape;
+  abstract readonly dtype: DType;
+
+  get ndim(): number {
+    return this.shape.length;
+  }
+  get size(): number {
+    return sizeOf(this.shape);
+  }
+  get aval(): ShapedArray {
+    return { shape: this.shape, dtype: this.dtype };
+  }
+
+  /** The concrete value behind this array, or null if it is only known abstractly. */
+  abstract toConcrete(): ConcreteArray | null;
+
+  protected concrete(what: string): ConcreteArray {
+    const c = this.toConcrete();
+    if (!c) {
+      throw new TraceError(
+        `${what}: the value of a traced array ${avalString(this.aval)} is not known while tracing ` +
+          `(inside jit, vmap or grad). Use lax.cond / lax.whileLoop for value-dependent control flow, ` +
+          `or pass the argument as a static (non-array) value.`,
+      );
+    }
+    return c;
+  }
+
+  /** Reads the elements as a typed array (row-major). */
+  async data(): Promise<TypedArray> {
+    return this.dataSync();
+  }
+  /** Reads the elements synchronously (the CPU backend always allows it). */
+  dataSync(): TypedArray {
+    return this.concrete('dataSync').buffer.slice() as TypedArray;
+  }
+  /** The elements as nested JS arrays (booleans for bool arrays). */
+  toArray(): NestedArray {
+    const c = this.concrete('toArray');
+    const data = c.buffer;
+    const isBool = c.dtype === 'bool';
+    const build = (dim: number, offset: number): NestedArray => {
+      if (dim === c.shape.length) return isBool ? data[offset] !== 0 : data[offset];
+      const stride = sizeOf(c.shape.slice(dim + 1));
+      return Array.range(c.shape[dim]).map((i) => build(dim + 1, offset + i * stride));
+    };
+    return build(0, 0);
+  }
+  /** The single element of a size-1 array as a JS number (or boolean). */
+  item(): number {
+    const c = this.concrete('item');
+    if (c.size !== 1) throw new FluxionError(`item: array of shape ${fmtShape(c.shape)} has ${c.size} elements, expected 1`);
+    return c.buffer[0];
+  }
+
+  /** `this + y` with broadcasting. */ add(y: ArrayLike): Array { return O().binary('add', this, y); }
+  /** `this - y` with broadcasting. */ subtract(y: ArrayLike): Array { return O().binary('subtract', this, y); }
+  /** `this * y` with broadcasting. */ multiply(y: ArrayLike): Array { return O().binary('multiply', this, y); }
+  /** `this / y` with broadcasting. */ divide(y: ArrayLike): Array { return O().binary('divide', this, y); }
+  /** `this ** y` with broadcasting. */ pow(y: ArrayLike): Array { return O().binary('power', this, y); }
+  /** Elementwise maximum. */ maximum(y: ArrayLike): Array { return O().binary('maximum', this, y); }
+  /** Elementwise minimum. */ minimum(y: ArrayLike): Array { return O().binary('minimum', this, y); }
+  /** Matrix product (np.matmul). */ matmul(y: ArrayLike): Array { return O().binary('matmul', this, y); }
+  /** `this < y`. */ less(y: ArrayLike): Array { return O().binary('less', this, y); }
+  /** `this <= y`. */ lessEqual(y: ArrayLike): Array { return O().binary('lessEqual', this, y); }
+  /** `this > y`. */ greater(y: ArrayLike): Array { return O().binary('greater', this, y); }
+  /** `this >= y`. */ greaterEqual(y: ArrayLike): Array { return O().binary('greaterEqual', this, y); }
+  /** `this == y` elementwise. */ equal(y: ArrayLike): Array { return O().binary('equal', this, y); }
+  /** `this != y` elementwise. */ notEqual(y: ArrayLike): Array { return O().binary('notEqual', this, y); }
+  /** `-this`. */ neg(): Array { return O().unary('negative', this); }
+  /** Elementwise e^x. */ exp(): Array { return O().unary('exp', this); }
+  /** Elementwise natural log. */ log(): Array { return O().unary('log', this); }
+  /** Elementwise square root. */ sqrt(): Array { return O().unary('sqrt', this); }
+  /** Elementwise absolute value. */ abs(): Array { return O().unary('abs', this); }
+  /** Elementwise tanh. */ tanh(): Array { return O().unary('tanh', this); }
+  /** Elementwise x*x. */ square(): Array { return O().unary('square', this); }
+  /** Sum over `axis` (all axes by default). */ sum(opts?: { axis?: number | number[]; keepdims?: boolean }): Array { return O().reduce('sum', this, opts); }
+  /** Mean over `axis`. */ mean(opts?: { axis?: number | number[]; keepdims?: boolean }): Array { return O().reduce('mean', this, opts); }
+  /** Maximum over `axis`. */ max(opts?: { axis?: number | number[]; keepdims?: boolean }): Array { return O().reduce('max', this, opts); }
+  /** Minimum over `axis`. */ min(opts?: { axis?: number | number[]; keepdims?: boolean }): Array { return O().reduce('min', this, opts); }
+  /** Product over `axis`. */ prod(opts?: { axis?: number | number[]; keepdims?: boolean }): Array { return O().reduce('prod', this, opts); }
+  /** Index of the maximum along `axis` (flattened by default). */ argmax(opts?: { axis?: number; keepdims?: boolean }): Array { return O().reduce('argmax', this, opts); }
+  /** Index of the minimum along `axis`. */ argmin(opts?: { axis?: number; keepdims?: boolean }): Array { return O().reduce('argmin', this, opts); }
+  /** Same elements, new shape (one entry may be -1). */ reshape(...shape: number[] | [number[]]): Array { return O().reshape(this, (Array.isArrayOfNumbers(shape[0]) ? shape[0] : shape) as number[]); }
+  /** Permutes axes (reverses them by default). */ transpose(axes?: number[]): Array { return O().transpose(this, axes); }
+  /** Transpose (reversed axes). */ get T(): Array { return O().transpose(this); }
+  /** Converts to another dtype. */ astype(dtype: DType): Array { return O().astype(this, dtype); }
+  /** Basic indexing: one entry per leading axis, an integer, `null` or `[start, stop, step]`. */
+  slice(...index: Index[]): Array { return O().slice(this, index); }
+  /**
+   * Functional update at an index: `x.at(0).set(5)`, `x.at(null, [1, 3]).add(1)`.
+   * Returns a new array; `x` is unchanged.
+   */
+  at(...index: Index[]): { set(v: ArrayLike): Array; add(v: ArrayLike): Array; multiply(v: ArrayLike): Array } {
+    return {
+      set: (v) => O().atSet(this, index, v, 'set'),
+      add: (v) => O().atSet(this, index, v, 'add'),
+      multiply: (v) => O().atSet(this, index, v, 'multiply'),
+    };
+  }
+
+  toString(): string {
+    const c = this.toConcrete();
+    return c ? formatArray(c) : `Traced<${avalString(this.aval)}>`;
+  }
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return this.toString();
+  }
+
+  /** Releases the backing memory now instead of at garbage collection (optional). */
+  dispose(): void {}
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  static range(n: number): number[] {
+    return [...globalThis.Array(n).keys()];
+  }
+  static isArrayOfNumbers(v: unknown): v is number[] {
+    return globalThis.Array.isArray(v);
+  }
+}
+
+/** Bytes held by live concrete arrays, for {@link memoryStats}. */
+const live = { buffers: 0, bytes: 0 };
+const registry = new FinalizationRegistry<number>((bytes) => {
+  live.buffers--;
+  live.bytes -= bytes;
+});
+
+/**
+ * Live buffers and bytes held by concrete arrays (per backend).
+ * @example memoryStats().cpu.bytes
+ * @category Arrays
+ */
+export function memoryStats(): { cpu: { buffers: number; bytes: number } } {
+  return { cpu: { ...live } };
+}
+
+/** An array whose elements live in memory (CPU backend). */
+export class ConcreteArray extends Array {
+  #data: TypedArray | null;
+  constructor(
+    data: TypedArray,
+    readonly shape: Shape,
+    readonly dtype: DType,
+  ) {
+    super();
+    this.#data = data;
+    live.buffers++;
+    live.bytes += data.byteLength;
+    registry.register(this, data.byteLength, this);
+  }
+  /** The backing typed array; must not be mutated. */
+  get buffer(): TypedArray {
+    if (!this.#data) throw new FluxionError(`array ${avalString(this)} was used after dispose()`);
+    return this.#data;
+  }
+  toConcrete(): ConcreteArray {
+    return this;
+  }
+  override dispose(): void {
+    if (!this.#data) return;
+    live.buffers--;
+    live.bytes -= this.#data.byteLength;
+    registry.unregister(this);
+    this.#data = null;
+  }
+  /** A 0-d array holding `value` coerced to `dtype`. */
+  static scalar(value: number, dtype: DType): ConcreteArray {
+    const data = allocate(dtype, 1);
+    data[0] = coerce(dtype, value);
+    return new ConcreteArray(data, [], dtype);
+  }
+}
+

@@ -1,0 +1,121 @@
+/**
+ * The tracing core (JAX autodidax): every operation goes through {@link bind}; the innermost
+ * active trace decides what it means (evaluate, record, carry a tangent, carry a batch axis).
+ * @module
+ */
+import { Array, ConcreteArray, type ShapedArray } from './array.js';
+import { TraceError } from './errors.js';
+import type { Params, Primitive } from './primitive.js';
+
+/** One active transform: its nesting level, its Trace and transform-wide data. */
+export class MainTrace {
+  readonly trace: Trace;
+  constructor(
+    readonly level: number,
+    makeTrace: (main: MainTrace) => Trace,
+    readonly global: unknown,
+  ) {
+    this.trace = makeTrace(this);
+  }
+}
+
+/** How one kind of transform interprets primitives. */
+export abstract class Trace {
+  constructor(readonly main: MainTrace) {}
+  /** Boxes a value from outside every transform (a concrete array) into this trace. */
+  abstract pure(x: ConcreteArray): Array;
+  /** Boxes a tracer of an outer (lower-level) transform into this trace. */
+  abstract lift(x: Tracer): Array;
+  abstract processPrimitive(prim: Primitive, args: Array[], params: Params): Array[];
+}
+
+/** A value inside a transform; has every Array method. */
+export abstract class Tracer extends Array {
+  abstract readonly trace: Trace;
+  abstract override get aval(): ShapedArray;
+  get shape() {
+    return this.aval.shape;
+  }
+  get dtype() {
+    return this.aval.dtype;
+  }
+  /** Unboxes to a lower trace's value when this tracer adds nothing (e.g. a zero batch). */
+  fullLower(): Array {
+    return this;
+  }
+  toConcrete(): ConcreteArray | null {
+    return null;
+  }
+}
+
+class EvalTrace extends Trace {
+  pure(x: ConcreteArray): Array {
+    return x;
+  }
+  lift(x: Tracer): Array {
+    throw new TraceError(`a traced array ${x} escaped its transform and was used outside it`);
+  }
+  processPrimitive(prim: Primitive, args: Array[], params: Params): Array[] {
+    return prim.impl(args as ConcreteArray[], params);
+  }
+}
+
+const stack: MainTrace[] = [new MainTrace(0, (m) => new EvalTrace(m), null)];
+let dynamic: MainTrace = stack[0];
+
+/** Runs `fn` with a new transform of the given kind pushed on the trace stack. */
+export function withMainTrace<T>(makeTrace: (main: MainTrace) => Trace, global: unknown, fn: (main: MainTrace) => T): T {
+  const main = new MainTrace(stack.length, makeTrace, global);
+  stack.push(main);
+  try {
+    return fn(main);
+  } finally {
+    stack.pop();
+  }
+}
+
+/** Makes `main` catch operations on values that belong to no trace (staging, as in jit). */
+export function withDynamicTrace<T>(main: MainTrace, fn: () => T): T {
+  const prev = dynamic;
+  dynamic = main;
+  try {
+    return fn();
+  } finally {
+    dynamic = prev;
+  }
+}
+
+function topTrace(args: readonly Array[]): MainTrace {
+  let top = dynamic;
+  for (const a of args) if (a instanceof Tracer && a.trace.main.level > top.level) top = a.trace.main;
+  return top;
+}
+
+/** Boxes `x` into `trace`, lifting it through the levels in between. */
+export function fullRaise(trace: Trace, x: Array): Array {
+  if (!(x instanceof Tracer)) return trace.pure(x as ConcreteArray);
+  const level = trace.main.level;
+  const xMain = x.trace.main;
+  if (xMain === trace.main) return x;
+  if (xMain.level < level) return trace.lift(x);
+  throw new TraceError(
+    `a traced array ${x} leaked out of the transform that created it (level ${xMain.level}, now at ${level}); ` +
+      `return values from transformed functions instead of storing them outside`,
+  );
+}
+
+const fullLower = (x: Array): Array => (x instanceof Tracer ? x.fullLower() : x);
+
+/** Applies a primitive: the one entry point of every operation. */
+export function bind(prim: Primitive, args: Array[], params: Params = {}): Array[] {
+  const trace = topTrace(args).trace;
+  const outs = trace.processPrimitive(
+    prim,
+    args.map((a) => fullRaise(trace, a)),
+    params,
+  );
+  return outs.map(fullLower);
+}
+
+/** {@link bind} for single-output primitives. */
+export const bind1 = (prim: Primitive, args: Array[], params: Params = {}): Array => bind(prim, args, params)[0];

@@ -1,0 +1,11 @@
+/**
+ * `lax`: the strict layer under `np`. Functions apply one primitive each and require equal
+ * shapes and dtypes (no broadcasting, no promotion), as in `jax.lax`.
+ * @module
+ */
+export {
+  add, sub, mul, div, pow, max, min, neg, exp, log, sin, cos, sign, eq, ne, lt, gt, select, cast, bitcast,
+  reshape, broadcastInDim, transpose, pad, iota, reduceSum, reduceMax, dotGeneral, gather, scatterAdd,
+  unfold, fold, threefry2x32, windowOutShape,
+} from './primitives/index.js';
+export type { DotParams, WindowParams, UnfoldParams, FoldParams } from './primitives/index.js';

@@ -1,0 +1,75 @@
+/**
+ * Array creation.
+ * @module
+ */
+import type { Array, ArrayLike, NestedArray, ShapedArray } from '../core/array.js';
+import type { DType } from '../core/dtype.js';
+import { ValueError } from '../core/errors.js';
+import { checkOptions, codecs } from '../core/options.js';
+import * as P from '../primitives/index.js';
+import { asArray, fromNested } from './convert.js';
+
+const dtypeOpt = { dtype: codecs.dtype };
+type DTypeOpt = { dtype?: DType };
+const shapeOf = (shape: number | readonly number[]) => (typeof shape === 'number' ? [shape] : [...shape]);
+
+/**
+ * An array from nested JS arrays. Numbers default to float32, booleans to bool.
+ * @example np.array([[1, 2], [3, 4]], {dtype: 'int32'})
+ * @category Creation
+ */
+export const array = (data: NestedArray | ArrayLike, opts?: DTypeOpt): Array => fromNested(data, checkOptions('array', dtypeOpt, opts).dtype);
+/** Alias of {@link array} that returns arrays unchanged. @category Creation */
+export const asarray = array;
+
+/** An array of `shape` filled with `value`. @example np.full([2, 3], 7) @category Creation */
+export function full(shape: number | readonly number[], value: ArrayLike, opts?: DTypeOpt): Array {
+  const { dtype } = checkOptions('full', dtypeOpt, opts);
+  const s = shapeOf(shape);
+  if (s.some((d) => !Number.isInteger(d) || d < 0)) throw new ValueError(`full: invalid shape [${s}]`);
+  const v = asArray(value, dtype);
+  return P.broadcastInDim(v, s, v.shape.map((_, i) => s.length - v.ndim + i));
+}
+/** Zeros of `shape`. @example np.zeros([2, 2]) @category Creation */
+export const zeros = (shape: number | readonly number[], opts?: DTypeOpt): Array => full(shape, 0, { dtype: opts?.dtype ?? 'float32', ...opts });
+/** Ones of `shape`. @category Creation */
+export const ones = (shape: number | readonly number[], opts?: DTypeOpt): Array => full(shape, 1, { dtype: opts?.dtype ?? 'float32', ...opts });
+/** Fill with `value`, shape and dtype of `x`. @category Creation */
+export const fullLike = (x: ShapedArray, value: ArrayLike, opts?: DTypeOpt): Array => full(x.shape, value, { dtype: opts?.dtype ?? x.dtype });
+/** Zeros shaped like `x`. @category Creation */
+export const zerosLike = (x: ShapedArray, opts?: DTypeOpt): Array => fullLike(x, 0, opts);
+/** Ones shaped like `x`. @category Creation */
+export const onesLike = (x: ShapedArray, opts?: DTypeOpt): Array => fullLike(x, 1, opts);
+
+/**
+ * Evenly spaced values in `[start, stop)`: `arange(n)` or `arange(start, stop, step)`.
+ * Integers give int32 unless a dtype is given.
+ * @example np.arange(5) // [0, 1, 2, 3, 4]
+ * @category Creation
+ */
+export function arange(start: number, stop?: number, step = 1, opts?: DTypeOpt): Array {
+  const o = checkOptions('arange', dtypeOpt, opts);
+  if (stop === undefined) [start, stop] = [0, start];
+  if (step === 0) throw new ValueError('arange: step must not be zero');
+  const n = Math.max(0, Math.ceil((stop - start) / step));
+  const dtype = o.dtype ?? ([start, stop, step].every(Number.isInteger) ? 'int32' : 'float32');
+  const i = P.iota([n], 'float32', 0);
+  return P.cast(P.add(P.mul(i, P.fullLike(i, step)), P.fullLike(i, start)), dtype);
+}
+
+/** `num` evenly spaced values from `start` to `stop` (inclusive unless `endpoint: false`). @category Creation */
+export function linspace(start: number, stop: number, num = 50, opts?: DTypeOpt & { endpoint?: boolean }): Array {
+  const o = checkOptions('linspace', { ...dtypeOpt, endpoint: codecs.boolean }, opts);
+  const div = (o.endpoint ?? true) ? num - 1 : num;
+  const step = div > 0 ? (stop - start) / div : 0;
+  const i = P.iota([num], 'float32', 0);
+  return P.cast(P.add(P.mul(i, P.fullLike(i, step)), P.fullLike(i, start)), o.dtype ?? 'float32');
+}
+
+/** Identity-like matrix `[n, m]` with ones on diagonal `k`. @category Creation */
+export function eye(n: number, m = n, opts?: DTypeOpt & { k?: number }): Array {
+  const o = checkOptions('eye', { ...dtypeOpt, k: codecs.number }, opts);
+  const r = P.iota([n, m], 'int32', 0);
+  const c = P.iota([n, m], 'int32', 1);
+  return P.cast(P.eq(P.add(r, P.fullLike(r, o.k ?? 0)), c), o.dtype ?? 'float32');
+}

@@ -1,0 +1,32 @@
+/**
+ * `np`: the numpy-like namespace (camelCase jax.numpy). Broadcasting and dtype promotion
+ * happen here, once; everything below is strict.
+ * @module
+ */
+import { installArrayOps } from '../core/array.js';
+import * as creation from './creation.js';
+import * as math from './math.js';
+import * as red from './reductions.js';
+import * as shapes from './shapes.js';
+import * as indexing from './indexing.js';
+import * as linalg from './linalg.js';
+
+export * from './creation.js';
+export * from './math.js';
+export * from './reductions.js';
+export * from './shapes.js';
+export { slice, take, takeAlongAxis } from './indexing.js';
+export * from './linalg.js';
+export type { DType } from '../core/dtype.js';
+
+installArrayOps({
+  binary: (op, x, y) => (op === 'matmul' ? linalg.matmul(x, y) : math[op](x, y)),
+  unary: (op, x) => math[op](x),
+  reduce: (op, x, opts) => red[op](x, opts as never),
+  reshape: shapes.reshape,
+  transpose: shapes.transpose,
+  astype: math.astype,
+  slice: (x, index) => indexing.slice(x, ...index),
+  atSet: indexing.atUpdate,
+});
+void creation;

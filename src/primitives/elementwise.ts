@@ -1,0 +1,342 @@
+/**
+ * Elementwise primitives: unary math, binary arithmetic, comparisons, select, casts and
+ * bitwise ops. Operands are strict: equal shapes and (except select's predicate) equal dtypes.
+ * @module
+ */
+import { type Array, ConcreteArray, type ShapedArray } from '../core/array.js';
+import { type DType, checkDType, coerce, dtypes as allDTypes, isFloat } from '../core/dtype.js';
+import { DTypeError } from '../core/errors.js';
+import { type BatchDim, type Primitive, UndefinedPrimal, definePrimitive } from '../core/primitive.js';
+import { checkSameShapes } from '../core/shape.js';
+import { bind1 } from '../core/trace.js';
+import { build, expectArity, expectSameDType, moveBatchAxis } from './util.js';
+import { broadcastInDim } from './views.js';
+
+const floats: DType[] = ['float32', 'float16'];
+const numeric: DType[] = ['float32', 'float16', 'int32', 'uint32'];
+const integral: DType[] = ['int32', 'uint32', 'bool'];
+
+/** Batching for any elementwise primitive: line every batch axis up at 0. */
+function batchElementwise(prim: Primitive) {
+  return (vals: Array[], dims: BatchDim[], params: any, size: number): [Array[], BatchDim[]] => {
+    const moved = vals.map((v, i) => moveBatchAxis(v, dims[i], 0, size));
+    return [[bind1(prim, moved, params)], [0]];
+  };
+}
+
+function kernel(name: string, f: (...xs: number[]) => number, outDType?: (d: DType) => DType) {
+  return (inputs: ConcreteArray[]): ConcreteArray[] => {
+    const x = inputs[0];
+    const dtype = outDType ? outDType(x.dtype) : x.dtype;
+    const bufs = inputs.map((a) => a.buffer);
+    let fill: (i: number) => number;
+    if (bufs.length === 1) fill = (i) => coerce(dtype, f(bufs[0][i]));
+    else if (bufs.length === 2) fill = (i) => coerce(dtype, f(bufs[0][i], bufs[1][i]));
+    else fill = (i) => coerce(dtype, f(...bufs.map((b) => b[i])));
+    return [build(x.shape, dtype, fill)];
+  };
+}
+
+interface ElementwiseSpec {
+  name: string;
+  arity: number;
+  dtypes: readonly DType[];
+  f: (...xs: number[]) => number;
+  /** Per-dtype kernel override (integer division, unsigned shifts, ...). */
+  fFor?: (d: DType) => (...xs: number[]) => number;
+  out?: (d: DType) => DType;
+  jvp?: (xs: Array[], ts: Array[], y: Array) => Array;
+  linear?: boolean;
+  transpose?: Primitive['transpose'];
+}
+
+function elementwise(spec: ElementwiseSpec): Primitive {
+  const kernels = new Map<DType, ReturnType<typeof kernel>>();
+  const prim: Primitive = definePrimitive({
+    name: spec.name,
+    props: { elementwise: true, linear: spec.linear },
+    abstractEval(avals: ShapedArray[]) {
+      expectArity(spec.name, avals, spec.arity);
+      checkSameShapes(spec.name, avals.map((a) => a.shape));
+      const d = expectSameDType(spec.name, avals);
+      checkDType(spec.name, d, spec.dtypes);
+      return [{ shape: avals[0].shape, dtype: spec.out ? spec.out(d) : d }];
+    },
+    impl(inputs) {
+      const d = inputs[0].dtype;
+      let k = kernels.get(d);
+      if (!k) kernels.set(d, (k = kernel(spec.name, spec.fFor ? spec.fFor(d) : spec.f, spec.out)));
+      return k(inputs);
+    },
+    jvp: spec.jvp
+      ? (xs, ts) => {
+          const y = bind1(prim, xs);
+          return [[y], [spec.jvp!(xs, ts, y)]];
+        }
+      : undefined,
+    batch: (vals, dims, params, size) => batchElementwise(prim)(vals, dims, params, size),
+    transpose: spec.transpose,
+  });
+  return prim;
+}
+
+// ---------------------------------------------------------------- strict constructors
+
+/** A 0-d array holding `v` (a weak constant inside rules). */
+export const scalar = (v: number, dtype: DType): Array => ConcreteArray.scalar(v, dtype);
+/** `v` broadcast to the shape and dtype of `like`. */
+export const fullLike = (like: ShapedArray, v: number): Array => broadcastInDim(scalar(v, like.dtype), like.shape, []);
+export const zerosLike = (like: ShapedArray): Array => fullLike(like, 0);
+
+// ---------------------------------------------------------------- unary math
+
+const unary = (name: string, f: (x: number) => number, jvp?: ElementwiseSpec['jvp'], dts: readonly DType[] = floats) =>
+  elementwise({ name, arity: 1, dtypes: dts, f, jvp });
+
+export const negP = elementwise({
+  name: 'neg', arity: 1, dtypes: numeric, f: (x) => -x, linear: true,
+  jvp: (_, [t]) => neg(t),
+  transpose: ([ct]) => [neg(ct)],
+});
+export const expP = unary('exp', Math.exp, (_, [t], y) => mul(t, y));
+export const logP = unary('log', Math.log, ([x], [t]) => div(t, x));
+export const log1pP = unary('log1p', Math.log1p, ([x], [t]) => div(t, add(x, fullLike(x, 1))));
+export const expm1P = unary('expm1', Math.expm1, (_, [t], y) => mul(t, add(y, fullLike(y, 1))));
+export const sinP = unary('sin', Math.sin, ([x], [t]) => mul(t, cos(x)));
+export const cosP = unary('cos', Math.cos, ([x], [t]) => neg(mul(t, sin(x))));
+export const tanhP = unary('tanh', Math.tanh, (_, [t], y) => mul(t, sub(fullLike(y, 1), mul(y, y))));
+export const logisticP = unary('logistic', (x) => 1 / (1 + Math.exp(-x)), (_, [t], y) => mul(t, mul(y, sub(fullLike(y, 1), y))));
+export const sqrtP = unary('sqrt', Math.sqrt, (_, [t], y) => div(t, mul(y, fullLike(y, 2))));
+export const rsqrtP = unary('rsqrt', (x) => 1 / Math.sqrt(x), ([x], [t], y) => mul(t, mul(div(y, x), fullLike(y, -0.5))));
+export const erfP = unary('erf', erfImpl, ([x], [t]) => mul(t, mul(fullLike(x, 2 / Math.sqrt(Math.PI)), exp(neg(mul(x, x))))));
+export const erfInvP = unary('erf_inv', erfInvImpl, (_, [t], y) => mul(t, mul(fullLike(y, Math.sqrt(Math.PI) / 2), exp(mul(y, y)))));
+export const absP = elementwise({ name: 'abs', arity: 1, dtypes: ['float32', 'float16', 'int32'], f: Math.abs, jvp: ([x], [t]) => mul(t, sign(x)) });
+export const signP = elementwise({ name: 'sign', arity: 1, dtypes: numeric, f: (x) => (x > 0 ? 1 : x < 0 ? -1 : x), jvp: ([x]) => zerosLike(x) });
+export const floorP = unary('floor', Math.floor, ([x]) => zerosLike(x));
+export const ceilP = unary('ceil', Math.ceil, ([x]) => zerosLike(x));
+/** Rounds half to even, as numpy and JAX do. */
+export const roundP = unary('round', (x) => {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}, ([x]) => zerosLike(x));
+export const isFiniteP = elementwise({ name: 'is_finite', arity: 1, dtypes: floats, f: (x) => (Number.isFinite(x) ? 1 : 0), out: () => 'bool' });
+
+// ---------------------------------------------------------------- binary arithmetic
+
+const transposeAdd: Primitive['transpose'] = ([ct], [x, y]) => [isUndefined(x) ? ct : null, isUndefined(y) ? ct : null];
+const isUndefined = (x: unknown): x is UndefinedPrimal => x instanceof UndefinedPrimal;
+
+export const addP = elementwise({
+  name: 'add', arity: 2, dtypes: allDTypes.filter((d) => d !== 'bool'), f: (a, b) => a + b, linear: true,
+  jvp: (_, [tx, ty]) => add(tx, ty),
+  transpose: transposeAdd,
+});
+export const subP = elementwise({
+  name: 'sub', arity: 2, dtypes: numeric, f: (a, b) => a - b, linear: true,
+  jvp: (_, [tx, ty]) => sub(tx, ty),
+  transpose: ([ct], [x, y]) => [isUndefined(x) ? ct : null, isUndefined(y) ? neg(ct) : null],
+});
+export const mulP = elementwise({
+  name: 'mul', arity: 2, dtypes: numeric, f: (a, b) => a * b, fFor: (d) => (isFloat(d) ? (a, b) => a * b : (a, b) => Math.imul(a, b)), linear: true,
+  jvp: ([x, y], [tx, ty]) => add(mul(tx, y), mul(x, ty)),
+  transpose: ([ct], [x, y]) => {
+    if (isUndefined(x) && isUndefined(y)) throw new DTypeError('mul: transpose of a product of two linear values (the graph is not linear)');
+    return isUndefined(x) ? [mul(ct, y as Array), null] : [null, mul(x as Array, ct)];
+  },
+});
+export const divP = elementwise({
+  name: 'div', arity: 2, dtypes: numeric, f: (a, b) => a / b,
+  fFor: (d) => (isFloat(d) ? (a, b) => a / b : (a, b) => (b === 0 ? 0 : Math.trunc(a / b))),
+  linear: true,
+  jvp: ([x, y], [tx, ty], out) => sub(div(tx, y), mul(ty, div(out, y))),
+  transpose: ([ct], [x, y]) => {
+    if (isUndefined(y)) throw new DTypeError('div: transpose with respect to the divisor (not linear)');
+    return [div(ct, y as Array), null];
+  },
+});
+/** C-style remainder: the sign follows the dividend (lax.rem). */
+export const remP = elementwise({
+  name: 'rem', arity: 2, dtypes: numeric, f: (a, b) => a % b, fFor: (d) => (isFloat(d) ? (a, b) => a % b : (a, b) => (b === 0 ? 0 : a % b)),
+  jvp: ([x, y], [tx, ty]) => sub(tx, mul(ty, truncate(div(x, y)))),
+});
+export const powP = elementwise({
+  name: 'pow', arity: 2, dtypes: floats, f: Math.pow,
+  jvp: ([x, y], [tx, ty], out) => {
+    // d/dx = y x^(y-1); d/dy = log(x) x^y, taken as 0 where x == 0 (as JAX does).
+    const dx = mul(y, pow(x, sub(y, fullLike(y, 1))));
+    const safeLog = select(eq(x, zerosLike(x)), zerosLike(x), log(x));
+    return add(mul(tx, dx), mul(ty, mul(out, safeLog)));
+  },
+});
+// max/min split the tangent evenly at ties, as JAX does.
+const minmaxJvp = (pick: (x: Array, y: Array) => Array) => ([x, y]: Array[], [tx, ty]: Array[]) => {
+  const half = fullLike(tx, 0.5);
+  const xWins = cast(pick(x, y), x.dtype);
+  const tie = cast(eq(x, y), x.dtype);
+  const wx = add(xWins, mul(tie, half));
+  const wy = sub(fullLike(wx, 1), wx);
+  return add(mul(tx, wx), mul(ty, wy));
+};
+export const maxP = elementwise({ name: 'max', arity: 2, dtypes: [...numeric, 'bool'], f: (a, b) => (a > b || Number.isNaN(a) ? a : b), jvp: minmaxJvp(gt) });
+export const minP = elementwise({ name: 'min', arity: 2, dtypes: [...numeric, 'bool'], f: (a, b) => (a < b || Number.isNaN(a) ? a : b), jvp: minmaxJvp(lt) });
+export const atan2P = elementwise({
+  name: 'atan2', arity: 2, dtypes: floats, f: Math.atan2,
+  jvp: ([x, y], [tx, ty]) => div(sub(mul(tx, y), mul(ty, x)), add(mul(x, x), mul(y, y))),
+});
+
+// ---------------------------------------------------------------- comparisons and logic
+
+const compare = (name: string, f: (a: number, b: number) => boolean) =>
+  elementwise({ name, arity: 2, dtypes: [...numeric, 'bool'], f: (a, b) => (f(a, b) ? 1 : 0), out: () => 'bool' });
+export const eqP = compare('eq', (a, b) => a === b);
+export const neP = compare('ne', (a, b) => a !== b);
+export const ltP = compare('lt', (a, b) => a < b);
+export const leP = compare('le', (a, b) => a <= b);
+export const gtP = compare('gt', (a, b) => a > b);
+export const geP = compare('ge', (a, b) => a >= b);
+
+// Bitwise ops act on bool, int32 and uint32 (threefry's building blocks).
+export const andP = elementwise({ name: 'and', arity: 2, dtypes: integral, f: (a, b) => a & b });
+export const orP = elementwise({ name: 'or', arity: 2, dtypes: integral, f: (a, b) => a | b });
+export const xorP = elementwise({ name: 'xor', arity: 2, dtypes: integral, f: (a, b) => a ^ b });
+export const notP = elementwise({ name: 'not', arity: 1, dtypes: integral, f: (a) => ~a, fFor: (d) => (d === 'bool' ? (a) => (a ? 0 : 1) : (a) => ~a) });
+export const shiftLeftP = elementwise({ name: 'shift_left', arity: 2, dtypes: ['int32', 'uint32'], f: (a, b) => (b >= 32 ? 0 : a << b) });
+export const shiftRightLogicalP = elementwise({
+  name: 'shift_right_logical', arity: 2, dtypes: ['int32', 'uint32'], f: (a, b) => (b >= 32 ? 0 : a >>> b),
+});
+
+/** `select(pred, onTrue, onFalse)`: pred is bool and of the same shape. */
+export const selectP: Primitive = definePrimitive({
+  name: 'select',
+  props: { elementwise: true, linear: true },
+  abstractEval(avals) {
+    expectArity('select', avals, 3);
+    checkSameShapes('select', avals.map((a) => a.shape));
+    if (avals[0].dtype !== 'bool') throw new DTypeError(`select: predicate must be bool, got ${avals[0].dtype}`);
+    const d = expectSameDType('select', avals.slice(1));
+    return [{ shape: avals[0].shape, dtype: d }];
+  },
+  impl([p, a, b]) {
+    const pb = p.buffer, ab = a.buffer, bb = b.buffer;
+    return [build(p.shape, a.dtype, (i) => (pb[i] ? ab[i] : bb[i]))];
+  },
+  jvp: ([p, a, b], [, ta, tb]) => [[select(p, a, b)], [select(p, ta, tb)]],
+  batch: (vals, dims, params, size) => batchElementwise(selectP)(vals, dims, params, size),
+  transpose([ct], [p, a, b]) {
+    const z = zerosLike(ct);
+    return [null, isUndefined(a) ? select(p as Array, ct, z) : null, isUndefined(b) ? select(p as Array, z, ct) : null];
+  },
+});
+
+/** Converts to `dtype` (floats truncate toward zero into ints, any nonzero is true). */
+export const castP: Primitive<{ dtype: DType }> = definePrimitive({
+  name: 'cast',
+  props: { elementwise: true, linear: true },
+  abstractEval([x], { dtype }) {
+    checkDType('cast', dtype, [...allDTypes, 'float16']);
+    return [{ shape: x.shape, dtype }];
+  },
+  impl([x], { dtype }) {
+    const src = x.buffer;
+    const f = dtype === 'bool' ? (v: number) => (v ? 1 : 0) : isFloat(dtype) ? Math.fround : (v: number) => coerce(dtype, Math.trunc(v));
+    return [build(x.shape, dtype, (i) => f(src[i]))];
+  },
+  jvp: ([x], [t], { dtype }) => [[cast(x, dtype)], [isFloat(dtype) && isFloat(x.dtype) ? cast(t, dtype) : zerosLike({ shape: x.shape, dtype })]],
+  batch: ([x], [d], params) => [[bind1(castP, [x], params)], [d]],
+  transpose: ([ct], [x]) => [cast(ct, (x as UndefinedPrimal).aval.dtype)],
+});
+
+/** Reinterprets the bits of 32-bit elements as another 32-bit dtype. */
+export const bitcastP: Primitive<{ dtype: DType }> = definePrimitive({
+  name: 'bitcast',
+  props: { elementwise: true },
+  abstractEval([x], { dtype }) {
+    const ok: DType[] = ['float32', 'int32', 'uint32'];
+    checkDType('bitcast', x.dtype, ok);
+    checkDType('bitcast', dtype, ok);
+    return [{ shape: x.shape, dtype }];
+  },
+  impl([x], { dtype }) {
+    const src = x.buffer;
+    const out = new (dtype === 'float32' ? Float32Array : dtype === 'int32' ? Int32Array : Uint32Array)(src.slice().buffer as ArrayBuffer);
+    return [new ConcreteArray(out, x.shape, dtype)];
+  },
+  batch: ([x], [d], params) => [[bind1(bitcastP, [x], params)], [d]],
+});
+
+/** Identity whose derivative is zero: gradients do not flow through it. */
+export const stopGradientP: Primitive = definePrimitive({
+  name: 'stop_gradient',
+  abstractEval: ([x]) => [x],
+  impl: ([x]) => [x],
+  jvp: ([x]) => [[x], [zerosLike(x)]],
+  batch: ([x], [d]) => [[x], [d]],
+});
+
+// ---------------------------------------------------------------- strict functions (lax)
+
+export const neg = (x: Array) => bind1(negP, [x]);
+export const exp = (x: Array) => bind1(expP, [x]);
+export const log = (x: Array) => bind1(logP, [x]);
+export const sin = (x: Array) => bind1(sinP, [x]);
+export const cos = (x: Array) => bind1(cosP, [x]);
+export const sign = (x: Array) => bind1(signP, [x]);
+export const add = (x: Array, y: Array) => bind1(addP, [x, y]);
+export const sub = (x: Array, y: Array) => bind1(subP, [x, y]);
+export const mul = (x: Array, y: Array) => bind1(mulP, [x, y]);
+export const div = (x: Array, y: Array) => bind1(divP, [x, y]);
+export const pow = (x: Array, y: Array) => bind1(powP, [x, y]);
+export const max = (x: Array, y: Array) => bind1(maxP, [x, y]);
+export const min = (x: Array, y: Array) => bind1(minP, [x, y]);
+export const eq = (x: Array, y: Array) => bind1(eqP, [x, y]);
+export const ne = (x: Array, y: Array) => bind1(neP, [x, y]);
+export function lt(x: Array, y: Array) { return bind1(ltP, [x, y]); }
+export function gt(x: Array, y: Array) { return bind1(gtP, [x, y]); }
+export const select = (p: Array, onTrue: Array, onFalse: Array) => bind1(selectP, [p, onTrue, onFalse]);
+export const cast = (x: Array, dtype: DType) => (x.dtype === dtype ? x : bind1(castP, [x], { dtype }));
+export const bitcast = (x: Array, dtype: DType) => (x.dtype === dtype ? x : bind1(bitcastP, [x], { dtype }));
+/** Rounds toward zero. */
+export const truncate = (x: Array) => select(lt(x, zerosLike(x)), bind1(ceilP, [x]), bind1(floorP, [x]));
+
+// ---------------------------------------------------------------- special functions
+
+/** erf in float64: Maclaurin series below 3, continued fraction for erfc above. */
+function erfImpl(x: number): number {
+  const ax = Math.abs(x);
+  if (Number.isNaN(x)) return NaN;
+  if (ax < 3) {
+    let term = x, sum = x;
+    const x2 = x * x;
+    for (let n = 1; n < 200 && Math.abs(term) > 1e-17 * Math.abs(sum); n++) {
+      term *= -x2 / n;
+      sum += term / (2 * n + 1);
+    }
+    return (2 / Math.sqrt(Math.PI)) * sum;
+  }
+  if (ax > 6) return Math.sign(x);
+  // erfc(x) = exp(-x^2)/sqrt(pi) * 1/(x + 1/2/(x + 1/(x + 3/2/(x + ...)))) evaluated bottom-up
+  let f = ax;
+  for (let k = 60; k >= 1; k--) f = ax + k / 2 / f;
+  const erfc = Math.exp(-ax * ax) / Math.sqrt(Math.PI) / f;
+  return Math.sign(x) * (1 - erfc);
+}
+
+/** Inverse erf: Giles' single-precision approximation refined by two Newton steps. */
+function erfInvImpl(x: number): number {
+  if (x <= -1) return x === -1 ? -Infinity : NaN;
+  if (x >= 1) return x === 1 ? Infinity : NaN;
+  let w = -Math.log((1 - x) * (1 + x));
+  let p: number;
+  if (w < 5) {
+    w -= 2.5;
+    p = 2.81022636e-8;
+    for (const c of [3.43273939e-7, -3.5233877e-6, -4.39150654e-6, 0.00021858087, -0.00125372503, -0.00417768164, 0.246640727, 1.50140941]) p = c + p * w;
+  } else {
+    w = Math.sqrt(w) - 3;
+    p = -0.000200214257;
+    for (const c of [0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613, 0.00943887047, 1.00167406, 2.83297682]) p = c + p * w;
+  }
+  let y = p * x;
+  for (let i = 0; i < 2; i++) y -= (erfImpl(y) - x) / ((2 / Math.sqrt(Math.PI)) * Math.exp(-y * y));
+  return y;
+}

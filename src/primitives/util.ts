@@ -1,0 +1,85 @@
+/**
+ * Small helpers shared by the primitive definitions: CPU kernels' index arithmetic and the
+ * strict array constructors that rules use (`full`, `zerosLike`, ...).
+ * @module
+ */
+import { ConcreteArray, type Array, type ShapedArray } from '../core/array.js';
+import { type DType, allocate } from '../core/dtype.js';
+import { DTypeError, ShapeError, fmtShape } from '../core/errors.js';
+import { type Shape, sizeOf, stridesOf } from '../core/shape.js';
+import { bind1 } from '../core/trace.js';
+import type { BatchDim } from '../core/primitive.js';
+
+/** A fresh concrete array of `shape` and `dtype` filled by `fill(flatIndex)`. */
+export function build(shape: Shape, dtype: DType, fill: (i: number) => number): ConcreteArray {
+  const n = sizeOf(shape);
+  const data = allocate(dtype, n);
+  for (let i = 0; i < n; i++) data[i] = fill(i);
+  return new ConcreteArray(data, shape, dtype);
+}
+
+/**
+ * For each output element (row-major over `outShape`), the flat offset into an input whose
+ * axis `k` has stride `strides[k]` and start `offset`: the workhorse of view kernels.
+ */
+export function stridedOffsets(outShape: Shape, strides: readonly number[], offset = 0): Int32Array {
+  const n = sizeOf(outShape);
+  const res = new Int32Array(n);
+  const nd = outShape.length;
+  const idx = new globalThis.Array<number>(nd).fill(0);
+  let off = offset;
+  for (let i = 0; i < n; i++) {
+    res[i] = off;
+    for (let k = nd - 1; k >= 0; k--) {
+      idx[k]++;
+      off += strides[k];
+      if (idx[k] < outShape[k]) break;
+      off -= strides[k] * outShape[k];
+      idx[k] = 0;
+    }
+  }
+  return res;
+}
+
+/** Gathers `x` at `offsets` into a new array of `shape`. */
+export function gatherOffsets(x: ConcreteArray, shape: Shape, offsets: Int32Array): ConcreteArray {
+  const src = x.buffer;
+  return build(shape, x.dtype, (i) => src[offsets[i]]);
+}
+
+export { stridesOf };
+
+/** `[0, 1, ..., n-1]`. */
+export const range = (n: number): number[] => globalThis.Array.from({ length: n }, (_, i) => i);
+
+/** Checks arity and returns the avals, naming the primitive. */
+export function expectArity(name: string, avals: ShapedArray[], n: number): void {
+  if (avals.length !== n) throw new ShapeError(`${name}: expected ${n} operands, got ${avals.length}`);
+}
+
+export function expectSameDType(name: string, avals: readonly ShapedArray[]): DType {
+  const d = avals[0].dtype;
+  for (const a of avals) {
+    if (a.dtype !== d) throw new DTypeError(`${name}: operands must have equal dtypes, got ${avals.map((x) => x.dtype).join(' and ')}`);
+  }
+  return d;
+}
+
+export const fmt = fmtShape;
+
+/** Moves the batch axis of `x` from `from` to `to` (broadcasting an unbatched value). */
+export function moveBatchAxis(x: Array, from: BatchDim, to: number, axisSize: number): Array {
+  if (from === null) {
+    const shape = [...x.shape];
+    shape.splice(to, 0, axisSize);
+    const dims = x.shape.map((_, i) => (i < to ? i : i + 1));
+    return broadcastInDim(x, shape, dims);
+  }
+  if (from === to) return x;
+  const perm = x.shape.map((_, i) => i).filter((i) => i !== from);
+  perm.splice(to, 0, from);
+  return transpose(x, perm);
+}
+
+// Late-bound references to view primitives, so rules in any file can use them.
+import { broadcastInDim, transpose } from './views.js';

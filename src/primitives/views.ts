@@ -1,0 +1,281 @@
+/**
+ * View primitives: they move elements without computing on them. All are linear, so each
+ * has a transpose; their CPU kernels share one strided-gather helper.
+ * @module
+ */
+import { type Array, ConcreteArray } from '../core/array.js';
+import { type DType, allocate, coerce } from '../core/dtype.js';
+import { ShapeError, ValueError } from '../core/errors.js';
+import { type BatchDim, type Primitive, UndefinedPrimal, definePrimitive } from '../core/primitive.js';
+import { type Shape, shapesEqual, sizeOf } from '../core/shape.js';
+import { bind1 } from '../core/trace.js';
+import { build, expectSameDType, fmt, gatherOffsets, moveBatchAxis, stridedOffsets, stridesOf } from './util.js';
+import { zerosLike } from './elementwise.js';
+
+const isUndef = (x: unknown): x is UndefinedPrimal => x instanceof UndefinedPrimal;
+const avalOf = (x: Array | UndefinedPrimal) => (isUndef(x) ? x.aval : x.aval);
+
+// ---------------------------------------------------------------- reshape
+
+export const reshapeP: Primitive<{ shape: Shape }> = definePrimitive({
+  name: 'reshape',
+  props: { linear: true },
+  abstractEval([x], { shape }) {
+    if (sizeOf(shape) !== sizeOf(x.shape) || shape.some((d) => !Number.isInteger(d) || d < 0)) {
+      throw new ShapeError(`reshape: cannot reshape ${fmt(x.shape)} (size ${sizeOf(x.shape)}) into ${fmt(shape)}`);
+    }
+    return [{ shape, dtype: x.dtype }];
+  },
+  impl: ([x], { shape }) => [new ConcreteArray(x.buffer, shape, x.dtype)],
+  jvp: ([x], [t], p) => [[reshape(x, p.shape)], [reshape(t, p.shape)]],
+  batch([x], [d], { shape }, size) {
+    return [[reshape(moveBatchAxis(x, d, 0, size), [size, ...shape])], [0]];
+  },
+  transpose: ([ct], [x]) => [reshape(ct, avalOf(x).shape)],
+});
+
+// ---------------------------------------------------------------- broadcast_in_dim
+
+/** Broadcasts `x` to `shape`; operand axis i becomes output axis dims[i] (size 1 or equal). */
+export const broadcastInDimP: Primitive<{ shape: Shape; dims: readonly number[] }> = definePrimitive({
+  name: 'broadcast_in_dim',
+  props: { linear: true },
+  abstractEval([x], { shape, dims }) {
+    const ok =
+      dims.length === x.shape.length &&
+      dims.every((d, i) => d >= 0 && d < shape.length && (i === 0 || d > dims[i - 1]) && (x.shape[i] === 1 || x.shape[i] === shape[d]));
+    if (!ok) throw new ShapeError(`broadcast_in_dim: cannot broadcast ${fmt(x.shape)} to ${fmt(shape)} with dims [${dims}]`);
+    return [{ shape, dtype: x.dtype }];
+  },
+  impl([x], { shape, dims }) {
+    const xs = stridesOf(x.shape);
+    const strides = shape.map(() => 0);
+    dims.forEach((d, i) => (strides[d] = x.shape[i] === 1 ? 0 : xs[i]));
+    return [gatherOffsets(x, shape, stridedOffsets(shape, strides))];
+  },
+  jvp: ([x], [t], p) => [[bind1(broadcastInDimP, [x], p)], [bind1(broadcastInDimP, [t], p)]],
+  batch([x], [d], { shape, dims }, size) {
+    const xb = moveBatchAxis(x, d, 0, size);
+    return [[broadcastInDim(xb, [size, ...shape], [0, ...dims.map((k) => k + 1)])], [0]];
+  },
+  transpose([ct], [x], { shape, dims }) {
+    const xShape = avalOf(x).shape;
+    // Sum over the new axes and over axes that were stretched from size 1.
+    const summed = shape.map((_, i) => i).filter((i) => !dims.includes(i) || (xShape[dims.indexOf(i)] === 1 && shape[i] !== 1));
+    return [reshape(reduceSum(ct, summed), xShape)];
+  },
+});
+
+// ---------------------------------------------------------------- transpose
+
+export const transposeP: Primitive<{ perm: readonly number[] }> = definePrimitive({
+  name: 'transpose',
+  props: { linear: true },
+  abstractEval([x], { perm }) {
+    const sorted = [...perm].sort((a, b) => a - b);
+    if (perm.length !== x.shape.length || sorted.some((p, i) => p !== i)) {
+      throw new ValueError(`transpose: [${perm}] is not a permutation of the axes of ${fmt(x.shape)}`);
+    }
+    return [{ shape: perm.map((p) => x.shape[p]), dtype: x.dtype }];
+  },
+  impl([x], { perm }) {
+    const xs = stridesOf(x.shape);
+    const shape = perm.map((p) => x.shape[p]);
+    return [gatherOffsets(x, shape, stridedOffsets(shape, perm.map((p) => xs[p])))];
+  },
+  jvp: ([x], [t], { perm }) => [[transpose(x, perm)], [transpose(t, perm)]],
+  batch([x], [d], { perm }) {
+    const bd = d as number;
+    const full = [bd, ...perm.map((p) => (p >= bd ? p + 1 : p))];
+    return [[transpose(x, full)], [0]];
+  },
+  transpose([ct], _, { perm }) {
+    const inv = perm.map((_, i) => perm.indexOf(i));
+    return [transpose(ct, inv)];
+  },
+});
+
+// ---------------------------------------------------------------- slice
+
+/** Static slice `x[start:limit:strides]` per axis (strides positive). */
+export const sliceP: Primitive<{ start: readonly number[]; limit: readonly number[]; strides: readonly number[] }> = definePrimitive({
+  name: 'slice',
+  props: { linear: true },
+  abstractEval([x], { start, limit, strides }) {
+    const nd = x.shape.length;
+    const ok =
+      start.length === nd && limit.length === nd && strides.length === nd &&
+      x.shape.every((d, i) => start[i] >= 0 && start[i] <= limit[i] && limit[i] <= d && strides[i] >= 1);
+    if (!ok) throw new ValueError(`slice: start [${start}], limit [${limit}], strides [${strides}] do not fit shape ${fmt(x.shape)}`);
+    return [{ shape: x.shape.map((_, i) => Math.ceil((limit[i] - start[i]) / strides[i])), dtype: x.dtype }];
+  },
+  impl([x], { start, limit, strides }) {
+    const xs = stridesOf(x.shape);
+    const shape = x.shape.map((_, i) => Math.ceil((limit[i] - start[i]) / strides[i]));
+    const offset = start.reduce((a, s, i) => a + s * xs[i], 0);
+    return [gatherOffsets(x, shape, stridedOffsets(shape, xs.map((s, i) => s * strides[i]), offset))];
+  },
+  jvp: ([x], [t], p) => [[bind1(sliceP, [x], p)], [bind1(sliceP, [t], p)]],
+  batch([x], [d], { start, limit, strides }) {
+    const bd = d as number;
+    const ins = <T,>(a: readonly T[], v: T) => [...a.slice(0, bd), v, ...a.slice(bd)];
+    return [[bind1(sliceP, [x], { start: ins(start, 0), limit: ins(limit, x.shape[bd]), strides: ins(strides, 1) })], [bd]];
+  },
+  transpose([ct], [x], { start, limit, strides }) {
+    const shape = avalOf(x).shape;
+    // Scatter back: interior padding re-creates the strides, edge padding the offsets.
+    const lo = start.map((s) => s);
+    const interior = strides.map((s) => s - 1);
+    const hi = shape.map((d, i) => d - start[i] - (ct.shape[i] === 0 ? 0 : (ct.shape[i] - 1) * strides[i] + 1));
+    return [pad(ct, lo, hi, interior, 0)];
+  },
+});
+
+// ---------------------------------------------------------------- pad
+
+/** Pads with a constant: `lo`/`hi` elements before/after each axis (negative crops), `interior` between elements. */
+export const padP: Primitive<{ lo: readonly number[]; hi: readonly number[]; interior: readonly number[]; value: number }> = definePrimitive({
+  name: 'pad',
+  props: { linear: true },
+  abstractEval([x], { lo, hi, interior }) {
+    const nd = x.shape.length;
+    if (lo.length !== nd || hi.length !== nd || interior.length !== nd || interior.some((v) => v < 0)) {
+      throw new ValueError(`pad: lo [${lo}], hi [${hi}], interior [${interior}] do not fit shape ${fmt(x.shape)}`);
+    }
+    const shape = x.shape.map((d, i) => lo[i] + hi[i] + d + Math.max(0, d - 1) * interior[i]);
+    if (shape.some((d) => d < 0)) throw new ValueError(`pad: negative output size ${fmt(shape)} from ${fmt(x.shape)}`);
+    return [{ shape, dtype: x.dtype }];
+  },
+  impl([x], { lo, hi, interior, value }) {
+    const shape = x.shape.map((d, i) => lo[i] + hi[i] + d + Math.max(0, d - 1) * interior[i]);
+    const out = build(shape, x.dtype, () => coerce(x.dtype, value));
+    const os = stridesOf(shape);
+    const src = x.buffer;
+    const dst = out.buffer;
+    const offs = stridedOffsets(x.shape, os.map((s, i) => s * (interior[i] + 1)));
+    const base = lo.reduce((a, l, i) => a + l * os[i], 0);
+    // Elements that fall outside (negative padding) are skipped by an explicit bounds check.
+    const xs = stridesOf(x.shape);
+    for (let i = 0; i < src.length; i++) {
+      let inside = true;
+      for (let k = 0; k < shape.length; k++) {
+        const pos = lo[k] + (Math.floor(i / xs[k]) % x.shape[k]) * (interior[k] + 1);
+        if (pos < 0 || pos >= shape[k]) {
+          inside = false;
+          break;
+        }
+      }
+      if (inside) dst[base + offs[i]] = src[i];
+    }
+    return [out];
+  },
+  jvp: ([x], [t], p) => [[bind1(padP, [x], p)], [bind1(padP, [t], { ...p, value: 0 })]],
+  batch([x], [d], p) {
+    const bd = d as number;
+    const ins = (a: readonly number[], v: number) => [...a.slice(0, bd), v, ...a.slice(bd)];
+    return [[bind1(padP, [x], { ...p, lo: ins(p.lo, 0), hi: ins(p.hi, 0), interior: ins(p.interior, 0) })], [bd]];
+  },
+  transpose([ct], [x], { lo, hi, interior }) {
+    const shape = avalOf(x).shape;
+    // Undo negative padding first, then take every (interior+1)-th element.
+    const unpadded = pad(ct, lo.map((l) => Math.max(0, -l)), hi.map((h) => Math.max(0, -h)), lo.map(() => 0), 0);
+    const start = lo.map((l) => Math.max(0, l));
+    const limit = shape.map((d, i) => start[i] + (d === 0 ? 0 : (d - 1) * (interior[i] + 1) + 1));
+    return [bind1(sliceP, [unpadded], { start, limit, strides: interior.map((v) => v + 1) })];
+  },
+});
+
+// ---------------------------------------------------------------- rev (flip)
+
+export const revP: Primitive<{ axes: readonly number[] }> = definePrimitive({
+  name: 'rev',
+  props: { linear: true },
+  abstractEval: ([x], { axes }) => {
+    if (axes.some((a) => a < 0 || a >= x.shape.length)) throw new ValueError(`rev: axes [${axes}] out of range for ${fmt(x.shape)}`);
+    return [x];
+  },
+  impl([x], { axes }) {
+    const xs = stridesOf(x.shape);
+    const strides = xs.map((s, i) => (axes.includes(i) ? -s : s));
+    const offset = axes.reduce((a, ax) => a + Math.max(0, x.shape[ax] - 1) * xs[ax], 0);
+    return [gatherOffsets(x, x.shape, stridedOffsets(x.shape, strides, offset))];
+  },
+  jvp: ([x], [t], p) => [[bind1(revP, [x], p)], [bind1(revP, [t], p)]],
+  batch: ([x], [d], { axes }) => [[bind1(revP, [x], { axes: axes.map((a) => (a >= (d as number) ? a + 1 : a)) })], [d]],
+  transpose: ([ct], _, p) => [bind1(revP, [ct], p)],
+});
+
+// ---------------------------------------------------------------- concatenate
+
+export const concatenateP: Primitive<{ axis: number }> = definePrimitive({
+  name: 'concatenate',
+  props: { linear: true },
+  abstractEval(avals, { axis }) {
+    if (avals.length === 0) throw new ValueError('concatenate: needs at least one operand');
+    const dtype = expectSameDType('concatenate', avals);
+    const s0 = avals[0].shape;
+    const ok = axis >= 0 && axis < s0.length && avals.every((a) => a.shape.length === s0.length && a.shape.every((d, i) => i === axis || d === s0[i]));
+    if (!ok) throw new ShapeError(`concatenate: shapes ${avals.map((a) => fmt(a.shape)).join(', ')} do not agree off axis ${axis}`);
+    const shape = [...s0];
+    shape[axis] = avals.reduce((a, v) => a + v.shape[axis], 0);
+    return [{ shape, dtype }];
+  },
+  impl(xs, { axis }) {
+    const shape = [...xs[0].shape];
+    shape[axis] = xs.reduce((a, v) => a + v.shape[axis], 0);
+    const data = allocate(xs[0].dtype, sizeOf(shape));
+    const outer = sizeOf(shape.slice(0, axis));
+    const inner = sizeOf(shape.slice(axis + 1));
+    let col = 0;
+    for (const x of xs) {
+      const w = x.shape[axis] * inner;
+      const src = x.buffer;
+      for (let o = 0; o < outer; o++) data.set(src.subarray(o * w, (o + 1) * w), o * shape[axis] * inner + col);
+      col += w;
+    }
+    return [new ConcreteArray(data, shape, xs[0].dtype)];
+  },
+  jvp: (xs, ts, p) => [[bind1(concatenateP, xs, p)], [bind1(concatenateP, ts, p)]],
+  batch(vals, dims, { axis }, size) {
+    return [[bind1(concatenateP, vals.map((v, i) => moveBatchAxis(v, dims[i], 0, size)), { axis: axis + 1 })], [0]];
+  },
+  transpose([ct], xs, { axis }) {
+    let at = 0;
+    return xs.map((x) => {
+      const shape = avalOf(x).shape;
+      const start = ct.shape.map((_, i) => (i === axis ? at : 0));
+      const limit = ct.shape.map((d, i) => (i === axis ? at + shape[axis] : d));
+      at += shape[axis];
+      return isUndef(x) ? bind1(sliceP, [ct], { start, limit, strides: ct.shape.map(() => 1) }) : null;
+    });
+  },
+});
+
+// ---------------------------------------------------------------- iota
+
+/** `iota(shape, dtype, dimension)`: each element is its index along `dimension`. */
+export const iotaP: Primitive<{ shape: Shape; dtype: DType; dimension: number }> = definePrimitive({
+  name: 'iota',
+  abstractEval(_, { shape, dtype, dimension }) {
+    if (dimension < 0 || dimension >= shape.length) throw new ValueError(`iota: dimension ${dimension} out of range for ${fmt(shape)}`);
+    return [{ shape, dtype }];
+  },
+  impl(_, { shape, dtype, dimension }) {
+    const stride = stridesOf(shape)[dimension];
+    return [build(shape, dtype, (i) => Math.floor(i / stride) % shape[dimension])];
+  },
+});
+
+// ---------------------------------------------------------------- strict functions (lax)
+
+export const reshape = (x: Array, shape: Shape) => (shapesEqual(x.shape, shape) ? x : bind1(reshapeP, [x], { shape: [...shape] }));
+export const broadcastInDim = (x: Array, shape: Shape, dims: readonly number[]) =>
+  shapesEqual(x.shape, shape) && dims.every((d, i) => d === i) ? x : bind1(broadcastInDimP, [x], { shape: [...shape], dims: [...dims] });
+export const transpose = (x: Array, perm: readonly number[]) => (perm.every((p, i) => p === i) ? x : bind1(transposeP, [x], { perm: [...perm] }));
+export const pad = (x: Array, lo: readonly number[], hi: readonly number[], interior: readonly number[], value: number) =>
+  lo.every((v) => v === 0) && hi.every((v) => v === 0) && interior.every((v) => v === 0) ? x : bind1(padP, [x], { lo: [...lo], hi: [...hi], interior: [...interior], value });
+export const iota = (shape: Shape, dtype: DType, dimension: number) => bind1(iotaP, [], { shape: [...shape], dtype, dimension });
+
+// Reductions are needed by broadcast's transpose; imported late to keep the cycle one-way at load time.
+import { reduceSum } from './reduce.js';
+export { zerosLike };

@@ -1,0 +1,101 @@
+/**
+ * Pytrees: nested plain objects, JS arrays/tuples, with Arrays (and numbers) as leaves.
+ * `null` and `undefined` are empty subtrees. Transforms flatten their arguments with these.
+ * @module
+ */
+import { Array } from './core/array.js';
+import { ValueError } from './core/errors.js';
+
+/** A nested structure of leaves of type L. @category Pytrees */
+export type Tree<L = Array> = L | null | undefined | readonly Tree<L>[] | { readonly [k: string]: Tree<L> };
+
+/** The shape of a tree without its leaves; compare with {@link structuresEqual}. @category Pytrees */
+export type TreeDef =
+  | { kind: 'leaf' }
+  | { kind: 'none'; value: null | undefined }
+  | { kind: 'array'; children: TreeDef[] }
+  | { kind: 'object'; keys: string[]; children: TreeDef[] };
+
+const isLeaf = (x: unknown) => x instanceof Array || typeof x === 'number' || typeof x === 'boolean' || typeof x === 'string' || typeof x === 'bigint';
+const isPlainObject = (x: unknown): x is Record<string, unknown> =>
+  typeof x === 'object' && x !== null && (Object.getPrototypeOf(x) === Object.prototype || Object.getPrototypeOf(x) === null);
+
+/**
+ * Leaves in a fixed order (object keys sorted, as JAX sorts dict keys) and the structure.
+ * @example tree.flatten({b: 1, a: [2, 3]}) // [[2, 3, 1], treedef]
+ * @category Pytrees
+ */
+export function flatten<L = Array>(t: unknown): [L[], TreeDef] {
+  const leaves: L[] = [];
+  const go = (x: unknown): TreeDef => {
+    if (x === null || x === undefined) return { kind: 'none', value: x };
+    if (isLeaf(x)) {
+      leaves.push(x as L);
+      return { kind: 'leaf' };
+    }
+    if (globalThis.Array.isArray(x)) return { kind: 'array', children: x.map(go) };
+    if (isPlainObject(x)) {
+      const keys = Object.keys(x).sort();
+      return { kind: 'object', keys, children: keys.map((k) => go(x[k])) };
+    }
+    throw new ValueError(`tree: ${Object.prototype.toString.call(x)} is neither a leaf (Array, number) nor a container (plain object, JS array)`);
+  };
+  const def = go(t);
+  return [leaves, def];
+}
+
+/** Rebuilds a tree of structure `def` from `leaves` (in flatten order). @category Pytrees */
+export function unflatten<L = Array>(def: TreeDef, leaves: readonly L[]): any {
+  let i = 0;
+  const go = (d: TreeDef): unknown => {
+    switch (d.kind) {
+      case 'leaf':
+        if (i >= leaves.length) throw new ValueError(`tree.unflatten: structure needs more than ${leaves.length} leaves`);
+        return leaves[i++];
+      case 'none':
+        return d.value;
+      case 'array':
+        return d.children.map(go);
+      case 'object':
+        return Object.fromEntries(d.keys.map((k, j) => [k, go(d.children[j])]));
+    }
+  };
+  const out = go(def);
+  if (i !== leaves.length) throw new ValueError(`tree.unflatten: structure takes ${i} leaves, got ${leaves.length}`);
+  return out;
+}
+
+/** The leaves of a tree. @category Pytrees */
+export const leaves = <L = Array>(t: unknown): L[] => flatten<L>(t)[0];
+/** The structure of a tree. @category Pytrees */
+export const structure = (t: unknown): TreeDef => flatten(t)[1];
+/** Do two structures match exactly (same containers, keys and leaf positions)? @category Pytrees */
+export const structuresEqual = (a: TreeDef, b: TreeDef): boolean => JSON.stringify(a) === JSON.stringify(b);
+/** A readable form of a structure, for error messages: `{a: *, b: [*, *]}`. @category Pytrees */
+export function structureString(d: TreeDef): string {
+  switch (d.kind) {
+    case 'leaf':
+      return '*';
+    case 'none':
+      return String(d.value);
+    case 'array':
+      return `[${d.children.map(structureString).join(', ')}]`;
+    case 'object':
+      return `{${d.keys.map((k, i) => `${k}: ${structureString(d.children[i])}`).join(', ')}}`;
+  }
+}
+
+/**
+ * Applies `f` to corresponding leaves of one or more trees of the same structure.
+ * @example tree.map((p, g) => p.subtract(g.multiply(0.1)), params, grads)
+ * @category Pytrees
+ */
+export function map<R = Array>(f: (...leaves: any[]) => R, t: unknown, ...rest: unknown[]): any {
+  const [ls, def] = flatten(t);
+  const others = rest.map((r, k) => {
+    const [l, d] = flatten(r);
+    if (!structuresEqual(d, def)) throw new ValueError(`tree.map: tree ${k + 1} has structure ${structureString(d)}, expected ${structureString(def)}`);
+    return l;
+  });
+  return unflatten(def, ls.map((x, i) => f(x, ...others.map((o) => o[i]))));
+}
