@@ -13,3 +13,8 @@ export { Graph, printGraph, typecheckGraph } from './core/ir.js';
 export { registry, type Primitive } from './core/primitive.js';
 export { FluxionError, ShapeError, DTypeError, ValueError, OptionError, TraceError } from './core/errors.js';
 export type { Tree, TreeDef } from './tree.js';
+export { jvp } from './transforms/jvp.js';
+export { vmap, type VmapOptions } from './transforms/vmap.js';
+export { jit, makeGraph, type JitOptions, type Jitted } from './transforms/jit.js';
+export { grad, valueAndGrad, vjp, linearize, jacfwd, jacrev, hessian, type GradOptions } from './transforms/grad.js';
+export { stopGradient } from './np/math.js';

@@ -1,0 +1,48 @@
+/**
+ * Pytree plumbing shared by the transforms: flatten arguments to leaves, call a function on
+ * leaves, and describe leaves by their path for error messages.
+ * @module
+ */
+import { Array } from '../core/array.js';
+import { DTypeError } from '../core/errors.js';
+import { isFloat } from '../core/dtype.js';
+import { type TreeDef, flatten, unflatten } from '../tree.js';
+import { asArray } from '../np/convert.js';
+
+/** Flattens `args` into array leaves (numbers become float32 arrays). */
+export function flattenArgs(args: unknown[]): [Array[], TreeDef] {
+  const [leaves, def] = flatten<unknown>(args);
+  return [leaves.map((l) => (l instanceof Array ? l : asArray(l as number))), def];
+}
+
+/** Paths of the leaves of a structure, as `args[0].w` strings, for error messages. */
+export function leafPaths(def: TreeDef, root = 'args'): string[] {
+  const out: string[] = [];
+  const go = (d: TreeDef, p: string) => {
+    if (d.kind === 'leaf') out.push(p);
+    else if (d.kind === 'array') d.children.forEach((c, i) => go(c, `${p}[${i}]`));
+    else if (d.kind === 'object') d.children.forEach((c, i) => go(c, `${p}.${d.keys[i]}`));
+  };
+  go(def, root);
+  return out;
+}
+
+/** A function on flat leaves from a function on trees; `outDef()` tells the output structure after a call. */
+export function flatFn(f: (...args: any[]) => unknown, inDef: TreeDef): { fn: (...leaves: Array[]) => Array[]; outDef: () => TreeDef } {
+  let out: TreeDef | undefined;
+  return {
+    fn: (...leaves) => {
+      const [res, def] = flatten<unknown>(f(...unflatten(inDef, leaves)));
+      out = def;
+      return res.map((l) => (l instanceof Array ? l : asArray(l as number)));
+    },
+    outDef: () => out!,
+  };
+}
+
+/** Throws unless every leaf is floating point (differentiation needs it). */
+export function requireFloat(fn: string, leaves: Array[], paths: string[]): void {
+  leaves.forEach((l, i) => {
+    if (!isFloat(l.dtype)) throw new DTypeError(`${fn}: can only differentiate with respect to float arrays, but ${paths[i]} has dtype ${l.dtype}`);
+  });
+}

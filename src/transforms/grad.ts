@@ -1,0 +1,175 @@
+/**
+ * Reverse mode as in JAX: linearize = jvp staged into a Graph + partial evaluation (the
+ * unknown part is linear in the tangents); vjp = transpose of that linear graph.
+ * @module
+ */
+import { Array, type ShapedArray, avalString } from '../core/array.js';
+import { isFloat } from '../core/dtype.js';
+import { DTypeError, ShapeError } from '../core/errors.js';
+import type { Graph } from '../core/ir.js';
+import { UndefinedPrimal } from '../core/primitive.js';
+import { evalGraph, traceToGraph } from '../core/staging.js';
+import { fullLike, zerosLike, reshape, transpose } from '../primitives/index.js';
+import { type TreeDef, unflatten } from '../tree.js';
+import { eye } from '../np/creation.js';
+import { flatFn, flattenArgs, leafPaths, requireFloat } from './flat.js';
+import { jvpFlat } from './jvp.js';
+import { callP } from './jit.js';
+import { inlineCalls } from './passes.js';
+import { partialEval } from './partial.js';
+import { backwardPass } from './transpose.js';
+import { vmapFlat } from './vmap.js';
+
+/** A linear function of the tangents, as a graph and the residuals it closes over. */
+export interface LinearFn {
+  graph: Graph;
+  residuals: Array[];
+  inAvals: ShapedArray[];
+}
+
+/** linearize on flat lists: primal outputs and the linear map from input tangents to output tangents. */
+export function linearizeFlat(fn: (...xs: Array[]) => Array[], primals: Array[]): [Array[], LinearFn] {
+  const n = primals.length;
+  const avals = primals.map((p) => p.aval);
+  const { graph, consts } = traceToGraph((...xt) => {
+    const [o, t] = jvpFlat(fn, xt.slice(0, n), xt.slice(n));
+    return [...o, ...t];
+  }, [...avals, ...avals]);
+  const m = graph.outs.length / 2;
+  const flat = inlineCalls(graph, (e) => e.prim === callP);
+  const nc = consts.length;
+  const pe = partialEval(
+    flat,
+    flat.inVars.map((_, i) => i >= nc + n),
+    flat.outs.map((_, i) => i >= m),
+  );
+  const knownVals = evalGraph(pe.known, [...consts, ...primals]);
+  const numKnownOuts = pe.outKnown.filter(Boolean).length;
+  return [knownVals.slice(0, m), { graph: pe.unknown, residuals: knownVals.slice(numKnownOuts), inAvals: avals }];
+}
+
+/** Applies a linear function forward. */
+export const applyLinear = (lin: LinearFn, tangents: Array[]): Array[] => evalGraph(lin.graph, [...lin.residuals, ...tangents]);
+
+/** Applies the transpose of a linear function: cotangents of outputs to cotangents of inputs. */
+export const transposeLinear = (lin: LinearFn, cts: Array[]): Array[] =>
+  backwardPass(lin.graph, [...lin.residuals, ...lin.inAvals.map((a) => new UndefinedPrimal(a))], cts).slice(lin.residuals.length) as Array[];
+
+/**
+ * Linearizes `f` at `primals`: returns `f(...primals)` and the linear map `t -> J t`.
+ * @example const [y, fLin] = linearize(np.sin, x); fLin(v) // cos(x) * v
+ * @category Transforms
+ */
+export function linearize<F extends (...args: any[]) => any>(f: F, ...primals: Parameters<F>): [ReturnType<F>, (...tangents: Parameters<F>) => ReturnType<F>] {
+  const [leaves, def] = flattenArgs(primals);
+  const { fn, outDef } = flatFn(f, def);
+  const [outs, lin] = linearizeFlat(fn, leaves);
+  const od = outDef();
+  return [unflatten(od, outs), (...ts) => unflatten(od, applyLinear(lin, flattenArgs(ts)[0]))];
+}
+
+/**
+ * Reverse-mode vector-Jacobian product: `f(...primals)` and a function from output
+ * cotangents (same structure as the output) to input cotangents (one per argument).
+ * @example const [y, back] = vjp(f, x); const [xBar] = back(np.onesLike(y));
+ * @category Transforms
+ */
+export function vjp<F extends (...args: any[]) => any>(f: F, ...primals: Parameters<F>): [ReturnType<F>, (ct: ReturnType<F>) => Parameters<F>] {
+  const [leaves, def] = flattenArgs(primals);
+  requireFloat('vjp', leaves, leafPaths(def));
+  const { fn, outDef } = flatFn(f, def);
+  const [outs, lin] = linearizeFlat(fn, leaves);
+  const od = outDef();
+  return [unflatten(od, outs), (ct) => unflatten(def, transposeLinear(lin, flattenArgs([ct])[0]))];
+}
+
+/** Options of {@link grad} and {@link valueAndGrad}. @category Transforms */
+export interface GradOptions {
+  /** Which positional argument(s) to differentiate (default 0). */
+  argnums?: number | number[];
+  /** `f` returns `[loss, aux]`; aux is passed through. */
+  hasAux?: boolean;
+}
+
+/**
+ * `f` and its gradient with respect to the `argnums` arguments. `f` must return a float
+ * scalar (or `[scalar, aux]` with `hasAux`). Gradients have the structure of the arguments.
+ * @example
+ * const [loss, g] = valueAndGrad((w) => np.sum(np.square(w)))(np.array([1, 2])); // 5, [2, 4]
+ * @category Transforms
+ */
+export function valueAndGrad<F extends (...args: any[]) => any>(f: F, opts: GradOptions = {}): (...args: Parameters<F>) => [ReturnType<F>, any] {
+  const argnums = opts.argnums ?? 0;
+  const list = typeof argnums === 'number' ? [argnums] : argnums;
+  return (...args) => {
+    for (const i of list) if (i < 0 || i >= args.length) throw new ShapeError(`grad: argnums ${i} is out of range for ${args.length} arguments`);
+    const [leaves, def] = flattenArgs(list.map((i) => args[i]));
+    requireFloat('grad', leaves, leafPaths(def, 'args').map((p) => p.replace(/^args\[(\d+)\]/, (_, k) => `args[${list[Number(k)]}]`)));
+    let auxDef: TreeDef | undefined;
+    const fn = (...ls: Array[]): Array[] => {
+      const full = [...args];
+      const diff = unflatten(def, ls);
+      list.forEach((a, k) => (full[a] = diff[k]));
+      const r = f(...full);
+      const [out, aux] = opts.hasAux ? (r as [unknown, unknown]) : [r, undefined];
+      if (!(out instanceof Array) || out.ndim !== 0 || !isFloat(out.dtype)) {
+        const what = out instanceof Array ? avalString(out) : typeof out;
+        throw new DTypeError(`grad: the function must return a float scalar${opts.hasAux ? ' (as the first of [value, aux])' : ''}, got ${what}; use vjp or jacrev for non-scalar outputs`);
+      }
+      const [auxLeaves, ad] = flattenArgs([aux]);
+      auxDef = ad;
+      return [out, ...auxLeaves];
+    };
+    const [outs, lin] = linearizeFlat(fn, leaves);
+    const cts = outs.map((o, i) => (i === 0 ? fullLike(o, 1) : zerosLike(o)));
+    const grads = unflatten(def, transposeLinear(lin, cts));
+    const g = typeof argnums === 'number' ? grads[0] : grads;
+    const value = opts.hasAux ? [outs[0], unflatten(auxDef!, outs.slice(1))[0]] : outs[0];
+    return [value as ReturnType<F>, g];
+  };
+}
+
+/**
+ * The gradient of a scalar function (see {@link valueAndGrad} for options).
+ * @example grad((x) => np.sum(np.sin(x)))(x) // cos(x)
+ * @category Transforms
+ */
+export function grad<F extends (...args: any[]) => any>(f: F, opts: GradOptions = {}): (...args: Parameters<F>) => any {
+  const vg = valueAndGrad(f, opts);
+  return (...args) => {
+    const [value, g] = vg(...args);
+    return opts.hasAux ? [g, (value as unknown as [Array, unknown])[1]] : g;
+  };
+}
+
+/** Identity basis of a shape: `[size, ...shape]`. */
+const basis = (a: ShapedArray) => reshape(eye(a.shape.reduce((x, y) => x * y, 1), undefined, { dtype: a.dtype }), [a.shape.reduce((x, y) => x * y, 1), ...a.shape]);
+
+/**
+ * Jacobian by forward mode (one jvp per input element, vmapped). For `f: R^[in] -> R^[out]`
+ * with one array argument, the result has shape `[...out, ...in]`.
+ * @example jacfwd((x) => np.sin(x))(x) // diag(cos(x))
+ * @category Transforms
+ */
+export function jacfwd(f: (x: Array) => Array): (x: Array) => Array {
+  return (x) => {
+    const cols = vmapFlat((t) => jvpFlat((y) => [f(y)], [x], [t])[1], x.size, [basis(x.aval)], [0], [-1])[0];
+    return reshape(cols, [...cols.shape.slice(0, -1), ...x.shape]);
+  };
+}
+
+/**
+ * Jacobian by reverse mode (one vjp per output element, vmapped); shape `[...out, ...in]`.
+ * @category Transforms
+ */
+export function jacrev(f: (x: Array) => Array): (x: Array) => Array {
+  return (x) => {
+    const [[y], lin] = linearizeFlat((z) => [f(z)], [x]);
+    const rows = vmapFlat((ct) => transposeLinear(lin, [ct]), y.size, [basis(y.aval)], [0], [0])[0];
+    return reshape(rows, [...y.shape, ...x.shape]);
+  };
+}
+
+/** Hessian of a scalar function: `jacfwd(jacrev(f))`, shape `[...in, ...in]`. @category Transforms */
+export const hessian = (f: (x: Array) => Array): ((x: Array) => Array) => jacfwd(jacrev(f));
+export { transpose };

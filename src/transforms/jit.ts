@@ -1,0 +1,144 @@
+/**
+ * jit: stage a function into a Graph once per (tree structure, shapes, dtypes, static
+ * values), optimise it, and bind it as a `call` primitive so it composes with every transform.
+ * @module
+ */
+import { Array, type ShapedArray, avalString } from '../core/array.js';
+import { ValueError } from '../core/errors.js';
+import { Graph, typecheckGraph } from '../core/ir.js';
+import { type Primitive, definePrimitive } from '../core/primitive.js';
+import { shapesEqual } from '../core/shape.js';
+import { type ClosedGraph, evalGraph, traceToGraph } from '../core/staging.js';
+import { Tracer, bind } from '../core/trace.js';
+import { flatten, unflatten } from '../tree.js';
+import { asArray } from '../np/convert.js';
+import { cse, dce } from './passes.js';
+import { jvpFlat } from './jvp.js';
+import { vmapFlat } from './vmap.js';
+import type { BatchDim } from '../core/primitive.js';
+
+type CallParams = { graph: Graph; name: string };
+
+/** Traces `fn` on avals and returns the optimised closed graph. */
+export function stage(fn: (...xs: Array[]) => Array[], avals: readonly ShapedArray[]): ClosedGraph {
+  const { graph, consts } = traceToGraph(fn, avals);
+  return { graph: dce(cse(graph)), consts };
+}
+
+/** The graph of `jvp(graph)`: inputs [...primals, ...tangents], outputs [...primal outs, ...tangent outs]. */
+export function jvpGraph(g: Graph): ClosedGraph {
+  const n = g.inVars.length;
+  return stage((...xs) => {
+    const [o, t] = jvpFlat((...ps) => evalGraph(g, ps), xs.slice(0, n), xs.slice(n));
+    return [...o, ...t];
+  }, [...g.inAvals, ...g.inAvals]);
+}
+
+/** The graph of `vmap(graph)` with the given input batch axes; every output is batched at `outDim`. */
+export function vmapGraph(g: Graph, dims: BatchDim[], size: number, outDim = 0): ClosedGraph {
+  const avals = g.inAvals.map((a, i) => {
+    const d = dims[i];
+    if (d === null) return a;
+    const shape = [...a.shape];
+    shape.splice(d, 0, size);
+    return { shape, dtype: a.dtype };
+  });
+  return stage((...xs) => vmapFlat((...ys) => evalGraph(g, ys), size, xs, dims, (n) => new globalThis.Array(n).fill(outDim)), avals);
+}
+
+/** Applies a staged graph (the primitive behind jit). */
+export const callP: Primitive<CallParams> = definePrimitive({
+  name: 'call',
+  props: { control: true },
+  abstractEval(avals, { graph, name }) {
+    const want = graph.inAvals;
+    if (avals.length !== want.length || avals.some((a, i) => a.dtype !== want[i].dtype || !shapesEqual(a.shape, want[i].shape))) {
+      throw new ValueError(`${name}: called with ${avals.map(avalString).join(', ')} but traced for ${want.map(avalString).join(', ')}`);
+    }
+    return graph.outAvals;
+  },
+  impl: (args, { graph }) => evalGraph(graph, args) as never,
+  jvp(primals, tangents, { graph, name }) {
+    const { graph: g, consts } = jvpGraph(graph);
+    const outs = bind(callP, [...consts, ...primals, ...tangents], { graph: g, name: `jvp(${name})` });
+    const n = graph.outs.length;
+    return [outs.slice(0, n), outs.slice(n)];
+  },
+  batch(vals, dims, { graph, name }, size) {
+    const { graph: g, consts } = vmapGraph(graph, dims, size);
+    const outs = bind(callP, [...consts, ...vals], { graph: g, name: `vmap(${name})` });
+    return [outs, outs.map(() => 0)];
+  },
+});
+
+/** Options of {@link jit}. @category Transforms */
+export interface JitOptions {
+  /** Positional arguments that are static: part of the cache key, never traced. */
+  staticArgnums?: number[];
+  /** Positional arguments whose buffers the compiled function may reuse (a hint; the CPU backend copies). */
+  donateArgnums?: number[];
+}
+
+/** A jitted function, with its trace counter (for tests) and its cache. */
+export type Jitted<F> = F & { traceCount: number; clearCache(): void };
+
+/**
+ * Compiles `f`: the first call with new shapes/dtypes/static values traces it into a Graph
+ * (optimised by CSE and DCE); later calls reuse it. Non-array leaves (numbers, strings) are
+ * static without ceremony: they join the cache key.
+ * @example
+ * const step = jit((params, x) => tree.map((p, g) => p.subtract(g.multiply(0.1)), params, grad(loss)(params, x)));
+ * @category Transforms
+ */
+export function jit<F extends (...args: any[]) => any>(f: F, opts: JitOptions = {}): Jitted<F> {
+  const cache = new Map<string, { closed: ClosedGraph; outDef: any }>();
+  const statics = new Set(opts.staticArgnums ?? []);
+  const name = f.name || 'jit';
+  const jitted = ((...args: any[]) => {
+    const dynamicArgs = args.map((a, i) => (statics.has(i) ? null : a));
+    const [leaves, def] = flatten<unknown>(dynamicArgs);
+    const isDyn = leaves.map((l) => l instanceof Array);
+    const arrays = leaves.filter((l): l is Array => l instanceof Array);
+    const key = JSON.stringify([def, leaves.map((l) => (l instanceof Array ? avalString(l) : l)), args.map((a, i) => (statics.has(i) ? a : null))]);
+    let entry = cache.get(key);
+    if (!entry) {
+      jitted.traceCount++;
+      let outDef: any;
+      const closed = stage((...xs) => {
+        let k = 0;
+        const rebuilt = unflatten(def, leaves.map((l, i) => (isDyn[i] ? xs[k++] : l)));
+        const full = args.map((a, i) => (statics.has(i) ? a : rebuilt[i]));
+        const [outs, od] = flatten<unknown>(f(...full));
+        outDef = od;
+        return outs.map((o) => (o instanceof Array ? o : asArray(o as number)));
+      }, arrays.map((a) => a.aval));
+      typecheckGraph(closed.graph);
+      entry = { closed, outDef };
+      // Graphs that captured values of an enclosing transform are valid for this call only.
+      if (!closed.consts.some((c) => c instanceof Tracer)) cache.set(key, entry);
+    }
+    const outs = bind(callP, [...entry.closed.consts, ...arrays], { graph: entry.closed.graph, name });
+    return unflatten(entry.outDef, outs);
+  }) as Jitted<F>;
+  jitted.traceCount = 0;
+  jitted.clearCache = () => cache.clear();
+  return jitted;
+}
+
+/**
+ * Traces `f` on the given arguments and returns its Graph (like `jax.make_jaxpr`); print it to read the program.
+ * @example console.log(makeGraph((x) => np.sin(x).multiply(2))(np.ones([3])).toString())
+ * @category Transforms
+ */
+export function makeGraph<F extends (...args: any[]) => any>(f: F): (...args: Parameters<F>) => Graph {
+  return (...args) => {
+    const [leaves, def] = flatten<unknown>(args);
+    const isDyn = leaves.map((l) => l instanceof Array);
+    const arrays = leaves.filter((l): l is Array => l instanceof Array);
+    return stage((...xs) => {
+      let k = 0;
+      const rebuilt = unflatten(def, leaves.map((l, i) => (isDyn[i] ? xs[k++] : l)));
+      return flatten<unknown>(f(...rebuilt))[0].map((o) => (o instanceof Array ? o : asArray(o as number)));
+    }, arrays.map((a) => a.aval)).graph;
+  };
+}

@@ -1,0 +1,135 @@
+/**
+ * Vectorising map: each value carries a batch axis (or none); primitives apply batching rules.
+ * @module
+ */
+import { Array, type ShapedArray } from '../core/array.js';
+import { ShapeError, TraceError, ValueError, fmtShape } from '../core/errors.js';
+import type { BatchDim, Params, Primitive } from '../core/primitive.js';
+import { normAxis } from '../core/shape.js';
+import { Trace, Tracer, bind, withMainTrace } from '../core/trace.js';
+import { moveBatchAxis } from '../primitives/util.js';
+import { type TreeDef, flatten, structureString, unflatten } from '../tree.js';
+import { flatFn, flattenArgs, leafPaths } from './flat.js';
+
+class BatchTracer extends Tracer {
+  constructor(
+    readonly trace: BatchTrace,
+    readonly val: Array,
+    readonly bdim: BatchDim,
+  ) {
+    super();
+  }
+  get aval(): ShapedArray {
+    const a = this.val.aval;
+    return this.bdim === null ? a : { shape: a.shape.filter((_, i) => i !== this.bdim), dtype: a.dtype };
+  }
+  override fullLower(): Array {
+    return this.bdim === null ? this.val : this;
+  }
+}
+
+class BatchTrace extends Trace {
+  get axisSize(): number {
+    return this.main.global as number;
+  }
+  pure(x: Array): Array {
+    return new BatchTracer(this, x, null);
+  }
+  lift(x: Tracer): Array {
+    return new BatchTracer(this, x, null);
+  }
+  processPrimitive(prim: Primitive, args: Array[], params: Params): Array[] {
+    const vals = (args as BatchTracer[]).map((t) => t.val);
+    const dims = (args as BatchTracer[]).map((t) => t.bdim);
+    if (dims.every((d) => d === null)) return bind(prim, vals, params).map((v) => new BatchTracer(this, v, null));
+    if (!prim.batch) throw new TraceError(`vmap: primitive ${prim.name} has no batching rule`);
+    const [outs, outDims] = prim.batch(vals, dims, params, this.axisSize);
+    return outs.map((v, i) => new BatchTracer(this, v, outDims[i]));
+  }
+}
+
+/** vmap on flat lists: inputs batched at `inDims`, outputs moved to `outDims` (null: must be unbatched). */
+export function vmapFlat(fn: (...xs: Array[]) => Array[], axisSize: number, vals: Array[], inDims: BatchDim[], outDims: BatchDim[] | ((n: number) => BatchDim[])): Array[] {
+  return withMainTrace((m) => new BatchTrace(m), axisSize, (main) => {
+    const trace = main.trace as BatchTrace;
+    const ins = vals.map((v, i) => (inDims[i] === null ? v : new BatchTracer(trace, v, inDims[i])));
+    const outs = fn(...ins);
+    const want = typeof outDims === 'function' ? outDims(outs.length) : outDims;
+    return outs.map((o, i) => {
+      const t = o instanceof BatchTracer && o.trace.main === main ? o : new BatchTracer(trace, o, null);
+      const target = want[i];
+      if (target === null) {
+        if (t.bdim !== null) throw new ValueError(`vmap: output ${i} is batched but outAxes asks for null`);
+        return t.val;
+      }
+      return moveBatchAxis(t.val, t.bdim, normAxis('vmap outAxes', target, t.val.ndim + (t.bdim === null ? 1 : 0)), axisSize);
+    });
+  });
+}
+
+type Axes = number | null | { [k: string]: Axes } | readonly Axes[];
+
+/** Expands an axis spec that is a tree prefix of `def` into one entry per leaf. */
+function expandAxes(spec: Axes, def: TreeDef, what: string): BatchDim[] {
+  if (spec === null || typeof spec === 'number') return leafPaths(def).map(() => spec);
+  const out: BatchDim[] = [];
+  const go = (s: Axes, d: TreeDef, path: string) => {
+    if (s === null || typeof s === 'number') {
+      for (const _ of leafPaths(d)) out.push(s);
+      return;
+    }
+    const [, sDef] = flatten(s as unknown);
+    const kids = d.kind === 'array' ? d.children : d.kind === 'object' ? d.children : null;
+    const keys = d.kind === 'object' ? d.keys : d.kind === 'array' ? d.children.map((_, i) => String(i)) : [];
+    const sKeys = globalThis.Array.isArray(s) ? s.map((_, i) => String(i)) : Object.keys(s).sort();
+    if (!kids || keys.join() !== sKeys.join()) {
+      throw new ValueError(`vmap: ${what} at ${path} has structure ${structureString(sDef)} but the argument there has ${structureString(d)}`);
+    }
+    keys.forEach((k, i) => go((s as any)[globalThis.Array.isArray(s) ? i : k], kids[i], `${path}[${k}]`));
+  };
+  go(spec, def, what);
+  return out;
+}
+
+/** Options of {@link vmap}. @category Transforms */
+export interface VmapOptions {
+  /** Batch axis of each argument: a number/null for all, or one entry per argument (trees allowed). Default 0. */
+  inAxes?: Axes;
+  /** Where the batch axis goes in the outputs (number, null, or a tree prefix of the output). Default 0. */
+  outAxes?: Axes;
+  /** Batch size, needed only when no input is batched. */
+  axisSize?: number;
+}
+
+/**
+ * Vectorises `f` over a batch axis of its arguments: `vmap(f)(xs)[i] = f(xs[i])`.
+ * @example
+ * const perExample = vmap(grad(loss), {inAxes: [null, 0, 0]})(params, xs, ys);
+ * @category Transforms
+ */
+export function vmap<F extends (...args: any[]) => any>(f: F, opts: VmapOptions = {}): F {
+  return ((...args: any[]) => {
+    const [leaves, def] = flattenArgs(args);
+    const inAxes = opts.inAxes ?? 0;
+    const dims = typeof inAxes === 'number' || inAxes === null ? leaves.map(() => inAxes) : expandAxes(inAxes, def, 'inAxes');
+    const paths = leafPaths(def);
+    let size = opts.axisSize;
+    const normDims = dims.map((d, i) => {
+      if (d === null) return null;
+      const a = normAxis(`vmap (${paths[i]})`, d, leaves[i].ndim);
+      const n = leaves[i].shape[a];
+      if (size !== undefined && n !== size) {
+        throw new ShapeError(`vmap: mapped axes disagree in size: ${paths[i]} of shape ${fmtShape(leaves[i].shape)} has ${n} along axis ${a}, others have ${size}`);
+      }
+      size = n;
+      return a;
+    });
+    if (size === undefined) throw new ValueError('vmap: no argument is mapped (all inAxes are null); pass axisSize');
+    const { fn, outDef } = flatFn(f, def);
+    const outAxes = opts.outAxes ?? 0;
+    const outs = vmapFlat(fn, size, leaves, normDims, (n) =>
+      typeof outAxes === 'number' || outAxes === null ? new globalThis.Array(n).fill(outAxes) : expandAxes(outAxes, outDef(), 'outAxes'),
+    );
+    return unflatten(outDef(), outs);
+  }) as F;
+}
