@@ -18,3 +18,4 @@ export { vmap, type VmapOptions } from './transforms/vmap.js';
 export { jit, makeGraph, type JitOptions, type Jitted } from './transforms/jit.js';
 export { grad, valueAndGrad, vjp, linearize, jacfwd, jacrev, hessian, type GradOptions } from './transforms/grad.js';
 export { stopGradient } from './np/math.js';
+export { customJvp, customVjp, checkpoint } from './control/custom.js';

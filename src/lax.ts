@@ -9,3 +9,6 @@ export {
   unfold, fold, threefry2x32, windowOutShape,
 } from './primitives/index.js';
 export type { DotParams, WindowParams, UnfoldParams, FoldParams } from './primitives/index.js';
+export { cond, switchCase as switch } from './control/cond.js';
+export { scan, type ScanOptions } from './control/scan.js';
+export { whileLoop, fori } from './control/while.js';

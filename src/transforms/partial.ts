@@ -19,6 +19,8 @@ export interface PartialGraphs {
   /** Which outputs the known graph returns (before the residuals). */
   outKnown: boolean[];
   numResiduals: number;
+  /** The residual variables as they appear in the original graph. */
+  residuals: Var[];
 }
 
 /**
@@ -78,7 +80,7 @@ export function partialEval(g: Graph, unknownIns: boolean[], instantiate: boolea
     unknownGraph0.outs.map(sub),
   );
   const knownGraph = dce(new Graph(g.inVars.filter((_, i) => !unknownIns[i]), knownEqns, [...g.outs.filter((_, i) => !isUnknown(g.outs[i])), ...residuals]));
-  return { known: knownGraph, unknown: unknownGraph, outUnknown, outKnown: g.outs.map((a) => !isUnknown(a)), numResiduals: residuals.length };
+  return { known: knownGraph, unknown: unknownGraph, outUnknown, outKnown: g.outs.map((a) => !isUnknown(a)), numResiduals: residuals.length, residuals };
 }
 
 export type { Params };
