@@ -1,0 +1,427 @@
+/**
+ * `nn.functional`: the computations behind the layers, as plain functions with PyTorch's
+ * argument order and layouts (NCHW activations, OIHW conv weights, IOHW transposed-conv
+ * weights, `[out, in]` linear weights) and camelCased options.
+ * @module
+ */
+import type { Array, ArrayLike } from '../core/array.js';
+import { ShapeError, ValueError, fmtShape } from '../core/errors.js';
+import { checkOptions, t } from '../core/options.js';
+import { type UnfoldParams, dotGeneral, unfold, windowOutShape } from '../primitives/index.js';
+import * as P from '../primitives/index.js';
+import * as np from '../np/index.js';
+import { scan } from '../control/scan.js';
+import { uniform as randomUniform } from '../random.js';
+
+// ---------------------------------------------------------------- activations
+
+/** max(x, 0); the derivative at 0 is 0 (as in JAX and PyTorch). @category Activations */
+export const relu = (x: ArrayLike): Array => np.where(np.greater(x, 0), x, 0);
+/** x for x > 0, `negativeSlope * x` otherwise (default 0.01). @category Activations */
+export const leakyRelu = (x: ArrayLike, negativeSlope = 0.01): Array => np.where(np.greater(x, 0), x, np.multiply(x, negativeSlope));
+/** x for x > 0, `alpha * (e^x - 1)` otherwise (Clevert et al. 2015). @category Activations */
+export const elu = (x: ArrayLike, alpha = 1): Array => np.where(np.greater(x, 0), x, np.multiply(np.expm1(np.minimum(x, 0)), alpha));
+/** Logistic sigmoid. @category Activations */
+export const sigmoid = np.sigmoid;
+/** Hyperbolic tangent. @category Activations */
+export const tanh = np.tanh;
+/**
+ * GELU (Hendrycks & Gimpel 2016): `x * Phi(x)` exactly (`approximate: 'none'`, PyTorch's
+ * default) or with the tanh approximation (`'tanh'`, JAX's default).
+ * @category Activations
+ */
+export function gelu(x: ArrayLike, opts?: { approximate?: 'none' | 'tanh' }): Array {
+  const o = checkOptions('gelu', { approximate: t.keyof({ none: null, tanh: null }) }, opts);
+  if (o.approximate === 'tanh') {
+    const inner = np.multiply(np.add(x, np.multiply(np.power(x, 3), 0.044715)), Math.sqrt(2 / Math.PI));
+    return np.multiply(np.multiply(x, 0.5), np.add(np.tanh(inner), 1));
+  }
+  return np.multiply(np.multiply(x, 0.5), np.add(np.erf(np.multiply(x, Math.SQRT1_2)), 1));
+}
+/** log(1 + e^x), computed stably as max(x, 0) + log1p(e^-|x|). @category Activations */
+export const softplus = (x: ArrayLike): Array => np.add(np.maximum(x, 0), np.log1p(np.exp(np.negative(np.abs(x)))));
+/** Softmax along `axis` (default last), shifted by the max for stability. @category Activations */
+export function softmax(x: ArrayLike, axis = -1): Array {
+  const a = np.asarray(x);
+  return np.exp(np.subtract(a, np.logsumexp(a, { axis, keepdims: true })));
+}
+/** log(softmax(x)) along `axis`, computed stably. @category Activations */
+export const logSoftmax = (x: ArrayLike, axis = -1): Array => np.subtract(x, np.logsumexp(x, { axis, keepdims: true }));
+
+// ---------------------------------------------------------------- linear and embedding
+
+/** `x @ w^T + b` with PyTorch's `w: [out, in]`; x is `[..., in]`. @category Layers */
+export function linear(x: Array, w: Array, b?: Array | null): Array {
+  if (w.ndim !== 2 || x.shape[x.ndim - 1] !== w.shape[1]) throw new ShapeError(`linear: input ${fmtShape(x.shape)} does not fit weight ${fmtShape(w.shape)} ([out, in])`);
+  const y = dotGeneral(x, w, { contract: [[x.ndim - 1], [1]], batch: [[], []] });
+  return b ? np.add(y, b) : y;
+}
+
+/** Rows of `weight [V, D]` at integer `indices` (any shape): `indices.shape + [D]`. @category Layers */
+export function embedding(indices: Array, weight: Array): Array {
+  if (indices.dtype !== 'int32' && indices.dtype !== 'uint32') throw new ValueError(`embedding: indices must be integers, got ${indices.dtype}`);
+  return np.take(weight, indices, { axis: 0 });
+}
+
+// ---------------------------------------------------------------- convolution
+
+type IntOrList = number | number[];
+const tuple = (v: IntOrList | undefined, n: number, dflt: number): number[] => (v === undefined ? new globalThis.Array(n).fill(dflt) : typeof v === 'number' ? new globalThis.Array(n).fill(v) : v);
+const intOrList = t.union([t.number, t.array(t.number)]);
+
+/** Options of {@link conv} (and conv1d/conv2d). @category Layers */
+export interface ConvOptions {
+  stride?: IntOrList;
+  /** Symmetric zero padding per spatial axis, or 'same' / 'valid'. */
+  padding?: IntOrList | 'same' | 'valid';
+  dilation?: IntOrList;
+  groups?: number;
+}
+const convProps = { stride: intOrList, padding: t.union([intOrList, t.literal('same'), t.literal('valid')]), dilation: intOrList, groups: t.number };
+
+/** Resolves padding (numbers, 'same', 'valid') into [before, after] pairs. */
+function padPairs(fn: string, padding: ConvOptions['padding'], spatial: readonly number[], window: number[], strides: number[], dilation: number[]): [number, number][] {
+  if (padding === 'valid' || padding === undefined) return spatial.map(() => [0, 0]);
+  if (padding === 'same') {
+    return spatial.map((s, i) => {
+      const total = Math.max(0, (Math.ceil(s / strides[i]) - 1) * strides[i] + (window[i] - 1) * dilation[i] + 1 - s);
+      return [Math.floor(total / 2), total - Math.floor(total / 2)];
+    });
+  }
+  const p = tuple(padding, spatial.length, 0);
+  if (p.length !== spatial.length) throw new ValueError(`${fn}: padding [${p}] needs ${spatial.length} entries`);
+  return p.map((v) => [v, v]);
+}
+
+/**
+ * N-d convolution (cross-correlation, as in PyTorch): `x [N, C_in, ...spatial]`,
+ * `w [C_out, C_in/groups, ...kernel]`, optional `b [C_out]`. Lowered to unfold (im2col) + dot_general.
+ * @category Layers
+ */
+export function conv(x: Array, w: Array, b: Array | null | undefined, opts: ConvOptions = {}, name = 'conv'): Array {
+  const o = checkOptions(name, convProps, opts);
+  const r = w.ndim - 2;
+  if (x.ndim !== r + 2) throw new ShapeError(`${name}: input ${fmtShape(x.shape)} must be [N, C, ${r} spatial dims] for weight ${fmtShape(w.shape)}`);
+  const groups = o.groups ?? 1;
+  const [n, c] = x.shape;
+  const [oc, icg] = w.shape;
+  if (c % groups !== 0 || oc % groups !== 0 || icg * groups !== c) {
+    throw new ShapeError(`${name}: input has ${c} channels but weight ${fmtShape(w.shape)} with groups=${groups} expects ${icg * groups}`);
+  }
+  const window = w.shape.slice(2);
+  const strides = tuple(o.stride, r, 1), dilation = tuple(o.dilation, r, 1);
+  const padding = padPairs(name, o.padding as ConvOptions['padding'], x.shape.slice(2), window, strides, dilation);
+  const p: UnfoldParams = { window, strides, padding, dilation, padValue: 0 };
+  const out = windowOutShape(x.shape.slice(2), p);
+  if (out.some((d) => d <= 0)) throw new ShapeError(`${name}: kernel ${fmtShape(window)} with dilation [${dilation}] is larger than the padded input ${fmtShape(x.shape)}`);
+  const patches = P.reshape(unfold(x, p), [n, groups, icg, ...window, ...out]); // [N, g, C/g, ...k, ...out]
+  const wg = P.reshape(w, [groups, oc / groups, icg, ...window]);
+  const taps = [2, ...window.map((_, i) => 3 + i)];
+  const y = dotGeneral(patches, wg, { contract: [taps, taps], batch: [[1], [0]] }); // [g, N, ...out, O/g]
+  const perm = [1, 0, r + 2, ...out.map((_, i) => 2 + i)];
+  const yy = P.reshape(P.transpose(y, perm), [n, oc, ...out]);
+  return b ? np.add(yy, P.reshape(b, [oc, ...out.map(() => 1)])) : yy;
+}
+/** 1-d convolution: `x [N, C, L]`, `w [O, C/g, K]`. @example conv1d(x, w, b, {padding: 1}) @category Layers */
+export const conv1d = (x: Array, w: Array, b?: Array | null, opts?: ConvOptions): Array => conv(x, w, b, opts, 'conv1d');
+/** 2-d convolution: `x [N, C, H, W]`, `w [O, C/g, kH, kW]`. @example conv2d(x, w, b, {stride: 2, padding: 'same'}) @category Layers */
+export const conv2d = (x: Array, w: Array, b?: Array | null, opts?: ConvOptions): Array => conv(x, w, b, opts, 'conv2d');
+
+/** Options of {@link convTranspose2d}. @category Layers */
+export interface ConvTransposeOptions {
+  stride?: IntOrList;
+  padding?: IntOrList;
+  outputPadding?: IntOrList;
+  groups?: number;
+  dilation?: IntOrList;
+}
+
+/**
+ * Transposed convolution (the gradient of conv with respect to its input), PyTorch layout
+ * `w [C_in, C_out/groups, ...kernel]`. Lowered to a dilated, padded convolution with the
+ * flipped kernel.
+ * @category Layers
+ */
+export function convTranspose(x: Array, w: Array, b: Array | null | undefined, opts: ConvTransposeOptions = {}, name = 'convTranspose'): Array {
+  const o = checkOptions(name, { stride: intOrList, padding: intOrList, outputPadding: intOrList, groups: t.number, dilation: intOrList }, opts);
+  const r = w.ndim - 2;
+  const groups = o.groups ?? 1;
+  const [cin, ocg] = w.shape;
+  if (x.ndim !== r + 2 || x.shape[1] !== cin || cin % groups !== 0) {
+    throw new ShapeError(`${name}: input ${fmtShape(x.shape)} does not fit weight ${fmtShape(w.shape)} ([C_in, C_out/groups, ...kernel]) with groups=${groups}`);
+  }
+  const window = w.shape.slice(2);
+  const s = tuple(o.stride, r, 1), pd = tuple(o.padding, r, 0), op = tuple(o.outputPadding, r, 0), d = tuple(o.dilation, r, 1);
+  op.forEach((v, i) => {
+    if (v >= Math.max(s[i], d[i])) throw new ValueError(`${name}: outputPadding ${v} must be smaller than stride or dilation (${s[i]}, ${d[i]})`);
+  });
+  // Spread the input by the stride, pad by dilation*(k-1) - padding (negative crops), then correlate with the flipped kernel.
+  const lo = window.map((k, i) => d[i] * (k - 1) - pd[i]);
+  const xd = P.pad(x, [0, 0, ...lo], [0, 0, ...lo.map((l, i) => l + op[i])], [0, 0, ...s.map((v) => v - 1)], 0);
+  const wg = P.reshape(w, [groups, cin / groups, ocg, ...window]);
+  const wt = P.reshape(P.transpose(wg, [0, 2, 1, ...window.map((_, i) => 3 + i)]), [groups * ocg, cin / groups, ...window]);
+  const flipped = np.flip(wt, { axis: window.map((_, i) => 2 + i) });
+  return conv(xd, flipped, b, { dilation: d, groups }, name);
+}
+/** 2-d transposed convolution, `x [N, C_in, H, W]`, `w [C_in, C_out/g, kH, kW]`. @category Layers */
+export const convTranspose2d = (x: Array, w: Array, b?: Array | null, opts?: ConvTransposeOptions): Array => convTranspose(x, w, b, opts, 'convTranspose2d');
+
+// ---------------------------------------------------------------- pooling
+
+/** Options of the pooling functions. @category Layers */
+export interface PoolOptions {
+  kernelSize: IntOrList;
+  /** Defaults to kernelSize. */
+  stride?: IntOrList;
+  padding?: IntOrList;
+  dilation?: IntOrList;
+  ceilMode?: boolean;
+}
+const poolProps = { kernelSize: intOrList, stride: intOrList, padding: intOrList, dilation: intOrList, ceilMode: t.boolean };
+
+/** Window params for pooling over the trailing `r` axes, including ceil-mode's extra padding. */
+function poolWindow(fn: string, x: Array, o: Partial<PoolOptions>, r: number): UnfoldParams {
+  if (o.kernelSize === undefined) throw new ValueError(`${fn}: kernelSize is required`);
+  if (x.ndim < r + 1) throw new ShapeError(`${fn}: input ${fmtShape(x.shape)} needs at least ${r + 1} axes`);
+  const window = tuple(o.kernelSize, r, 1), strides = tuple(o.stride ?? o.kernelSize, r, 1);
+  const pad = tuple(o.padding, r, 0), dilation = tuple(o.dilation, r, 1);
+  const spatial = x.shape.slice(x.ndim - r);
+  pad.forEach((p, i) => {
+    if (p > window[i] / 2) throw new ValueError(`${fn}: padding ${p} must be at most half the kernel size ${window[i]}`);
+  });
+  const padding = spatial.map((s, i): [number, number] => {
+    if (!o.ceilMode) return [pad[i], pad[i]];
+    const span = s + 2 * pad[i] - dilation[i] * (window[i] - 1) - 1;
+    let n = Math.ceil(span / strides[i]) + 1;
+    if ((n - 1) * strides[i] >= s + pad[i]) n--; // the last window must start inside the input or left padding
+    return [pad[i], pad[i] + Math.max(0, (n - 1) * strides[i] - span)];
+  });
+  return { window, strides, padding, dilation, padValue: 0 };
+}
+const windowAxes = (ndim: number, r: number) => globalThis.Array.from({ length: r }, (_, i) => ndim - r + i);
+
+/** Max pooling over the trailing 2 axes (NCHW). Padding counts as -infinity. @example maxPool2d(x, {kernelSize: 2}) @category Layers */
+export function maxPool2d(x: Array, opts: PoolOptions): Array {
+  const p = poolWindow('maxPool2d', x, checkOptions('maxPool2d', poolProps, opts), 2);
+  const patches = unfold(x, { ...p, padValue: -Infinity });
+  return P.reduceMax(patches, windowAxes(x.ndim, 2).map((a) => a));
+}
+
+/** Average pooling over the trailing 2 axes; `countIncludePad` (default true) as in PyTorch. @category Layers */
+export function avgPool2d(x: Array, opts: PoolOptions & { countIncludePad?: boolean }): Array {
+  const o = checkOptions('avgPool2d', { ...poolProps, countIncludePad: t.boolean }, opts);
+  const p = poolWindow('avgPool2d', x, o, 2);
+  const axes = windowAxes(x.ndim, 2);
+  const sums = P.reduceSum(unfold(x, p), axes);
+  // The divisor counts window taps inside the input (and inside the symmetric padding if included).
+  const spatial = x.shape.slice(x.ndim - 2);
+  const pad = tuple(o.padding, 2, 0);
+  const include = o.countIncludePad ?? true;
+  const ones = np.ones(include ? spatial.map((s, i) => s + 2 * pad[i]) : spatial);
+  const countP = include ? { ...p, padding: p.padding.map(([, hi], i): [number, number] => [0, hi - pad[i]]) } : p;
+  const counts = P.reduceSum(unfold(ones, countP), [0, 1]);
+  return np.divide(sums, counts);
+}
+
+/** Averaging matrix `[out, n]` of adaptive pooling: row i averages `floor(i*n/out) .. ceil((i+1)*n/out) - 1`. */
+function adaptiveMatrix(n: number, out: number): Array {
+  const data: number[][] = [];
+  for (let i = 0; i < out; i++) {
+    const lo = Math.floor((i * n) / out), hi = Math.ceil(((i + 1) * n) / out);
+    data.push(globalThis.Array.from({ length: n }, (_, j) => (j >= lo && j < hi ? 1 / (hi - lo) : 0)));
+  }
+  return np.array(data);
+}
+/** Adaptive average pooling of `[N, C, H, W]` to `outputSize` (PyTorch's window rule). @category Layers */
+export function adaptiveAvgPool2d(x: Array, outputSize: IntOrList): Array {
+  const [oh, ow] = tuple(outputSize, 2, 1);
+  if (x.ndim !== 4) throw new ShapeError(`adaptiveAvgPool2d: expected [N, C, H, W], got ${fmtShape(x.shape)}`);
+  return np.einsum('nchw,ih,jw->ncij', x, adaptiveMatrix(x.shape[2], oh), adaptiveMatrix(x.shape[3], ow));
+}
+/** Mean over all spatial axes: `[N, C, ...] -> [N, C]`. @category Layers */
+export const globalAvgPool = (x: Array): Array => np.mean(x, { axis: windowAxes(x.ndim, x.ndim - 2) });
+/** Max over all spatial axes: `[N, C, ...] -> [N, C]`. @category Layers */
+export const globalMaxPool = (x: Array): Array => np.max(x, { axis: windowAxes(x.ndim, x.ndim - 2) });
+
+// ---------------------------------------------------------------- normalisation
+
+/** Options of {@link batchNorm}. @category Layers */
+export interface BatchNormOptions {
+  training?: boolean;
+  momentum?: number;
+  eps?: number;
+}
+
+/**
+ * Batch normalisation (Ioffe & Szegedy 2015) over axis 1 (channels): in training, normalise
+ * with the batch's biased statistics and return updated running statistics (PyTorch's rule:
+ * the running variance uses the unbiased estimate); in inference, use the running statistics.
+ * @category Layers
+ */
+export function batchNorm(x: Array, runningMean: Array, runningVar: Array, weight: Array | null, bias: Array | null, opts: BatchNormOptions = {}): { y: Array; runningMean: Array; runningVar: Array } {
+  const o = checkOptions('batchNorm', { training: t.boolean, momentum: t.number, eps: t.number }, opts);
+  const eps = o.eps ?? 1e-5, momentum = o.momentum ?? 0.1;
+  const c = x.shape[1];
+  if (x.ndim < 2 || runningMean.shape.join() !== `${c}` || runningVar.shape.join() !== `${c}`) {
+    throw new ShapeError(`batchNorm: input ${fmtShape(x.shape)} has ${c} channels but running stats are ${fmtShape(runningMean.shape)}, ${fmtShape(runningVar.shape)}`);
+  }
+  const axes = x.shape.map((_, i) => i).filter((i) => i !== 1);
+  const bshape = x.shape.map((d, i) => (i === 1 ? d : 1));
+  const affine = (xhat: Array) => {
+    let y = xhat;
+    if (weight) y = np.multiply(y, P.reshape(weight, bshape));
+    if (bias) y = np.add(y, P.reshape(bias, bshape));
+    return y;
+  };
+  if (!(o.training ?? true)) {
+    const xhat = np.divide(np.subtract(x, P.reshape(runningMean, bshape)), np.sqrt(np.add(P.reshape(runningVar, bshape), eps)));
+    return { y: affine(xhat), runningMean, runningVar };
+  }
+  const mean = np.mean(x, { axis: axes, keepdims: true });
+  const centered = np.subtract(x, mean);
+  const variance = np.mean(np.square(centered), { axis: axes, keepdims: true });
+  const y = affine(np.multiply(centered, np.rsqrt(np.add(variance, eps))));
+  const n = x.size / c;
+  const m = np.stopGradient(P.reshape(mean, [c])), v = np.stopGradient(P.reshape(variance, [c]));
+  return {
+    y,
+    runningMean: np.add(np.multiply(runningMean, 1 - momentum), np.multiply(m, momentum)),
+    runningVar: np.add(np.multiply(runningVar, 1 - momentum), np.multiply(v, (momentum * n) / Math.max(1, n - 1))),
+  };
+}
+
+/** Layer normalisation (Ba et al. 2016) over the trailing `normalizedShape` axes (biased variance). @category Layers */
+export function layerNorm(x: Array, normalizedShape: number | number[], weight?: Array | null, bias?: Array | null, opts?: { eps?: number }): Array {
+  const o = checkOptions('layerNorm', { eps: t.number }, opts);
+  const ns = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape;
+  if (x.shape.slice(x.ndim - ns.length).join() !== ns.join()) throw new ShapeError(`layerNorm: input ${fmtShape(x.shape)} does not end in normalizedShape ${fmtShape(ns)}`);
+  const axes = windowAxes(x.ndim, ns.length);
+  const mean = np.mean(x, { axis: axes, keepdims: true });
+  const centered = np.subtract(x, mean);
+  let y = np.multiply(centered, np.rsqrt(np.add(np.mean(np.square(centered), { axis: axes, keepdims: true }), o.eps ?? 1e-5)));
+  if (weight) y = np.multiply(y, weight);
+  if (bias) y = np.add(y, bias);
+  return y;
+}
+
+/** Inverted dropout: zero each element with probability `rate`, scale the rest by 1/(1-rate). @category Layers */
+export function dropout(x: Array, rate: number, key: Array): Array {
+  if (!(rate >= 0 && rate < 1)) throw new ValueError(`dropout: rate must be in [0, 1), got ${rate}`);
+  if (rate === 0) return x;
+  const keep = np.less(np.asarray(randomUniform(key, x.shape)), 1 - rate);
+  return np.where(keep, np.divide(x, 1 - rate), 0);
+}
+
+// ---------------------------------------------------------------- losses
+
+type Reduction = 'mean' | 'sum' | 'none';
+const reductionCodec = t.keyof({ mean: null, sum: null, none: null });
+const reduce = (x: Array, r: Reduction | undefined) => (r === 'none' ? x : r === 'sum' ? np.sum(x) : np.mean(x));
+
+/** Mean squared error `mean((pred - target)^2)`. @category Losses */
+export function mse(pred: ArrayLike, target: ArrayLike, opts?: { reduction?: Reduction }): Array {
+  const o = checkOptions('mse', { reduction: reductionCodec }, opts);
+  return reduce(np.square(np.subtract(pred, target)), o.reduction);
+}
+
+/**
+ * Softmax cross-entropy of `logits [..., C]` against integer labels `[...]` or probability
+ * targets `[..., C]`, with optional label smoothing.
+ * @category Losses
+ */
+export function softmaxCrossEntropy(logits: Array, labels: Array, opts?: { labelSmoothing?: number; reduction?: Reduction }): Array {
+  const o = checkOptions('softmaxCrossEntropy', { labelSmoothing: t.number, reduction: reductionCodec }, opts);
+  const c = logits.shape[logits.ndim - 1];
+  let targets = labels;
+  if (labels.dtype === 'int32' || labels.dtype === 'uint32') {
+    if (labels.shape.join() !== logits.shape.slice(0, -1).join()) throw new ShapeError(`softmaxCrossEntropy: labels ${fmtShape(labels.shape)} must be logits' shape ${fmtShape(logits.shape)} without the class axis`);
+    targets = np.equal(np.expandDims(labels, -1), np.arange(c)).astype('float32');
+  } else if (labels.shape.join() !== logits.shape.join()) throw new ShapeError(`softmaxCrossEntropy: targets ${fmtShape(labels.shape)} must match logits ${fmtShape(logits.shape)}`);
+  const s = o.labelSmoothing ?? 0;
+  if (s) targets = np.add(np.multiply(targets, 1 - s), s / c);
+  return reduce(np.negative(np.sum(np.multiply(targets, logSoftmax(logits)), { axis: -1 })), o.reduction);
+}
+
+/** Negative log-likelihood of integer `labels` under `logProbs [..., C]`. @category Losses */
+export function nll(logProbs: Array, labels: Array, opts?: { reduction?: Reduction }): Array {
+  const o = checkOptions('nll', { reduction: reductionCodec }, opts);
+  return reduce(np.negative(np.squeeze(np.takeAlongAxis(logProbs, np.expandDims(labels, -1), -1), { axis: -1 })), o.reduction);
+}
+
+/** Binary cross-entropy on logits, `max(x,0) - x*t + log(1+e^-|x|)`, stable for large |x|. @category Losses */
+export function binaryCrossEntropyWithLogits(logits: ArrayLike, targets: ArrayLike, opts?: { reduction?: Reduction }): Array {
+  const o = checkOptions('binaryCrossEntropyWithLogits', { reduction: reductionCodec }, opts);
+  const loss = np.add(np.subtract(np.maximum(logits, 0), np.multiply(logits, targets)), np.log1p(np.exp(np.negative(np.abs(logits)))));
+  return reduce(loss, o.reduction);
+}
+
+/** Huber loss: quadratic within `delta` (default 1), linear beyond. @category Losses */
+export function huber(pred: ArrayLike, target: ArrayLike, opts?: { delta?: number; reduction?: Reduction }): Array {
+  const o = checkOptions('huber', { delta: t.number, reduction: reductionCodec }, opts);
+  const d = o.delta ?? 1;
+  const err = np.abs(np.subtract(pred, target));
+  const quad = np.minimum(err, d);
+  return reduce(np.add(np.multiply(np.square(quad), 0.5), np.multiply(np.subtract(err, quad), d)), o.reduction);
+}
+
+/** Fraction of rows whose argmax matches the integer label. @category Losses */
+export const accuracy = (logits: Array, labels: Array): Array => np.mean(np.equal(np.argmax(logits, { axis: -1 }), labels).astype('float32'));
+
+// ---------------------------------------------------------------- recurrent (whole sequences, PyTorch weights)
+
+/** PyTorch-layout weights of one recurrent layer: `wIh [G*H, I]`, `wHh [G*H, H]`, biases `[G*H]`. @category Recurrent */
+export interface RnnWeights {
+  wIh: Array;
+  wHh: Array;
+  bIh?: Array | null;
+  bHh?: Array | null;
+}
+/** Gate pre-activations `x W_ih^T + b_ih` and `h W_hh^T + b_hh`, split into `g` blocks. */
+const gates = (v: Array, g: number): Array[] => np.split(v, g, { axis: -1 });
+
+/** One LSTM step (gate order i, f, g, o). */
+export function lstmStep(w: RnnWeights, x: Array, h: Array, c: Array): [Array, Array] {
+  const z = np.add(linear(x, w.wIh, w.bIh), linear(h, w.wHh, w.bHh));
+  const [i, f, g, o] = gates(z, 4);
+  const c2 = np.add(np.multiply(np.sigmoid(f), c), np.multiply(np.sigmoid(i), np.tanh(g)));
+  return [np.multiply(np.sigmoid(o), np.tanh(c2)), c2];
+}
+/** One GRU step (gate order r, z, n; the reset gate multiplies the hidden projection including its bias). */
+export function gruStep(w: RnnWeights, x: Array, h: Array): Array {
+  const [xr, xz, xn] = gates(linear(x, w.wIh, w.bIh), 3);
+  const [hr, hz, hn] = gates(linear(h, w.wHh, w.bHh), 3);
+  const r = np.sigmoid(np.add(xr, hr));
+  const zt = np.sigmoid(np.add(xz, hz));
+  const n = np.tanh(np.add(xn, np.multiply(r, hn)));
+  return np.add(np.multiply(np.subtract(1, zt), n), np.multiply(zt, h));
+}
+/** One Elman step with tanh. */
+export const rnnTanhStep = (w: RnnWeights, x: Array, h: Array): Array => np.tanh(np.add(linear(x, w.wIh, w.bIh), linear(h, w.wHh, w.bHh)));
+
+const squeeze0 = (h: Array) => np.squeeze(h, { axis: 0 });
+const seqMajor = (x: Array, batchFirst?: boolean) => (batchFirst ? np.swapaxes(x, 0, 1) : x);
+
+/** LSTM over a sequence `x [T, N, I]` (or `[N, T, I]` with batchFirst) from `h0, c0 [1, N, H]`, via scan. @category Recurrent */
+export function lstm(x: Array, h0: Array, c0: Array, w: RnnWeights, opts?: { batchFirst?: boolean }): { output: Array; hN: Array; cN: Array } {
+  const [[h, c], ys] = scan(([h, c]: [Array, Array], xt: Array) => {
+    const [h2, c2] = lstmStep(w, xt, h, c);
+    return [[h2, c2] as [Array, Array], h2];
+  }, [squeeze0(h0), squeeze0(c0)] as [Array, Array], seqMajor(x, opts?.batchFirst));
+  return { output: seqMajor(ys, opts?.batchFirst), hN: np.expandDims(h, 0), cN: np.expandDims(c, 0) };
+}
+/** GRU over a sequence, as {@link lstm}. @category Recurrent */
+export function gru(x: Array, h0: Array, w: RnnWeights, opts?: { batchFirst?: boolean }): { output: Array; hN: Array } {
+  const [h, ys] = scan((h: Array, xt: Array) => {
+    const h2 = gruStep(w, xt, h);
+    return [h2, h2];
+  }, squeeze0(h0), seqMajor(x, opts?.batchFirst));
+  return { output: seqMajor(ys, opts?.batchFirst), hN: np.expandDims(h, 0) };
+}
+/** Elman RNN (tanh) over a sequence, as {@link lstm}. @category Recurrent */
+export function rnn(x: Array, h0: Array, w: RnnWeights, opts?: { batchFirst?: boolean }): { output: Array; hN: Array } {
+  const [h, ys] = scan((h: Array, xt: Array) => {
+    const h2 = rnnTanhStep(w, xt, h);
+    return [h2, h2];
+  }, squeeze0(h0), seqMajor(x, opts?.batchFirst));
+  return { output: seqMajor(ys, opts?.batchFirst), hN: np.expandDims(h, 0) };
+}
