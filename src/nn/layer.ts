@@ -1,0 +1,191 @@
+/**
+ * The layer protocol and its combinators. A layer is a pair of pure functions:
+ * `init(key, inShape) -> {params, state, outShape}` and
+ * `apply(params, state, x, {key, training}) -> {y, state}`. Shapes include the batch axis.
+ * Combinators build ResNet, DenseNet and U-Net blocks from these with no special cases.
+ * @module
+ */
+import { Array } from '../core/array.js';
+import { ShapeError, ValueError, fmtShape } from '../core/errors.js';
+import { traceToGraph } from '../core/staging.js';
+import { type Key, split } from '../random.js';
+import * as np from '../np/index.js';
+
+/** Options of a layer application. @category Layers */
+export interface ApplyOptions {
+  /** Randomness for stochastic layers (dropout); required when training them. */
+  key?: Key;
+  /** Training mode: dropout active, batch norm uses batch statistics. Default false. */
+  training?: boolean;
+}
+
+/** Receptive-field data of a layer that slides a window (see {@link receptiveField}). */
+export interface WindowInfo {
+  kernel: number;
+  stride: number;
+  padding: number;
+  dilation: number;
+}
+
+/** A layer: `init` creates params and state, `apply` computes. @category Layers */
+export interface Layer<P = any, S = any> {
+  readonly name: string;
+  init(key: Key, inShape: readonly number[]): { params: P; state: S; outShape: number[] };
+  apply(params: P, state: S, x: any, opts?: ApplyOptions): { y: any; state: S };
+  /** Sub-layers in order, for stacks (used by receptiveField and printing). */
+  readonly layers?: readonly Layer[];
+  /** Window geometry along the spatial axes, for receptive-field analysis. */
+  readonly window?: WindowInfo;
+}
+
+/** Output shape of an array function on inputs of `inShape` (traced abstractly, nothing computed). */
+export function shapeOf(fn: (x: Array) => Array, inShape: readonly number[]): number[] {
+  return [...traceToGraph((x) => [fn(x)], [{ shape: inShape, dtype: 'float32' }]).graph.outAvals[0].shape];
+}
+
+/**
+ * A parameter-free layer from an array function (activations, reshapes, any composite).
+ * @example const square = lambda('square', (x) => x.multiply(x));
+ * @category Combinators
+ */
+export function lambda(name: string, fn: (x: Array, opts: ApplyOptions) => Array, window?: WindowInfo): Layer<{}, {}> {
+  return {
+    name,
+    window,
+    init: (_, inShape) => ({ params: {}, state: {}, outShape: shapeOf((x) => fn(x, {}), inShape) }),
+    apply: (_, state, x, opts = {}) => ({ y: fn(x, opts), state }),
+  };
+}
+
+/** The identity layer. @category Combinators */
+export const identity: Layer<{}, {}> = lambda('identity', (x) => x);
+
+/** Names the sub-layers of a combinator: object keys, or indices for a list. */
+function entries(layers: readonly Layer[] | Record<string, Layer>): [string, Layer][] {
+  return globalThis.Array.isArray(layers) ? layers.map((l, i) => [String(i), l]) : Object.entries(layers);
+}
+
+/**
+ * Layers in sequence. Pass a list (params keyed `0`, `1`, ...) or an object whose keys name
+ * the params (`{conv1: conv2d(...), act: relu}` gives `params.conv1.weight`).
+ * @example const mlp = serial(dense(128), relu, dense(10));
+ * @category Combinators
+ */
+export function serial(...args: Layer[] | [Record<string, Layer>]): Layer {
+  const list = args.length === 1 && !('init' in args[0]) ? entries(args[0] as Record<string, Layer>) : entries(args as Layer[]);
+  return {
+    name: 'serial',
+    layers: list.map(([, l]) => l),
+    init(key, inShape) {
+      const keys = split(key, Math.max(1, list.length));
+      const params: Record<string, unknown> = {}, state: Record<string, unknown> = {};
+      let shape = [...inShape];
+      list.forEach(([k, l], i) => {
+        const r = l.init(np.slice(keys, i), shape);
+        params[k] = r.params;
+        state[k] = r.state;
+        shape = r.outShape;
+      });
+      return { params, state, outShape: shape };
+    },
+    apply(params, state, x, opts = {}) {
+      const keys = opts.key ? split(opts.key, Math.max(1, list.length)) : null;
+      const newState: Record<string, unknown> = {};
+      let y = x;
+      list.forEach(([k, l], i) => {
+        const r = l.apply(params[k], state[k], y, { ...opts, key: keys ? np.slice(keys, i) : undefined });
+        newState[k] = r.state;
+        y = r.y;
+      });
+      return { y, state: newState };
+    },
+  };
+}
+
+/**
+ * Applies layer i to input i of a list (shapes: a list of shapes). Output: the list of outputs.
+ * @category Combinators
+ */
+export function parallel(...layers: Layer[]): Layer {
+  return {
+    name: 'parallel',
+    layers,
+    init(key, inShapes) {
+      const shapes = inShapes as unknown as number[][];
+      if (!globalThis.Array.isArray(shapes[0]) || shapes.length !== layers.length) throw new ShapeError(`parallel: expects a list of ${layers.length} input shapes, got ${JSON.stringify(inShapes)}`);
+      const keys = split(key, layers.length);
+      const rs = layers.map((l, i) => l.init(np.slice(keys, i), shapes[i]));
+      return { params: rs.map((r) => r.params), state: rs.map((r) => r.state), outShape: rs.map((r) => r.outShape) as unknown as number[] };
+    },
+    apply(params, state, xs, opts = {}) {
+      const keys = opts.key ? split(opts.key, layers.length) : null;
+      const rs = layers.map((l, i) => l.apply(params[i], state[i], xs[i], { ...opts, key: keys ? np.slice(keys, i) : undefined }));
+      return { y: rs.map((r) => r.y), state: rs.map((r) => r.state) };
+    },
+  };
+}
+
+/** Copies the input into a list of `n` (feed it to {@link parallel}). @category Combinators */
+export const fanOut = (n: number): Layer<{}, {}> => ({
+  name: 'fanOut',
+  init: (_, inShape) => ({ params: {}, state: {}, outShape: new globalThis.Array(n).fill([...inShape]) as unknown as number[] }),
+  apply: (_, state, x) => ({ y: new globalThis.Array(n).fill(x), state }),
+});
+
+const listShapes = (name: string, inShape: readonly number[]): number[][] => {
+  const shapes = inShape as unknown as number[][];
+  if (!globalThis.Array.isArray(shapes[0])) throw new ShapeError(`${name}: expects a list of inputs, got one of shape ${fmtShape(inShape)}`);
+  return shapes;
+};
+
+/** Sums a list of inputs of one shape. @category Combinators */
+export const fanInSum: Layer<{}, {}> = {
+  name: 'fanInSum',
+  init(_, inShape) {
+    const shapes = listShapes('fanInSum', inShape);
+    shapes.forEach((s) => {
+      if (s.join() !== shapes[0].join()) throw new ShapeError(`fanInSum: shapes differ: ${shapes.map(fmtShape).join(', ')}`);
+    });
+    return { params: {}, state: {}, outShape: shapes[0] };
+  },
+  apply: (_, state, xs: Array[]) => ({ y: xs.reduce((a, b) => np.add(a, b)), state }),
+};
+
+/** Concatenates a list of inputs along `axis` (default 1, channels). @category Combinators */
+export const fanInConcat = (axis = 1): Layer<{}, {}> => ({
+  name: 'fanInConcat',
+  init(_, inShape) {
+    const shapes = listShapes('fanInConcat', inShape);
+    return { params: {}, state: {}, outShape: shapeOfMany((...xs) => np.concatenate(xs, { axis }), shapes) };
+  },
+  apply: (_, state, xs: Array[]) => ({ y: np.concatenate(xs, { axis }), state }),
+});
+function shapeOfMany(fn: (...xs: Array[]) => Array, shapes: number[][]): number[] {
+  return [...traceToGraph((...xs) => [fn(...xs)], shapes.map((s) => ({ shape: s, dtype: 'float32' as const }))).graph.outAvals[0].shape];
+}
+
+/**
+ * `x + layer(x)` (He et al. 2016); with `shortcut`, `shortcut(x) + layer(x)` (e.g. a 1x1
+ * conv when shapes change). Built from fanOut, parallel and fanInSum.
+ * @category Combinators
+ */
+export const residual = (layer: Layer, shortcut: Layer = identity): Layer => ({ ...serial(fanOut(2), parallel(layer, shortcut), fanInSum), name: 'residual' });
+
+/**
+ * `concat([x, layer(x)], axis 1)`: a DenseNet connection (Huang et al. 2017).
+ * @category Combinators
+ */
+export const denseConcat = (layer: Layer): Layer => ({ ...serial(fanOut(2), parallel(identity, layer), fanInConcat(1)), name: 'denseConcat' });
+
+/**
+ * Skip connection across an inner block, U-Net style (Ronneberger et al. 2015):
+ * `merge([x, inner(x)])`, merging by channel concatenation by default.
+ * @category Combinators
+ */
+export const skip = (inner: Layer, merge: Layer = fanInConcat(1)): Layer => ({ ...serial(fanOut(2), parallel(identity, inner), merge), name: 'skip' });
+
+/** Throws unless `x` has `inShape` off the batch axis; for layers that fix their input size. */
+export function expectFeatures(name: string, x: Array, expected: readonly number[]): void {
+  if (x.shape.slice(1).join() !== expected.join()) throw new ShapeError(`${name}: input ${fmtShape(x.shape)} does not match the initialised features ${fmtShape(expected)}`);
+}
+export { ValueError };

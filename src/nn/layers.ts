@@ -1,0 +1,223 @@
+/**
+ * Concrete layers. Each computes with the matching `nn.functional` function and initialises
+ * like PyTorch unless told otherwise; weights use PyTorch's layouts, so they interoperate.
+ * @module
+ */
+import type { Array } from '../core/array.js';
+import { ShapeError, ValueError, fmtShape } from '../core/errors.js';
+import { checkOptions, t } from '../core/options.js';
+import { type Key, split } from '../random.js';
+import * as np from '../np/index.js';
+import * as F from './functional.js';
+import { type Initializer, fans, normal, torchDefault } from './init.js';
+import { unfold } from '../primitives/index.js';
+import { type Layer, lambda, shapeOf } from './layer.js';
+
+const intOrList = t.union([t.number, t.array(t.number)]);
+const tuple = (v: number | number[] | undefined, n: number, d: number) => (v === undefined ? new globalThis.Array(n).fill(d) : typeof v === 'number' ? new globalThis.Array(n).fill(v) : v);
+const initCodec = t.Function as unknown as t.Type<Initializer>;
+const keys2 = (key: Key): [Key, Key] => {
+  const k = split(key, 2);
+  return [np.slice(k, 0), np.slice(k, 1)];
+};
+
+/** Weight and optional bias, PyTorch-initialised by default. */
+function weightAndBias(key: Key, wShape: number[], bShape: number[], bias: boolean, init?: Initializer, biasInit?: Initializer) {
+  const [kw, kb] = keys2(key);
+  const dflt = torchDefault(fans(wShape).fanIn);
+  const params: { weight: Array; bias?: Array } = { weight: (init ?? dflt)(kw, wShape) };
+  if (bias) params.bias = (biasInit ?? dflt)(kb, bShape);
+  return params;
+}
+
+// ---------------------------------------------------------------- dense, embedding, flatten
+
+/** Options of {@link dense}. @category Layers */
+export interface DenseOptions {
+  bias?: boolean;
+  init?: Initializer;
+  biasInit?: Initializer;
+}
+/**
+ * Fully connected layer `y = x W^T + b` on the last axis; `weight [out, in]`.
+ * @example dense(10).init(key, [32, 784]).outShape // [32, 10]
+ * @category Layers
+ */
+export function dense(outFeatures: number, opts?: DenseOptions): Layer {
+  const o = checkOptions('dense', { bias: t.boolean, init: initCodec, biasInit: initCodec }, opts);
+  return {
+    name: 'dense',
+    init(key, inShape) {
+      const inF = inShape[inShape.length - 1];
+      return { params: weightAndBias(key, [outFeatures, inF], [outFeatures], o.bias ?? true, o.init, o.biasInit), state: {}, outShape: [...inShape.slice(0, -1), outFeatures] };
+    },
+    apply: (p, state, x) => ({ y: F.linear(x, p.weight, p.bias), state }),
+  };
+}
+
+/** Embedding table `weight [num, dim]` (N(0, 1) as in PyTorch); input integer indices. @category Layers */
+export function embedding(num: number, dim: number, opts?: { init?: Initializer }): Layer {
+  const o = checkOptions('embedding', { init: initCodec }, opts);
+  return {
+    name: 'embedding',
+    init: (key, inShape) => ({ params: { weight: (o.init ?? normal(1))(key, [num, dim]) }, state: {}, outShape: [...inShape, dim] }),
+    apply: (p, state, x) => ({ y: F.embedding(x, p.weight), state }),
+  };
+}
+
+/** Flattens all axes after the batch axis. @category Layers */
+export const flatten: Layer = lambda('flatten', (x) => np.reshape(x, [x.shape[0], -1]));
+
+// ---------------------------------------------------------------- convolutions
+
+/** Options of {@link conv2d} and {@link conv1d}. @category Layers */
+export interface ConvLayerOptions extends F.ConvOptions, DenseOptions {}
+const convProps = { stride: intOrList, padding: t.union([intOrList, t.literal('same'), t.literal('valid')]), dilation: intOrList, groups: t.number, bias: t.boolean, init: initCodec, biasInit: initCodec };
+
+function convLayer(name: string, r: number, outChannels: number, kernelSize: number | number[], opts?: ConvLayerOptions): Layer {
+  const o = checkOptions(name, convProps, opts);
+  const k = tuple(kernelSize, r, 1);
+  const groups = o.groups ?? 1;
+  const fopts: F.ConvOptions = { stride: o.stride, padding: o.padding as F.ConvOptions['padding'], dilation: o.dilation, groups };
+  const s = tuple(o.stride, r, 1)[0], d = tuple(o.dilation, r, 1)[0];
+  const pad = typeof o.padding === 'string' ? (o.padding === 'same' ? Math.floor((d * (k[0] - 1)) / 2) : 0) : tuple(o.padding, r, 0)[0];
+  return {
+    name,
+    window: { kernel: k[0], stride: s, padding: pad, dilation: d },
+    init(key, inShape) {
+      const c = inShape[1];
+      if (inShape.length !== r + 2 || c % groups !== 0) throw new ShapeError(`${name}: input shape ${fmtShape(inShape)} must be [N, C, ${r} spatial] with C divisible by groups=${groups}`);
+      const params = weightAndBias(key, [outChannels, c / groups, ...k], [outChannels], o.bias ?? true, o.init, o.biasInit);
+      return { params, state: {}, outShape: shapeOf((x) => F.conv(x, params.weight, params.bias, fopts, name), inShape) };
+    },
+    apply: (p, state, x) => ({ y: F.conv(x, p.weight, p.bias, fopts, name), state }),
+  };
+}
+/** 2-d convolution layer, `weight [O, C/groups, kH, kW]` (OIHW). @example conv2d(6, 5, {padding: 2}) @category Layers */
+export const conv2d = (outChannels: number, kernelSize: number | number[], opts?: ConvLayerOptions): Layer => convLayer('conv2d', 2, outChannels, kernelSize, opts);
+/** 1-d convolution layer, `weight [O, C/groups, K]`. @category Layers */
+export const conv1d = (outChannels: number, kernelSize: number, opts?: ConvLayerOptions): Layer => convLayer('conv1d', 1, outChannels, kernelSize, opts);
+
+/** Options of {@link convTranspose2d}. @category Layers */
+export interface ConvTransposeLayerOptions extends F.ConvTransposeOptions, DenseOptions {}
+/** Transposed 2-d convolution layer, `weight [C_in, O/groups, kH, kW]` (IOHW). @category Layers */
+export function convTranspose2d(outChannels: number, kernelSize: number | number[], opts?: ConvTransposeLayerOptions): Layer {
+  const o = checkOptions('convTranspose2d', { stride: intOrList, padding: intOrList, outputPadding: intOrList, groups: t.number, dilation: intOrList, bias: t.boolean, init: initCodec, biasInit: initCodec }, opts);
+  const k = tuple(kernelSize, 2, 1);
+  const groups = o.groups ?? 1;
+  const fopts: F.ConvTransposeOptions = { stride: o.stride, padding: o.padding, outputPadding: o.outputPadding, groups, dilation: o.dilation };
+  return {
+    name: 'convTranspose2d',
+    init(key, inShape) {
+      const c = inShape[1];
+      // PyTorch computes the fan from weight.shape[1] * kernel for transposed convs too.
+      const params = weightAndBias(key, [c, outChannels / groups, ...k], [outChannels], o.bias ?? true, o.init ?? torchDefault((outChannels / groups) * k[0] * k[1]), o.biasInit ?? torchDefault((outChannels / groups) * k[0] * k[1]));
+      return { params, state: {}, outShape: shapeOf((x) => F.convTranspose2d(x, params.weight, params.bias, fopts), inShape) };
+    },
+    apply: (p, state, x) => ({ y: F.convTranspose2d(x, p.weight, p.bias, fopts), state }),
+  };
+}
+
+/**
+ * Locally-connected 2-d layer: a convolution whose weights are not shared across positions,
+ * `weight [Ho, Wo, O, C, kH, kW]` (unfold, then one small matrix per output position).
+ * @category Layers
+ */
+export function locallyConnected2d(outChannels: number, kernelSize: number | number[], opts?: { stride?: number | number[]; padding?: number | number[]; bias?: boolean }): Layer {
+  const o = checkOptions('locallyConnected2d', { stride: intOrList, padding: intOrList, bias: t.boolean }, opts);
+  const k = tuple(kernelSize, 2, 1), s = tuple(o.stride, 2, 1), p = tuple(o.padding, 2, 0);
+  const patches = (x: Array) => unfoldPatches(x, k, s, p); // [N, C, kH, kW, Ho, Wo]
+  return {
+    name: 'locallyConnected2d',
+    window: { kernel: k[0], stride: s[0], padding: p[0], dilation: 1 },
+    init(key, inShape) {
+      const [n, c] = inShape;
+      const [, , , , ho, wo] = shapeOf(patches, inShape);
+      const params = weightAndBias(key, [ho, wo, outChannels, c, k[0], k[1]], [outChannels, ho, wo], o.bias ?? true, torchDefault(c * k[0] * k[1]), torchDefault(c * k[0] * k[1]));
+      return { params, state: {}, outShape: [n, outChannels, ho, wo] };
+    },
+    apply(prm, state, x) {
+      let y = np.einsum('nckluv,uvockl->nouv', patches(x), prm.weight);
+      if (prm.bias) y = np.add(y, prm.bias);
+      return { y, state };
+    },
+  };
+}
+const unfoldPatches = (x: Array, k: number[], s: number[], p: number[]) => unfold(x, { window: k, strides: s, padding: p.map((v) => [v, v] as [number, number]), dilation: [1, 1], padValue: 0 });
+
+// ---------------------------------------------------------------- pooling
+
+const poolLayer = (name: string, fn: (x: Array, o: F.PoolOptions & { countIncludePad?: boolean }) => Array) => (kernelSize: number | number[], opts?: Omit<F.PoolOptions, 'kernelSize'> & { countIncludePad?: boolean }): Layer => {
+  const o = { kernelSize, ...opts }; // validated by the functional form when init traces it
+  const k = tuple(kernelSize, 2, 1)[0];
+  return lambda(name, (x) => fn(x, o), { kernel: k, stride: tuple(opts?.stride ?? kernelSize, 2, 1)[0], padding: tuple(opts?.padding, 2, 0)[0], dilation: tuple(opts?.dilation, 2, 1)[0] });
+};
+/** Max pooling layer (NCHW). @example maxPool2d(2) @category Layers */
+export const maxPool2d = poolLayer('maxPool2d', F.maxPool2d);
+/** Average pooling layer (NCHW). @category Layers */
+export const avgPool2d = poolLayer('avgPool2d', F.avgPool2d);
+/** Adaptive average pooling to a fixed output size. @category Layers */
+export const adaptiveAvgPool2d = (outputSize: number | number[]): Layer => lambda('adaptiveAvgPool2d', (x) => F.adaptiveAvgPool2d(x, outputSize));
+/** Global average pooling `[N, C, ...] -> [N, C]`. @category Layers */
+export const globalAvgPool: Layer = lambda('globalAvgPool', F.globalAvgPool);
+/** Global max pooling `[N, C, ...] -> [N, C]`. @category Layers */
+export const globalMaxPool: Layer = lambda('globalMaxPool', F.globalMaxPool);
+
+// ---------------------------------------------------------------- normalisation and dropout
+
+/**
+ * Batch normalisation over channels (axis 1). State `{runningMean, runningVar}` goes in and
+ * comes out: training uses batch statistics and returns updated running ones.
+ * @category Layers
+ */
+export function batchNorm(opts?: { momentum?: number; eps?: number; affine?: boolean }): Layer {
+  const o = checkOptions('batchNorm', { momentum: t.number, eps: t.number, affine: t.boolean }, opts);
+  return {
+    name: 'batchNorm',
+    init(_, inShape) {
+      const c = inShape[1];
+      const params = o.affine === false ? {} : { weight: np.ones([c]), bias: np.zeros([c]) };
+      return { params, state: { runningMean: np.zeros([c]), runningVar: np.ones([c]) }, outShape: [...inShape] };
+    },
+    apply(p, s, x, a = {}) {
+      const r = F.batchNorm(x, s.runningMean, s.runningVar, p.weight ?? null, p.bias ?? null, { training: a.training ?? false, momentum: o.momentum, eps: o.eps });
+      return { y: r.y, state: { runningMean: r.runningMean, runningVar: r.runningVar } };
+    },
+  };
+}
+
+/** Layer normalisation over the trailing `dims` axes (default 1). @category Layers */
+export function layerNorm(opts?: { dims?: number; eps?: number }): Layer {
+  const o = checkOptions('layerNorm', { dims: t.number, eps: t.number }, opts);
+  const d = o.dims ?? 1;
+  return {
+    name: 'layerNorm',
+    init: (_, inShape) => {
+      const ns = inShape.slice(inShape.length - d);
+      return { params: { weight: np.ones(ns), bias: np.zeros(ns) }, state: {}, outShape: [...inShape] };
+    },
+    apply: (p, state, x) => ({ y: F.layerNorm(x, x.shape.slice(x.ndim - d), p.weight, p.bias, { eps: o.eps }), state }),
+  };
+}
+
+/** Inverted dropout with drop probability `rate`; identity unless `training`. Needs a key when training. @category Layers */
+export function dropout(rate: number): Layer {
+  if (!(rate >= 0 && rate < 1)) throw new ValueError(`dropout: rate must be in [0, 1), got ${rate}`);
+  return lambda('dropout', (x, { training, key }) => {
+    if (!training || rate === 0) return x;
+    if (!key) throw new ValueError('dropout: training needs a key (apply(params, state, x, {training: true, key}))');
+    return F.dropout(x, rate, key);
+  });
+}
+
+// ---------------------------------------------------------------- activations
+
+/** @category Activations */ export const relu: Layer = lambda('relu', F.relu);
+/** @category Activations */ export const leakyRelu = (slope = 0.01): Layer => lambda('leakyRelu', (x) => F.leakyRelu(x, slope));
+/** @category Activations */ export const elu = (alpha = 1): Layer => lambda('elu', (x) => F.elu(x, alpha));
+/** @category Activations */ export const gelu = (approximate: 'none' | 'tanh' = 'none'): Layer => lambda('gelu', (x) => F.gelu(x, { approximate }));
+/** @category Activations */ export const sigmoid: Layer = lambda('sigmoid', F.sigmoid);
+/** @category Activations */ export const tanh: Layer = lambda('tanh', F.tanh);
+/** @category Activations */ export const softplus: Layer = lambda('softplus', F.softplus);
+/** @category Activations */ export const softmax = (axis = -1): Layer => lambda('softmax', (x) => F.softmax(x, axis));
+/** @category Activations */ export const logSoftmax = (axis = -1): Layer => lambda('logSoftmax', (x) => F.logSoftmax(x, axis));

@@ -1,0 +1,247 @@
+/**
+ * `optim`: optax-style gradient transformations. Each is a pure pair
+ * `{init(params) -> state, update(grads, state, params) -> {updates, state}}`; `chain`
+ * composes them and `applyUpdates` adds the updates to the parameters. The aliases
+ * (`sgd`, `adam`, ...) are chains of the building blocks and follow PyTorch's update rules.
+ * @module
+ */
+import type { Array, ArrayLike } from '../core/array.js';
+import { ValueError } from '../core/errors.js';
+import { checkOptions, t } from '../core/options.js';
+import * as np from '../np/index.js';
+import * as tree from '../tree.js';
+
+/** A pytree of arrays (parameters, gradients, updates). @category Optimizers */
+export type Params = any;
+
+/** An optimizer building block. @category Optimizers */
+export interface GradientTransformation<S = any> {
+  init(params: Params): S;
+  update(grads: Params, state: S, params?: Params): { updates: Params; state: S };
+}
+
+/** A learning rate or any scalar hyperparameter that may depend on the step count (0-based). @category Schedules */
+export type Schedule = (count: Array) => Array;
+/** A number or a schedule. @category Schedules */
+export type ScalarOrSchedule = number | Schedule;
+
+const zerosLikeTree = (p: Params) => tree.map((x: Array) => np.zerosLike(x), p);
+const count0 = () => np.array(0, { dtype: 'int32' });
+const value = (v: ScalarOrSchedule, count: Array): ArrayLike => (typeof v === 'number' ? v : v(count));
+
+// ---------------------------------------------------------------- combinators
+
+/**
+ * Applies transformations in order; the state is the list of their states.
+ * @example const opt = chain(clipByGlobalNorm(1), scaleByAdam(), scaleByLearningRate(1e-3));
+ * @category Optimizers
+ */
+export function chain(...ts: GradientTransformation[]): GradientTransformation<any[]> {
+  return {
+    init: (params) => ts.map((t) => t.init(params)),
+    update(grads, state, params) {
+      let updates = grads;
+      const next = ts.map((t, i) => {
+        const r = t.update(updates, state[i], params);
+        updates = r.updates;
+        return r.state;
+      });
+      return { updates, state: next };
+    },
+  };
+}
+
+/** `params + updates`, leaf by leaf. @category Optimizers */
+export const applyUpdates = (params: Params, updates: Params): Params => tree.map((p: Array, u: Array) => np.add(p, u), params, updates);
+
+/** The identity transformation (the unit of chain). @category Optimizers */
+export const identity = (): GradientTransformation<{}> => ({ init: () => ({}), update: (g, s) => ({ updates: g, state: s }) });
+
+// ---------------------------------------------------------------- building blocks
+
+/** `u = -lr * g` (lr may be a schedule of the step count). @category Optimizers */
+export function scaleByLearningRate(lr: ScalarOrSchedule): GradientTransformation<{ count: Array }> {
+  return {
+    init: () => ({ count: count0() }),
+    update: (g, s) => {
+      const step = np.negative(value(lr, s.count));
+      return { updates: tree.map((x: Array) => np.multiply(x, step), g), state: { count: np.add(s.count, 1) } };
+    },
+  };
+}
+/** `u = s * g`. @category Optimizers */
+export const scale = (s: number): GradientTransformation<{}> => ({ init: () => ({}), update: (g, st) => ({ updates: tree.map((x: Array) => np.multiply(x, s), g), state: st }) });
+
+/**
+ * Momentum (Polyak 1964; Sutskever et al. 2013 for Nesterov): `t = decay*t + g`;
+ * the update is `t`, or `g + decay*t` with nesterov. Matches PyTorch SGD (dampening 0).
+ * @category Optimizers
+ */
+export function trace(opts: { decay: number; nesterov?: boolean }): GradientTransformation<{ trace: Params }> {
+  const o = checkOptions('trace', { decay: t.number, nesterov: t.boolean }, opts);
+  const decay = o.decay ?? 0.9;
+  return {
+    init: (p) => ({ trace: zerosLikeTree(p) }),
+    update(g, s) {
+      const tr = tree.map((b: Array, x: Array) => np.add(np.multiply(b, decay), x), s.trace, g);
+      const updates = o.nesterov ? tree.map((x: Array, b: Array) => np.add(x, np.multiply(b, decay)), g, tr) : tr;
+      return { updates, state: { trace: tr } };
+    },
+  };
+}
+
+/** State of {@link scaleByAdam}. @category Optimizers */
+export interface ScaleByAdamState {
+  count: Array;
+  mu: Params;
+  nu: Params;
+}
+/**
+ * Adam's rescaling (Kingma & Ba 2015): `m = b1 m + (1-b1) g`, `v = b2 v + (1-b2) g^2`,
+ * `u = m̂ / (sqrt(v̂) + eps)` with bias-corrected m̂, v̂.
+ * @category Optimizers
+ */
+export function scaleByAdam(opts: { b1?: number; b2?: number; eps?: number } = {}): GradientTransformation<ScaleByAdamState> {
+  const o = checkOptions('scaleByAdam', { b1: t.number, b2: t.number, eps: t.number }, opts);
+  const b1 = o.b1 ?? 0.9, b2 = o.b2 ?? 0.999, eps = o.eps ?? 1e-8;
+  return {
+    init: (p) => ({ count: count0(), mu: zerosLikeTree(p), nu: zerosLikeTree(p) }),
+    update(g, s) {
+      const count = np.add(s.count, 1);
+      const mu = tree.map((m: Array, x: Array) => np.add(np.multiply(m, b1), np.multiply(x, 1 - b1)), s.mu, g);
+      const nu = tree.map((v: Array, x: Array) => np.add(np.multiply(v, b2), np.multiply(np.square(x), 1 - b2)), s.nu, g);
+      // 1 - b^t as -expm1(t log b): in float32, 1 - 0.999^t would lose most of its digits.
+      const c1 = np.negative(np.expm1(np.multiply(count, Math.log(b1)))), c2 = np.negative(np.expm1(np.multiply(count, Math.log(b2))));
+      const updates = tree.map((m: Array, v: Array) => np.divide(np.divide(m, c1), np.add(np.sqrt(np.divide(v, c2)), eps)), mu, nu);
+      return { updates, state: { count, mu, nu } };
+    },
+  };
+}
+
+/**
+ * RMSprop's rescaling (Tieleman & Hinton 2012), as PyTorch: `v = decay v + (1-decay) g^2`,
+ * `u = g / (sqrt(v) + eps)`; centered subtracts the squared running mean of g inside the root.
+ * @category Optimizers
+ */
+export function scaleByRms(opts: { decay?: number; eps?: number; centered?: boolean } = {}): GradientTransformation<{ nu: Params; mu?: Params }> {
+  const o = checkOptions('scaleByRms', { decay: t.number, eps: t.number, centered: t.boolean }, opts);
+  const decay = o.decay ?? 0.99, eps = o.eps ?? 1e-8;
+  return {
+    init: (p) => (o.centered ? { nu: zerosLikeTree(p), mu: zerosLikeTree(p) } : { nu: zerosLikeTree(p) }),
+    update(g, s) {
+      const nu = tree.map((v: Array, x: Array) => np.add(np.multiply(v, decay), np.multiply(np.square(x), 1 - decay)), s.nu, g);
+      const mu = o.centered ? tree.map((m: Array, x: Array) => np.add(np.multiply(m, decay), np.multiply(x, 1 - decay)), s.mu, g) : undefined;
+      const denom = o.centered ? tree.map((v: Array, m: Array) => np.add(np.sqrt(np.subtract(v, np.square(m))), eps), nu, mu) : tree.map((v: Array) => np.add(np.sqrt(v), eps), nu);
+      return { updates: tree.map((x: Array, d: Array) => np.divide(x, d), g, denom), state: o.centered ? { nu, mu } : { nu } };
+    },
+  };
+}
+
+/** Adagrad's rescaling (Duchi et al. 2011): `s += g^2`, `u = g / (sqrt(s) + eps)`. @category Optimizers */
+export function scaleByAdagrad(opts: { initialAccumulatorValue?: number; eps?: number } = {}): GradientTransformation<{ sum: Params }> {
+  const o = checkOptions('scaleByAdagrad', { initialAccumulatorValue: t.number, eps: t.number }, opts);
+  return {
+    init: (p) => ({ sum: tree.map((x: Array) => np.fullLike(x, o.initialAccumulatorValue ?? 0), p) }),
+    update(g, s) {
+      const sum = tree.map((a: Array, x: Array) => np.add(a, np.square(x)), s.sum, g);
+      return { updates: tree.map((x: Array, a: Array) => np.divide(x, np.add(np.sqrt(a), o.eps ?? 1e-10)), g, sum), state: { sum } };
+    },
+  };
+}
+
+/** Adds `weightDecay * params` to the updates (L2 before a rescaling, decoupled after it: AdamW). @category Optimizers */
+export function addDecayedWeights(weightDecay: number): GradientTransformation<{}> {
+  return {
+    init: () => ({}),
+    update(g, s, params) {
+      if (params === undefined) throw new ValueError('addDecayedWeights: update needs the params');
+      return { updates: tree.map((x: Array, p: Array) => np.add(x, np.multiply(p, weightDecay)), g, params), state: s };
+    },
+  };
+}
+
+/** Rescales all gradients so their global L2 norm is at most `maxNorm` (Pascanu et al. 2013). @category Optimizers */
+export function clipByGlobalNorm(maxNorm: number): GradientTransformation<{}> {
+  return {
+    init: () => ({}),
+    update(g, s) {
+      const norm = np.sqrt(tree.leaves(g).reduce((acc: Array, x: Array) => np.add(acc, np.sum(np.square(x))), np.array(0)));
+      const factor = np.divide(maxNorm, np.maximum(norm, maxNorm));
+      return { updates: tree.map((x: Array) => np.multiply(x, factor), g), state: s };
+    },
+  };
+}
+/** Clips each gradient element into `[-maxDelta, maxDelta]`. @category Optimizers */
+export const clip = (maxDelta: number): GradientTransformation<{}> => ({ init: () => ({}), update: (g, s) => ({ updates: tree.map((x: Array) => np.clip(x, -maxDelta, maxDelta), g), state: s }) });
+
+// ---------------------------------------------------------------- aliases
+
+const maybe = (cond: boolean | undefined, t: () => GradientTransformation): GradientTransformation[] => (cond ? [t()] : []);
+
+/**
+ * Stochastic gradient descent with optional momentum, Nesterov momentum and (L2) weight
+ * decay, as PyTorch's SGD: `g += wd p; b = m b + g; p -= lr (nesterov ? g + m b : b)`.
+ * @example const opt = sgd(0.1, {momentum: 0.9});
+ * @category Optimizers
+ */
+export function sgd(lr: ScalarOrSchedule, opts?: { momentum?: number; nesterov?: boolean; weightDecay?: number }): GradientTransformation {
+  const o = checkOptions('sgd', { momentum: t.number, nesterov: t.boolean, weightDecay: t.number }, opts);
+  return chain(...maybe(!!o.weightDecay, () => addDecayedWeights(o.weightDecay!)), ...maybe(!!o.momentum, () => trace({ decay: o.momentum!, nesterov: o.nesterov })), scaleByLearningRate(lr));
+}
+/** Adam (Kingma & Ba 2015), with optional L2 weight decay added to the gradient (PyTorch's Adam). @category Optimizers */
+export function adam(lr: ScalarOrSchedule = 1e-3, opts?: { b1?: number; b2?: number; eps?: number; weightDecay?: number }): GradientTransformation {
+  const o = checkOptions('adam', { b1: t.number, b2: t.number, eps: t.number, weightDecay: t.number }, opts);
+  return chain(...maybe(!!o.weightDecay, () => addDecayedWeights(o.weightDecay!)), scaleByAdam({ b1: o.b1, b2: o.b2, eps: o.eps }), scaleByLearningRate(lr));
+}
+/** AdamW (Loshchilov & Hutter 2019): Adam with decoupled weight decay (default 1e-2). @category Optimizers */
+export function adamw(lr: ScalarOrSchedule = 1e-3, opts?: { b1?: number; b2?: number; eps?: number; weightDecay?: number }): GradientTransformation {
+  const o = checkOptions('adamw', { b1: t.number, b2: t.number, eps: t.number, weightDecay: t.number }, opts);
+  return chain(scaleByAdam({ b1: o.b1, b2: o.b2, eps: o.eps }), addDecayedWeights(o.weightDecay ?? 1e-2), scaleByLearningRate(lr));
+}
+/** RMSprop as in PyTorch (alpha 0.99, eps 1e-8 outside the root), with optional momentum and centering. @category Optimizers */
+export function rmsprop(lr: ScalarOrSchedule = 1e-2, opts?: { alpha?: number; eps?: number; momentum?: number; centered?: boolean; weightDecay?: number }): GradientTransformation {
+  const o = checkOptions('rmsprop', { alpha: t.number, eps: t.number, momentum: t.number, centered: t.boolean, weightDecay: t.number }, opts);
+  return chain(
+    ...maybe(!!o.weightDecay, () => addDecayedWeights(o.weightDecay!)),
+    scaleByRms({ decay: o.alpha, eps: o.eps, centered: o.centered }),
+    ...maybe(!!o.momentum, () => trace({ decay: o.momentum! })),
+    scaleByLearningRate(lr),
+  );
+}
+/** Adagrad as in PyTorch: `lr / (1 + (t-1) lrDecay)` times `g / (sqrt(s) + eps)`. @category Optimizers */
+export function adagrad(lr: ScalarOrSchedule = 1e-2, opts?: { lrDecay?: number; eps?: number; initialAccumulatorValue?: number; weightDecay?: number }): GradientTransformation {
+  const o = checkOptions('adagrad', { lrDecay: t.number, eps: t.number, initialAccumulatorValue: t.number, weightDecay: t.number }, opts);
+  const decayed: ScalarOrSchedule = o.lrDecay ? (c) => np.divide(value(lr, c), np.add(np.multiply(c, o.lrDecay!), 1)) : lr;
+  return chain(...maybe(!!o.weightDecay, () => addDecayedWeights(o.weightDecay!)), scaleByAdagrad({ eps: o.eps, initialAccumulatorValue: o.initialAccumulatorValue }), scaleByLearningRate(decayed));
+}
+
+// ---------------------------------------------------------------- schedules
+
+/** A constant value. @category Schedules */
+export const constantSchedule = (v: number): Schedule => (c) => np.fullLike(c, v, { dtype: 'float32' });
+/** `init * scales[i]` products after each boundary step (as optax.piecewise_constant_schedule). @category Schedules */
+export function piecewiseConstant(init: number, boundariesAndScales: Record<number, number>): Schedule {
+  const entries = Object.entries(boundariesAndScales).map(([b, s]) => [Number(b), s] as const).sort((a, b) => a[0] - b[0]);
+  return (c) => entries.reduce((v, [b, s]) => np.where(np.greaterEqual(c, b), np.multiply(v, s), v), np.fullLike(c, init, { dtype: 'float32' }));
+}
+/** `init * rate^(count / transitionSteps)` (floored with staircase). @category Schedules */
+export function exponentialDecay(init: number, transitionSteps: number, decayRate: number, opts?: { staircase?: boolean }): Schedule {
+  return (c) => {
+    let p = np.divide(c, transitionSteps);
+    if (opts?.staircase) p = np.floor(p);
+    return np.multiply(init, np.power(decayRate, p));
+  };
+}
+/** Cosine decay from `init` to `init * alpha` over `decaySteps` (Loshchilov & Hutter 2017). @category Schedules */
+export const cosineDecay = (init: number, decaySteps: number, alpha = 0): Schedule => (c) => {
+  const frac = np.minimum(np.divide(c, decaySteps), 1);
+  const cos = np.multiply(np.add(np.cos(np.multiply(frac, Math.PI)), 1), 0.5);
+  return np.multiply(init, np.add(np.multiply(cos, 1 - alpha), alpha));
+};
+/** Linear warmup from `init` to `peak` over `warmupSteps`, then cosine decay to `end` by `decaySteps`. @category Schedules */
+export const warmupCosineDecay = (init: number, peak: number, warmupSteps: number, decaySteps: number, end = 0): Schedule => (c) => {
+  const warm = np.add(init, np.multiply(np.divide(c, Math.max(1, warmupSteps)), peak - init));
+  const frac = np.clip(np.divide(np.subtract(c, warmupSteps), Math.max(1, decaySteps - warmupSteps)), 0, 1);
+  const cos = np.add(end, np.multiply(np.multiply(np.add(np.cos(np.multiply(frac, Math.PI)), 1), 0.5), peak - end));
+  return np.where(np.less(c, warmupSteps), warm, cos);
+};

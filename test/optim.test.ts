@@ -1,0 +1,81 @@
+// Optimizer trajectories against PyTorch (optim.json), and the optimizer laws over one table.
+import { describe, expect, it } from 'vitest';
+import { type Array, np, optim } from '../src/index.js';
+import { assertClose } from '../laws/index.js';
+import { chainIdentity, chainAssociative, descendsOnQuadratic } from '../laws/optim.js';
+import { loadGolden, toArray } from './golden.js';
+
+const fromTorch = (c: any): optim.GradientTransformation => {
+  const h = c.hyperparams;
+  switch (c.optimizer) {
+    case 'SGD':
+      return optim.sgd(h.lr, { momentum: h.momentum, nesterov: h.nesterov, weightDecay: h.weight_decay });
+    case 'Adam':
+      return optim.adam(h.lr, { b1: h.betas[0], b2: h.betas[1], eps: h.eps, weightDecay: h.weight_decay });
+    case 'AdamW':
+      return optim.adamw(h.lr, { b1: h.betas[0], b2: h.betas[1], eps: h.eps, weightDecay: h.weight_decay });
+    case 'RMSprop':
+      return optim.rmsprop(h.lr, { alpha: h.alpha, eps: h.eps, momentum: h.momentum, centered: h.centered, weightDecay: h.weight_decay });
+    case 'Adagrad':
+      return optim.adagrad(h.lr, { lrDecay: h.lr_decay, eps: h.eps, initialAccumulatorValue: h.initial_accumulator_value, weightDecay: h.weight_decay });
+  }
+  throw new Error(`unknown optimizer ${c.optimizer}`);
+};
+
+describe('golden optimizers (PyTorch trajectories)', () => {
+  for (const c of loadGolden('optim')) {
+    it(c.name, () => {
+      const a = toArray(c.objective.a), target = toArray(c.objective.c);
+      const opt = fromTorch(c);
+      let p: Array = toArray(c.params_init);
+      let state = opt.init(p);
+      for (const step of c.steps) {
+        const g = np.add(np.multiply(a, np.subtract(p, target)), np.cos(p));
+        assertClose(g, step.grad, { rtol: 1e-5, atol: 1e-6 }, `${c.name} step ${step.step} grad`);
+        const r = opt.update(g, state, p);
+        state = r.state;
+        assertClose(r.updates, step.update, { rtol: 1e-3, atol: 1e-5 }, `${c.name} step ${step.step} update`);
+        p = optim.applyUpdates(p, r.updates);
+        assertClose(p, step.params, { rtol: 1e-5, atol: 1e-6 }, `${c.name} step ${step.step} params`);
+      }
+    });
+  }
+});
+
+const table: [string, () => optim.GradientTransformation][] = [
+  ['sgd', () => optim.sgd(0.05)],
+  ['sgd momentum', () => optim.sgd(0.02, { momentum: 0.9 })],
+  ['sgd nesterov wd', () => optim.sgd(0.02, { momentum: 0.9, nesterov: true, weightDecay: 1e-4 })],
+  ['adam', () => optim.adam(0.05)],
+  ['adamw', () => optim.adamw(0.05)],
+  ['rmsprop', () => optim.rmsprop(0.01)],
+  ['rmsprop centered momentum', () => optim.rmsprop(0.005, { centered: true, momentum: 0.5 })],
+  ['adagrad', () => optim.adagrad(0.3)],
+  ['clipped adam', () => optim.chain(optim.clipByGlobalNorm(1), optim.scaleByAdam(), optim.scaleByLearningRate(0.05))],
+  ['sgd with cosine schedule', () => optim.sgd(optim.warmupCosineDecay(0, 0.05, 5, 60))],
+];
+
+describe('optimizer laws', () => {
+  for (const [name, make] of table) {
+    it(`${name}: descends on a random convex quadratic`, () => expect(descendsOnQuadratic(make(), 3)).toBe(true));
+    it(`${name}: chain(identity, t) = t = chain(t, identity)`, () => expect(chainIdentity(make)).toBe(true));
+  }
+  it('chain is associative', () => expect(chainAssociative(() => optim.clipByGlobalNorm(0.5), () => optim.scaleByAdam(), () => optim.scaleByLearningRate(0.1))).toBe(true));
+});
+
+describe('schedules', () => {
+  const at = (s: optim.Schedule, n: number) => s(np.array(n, { dtype: 'int32' })).item();
+  it('piecewise, exponential, cosine and warmup follow their formulas', () => {
+    expect(at(optim.piecewiseConstant(1, { 10: 0.5, 20: 0.1 }), 15)).toBeCloseTo(0.5);
+    expect(at(optim.piecewiseConstant(1, { 10: 0.5, 20: 0.1 }), 25)).toBeCloseTo(0.05);
+    expect(at(optim.exponentialDecay(2, 10, 0.5), 20)).toBeCloseTo(0.5);
+    expect(at(optim.exponentialDecay(2, 10, 0.5, { staircase: true }), 19)).toBeCloseTo(1);
+    expect(at(optim.cosineDecay(1, 100), 50)).toBeCloseTo(0.5);
+    expect(at(optim.warmupCosineDecay(0, 1, 10, 110), 5)).toBeCloseTo(0.5);
+    expect(at(optim.warmupCosineDecay(0, 1, 10, 110), 60)).toBeCloseTo(0.5);
+  });
+  it('rejects unknown options by name', () => {
+    expect(() => optim.sgd(0.1, { momentun: 0.9 } as never)).toThrow(/sgd: unknown option 'momentun'/);
+    expect(() => optim.adam(0.1, { b1: '0.9' } as never)).toThrow(/adam: option 'b1' must be number/);
+  });
+});
