@@ -8,6 +8,8 @@ export * as tree from './tree.js';
 export * as random from './random.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
+export * as io from './io/index.js';
+export * as models from './models/index.js';
 export { Array, ConcreteArray, memoryStats } from './core/array.js';
 export type { ArrayLike, NestedArray, ShapedArray, Index } from './core/array.js';
 export type { DType } from './core/dtype.js';

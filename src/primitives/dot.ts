@@ -4,13 +4,13 @@
  * @module
  */
 import { type Array, ConcreteArray } from '../core/array.js';
-import { allocate, coerce, isFloat } from '../core/dtype.js';
+import { allocate, isFloat } from '../core/dtype.js';
 import { ShapeError } from '../core/errors.js';
 import { type Primitive, UndefinedPrimal, definePrimitive } from '../core/primitive.js';
-import { sizeOf } from '../core/shape.js';
+import { stridesOf } from '../core/shape.js';
 import { bind1 } from '../core/trace.js';
-import { expectSameDType, fmt, range } from './util.js';
-import { transpose, transposeP } from './views.js';
+import { expectSameDType, fmt, range, stridedOffsets } from './util.js';
+import { transpose } from './views.js';
 import { add } from './elementwise.js';
 
 export interface DotParams {
@@ -41,11 +41,15 @@ export const dotGeneralP: Primitive<DotParams> = definePrimitive({
   },
   impl([a, b], { contract: [ca, cb], batch: [ba, bb] }) {
     const fa = freeAxes(a.shape.length, ca, ba), fb = freeAxes(b.shape.length, cb, bb);
-    // Lay the operands out as [B, M, K] and [B, K, N], then an i-k-j loop (cache friendly).
-    const A = transposeP.impl([a], { perm: [...ba, ...fa, ...ca] })[0].buffer;
-    const Bm = transposeP.impl([b], { perm: [...bb, ...cb, ...fb] })[0].buffer;
-    const nb = sizeOf(ba.map((i) => a.shape[i])), m = sizeOf(fa.map((i) => a.shape[i]));
-    const k = sizeOf(ca.map((i) => a.shape[i])), n = sizeOf(fb.map((i) => b.shape[i]));
+    // Offset tables per index group, so operands are read in place (no transposed copies);
+    // the loop is i-k-j with the output row accumulated in float64.
+    const as = stridesOf(a.shape), bs = stridesOf(b.shape);
+    const offs = (shape: readonly number[], st: number[], axes: readonly number[]) => stridedOffsets(axes.map((i) => shape[i]), axes.map((i) => st[i]));
+    const aB = offs(a.shape, as, ba), aM = offs(a.shape, as, fa), aK = offs(a.shape, as, ca);
+    const bB = offs(b.shape, bs, bb), bK = offs(b.shape, bs, cb), bN = offs(b.shape, bs, fb);
+    const nb = aB.length, m = aM.length, k = aK.length, n = bN.length;
+    const contiguousN = fb.every((ax, i) => ax === b.shape.length - fb.length + i);
+    const A = a.buffer, B = b.buffer;
     const shape = [...ba.map((i) => a.shape[i]), ...fa.map((i) => a.shape[i]), ...fb.map((i) => b.shape[i])];
     const acc = new Float64Array(n);
     const out = allocate(a.dtype, nb * m * n);
@@ -53,16 +57,17 @@ export const dotGeneralP: Primitive<DotParams> = definePrimitive({
     for (let bi = 0; bi < nb; bi++) {
       for (let i = 0; i < m; i++) {
         acc.fill(0);
-        const aRow = (bi * m + i) * k;
+        const aRow = aB[bi] + aM[i];
         for (let kk = 0; kk < k; kk++) {
-          const av = A[aRow + kk];
+          const av = A[aRow + aK[kk]];
           if (av === 0) continue;
-          const bRow = (bi * k + kk) * n;
-          if (integer) for (let j = 0; j < n; j++) acc[j] = (acc[j] + Math.imul(av, Bm[bRow + j])) | 0;
-          else for (let j = 0; j < n; j++) acc[j] += av * Bm[bRow + j];
+          const bRow = bB[bi] + bK[kk];
+          if (integer) for (let j = 0; j < n; j++) acc[j] = (acc[j] + Math.imul(av, B[bRow + bN[j]])) | 0;
+          else if (contiguousN) for (let j = 0; j < n; j++) acc[j] += av * B[bRow + j];
+          else for (let j = 0; j < n; j++) acc[j] += av * B[bRow + bN[j]];
         }
         const o = (bi * m + i) * n;
-        for (let j = 0; j < n; j++) out[o + j] = coerce(a.dtype, acc[j]);
+        for (let j = 0; j < n; j++) out[o + j] = acc[j];
       }
     }
     return [new ConcreteArray(out, shape, a.dtype)];

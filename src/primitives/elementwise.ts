@@ -4,7 +4,7 @@
  * @module
  */
 import { type Array, ConcreteArray, type ShapedArray } from '../core/array.js';
-import { type DType, checkDType, coerce, dtypes as allDTypes, isFloat } from '../core/dtype.js';
+import { type DType, allocate, checkDType, coerce, dtypes as allDTypes, isFloat } from '../core/dtype.js';
 import { DTypeError } from '../core/errors.js';
 import { type BatchDim, type Primitive, UndefinedPrimal, definePrimitive } from '../core/primitive.js';
 import { checkSameShapes } from '../core/shape.js';
@@ -24,16 +24,22 @@ function batchElementwise(prim: Primitive) {
   };
 }
 
-function kernel(name: string, f: (...xs: number[]) => number, outDType?: (d: DType) => DType) {
+function kernel(f: (...xs: number[]) => number, outDType?: (d: DType) => DType) {
   return (inputs: ConcreteArray[]): ConcreteArray[] => {
     const x = inputs[0];
     const dtype = outDType ? outDType(x.dtype) : x.dtype;
-    const bufs = inputs.map((a) => a.buffer);
-    let fill: (i: number) => number;
-    if (bufs.length === 1) fill = (i) => coerce(dtype, f(bufs[0][i]));
-    else if (bufs.length === 2) fill = (i) => coerce(dtype, f(bufs[0][i], bufs[1][i]));
-    else fill = (i) => coerce(dtype, f(...bufs.map((b) => b[i])));
-    return [build(x.shape, dtype, fill)];
+    const n = x.size;
+    const out = allocate(dtype, n);
+    const [a, b] = inputs.map((v) => v.buffer);
+    // Typed-array stores already round (float32) or wrap (int32/uint32); only bool needs 0/1.
+    if (inputs.length === 1) for (let i = 0; i < n; i++) out[i] = f(a[i]);
+    else if (inputs.length === 2) for (let i = 0; i < n; i++) out[i] = f(a[i], b[i]);
+    else {
+      const bufs = inputs.map((v) => v.buffer);
+      for (let i = 0; i < n; i++) out[i] = f(...bufs.map((buf) => buf[i]));
+    }
+    if (dtype === 'bool') for (let i = 0; i < n; i++) out[i] = out[i] ? 1 : 0;
+    return [new ConcreteArray(out, x.shape, dtype)];
   };
 }
 
@@ -65,7 +71,7 @@ function elementwise(spec: ElementwiseSpec): Primitive {
     impl(inputs) {
       const d = inputs[0].dtype;
       let k = kernels.get(d);
-      if (!k) kernels.set(d, (k = kernel(spec.name, spec.fFor ? spec.fFor(d) : spec.f, spec.out)));
+      if (!k) kernels.set(d, (k = kernel(spec.fFor ? spec.fFor(d) : spec.f, spec.out)));
       return k(inputs);
     },
     jvp: spec.jvp

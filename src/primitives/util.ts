@@ -44,7 +44,41 @@ export function stridedOffsets(outShape: Shape, strides: readonly number[], offs
 /** Gathers `x` at `offsets` into a new array of `shape`. */
 export function gatherOffsets(x: ConcreteArray, shape: Shape, offsets: Int32Array): ConcreteArray {
   const src = x.buffer;
-  return build(shape, x.dtype, (i) => src[offsets[i]]);
+  const out = allocate(x.dtype, offsets.length);
+  for (let i = 0; i < offsets.length; i++) out[i] = src[offsets[i]];
+  return new ConcreteArray(out, shape, x.dtype);
+}
+
+/**
+ * A strided view of `x` copied out: output element at multi-index i reads
+ * `offset + sum_k i_k * strides[k]`. The last axis runs in a tight loop.
+ */
+export function stridedCopy(x: ConcreteArray, shape: Shape, strides: readonly number[], offset = 0): ConcreteArray {
+  const n = sizeOf(shape);
+  const out = allocate(x.dtype, n);
+  const src = x.buffer;
+  const nd = shape.length;
+  if (nd === 0) {
+    if (n) out[0] = src[offset];
+    return new ConcreteArray(out, shape, x.dtype);
+  }
+  const last = shape[nd - 1], ls = strides[nd - 1];
+  const rows = last === 0 ? 0 : n / last;
+  const idx = new globalThis.Array<number>(nd).fill(0);
+  let base = offset;
+  let o = 0;
+  for (let r = 0; r < rows; r++) {
+    if (ls === 1) for (let j = 0; j < last; j++) out[o++] = src[base + j];
+    else for (let j = 0, at = base; j < last; j++, at += ls) out[o++] = src[at];
+    for (let k = nd - 2; k >= 0; k--) {
+      idx[k]++;
+      base += strides[k];
+      if (idx[k] < shape[k]) break;
+      base -= strides[k] * shape[k];
+      idx[k] = 0;
+    }
+  }
+  return new ConcreteArray(out, shape, x.dtype);
 }
 
 export { stridesOf };

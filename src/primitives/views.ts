@@ -9,7 +9,7 @@ import { ShapeError, ValueError } from '../core/errors.js';
 import { type BatchDim, type Primitive, UndefinedPrimal, definePrimitive } from '../core/primitive.js';
 import { type Shape, shapesEqual, sizeOf } from '../core/shape.js';
 import { bind1 } from '../core/trace.js';
-import { build, expectSameDType, fmt, gatherOffsets, moveBatchAxis, stridedOffsets, stridesOf } from './util.js';
+import { build, expectSameDType, fmt, moveBatchAxis, stridedCopy, stridedOffsets, stridesOf } from './util.js';
 import { zerosLike } from './elementwise.js';
 
 const isUndef = (x: unknown): x is UndefinedPrimal => x instanceof UndefinedPrimal;
@@ -51,7 +51,7 @@ export const broadcastInDimP: Primitive<{ shape: Shape; dims: readonly number[] 
     const xs = stridesOf(x.shape);
     const strides = shape.map(() => 0);
     dims.forEach((d, i) => (strides[d] = x.shape[i] === 1 ? 0 : xs[i]));
-    return [gatherOffsets(x, shape, stridedOffsets(shape, strides))];
+    return [stridedCopy(x, shape, strides)];
   },
   jvp: ([x], [t], p) => [[bind1(broadcastInDimP, [x], p)], [bind1(broadcastInDimP, [t], p)]],
   batch([x], [d], { shape, dims }, size) {
@@ -81,7 +81,7 @@ export const transposeP: Primitive<{ perm: readonly number[] }> = definePrimitiv
   impl([x], { perm }) {
     const xs = stridesOf(x.shape);
     const shape = perm.map((p) => x.shape[p]);
-    return [gatherOffsets(x, shape, stridedOffsets(shape, perm.map((p) => xs[p])))];
+    return [stridedCopy(x, shape, perm.map((p) => xs[p]))];
   },
   jvp: ([x], [t], { perm }) => [[transpose(x, perm)], [transpose(t, perm)]],
   batch([x], [d], { perm }) {
@@ -113,7 +113,7 @@ export const sliceP: Primitive<{ start: readonly number[]; limit: readonly numbe
     const xs = stridesOf(x.shape);
     const shape = x.shape.map((_, i) => Math.ceil((limit[i] - start[i]) / strides[i]));
     const offset = start.reduce((a, s, i) => a + s * xs[i], 0);
-    return [gatherOffsets(x, shape, stridedOffsets(shape, xs.map((s, i) => s * strides[i]), offset))];
+    return [stridedCopy(x, shape, xs.map((s, i) => s * strides[i]), offset)];
   },
   jvp: ([x], [t], p) => [[bind1(sliceP, [x], p)], [bind1(sliceP, [t], p)]],
   batch([x], [d], { start, limit, strides }) {
@@ -198,7 +198,7 @@ export const revP: Primitive<{ axes: readonly number[] }> = definePrimitive({
     const xs = stridesOf(x.shape);
     const strides = xs.map((s, i) => (axes.includes(i) ? -s : s));
     const offset = axes.reduce((a, ax) => a + Math.max(0, x.shape[ax] - 1) * xs[ax], 0);
-    return [gatherOffsets(x, x.shape, stridedOffsets(x.shape, strides, offset))];
+    return [stridedCopy(x, x.shape, strides, offset)];
   },
   jvp: ([x], [t], p) => [[bind1(revP, [x], p)], [bind1(revP, [t], p)]],
   batch: ([x], [d], { axes }) => [[bind1(revP, [x], { axes: axes.map((a) => (a >= (d as number) ? a + 1 : a)) })], [d]],

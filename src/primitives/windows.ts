@@ -40,24 +40,50 @@ function check(name: string, shape: Shape, p: WindowParams): number[] {
   return out;
 }
 
-/** Calls f(patchIndex, inputIndex | -1) for every patch element. */
-function forEachTap(leadSize: number, spatial: Shape, p: WindowParams, f: (patch: number, src: number) => void) {
+/**
+ * Calls `row(patchStart, srcStart, srcStep, valid)` for every run of patch elements along the
+ * last output axis: elements `patchStart + j` read input `srcStart + j*srcStep`, or padding
+ * where `valid(j)` is false. Rows keep the kernels' inner loops tight.
+ */
+function forEachRow(leadSize: number, spatial: Shape, p: WindowParams, row: (patch: number, src: number, step: number, lo: number, hi: number) => void) {
   const r = spatial.length;
   const out = windowOutShape(spatial, p);
-  const inner = sizeOf(spatial);
-  const pshape = [...p.window, ...out];
-  const pstr = stridesOf(pshape);
   const sstr = stridesOf(spatial);
-  const per = sizeOf(pshape);
-  for (let q = 0; q < per; q++) {
-    let src = 0;
-    for (let d = 0; d < r && src >= 0; d++) {
-      const w = Math.floor(q / pstr[d]) % pshape[d];
-      const o = Math.floor(q / pstr[r + d]) % pshape[r + d];
-      const pos = o * p.strides[d] - p.padding[d][0] + w * p.dilation[d];
-      src = pos < 0 || pos >= spatial[d] ? -1 : src + pos * sstr[d];
+  const inner = sizeOf(spatial);
+  const nw = sizeOf(p.window), no = sizeOf(out);
+  const last = out[r - 1] ?? 1;
+  const rowsPer = last === 0 ? 0 : no / last;
+  const w = new globalThis.Array<number>(r).fill(0);
+  const o = new globalThis.Array<number>(r).fill(0);
+  for (let l = 0; l < leadSize; l++) {
+    for (let wi = 0; wi < nw; wi++) {
+      let rem = wi;
+      for (let d = r - 1; d >= 0; d--) {
+        w[d] = rem % p.window[d];
+        rem = Math.floor(rem / p.window[d]);
+      }
+      for (let oi = 0; oi < rowsPer; oi++) {
+        let orem = oi;
+        for (let d = r - 2; d >= 0; d--) {
+          o[d] = orem % out[d];
+          orem = Math.floor(orem / out[d]);
+        }
+        // Leading spatial dims: one position each; invalid means the whole row is padding.
+        let src = l * inner, valid = true;
+        for (let d = 0; d < r - 1; d++) {
+          const pos = o[d] * p.strides[d] - p.padding[d][0] + w[d] * p.dilation[d];
+          if (pos < 0 || pos >= spatial[d]) valid = false;
+          src += pos * sstr[d];
+        }
+        const d = r - 1;
+        const first = -p.padding[d][0] + w[d] * p.dilation[d]; // input position of output column 0
+        const step = p.strides[d];
+        // Columns j with 0 <= first + j*step < spatial[d]:
+        const lo = valid ? Math.max(0, Math.ceil(-first / step)) : last;
+        const hi = valid ? Math.min(last, Math.floor((spatial[d] - 1 - first) / step) + 1) : last;
+        row(((l * nw + wi) * rowsPer + oi) * last, src + first, step, lo, Math.max(lo, hi));
+      }
     }
-    for (let l = 0; l < leadSize; l++) f(l * per + q, src < 0 ? -1 : l * inner + src);
   }
 }
 
@@ -77,7 +103,12 @@ export const unfoldP: Primitive<UnfoldParams> = definePrimitive({
     const out = allocate(x.dtype, sizeOf(shape));
     const src = x.buffer;
     const fill = coerce(x.dtype, p.padValue);
-    forEachTap(sizeOf(lead), x.shape.slice(lead.length), p, (o, s) => (out[o] = s < 0 ? fill : src[s]));
+    const last = shape[shape.length - 1];
+    forEachRow(sizeOf(lead), x.shape.slice(lead.length), p, (o, s, step, lo, hi) => {
+      for (let j = 0; j < lo; j++) out[o + j] = fill;
+      for (let j = lo; j < hi; j++) out[o + j] = src[s + j * step];
+      for (let j = hi; j < last; j++) out[o + j] = fill;
+    });
     return [new ConcreteArray(out, shape, x.dtype)];
   },
   jvp: ([x], [t], p) => [[unfold(x, p)], [unfold(t, { ...p, padValue: 0 })]],
@@ -100,8 +131,8 @@ export const foldP: Primitive<FoldParams> = definePrimitive({
     const shape = [...lead, ...p.spatial];
     const out = allocate(x.dtype, sizeOf(shape));
     const src = x.buffer;
-    forEachTap(sizeOf(lead), p.spatial, p, (o, s) => {
-      if (s >= 0) out[s] += src[o];
+    forEachRow(sizeOf(lead), p.spatial, p, (o, s, step, lo, hi) => {
+      for (let j = lo; j < hi; j++) out[s + j * step] += src[o + j];
     });
     return [new ConcreteArray(out, shape, x.dtype)];
   },

@@ -1,0 +1,55 @@
+// Train LeNet-5 on MNIST with a jitted training step, printing progress and the test accuracy.
+// Run: npx tsx examples/lenet-mnist.ts [--epochs 1] [--batch 64] [--limit 60000]
+import { type Array, io, jit, models, nn, np, optim, random, valueAndGrad } from '../src/index.js';
+
+const arg = (name: string, dflt: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
+};
+const epochs = arg('epochs', 1), batch = arg('batch', 64), limit = arg('limit', 60000);
+
+const { train, test } = io.mnist({ limitTrain: limit });
+console.log(`MNIST: ${train.images.shape[0]} training and ${test.images.shape[0]} test images; backend: cpu`);
+
+const model = models.lenet5();
+const { params: params0, state: state0 } = model.init(random.key(0), [batch, 1, 28, 28]);
+const opt = optim.adam(1e-3);
+
+const loss = (params: unknown, state: unknown, x: Array, y: Array) => {
+  const { y: logits, state: s } = model.apply(params, state, x, { training: true });
+  return [nn.softmaxCrossEntropy(logits, y), s] as [Array, unknown];
+};
+const step = jit((params: unknown, state: unknown, optState: unknown, x: Array, y: Array) => {
+  const [[l, s], grads] = valueAndGrad(loss, { hasAux: true })(params, state, x, y);
+  const { updates, state: o } = opt.update(grads, optState, params);
+  return { params: optim.applyUpdates(params, updates), state: s, optState: o, loss: l };
+});
+const predict = jit((params: unknown, state: unknown, x: Array) => np.argmax(model.apply(params, state, x).y, { axis: -1 }));
+
+let params = params0, state = state0, optState = opt.init(params0);
+const n = train.images.shape[0];
+const steps = Math.floor(n / batch);
+const t0 = performance.now();
+for (let epoch = 0; epoch < epochs; epoch++) {
+  const order = random.permutation(random.foldIn(random.key(1), epoch), n);
+  let running = 0;
+  for (let i = 0; i < steps; i++) {
+    const idx = np.slice(order, [i * batch, (i + 1) * batch]);
+    const r = step(params, state, optState, np.take(train.images, idx, { axis: 0 }), np.take(train.labels, idx, { axis: 0 }));
+    ({ params, state, optState } = r);
+    running += r.loss.item();
+    if ((i + 1) % 50 === 0 || i === steps - 1) {
+      const secs = (performance.now() - t0) / 1000;
+      console.log(`epoch ${epoch + 1}/${epochs} step ${i + 1}/${steps}  loss ${(running / 50).toFixed(4)}  ${((epoch * steps + i + 1) * batch / secs).toFixed(0)} img/s`);
+      running = 0;
+    }
+  }
+}
+let correct = 0;
+const m = test.images.shape[0];
+for (let i = 0; i < m; i += 500) {
+  const x = np.slice(test.images, [i, Math.min(m, i + 500)]);
+  const pred = predict(params, state, x);
+  correct += np.sum(np.equal(pred, np.slice(test.labels, [i, Math.min(m, i + 500)]))).item();
+}
+console.log(`test accuracy: ${((100 * correct) / m).toFixed(2)}% (${correct}/${m}) after ${((performance.now() - t0) / 1000).toFixed(1)} s`);

@@ -1,0 +1,108 @@
+/**
+ * Parameter trees to and from the safetensors format: an 8-byte little-endian header length,
+ * a JSON header `{name: {dtype, shape, data_offsets}}`, then the raw little-endian data.
+ * Tree paths become dotted names (`conv1.weight`); the header is validated with io-ts.
+ * @module
+ */
+import * as t from 'io-ts';
+import { isLeft } from 'fp-ts/lib/Either.js';
+import { type Array, ConcreteArray } from '../core/array.js';
+import { type DType, allocate, byteSize } from '../core/dtype.js';
+import { ValueError } from '../core/errors.js';
+import { flatten, type TreeDef } from '../tree.js';
+
+const codes: Record<string, DType> = { F32: 'float32', I32: 'int32', U32: 'uint32', BOOL: 'bool' };
+const names = Object.fromEntries(Object.entries(codes).map(([k, v]) => [v, k]));
+
+const TensorInfo = t.strict({ dtype: t.keyof({ F32: null, I32: null, U32: null, BOOL: null, F16: null }), shape: t.array(t.number), data_offsets: t.tuple([t.number, t.number]) });
+const Header = t.record(t.string, t.unknown);
+
+/** Dotted names of a tree's leaves, in flatten order. */
+function leafNames(def: TreeDef): string[] {
+  const out: string[] = [];
+  const go = (d: TreeDef, p: string[]) => {
+    if (d.kind === 'leaf') out.push(p.join('.'));
+    else if (d.kind === 'array') d.children.forEach((c, i) => go(c, [...p, String(i)]));
+    else if (d.kind === 'object') d.children.forEach((c, i) => go(c, [...p, d.keys[i]]));
+  };
+  go(def, []);
+  return out;
+}
+
+/**
+ * Serialises a tree of arrays (e.g. params) to safetensors bytes.
+ * @example writeFileSync('model.safetensors', saveSafetensors(params))
+ * @category IO
+ */
+export function saveSafetensors(params: unknown, metadata: Record<string, string> = {}): Uint8Array {
+  const [leaves, def] = flatten<Array>(params);
+  const names_ = leafNames(def);
+  const header: Record<string, unknown> = Object.keys(metadata).length ? { __metadata__: metadata } : {};
+  let offset = 0;
+  const datas = leaves.map((leaf, i) => {
+    const data = (leaf as Array).dataSync();
+    if (!names[leaf.dtype]) throw new ValueError(`saveSafetensors: ${names_[i]} has unsupported dtype ${leaf.dtype}`);
+    header[names_[i]] = { dtype: names[leaf.dtype], shape: [...leaf.shape], data_offsets: [offset, offset + data.byteLength] };
+    offset += data.byteLength;
+    return data;
+  });
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - ((json.length + 8) % 8)) % 8); // align the data to 8 bytes
+  const head = new TextEncoder().encode(json);
+  const out = new Uint8Array(8 + head.length + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(head.length), true);
+  out.set(head, 8);
+  let at = 8 + head.length;
+  for (const d of datas) {
+    out.set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength), at);
+    at += d.byteLength;
+  }
+  return out;
+}
+
+/**
+ * Reads safetensors bytes into a nested tree (dotted names become nested objects). Corrupt
+ * input gets a ValueError naming the bad field.
+ * @category IO
+ */
+export function loadSafetensors(bytes: Uint8Array): { params: Record<string, any>; metadata: Record<string, string> } {
+  if (bytes.length < 8) throw new ValueError('loadSafetensors: file shorter than its 8-byte header length');
+  const n = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
+  if (8 + n > bytes.length) throw new ValueError(`loadSafetensors: header length ${n} exceeds the file size ${bytes.length}`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+  } catch (e) {
+    throw new ValueError(`loadSafetensors: header is not valid JSON (${(e as Error).message})`);
+  }
+  const header = Header.decode(raw);
+  if (isLeft(header)) throw new ValueError('loadSafetensors: header must be a JSON object');
+  const dataStart = 8 + n;
+  const params: Record<string, any> = {};
+  let metadata: Record<string, string> = {};
+  for (const [name, value] of Object.entries(header.right)) {
+    if (name === '__metadata__') {
+      metadata = value as Record<string, string>;
+      continue;
+    }
+    const info = TensorInfo.decode(value);
+    if (isLeft(info)) {
+      const e = info.left[0];
+      throw new ValueError(`loadSafetensors: tensor '${name}' field '${e.context.map((c) => c.key).filter(Boolean).join('.')}' is invalid: ${JSON.stringify(e.value)}`);
+    }
+    const { dtype: code, shape, data_offsets: [begin, end] } = info.right;
+    const dtype = codes[code];
+    if (!dtype) throw new ValueError(`loadSafetensors: tensor '${name}' has dtype ${code}, which this build cannot hold`);
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (end - begin !== size * byteSize(dtype) || begin < 0 || dataStart + end > bytes.length) {
+      throw new ValueError(`loadSafetensors: tensor '${name}' of shape [${shape}] ${code} has data_offsets [${begin}, ${end}] that do not fit (file data is ${bytes.length - dataStart} bytes)`);
+    }
+    const data = allocate(dtype, size);
+    new Uint8Array(data.buffer).set(bytes.subarray(dataStart + begin, dataStart + end));
+    const path = name.split('.');
+    let node = params;
+    for (const p of path.slice(0, -1)) node = node[p] ??= {};
+    node[path[path.length - 1]] = new ConcreteArray(data, shape, dtype);
+  }
+  return { params, metadata };
+}
