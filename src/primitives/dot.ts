@@ -10,7 +10,7 @@ import { type Primitive, UndefinedPrimal, definePrimitive } from '../core/primit
 import { stridesOf } from '../core/shape.js';
 import { bind1 } from '../core/trace.js';
 import { expectSameDType, fmt, range, stridedOffsets } from './util.js';
-import { transpose } from './views.js';
+import { transpose, transposeP } from './views.js';
 import { add } from './elementwise.js';
 
 export interface DotParams {
@@ -41,36 +41,20 @@ export const dotGeneralP: Primitive<DotParams> = definePrimitive({
   },
   impl([a, b], { contract: [ca, cb], batch: [ba, bb] }) {
     const fa = freeAxes(a.shape.length, ca, ba), fb = freeAxes(b.shape.length, cb, bb);
-    // Offset tables per index group, so operands are read in place (no transposed copies);
-    // the loop is i-k-j with the output row accumulated in float64.
-    const as = stridesOf(a.shape), bs = stridesOf(b.shape);
-    const offs = (shape: readonly number[], st: number[], axes: readonly number[]) => stridedOffsets(axes.map((i) => shape[i]), axes.map((i) => st[i]));
-    const aB = offs(a.shape, as, ba), aM = offs(a.shape, as, fa), aK = offs(a.shape, as, ca);
-    const bB = offs(b.shape, bs, bb), bK = offs(b.shape, bs, cb), bN = offs(b.shape, bs, fb);
-    const nb = aB.length, m = aM.length, k = aK.length, n = bN.length;
-    const contiguousN = fb.every((ax, i) => ax === b.shape.length - fb.length + i);
-    const A = a.buffer, B = b.buffer;
+    const size = (x: ConcreteArray, axes: readonly number[]) => axes.reduce((p, i) => p * x.shape[i], 1);
+    const nb = size(a, ba), m = size(a, fa), k = size(a, ca), n = size(b, fb);
     const shape = [...ba.map((i) => a.shape[i]), ...fa.map((i) => a.shape[i]), ...fb.map((i) => b.shape[i])];
-    const acc = new Float64Array(n);
-    const out = allocate(a.dtype, nb * m * n);
-    const integer = !isFloat(a.dtype);
-    for (let bi = 0; bi < nb; bi++) {
-      for (let i = 0; i < m; i++) {
-        acc.fill(0);
-        const aRow = aB[bi] + aM[i];
-        for (let kk = 0; kk < k; kk++) {
-          const av = A[aRow + aK[kk]];
-          if (av === 0) continue;
-          const bRow = bB[bi] + bK[kk];
-          if (integer) for (let j = 0; j < n; j++) acc[j] = (acc[j] + Math.imul(av, B[bRow + bN[j]])) | 0;
-          else if (contiguousN) for (let j = 0; j < n; j++) acc[j] += av * B[bRow + j];
-          else for (let j = 0; j < n; j++) acc[j] += av * B[bRow + bN[j]];
-        }
-        const o = (bi * m + i) * n;
-        for (let j = 0; j < n; j++) out[o + j] = acc[j];
-      }
+    // The inner loop runs along the longer free dimension, over a contiguous copy of that
+    // operand laid out [batch, contract, free]; the other operand is read in place.
+    if (n >= m) {
+      const B = contiguous(b, [...bb, ...cb, ...fb]).buffer;
+      const out = matmulRows(a, [ba, fa, ca], B, nb, m, k, n);
+      return [new ConcreteArray(out, shape, a.dtype)];
     }
-    return [new ConcreteArray(out, shape, a.dtype)];
+    const A = contiguous(a, [...ba, ...ca, ...fa]).buffer;
+    const outT = matmulRows(b, [bb, fb, cb], A, nb, n, k, m); // [batch, n, m]
+    const t = new ConcreteArray(outT, [nb, n, m], a.dtype);
+    return [new ConcreteArray(transposeP.impl([t], { perm: [0, 2, 1] })[0].buffer, shape, a.dtype)];
   },
   jvp([a, b], [ta, tb], p) {
     return [[dotGeneral(a, b, p)], [add(dotGeneral(ta, b, p), dotGeneral(a, tb, p))]];
@@ -123,6 +107,40 @@ function transposeRhs(ct: Array, a: Array, bNd: number, { contract: [ca, cb], ba
   const nBatch = ba.length;
   const perm = [...ba.keys(), ...fb.map((_, i) => nBatch + fa.length + i), ...fa.map((_, i) => nBatch + i)];
   return transposeLhs(transpose(ct, perm), a, bNd, { contract: [cb, ca], batch: [bb, ba] });
+}
+
+/** Copies `x` into the axis order `perm` unless it already is. */
+const contiguous = (x: ConcreteArray, perm: number[]) => (perm.every((p, i) => p === i) ? x : transposeP.impl([x], { perm })[0]);
+
+/**
+ * out[b, i, :] = sum_k x[b, i, k] * Y[b, k, :] where x is read through its axis groups
+ * `[batch, rows, contract]` and Y is contiguous `[batch, contract, cols]`. Rows accumulate in
+ * float64 (integers wrap as int32).
+ */
+function matmulRows(x: ConcreteArray, [bx, rx, kx]: (readonly number[])[], Y: ArrayLike<number>, nb: number, rows: number, k: number, cols: number) {
+  const st = stridesOf(x.shape);
+  const offs = (axes: readonly number[]) => stridedOffsets(axes.map((i) => x.shape[i]), axes.map((i) => st[i]));
+  const xB = offs(bx), xR = offs(rx), xK = offs(kx);
+  const X = x.buffer;
+  const out = allocate(x.dtype, nb * rows * cols);
+  const acc = new Float64Array(cols);
+  const integer = !isFloat(x.dtype);
+  for (let bi = 0; bi < nb; bi++) {
+    for (let i = 0; i < rows; i++) {
+      acc.fill(0);
+      const xRow = xB[bi] + xR[i];
+      for (let kk = 0; kk < k; kk++) {
+        const v = X[xRow + xK[kk]];
+        if (v === 0) continue;
+        const yRow = (bi * k + kk) * cols;
+        if (integer) for (let j = 0; j < cols; j++) acc[j] = (acc[j] + Math.imul(v, Y[yRow + j])) | 0;
+        else for (let j = 0; j < cols; j++) acc[j] += v * Y[yRow + j];
+      }
+      const o = (bi * rows + i) * cols;
+      for (let j = 0; j < cols; j++) out[o + j] = acc[j];
+    }
+  }
+  return out;
 }
 
 export const dotGeneral = (a: Array, b: Array, p: DotParams) => bind1(dotGeneralP, [a, b], p);

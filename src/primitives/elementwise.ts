@@ -24,20 +24,20 @@ function batchElementwise(prim: Primitive) {
   };
 }
 
-function kernel(f: (...xs: number[]) => number, outDType?: (d: DType) => DType) {
+/**
+ * A CPU kernel for one elementwise function. Each kernel's loop is compiled separately
+ * (new Function), so its call to `f` stays monomorphic and V8 inlines it.
+ */
+function kernel(f: (...xs: number[]) => number, arity: number, outDType?: (d: DType) => DType) {
+  const args = globalThis.Array.from({ length: arity }, (_, k) => `b${k}[i]`).join(', ');
+  const loop = new Function('f', `return (out, n, ${globalThis.Array.from({ length: arity }, (_, k) => `b${k}`).join(', ')}) => { for (let i = 0; i < n; i++) out[i] = f(${args}); };`)(f);
   return (inputs: ConcreteArray[]): ConcreteArray[] => {
     const x = inputs[0];
     const dtype = outDType ? outDType(x.dtype) : x.dtype;
     const n = x.size;
     const out = allocate(dtype, n);
-    const [a, b] = inputs.map((v) => v.buffer);
     // Typed-array stores already round (float32) or wrap (int32/uint32); only bool needs 0/1.
-    if (inputs.length === 1) for (let i = 0; i < n; i++) out[i] = f(a[i]);
-    else if (inputs.length === 2) for (let i = 0; i < n; i++) out[i] = f(a[i], b[i]);
-    else {
-      const bufs = inputs.map((v) => v.buffer);
-      for (let i = 0; i < n; i++) out[i] = f(...bufs.map((buf) => buf[i]));
-    }
+    loop(out, n, ...inputs.map((v) => v.buffer));
     if (dtype === 'bool') for (let i = 0; i < n; i++) out[i] = out[i] ? 1 : 0;
     return [new ConcreteArray(out, x.shape, dtype)];
   };
@@ -71,7 +71,7 @@ function elementwise(spec: ElementwiseSpec): Primitive {
     impl(inputs) {
       const d = inputs[0].dtype;
       let k = kernels.get(d);
-      if (!k) kernels.set(d, (k = kernel(spec.fFor ? spec.fFor(d) : spec.f, spec.out)));
+      if (!k) kernels.set(d, (k = kernel(spec.fFor ? spec.fFor(d) : spec.f, spec.arity, spec.out)));
       return k(inputs);
     },
     jvp: spec.jvp
