@@ -56,6 +56,8 @@ class EvalTrace extends Trace {
     throw new TraceError(`a traced array ${x} escaped its transform and was used outside it`);
   }
   processPrimitive(prim: Primitive, args: Array[], params: Params): Array[] {
+    // The shape rule validates operands before any kernel runs, so bad input is an error, not a wrong answer.
+    prim.abstractEval(args.map((a) => a.aval), params);
     return prim.impl(args as ConcreteArray[], params);
   }
 }
