@@ -41,7 +41,7 @@ export function zerosEqn(aval: ShapedArray): { eqn: Eqn; out: Var } {
 /** Throws unless two leaf lists agree in structure, shapes and dtypes (carry checks). */
 export function checkSameTypes(fn: string, what: string, def: TreeDef, avals: readonly ShapedArray[], def2: TreeDef, avals2: readonly ShapedArray[]): void {
   if (!structuresEqual(def, def2)) throw new ShapeError(`${fn}: ${what} has structure ${structureString(def2)} but should have ${structureString(def)}`);
-  const paths = leafPaths(def, 'carry');
+  const paths = leafPaths(def, 'carry').map((p) => p.replace(/^carry\[0\]/, 'carry'));
   avals.forEach((a, i) => {
     const b = avals2[i];
     if (a.dtype !== b.dtype || !shapesEqual(a.shape, b.shape)) {

@@ -36,6 +36,12 @@ export interface Primitive<P extends Params = any> {
   readonly props?: { elementwise?: boolean; linear?: boolean; control?: boolean };
 }
 
+/**
+ * Tangents known to be zero (constants under jvp). Rules may skip terms for them: e.g. pow's
+ * exponent tangent, whose coefficient log(x) is NaN for negative x.
+ */
+export const symbolicZeros = new WeakSet<object>();
+
 /** Every defined primitive, by name (tests iterate it so none slips through). */
 export const registry = new Map<string, Primitive>();
 

@@ -90,6 +90,9 @@ export function withDynamicTrace<T>(main: MainTrace, fn: () => T): T {
 function topTrace(args: readonly Array[]): MainTrace {
   let top = dynamic;
   for (const a of args) if (a instanceof Tracer && a.trace.main.level > top.level) top = a.trace.main;
+  if (stack[top.level] !== top) {
+    throw new TraceError(`a traced array from a finished transform (jit, grad or vmap) was used outside it; return values from transformed functions instead of storing them outside`);
+  }
   return top;
 }
 

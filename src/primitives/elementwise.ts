@@ -6,7 +6,7 @@
 import { type Array, ConcreteArray, type ShapedArray } from '../core/array.js';
 import { type DType, allocate, checkDType, coerce, dtypes as allDTypes, isFloat } from '../core/dtype.js';
 import { DTypeError } from '../core/errors.js';
-import { type BatchDim, type Primitive, UndefinedPrimal, definePrimitive } from '../core/primitive.js';
+import { type BatchDim, type Primitive, UndefinedPrimal, definePrimitive, symbolicZeros } from '../core/primitive.js';
 import { checkSameShapes } from '../core/shape.js';
 import { bind1 } from '../core/trace.js';
 import { build, expectArity, expectSameDType, moveBatchAxis } from './util.js';
@@ -169,9 +169,10 @@ export const powP = elementwise({
   name: 'pow', arity: 2, dtypes: floats, f: Math.pow,
   jvp: ([x, y], [tx, ty], out) => {
     // d/dx = y x^(y-1); d/dy = log(x) x^y, taken as 0 where x == 0 (as JAX does).
-    const dx = mul(y, pow(x, sub(y, fullLike(y, 1))));
+    const dx = mul(tx, mul(y, pow(x, sub(y, fullLike(y, 1)))));
+    if (symbolicZeros.has(ty)) return dx; // a constant exponent: skip log(x), NaN for x < 0
     const safeLog = select(eq(x, zerosLike(x)), zerosLike(x), log(x));
-    return add(mul(tx, dx), mul(ty, mul(out, safeLog)));
+    return add(dx, mul(ty, mul(out, safeLog)));
   },
 });
 // max/min split the tangent evenly at ties, as JAX does.

@@ -5,13 +5,20 @@
 import { Array, type ShapedArray } from '../core/array.js';
 import { isFloat } from '../core/dtype.js';
 import { TraceError, ValueError } from '../core/errors.js';
-import type { Params, Primitive } from '../core/primitive.js';
+import { type Params, type Primitive, symbolicZeros } from '../core/primitive.js';
 import { shapesEqual } from '../core/shape.js';
 import { Trace, Tracer, bind, withMainTrace } from '../core/trace.js';
 import { ConcreteArray } from '../core/array.js';
 import { zerosLike } from '../primitives/index.js';
 import { unflatten, structuresEqual, structureString } from '../tree.js';
 import { flatFn, flattenArgs } from './flat.js';
+
+/** A zero tangent for `x`, marked as symbolically zero. */
+function zeroTangent(x: ShapedArray): Array {
+  const z = zerosLike(x);
+  symbolicZeros.add(z);
+  return z;
+}
 
 class JVPTracer extends Tracer {
   constructor(
@@ -32,7 +39,7 @@ class JVPTracer extends Tracer {
 
 class JVPTrace extends Trace {
   pure(x: Array): Array {
-    return new JVPTracer(this, x, zerosLike(x));
+    return new JVPTracer(this, x, zeroTangent(x));
   }
   lift(x: Tracer): Array {
     return this.pure(x);
@@ -41,14 +48,19 @@ class JVPTrace extends Trace {
     const primals = (args as JVPTracer[]).map((t) => t.primal);
     const tangents = (args as JVPTracer[]).map((t) => t.tangent);
     let outs: Array[], touts: Array[];
+    if (tangents.every((t) => symbolicZeros.has(t))) {
+      // Nothing varies: evaluate the primal only.
+      outs = bind(prim, primals, params);
+      return outs.map((o) => new JVPTracer(this, o, zeroTangent(o)));
+    }
     if (prim.jvp) [outs, touts] = prim.jvp(primals, tangents, params);
     else {
       outs = bind(prim, primals, params);
       if (outs.some((o) => isFloat(o.dtype))) throw new TraceError(`jvp: primitive ${prim.name} has no differentiation rule`);
-      touts = outs.map((o) => zerosLike(o));
+      touts = outs.map((o) => zeroTangent(o));
     }
     // Integer and bool outputs have no tangent: keep them exactly zero.
-    return outs.map((o, i) => new JVPTracer(this, o, isFloat(o.dtype) ? touts[i] : zerosLike(o)));
+    return outs.map((o, i) => new JVPTracer(this, o, isFloat(o.dtype) ? touts[i] : zeroTangent(o)));
   }
 }
 
