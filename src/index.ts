@@ -10,6 +10,7 @@ export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
 export * as io from './io/index.js';
 export * as models from './models/index.js';
+export { devices, setDefaultBackend, getDefaultBackend, toDevice, kernelPlan, GpuArray, initWebGPU, webgpuMemoryStats, type BackendName } from './backend/index.js';
 export { Array, ConcreteArray, memoryStats } from './core/array.js';
 export type { ArrayLike, NestedArray, ShapedArray, Index } from './core/array.js';
 export type { DType } from './core/dtype.js';

@@ -182,6 +182,12 @@ export abstract class Array {
   }
 }
 
+/**
+ * Arrays that are a scalar broadcast to a shape (JS numbers in np calls become these).
+ * Backends may place them anywhere, like the scalar they come from.
+ */
+export const weakConstants = new WeakSet<Array>();
+
 /** Bytes held by live concrete arrays, for {@link memoryStats}. */
 const live = { buffers: 0, bytes: 0 };
 const registry = new FinalizationRegistry<number>((bytes) => {

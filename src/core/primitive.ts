@@ -4,6 +4,7 @@
  * @module
  */
 import type { Array, ConcreteArray, ShapedArray } from './array.js';
+import type { DType } from './dtype.js';
 
 /** Static parameters of an equation (axes, shapes, sub-graphs, ...). */
 export type Params = object;
@@ -32,6 +33,11 @@ export interface Primitive<P extends Params = any> {
   jvp?(primals: Array[], tangents: Array[], params: P): [Array[], Array[]];
   batch?(vals: Array[], dims: BatchDim[], params: P, axisSize: number): [Array[], BatchDim[]];
   transpose?(cts: Array[], inputs: (Array | UndefinedPrimal)[], params: P): (Array | null)[];
+  /**
+   * WGSL lowering of an elementwise primitive: an expression of its operands' expressions
+   * (`inDTypes` their dtypes). Kernel-shaped primitives are emitted in compile/ instead.
+   */
+  wgsl?(args: string[], inDTypes: DType[], params: P): string;
   /** Families (tinygrad's GroupOp): passes ask "is it elementwise?" instead of listing ops. */
   readonly props?: { elementwise?: boolean; linear?: boolean; control?: boolean };
 }

@@ -48,6 +48,14 @@ export abstract class Tracer extends Array {
   }
 }
 
+/** A backend that claims primitive applications on its arrays (returns null to decline). */
+export type BackendHook = (prim: Primitive, args: Array[], params: Params) => Array[] | null;
+let backendHook: BackendHook | null = null;
+/** Installs the hook through which non-CPU backends run eager operations and jit calls. */
+export function installBackend(hook: BackendHook): void {
+  backendHook = hook;
+}
+
 class EvalTrace extends Trace {
   pure(x: ConcreteArray): Array {
     return x;
@@ -58,7 +66,7 @@ class EvalTrace extends Trace {
   processPrimitive(prim: Primitive, args: Array[], params: Params): Array[] {
     // The shape rule validates operands before any kernel runs, so bad input is an error, not a wrong answer.
     prim.abstractEval(args.map((a) => a.aval), params);
-    return prim.impl(args as ConcreteArray[], params);
+    return backendHook?.(prim, args, params) ?? prim.impl(args as ConcreteArray[], params);
   }
 }
 

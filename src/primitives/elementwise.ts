@@ -56,6 +56,32 @@ interface ElementwiseSpec {
   transpose?: Primitive['transpose'];
 }
 
+const isF = (d: DType) => d === 'float32' || d === 'float16';
+const zeroOf = (d: DType) => (d === 'int32' ? '0i' : d === 'uint32' ? '0u' : '0.0');
+/** WGSL expressions of the elementwise primitives (see kernels/wgsl.ts for the helpers). */
+const WGSL: Record<string, (a: string[], d: DType[]) => string> = {
+  neg: ([a], [d]) => (d === 'uint32' ? `(0u - ${a})` : `(-${a})`),
+  exp: ([a]) => `exp(${a})`, log: ([a]) => `log(${a})`, log1p: ([a]) => `log1p_(${a})`, expm1: ([a]) => `expm1_(${a})`,
+  sin: ([a]) => `sin(${a})`, cos: ([a]) => `cos(${a})`, tanh: ([a]) => `tanh_(${a})`, logistic: ([a]) => `(1.0 / (1.0 + exp(-${a})))`,
+  sqrt: ([a]) => `sqrt(${a})`, rsqrt: ([a]) => `inverseSqrt(${a})`, erf: ([a]) => `erf_(${a})`, erf_inv: ([a]) => `erfinv_(${a})`,
+  abs: ([a]) => `abs(${a})`, sign: ([a], [d]) => (d === 'uint32' ? `select(0u, 1u, ${a} > 0u)` : `sign(${a})`),
+  floor: ([a]) => `floor(${a})`, ceil: ([a]) => `ceil(${a})`, round: ([a]) => `round(${a})`, is_finite: ([a]) => `isfinite_(${a})`,
+  add: ([a, b]) => `(${a} + ${b})`, sub: ([a, b]) => `(${a} - ${b})`, mul: ([a, b]) => `(${a} * ${b})`,
+  div: ([a, b], [d]) => (isF(d) ? `(${a} / ${b})` : `select(${a} / ${b}, ${zeroOf(d)}, ${b} == ${zeroOf(d)})`),
+  rem: ([a, b], [d]) => (isF(d) ? `(${a} % ${b})` : `select(${a} % ${b}, ${zeroOf(d)}, ${b} == ${zeroOf(d)})`),
+  pow: ([a, b]) => `pow_(${a}, ${b})`, atan2: ([a, b]) => `atan2(${a}, ${b})`,
+  max: ([a, b], [d]) => (d === 'bool' ? `(${a} || ${b})` : isF(d) ? `max_(${a}, ${b})` : `max(${a}, ${b})`),
+  min: ([a, b], [d]) => (d === 'bool' ? `(${a} && ${b})` : isF(d) ? `min_(${a}, ${b})` : `min(${a}, ${b})`),
+  eq: ([a, b]) => `(${a} == ${b})`, ne: ([a, b]) => `(${a} != ${b})`, lt: ([a, b]) => `(${a} < ${b})`,
+  le: ([a, b]) => `(${a} <= ${b})`, gt: ([a, b]) => `(${a} > ${b})`, ge: ([a, b]) => `(${a} >= ${b})`,
+  and: ([a, b], [d]) => (d === 'bool' ? `(${a} && ${b})` : `(${a} & ${b})`),
+  or: ([a, b], [d]) => (d === 'bool' ? `(${a} || ${b})` : `(${a} | ${b})`),
+  xor: ([a, b], [d]) => (d === 'bool' ? `(${a} != ${b})` : `(${a} ^ ${b})`),
+  not: ([a], [d]) => (d === 'bool' ? `(!${a})` : `(~${a})`),
+  shift_left: ([a, b], [d]) => `select(${zeroOf(d)}, ${a} << u32(${b}), u32(${b}) < 32u)`,
+  shift_right_logical: ([a, b], [d]) => (d === 'uint32' ? `select(0u, ${a} >> ${b}, ${b} < 32u)` : `select(0i, bitcast<i32>(bitcast<u32>(${a}) >> u32(${b})), u32(${b}) < 32u)`),
+};
+
 function elementwise(spec: ElementwiseSpec): Primitive {
   const kernels = new Map<DType, ReturnType<typeof kernel>>();
   const prim: Primitive = definePrimitive({
@@ -82,6 +108,7 @@ function elementwise(spec: ElementwiseSpec): Primitive {
       : undefined,
     batch: (vals, dims, params, size) => batchElementwise(prim)(vals, dims, params, size),
     transpose: spec.transpose,
+    wgsl: (args, dts) => WGSL[spec.name](args, dts),
   });
   return prim;
 }
@@ -228,6 +255,7 @@ export const selectP: Primitive = definePrimitive({
     return [build(p.shape, a.dtype, (i) => (pb[i] ? ab[i] : bb[i]))];
   },
   jvp: ([p, a, b], [, ta, tb]) => [[select(p, a, b)], [select(p, ta, tb)]],
+  wgsl: ([p, a, b]) => `select(${b}, ${a}, ${p})`,
   batch: (vals, dims, params, size) => batchElementwise(selectP)(vals, dims, params, size),
   transpose([ct], [p, a, b]) {
     const z = zerosLike(ct);
@@ -251,6 +279,16 @@ export const castP: Primitive<{ dtype: DType }> = definePrimitive({
   jvp: ([x], [t], { dtype }) => [[cast(x, dtype)], [isFloat(dtype) && isFloat(x.dtype) ? cast(t, dtype) : zerosLike({ shape: x.shape, dtype })]],
   batch: ([x], [d], params) => [[bind1(castP, [x], params)], [d]],
   transpose: ([ct], [x]) => [cast(ct, (x as UndefinedPrimal).aval.dtype)],
+  wgsl([a], [from], { dtype }) {
+    if (from === dtype) return a;
+    if (dtype === 'bool') return from === 'bool' ? a : `(${a} != ${zeroOf(from)})`;
+    if (from === 'bool') return `select(${zeroOf(dtype)}, ${dtype === 'float32' ? '1.0' : dtype === 'int32' ? '1i' : '1u'}, ${a})`;
+    // Float to int truncates toward zero and wraps like JS (u32 through i32); NaN becomes 0.
+    if (isF(from) && dtype === 'uint32') return `select(bitcast<u32>(i32(${a})), 0u, isnan_(${a}))`;
+    if (isF(from) && dtype === 'int32') return `select(i32(${a}), 0i, isnan_(${a}))`;
+    if (dtype === 'uint32' || dtype === 'int32') return `bitcast<${dtype === 'uint32' ? 'u32' : 'i32'}>(${a})`;
+    return `f32(${a})`;
+  },
 });
 
 /** Reinterprets the bits of 32-bit elements as another 32-bit dtype. */
@@ -269,6 +307,7 @@ export const bitcastP: Primitive<{ dtype: DType }> = definePrimitive({
     return [new ConcreteArray(out, x.shape, dtype)];
   },
   batch: ([x], [d], params) => [[bind1(bitcastP, [x], params)], [d]],
+  wgsl: ([a], _, { dtype }) => `bitcast<${dtype === 'float32' ? 'f32' : dtype === 'int32' ? 'i32' : 'u32'}>(${a})`,
 });
 
 /** Identity whose derivative is zero: gradients do not flow through it. */
@@ -278,6 +317,7 @@ export const stopGradientP: Primitive = definePrimitive({
   impl: ([x]) => [x],
   jvp: ([x]) => [[x], [zerosLike(x)]],
   batch: ([x], [d]) => [[x], [d]],
+  wgsl: ([a]) => a,
 });
 
 // ---------------------------------------------------------------- strict functions (lax)

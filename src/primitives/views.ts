@@ -3,7 +3,7 @@
  * has a transpose; their CPU kernels share one strided-gather helper.
  * @module
  */
-import { type Array, ConcreteArray } from '../core/array.js';
+import { type Array, ConcreteArray, weakConstants } from '../core/array.js';
 import { type DType, allocate, coerce } from '../core/dtype.js';
 import { ShapeError, ValueError } from '../core/errors.js';
 import { type BatchDim, type Primitive, UndefinedPrimal, definePrimitive } from '../core/primitive.js';
@@ -51,7 +51,9 @@ export const broadcastInDimP: Primitive<{ shape: Shape; dims: readonly number[] 
     const xs = stridesOf(x.shape);
     const strides = shape.map(() => 0);
     dims.forEach((d, i) => (strides[d] = x.shape[i] === 1 ? 0 : xs[i]));
-    return [stridedCopy(x, shape, strides)];
+    const out = stridedCopy(x, shape, strides);
+    if (x.shape.length === 0) weakConstants.add(out);
+    return [out];
   },
   jvp: ([x], [t], p) => [[bind1(broadcastInDimP, [x], p)], [bind1(broadcastInDimP, [t], p)]],
   batch([x], [d], { shape, dims }, size) {

@@ -1,0 +1,99 @@
+/**
+ * WGSL building blocks shared by the emitters: dtype names, loads and stores (bool lives in
+ * u32), and helper functions WGSL lacks or gets wrong for our semantics (erf, log1p, a
+ * tanh that does not overflow, pow of negative bases, NaN-propagating max/min, the
+ * threefry2x32 block). WGSL pitfalls: `select(f, t, cond)` takes the false value first;
+ * there is no infinity literal (use bitcast); `x != x` is not a reliable NaN test (check bits).
+ * @module
+ */
+import type { DType } from '../src/core/dtype.js';
+
+/** WGSL type of a value in registers. */
+export const valueType = (d: DType): string => (d === 'float32' ? 'f32' : d === 'int32' ? 'i32' : d === 'uint32' ? 'u32' : d === 'bool' ? 'bool' : 'f16');
+/** WGSL type of an element in a storage buffer (bool is stored as u32). */
+export const storageType = (d: DType): string => (d === 'bool' ? 'u32' : valueType(d));
+/** Reads `buf[idx]` as a register value. */
+export const load = (buf: string, idx: string, d: DType): string => (d === 'bool' ? `(${buf}[${idx}] != 0u)` : `${buf}[${idx}]`);
+/** Converts a register value for storing. */
+export const store = (v: string, d: DType): string => (d === 'bool' ? `select(0u, 1u, ${v})` : v);
+
+/** A literal of dtype `d` (infinities and NaN through runtime bitcasts). */
+export function literal(v: number, d: DType): string {
+  if (d === 'bool') return v ? 'true' : 'false';
+  if (d === 'int32') return `${v | 0}i`;
+  if (d === 'uint32') return `${v >>> 0}u`;
+  if (Number.isNaN(v)) return 'nan_()';
+  if (v === Infinity) return 'inf_()';
+  if (v === -Infinity) return '(-inf_())';
+  const s = Math.fround(v).toPrecision(9);
+  return `f32(${s.includes('e') || s.includes('.') ? s : s + '.0'})`;
+}
+
+/** Helper functions, prepended to every module. */
+export const prelude = /* wgsl */ `
+// Constant expressions may not be NaN or infinite in WGSL: build them from runtime bits.
+fn nan_() -> f32 { var b = 0x7fc00000u; return bitcast<f32>(b); }
+fn inf_() -> f32 { var b = 0x7f800000u; return bitcast<f32>(b); }
+fn isnan_(x: f32) -> bool { let b = bitcast<u32>(x); return (b & 0x7f800000u) == 0x7f800000u && (b & 0x007fffffu) != 0u; }
+fn isfinite_(x: f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u; }
+fn max_(a: f32, b: f32) -> f32 { if (isnan_(a) || a > b) { return a; } return b; }
+fn min_(a: f32, b: f32) -> f32 { if (isnan_(a) || a < b) { return a; } return b; }
+fn tanh_(x: f32) -> f32 { if (abs(x) > 15.0) { return sign(x); } let e = exp(2.0 * x); return (e - 1.0) / (e + 1.0); }
+fn log1p_(x: f32) -> f32 { let u = 1.0 + x; if (u == 1.0) { return x; } return log(u) * x / (u - 1.0); }
+fn expm1_(x: f32) -> f32 { if (abs(x) < 1e-5) { return x + 0.5 * x * x; } return exp(x) - 1.0; }
+fn pow_(x: f32, y: f32) -> f32 {
+  if (y == 0.0) { return 1.0; }
+  if (x >= 0.0) { return pow(x, y); }
+  if (floor(y) != y) { return nan_(); }
+  let m = pow(-x, y);
+  if (fract(y * 0.5) != 0.0) { return -m; }
+  return m;
+}
+fn erf_(x: f32) -> f32 {
+  // Abramowitz-Stegun 7.1.26 is too coarse near 0; use a series there and the rational form beyond.
+  let a = abs(x);
+  if (a < 0.5) {
+    let x2 = x * x;
+    return 1.1283791671 * x * (1.0 - x2 / 3.0 + x2 * x2 / 10.0 - x2 * x2 * x2 / 42.0 + x2 * x2 * x2 * x2 / 216.0);
+  }
+  let t = 1.0 / (1.0 + 0.5 * a);
+  let y = 1.0 - t * exp(-a * a - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+  return sign(x) * y;
+}
+fn erfinv_(x: f32) -> f32 {
+  var w = -log((1.0 - x) * (1.0 + x));
+  var p: f32;
+  if (w < 5.0) {
+    w = w - 2.5;
+    p = 2.81022636e-08; p = 3.43273939e-07 + p * w; p = -3.5233877e-06 + p * w; p = -4.39150654e-06 + p * w; p = 0.00021858087 + p * w;
+    p = -0.00125372503 + p * w; p = -0.00417768164 + p * w; p = 0.246640727 + p * w; p = 1.50140941 + p * w;
+  } else {
+    w = sqrt(w) - 3.0;
+    p = -0.000200214257; p = 0.000100950558 + p * w; p = 0.00134934322 + p * w; p = -0.00367342844 + p * w; p = 0.00573950773 + p * w;
+    p = -0.0076224613 + p * w; p = 0.00943887047 + p * w; p = 1.00167406 + p * w; p = 2.83297682 + p * w;
+  }
+  return p * x;
+}
+fn rotl_(x: u32, r: u32) -> u32 { return (x << r) | (x >> (32u - r)); }
+fn threefry_(k0: u32, k1: u32, x0: u32, x1: u32) -> vec2u {
+  let ks = array<u32, 3>(k0, k1, k0 ^ k1 ^ 0x1bd11bdau);
+  let rot = array<u32, 8>(13u, 15u, 26u, 6u, 17u, 29u, 16u, 24u);
+  var a = x0 + ks[0];
+  var b = x1 + ks[1];
+  for (var i = 0u; i < 5u; i++) {
+    for (var j = 0u; j < 4u; j++) { a = a + b; b = rotl_(b, rot[(i % 2u) * 4u + j]); b = b ^ a; }
+    a = a + ks[(i + 1u) % 3u];
+    b = b + ks[(i + 2u) % 3u] + i + 1u;
+  }
+  return vec2u(a, b);
+}
+`;
+
+/** Entry point header: one invocation per element, 2-D dispatch past 65535 workgroups. */
+export const WORKGROUP = 64;
+export const entry = (body: string, n: number): string => /* wgsl */ `
+@compute @workgroup_size(${WORKGROUP}) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * ${WORKGROUP}u;
+  if (i >= ${n}u) { return; }
+${body}
+}`;

@@ -1,0 +1,72 @@
+/**
+ * Backend choice. The CPU backend is always present. The WebGPU backend is used for arrays
+ * placed on it (`toDevice`), for `jit` functions called with them, and for everything when
+ * it is the default (`await setDefaultBackend('webgpu')` or `FLUXION_BACKEND=webgpu`).
+ * Arrays on different backends never mix silently: moving is explicit.
+ * @module
+ */
+import { Array, ConcreteArray, weakConstants } from '../core/array.js';
+import { FluxionError, ValueError } from '../core/errors.js';
+import { installBackend } from '../core/trace.js';
+import { GpuArray, download, initWebGPU, runGraph, runPrimitive, upload, compile, webgpuMemoryStats } from './webgpu.js';
+import type { Graph } from '../core/ir.js';
+
+/** A backend name. @category Backends */
+export type BackendName = 'cpu' | 'webgpu';
+let defaultBackend: BackendName = 'cpu';
+
+/** The backends available here (WebGPU only if an adapter exists), best first. @category Backends */
+export async function devices(): Promise<{ name: BackendName; description: string }[]> {
+  const g = await initWebGPU();
+  const cpu = { name: 'cpu' as const, description: 'JavaScript CPU kernels' };
+  if (!g) return [cpu];
+  const webgpu = { name: 'webgpu' as const, description: g.adapterInfo + (g.software ? ' (software)' : '') };
+  return g.software ? [cpu, webgpu] : [webgpu, cpu];
+}
+
+/** Makes new arrays and eager operations default to a backend. @category Backends */
+export async function setDefaultBackend(name: BackendName): Promise<void> {
+  if (name !== 'cpu' && name !== 'webgpu') throw new ValueError(`setDefaultBackend: unknown backend '${name}' (cpu or webgpu)`);
+  if (name === 'webgpu' && !(await initWebGPU())) throw new FluxionError('setDefaultBackend: no WebGPU adapter is available here');
+  defaultBackend = name;
+}
+/** The current default backend. @category Backends */
+export const getDefaultBackend = (): BackendName => defaultBackend;
+
+/** Moves an array to a backend (GPU to CPU is asynchronous). @category Backends */
+export async function toDevice(x: Array, name: BackendName): Promise<Array> {
+  if (name === 'webgpu') {
+    if (x instanceof GpuArray) return x;
+    await initWebGPU();
+    const c = x.toConcrete();
+    if (!c) throw new FluxionError('toDevice: cannot move a traced array');
+    return upload(c);
+  }
+  return x instanceof GpuArray ? download(x) : x;
+}
+
+/** The kernel plan of a graph on WebGPU (what fused into each kernel), for debugging. @category Backends */
+export const kernelPlan = (g: Graph): string => compile(g).plan;
+
+// Route eager primitives: GPU arrays (or a WebGPU default) run on the GPU.
+// With WebGPU as the default, jit calls run there (their array inputs are uploaded); eager
+// operations on CPU arrays stay on the CPU. Mixing non-scalar CPU arrays into GPU work is an error.
+installBackend((prim, args, params) => {
+  const onGpu = args.some((a) => a instanceof GpuArray);
+  const jitCall = prim.name === 'call';
+  if (!onGpu && !(jitCall && defaultBackend === 'webgpu')) return null;
+  const placed = args.map((a) => {
+    if (a instanceof GpuArray || !(a instanceof ConcreteArray) || a.ndim === 0) return a;
+    if (weakConstants.has(a) || (jitCall && defaultBackend === 'webgpu')) return upload(a);
+    throw new FluxionError(`${prim.name}: mixes a cpu array (shape [${a.shape}]) with webgpu arrays; move it with await toDevice(x, 'webgpu')`);
+  });
+  return jitCall ? runGraph((params as { graph: Graph }).graph, placed) : runPrimitive(prim, placed, params);
+});
+
+if (typeof process !== 'undefined' && process.env?.FLUXION_BACKEND) {
+  const b = process.env.FLUXION_BACKEND as BackendName;
+  if (b === 'webgpu') await setDefaultBackend('webgpu');
+  else if (b !== 'cpu') throw new ValueError(`FLUXION_BACKEND=${b} is not a backend (cpu or webgpu)`);
+}
+
+export { GpuArray, initWebGPU, webgpuMemoryStats };

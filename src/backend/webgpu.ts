@@ -1,0 +1,268 @@
+/**
+ * The WebGPU backend: device acquisition (Dawn through the `webgpu` package in Node, with
+ * the OpenGL ES compatibility path for GPU-less machines; `navigator.gpu` in browsers), GPU
+ * arrays, a buffer pool, a pipeline cache keyed by WGSL source, and graph execution from the
+ * kernels that compile/ plans. Device errors surface as FluxionErrors naming the kernel.
+ * @module
+ */
+import { Array, ConcreteArray, type ShapedArray, avalString } from '../core/array.js';
+import { type DType, type TypedArray, allocate, isFloat } from '../core/dtype.js';
+import { FluxionError } from '../core/errors.js';
+import { Graph, Lit, Var } from '../core/ir.js';
+import type { Params, Primitive } from '../core/primitive.js';
+import { sizeOf } from '../core/shape.js';
+import { WORKGROUP } from '../../kernels/wgsl.js';
+import { type Kernel, lowerGraph } from '../compile/lower.js';
+import { prepareGraph } from '../compile/plan.js';
+
+/** A live WebGPU device with what Fluxion needs to know about it. */
+export interface WebGPUDevice {
+  device: GPUDevice;
+  adapterInfo: string;
+  /** True for software adapters (llvmpipe, SwiftShader): correct but slow. */
+  software: boolean;
+  maxStorageBuffers: number;
+}
+
+let current: WebGPUDevice | null = null;
+const pendingErrors: string[] = [];
+
+/** Acquires (once) a WebGPU device, or returns null where no adapter exists. */
+export async function initWebGPU(): Promise<WebGPUDevice | null> {
+  if (current) return current;
+  let adapter: GPUAdapter | null = null;
+  const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
+  if (nav?.gpu) adapter = await nav.gpu.requestAdapter();
+  else {
+    let mod: typeof import('webgpu');
+    try {
+      mod = await import('webgpu');
+    } catch {
+      return null;
+    }
+    Object.assign(globalThis, mod.globals);
+    adapter = await mod.create([]).requestAdapter();
+    if (!adapter) {
+      // No Vulkan/Metal/D3D adapter: Dawn's OpenGL ES backend (Mesa llvmpipe) in compatibility mode.
+      process.env.EGL_PLATFORM ??= 'surfaceless';
+      adapter = await mod.create(['backend=opengles']).requestAdapter({ featureLevel: 'compatibility' } as GPURequestAdapterOptions);
+    }
+  }
+  if (!adapter) return null;
+  const lim = adapter.limits;
+  const device = await adapter.requestDevice({
+    requiredLimits: {
+      maxStorageBuffersPerShaderStage: lim.maxStorageBuffersPerShaderStage,
+      maxStorageBufferBindingSize: lim.maxStorageBufferBindingSize,
+      maxBufferSize: lim.maxBufferSize,
+    },
+  });
+  device.addEventListener('uncapturederror', (ev) => pendingErrors.push((ev as GPUUncapturedErrorEvent).error.message));
+  const info = adapter.info;
+  const desc = [info?.vendor, info?.architecture, info?.device, info?.description].filter(Boolean).join(' ') || 'unknown adapter';
+  current = { device, adapterInfo: desc, software: /llvmpipe|swiftshader|software/i.test(desc) || (info as { isFallbackAdapter?: boolean })?.isFallbackAdapter === true, maxStorageBuffers: lim.maxStorageBuffersPerShaderStage };
+  return current;
+}
+
+/** The device, or an error telling how to get one. */
+export function gpu(): WebGPUDevice {
+  if (!current) throw new FluxionError('webgpu: no device; call await initWebGPU() (or set FLUXION_BACKEND=webgpu) first');
+  return current;
+}
+
+function checkErrors(): void {
+  if (pendingErrors.length) {
+    const msgs = pendingErrors.splice(0);
+    throw new FluxionError(`webgpu: device error: ${msgs.join('; ')}`);
+  }
+}
+
+// ---------------------------------------------------------------- buffers
+
+const USAGE = 0x80 | 0x04 | 0x08; // STORAGE | COPY_SRC | COPY_DST
+const pool = new Map<number, GPUBuffer[]>();
+const live = { buffers: 0, bytes: 0 };
+const roundUp = (n: number) => Math.max(16, Math.ceil(n / 256) * 256);
+
+function acquire(bytes: number): GPUBuffer {
+  const size = roundUp(bytes);
+  const free = pool.get(size);
+  live.buffers++;
+  live.bytes += size;
+  if (free?.length) return free.pop()!;
+  return gpu().device.createBuffer({ size, usage: USAGE });
+}
+function release(buf: GPUBuffer): void {
+  live.buffers--;
+  live.bytes -= buf.size;
+  let list = pool.get(buf.size);
+  if (!list) pool.set(buf.size, (list = []));
+  list.push(buf);
+}
+const registry = new FinalizationRegistry<GPUBuffer>(release);
+
+/** Live GPU buffers and bytes held by arrays and executables. */
+export const webgpuMemoryStats = () => ({ ...live });
+
+const elemBytes = 4; // every dtype is stored in 32-bit words on the GPU (bool as u32)
+
+/** An array whose elements live in a GPU buffer. Read it with `await x.data()`. */
+export class GpuArray extends Array {
+  #buffer: GPUBuffer | null;
+  readonly device = 'webgpu';
+  constructor(buffer: GPUBuffer, readonly shape: readonly number[], readonly dtype: DType) {
+    super();
+    this.#buffer = buffer;
+    registry.register(this, buffer, this);
+  }
+  get buffer(): GPUBuffer {
+    if (!this.#buffer) throw new FluxionError(`array ${avalString(this)} was used after dispose()`);
+    return this.#buffer;
+  }
+  toConcrete(): ConcreteArray | null {
+    return null;
+  }
+  override dataSync(): TypedArray {
+    throw new FluxionError(`webgpu arrays are read asynchronously: use await x.data() or await toDevice(x, 'cpu') for ${avalString(this)}`);
+  }
+  override async data(): Promise<TypedArray> {
+    return (await download(this)).buffer.slice() as TypedArray;
+  }
+  override toString(): string {
+    return `Array(<webgpu>, shape=(${this.shape.join(', ')}${this.shape.length === 1 ? ',' : ''}), dtype=${this.dtype})  // await x.data() to read`;
+  }
+  override dispose(): void {
+    if (!this.#buffer) return;
+    registry.unregister(this);
+    release(this.#buffer);
+    this.#buffer = null;
+  }
+}
+
+/** Copies a CPU array to the GPU. */
+export function upload(x: ConcreteArray): GpuArray {
+  const buf = acquire(x.size * elemBytes);
+  const src = x.buffer;
+  const words = x.dtype === 'bool' ? Uint32Array.from(src) : src;
+  if (x.size) gpu().device.queue.writeBuffer(buf, 0, words.buffer, words.byteOffset, words.byteLength);
+  return new GpuArray(buf, x.shape, x.dtype);
+}
+
+/** Copies a GPU array back to the CPU. */
+export async function download(x: GpuArray): Promise<ConcreteArray> {
+  const { device } = gpu();
+  const bytes = Math.max(4, x.size * elemBytes);
+  const staging = device.createBuffer({ size: roundUp(bytes), usage: 0x01 | 0x08 }); // MAP_READ | COPY_DST
+  const enc = device.createCommandEncoder();
+  enc.copyBufferToBuffer(x.buffer, 0, staging, 0, roundUp(bytes));
+  device.queue.submit([enc.finish()]);
+  await staging.mapAsync(0x01);
+  const raw = staging.getMappedRange().slice(0, x.size * elemBytes);
+  staging.unmap();
+  staging.destroy();
+  checkErrors();
+  const words = x.dtype === 'float32' ? new Float32Array(raw) : x.dtype === 'int32' ? new Int32Array(raw) : new Uint32Array(raw);
+  const out = x.dtype === 'bool' ? Uint8Array.from(words) : words;
+  return new ConcreteArray(out, x.shape, x.dtype);
+}
+
+// ---------------------------------------------------------------- execution
+
+const pipelines = new Map<string, GPUComputePipeline>();
+function pipeline(k: Kernel): GPUComputePipeline {
+  let p = pipelines.get(k.code);
+  if (!p) {
+    const { device } = gpu();
+    const module = device.createShaderModule({ code: k.code, label: k.name });
+    p = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: `fluxion:${k.name}` });
+    pipelines.set(k.code, p);
+  }
+  return p;
+}
+
+/** A compiled graph: prepared, lowered, with its plan text. */
+export interface Executable {
+  graph: Graph;
+  kernels: Kernel[];
+  plan: string;
+}
+const executables = new WeakMap<Graph, Executable>();
+
+/** Plans (once per graph) the kernels of a graph. */
+export function compile(graph: Graph): Executable {
+  let ex = executables.get(graph);
+  if (!ex) {
+    const prepared = prepareGraph(graph);
+    const { kernels, plan } = lowerGraph(prepared, gpu().maxStorageBuffers);
+    executables.set(graph, (ex = { graph: prepared, kernels, plan }));
+  }
+  return ex;
+}
+
+/** Runs a graph on GPU arrays (0-d CPU arrays are accepted as constants). */
+export function runGraph(graph: Graph, args: Array[]): Array[] {
+  const ex = compile(graph);
+  const { device } = gpu();
+  const bufs = new Map<number, GPUBuffer>();
+  const temps: GPUBuffer[] = [];
+  ex.graph.inVars.forEach((v, i) => {
+    const a = args[i];
+    bufs.set(v.id, a instanceof GpuArray ? a.buffer : constantBuffer(a, temps));
+  });
+  const enc = device.createCommandEncoder();
+  for (const k of ex.kernels) {
+    for (const w of k.writes) {
+      const b = acquire(sizeOf(w.aval.shape) * elemBytes);
+      bufs.set(w.id, b);
+      temps.push(b);
+    }
+    if (k.n === 0) continue;
+    const p = pipeline(k);
+    const entries = [...k.reads, ...k.writes].map((v, binding) => ({ binding, resource: { buffer: bufs.get(v.id)! } }));
+    const pass = enc.beginComputePass();
+    pass.setPipeline(p);
+    pass.setBindGroup(0, device.createBindGroup({ layout: p.getBindGroupLayout(0), entries }));
+    const groups = Math.ceil(k.n / WORKGROUP);
+    pass.dispatchWorkgroups(Math.min(groups, 65535), Math.ceil(groups / 65535));
+    pass.end();
+  }
+  device.queue.submit([enc.finish()]);
+  // Outputs become arrays; other temporaries go back to the pool (the queue keeps their order).
+  const outs = ex.graph.outs.map((a) => {
+    if (a instanceof Lit) return upload(ConcreteArray.scalar(a.value, a.aval.dtype));
+    const k = ex.graph.inVars.indexOf(a);
+    if (k >= 0) return args[k] instanceof GpuArray ? args[k] : upload(args[k] as ConcreteArray);
+    const b = bufs.get(a.id)!;
+    temps.splice(temps.indexOf(b), 1);
+    return new GpuArray(b, a.aval.shape, a.aval.dtype);
+  });
+  const seen = new Set<GPUBuffer>();
+  for (const t of temps) if (!seen.has(t)) (seen.add(t), release(t));
+  return outs;
+}
+
+function constantBuffer(a: Array, temps: GPUBuffer[]): GPUBuffer {
+  const c = a.toConcrete();
+  if (!c || c.ndim !== 0) throw new FluxionError(`webgpu: a ${avalString(a)} CPU array was mixed with WebGPU arrays; move it explicitly with toDevice(x, 'webgpu')`);
+  const g = upload(c);
+  temps.push(g.buffer);
+  return g.buffer;
+}
+
+const eqnGraphs = new Map<string, Graph>();
+/** Eager execution of one primitive: a cached one-equation graph. */
+export function runPrimitive(prim: Primitive, args: Array[], params: Params): Array[] {
+  const avals: ShapedArray[] = args.map((a) => a.aval);
+  const key = `${prim.name}|${JSON.stringify(params, (_k, v) => (v instanceof Graph || typeof v === 'function' ? undefined : v))}|${avals.map(avalString).join(',')}`;
+  let g = eqnGraphs.get(key);
+  const hasOpaque = Object.values(params as object).some((v) => v instanceof Graph || typeof v === 'function' || (globalThis.Array.isArray(v) && v.some((x) => x instanceof Graph)));
+  if (!g || hasOpaque) {
+    const ins = avals.map((a) => new Var(a));
+    const outs = prim.abstractEval(avals, params).map((a) => new Var(a));
+    g = new Graph(ins, [{ prim, inputs: ins, params, outs }], outs);
+    if (!hasOpaque) eqnGraphs.set(key, g);
+  }
+  return runGraph(g, args);
+}
+
+export { isFloat, allocate };

@@ -1,0 +1,368 @@
+/**
+ * Lowering: every materialised variable of a prepared Graph becomes one WGSL kernel. Values
+ * that are not materialised are emitted as expressions at the index where a kernel needs
+ * them (elementwise ops through their `wgsl` rule, views as index arithmetic), memoised so a
+ * value used twice at one index is computed once.
+ * @module
+ */
+import { type ShapedArray } from '../core/array.js';
+import type { DType } from '../core/dtype.js';
+import { FluxionError } from '../core/errors.js';
+import { type Atom, type Eqn, Graph, Lit, Var } from '../core/ir.js';
+import { sizeOf, stridesOf } from '../core/shape.js';
+import { entry, literal, load, prelude, storageType, store, valueType } from '../../kernels/wgsl.js';
+import { windowOutShape, type FoldParams, type UnfoldParams, type DotParams } from '../primitives/index.js';
+import { describePlan, kernelPrimitives, materialised } from './plan.js';
+
+/** One compute kernel: WGSL source, the buffers it reads and writes, the invocation count. */
+export interface Kernel {
+  name: string;
+  code: string;
+  reads: Var[];
+  writes: Var[];
+  n: number;
+  fused: string[];
+}
+
+/** Thrown when a kernel would read more storage buffers than the device allows. */
+class TooManyBuffers extends Error {
+  constructor(readonly culprit: Var) {
+    super('too many buffers');
+  }
+}
+
+const u = (n: number) => `${n}u`;
+
+/** Per-kernel emission state. */
+class Emitter {
+  lines: string[] = [];
+  private memo = new Map<string, string>();
+  constructor(readonly k: KernelBuilder, readonly indent = '  ') {}
+  let(expr: string): string {
+    const name = `t${this.k.counter++}`;
+    this.lines.push(`${this.indent}let ${name} = ${expr};`);
+    return name;
+  }
+  /** Unravels a flat index into coordinates of `shape` (u32 lets). */
+  coords(idx: string, shape: readonly number[]): string[] {
+    const st = stridesOf(shape);
+    const base = this.let(idx);
+    return shape.map((d, i) => (d === 1 ? '0u' : this.let(`(${base} / ${u(st[i])}) % ${u(d)}`)));
+  }
+  /** A flat index from coordinate expressions and strides. */
+  flat(terms: [string, number][]): string {
+    const parts = terms.filter(([, s]) => s !== 0).map(([c, s]) => (s === 1 ? `${c}` : `${c} * ${u(s)}`));
+    return parts.length ? `(${parts.join(' + ')})` : '0u';
+  }
+  expr(a: Atom, idx: string): string {
+    if (a instanceof Lit) return literal(a.value, a.aval.dtype);
+    const key = `${a.id}@${idx}`;
+    let v = this.memo.get(key);
+    if (v === undefined) {
+      v = this.k.mat.has(a.id) ? load(this.k.buffer(a), idx, a.aval.dtype) : this.eqnExpr(this.k.def(a), idx, a);
+      this.memo.set(key, v);
+    }
+    return v;
+  }
+  /** The value of an equation's (single) output at `idx`. */
+  eqnExpr(e: Eqn, idx: string, out: Var): string {
+    this.k.fused.add(e.prim.name);
+    const [x] = e.inputs;
+    const p = e.params as any;
+    const oShape = out.aval.shape;
+    if (e.prim.wgsl) return this.let(e.prim.wgsl(e.inputs.map((a) => this.expr(a, idx)), e.inputs.map((a) => a.aval.dtype), e.params));
+    const xs = x ? stridesOf(x.aval.shape) : [];
+    switch (e.prim.name) {
+      case 'reshape':
+        return this.expr(x, idx);
+      case 'broadcast_in_dim': {
+        const c = this.coords(idx, oShape);
+        return this.expr(x, this.flat(p.dims.map((d: number, i: number) => [c[d], x.aval.shape[i] === 1 ? 0 : xs[i]])));
+      }
+      case 'transpose': {
+        const c = this.coords(idx, oShape);
+        return this.expr(x, this.flat(p.perm.map((q: number, k: number) => [c[k], xs[q]])));
+      }
+      case 'slice': {
+        const c = this.coords(idx, oShape);
+        return this.expr(x, this.flat(c.map((ck, k) => [`(${u(p.start[k])} + ${ck} * ${u(p.strides[k])})`, xs[k]])));
+      }
+      case 'rev': {
+        const c = this.coords(idx, oShape);
+        return this.expr(x, this.flat(c.map((ck, k) => [p.axes.includes(k) ? `(${u(x.aval.shape[k] - 1)} - ${ck})` : ck, xs[k]])));
+      }
+      case 'iota': {
+        const c = this.coords(idx, oShape);
+        return this.let(`${valueType(out.aval.dtype)}(${c[p.dimension]})`);
+      }
+      case 'pad': {
+        const c = this.coords(idx, oShape);
+        const conds: string[] = [];
+        const terms: [string, number][] = c.map((ck, k) => {
+          const q = p.interior[k] + 1;
+          const pk = this.let(`i32(${ck}) - ${p.lo[k]}i`);
+          conds.push(`${pk} >= 0i`, `${pk} % ${q}i == 0i`, `${pk} / ${q}i < ${x.aval.shape[k]}i`);
+          return [`u32(max(${pk}, 0i) / ${q}i)`, xs[k]];
+        });
+        const valid = this.let(conds.length ? conds.join(' && ') : 'true');
+        const inner = sizeOf(x.aval.shape) === 0 ? literal(p.value, out.aval.dtype) : this.expr(x, `select(0u, ${this.flat(terms)}, ${valid})`);
+        return this.let(`select(${literal(p.value, out.aval.dtype)}, ${inner}, ${valid})`);
+      }
+      case 'concatenate': {
+        const c = this.coords(idx, oShape);
+        const st = stridesOf(oShape);
+        let acc = '';
+        let offset = 0;
+        e.inputs.forEach((inp, j) => {
+          const ish = inp.aval.shape, is = stridesOf(ish);
+          const w = ish[p.axis];
+          if (w === 0) return;
+          const local = this.flat(c.map((ck, k) => [k === p.axis ? `(${ck} - ${u(offset)})` : ck, is[k]]));
+          const inside = `${c[p.axis]} >= ${u(offset)} && ${c[p.axis]} < ${u(offset + w)}`;
+          const val = this.expr(inp, `select(0u, ${local}, ${inside})`);
+          acc = acc ? `select(${acc}, ${val}, ${inside})` : val;
+          offset += w;
+        });
+        void st;
+        return this.let(acc || literal(0, out.aval.dtype));
+      }
+      case 'unfold': {
+        const q = p as UnfoldParams;
+        const r = q.window.length;
+        const lead = x.aval.shape.length - r;
+        const c = this.coords(idx, oShape);
+        const conds: string[] = [];
+        const terms: [string, number][] = [];
+        for (let d = 0; d < lead; d++) terms.push([c[d], xs[d]]);
+        for (let d = 0; d < r; d++) {
+          const pos = this.let(`i32(${c[lead + r + d]}) * ${q.strides[d]}i - ${q.padding[d][0]}i + i32(${c[lead + d]}) * ${q.dilation[d]}i`);
+          conds.push(`${pos} >= 0i && ${pos} < ${x.aval.shape[lead + d]}i`);
+          terms.push([`u32(max(${pos}, 0i))`, xs[lead + d]]);
+        }
+        const valid = this.let(conds.join(' && ') || 'true');
+        const val = this.expr(x, `select(0u, ${this.flat(terms)}, ${valid})`);
+        return this.let(`select(${literal(q.padValue, out.aval.dtype)}, ${val}, ${valid})`);
+      }
+      case 'gather': {
+        const [src, ix] = e.inputs;
+        const axis = p.axis as number;
+        const s = src.aval.shape, ishape = ix.aval.shape;
+        const c = this.coords(idx, oShape);
+        const st = stridesOf(ishape);
+        const j = this.flat(ishape.map((_, k) => [c[axis + k], st[k]]));
+        const raw = this.expr(ix, j);
+        const a = this.let(`u32(clamp(${raw}, 0i, ${Math.max(0, s[axis] - 1)}i))`);
+        const ss = stridesOf(s);
+        const terms: [string, number][] = s.map((_, k) => [k < axis ? c[k] : k === axis ? a : c[k - 1 + ishape.length], ss[k]]);
+        return this.expr(src, this.flat(terms));
+      }
+    }
+    throw new FluxionError(`webgpu: cannot inline ${e.prim.name}`);
+  }
+}
+
+/** Builds one kernel: tracks bindings and fused primitive names. */
+class KernelBuilder {
+  counter = 0;
+  reads: Var[] = [];
+  fused = new Set<string>();
+  constructor(readonly defs: Map<number, Eqn>, readonly mat: Set<number>, readonly maxBuffers: number) {}
+  def(v: Var): Eqn {
+    const e = this.defs.get(v.id);
+    if (!e) throw new FluxionError('webgpu: variable without a definition');
+    return e;
+  }
+  buffer(v: Var): string {
+    let k = this.reads.indexOf(v);
+    if (k < 0) {
+      this.reads.push(v);
+      k = this.reads.length - 1;
+      if (this.reads.length + 2 > this.maxBuffers) throw new TooManyBuffers(v);
+    }
+    return `in${k}`;
+  }
+  module(outs: Var[], body: string, n: number): string {
+    const decl = [
+      ...this.reads.map((v, k) => `@group(0) @binding(${k}) var<storage, read> in${k}: array<${storageType(v.aval.dtype)}>;`),
+      ...outs.map((v, k) => `@group(0) @binding(${this.reads.length + k}) var<storage, read_write> out${k}: array<${storageType(v.aval.dtype)}>;`),
+    ];
+    return `${prelude}\n${decl.join('\n')}\n${entry(body, n)}`;
+  }
+}
+
+const reduceInit: Record<string, (d: DType) => string> = {
+  reduce_sum: (d) => literal(0, d),
+  reduce_prod: (d) => literal(1, d),
+  reduce_max: (d) => (d === 'bool' ? 'false' : literal(d === 'float32' ? -Infinity : d === 'int32' ? -2147483648 : 0, d)),
+  reduce_min: (d) => (d === 'bool' ? 'true' : literal(d === 'float32' ? Infinity : d === 'int32' ? 2147483647 : 4294967295, d)),
+};
+const reduceStep: Record<string, (acc: string, v: string, d: DType) => string> = {
+  reduce_sum: (a, v) => `${a} + ${v}`,
+  reduce_prod: (a, v) => `${a} * ${v}`,
+  reduce_max: (a, v, d) => (d === 'bool' ? `${a} || ${v}` : d === 'float32' ? `max_(${a}, ${v})` : `max(${a}, ${v})`),
+  reduce_min: (a, v, d) => (d === 'bool' ? `${a} && ${v}` : d === 'float32' ? `min_(${a}, ${v})` : `min(${a}, ${v})`),
+};
+
+/** The body of the kernel that materialises `eqn`'s outputs. */
+function kernelBody(kb: KernelBuilder, e: Eqn): { body: string; n: number } {
+  const em = new Emitter(kb);
+  const out = e.outs[0];
+  const d = out.aval.dtype;
+  const p = e.params as any;
+  const n = sizeOf(out.aval.shape);
+  const finish = (lines: string[]) => ({ body: [...em.lines, ...lines].join('\n'), n });
+  const loop = (count: number, body: (inner: Emitter, r: string) => string[]) => {
+    const inner = new Emitter(kb, '    ');
+    const tail = body(inner, 'r');
+    return [`  for (var r = 0u; r < ${u(count)}; r++) {`, ...inner.lines, ...tail, '  }'];
+  };
+  if (!kernelPrimitives.has(e.prim.name)) return finish([`  out0[i] = ${store(em.eqnExpr(e, 'i', out), d)};`]);
+  const x = e.inputs[0];
+  const xs = stridesOf(x.aval.shape);
+  switch (e.prim.name) {
+    case 'reduce_sum': case 'reduce_prod': case 'reduce_max': case 'reduce_min': {
+      kb.fused.add(e.prim.name);
+      const axes: number[] = p.axes;
+      const kept = x.aval.shape.map((_, k) => k).filter((k) => !axes.includes(k));
+      const c = em.coords('i', kept.map((k) => x.aval.shape[k]));
+      const base = em.let(em.flat(kept.map((k, j) => [c[j], xs[k]])));
+      const count = sizeOf(axes.map((a) => x.aval.shape[a]));
+      const vt = valueType(d);
+      return finish([
+        `  var acc: ${vt} = ${reduceInit[e.prim.name](d)};`,
+        ...loop(count, (inner) => {
+          const rc = inner.coords('r', axes.map((a) => x.aval.shape[a]));
+          const v = inner.expr(x, `${base} + ${inner.flat(axes.map((a, j) => [rc[j], xs[a]]))}`);
+          return [`    acc = ${reduceStep[e.prim.name]('acc', v, d)};`];
+        }),
+        `  out0[i] = ${store('acc', d)};`,
+      ]);
+    }
+    case 'argmax': case 'argmin': {
+      kb.fused.add(e.prim.name);
+      const axis: number = p.axis;
+      const kept = x.aval.shape.map((_, k) => k).filter((k) => k !== axis);
+      const c = em.coords('i', kept.map((k) => x.aval.shape[k]));
+      const base = em.let(em.flat(kept.map((k, j) => [c[j], xs[k]])));
+      const xd = x.aval.dtype;
+      const better = e.prim.name === 'argmax' ? '>' : '<';
+      const nan = (v: string) => (xd === 'float32' ? `isnan_(${v})` : 'false');
+      const val = (v: string) => (xd === 'bool' ? `select(0u, 1u, ${v})` : v);
+      return finish([
+        `  var best = 0u;`,
+        `  var bestV = ${val(em.expr(x, base))};`,
+        ...loop(x.aval.shape[axis], (inner) => {
+          const v = inner.let(val(inner.expr(x, `${base} + r * ${u(xs[axis])}`)));
+          return [`    if (!${nan('bestV')} && (${nan(v)} || ${v} ${better} bestV)) { best = r; bestV = ${v}; }`];
+        }),
+        `  out0[i] = ${d === 'int32' ? 'i32(best)' : 'best'};`,
+      ]);
+    }
+    case 'dot_general': {
+      kb.fused.add('dot_general');
+      const [a, b] = e.inputs;
+      const { contract: [ca, cb], batch: [ba, bb] } = p as DotParams;
+      const free = (nd: number, ...used: (readonly number[])[]) => [...Array(nd).keys()].filter((k) => !used.some((s) => s.includes(k)));
+      const fa = free(a.aval.shape.length, ca, ba), fb = free(b.aval.shape.length, cb, bb);
+      const as = stridesOf(a.aval.shape), bs = stridesOf(b.aval.shape);
+      const c = em.coords('i', out.aval.shape);
+      const nbat = ba.length;
+      const aBase = em.let(em.flat([...ba.map((k, j) => [c[j], as[k]] as [string, number]), ...fa.map((k, j) => [c[nbat + j], as[k]] as [string, number])]));
+      const bBase = em.let(em.flat([...bb.map((k, j) => [c[j], bs[k]] as [string, number]), ...fb.map((k, j) => [c[nbat + fa.length + j], bs[k]] as [string, number])]));
+      const kShape = ca.map((k) => a.aval.shape[k]);
+      return finish([
+        `  var acc: ${valueType(d)} = ${literal(0, d)};`,
+        ...loop(sizeOf(kShape), (inner) => {
+          const kc = inner.coords('r', kShape);
+          const av = inner.expr(a, `${aBase} + ${inner.flat(ca.map((k, j) => [kc[j], as[k]]))}`);
+          const bv = inner.expr(b, `${bBase} + ${inner.flat(cb.map((k, j) => [kc[j], bs[k]]))}`);
+          return [`    acc = acc + ${av} * ${bv};`];
+        }),
+        `  out0[i] = acc;`,
+      ]);
+    }
+    case 'scatter_add': {
+      kb.fused.add('scatter_add');
+      const [, ix, upd] = e.inputs;
+      const axis: number = p.axis;
+      const s = x.aval.shape;
+      const inner = sizeOf(s.slice(axis + 1)), A = s[axis], nj = sizeOf(ix.aval.shape);
+      const o = em.let(`i / ${u(A * inner)}`), ai = em.let(`(i / ${u(inner)}) % ${u(A)}`), k = em.let(`i % ${u(inner)}`);
+      return finish([
+        `  var acc: ${valueType(d)} = ${em.expr(x, 'i')};`,
+        ...loop(nj, (lp) => {
+          const j = lp.let(`u32(clamp(${lp.expr(ix, 'r')}, 0i, ${Math.max(0, A - 1)}i))`);
+          const v = lp.expr(upd, `(${o} * ${u(nj)} + r) * ${u(inner)} + ${k}`);
+          return [`    if (${j} == ${ai}) { acc = acc + ${v}; }`];
+        }),
+        `  out0[i] = acc;`,
+      ]);
+    }
+    case 'fold': {
+      kb.fused.add('fold');
+      const q = p as FoldParams;
+      const r = q.window.length;
+      const lead = out.aval.shape.length - r;
+      const outSp = windowOutShape(q.spatial, q);
+      const pshape = x.aval.shape, ps = stridesOf(pshape);
+      const c = em.coords('i', out.aval.shape);
+      const lines = [`  var acc: ${valueType(d)} = ${literal(0, d)};`];
+      const taps = sizeOf(q.window);
+      lines.push(
+        ...loop(taps, (lp) => {
+          const w = lp.coords('r', q.window);
+          const conds: string[] = [];
+          const terms: [string, number][] = [];
+          for (let k = 0; k < lead; k++) terms.push([c[k], ps[k]]);
+          for (let k = 0; k < r; k++) terms.push([w[k], ps[lead + k]]);
+          for (let k = 0; k < r; k++) {
+            const t = lp.let(`i32(${c[lead + k]}) + ${q.padding[k][0]}i - i32(${w[k]}) * ${q.dilation[k]}i`);
+            conds.push(`${t} >= 0i && ${t} % ${q.strides[k]}i == 0i && ${t} / ${q.strides[k]}i < ${outSp[k]}i`);
+            terms.push([`u32(max(${t}, 0i) / ${q.strides[k]}i)`, ps[lead + r + k]]);
+          }
+          const valid = lp.let(conds.join(' && '));
+          const v = lp.expr(x, `select(0u, ${lp.flat(terms)}, ${valid})`);
+          return [`    if (${valid}) { acc = acc + ${v}; }`];
+        }),
+      );
+      return finish([...lines, `  out0[i] = acc;`]);
+    }
+    case 'threefry2x32': {
+      kb.fused.add('threefry2x32');
+      const [k0, k1, x0, x1] = e.inputs.map((a) => em.expr(a, 'i'));
+      const v = em.let(`threefry_(${k0}, ${k1}, ${x0}, ${x1})`);
+      return finish([`  out0[i] = ${v}.x;`, `  out1[i] = ${v}.y;`]);
+    }
+  }
+  throw new FluxionError(`webgpu: no kernel for ${e.prim.name}`);
+}
+
+/** Lowers a prepared graph into kernels, materialising more values if a kernel would read too many buffers. */
+export function lowerGraph(g: Graph, maxBuffers: number): { kernels: Kernel[]; plan: string } {
+  const defs = new Map<number, Eqn>();
+  for (const e of g.eqns) for (const v of e.outs) defs.set(v.id, e);
+  const forced = new Set<number>();
+  for (;;) {
+    const mat = materialised(g, forced);
+    try {
+      const kernels: Kernel[] = [];
+      for (const e of g.eqns) {
+        if (!e.outs.some((v) => mat.has(v.id))) continue;
+        const kb = new KernelBuilder(defs, new Set([...mat].filter((id) => !e.outs.some((v) => v.id === id))), maxBuffers);
+        const { body, n } = kernelBody(kb, e);
+        kernels.push({ name: e.prim.name, code: kb.module([...e.outs], body, n), reads: kb.reads, writes: [...e.outs], n, fused: [...kb.fused] });
+      }
+      return { kernels, plan: describePlan(kernels.map((k) => ({ ...k, reads: k.reads.length }))) };
+    } catch (err) {
+      if (!(err instanceof TooManyBuffers)) throw err;
+      // Split the kernel: materialise the inputs of the value that pulled in one buffer too many.
+      const e = defs.get(err.culprit.id);
+      const before = forced.size;
+      for (const [id, eq] of defs) if (eq.inputs.includes(err.culprit)) for (const v of eq.outs) forced.add(v.id);
+      if (e) for (const v of e.outs) forced.add(v.id);
+      if (forced.size === before) throw new FluxionError(`webgpu: a ${defs.get(err.culprit.id)?.prim.name ?? 'kernel'} needs more than ${maxBuffers} storage buffers`);
+    }
+  }
+}
+
+export type { ShapedArray };

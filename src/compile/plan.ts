@@ -1,0 +1,70 @@
+/**
+ * Fusion: splits a Graph into kernels. One cost rule decides which values are materialised
+ * in buffers: graph inputs and outputs, results of kernel-shaped primitives (reductions,
+ * contractions, scatters, folds, threefry), and values read by more than one consumer.
+ * Everything else (elementwise ops and views) is inlined as an expression into the kernels
+ * that read it, so chains of elementwise ops and views become one kernel and reductions and
+ * contractions read fused prologues.
+ * @module
+ */
+import { type Eqn, Graph, Var } from '../core/ir.js';
+import { FluxionError } from '../core/errors.js';
+import { traceToGraph } from '../core/staging.js';
+import { inlineCalls, dce } from '../transforms/passes.js';
+import { ConcreteArray } from '../core/array.js';
+import { Lit } from '../core/ir.js';
+
+/** Primitives emitted as kernels of their own (see lower.ts). */
+export const kernelPrimitives = new Set(['reduce_sum', 'reduce_max', 'reduce_min', 'reduce_prod', 'argmax', 'argmin', 'dot_general', 'scatter_add', 'fold', 'threefry2x32']);
+/** Primitives inlined as index arithmetic into their consumers. */
+export const viewPrimitives = new Set(['reshape', 'broadcast_in_dim', 'transpose', 'slice', 'pad', 'rev', 'concatenate', 'iota', 'unfold', 'gather']);
+
+/** A staged program ready for lowering: calls inlined, every equation supported. */
+export function prepareGraph(g: Graph): Graph {
+  // jit calls and checkpoints are inlined; custom rules only matter to transforms, so their functions are traced and inlined.
+  let flat = inlineCalls(g, (e) => e.prim.name === 'call' || e.prim.name === 'checkpoint');
+  if (flat.eqns.some((e) => e.prim.name === 'custom_jvp_call' || e.prim.name === 'custom_vjp_call')) {
+    const eqns: Eqn[] = [];
+    for (const e of flat.eqns) {
+      if (e.prim.name !== 'custom_jvp_call' && e.prim.name !== 'custom_vjp_call') {
+        eqns.push(e);
+        continue;
+      }
+      const fun = (e.params as { fun: (...xs: any[]) => any[] }).fun;
+      const { graph, consts } = traceToGraph(fun, e.inputs.map((a) => a.aval));
+      if (consts.length) throw new FluxionError(`webgpu: ${e.prim.name} closes over arrays; not supported on WebGPU yet`);
+      eqns.push({ prim: callPrim(), params: { graph, name: e.prim.name }, inputs: e.inputs, outs: e.outs });
+    }
+    flat = inlineCalls(new Graph(flat.inVars, eqns, flat.outs), (e) => e.prim.name === 'call');
+  }
+  for (const e of flat.eqns) {
+    if (!e.prim.wgsl && !kernelPrimitives.has(e.prim.name) && !viewPrimitives.has(e.prim.name)) {
+      throw new FluxionError(`webgpu: primitive ${e.prim.name} is not supported on the WebGPU backend yet; run this computation on the CPU backend`);
+    }
+  }
+  return dce(flat);
+}
+import { registry } from '../core/primitive.js';
+const callPrim = () => registry.get('call')!;
+
+/** Which variables get buffers, given extra ones to force (used when a kernel reads too many buffers). */
+export function materialised(g: Graph, forced: Set<number> = new Set()): Set<number> {
+  const uses = new Map<number, number>();
+  const bump = (v: Var) => uses.set(v.id, (uses.get(v.id) ?? 0) + 1);
+  for (const e of g.eqns) for (const a of e.inputs) if (a instanceof Var) bump(a);
+  const out = new Set<number>([...forced, ...g.inVars.map((v) => v.id)]);
+  for (const a of g.outs) if (a instanceof Var) out.add(a.id);
+  for (const e of g.eqns) {
+    const cheap = e.prim.name === 'iota' || (e.prim.name === 'broadcast_in_dim' && e.inputs[0] instanceof Lit);
+    for (const v of e.outs) {
+      if (kernelPrimitives.has(e.prim.name) || ((uses.get(v.id) ?? 0) > 1 && !cheap)) out.add(v.id);
+    }
+  }
+  return out;
+}
+
+/** Text of a kernel plan, for debugging: one line per kernel with what fused into it. */
+export function describePlan(kernels: { name: string; fused: string[]; reads: number; n: number }[]): string {
+  return kernels.map((k, i) => `kernel ${i}: ${k.name} [${k.n} threads, ${k.reads} buffers read] fuses ${k.fused.join(' ') || '-'}`).join('\n');
+}
+export { ConcreteArray };
