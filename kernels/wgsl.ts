@@ -20,7 +20,7 @@ export const store = (v: string, d: DType): string => (d === 'bool' ? `select(0u
 /** A literal of dtype `d` (infinities and NaN through runtime bitcasts). */
 export function literal(v: number, d: DType): string {
   if (d === 'bool') return v ? 'true' : 'false';
-  if (d === 'int32') return `${v | 0}i`;
+  if (d === 'int32') return (v | 0) === -2147483648 ? '(-2147483647i - 1i)' : `${v | 0}i`; // -2147483648i would overflow before negation
   if (d === 'uint32') return `${v >>> 0}u`;
   if (Number.isNaN(v)) return 'nan_()';
   if (v === Infinity) return 'inf_()';

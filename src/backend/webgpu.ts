@@ -25,6 +25,8 @@ export interface WebGPUDevice {
 }
 
 let current: WebGPUDevice | null = null;
+let instance: GPU | null = null;
+let keptAdapter: GPUAdapter | null = null;
 const pendingErrors: string[] = [];
 
 /** Acquires (once) a WebGPU device, or returns null where no adapter exists. */
@@ -41,14 +43,19 @@ export async function initWebGPU(): Promise<WebGPUDevice | null> {
       return null;
     }
     Object.assign(globalThis, mod.globals);
-    adapter = await mod.create([]).requestAdapter();
-    if (!adapter) {
-      // No Vulkan/Metal/D3D adapter: Dawn's OpenGL ES backend (Mesa llvmpipe) in compatibility mode.
+    // FLUXION_WEBGPU_BACKEND picks Dawn's backend (vulkan, opengles, ...). Without it, try the
+    // platform default, then OpenGL ES in compatibility mode (Mesa llvmpipe on GPU-less machines).
+    const forced = process.env.FLUXION_WEBGPU_BACKEND;
+    // The GPU instance must stay referenced: if it is garbage collected, Dawn tears the device down under us.
+    if (forced !== 'opengles') adapter = await (instance = forced ? mod.create([`backend=${forced}`]) : mod.create([])).requestAdapter();
+    if (!adapter && (!forced || forced === 'opengles')) {
       process.env.EGL_PLATFORM ??= 'surfaceless';
-      adapter = await mod.create(['backend=opengles']).requestAdapter({ featureLevel: 'compatibility' } as GPURequestAdapterOptions);
+      adapter = await (instance = mod.create(['backend=opengles'])).requestAdapter({ featureLevel: 'compatibility' } as GPURequestAdapterOptions);
     }
   }
   if (!adapter) return null;
+  keptAdapter = adapter;
+  void instance, keptAdapter;
   const lim = adapter.limits;
   const device = await adapter.requestDevice({
     requiredLimits: {
@@ -82,7 +89,7 @@ function checkErrors(): void {
 const USAGE = 0x80 | 0x04 | 0x08; // STORAGE | COPY_SRC | COPY_DST
 const pool = new Map<number, GPUBuffer[]>();
 const live = { buffers: 0, bytes: 0 };
-const roundUp = (n: number) => Math.max(16, Math.ceil(n / 256) * 256);
+const roundUp = (n: number) => Math.ceil(Math.max(n, 4) / 256) * 256;
 
 function acquire(bytes: number): GPUBuffer {
   const size = roundUp(bytes);

@@ -47,7 +47,7 @@ class Emitter {
   coords(idx: string, shape: readonly number[]): string[] {
     const st = stridesOf(shape);
     const base = this.let(idx);
-    return shape.map((d, i) => (d === 1 ? '0u' : this.let(`(${base} / ${u(st[i])}) % ${u(d)}`)));
+    return shape.map((d, i) => (d <= 1 ? '0u' : this.let(`(${base} / ${u(st[i])}) % ${u(d)}`)));
   }
   /** A flat index from coordinate expressions and strides. */
   flat(terms: [string, number][]): string {

@@ -11,8 +11,6 @@ import { type Eqn, Graph, Var } from '../core/ir.js';
 import { FluxionError } from '../core/errors.js';
 import { traceToGraph } from '../core/staging.js';
 import { inlineCalls, dce } from '../transforms/passes.js';
-import { ConcreteArray } from '../core/array.js';
-import { Lit } from '../core/ir.js';
 
 /** Primitives emitted as kernels of their own (see lower.ts). */
 export const kernelPrimitives = new Set(['reduce_sum', 'reduce_max', 'reduce_min', 'reduce_prod', 'argmax', 'argmin', 'dot_general', 'scatter_add', 'fold', 'threefry2x32']);
@@ -47,17 +45,29 @@ export function prepareGraph(g: Graph): Graph {
 import { registry } from '../core/primitive.js';
 const callPrim = () => registry.get('call')!;
 
-/** Which variables get buffers, given extra ones to force (used when a kernel reads too many buffers). */
+/**
+ * Which variables get buffers: graph inputs and outputs, kernel-primitive results, and values
+ * whose recomputation would cost more than a buffer. A value's inline cost counts the
+ * elementwise ops and views it would repeat; it is materialised when read by a contraction
+ * (which rereads every element many times) and costs more than a view, or when its consumers
+ * would repeat more than MAX_REPEAT ops between them.
+ */
 export function materialised(g: Graph, forced: Set<number> = new Set()): Set<number> {
-  const uses = new Map<number, number>();
-  const bump = (v: Var) => uses.set(v.id, (uses.get(v.id) ?? 0) + 1);
-  for (const e of g.eqns) for (const a of e.inputs) if (a instanceof Var) bump(a);
+  const MAX_REPEAT = 6;
+  const consumers = new Map<number, Eqn[]>();
+  for (const e of g.eqns) for (const v of new Set(e.inputs.filter((a): a is Var => a instanceof Var))) consumers.set(v.id, [...(consumers.get(v.id) ?? []), e]);
   const out = new Set<number>([...forced, ...g.inVars.map((v) => v.id)]);
   for (const a of g.outs) if (a instanceof Var) out.add(a.id);
+  const cost = new Map<number, number>();
   for (const e of g.eqns) {
-    const cheap = e.prim.name === 'iota' || (e.prim.name === 'broadcast_in_dim' && e.inputs[0] instanceof Lit);
+    const own = viewPrimitives.has(e.prim.name) ? 0 : 1;
+    const c = own + e.inputs.reduce((s, a) => s + (a instanceof Var && !out.has(a.id) ? cost.get(a.id) ?? 0 : 0), 0);
     for (const v of e.outs) {
-      if (kernelPrimitives.has(e.prim.name) || ((uses.get(v.id) ?? 0) > 1 && !cheap)) out.add(v.id);
+      cost.set(v.id, c);
+      const users = consumers.get(v.id) ?? [];
+      if (kernelPrimitives.has(e.prim.name)) out.add(v.id);
+      else if (c > 0 && users.some((u) => u.prim.name === 'dot_general')) out.add(v.id);
+      else if (c * (users.length - 1) > MAX_REPEAT) out.add(v.id);
     }
   }
   return out;
@@ -67,4 +77,3 @@ export function materialised(g: Graph, forced: Set<number> = new Set()): Set<num
 export function describePlan(kernels: { name: string; fused: string[]; reads: number; n: number }[]): string {
   return kernels.map((k, i) => `kernel ${i}: ${k.name} [${k.n} threads, ${k.reads} buffers read] fuses ${k.fused.join(' ') || '-'}`).join('\n');
 }
-export { ConcreteArray };

@@ -1,0 +1,131 @@
+// The WebGPU backend against the CPU backend: every primitive sample, fused graphs, a jitted
+// training step, emitted WGSL, and memory. Runs on whatever adapter exists (Mesa llvmpipe in
+// CI); with CI=true a missing adapter fails the run instead of skipping.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Array, GpuArray, jit, grad, kernelPlan, makeGraph, models, nn, np, optim, random, toDevice, initWebGPU, valueAndGrad, webgpuMemoryStats } from '../src/index.js';
+import { bind } from '../src/core/trace.js';
+import { samples, assertClose } from '../laws/index.js';
+import { compile } from '../src/backend/webgpu.js';
+
+let available = false;
+let ran = 0;
+beforeAll(async () => {
+  const dev = await initWebGPU();
+  available = dev !== null;
+  if (!available && process.env.CI) throw new Error('CI=true but no WebGPU adapter: install libegl1 libegl-mesa0 libgles2 mesa-vulkan-drivers');
+  if (!available) console.log('WebGPU tests skipped: no adapter on this machine');
+  else console.log(`WebGPU adapter: ${dev!.adapterInfo}`);
+});
+afterAll(() => console.log(`WebGPU tests run: ${ran}`));
+
+/** Runs `fn` only with an adapter; counts the WebGPU tests that really ran. */
+const gpuIt = (name: string, fn: () => Promise<void>) =>
+  it(name, async (ctx) => {
+    if (!available) return ctx.skip();
+    await fn();
+    ran++;
+  });
+
+const host = async (x: Array) => (x instanceof GpuArray ? toDevice(x, 'cpu') : x);
+const up = (x: Array) => toDevice(x, 'webgpu');
+// Transcendentals on the GPU use their own approximations; the float32 tolerance is relative to the largest value.
+const tol = { rtol: 2e-4, atol: 2e-5 };
+const unsupported = new Set(['argsort', 'cond', 'scan', 'while', 'custom_lin']);
+
+describe('webgpu: every primitive sample equals the CPU result', () => {
+  for (const row of samples()) {
+    const name = row.prim.name;
+    if (row.noEval) continue;
+    if (unsupported.has(name)) {
+      gpuIt(`${row.label}: refused with a clear error`, async () => {
+        const ins = await Promise.all(row.inputs.map(up));
+        expect(() => bind(row.prim, ins, row.params)).toThrow(new RegExp(`${name} is not supported on the WebGPU backend`));
+      });
+      continue;
+    }
+    gpuIt(row.label, async () => {
+      const cpu = bind(row.prim, row.inputs, row.params);
+      const gpu = bind(row.prim, await Promise.all(row.inputs.map(up)), row.params);
+      for (let i = 0; i < cpu.length; i++) {
+        const g = await host(gpu[i]);
+        if (cpu[i].dtype === 'float32') assertClose(g, cpu[i], tol, `${row.label} output ${i}`);
+        else expect(globalThis.Array.from(g.dataSync())).toEqual(globalThis.Array.from(cpu[i].dataSync()));
+      }
+    });
+  }
+});
+
+describe('webgpu: fused graphs and training', () => {
+  gpuIt('an elementwise chain with views is one kernel', async () => {
+    const f = (x: Array, y: Array) => np.tanh(np.add(np.multiply(np.transpose(x), 2), np.exp(y)));
+    const x = random.normal(random.key(0), [3, 4]), y = random.normal(random.key(1), [4, 3]);
+    const ex = compile(makeGraph(f)(x, y));
+    expect(ex.kernels.length).toBe(1);
+    expect(ex.kernels[0].code).toContain('tanh_(');
+    expect(ex.kernels[0].code).toContain('exp(');
+    assertClose(await host(jit(f)(await up(x), await up(y))), f(x, y), tol);
+  });
+  gpuIt('a reduction reads its fused prologue', async () => {
+    const f = (x: Array) => np.sum(np.square(np.subtract(x, 1)), { axis: 1 });
+    const g = makeGraph(f)(np.ones([5, 7]));
+    expect(compile(g).kernels.map((k) => k.name)).toEqual(['reduce_sum']);
+    const x = random.normal(random.key(2), [5, 7]);
+    assertClose(await host(jit(f)(await up(x))), f(x), tol);
+  });
+  gpuIt('a jitted MLP training step equals the CPU step, with a handful of kernels per layer', async () => {
+    const model = nn.serial(nn.dense(32), nn.relu, nn.dense(32), nn.relu, nn.dense(10));
+    const { params } = model.init(random.key(0), [16, 64]);
+    const x = random.normal(random.key(1), [16, 64]);
+    const y = random.randint(random.key(2), [16], 0, 10);
+    const opt = optim.sgd(0.1);
+    const step = (p: unknown, xb: Array, yb: Array) => {
+      const [l, g] = valueAndGrad((q: unknown) => nn.softmaxCrossEntropy(model.apply(q, {}, xb).y, yb))(p);
+      return { params: optim.applyUpdates(p, opt.update(g, opt.init(p), p).updates), loss: l };
+    };
+    const plan = kernelPlan(makeGraph(step)(params, x, y));
+    const kernels = plan.split('\n').length;
+    console.log(`MLP step plan (${kernels} kernels):\n${plan}`);
+    expect(kernels).toBeLessThanOrEqual(10 * 3); // per layer: forward dot + activation, backward dots, relu mask, bias sum, two updates
+    const cpu = jit(step)(params, x, y);
+    const gp = { ...params } as any;
+    for (const k of Object.keys(gp)) gp[k] = { weight: await up(gp[k].weight), bias: await up(gp[k].bias) };
+    const gpu = jit(step)(gp, await up(x), await up(y));
+    assertClose(await host(gpu.loss), cpu.loss, tol);
+    assertClose(await host(gpu.params['4'].weight), cpu.params['4'].weight, tol);
+    assertClose(await host(gpu.params['0'].weight), cpu.params['0'].weight, tol);
+  });
+  gpuIt('LeNet-5 forward and gradient agree with the CPU', async () => {
+    const model = models.lenet5();
+    const { params } = model.init(random.key(0), [2, 1, 28, 28]);
+    const x = random.normal(random.key(3), [2, 1, 28, 28]);
+    const loss = (p: any, xb: Array) => np.sum(model.apply(p, {}, xb).y as Array);
+    const cpu = grad(loss)(params, x);
+    const gparams: any = {};
+    for (const [k, v] of Object.entries(params as Record<string, any>)) gparams[k] = v.weight ? { weight: await up(v.weight), bias: await up(v.bias) } : v;
+    const gpu = jit(grad(loss))(gparams, await up(x));
+    assertClose(await host(gpu.conv1.weight), cpu.conv1.weight, { rtol: 1e-3, atol: 1e-4 });
+    assertClose(await host(gpu.fc3.bias), cpu.fc3.bias, { rtol: 1e-3, atol: 1e-4 });
+  });
+  gpuIt('memory stays flat over repeated jitted steps with no disposal', async () => {
+    const f = jit((w: Array, x: Array) => np.subtract(w, np.multiply(grad((v: Array) => np.sum(np.square(np.matmul(x, v))))(w), 0.01)));
+    let w: Array = await up(random.normal(random.key(4), [8, 4]));
+    const x = await up(random.normal(random.key(5), [6, 8]));
+    const samplesOf: number[] = [];
+    for (let i = 0; i < 60; i++) {
+      w = f(w, x);
+      if (i % 20 === 19) {
+        await w.data();
+        (globalThis as { gc?: () => void }).gc?.();
+        samplesOf.push(webgpuMemoryStats().buffers);
+      }
+    }
+    // Without a forced GC the count may lag, but it must not grow with the step count.
+    expect(samplesOf[2]).toBeLessThanOrEqual(samplesOf[0] + 200);
+    expect(Number.isFinite((await host(w)).dataSync()[0])).toBe(true);
+  });
+  gpuIt('mixing a CPU array into GPU work is an error that says what to do', async () => {
+    const g = await up(np.ones([3]));
+    expect(() => np.add(g, np.array([1, 2, 3]))).toThrow(/mixes a cpu array \(shape \[3\]\) with webgpu arrays; move it with await toDevice/);
+    expect(() => g.dataSync()).toThrow(/read asynchronously: use await x.data\(\)/);
+  });
+});
