@@ -22,6 +22,8 @@ export interface WebGPUDevice {
   /** True for software adapters (llvmpipe, SwiftShader): correct but slow. */
   software: boolean;
   maxStorageBuffers: number;
+  /** Matmul tile edge: 16 where 256 invocations per workgroup are allowed, else 8. */
+  tile: number;
 }
 
 let current: WebGPUDevice | null = null;
@@ -62,12 +64,16 @@ export async function initWebGPU(): Promise<WebGPUDevice | null> {
       maxStorageBuffersPerShaderStage: lim.maxStorageBuffersPerShaderStage,
       maxStorageBufferBindingSize: lim.maxStorageBufferBindingSize,
       maxBufferSize: lim.maxBufferSize,
+      maxComputeInvocationsPerWorkgroup: lim.maxComputeInvocationsPerWorkgroup,
+      maxComputeWorkgroupSizeX: lim.maxComputeWorkgroupSizeX,
+      maxComputeWorkgroupSizeY: lim.maxComputeWorkgroupSizeY,
+      maxComputeWorkgroupStorageSize: lim.maxComputeWorkgroupStorageSize,
     },
   });
   device.addEventListener('uncapturederror', (ev) => pendingErrors.push((ev as GPUUncapturedErrorEvent).error.message));
   const info = adapter.info;
   const desc = [info?.vendor, info?.architecture, info?.device, info?.description].filter(Boolean).join(' ') || 'unknown adapter';
-  current = { device, adapterInfo: desc, software: /llvmpipe|swiftshader|software/i.test(desc) || (info as { isFallbackAdapter?: boolean })?.isFallbackAdapter === true, maxStorageBuffers: lim.maxStorageBuffersPerShaderStage };
+  current = { device, adapterInfo: desc, software: /llvmpipe|swiftshader|software/i.test(desc) || (info as { isFallbackAdapter?: boolean })?.isFallbackAdapter === true, maxStorageBuffers: lim.maxStorageBuffersPerShaderStage, tile: lim.maxComputeInvocationsPerWorkgroup >= 256 ? 16 : 8 };
   return current;
 }
 
@@ -200,7 +206,7 @@ export function compile(graph: Graph): Executable {
   let ex = executables.get(graph);
   if (!ex) {
     const prepared = prepareGraph(graph);
-    const { kernels, plan } = lowerGraph(prepared, gpu().maxStorageBuffers);
+    const { kernels, plan } = lowerGraph(prepared, gpu().maxStorageBuffers, gpu().tile);
     executables.set(graph, (ex = { graph: prepared, kernels, plan }));
   }
   return ex;
@@ -229,8 +235,11 @@ export function runGraph(graph: Graph, args: Array[]): Array[] {
     const pass = enc.beginComputePass();
     pass.setPipeline(p);
     pass.setBindGroup(0, device.createBindGroup({ layout: p.getBindGroupLayout(0), entries }));
-    const groups = Math.ceil(k.n / WORKGROUP);
-    pass.dispatchWorkgroups(Math.min(groups, 65535), Math.ceil(groups / 65535));
+    if (k.grid) pass.dispatchWorkgroups(...k.grid);
+    else {
+      const groups = Math.ceil(k.n / WORKGROUP);
+      pass.dispatchWorkgroups(Math.min(groups, 65535), Math.ceil(groups / 65535));
+    }
     pass.end();
   }
   device.queue.submit([enc.finish()]);

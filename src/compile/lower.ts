@@ -22,6 +22,8 @@ export interface Kernel {
   writes: Var[];
   n: number;
   fused: string[];
+  /** Workgroup grid for kernels with their own geometry (tiled matmul); else n / WORKGROUP. */
+  grid?: [number, number, number];
 }
 
 /** Thrown when a kernel would read more storage buffers than the device allows. */
@@ -166,7 +168,7 @@ class KernelBuilder {
   counter = 0;
   reads: Var[] = [];
   fused = new Set<string>();
-  constructor(readonly defs: Map<number, Eqn>, readonly mat: Set<number>, readonly maxBuffers: number) {}
+  constructor(readonly defs: Map<number, Eqn>, readonly mat: Set<number>, readonly maxBuffers: number, readonly tile: number) {}
   def(v: Var): Eqn {
     const e = this.defs.get(v.id);
     if (!e) throw new FluxionError('webgpu: variable without a definition');
@@ -181,11 +183,15 @@ class KernelBuilder {
     }
     return `in${k}`;
   }
-  module(outs: Var[], body: string, n: number): string {
+  module(outs: Var[], body: string, n: number, tiled?: { workgroup: string }): string {
     const decl = [
       ...this.reads.map((v, k) => `@group(0) @binding(${k}) var<storage, read> in${k}: array<${storageType(v.aval.dtype)}>;`),
       ...outs.map((v, k) => `@group(0) @binding(${this.reads.length + k}) var<storage, read_write> out${k}: array<${storageType(v.aval.dtype)}>;`),
     ];
+    if (tiled) {
+      const main = `@compute @workgroup_size(${this.tile}, ${this.tile}) fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {\n${body}\n}`;
+      return `${prelude}\n${decl.join('\n')}\n${tiled.workgroup}\n${main}`;
+    }
     return `${prelude}\n${decl.join('\n')}\n${entry(body, n)}`;
   }
 }
@@ -204,7 +210,7 @@ const reduceStep: Record<string, (acc: string, v: string, d: DType) => string> =
 };
 
 /** The body of the kernel that materialises `eqn`'s outputs. */
-function kernelBody(kb: KernelBuilder, e: Eqn): { body: string; n: number } {
+function kernelBody(kb: KernelBuilder, e: Eqn): { body: string; n: number; grid?: [number, number, number]; workgroup?: string } {
   const em = new Emitter(kb);
   const out = e.outs[0];
   const d = out.aval.dtype;
@@ -258,29 +264,8 @@ function kernelBody(kb: KernelBuilder, e: Eqn): { body: string; n: number } {
         `  out0[i] = ${d === 'int32' ? 'i32(best)' : 'best'};`,
       ]);
     }
-    case 'dot_general': {
-      kb.fused.add('dot_general');
-      const [a, b] = e.inputs;
-      const { contract: [ca, cb], batch: [ba, bb] } = p as DotParams;
-      const free = (nd: number, ...used: (readonly number[])[]) => [...Array(nd).keys()].filter((k) => !used.some((s) => s.includes(k)));
-      const fa = free(a.aval.shape.length, ca, ba), fb = free(b.aval.shape.length, cb, bb);
-      const as = stridesOf(a.aval.shape), bs = stridesOf(b.aval.shape);
-      const c = em.coords('i', out.aval.shape);
-      const nbat = ba.length;
-      const aBase = em.let(em.flat([...ba.map((k, j) => [c[j], as[k]] as [string, number]), ...fa.map((k, j) => [c[nbat + j], as[k]] as [string, number])]));
-      const bBase = em.let(em.flat([...bb.map((k, j) => [c[j], bs[k]] as [string, number]), ...fb.map((k, j) => [c[nbat + fa.length + j], bs[k]] as [string, number])]));
-      const kShape = ca.map((k) => a.aval.shape[k]);
-      return finish([
-        `  var acc: ${valueType(d)} = ${literal(0, d)};`,
-        ...loop(sizeOf(kShape), (inner) => {
-          const kc = inner.coords('r', kShape);
-          const av = inner.expr(a, `${aBase} + ${inner.flat(ca.map((k, j) => [kc[j], as[k]]))}`);
-          const bv = inner.expr(b, `${bBase} + ${inner.flat(cb.map((k, j) => [kc[j], bs[k]]))}`);
-          return [`    acc = acc + ${av} * ${bv};`];
-        }),
-        `  out0[i] = acc;`,
-      ]);
-    }
+    case 'dot_general':
+      return { ...tiledMatmul(kb, e), n };
     case 'scatter_add': {
       kb.fused.add('scatter_add');
       const [, ix, upd] = e.inputs;
@@ -337,8 +322,60 @@ function kernelBody(kb: KernelBuilder, e: Eqn): { body: string; n: number } {
   throw new FluxionError(`webgpu: no kernel for ${e.prim.name}`);
 }
 
+/**
+ * dot_general as a tiled matrix product: each TILE x TILE workgroup (16, or 8 on small adapters) computes one output tile of one
+ * batch element, staging tiles of both operands in workgroup memory. Operands are read
+ * through their (possibly fused) expressions at `[batch, row, k]` and `[batch, k, col]`.
+ */
+function tiledMatmul(kb: KernelBuilder, e: Eqn): { body: string; grid: [number, number, number]; workgroup: string } {
+  const TILE = kb.tile;
+  const [a, b] = e.inputs;
+  const out = e.outs[0];
+  const d = out.aval.dtype;
+  const { contract: [ca, cb], batch: [ba, bb] } = e.params as DotParams;
+  const free = (nd: number, ...used: (readonly number[])[]) => [...Array(nd).keys()].filter((k) => !used.some((s) => s.includes(k)));
+  const fa = free(a.aval.shape.length, ca, ba), fb = free(b.aval.shape.length, cb, bb);
+  const dims = (x: Atom, axes: readonly number[]) => axes.map((k) => x.aval.shape[k]);
+  const nb = sizeOf(dims(a, ba)), m = sizeOf(dims(a, fa)), n = sizeOf(dims(b, fb)), kk = sizeOf(dims(a, ca));
+  const as = stridesOf(a.aval.shape), bs = stridesOf(b.aval.shape);
+  const em = new Emitter(kb);
+  const vt = valueType(d);
+  const lines = [
+    `  let bi = wg.z;`,
+    `  let row = wg.y * ${u(TILE)} + lid.y;`,
+    `  let col = wg.x * ${u(TILE)} + lid.x;`,
+    `  var acc: ${vt} = ${literal(0, d)};`,
+    `  for (var t = 0u; t < ${u(kk)}; t += ${u(TILE)}) {`,
+  ];
+  const inner = new Emitter(kb, '    ');
+  const aIdx = `min(row, ${u(Math.max(0, m - 1))})`, bIdx = `min(col, ${u(Math.max(0, n - 1))})`;
+  const ka = inner.let(`min(t + lid.x, ${u(Math.max(0, kk - 1))})`), kb2 = inner.let(`min(t + lid.y, ${u(Math.max(0, kk - 1))})`);
+  const aOff = inner.flat([...coordTerms(inner, 'bi', dims(a, ba), ba.map((x) => as[x])), ...coordTerms(inner, aIdx, dims(a, fa), fa.map((x) => as[x])), ...coordTerms(inner, ka, dims(a, ca), ca.map((x) => as[x]))]);
+  const bOff = inner.flat([...coordTerms(inner, 'bi', dims(b, bb), bb.map((x) => bs[x])), ...coordTerms(inner, kb2, dims(b, cb), cb.map((x) => bs[x])), ...coordTerms(inner, bIdx, dims(b, fb), fb.map((x) => bs[x]))]);
+  const av = inner.expr(a, aOff), bv = inner.expr(b, bOff);
+  const zero = literal(0, d);
+  lines.push(
+    ...inner.lines,
+    `    tileA[lid.y][lid.x] = select(${zero}, ${av}, row < ${u(m)} && t + lid.x < ${u(kk)});`,
+    `    tileB[lid.y][lid.x] = select(${zero}, ${bv}, col < ${u(n)} && t + lid.y < ${u(kk)});`,
+    `    workgroupBarrier();`,
+    `    for (var q = 0u; q < ${u(TILE)}; q++) { acc = acc + tileA[lid.y][q] * tileB[q][lid.x]; }`,
+    `    workgroupBarrier();`,
+    `  }`,
+    `  if (row < ${u(m)} && col < ${u(n)}) { out0[(bi * ${u(m)} + row) * ${u(n)} + col] = acc; }`,
+  );
+  const workgroup = `var<workgroup> tileA: array<array<${vt}, ${TILE}>, ${TILE}>;\nvar<workgroup> tileB: array<array<${vt}, ${TILE}>, ${TILE}>;`;
+  return { body: [...em.lines, ...lines].join('\n'), grid: [Math.ceil(n / TILE), Math.ceil(m / TILE), nb], workgroup };
+}
+
+/** Coordinates of a flat group index and their strides, as flat-index terms. */
+function coordTerms(em: Emitter, idx: string, shape: number[], strides: number[]): [string, number][] {
+  const c = em.coords(idx, shape);
+  return c.map((ck, j) => [ck, strides[j]]);
+}
+
 /** Lowers a prepared graph into kernels, materialising more values if a kernel would read too many buffers. */
-export function lowerGraph(g: Graph, maxBuffers: number): { kernels: Kernel[]; plan: string } {
+export function lowerGraph(g: Graph, maxBuffers: number, tile = 16): { kernels: Kernel[]; plan: string } {
   const defs = new Map<number, Eqn>();
   for (const e of g.eqns) for (const v of e.outs) defs.set(v.id, e);
   const forced = new Set<number>();
@@ -348,9 +385,10 @@ export function lowerGraph(g: Graph, maxBuffers: number): { kernels: Kernel[]; p
       const kernels: Kernel[] = [];
       for (const e of g.eqns) {
         if (!e.outs.some((v) => mat.has(v.id))) continue;
-        const kb = new KernelBuilder(defs, new Set([...mat].filter((id) => !e.outs.some((v) => v.id === id))), maxBuffers);
-        const { body, n } = kernelBody(kb, e);
-        kernels.push({ name: e.prim.name, code: kb.module([...e.outs], body, n), reads: kb.reads, writes: [...e.outs], n, fused: [...kb.fused] });
+        const kb = new KernelBuilder(defs, new Set([...mat].filter((id) => !e.outs.some((v) => v.id === id))), maxBuffers, tile);
+        const { body, n, grid, workgroup } = kernelBody(kb, e);
+        const code = kb.module([...e.outs], body, n, workgroup ? { workgroup } : undefined);
+        kernels.push({ name: e.prim.name, code, reads: kb.reads, writes: [...e.outs], n, fused: [...kb.fused], grid });
       }
       return { kernels, plan: describePlan(kernels.map((k) => ({ ...k, reads: k.reads.length }))) };
     } catch (err) {
