@@ -36,7 +36,7 @@ export async function initWebGPU(): Promise<WebGPUDevice | null> {
   if (current) return current;
   let adapter: GPUAdapter | null = null;
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
-  if (nav?.gpu) adapter = await nav.gpu.requestAdapter();
+  if (nav?.gpu) adapter = (await nav.gpu.requestAdapter()) ?? (await nav.gpu.requestAdapter({ featureLevel: 'compatibility' } as GPURequestAdapterOptions));
   else {
     let mod: typeof import('webgpu');
     try {
