@@ -6,7 +6,7 @@
  * @module
  */
 import { Array, ConcreteArray, type ShapedArray, avalString } from '../core/array.js';
-import { type DType, type TypedArray, allocate, isFloat } from '../core/dtype.js';
+import type { DType, TypedArray } from '../core/dtype.js';
 import { FluxionError } from '../core/errors.js';
 import { Graph, Lit, Var } from '../core/ir.js';
 import type { Params, Primitive } from '../core/primitive.js';
@@ -281,4 +281,3 @@ export function runPrimitive(prim: Primitive, args: Array[], params: Params): Ar
   return runGraph(g, args);
 }
 
-export { isFloat, allocate };

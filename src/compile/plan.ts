@@ -9,6 +9,7 @@
  */
 import { type Eqn, Graph, Var } from '../core/ir.js';
 import { FluxionError } from '../core/errors.js';
+import { registry } from '../core/primitive.js';
 import { traceToGraph } from '../core/staging.js';
 import { inlineCalls, dce } from '../transforms/passes.js';
 
@@ -42,7 +43,6 @@ export function prepareGraph(g: Graph): Graph {
   }
   return dce(flat);
 }
-import { registry } from '../core/primitive.js';
 const callPrim = () => registry.get('call')!;
 
 /**

@@ -409,19 +409,15 @@ export function lstm(x: Array, h0: Array, c0: Array, w: RnnWeights, opts?: { bat
   }, [squeeze0(h0), squeeze0(c0)] as [Array, Array], seqMajor(x, opts?.batchFirst));
   return { output: seqMajor(ys, opts?.batchFirst), hN: np.expandDims(h, 0), cN: np.expandDims(c, 0) };
 }
+/** Runs a single-state step `h' = step(w, x_t, h)` over a sequence with scan. */
+function runSingleState(step: (w: RnnWeights, x: Array, h: Array) => Array, x: Array, h0: Array, w: RnnWeights, opts?: { batchFirst?: boolean }): { output: Array; hN: Array } {
+  const [h, ys] = scan((h: Array, xt: Array) => {
+    const h2 = step(w, xt, h);
+    return [h2, h2];
+  }, squeeze0(h0), seqMajor(x, opts?.batchFirst));
+  return { output: seqMajor(ys, opts?.batchFirst), hN: np.expandDims(h, 0) };
+}
 /** GRU over a sequence, as {@link lstm}. @category Recurrent */
-export function gru(x: Array, h0: Array, w: RnnWeights, opts?: { batchFirst?: boolean }): { output: Array; hN: Array } {
-  const [h, ys] = scan((h: Array, xt: Array) => {
-    const h2 = gruStep(w, xt, h);
-    return [h2, h2];
-  }, squeeze0(h0), seqMajor(x, opts?.batchFirst));
-  return { output: seqMajor(ys, opts?.batchFirst), hN: np.expandDims(h, 0) };
-}
+export const gru = (x: Array, h0: Array, w: RnnWeights, opts?: { batchFirst?: boolean }): { output: Array; hN: Array } => runSingleState(gruStep, x, h0, w, opts);
 /** Elman RNN (tanh) over a sequence, as {@link lstm}. @category Recurrent */
-export function rnn(x: Array, h0: Array, w: RnnWeights, opts?: { batchFirst?: boolean }): { output: Array; hN: Array } {
-  const [h, ys] = scan((h: Array, xt: Array) => {
-    const h2 = rnnTanhStep(w, xt, h);
-    return [h2, h2];
-  }, squeeze0(h0), seqMajor(x, opts?.batchFirst));
-  return { output: seqMajor(ys, opts?.batchFirst), hN: np.expandDims(h, 0) };
-}
+export const rnn = (x: Array, h0: Array, w: RnnWeights, opts?: { batchFirst?: boolean }): { output: Array; hN: Array } => runSingleState(rnnTanhStep, x, h0, w, opts);

@@ -47,8 +47,8 @@ export const lecunNormal = (): Initializer => byFan('in', 1, 'normal');
 export const truncatedNormal = (std = 1): Initializer => (key, shape) => np.multiply(randomTruncated(key, -2, 2, shape), std);
 /** PyTorch's default for Linear and Conv weights and biases: U(±1/sqrt(fanIn)) of the weight. @category Initializers */
 export const torchDefault = (fanIn: number): Initializer => uniform(1 / Math.sqrt(Math.max(1, fanIn)));
-export { xavier };
-const xavier = glorotUniform;
+/** Alias of glorotUniform. @category Initializers */
+export const xavier = glorotUniform;
 
 /**
  * A (semi-)orthogonal matrix (Saxe et al. 2014) of shape `[rows, ...rest]` flattened to 2-D,

@@ -6,7 +6,7 @@
  * @module
  */
 import { Array } from '../core/array.js';
-import { ShapeError, ValueError, fmtShape } from '../core/errors.js';
+import { ShapeError, fmtShape } from '../core/errors.js';
 import { traceToGraph } from '../core/staging.js';
 import { type Key, split } from '../random.js';
 import * as np from '../np/index.js';
@@ -188,4 +188,3 @@ export const skip = (inner: Layer, merge: Layer = fanInConcat(1)): Layer => ({ .
 export function expectFeatures(name: string, x: Array, expected: readonly number[]): void {
   if (x.shape.slice(1).join() !== expected.join()) throw new ShapeError(`${name}: input ${fmtShape(x.shape)} does not match the initialised features ${fmtShape(expected)}`);
 }
-export { ValueError };

@@ -9,7 +9,7 @@ import { checkOptions, codecs } from '../core/options.js';
 import { normAxis } from '../core/shape.js';
 import { bind1 } from '../core/trace.js';
 import * as P from '../primitives/index.js';
-import { asArray, broadcastTo, prepare } from './convert.js';
+import { asArray, broadcastTo } from './convert.js';
 
 interface AxisRange {
   start: number;
@@ -129,4 +129,3 @@ export function takeAlongAxis(x: ArrayLike, indices: ArrayLike, axis: number): A
   }
   return P.gather(P.reshape(src, [src.size]), flat, 0);
 }
-export { prepare };

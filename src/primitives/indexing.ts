@@ -12,7 +12,7 @@ import { type BatchDim, type Primitive, UndefinedPrimal, definePrimitive } from 
 import { type Shape, shapesEqual, sizeOf } from '../core/shape.js';
 import { bind1 } from '../core/trace.js';
 import { fmt, moveBatchAxis } from './util.js';
-import { broadcastInDim, iota, reshape } from './views.js';
+import { iota, reshape } from './views.js';
 import { add, mul, fullLike, zerosLike } from './elementwise.js';
 
 type AxisParams = { axis: number };
@@ -114,4 +114,3 @@ export const scatterAddP: Primitive<AxisParams> = definePrimitive({
 
 export const gather = (x: Array, idx: Array, axis: number) => bind1(gatherP, [x, idx], { axis });
 export const scatterAdd = (x: Array, idx: Array, upd: Array, axis: number) => bind1(scatterAddP, [x, idx, upd], { axis });
-export { broadcastInDim };

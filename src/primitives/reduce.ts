@@ -10,7 +10,7 @@ import { type Primitive, definePrimitive } from '../core/primitive.js';
 import { sizeOf, stridesOf } from '../core/shape.js';
 import { bind1 } from '../core/trace.js';
 import { ConcreteArray as Concrete } from '../core/array.js';
-import { fmt } from './util.js';
+import { advance, fmt } from './util.js';
 import { broadcastInDim, transpose } from './views.js';
 import { cast, div, eq, fullLike, mul, select, zerosLike } from './elementwise.js';
 
@@ -33,20 +33,13 @@ function reduceKernel(x: ConcreteArray, axes: readonly number[], init: number, s
   const out = allocate(dtype, n);
   const shape = perm.map((p) => x.shape[p]);
   const strides = perm.map((p) => xs[p]);
-  const nd = shape.length;
-  const idx = new globalThis.Array<number>(nd).fill(0);
+  const idx = new globalThis.Array<number>(shape.length).fill(0);
   let off = 0;
   for (let o = 0; o < n; o++) {
     let acc = init;
     for (let r = 0; r < m; r++) {
       acc = step(acc, src[off]);
-      for (let k = nd - 1; k >= 0; k--) {
-        idx[k]++;
-        off += strides[k];
-        if (idx[k] < shape[k]) break;
-        off -= strides[k] * shape[k];
-        idx[k] = 0;
-      }
+      off = advance(idx, shape, strides, off);
     }
     out[o] = coerce(dtype, acc);
   }
@@ -203,4 +196,3 @@ export const argsortP: Primitive<{ descending: boolean }> = definePrimitive({
 
 export const reduceSum = (x: Array, axes: readonly number[]) => (axes.length === 0 ? x : bind1(reduceSumP, [x], { axes: [...axes] }));
 export const reduceMax = (x: Array, axes: readonly number[]) => (axes.length === 0 ? x : bind1(reduceMaxP, [x], { axes: [...axes] }));
-export { transpose };

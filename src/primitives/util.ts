@@ -19,34 +19,35 @@ export function build(shape: Shape, dtype: DType, fill: (i: number) => number): 
 }
 
 /**
+ * Advances a row-major multi-index over `shape` by one step from axis `last` down, keeping
+ * `off` = sum(idx[k] * strides[k]) in step; returns the new offset. The odometer of the
+ * strided CPU kernels.
+ */
+export function advance(idx: number[], shape: Shape, strides: readonly number[], off: number, last = shape.length - 1): number {
+  for (let k = last; k >= 0; k--) {
+    idx[k]++;
+    off += strides[k];
+    if (idx[k] < shape[k]) return off;
+    off -= strides[k] * shape[k];
+    idx[k] = 0;
+  }
+  return off;
+}
+
+/**
  * For each output element (row-major over `outShape`), the flat offset into an input whose
- * axis `k` has stride `strides[k]` and start `offset`: the workhorse of view kernels.
+ * axis `k` has stride `strides[k]` and start `offset`: index tables for the strided kernels.
  */
 export function stridedOffsets(outShape: Shape, strides: readonly number[], offset = 0): Int32Array {
   const n = sizeOf(outShape);
   const res = new Int32Array(n);
-  const nd = outShape.length;
-  const idx = new globalThis.Array<number>(nd).fill(0);
+  const idx = new globalThis.Array<number>(outShape.length).fill(0);
   let off = offset;
   for (let i = 0; i < n; i++) {
     res[i] = off;
-    for (let k = nd - 1; k >= 0; k--) {
-      idx[k]++;
-      off += strides[k];
-      if (idx[k] < outShape[k]) break;
-      off -= strides[k] * outShape[k];
-      idx[k] = 0;
-    }
+    off = advance(idx, outShape, strides, off);
   }
   return res;
-}
-
-/** Gathers `x` at `offsets` into a new array of `shape`. */
-export function gatherOffsets(x: ConcreteArray, shape: Shape, offsets: Int32Array): ConcreteArray {
-  const src = x.buffer;
-  const out = allocate(x.dtype, offsets.length);
-  for (let i = 0; i < offsets.length; i++) out[i] = src[offsets[i]];
-  return new ConcreteArray(out, shape, x.dtype);
 }
 
 /**
@@ -70,13 +71,7 @@ export function stridedCopy(x: ConcreteArray, shape: Shape, strides: readonly nu
   for (let r = 0; r < rows; r++) {
     if (ls === 1) for (let j = 0; j < last; j++) out[o++] = src[base + j];
     else for (let j = 0, at = base; j < last; j++, at += ls) out[o++] = src[at];
-    for (let k = nd - 2; k >= 0; k--) {
-      idx[k]++;
-      base += strides[k];
-      if (idx[k] < shape[k]) break;
-      base -= strides[k] * shape[k];
-      idx[k] = 0;
-    }
+    base = advance(idx, shape, strides, base, nd - 2);
   }
   return new ConcreteArray(out, shape, x.dtype);
 }

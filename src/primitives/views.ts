@@ -10,7 +10,6 @@ import { type BatchDim, type Primitive, UndefinedPrimal, definePrimitive } from 
 import { type Shape, shapesEqual, sizeOf } from '../core/shape.js';
 import { bind1 } from '../core/trace.js';
 import { build, expectSameDType, fmt, moveBatchAxis, stridedCopy, stridedOffsets, stridesOf } from './util.js';
-import { zerosLike } from './elementwise.js';
 
 const isUndef = (x: unknown): x is UndefinedPrimal => x instanceof UndefinedPrimal;
 const avalOf = (x: Array | UndefinedPrimal) => (isUndef(x) ? x.aval : x.aval);
@@ -280,4 +279,3 @@ export const iota = (shape: Shape, dtype: DType, dimension: number) => bind1(iot
 
 // Reductions are needed by broadcast's transpose; imported late to keep the cycle one-way at load time.
 import { reduceSum } from './reduce.js';
-export { zerosLike };

@@ -9,7 +9,7 @@ import { DTypeError, ShapeError } from '../core/errors.js';
 import type { Graph } from '../core/ir.js';
 import { UndefinedPrimal } from '../core/primitive.js';
 import { evalGraph, traceToGraph } from '../core/staging.js';
-import { fullLike, zerosLike, reshape, transpose } from '../primitives/index.js';
+import { fullLike, zerosLike, reshape } from '../primitives/index.js';
 import { type TreeDef, unflatten } from '../tree.js';
 import { eye } from '../np/creation.js';
 import { flatFn, flattenArgs, leafPaths, requireFloat } from './flat.js';
@@ -172,4 +172,3 @@ export function jacrev(f: (x: Array) => Array): (x: Array) => Array {
 
 /** Hessian of a scalar function: `jacfwd(jacrev(f))`, shape `[...in, ...in]`. @category Transforms */
 export const hessian = (f: (x: Array) => Array): ((x: Array) => Array) => jacfwd(jacrev(f));
-export { transpose };
