@@ -5,5 +5,7 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
     pool: 'forks',
+    // The memory tests call gc() to check that dropped arrays really become collectable.
+    execArgv: ['--expose-gc'],
   },
 });

@@ -5,7 +5,7 @@
  * kernels that compile/ plans. Device errors surface as FluxionErrors naming the kernel.
  * @module
  */
-import { Array, ConcreteArray, type ShapedArray, avalString } from '../core/array.js';
+import { Array, ConcreteArray, type ShapedArray, avalString, registerMemoryStats } from '../core/array.js';
 import type { DType, TypedArray } from '../core/dtype.js';
 import { FluxionError } from '../core/errors.js';
 import { Graph, Lit, Var } from '../core/ir.js';
@@ -116,16 +116,21 @@ const registry = new FinalizationRegistry<GPUBuffer>(release);
 
 /** Live GPU buffers and bytes held by arrays and executables. */
 export const webgpuMemoryStats = () => ({ ...live });
+registerMemoryStats('webgpu', webgpuMemoryStats);
 
 const elemBytes = 4; // every dtype is stored in 32-bit words on the GPU (bool as u32)
 
 /** An array whose elements live in a GPU buffer. Read it with `await x.data()`. */
 export class GpuArray extends Array {
   #buffer: GPUBuffer | null;
+  // GPU memory is invisible to the JS garbage collector; an untouched ArrayBuffer of the same
+  // size (virtual memory, never written) makes V8 count it, so dropped arrays get collected.
+  #pressure: ArrayBuffer | null;
   readonly device = 'webgpu';
   constructor(buffer: GPUBuffer, readonly shape: readonly number[], readonly dtype: DType) {
     super();
     this.#buffer = buffer;
+    this.#pressure = new ArrayBuffer(buffer.size);
     registry.register(this, buffer, this);
   }
   get buffer(): GPUBuffer {
@@ -149,6 +154,7 @@ export class GpuArray extends Array {
     registry.unregister(this);
     release(this.#buffer);
     this.#buffer = null;
+    this.#pressure = null;
   }
 }
 

@@ -195,13 +195,19 @@ const registry = new FinalizationRegistry<number>((bytes) => {
   live.bytes -= bytes;
 });
 
+/** Memory counters of non-CPU backends, registered by the backends themselves. */
+const backendStats: Record<string, () => { buffers: number; bytes: number }> = {};
+export function registerMemoryStats(backend: string, stats: () => { buffers: number; bytes: number }): void {
+  backendStats[backend] = stats;
+}
+
 /**
- * Live buffers and bytes held by concrete arrays (per backend).
+ * Live buffers and bytes held by arrays, per backend (`cpu`, and `webgpu` once it is used).
  * @example memoryStats().cpu.bytes
  * @category Arrays
  */
-export function memoryStats(): { cpu: { buffers: number; bytes: number } } {
-  return { cpu: { ...live } };
+export function memoryStats(): Record<string, { buffers: number; bytes: number }> & { cpu: { buffers: number; bytes: number } } {
+  return { ...Object.fromEntries(Object.entries(backendStats).map(([k, f]) => [k, f()])), cpu: { ...live } };
 }
 
 /** An array whose elements live in memory (CPU backend). */
