@@ -1,5 +1,5 @@
 // Dispatch-cost and CPU-throughput benchmarks, printed as one table. Run: npm run bench
-// Peers (tfjs, jax-js) are compared in the same run when installed; they are optional.
+// Peers (tfjs-core with its CPU backend, jax-js) are compared in the same run.
 import { type Array, grad, jit, np, random } from '../src/index.js';
 
 function time(fn: () => unknown, minMs = 300): number {
@@ -30,9 +30,10 @@ for (const n of [128, 256]) {
   rows.push(['fluxion', `matmul ${n}`, (2 * n ** 3) / us / 1e3, 'GFLOP/s']);
 }
 
+// Peers in the same run (devDependencies): TensorFlow.js's CPU backend and jax-js (cpu and wasm).
 try {
-  // Optional peer: TensorFlow.js CPU backend, if installed (npm i -D @tensorflow/tfjs).
-  const tf = await import(['@tensorflow', 'tfjs'].join('/'));
+  const tf = await import('@tensorflow/tfjs-core');
+  await import('@tensorflow/tfjs-backend-cpu');
   await tf.setBackend('cpu');
   const s = tf.scalar(1);
   rows.push(['tfjs-cpu', 'eager add, 0-d (dispatch)', time(() => tf.tidy(() => tf.add(s, s))), 'µs/op']);
@@ -41,8 +42,26 @@ try {
     const us = time(() => tf.tidy(() => tf.matMul(a, a).dataSync()));
     rows.push(['tfjs-cpu', `matmul ${n}`, (2 * n ** 3) / us / 1e3, 'GFLOP/s']);
   }
-} catch {
-  console.log('(tfjs not installed: peer rows skipped; npm i -D @tensorflow/tfjs to compare)');
+} catch (e) {
+  console.log(`tfjs skipped: ${(e as Error).message}`);
+}
+for (const device of ['cpu', 'wasm'] as const) {
+  try {
+    const jax = await import('@jax-js/jax');
+    await jax.init(device);
+    jax.defaultDevice(device);
+    const s = jax.numpy.array(1);
+    rows.push([`jax-js-${device}`, 'eager add, 0-d (dispatch)', time(() => jax.numpy.add(s.ref, s.ref).dispose()), 'µs/op']);
+    const jadd = jax.jit((a: any, b: any) => jax.numpy.add(a, b));
+    rows.push([`jax-js-${device}`, 'jit cache hit, 0-d add', time(() => jadd(s.ref, s.ref).dispose()), 'µs/call']);
+    for (const n of [128, 256]) {
+      const a = jax.random.normal(jax.random.key(0), [n, n]);
+      const us = time(() => jax.numpy.matmul(a.ref, a.ref).dataSync());
+      rows.push([`jax-js-${device}`, `matmul ${n}`, (2 * n ** 3) / us / 1e3, 'GFLOP/s']);
+    }
+  } catch (e) {
+    console.log(`jax-js ${device} skipped: ${(e as Error).message}`);
+  }
 }
 
 console.log('| library | benchmark | value | unit |\n|---|---|---:|---|');
