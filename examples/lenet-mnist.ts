@@ -8,7 +8,8 @@ const arg = (name: string, dflt: string) => {
   return i >= 0 ? process.argv[i + 1] : dflt;
 };
 const epochs = Number(arg('epochs', '1')), batch = Number(arg('batch', '64')), limit = Number(arg('limit', '60000'));
-const available = await devices();
+// Probing for a GPU starts Dawn; skip it when the CPU is asked for explicitly.
+const available = arg('backend', '') === 'cpu' ? [{ name: 'cpu' as const, description: 'JavaScript CPU kernels' }] : await devices();
 const backend = arg('backend', available[0].name);
 if (!available.some((d) => d.name === backend)) throw new Error(`backend ${backend} is not available (have: ${available.map((d) => d.name)})`);
 const place = async (t: unknown): Promise<any> => {

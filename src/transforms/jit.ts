@@ -12,7 +12,8 @@ import { type ClosedGraph, evalGraph, traceToGraph } from '../core/staging.js';
 import { Tracer, bind } from '../core/trace.js';
 import { flatten, unflatten } from '../tree.js';
 import { asArray } from '../np/convert.js';
-import { cse, dce } from './passes.js';
+import { cse, dce, simplify } from './passes.js';
+import { dotGeneralP, transposeP } from '../primitives/index.js';
 import { jvpFlat } from './jvp.js';
 import { vmapFlat } from './vmap.js';
 import type { BatchDim } from '../core/primitive.js';
@@ -22,7 +23,7 @@ type CallParams = { graph: Graph; name: string };
 /** Traces `fn` on avals and returns the optimised closed graph. */
 export function stage(fn: (...xs: Array[]) => Array[], avals: readonly ShapedArray[]): ClosedGraph {
   const { graph, consts } = traceToGraph(fn, avals);
-  return { graph: dce(cse(graph)), consts };
+  return { graph: dce(simplify(cse(graph), { dot: dotGeneralP, transpose: transposeP })), consts };
 }
 
 /** The graph of `jvp(graph)`: inputs [...primals, ...tangents], outputs [...primal outs, ...tangent outs]. */

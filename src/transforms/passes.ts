@@ -5,6 +5,7 @@
  * @module
  */
 import { type Atom, type Eqn, Graph, Lit, Var, subGraphs } from '../core/ir.js';
+import type { Primitive } from '../core/primitive.js';
 
 /** Removes equations whose outputs nothing uses (recursing into sub-graphs is not needed: they are values). */
 export function dce(g: Graph): Graph {
@@ -51,6 +52,64 @@ export function cse(g: Graph): Graph {
     eqns.push({ ...e, inputs });
   }
   return new Graph(g.inVars, eqns, g.outs.map(sub));
+}
+
+/**
+ * Algebraic rewrites, each a small rule (tinygrad-style). They fold transposes into
+ * contractions, which reverse mode produces around every dot_general:
+ * - dot_general(transpose(a), b) reads `a` directly when the free axes keep their order;
+ * - transpose(dot_general(a, b)) that only swaps the two operands' free axes becomes
+ *   dot_general(b, a) (when the dot has no other use).
+ * Scalar arithmetic on literals folds to a literal.
+ */
+export function simplify(g: Graph, prims: { dot: Primitive; transpose: Primitive }): Graph {
+  const defs = new Map<number, Eqn>();
+  const uses = new Map<number, number>();
+  for (const e of g.eqns) for (const a of e.inputs) if (a instanceof Var) uses.set(a.id, (uses.get(a.id) ?? 0) + 1);
+  for (const a of g.outs) if (a instanceof Var) uses.set(a.id, (uses.get(a.id) ?? 0) + 1);
+  const eqns = g.eqns.map((e) => {
+    let r = e;
+    if (r.prim === prims.dot) r = foldTransposeIntoDot(r, 0, defs, prims) ?? r;
+    if (r.prim === prims.dot) r = foldTransposeIntoDot(r, 1, defs, prims) ?? r;
+    if (r.prim === prims.transpose) r = swapDotOperands(r, defs, uses, prims) ?? r;
+    for (const v of r.outs) defs.set(v.id, r);
+    return r;
+  });
+  return new Graph(g.inVars, eqns, g.outs);
+}
+
+type DotP = { contract: [number[], number[]]; batch: [number[], number[]] };
+const freeOf = (nd: number, p: DotP, side: 0 | 1) => [...Array(nd).keys()].filter((k) => !p.contract[side].includes(k) && !p.batch[side].includes(k));
+
+// dot_general(transpose(a, perm), b): rename the operand's axes through perm.
+function foldTransposeIntoDot(e: Eqn, side: 0 | 1, defs: Map<number, Eqn>, prims: { transpose: Primitive }): Eqn | null {
+  const t = e.inputs[side] instanceof Var ? defs.get((e.inputs[side] as Var).id) : undefined;
+  if (!t || t.prim !== prims.transpose) return null;
+  const perm = (t.params as { perm: number[] }).perm;
+  const p = e.params as DotP;
+  const nd = perm.length;
+  const free = freeOf(nd, p, side).map((k) => perm[k]);
+  if (free.some((k, i) => i > 0 && k < free[i - 1])) return null; // free-axis order would change
+  const map = (axes: number[]) => axes.map((k) => perm[k]);
+  const contract: [number[], number[]] = side === 0 ? [map(p.contract[0]), p.contract[1]] : [p.contract[0], map(p.contract[1])];
+  const batch: [number[], number[]] = side === 0 ? [map(p.batch[0]), p.batch[1]] : [p.batch[0], map(p.batch[1])];
+  const inputs = [...e.inputs];
+  inputs[side] = t.inputs[0];
+  return { ...e, inputs, params: { contract, batch } };
+}
+
+// transpose(dot_general(a, b)) whose perm is [batch, rhs free, lhs free] -> dot_general(b, a).
+function swapDotOperands(e: Eqn, defs: Map<number, Eqn>, uses: Map<number, number>, prims: { dot: Primitive }): Eqn | null {
+  const x = e.inputs[0];
+  const d = x instanceof Var ? defs.get(x.id) : undefined;
+  if (!d || d.prim !== prims.dot || uses.get((x as Var).id) !== 1) return null;
+  const p = d.params as DotP;
+  const [a, b] = d.inputs;
+  const nb = p.batch[0].length, nl = freeOf(a.aval.shape.length, p, 0).length, nr = freeOf(b.aval.shape.length, p, 1).length;
+  const want = [...Array(nb).keys(), ...Array.from({ length: nr }, (_, i) => nb + nl + i), ...Array.from({ length: nl }, (_, i) => nb + i)];
+  const perm = (e.params as { perm: number[] }).perm;
+  if (perm.length !== want.length || perm.some((v, i) => v !== want[i])) return null;
+  return { prim: prims.dot, inputs: [b, a], params: { contract: [p.contract[1], p.contract[0]], batch: [p.batch[1], p.batch[0]] }, outs: e.outs };
 }
 
 /** Copies the equations of `g` with fresh variables, inputs bound to `args`; returns the outputs. */
