@@ -1,5 +1,7 @@
 // safetensors round trips and corrupt-file errors, IDX parsing, the real MNIST files.
 import { describe, expect, it } from 'vitest';
+import { pipe } from 'fp-ts/lib/function.js';
+import * as E from 'fp-ts/lib/Either.js';
 import { ValueError, io, models, np, random, tree } from '../src/index.js';
 import { assertClose } from '../laws/index.js';
 
@@ -29,6 +31,17 @@ describe('safetensors', () => {
     f.set(json, 8);
     expect(() => io.loadSafetensors(f)).toThrow(ValueError);
     expect(() => io.loadSafetensors(f)).toThrow(/tensor 'w' field 'data_offsets' is invalid/);
+  });
+});
+
+describe('Either variants at the IO boundary', () => {
+  it('return Left with the error instead of throwing, Right with the value', () => {
+    const good = io.saveSafetensors({ w: np.ones([2]) });
+    const ok = io.loadSafetensorsE(good);
+    expect(E.isRight(ok) && ok.right.params.w.toArray()).toEqual([1, 1]);
+    const bad = io.loadSafetensorsE(good.subarray(0, 3));
+    expect(E.isLeft(bad) && bad.left).toBeInstanceOf(ValueError);
+    expect(pipe(io.parseIdxE(new Uint8Array([9, 9, 9, 9])), E.mapLeft((e) => e.message), E.swap, E.getOrElse(() => ''))).toMatch(/bad magic number/);
   });
 });
 

@@ -1,5 +1,6 @@
 // Transform compositions, derived transforms, edges of gradients and misuse errors.
 import { describe, expect, it } from 'vitest';
+import { pipe } from 'fp-ts/lib/function.js';
 import { type Array, DTypeError, ShapeError, TraceError, checkpoint, customJvp, customVjp, grad, hessian, jacfwd, jacrev, jit, jvp, lax, linearize, makeGraph, nn, np, random, stopGradient, valueAndGrad, vjp, vmap } from '../src/index.js';
 import { assertClose, checkGrads, jitIsTransparent, vmapCommutesWithMap } from '../laws/index.js';
 
@@ -127,6 +128,11 @@ describe('jit', () => {
     const f = jit((x: Array, n: number) => ({ y: np.multiply(x, n), n: np.array(n) }), { staticArgnums: [1] });
     expect(f(np.ones([1]), 4).y.toArray()).toEqual([4]);
     expect(f.traceCount).toBe(1);
+  });
+  it('composes data-last with fp-ts pipe: pipe(f, grad, jit)', () => {
+    const g = pipe(sumSin, grad, jit);
+    assertClose(g(x0), np.cos(x0));
+    expect(g.traceCount).toBe(1);
   });
   it('removes dead code and merges common subexpressions', () => {
     const f = (x: Array) => {

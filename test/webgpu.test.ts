@@ -6,6 +6,8 @@ import { type Array, GpuArray, jit, grad, kernelPlan, makeGraph, memoryStats, mo
 import { bind } from '../src/core/trace.js';
 import { samples, assertClose } from '../laws/index.js';
 import { compile } from '../src/backend/webgpu.js';
+import { lowerGraph } from '../kernels/emit.js';
+import { prepareGraph } from '../src/compile/plan.js';
 
 let available = false;
 let ran = 0;
@@ -53,6 +55,25 @@ describe('webgpu: every primitive sample equals the CPU result', () => {
       }
     });
   }
+});
+
+describe('emitted WGSL (no device needed)', () => {
+  const kernelsOf = (f: (...xs: Array[]) => Array, ...xs: Array[]) => lowerGraph(prepareGraph(makeGraph(f)(...xs)), 8, 16).kernels;
+  it('a fused elementwise chain with a transpose and a broadcast', () => {
+    const ks = kernelsOf((x, b) => np.tanh(np.add(np.transpose(x), b)), np.ones([3, 2]), np.ones([3]));
+    expect(ks.length).toBe(1);
+    expect(ks[0].code.slice(ks[0].code.indexOf('@group'))).toMatchSnapshot();
+  });
+  it('a reduction with a fused prologue', () => {
+    const ks = kernelsOf((x) => np.max(np.exp(x), { axis: 0 }), np.ones([4, 5]));
+    expect(ks.map((k) => k.name)).toEqual(['reduce_max']);
+    expect(ks[0].code.slice(ks[0].code.indexOf('@group'))).toMatchSnapshot();
+  });
+  it('a tiled matrix product', () => {
+    const ks = kernelsOf((a, b) => np.matmul(a, b), np.ones([33, 17]), np.ones([17, 5]));
+    expect(ks[0].grid).toEqual([1, 3, 1]);
+    expect(ks[0].code.slice(ks[0].code.indexOf('@group'))).toMatchSnapshot();
+  });
 });
 
 describe('webgpu: fused graphs and training', () => {
@@ -125,6 +146,26 @@ describe('webgpu: fused graphs and training', () => {
     console.log(`live webgpu buffers every 100 steps: ${live.join(', ')}`);
     expect(Math.max(...live)).toBeLessThanOrEqual(live[0] + 5);
     expect(Number.isFinite((await host(w)).dataSync()[0])).toBe(true);
+  });
+  gpuIt('donated arguments lend their buffers to the outputs', async () => {
+    const step = jit((w: Array, g: Array) => np.subtract(w, np.multiply(g, 0.1)), { donateArgnums: [0] });
+    const g = await up(np.ones([256]));
+    let w: Array = await up(np.zeros([256]));
+    step(w, g); // compile once
+    w = await up(np.zeros([256]));
+    const before = memoryStats().webgpu.buffers;
+    const old = w;
+    w = step(w, g);
+    expect(memoryStats().webgpu.buffers).toBe(before); // the output took the donated buffer
+    expect(() => (old as GpuArray).buffer).toThrow(/used after dispose/);
+    expect((await host(w)).dataSync()[0]).toBeCloseTo(-0.1, 6);
+  });
+  gpuIt('jit device option uploads CPU arguments', async () => {
+    const f = jit((x: Array) => np.multiply(x, 3), { device: 'webgpu' });
+    const r = f(np.array([1, 2]));
+    expect(r).toBeInstanceOf(GpuArray);
+    expect(globalThis.Array.from(await r.data())).toEqual([3, 6]);
+    expect(() => jit((x: Array) => x, { device: 'cpu' })(r)).toThrow(/jit with device 'cpu' got webgpu arrays/);
   });
   gpuIt('mixing a CPU array into GPU work is an error that says what to do', async () => {
     const g = await up(np.ones([3]));

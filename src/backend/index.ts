@@ -49,18 +49,21 @@ export async function toDevice(x: Array, name: BackendName): Promise<Array> {
 export const kernelPlan = (g: Graph): string => compile(g).plan;
 
 // Route eager primitives: GPU arrays (or a WebGPU default) run on the GPU.
-// With WebGPU as the default, jit calls run there (their array inputs are uploaded); eager
-// operations on CPU arrays stay on the CPU. Mixing non-scalar CPU arrays into GPU work is an error.
+// With WebGPU as the default (or jit's `device: 'webgpu'`), jit calls run there and their
+// array inputs are uploaded; eager operations on CPU arrays stay on the CPU. Mixing non-scalar
+// CPU arrays into GPU work is an error.
 installBackend((prim, args, params) => {
   const onGpu = args.some((a) => a instanceof GpuArray);
-  const jitCall = prim.name === 'call';
-  if (!onGpu && !(jitCall && defaultBackend === 'webgpu')) return null;
+  const call = prim.name === 'call' ? (params as { graph: Graph; device?: BackendName; donate?: number[] }) : null;
+  const want = call?.device ?? (call && defaultBackend === 'webgpu' ? 'webgpu' : undefined);
+  if (want === 'cpu' && onGpu) throw new FluxionError(`${(params as { name: string }).name}: jit with device 'cpu' got webgpu arrays; move them with await toDevice(x, 'cpu')`);
+  if (!onGpu && want !== 'webgpu') return null;
   const placed = args.map((a) => {
     if (a instanceof GpuArray || !(a instanceof ConcreteArray) || a.ndim === 0) return a;
-    if (weakConstants.has(a) || (jitCall && defaultBackend === 'webgpu')) return upload(a);
+    if (weakConstants.has(a) || want === 'webgpu') return upload(a);
     throw new FluxionError(`${prim.name}: mixes a cpu array (shape [${a.shape}]) with webgpu arrays; move it with await toDevice(x, 'webgpu')`);
   });
-  return jitCall ? runGraph((params as { graph: Graph }).graph, placed) : runPrimitive(prim, placed, params);
+  return call ? runGraph(call.graph, placed, call.donate) : runPrimitive(prim, placed, params);
 });
 
 if (typeof process !== 'undefined' && process.env?.FLUXION_BACKEND) {

@@ -12,7 +12,7 @@ import { Graph, Lit, Var } from '../core/ir.js';
 import type { Params, Primitive } from '../core/primitive.js';
 import { sizeOf } from '../core/shape.js';
 import { WORKGROUP } from '../../kernels/wgsl.js';
-import { type Kernel, lowerGraph } from '../compile/lower.js';
+import { type Kernel, lowerGraph } from '../../kernels/emit.js';
 import { prepareGraph } from '../compile/plan.js';
 
 /** A live WebGPU device with what Fluxion needs to know about it. */
@@ -150,11 +150,17 @@ export class GpuArray extends Array {
     return `Array(<webgpu>, shape=(${this.shape.join(', ')}${this.shape.length === 1 ? ',' : ''}), dtype=${this.dtype})  // await x.data() to read`;
   }
   override dispose(): void {
-    if (!this.#buffer) return;
+    const b = this.donate();
+    if (b) release(b);
+  }
+  /** Gives up the buffer (to be reused by a jit call's outputs); the array becomes unusable. */
+  donate(): GPUBuffer | null {
+    const b = this.#buffer;
+    if (!b) return null;
     registry.unregister(this);
-    release(this.#buffer);
     this.#buffer = null;
     this.#pressure = null;
+    return b;
   }
 }
 
@@ -218,8 +224,12 @@ export function compile(graph: Graph): Executable {
   return ex;
 }
 
-/** Runs a graph on GPU arrays (0-d CPU arrays are accepted as constants). */
-export function runGraph(graph: Graph, args: Array[]): Array[] {
+/**
+ * Runs a graph on GPU arrays (0-d CPU arrays are accepted as constants). Inputs at the
+ * positions in `donate` give their buffers up: once the last kernel reading them is encoded,
+ * later kernels may write their outputs there.
+ */
+export function runGraph(graph: Graph, args: Array[], donate: readonly number[] = []): Array[] {
   const ex = compile(graph);
   const { device } = gpu();
   const bufs = new Map<number, GPUBuffer>();
@@ -228,14 +238,23 @@ export function runGraph(graph: Graph, args: Array[]): Array[] {
     const a = args[i];
     bufs.set(v.id, a instanceof GpuArray ? a.buffer : constantBuffer(a, temps));
   });
+  // Donated inputs that are not returned as outputs, with the index of the last kernel reading them.
+  const lastRead = new Map<number, number>();
+  ex.kernels.forEach((k, i) => k.reads.forEach((v) => lastRead.set(v.id, i)));
+  const donated = donate
+    .filter((i) => args[i] instanceof GpuArray && !ex.graph.outs.includes(ex.graph.inVars[i]))
+    .map((i) => ({ last: lastRead.get(ex.graph.inVars[i].id) ?? -1, buffer: (args[i] as GpuArray).donate() }))
+    .filter((d): d is { last: number; buffer: GPUBuffer } => d.buffer !== null); // an array passed twice is donated once
   const enc = device.createCommandEncoder();
-  for (const k of ex.kernels) {
+  ex.kernels.forEach((k, ki) => {
     for (const w of k.writes) {
-      const b = acquire(sizeOf(w.aval.shape) * elemBytes);
+      const size = roundUp(sizeOf(w.aval.shape) * elemBytes);
+      const j = donated.findIndex((d) => d.last < ki && d.buffer.size === size);
+      const b = j >= 0 ? donated.splice(j, 1)[0].buffer : acquire(size); // a donated buffer stays counted as live
       bufs.set(w.id, b);
       temps.push(b);
     }
-    if (k.n === 0) continue;
+    if (k.n === 0) return;
     const p = pipeline(k);
     const entries = [...k.reads, ...k.writes].map((v, binding) => ({ binding, resource: { buffer: bufs.get(v.id)! } }));
     const pass = enc.beginComputePass();
@@ -247,9 +266,9 @@ export function runGraph(graph: Graph, args: Array[]): Array[] {
       pass.dispatchWorkgroups(Math.min(groups, 65535), Math.ceil(groups / 65535));
     }
     pass.end();
-  }
+  });
   device.queue.submit([enc.finish()]);
-  // Outputs become arrays; other temporaries go back to the pool (the queue keeps their order).
+  // Outputs become arrays; other temporaries and unused donations go back to the pool (the queue keeps their order).
   const outs = ex.graph.outs.map((a) => {
     if (a instanceof Lit) return upload(ConcreteArray.scalar(a.value, a.aval.dtype));
     const k = ex.graph.inVars.indexOf(a);
@@ -260,6 +279,7 @@ export function runGraph(graph: Graph, args: Array[]): Array[] {
   });
   const seen = new Set<GPUBuffer>();
   for (const t of temps) if (!seen.has(t)) (seen.add(t), release(t));
+  for (const d of donated) release(d.buffer);
   return outs;
 }
 

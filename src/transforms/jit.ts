@@ -18,7 +18,7 @@ import { jvpFlat } from './jvp.js';
 import { vmapFlat } from './vmap.js';
 import type { BatchDim } from '../core/primitive.js';
 
-type CallParams = { graph: Graph; name: string };
+type CallParams = { graph: Graph; name: string; device?: 'cpu' | 'webgpu'; donate?: number[] };
 
 /** Traces `fn` on avals and returns the optimised closed graph. */
 export function stage(fn: (...xs: Array[]) => Array[], avals: readonly ShapedArray[]): ClosedGraph {
@@ -76,8 +76,13 @@ export const callP: Primitive<CallParams> = definePrimitive({
 export interface JitOptions {
   /** Positional arguments that are static: part of the cache key, never traced. */
   staticArgnums?: number[];
-  /** Positional arguments whose buffers the compiled function may reuse (a hint; the CPU backend copies). */
+  /**
+   * Positional arguments whose buffers the compiled function may reuse for its outputs
+   * (WebGPU; the donated arrays become unusable). The CPU backend ignores it.
+   */
   donateArgnums?: number[];
+  /** Run on this backend: 'webgpu' uploads CPU array arguments; 'cpu' refuses WebGPU arrays. */
+  device?: 'cpu' | 'webgpu';
 }
 
 /** A jitted function, with its trace counter (for tests) and its cache. */
@@ -100,6 +105,8 @@ export function jit<F extends (...args: any[]) => any>(f: F, opts: JitOptions = 
     const [leaves, def] = flatten<unknown>(dynamicArgs);
     const isDyn = leaves.map((l) => l instanceof Array);
     const arrays = leaves.filter((l): l is Array => l instanceof Array);
+    const donated = new Set(opts.donateArgnums ?? []);
+    const donatedLeaf = donated.size ? dynamicArgs.flatMap((a, i) => flatten<unknown>([a])[0].map(() => donated.has(i))) : [];
     const key = JSON.stringify([def, leaves.map((l) => (l instanceof Array ? avalString(l) : l)), args.map((a, i) => (statics.has(i) ? a : null))]);
     let entry = cache.get(key);
     if (!entry) {
@@ -118,7 +125,11 @@ export function jit<F extends (...args: any[]) => any>(f: F, opts: JitOptions = 
       // Graphs that captured values of an enclosing transform are valid for this call only.
       if (!closed.consts.some((c) => c instanceof Tracer)) cache.set(key, entry);
     }
-    const outs = bind(callP, [...entry.closed.consts, ...arrays], { graph: entry.closed.graph, name });
+    // Donation is tracked per flat array argument (graph input position after the constants).
+    const nc = entry.closed.consts.length;
+    const donate = donated.size ? leaves.flatMap((_, i) => (isDyn[i] && donatedLeaf[i] ? [nc + isDyn.slice(0, i).filter(Boolean).length] : [])) : undefined;
+    const params: CallParams = { graph: entry.closed.graph, name, ...(opts.device ? { device: opts.device } : {}), ...(donate?.length ? { donate } : {}) };
+    const outs = bind(callP, [...entry.closed.consts, ...arrays], params);
     return unflatten(entry.outDef, outs);
   }) as Jitted<F>;
   jitted.traceCount = 0;

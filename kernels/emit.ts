@@ -1,18 +1,18 @@
 /**
- * Lowering: every materialised variable of a prepared Graph becomes one WGSL kernel. Values
+ * WGSL emitters: every materialised variable of a prepared Graph becomes one WGSL kernel. Values
  * that are not materialised are emitted as expressions at the index where a kernel needs
  * them (elementwise ops through their `wgsl` rule, views as index arithmetic), memoised so a
  * value used twice at one index is computed once.
  * @module
  */
-import { type ShapedArray } from '../core/array.js';
-import type { DType } from '../core/dtype.js';
-import { FluxionError } from '../core/errors.js';
-import { type Atom, type Eqn, Graph, Lit, Var } from '../core/ir.js';
-import { sizeOf, stridesOf } from '../core/shape.js';
-import { entry, literal, load, prelude, storageType, store, valueType } from '../../kernels/wgsl.js';
-import { windowOutShape, type FoldParams, type UnfoldParams, type DotParams } from '../primitives/index.js';
-import { describePlan, kernelPrimitives, materialised } from './plan.js';
+import { type ShapedArray } from '../src/core/array.js';
+import type { DType } from '../src/core/dtype.js';
+import { FluxionError } from '../src/core/errors.js';
+import { type Atom, type Eqn, Graph, Lit, Var } from '../src/core/ir.js';
+import { sizeOf, stridesOf } from '../src/core/shape.js';
+import { entry, literal, load, prelude, storageType, store, valueType } from './wgsl.js';
+import { windowOutShape, type FoldParams, type UnfoldParams, type DotParams } from '../src/primitives/index.js';
+import { describePlan, kernelPrimitives, materialised } from '../src/compile/plan.js';
 
 /** One compute kernel: WGSL source, the buffers it reads and writes, the invocation count. */
 export interface Kernel {
