@@ -329,6 +329,7 @@ function kernelBody(kb: KernelBuilder, e: Eqn): { body: string; n: number; grid?
  */
 function tiledMatmul(kb: KernelBuilder, e: Eqn): { body: string; grid: [number, number, number]; workgroup: string } {
   const TILE = kb.tile;
+  kb.fused.add('dot_general');
   const [a, b] = e.inputs;
   const out = e.outs[0];
   const d = out.aval.dtype;

@@ -28,7 +28,7 @@ export function assertClose(actual: Array, expected: Array | ArrayLikeData, tol:
   const expShape = expected.shape;
   if (actual.shape.join() !== expShape.join()) throw new LawError(`${what}: shape [${actual.shape}] but expected [${expShape}]`);
   const act = values(actual);
-  const scale = Math.max(1, ...exp.map(Math.abs));
+  const scale = exp.reduce((m, v) => Math.max(m, Math.abs(v)), 1);
   for (let i = 0; i < act.length; i++) {
     const bound = tol.atol * scale + tol.rtol * Math.abs(exp[i]);
     const bothNaN = Number.isNaN(act[i]) && Number.isNaN(exp[i]);
