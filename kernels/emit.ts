@@ -112,7 +112,6 @@ class Emitter {
       }
       case 'concatenate': {
         const c = this.coords(idx, oShape);
-        const st = stridesOf(oShape);
         let acc = '';
         let offset = 0;
         e.inputs.forEach((inp, j) => {
@@ -125,7 +124,6 @@ class Emitter {
           acc = acc ? `select(${acc}, ${val}, ${inside})` : val;
           offset += w;
         });
-        void st;
         return this.let(acc || literal(0, out.aval.dtype));
       }
       case 'unfold': {

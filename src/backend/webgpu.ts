@@ -27,6 +27,7 @@ export interface WebGPUDevice {
 }
 
 let current: WebGPUDevice | null = null;
+// Kept referenced on purpose (see initWebGPU).
 let instance: GPU | null = null;
 let keptAdapter: GPUAdapter | null = null;
 const pendingErrors: string[] = [];
@@ -57,7 +58,6 @@ export async function initWebGPU(): Promise<WebGPUDevice | null> {
   }
   if (!adapter) return null;
   keptAdapter = adapter;
-  void instance, keptAdapter;
   const lim = adapter.limits;
   const device = await adapter.requestDevice({
     requiredLimits: {

@@ -36,6 +36,9 @@ export function prepareGraph(g: Graph): Graph {
     }
     flat = inlineCalls(new Graph(flat.inVars, eqns, flat.outs), (e) => e.prim.name === 'call');
   }
+  for (const v of [...flat.inVars, ...flat.eqns.flatMap((e) => e.outs)]) {
+    if (v.aval.dtype === 'float16') throw new FluxionError('webgpu: float16 arrays are not supported on the WebGPU backend yet (they need the shader-f16 feature); use float32');
+  }
   for (const e of flat.eqns) {
     if (!e.prim.wgsl && !kernelPrimitives.has(e.prim.name) && !viewPrimitives.has(e.prim.name)) {
       throw new FluxionError(`webgpu: primitive ${e.prim.name} is not supported on the WebGPU backend yet; run this computation on the CPU backend`);

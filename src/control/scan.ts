@@ -101,11 +101,10 @@ export const scanP: Primitive<ScanParams> = definePrimitive({
       let o = 0;
       const take = (n: number) => args.slice(o, (o += n));
       const rc = take(resConsts.length), ctCarry = take(nk), acc = take(linConsts.length), rx = take(resXs.length), ctY = take(yAvals.length);
-      let ri = 0, li = 0, xi = 0, lxi = 0;
+      let ri = 0, li = 0, xi = 0;
       const bodyArgs = body.inVars.map((v, i) =>
         i < nc ? (isLin[i] ? new UndefinedPrimal(linConsts[li++].aval) : rc[ri++]) : i < nc + nk ? new UndefinedPrimal(v.aval) : isLin[i] ? new UndefinedPrimal(xAvals[i - nc - nk]) : rx[xi++],
       );
-      void lxi;
       const inCts = backwardPass(body, bodyArgs, [...ctCarry, ...ctY]);
       const ctConsts = inCts.slice(0, nc).filter((_, i) => isLin[i]) as Array[];
       return [

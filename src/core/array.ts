@@ -103,7 +103,7 @@ export abstract class Array {
     const build = (dim: number, offset: number): NestedArray => {
       if (dim === c.shape.length) return isBool ? data[offset] !== 0 : data[offset];
       const stride = sizeOf(c.shape.slice(dim + 1));
-      return Array.range(c.shape[dim]).map((i) => build(dim + 1, offset + i * stride));
+      return globalThis.Array.from({ length: c.shape[dim] }, (_, i) => build(dim + 1, offset + i * stride));
     };
     return build(0, 0);
   }
@@ -142,7 +142,7 @@ export abstract class Array {
   /** Product over `axis`. */ prod(opts?: { axis?: number | number[]; keepdims?: boolean }): Array { return O().reduce('prod', this, opts); }
   /** Index of the maximum along `axis` (flattened by default). */ argmax(opts?: { axis?: number; keepdims?: boolean }): Array { return O().reduce('argmax', this, opts); }
   /** Index of the minimum along `axis`. */ argmin(opts?: { axis?: number; keepdims?: boolean }): Array { return O().reduce('argmin', this, opts); }
-  /** Same elements, new shape (one entry may be -1). */ reshape(...shape: number[] | [number[]]): Array { return O().reshape(this, (Array.isArrayOfNumbers(shape[0]) ? shape[0] : shape) as number[]); }
+  /** Same elements, new shape (one entry may be -1). */ reshape(...shape: number[] | [number[]]): Array { return O().reshape(this, (globalThis.Array.isArray(shape[0]) ? shape[0] : shape) as number[]); }
   /** Permutes axes (reverses them by default). */ transpose(axes?: number[]): Array { return O().transpose(this, axes); }
   /** Transpose (reversed axes). */ get T(): Array { return O().transpose(this); }
   /** Converts to another dtype. */ astype(dtype: DType): Array { return O().astype(this, dtype); }
@@ -174,12 +174,6 @@ export abstract class Array {
     this.dispose();
   }
 
-  static range(n: number): number[] {
-    return [...globalThis.Array(n).keys()];
-  }
-  static isArrayOfNumbers(v: unknown): v is number[] {
-    return globalThis.Array.isArray(v);
-  }
 }
 
 /**

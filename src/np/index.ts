@@ -4,7 +4,6 @@
  * @module
  */
 import { installArrayOps } from '../core/array.js';
-import * as creation from './creation.js';
 import * as math from './math.js';
 import * as red from './reductions.js';
 import * as shapes from './shapes.js';
@@ -29,4 +28,3 @@ installArrayOps({
   slice: (x, index) => indexing.slice(x, ...index),
   atSet: indexing.atUpdate,
 });
-void creation;

@@ -10,7 +10,7 @@ import { type Primitive, definePrimitive } from '../core/primitive.js';
 import { shapesEqual } from '../core/shape.js';
 import { type ClosedGraph, evalGraph, traceToGraph } from '../core/staging.js';
 import { Tracer, bind } from '../core/trace.js';
-import { flatten, unflatten } from '../tree.js';
+import { type TreeDef, flatten, unflatten } from '../tree.js';
 import { asArray } from '../np/convert.js';
 import { cse, dce, simplify } from './passes.js';
 import { dotGeneralP, transposeP } from '../primitives/index.js';
@@ -89,48 +89,56 @@ export interface JitOptions {
 export type Jitted<F> = F & { traceCount: number; clearCache(): void };
 
 /**
+ * Stages `f` on actual arguments: array leaves become graph inputs, everything else (and the
+ * positional arguments in `statics`) is baked in.
+ */
+function stageCall(f: (...args: any[]) => unknown, args: unknown[], statics: Set<number>) {
+  const [leaves, def] = flatten<unknown>(args.map((a, i) => (statics.has(i) ? null : a)));
+  const isDyn = leaves.map((l) => l instanceof Array);
+  const arrays = leaves.filter((l): l is Array => l instanceof Array);
+  let outDef: TreeDef | undefined;
+  const stageNow = () =>
+    stage((...xs) => {
+      let k = 0;
+      const rebuilt = unflatten(def, leaves.map((l, i) => (isDyn[i] ? xs[k++] : l)));
+      const [outs, od] = flatten<unknown>(f(...args.map((a, i) => (statics.has(i) ? a : rebuilt[i]))));
+      outDef = od;
+      return outs.map((o) => (o instanceof Array ? o : asArray(o as number)));
+    }, arrays.map((a) => a.aval));
+  return { leaves, def, isDyn, arrays, stageNow, outDef: () => outDef! };
+}
+
+/**
  * Compiles `f`: the first call with new shapes/dtypes/static values traces it into a Graph
- * (optimised by CSE and DCE); later calls reuse it. Non-array leaves (numbers, strings) are
- * static without ceremony: they join the cache key.
+ * (optimised by CSE, algebraic rewrites and DCE); later calls reuse it. Non-array leaves
+ * (numbers, strings) are static without ceremony: they join the cache key.
  * @example
  * const step = jit((params, x) => tree.map((p, g) => p.subtract(g.multiply(0.1)), params, grad(loss)(params, x)));
  * @category Transforms
  */
 export function jit<F extends (...args: any[]) => any>(f: F, opts: JitOptions = {}): Jitted<F> {
-  const cache = new Map<string, { closed: ClosedGraph; outDef: any }>();
+  const cache = new Map<string, { closed: ClosedGraph; outDef: TreeDef }>();
   const statics = new Set(opts.staticArgnums ?? []);
+  const donated = new Set(opts.donateArgnums ?? []);
   const name = f.name || 'jit';
   const jitted = ((...args: any[]) => {
-    const dynamicArgs = args.map((a, i) => (statics.has(i) ? null : a));
-    const [leaves, def] = flatten<unknown>(dynamicArgs);
-    const isDyn = leaves.map((l) => l instanceof Array);
-    const arrays = leaves.filter((l): l is Array => l instanceof Array);
-    const donated = new Set(opts.donateArgnums ?? []);
-    const donatedLeaf = donated.size ? dynamicArgs.flatMap((a, i) => flatten<unknown>([a])[0].map(() => donated.has(i))) : [];
-    const key = JSON.stringify([def, leaves.map((l) => (l instanceof Array ? avalString(l) : l)), args.map((a, i) => (statics.has(i) ? a : null))]);
+    const call = stageCall(f, args, statics);
+    const key = JSON.stringify([call.def, call.leaves.map((l) => (l instanceof Array ? avalString(l) : l)), args.map((a, i) => (statics.has(i) ? a : null))]);
     let entry = cache.get(key);
     if (!entry) {
       jitted.traceCount++;
-      let outDef: any;
-      const closed = stage((...xs) => {
-        let k = 0;
-        const rebuilt = unflatten(def, leaves.map((l, i) => (isDyn[i] ? xs[k++] : l)));
-        const full = args.map((a, i) => (statics.has(i) ? a : rebuilt[i]));
-        const [outs, od] = flatten<unknown>(f(...full));
-        outDef = od;
-        return outs.map((o) => (o instanceof Array ? o : asArray(o as number)));
-      }, arrays.map((a) => a.aval));
+      const closed = call.stageNow();
       typecheckGraph(closed.graph);
-      entry = { closed, outDef };
+      entry = { closed, outDef: call.outDef() };
       // Graphs that captured values of an enclosing transform are valid for this call only.
       if (!closed.consts.some((c) => c instanceof Tracer)) cache.set(key, entry);
     }
-    // Donation is tracked per flat array argument (graph input position after the constants).
+    // Donated arguments, as graph input positions (after the captured constants).
     const nc = entry.closed.consts.length;
-    const donate = donated.size ? leaves.flatMap((_, i) => (isDyn[i] && donatedLeaf[i] ? [nc + isDyn.slice(0, i).filter(Boolean).length] : [])) : undefined;
-    const params: CallParams = { graph: entry.closed.graph, name, ...(opts.device ? { device: opts.device } : {}), ...(donate?.length ? { donate } : {}) };
-    const outs = bind(callP, [...entry.closed.consts, ...arrays], params);
-    return unflatten(entry.outDef, outs);
+    const fromDonated = donated.size ? args.flatMap((a, i) => flatten<unknown>([statics.has(i) ? null : a])[0].map(() => donated.has(i))) : [];
+    const donate = call.leaves.flatMap((_, i) => (call.isDyn[i] && fromDonated[i] ? [nc + call.isDyn.slice(0, i).filter(Boolean).length] : []));
+    const params: CallParams = { graph: entry.closed.graph, name, ...(opts.device ? { device: opts.device } : {}), ...(donate.length ? { donate } : {}) };
+    return unflatten(entry.outDef, bind(callP, [...entry.closed.consts, ...call.arrays], params));
   }) as Jitted<F>;
   jitted.traceCount = 0;
   jitted.clearCache = () => cache.clear();
@@ -143,14 +151,5 @@ export function jit<F extends (...args: any[]) => any>(f: F, opts: JitOptions = 
  * @category Transforms
  */
 export function makeGraph<F extends (...args: any[]) => any>(f: F): (...args: Parameters<F>) => Graph {
-  return (...args) => {
-    const [leaves, def] = flatten<unknown>(args);
-    const isDyn = leaves.map((l) => l instanceof Array);
-    const arrays = leaves.filter((l): l is Array => l instanceof Array);
-    return stage((...xs) => {
-      let k = 0;
-      const rebuilt = unflatten(def, leaves.map((l, i) => (isDyn[i] ? xs[k++] : l)));
-      return flatten<unknown>(f(...rebuilt))[0].map((o) => (o instanceof Array ? o : asArray(o as number)));
-    }, arrays.map((a) => a.aval)).graph;
-  };
+  return (...args) => stageCall(f, args, new Set()).stageNow().graph;
 }
