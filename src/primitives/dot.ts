@@ -11,6 +11,7 @@ import { stridesOf } from '../core/shape.js';
 import { bind1 } from '../core/trace.js';
 import { expectSameDType, fmt, range, stridedOffsets } from './util.js';
 import { transpose, transposeP } from './views.js';
+import { gemmBatched } from '../../kernels/cpu/gemm.js';
 import { add } from './elementwise.js';
 
 export interface DotParams {
@@ -44,7 +45,18 @@ export const dotGeneralP: Primitive<DotParams> = definePrimitive({
     const size = (x: ConcreteArray, axes: readonly number[]) => axes.reduce((p, i) => p * x.shape[i], 1);
     const nb = size(a, ba), m = size(a, fa), k = size(a, ca), n = size(b, fb);
     const shape = [...ba.map((i) => a.shape[i]), ...fa.map((i) => a.shape[i]), ...fb.map((i) => b.shape[i])];
-    // Long contractions into a small output (weight gradients): accumulate outer products
+    // float32: the WebAssembly SIMD kernel on contiguous copies, its rows along the shorter free dimension.
+    if (a.dtype === 'float32') {
+      const wide = n >= m;
+      const X = wide ? contiguous(a, [...ba, ...fa, ...ca]) : contiguous(b, [...bb, ...fb, ...cb]);
+      const Y = wide ? contiguous(b, [...bb, ...cb, ...fb]) : contiguous(a, [...ba, ...ca, ...fa]);
+      const c = gemmBatched(X.buffer, Y.buffer, nb, wide ? m : n, k, wide ? n : m);
+      if (c) {
+        const out = new ConcreteArray(c, wide ? shape : [nb, n, m], 'float32');
+        return [wide ? out : new ConcreteArray(transposeP.impl([out], { perm: [0, 2, 1] })[0].buffer, shape, 'float32')];
+      }
+    }
+    // Without WebAssembly: long contractions into a small output (weight gradients) accumulate outer products
     // over contiguous [batch, contract, free] copies of both operands.
     if (k >= 8 * Math.max(m, n) && m * n <= 4096 && isFloat(a.dtype)) {
       const A = contiguous(a, [...ba, ...ca, ...fa]).buffer, B = contiguous(b, [...bb, ...cb, ...fb]).buffer;
