@@ -27,42 +27,70 @@ const isPlainObject = (x: unknown): x is Record<string, unknown> =>
  */
 export function flatten<L = Array>(t: unknown): [L[], TreeDef] {
   const leaves: L[] = [];
-  const go = (x: unknown): TreeDef => {
-    if (x === null || x === undefined) return { kind: 'none', value: x };
-    if (isLeaf(x)) {
-      leaves.push(x as L);
-      return { kind: 'leaf' };
-    }
-    if (globalThis.Array.isArray(x)) return { kind: 'array', children: x.map(go) };
-    if (isPlainObject(x)) {
-      const keys = Object.keys(x).sort();
-      return { kind: 'object', keys, children: keys.map((k) => go(x[k])) };
-    }
-    throw new ValueError(`tree: ${Object.prototype.toString.call(x)} is neither a leaf (Array, number) nor a container (plain object, JS array)`);
-  };
-  const def = go(t);
+  const def = flattenInto(t, leaves as unknown[]);
   return [leaves, def];
 }
 
+// Module-level recursion (no closures per call): flatten runs on every jit call.
+function flattenInto(x: unknown, leaves: unknown[]): TreeDef {
+  if (x === null || x === undefined) return { kind: 'none', value: x };
+  if (isLeaf(x)) {
+    leaves.push(x);
+    return LEAF;
+  }
+  if (globalThis.Array.isArray(x)) return { kind: 'array', children: x.map((c) => flattenInto(c, leaves)) };
+  if (isPlainObject(x)) {
+    const keys = Object.keys(x).sort();
+    return { kind: 'object', keys, children: keys.map((k) => flattenInto(x[k], leaves)) };
+  }
+  throw new ValueError(`tree: ${Object.prototype.toString.call(x)} is neither a leaf (Array, number) nor a container (plain object, JS array)`);
+}
+const LEAF: TreeDef = { kind: 'leaf' };
+
 /** Rebuilds a tree of structure `def` from `leaves` (in flatten order). @category Pytrees */
 export function unflatten<L = Array>(def: TreeDef, leaves: readonly L[]): any {
-  let i = 0;
-  const go = (d: TreeDef): unknown => {
-    switch (d.kind) {
-      case 'leaf':
-        if (i >= leaves.length) throw new ValueError(`tree.unflatten: structure needs more than ${leaves.length} leaves`);
-        return leaves[i++];
-      case 'none':
-        return d.value;
-      case 'array':
-        return d.children.map(go);
-      case 'object':
-        return Object.fromEntries(d.keys.map((k, j) => [k, go(d.children[j])]));
-    }
-  };
-  const out = go(def);
-  if (i !== leaves.length) throw new ValueError(`tree.unflatten: structure takes ${i} leaves, got ${leaves.length}`);
+  const cursor = { i: 0 };
+  const out = build(def, leaves, cursor);
+  if (cursor.i !== leaves.length) throw new ValueError(`tree.unflatten: structure takes ${cursor.i} leaves, got ${leaves.length}`);
   return out;
+}
+function build(d: TreeDef, leaves: readonly unknown[], cursor: { i: number }): unknown {
+  switch (d.kind) {
+    case 'leaf':
+      if (cursor.i >= leaves.length) throw new ValueError(`tree.unflatten: structure needs more than ${leaves.length} leaves`);
+      return leaves[cursor.i++];
+    case 'none':
+      return d.value;
+    case 'array':
+      return d.children.map((c) => build(c, leaves, cursor));
+    case 'object': {
+      const o: Record<string, unknown> = {};
+      d.keys.forEach((k, j) => (o[k] = build(d.children[j], leaves, cursor)));
+      return o;
+    }
+  }
+}
+
+/**
+ * A string identifying a tree's structure, its arrays' shapes and dtypes, and its other
+ * leaves' values: jit's cache key, built in one pass.
+ */
+export function signature(t: unknown, describeArray: (a: Array) => string): string {
+  if (t === null) return 'n';
+  if (t === undefined) return 'u';
+  if (t instanceof Array) return describeArray(t);
+  if (typeof t === 'number' || typeof t === 'boolean' || typeof t === 'string' || typeof t === 'bigint') return typeof t === 'string' ? JSON.stringify(t) : `${typeof t}:${String(t)}`;
+  if (globalThis.Array.isArray(t)) {
+    let s = '[';
+    for (const c of t) s += signature(c, describeArray) + ',';
+    return s + ']';
+  }
+  if (isPlainObject(t)) {
+    let s = '{';
+    for (const k of Object.keys(t).sort()) s += JSON.stringify(k) + ':' + signature(t[k], describeArray) + ',';
+    return s + '}';
+  }
+  throw new ValueError(`tree: ${Object.prototype.toString.call(t)} is neither a leaf (Array, number) nor a container (plain object, JS array)`);
 }
 
 /** The leaves of a tree. @category Pytrees */

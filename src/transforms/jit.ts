@@ -3,14 +3,14 @@
  * values), optimise it, and bind it as a `call` primitive so it composes with every transform.
  * @module
  */
-import { Array, type ShapedArray, avalString } from '../core/array.js';
+import { Array, ConcreteArray, type ShapedArray, avalString } from '../core/array.js';
 import { ValueError } from '../core/errors.js';
-import { Graph, typecheckGraph } from '../core/ir.js';
+import { type Atom, Graph, Lit, typecheckGraph } from '../core/ir.js';
 import { type Primitive, definePrimitive } from '../core/primitive.js';
 import { shapesEqual } from '../core/shape.js';
 import { type ClosedGraph, evalGraph, traceToGraph } from '../core/staging.js';
 import { Tracer, bind } from '../core/trace.js';
-import { type TreeDef, flatten, unflatten } from '../tree.js';
+import { type TreeDef, flatten, signature, unflatten } from '../tree.js';
 import { asArray } from '../np/convert.js';
 import { cse, dce, simplify } from './passes.js';
 import { dotGeneralP, transposeP } from '../primitives/index.js';
@@ -58,7 +58,17 @@ export const callP: Primitive<CallParams> = definePrimitive({
     }
     return graph.outAvals;
   },
-  impl: (args, { graph }) => evalGraph(graph, args) as never,
+  // The staged graph was typechecked once, so evaluation calls each kernel directly.
+  impl(args, { graph }) {
+    const env = new Map<number, ConcreteArray>();
+    const read = (a: Atom): ConcreteArray => (a instanceof Lit ? ConcreteArray.scalar(a.value, a.aval.dtype) : env.get(a.id)!);
+    graph.inVars.forEach((v, i) => env.set(v.id, args[i]));
+    for (const e of graph.eqns) {
+      const outs = e.prim.impl(e.inputs.map(read), e.params);
+      e.outs.forEach((v, i) => env.set(v.id, outs[i]));
+    }
+    return graph.outs.map(read);
+  },
   jvp(primals, tangents, { graph, name }) {
     const { graph: g, consts } = jvpGraph(graph);
     const outs = bind(callP, [...consts, ...primals, ...tangents], { graph: g, name: `jvp(${name})` });
@@ -122,23 +132,30 @@ export function jit<F extends (...args: any[]) => any>(f: F, opts: JitOptions = 
   const donated = new Set(opts.donateArgnums ?? []);
   const name = f.name || 'jit';
   const jitted = ((...args: any[]) => {
-    const call = stageCall(f, args, statics);
-    const key = JSON.stringify([call.def, call.leaves.map((l) => (l instanceof Array ? avalString(l) : l)), args.map((a, i) => (statics.has(i) ? a : null))]);
+    const dynamic = statics.size ? args.map((a, i) => (statics.has(i) ? null : a)) : args;
+    const key = signature(dynamic, avalString) + (statics.size ? JSON.stringify(args.filter((_, i) => statics.has(i))) : '');
     let entry = cache.get(key);
+    const [leaves] = flatten<unknown>(dynamic);
+    const isDyn = leaves.map((l) => l instanceof Array);
     if (!entry) {
       jitted.traceCount++;
+      const call = stageCall(f, args, statics);
       const closed = call.stageNow();
       typecheckGraph(closed.graph);
       entry = { closed, outDef: call.outDef() };
       // Graphs that captured values of an enclosing transform are valid for this call only.
       if (!closed.consts.some((c) => c instanceof Tracer)) cache.set(key, entry);
     }
+    const arrays = leaves.filter((l): l is Array => l instanceof Array);
     // Donated arguments, as graph input positions (after the captured constants).
     const nc = entry.closed.consts.length;
-    const fromDonated = donated.size ? args.flatMap((a, i) => flatten<unknown>([statics.has(i) ? null : a])[0].map(() => donated.has(i))) : [];
-    const donate = call.leaves.flatMap((_, i) => (call.isDyn[i] && fromDonated[i] ? [nc + call.isDyn.slice(0, i).filter(Boolean).length] : []));
+    let donate: number[] = [];
+    if (donated.size) {
+      const fromDonated = args.flatMap((a, i) => flatten<unknown>([statics.has(i) ? null : a])[0].map(() => donated.has(i)));
+      donate = leaves.flatMap((_, i) => (isDyn[i] && fromDonated[i] ? [nc + isDyn.slice(0, i).filter(Boolean).length] : []));
+    }
     const params: CallParams = { graph: entry.closed.graph, name, ...(opts.device ? { device: opts.device } : {}), ...(donate.length ? { donate } : {}) };
-    return unflatten(entry.outDef, bind(callP, [...entry.closed.consts, ...call.arrays], params));
+    return unflatten(entry.outDef, bind(callP, [...entry.closed.consts, ...arrays], params));
   }) as Jitted<F>;
   jitted.traceCount = 0;
   jitted.clearCache = () => cache.clear();
