@@ -34,6 +34,8 @@ const table: [string, nn.Layer, number[]][] = [
   ['rnn lstm peephole batchFirst', nn.rnn(nn.lstmCell(4, { peephole: true }), { batchFirst: true }), [2, 5, 3]],
   ['rnn gru bidirectional last', nn.rnn(nn.gruCell(3), { bidirectional: true, returnSequences: false }), [4, 2, 3]],
   ['rnn elman', nn.rnn(nn.rnnCell(3)), [4, 2, 2]],
+  ['rnn lstm returnState', nn.rnn(nn.lstmCell(3), { returnState: true }), [4, 2, 2]],
+  ['rnn gru bidirectional returnState', nn.rnn(nn.gruCell(3), { bidirectional: true, returnState: true, batchFirst: true }), [2, 4, 2]],
   ['temporalBlock', nn.temporalBlock(2, 4, 3, 2), [2, 2, 10]],
   ['lenet5', models.lenet5(), [2, 1, 28, 28]],
   ['alexnet (narrow)', models.alexnet({ width: 0.05, numClasses: 10 }), [1, 3, 63, 63]],

@@ -3,12 +3,13 @@
  * backpropagation through time), plus the temporal convolution block of TCNs.
  * @module
  */
-import type { Array } from '../core/array.js';
+import { Array } from '../core/array.js';
 import { ShapeError, fmtShape } from '../core/errors.js';
 import { checkOptions, t } from '../core/options.js';
 import { scan } from '../control/scan.js';
 import { type Key, split } from '../random.js';
 import * as np from '../np/index.js';
+import * as tree from '../tree.js';
 import * as F from './functional.js';
 import { torchDefault } from './init.js';
 import { type Layer, identity, residual, serial } from './layer.js';
@@ -108,6 +109,8 @@ export interface RnnOptions {
   bidirectional?: boolean;
   /** Return the whole sequence (default) or only the last step's output `[N, H(*2)]`. */
   returnSequences?: boolean;
+  /** Also return the final carry: `y = [output, finalCarry]` (`[forward, backward]` carries when bidirectional). */
+  returnState?: boolean;
 }
 
 /**
@@ -118,11 +121,11 @@ export interface RnnOptions {
  * @category Recurrent
  */
 export function rnn(cell: Cell, opts?: RnnOptions): Layer {
-  const o = checkOptions('rnn', { batchFirst: t.boolean, bidirectional: t.boolean, returnSequences: t.boolean }, opts);
-  const run = (p: unknown, x: Array, reverse: boolean): Array => {
+  const o = checkOptions('rnn', { batchFirst: t.boolean, bidirectional: t.boolean, returnSequences: t.boolean, returnState: t.boolean }, opts);
+  const run = (p: unknown, x: Array, reverse: boolean): [Array, unknown] => {
     const xs = o.batchFirst ? np.swapaxes(x, 0, 1) : x;
-    const [, ys] = scan((c: unknown, xt: Array) => cell.step(p, c, xt), cell.initialCarry(xs.shape[1]), xs, { reverse });
-    return ys;
+    const [carry, ys] = scan((c: unknown, xt: Array) => cell.step(p, c, xt), cell.initialCarry(xs.shape[1]), xs, { reverse });
+    return [ys, carry];
   };
   return {
     name: `rnn(${cell.name})`,
@@ -133,19 +136,25 @@ export function rnn(cell: Cell, opts?: RnnOptions): Layer {
       const params = o.bidirectional ? { forward: cell.init(k1, i), backward: cell.init(k2, i) } : { forward: cell.init(k1, i) };
       const h = cell.hiddenSize * (o.bidirectional ? 2 : 1);
       const outShape = o.returnSequences === false ? [inShape[o.batchFirst ? 0 : 1], h] : [inShape[0], inShape[1], h];
+      if (o.returnState) {
+        const n = inShape[o.batchFirst ? 0 : 1];
+        const carry = cell.initialCarry(n);
+        const carryShapes = carry instanceof Array ? [...carry.shape] : tree.leaves<Array>(carry).map((c) => [...c.shape]);
+        return { params, state: {}, outShape: [outShape, o.bidirectional ? [carryShapes, carryShapes] : carryShapes] as unknown as number[] };
+      }
       return { params, state: {}, outShape };
     },
     apply(params, state, x) {
-      let ys = run(params.forward, x, false);
-      if (o.bidirectional) ys = np.concatenate([ys, run(params.backward, x, true)], { axis: -1 });
+      const [fwd, fCarry] = run(params.forward, x, false);
+      const [bwd, bCarry] = o.bidirectional ? run(params.backward, x, true) : [null, null];
+      let ys = bwd ? np.concatenate([fwd, bwd], { axis: -1 }) : fwd;
       if (o.returnSequences === false) {
         // Last step of the forward direction; for the backward direction its last step is t = 0.
-        const t0 = ys.shape[0];
-        const last = np.slice(ys, t0 - 1);
-        ys = o.bidirectional ? np.concatenate([np.slice(last, null, [0, cell.hiddenSize]), np.slice(np.slice(ys, 0), null, [cell.hiddenSize, null])], { axis: -1 }) : last;
-        return { y: ys, state };
-      }
-      return { y: o.batchFirst ? np.swapaxes(ys, 0, 1) : ys, state };
+        const last = np.slice(ys, ys.shape[0] - 1);
+        ys = bwd ? np.concatenate([np.slice(last, null, [0, cell.hiddenSize]), np.slice(np.slice(ys, 0), null, [cell.hiddenSize, null])], { axis: -1 }) : last;
+      } else if (o.batchFirst) ys = np.swapaxes(ys, 0, 1);
+      const finalState = bwd ? [fCarry, bCarry] : fCarry;
+      return { y: o.returnState ? [ys, finalState] : ys, state };
     },
   };
 }

@@ -219,6 +219,8 @@ export function adagrad(lr: ScalarOrSchedule = 1e-2, opts?: { lrDecay?: number; 
 
 /** A constant value. @category Schedules */
 export const constantSchedule = (v: number): Schedule => (c) => np.fullLike(c, v, { dtype: 'float32' });
+/** Alias of {@link constantSchedule} (optax's `constant_schedule`). @category Schedules */
+export const constant = constantSchedule;
 /** `init * scales[i]` products after each boundary step (as optax.piecewise_constant_schedule). @category Schedules */
 export function piecewiseConstant(init: number, boundariesAndScales: Record<number, number>): Schedule {
   const entries = Object.entries(boundariesAndScales).map(([b, s]) => [Number(b), s] as const).sort((a, b) => a[0] - b[0]);
