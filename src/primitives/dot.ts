@@ -185,4 +185,5 @@ function matmulRows(x: ConcreteArray, [bx, rx, kx]: (readonly number[])[], Y: Ar
   return out;
 }
 
+/** lax.dotGeneral: contraction with batch dimensions; output axes `[...batch, ...lhs free, ...rhs free]`. @category lax */
 export const dotGeneral = (a: Array, b: Array, p: DotParams) => bind1(dotGeneralP, [a, b], p);

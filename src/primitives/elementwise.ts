@@ -322,25 +322,45 @@ export const stopGradientP: Primitive = definePrimitive({
 
 // ---------------------------------------------------------------- strict functions (lax)
 
+/** lax.neg: the strict primitive (equal shapes and dtypes, no broadcasting). @category lax */
 export const neg = (x: Array) => bind1(negP, [x]);
+/** lax.exp: the strict primitive (equal shapes and dtypes, no broadcasting). @category lax */
 export const exp = (x: Array) => bind1(expP, [x]);
+/** lax.log: the strict primitive (equal shapes and dtypes, no broadcasting). @category lax */
 export const log = (x: Array) => bind1(logP, [x]);
+/** lax.sin: the strict primitive (equal shapes and dtypes, no broadcasting). @category lax */
 export const sin = (x: Array) => bind1(sinP, [x]);
+/** lax.cos: the strict primitive (equal shapes and dtypes, no broadcasting). @category lax */
 export const cos = (x: Array) => bind1(cosP, [x]);
+/** lax.sign: the strict primitive (equal shapes and dtypes, no broadcasting). @category lax */
 export const sign = (x: Array) => bind1(signP, [x]);
+/** lax.add: the strict primitive (equal shapes and dtypes, no broadcasting). @category lax */
 export const add = (x: Array, y: Array) => bind1(addP, [x, y]);
+/** lax.sub: the strict primitive (equal shapes and dtypes, no broadcasting). @category lax */
 export const sub = (x: Array, y: Array) => bind1(subP, [x, y]);
+/** lax.mul: the strict primitive (equal shapes and dtypes, no broadcasting). @category lax */
 export const mul = (x: Array, y: Array) => bind1(mulP, [x, y]);
+/** lax.div: the strict primitive (equal shapes and dtypes, no broadcasting). @category lax */
 export const div = (x: Array, y: Array) => bind1(divP, [x, y]);
+/** lax.pow: the strict primitive (equal shapes and dtypes, no broadcasting). @category lax */
 export const pow = (x: Array, y: Array) => bind1(powP, [x, y]);
+/** lax.max: the strict primitive (equal shapes and dtypes, no broadcasting). @category lax */
 export const max = (x: Array, y: Array) => bind1(maxP, [x, y]);
+/** lax.min: the strict primitive (equal shapes and dtypes, no broadcasting). @category lax */
 export const min = (x: Array, y: Array) => bind1(minP, [x, y]);
+/** lax.eq: the strict primitive (equal shapes and dtypes, no broadcasting). @category lax */
 export const eq = (x: Array, y: Array) => bind1(eqP, [x, y]);
+/** lax.ne: the strict primitive (equal shapes and dtypes, no broadcasting). @category lax */
 export const ne = (x: Array, y: Array) => bind1(neP, [x, y]);
+/** lax.lt: the strict primitive (equal shapes and dtypes, no broadcasting). @category lax */
 export function lt(x: Array, y: Array) { return bind1(ltP, [x, y]); }
+/** lax.gt: the strict primitive (equal shapes and dtypes, no broadcasting). @category lax */
 export function gt(x: Array, y: Array) { return bind1(gtP, [x, y]); }
+/** lax.select: the strict primitive (equal shapes and dtypes, no broadcasting). @category lax */
 export const select = (p: Array, onTrue: Array, onFalse: Array) => bind1(selectP, [p, onTrue, onFalse]);
+/** lax.cast: the strict primitive (equal shapes and dtypes, no broadcasting). @category lax */
 export const cast = (x: Array, dtype: DType) => (x.dtype === dtype ? x : bind1(castP, [x], { dtype }));
+/** lax.bitcast: the strict primitive (equal shapes and dtypes, no broadcasting). @category lax */
 export const bitcast = (x: Array, dtype: DType) => (x.dtype === dtype ? x : bind1(bitcastP, [x], { dtype }));
 /** Rounds toward zero. */
 export const truncate = (x: Array) => select(lt(x, zerosLike(x)), bind1(ceilP, [x]), bind1(floorP, [x]));

@@ -112,5 +112,7 @@ export const scatterAddP: Primitive<AxisParams> = definePrimitive({
   },
 });
 
+/** lax.gather: `x.shape[:axis] + idx.shape + x.shape[axis+1:]`, indices clamped. @category lax */
 export const gather = (x: Array, idx: Array, axis: number) => bind1(gatherP, [x, idx], { axis });
+/** lax.scatterAdd: adds `upd` into `x` at `idx` along `axis` (the transpose of gather). @category lax */
 export const scatterAdd = (x: Array, idx: Array, upd: Array, axis: number) => bind1(scatterAddP, [x, idx, upd], { axis });

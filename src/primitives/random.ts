@@ -50,4 +50,5 @@ export const threefry2x32P: Primitive = definePrimitive({
   batch: (vals, dims, _, size) => [bind(threefry2x32P, vals.map((v, i) => moveBatchAxis(v, dims[i], 0, size))), [0, 0]],
 });
 
+/** lax.threefry2x32: the counter-based hash behind random keys (uint32 operands of one shape). @category lax */
 export const threefry2x32 = (k0: Array, k1: Array, x0: Array, x1: Array) => bind(threefry2x32P, [k0, k1, x0, x1]);

@@ -194,5 +194,7 @@ export const argsortP: Primitive<{ descending: boolean }> = definePrimitive({
 
 // ---------------------------------------------------------------- strict functions (lax)
 
+/** lax.reduceSum: the strict primitive (equal shapes and dtypes, no broadcasting). @category lax */
 export const reduceSum = (x: Array, axes: readonly number[]) => (axes.length === 0 ? x : bind1(reduceSumP, [x], { axes: [...axes] }));
+/** lax.reduceMax: the strict primitive (equal shapes and dtypes, no broadcasting). @category lax */
 export const reduceMax = (x: Array, axes: readonly number[]) => (axes.length === 0 ? x : bind1(reduceMaxP, [x], { axes: [...axes] }));

@@ -269,12 +269,17 @@ export const iotaP: Primitive<{ shape: Shape; dtype: DType; dimension: number }>
 
 // ---------------------------------------------------------------- strict functions (lax)
 
+/** lax.reshape: the strict primitive (equal shapes and dtypes, no broadcasting). @category lax */
 export const reshape = (x: Array, shape: Shape) => (shapesEqual(x.shape, shape) ? x : bind1(reshapeP, [x], { shape: [...shape] }));
+/** lax.broadcastInDim: the strict primitive (equal shapes and dtypes, no broadcasting). @category lax */
 export const broadcastInDim = (x: Array, shape: Shape, dims: readonly number[]) =>
   shapesEqual(x.shape, shape) && dims.every((d, i) => d === i) ? x : bind1(broadcastInDimP, [x], { shape: [...shape], dims: [...dims] });
+/** lax.transpose: the strict primitive (equal shapes and dtypes, no broadcasting). @category lax */
 export const transpose = (x: Array, perm: readonly number[]) => (perm.every((p, i) => p === i) ? x : bind1(transposeP, [x], { perm: [...perm] }));
+/** lax.pad: the strict primitive (equal shapes and dtypes, no broadcasting). @category lax */
 export const pad = (x: Array, lo: readonly number[], hi: readonly number[], interior: readonly number[], value: number) =>
   lo.every((v) => v === 0) && hi.every((v) => v === 0) && interior.every((v) => v === 0) ? x : bind1(padP, [x], { lo: [...lo], hi: [...hi], interior: [...interior], value });
+/** lax.iota: the strict primitive (equal shapes and dtypes, no broadcasting). @category lax */
 export const iota = (shape: Shape, dtype: DType, dimension: number) => bind1(iotaP, [], { shape: [...shape], dtype, dimension });
 
 // Reductions are needed by broadcast's transpose; imported late to keep the cycle one-way at load time.

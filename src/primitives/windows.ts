@@ -141,5 +141,7 @@ export const foldP: Primitive<FoldParams> = definePrimitive({
   transpose: ([ct], _, p) => [unfold(ct, { ...windowOnly(p), padValue: 0 })],
 });
 
+/** lax.unfold: every window of the trailing spatial axes, `[...lead, ...window, ...outSpatial]`. @category lax */
 export const unfold = (x: Array, p: UnfoldParams) => bind1(unfoldP, [x], { ...windowOnly(p), padValue: p.padValue });
+/** lax.fold: sums windows back into `[...lead, ...spatial]` (the transpose of unfold). @category lax */
 export const fold = (x: Array, p: FoldParams) => bind1(foldP, [x], { ...windowOnly(p), spatial: [...p.spatial] });
