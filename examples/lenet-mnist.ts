@@ -1,13 +1,13 @@
 // Train LeNet-5 on MNIST with a jitted training step on the best backend present (WebGPU on a
 // hardware GPU, else the CPU), printing progress and the test accuracy.
-// Run: npx tsx examples/lenet-mnist.ts [--epochs 1] [--batch 64] [--limit 60000] [--backend cpu|webgpu]
+// Run: npx tsx examples/lenet-mnist.ts [--epochs 1] [--batch 64] [--limit 60000] [--test-limit 10000] [--backend cpu|webgpu]
 import { type Array, devices, io, jit, models, nn, np, optim, random, toDevice, tree, valueAndGrad } from '../src/index.js';
 
 const arg = (name: string, dflt: string) => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : dflt;
 };
-const epochs = Number(arg('epochs', '1')), batch = Number(arg('batch', '64')), limit = Number(arg('limit', '60000'));
+const epochs = Number(arg('epochs', '1')), batch = Number(arg('batch', '64')), limit = Number(arg('limit', '60000')), testLimit = Number(arg('test-limit', '10000'));
 // Probing for a GPU starts Dawn; skip it when the CPU is asked for explicitly.
 const available = arg('backend', '') === 'cpu' ? [{ name: 'cpu' as const, description: 'JavaScript CPU kernels' }] : await devices();
 const backend = arg('backend', available[0].name);
@@ -17,7 +17,7 @@ const place = async (t: unknown): Promise<any> => {
   return tree.unflatten(def, await Promise.all(leaves.map((l) => toDevice(l, backend as 'cpu' | 'webgpu'))));
 };
 
-const { train, test } = io.mnist({ limitTrain: limit });
+const { train, test } = io.mnist({ limitTrain: limit, limitTest: testLimit });
 console.log(`MNIST: ${train.images.shape[0]} training and ${test.images.shape[0]} test images; backend: ${backend} (${available.find((d) => d.name === backend)!.description})`);
 
 const model = models.lenet5();
