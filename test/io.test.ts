@@ -1,5 +1,6 @@
 // safetensors round trips and corrupt-file errors, IDX parsing, the real MNIST files.
 import { describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
 import { pipe } from 'fp-ts/lib/function.js';
 import * as E from 'fp-ts/lib/Either.js';
 import { ValueError, io, models, np, random, tree } from '../src/index.js';
@@ -59,5 +60,17 @@ describe('IDX and MNIST', () => {
     expect(test.labels.shape).toEqual([10]);
     expect(train.labels.slice([0, 5]).toArray()).toEqual([5, 0, 4, 1, 9]); // the well-known first MNIST labels
     expect(np.max(train.images).item()).toBe(1);
+  });
+  it('loads Fashion-MNIST from Debian\'s dataset-fashion-mnist (gzipped IDX)', (ctx) => {
+    if (!existsSync('/usr/share/datasets/fashion-mnist')) {
+      if (process.env.CI) throw new Error('CI=true but dataset-fashion-mnist is not installed');
+      console.log('Fashion-MNIST test skipped: apt-get install dataset-fashion-mnist');
+      return ctx.skip();
+    }
+    const { train, test } = io.fashionMnist({ limitTrain: 10, limitTest: 10 });
+    expect(train.images.shape).toEqual([10, 1, 28, 28]);
+    expect(test.images.shape).toEqual([10, 1, 28, 28]);
+    expect(train.labels.slice(0).item()).toBe(9); // the first training image is an ankle boot
+    expect(() => io.fashionMnist({ dir: '/nonexistent' })).toThrow(/train-images-idx3-ubyte not found under \/nonexistent/);
   });
 });

@@ -66,9 +66,9 @@ export function mnist(opts: { limitTrain?: number; limitTest?: number } = {}): {
   };
 }
 
-/** Fashion-MNIST (Xiao et al. 2017) from Debian's `dataset-fashion-mnist` (apt-get install dataset-fashion-mnist). @category Data */
+/** Fashion-MNIST (Xiao et al. 2017) from Debian's `dataset-fashion-mnist` (apt-get install dataset-fashion-mnist), read from /usr/share/datasets/fashion-mnist. @category Data */
 export function fashionMnist(opts: { dir?: string; limitTrain?: number; limitTest?: number } = {}): { train: ImageSplit; test: ImageSplit } {
-  const dir = opts.dir ?? '/usr/share/dataset-fashion-mnist';
+  const dir = opts.dir ?? '/usr/share/datasets/fashion-mnist';
   const file = (base: string) => [join(dir, base), join(dir, base + '.gz')].find(existsSync);
   const need = (base: string) => {
     const f = file(base);
