@@ -69,6 +69,12 @@ describe('emitted WGSL (no device needed)', () => {
     expect(ks.map((k) => k.name)).toEqual(['reduce_max']);
     expect(ks[0].code.slice(ks[0].code.indexOf('@group'))).toMatchSnapshot();
   });
+  it('bias and activation fuse into the matrix product as an epilogue', () => {
+    const ks = kernelsOf((x, w, b) => np.tanh(np.add(np.matmul(x, w), b)), np.ones([8, 5]), np.ones([5, 3]), np.ones([3]));
+    expect(ks.length).toBe(1);
+    expect(ks[0].fused).toContain('dot_general');
+    expect(ks[0].code).toContain('let o = (bi * 8u + row) * 3u + col;');
+  });
   it('a tiled matrix product', () => {
     const ks = kernelsOf((a, b) => np.matmul(a, b), np.ones([33, 17]), np.ones([17, 5]));
     expect(ks[0].grid).toEqual([1, 3, 1]);
@@ -106,7 +112,7 @@ describe('webgpu: fused graphs and training', () => {
     const plan = kernelPlan(makeGraph(step)(params, x, y));
     const kernels = plan.split('\n').length;
     console.log(`MLP step plan (${kernels} kernels):\n${plan}`);
-    expect(kernels).toBeLessThanOrEqual(10 * 3); // per layer: forward dot + activation, backward dots, relu mask, bias sum, two updates
+    expect(kernels).toBeLessThanOrEqual(8 * 3); // per layer: forward dot (+bias, ReLU), backward dots, relu mask, bias sum, two updates
     const cpu = jit(step)(params, x, y);
     const gp = { ...params } as any;
     for (const k of Object.keys(gp)) if (gp[k].weight) gp[k] = { weight: await up(gp[k].weight), bias: await up(gp[k].bias) };

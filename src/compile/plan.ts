@@ -76,6 +76,37 @@ export function materialised(g: Graph, forced: Set<number> = new Set()): Set<num
   return out;
 }
 
+/**
+ * Epilogue fusion: a contraction whose result flows through a chain of single-use elementwise
+ * ops (bias add, activation, ...) is written once, after the chain. Returns, for each chain's
+ * last value, the dot_general equation it ends; the dot's own result is then not materialised.
+ */
+export function epilogues(g: Graph, mat: Set<number>): Map<number, Eqn> {
+  const consumers = new Map<number, Eqn[]>();
+  for (const e of g.eqns) for (const v of new Set(e.inputs.filter((a): a is Var => a instanceof Var))) consumers.set(v.id, [...(consumers.get(v.id) ?? []), e]);
+  const isOutput = (v: Var) => g.outs.includes(v);
+  const ends = new Map<number, Eqn>();
+  for (const d of g.eqns) {
+    if (d.prim.name !== 'dot_general' || isOutput(d.outs[0])) continue;
+    let v = d.outs[0];
+    let chain = 0;
+    for (;;) {
+      const users = consumers.get(v.id) ?? [];
+      const next = users[0];
+      // The next op must read this value elementwise (same index), once, and be its only reader.
+      if (users.length !== 1 || !next.prim.wgsl || next.outs.length !== 1 || next.outs[0].aval.shape.join() !== v.aval.shape.join()) break;
+      v = next.outs[0];
+      chain++;
+      if (isOutput(v) || mat.has(v.id) || (consumers.get(v.id) ?? []).length !== 1) break;
+    }
+    if (chain === 0) continue;
+    mat.delete(d.outs[0].id);
+    mat.add(v.id);
+    ends.set(v.id, d);
+  }
+  return ends;
+}
+
 /** Text of a kernel plan, for debugging: one line per kernel with what fused into it. */
 export function describePlan(kernels: { name: string; fused: string[]; reads: number; n: number }[]): string {
   return kernels.map((k, i) => `kernel ${i}: ${k.name} [${k.n} threads, ${k.reads} buffers read] fuses ${k.fused.join(' ') || '-'}`).join('\n');
