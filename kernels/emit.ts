@@ -12,7 +12,7 @@ import { type Atom, type Eqn, Graph, Lit, Var } from '../src/core/ir.js';
 import { sizeOf, stridesOf } from '../src/core/shape.js';
 import { entry, literal, load, prelude, storageType, store, valueType } from './wgsl.js';
 import { windowOutShape, type FoldParams, type UnfoldParams, type DotParams } from '../src/primitives/index.js';
-import { describePlan, epilogues, kernelPrimitives, materialised } from '../src/compile/plan.js';
+import { type Epilogue, describePlan, epilogues, kernelPrimitives, materialised } from '../src/compile/plan.js';
 
 /** One compute kernel: WGSL source, the buffers it reads and writes, the invocation count. */
 export interface Kernel {
@@ -181,7 +181,7 @@ class KernelBuilder {
     if (k < 0) {
       this.reads.push(v);
       k = this.reads.length - 1;
-      if (this.reads.length + 2 > this.maxBuffers) throw new TooManyBuffers(v);
+      if (this.reads.length + 3 > this.maxBuffers) throw new TooManyBuffers(v); // room for up to three outputs
     }
     return `in${k}`;
   }
@@ -212,14 +212,14 @@ const reduceStep: Record<string, (acc: string, v: string, d: DType) => string> =
 };
 
 /** The body of the kernel that materialises `eqn`'s outputs. */
-function kernelBody(kb: KernelBuilder, e: Eqn, epilogueOf?: Eqn): { body: string; n: number; grid?: [number, number, number]; workgroup?: string } {
+function kernelBody(kb: KernelBuilder, e: Eqn, epilogue?: Epilogue): { body: string; n: number; grid?: [number, number, number]; workgroup?: string } {
   const em = new Emitter(kb);
   const out = e.outs[0];
   const d = out.aval.dtype;
   const p = e.params as any;
   const n = sizeOf(out.aval.shape);
   const finish = (lines: string[]) => ({ body: [...em.lines, ...lines].join('\n'), n });
-  if (epilogueOf) return { ...tiledMatmul(kb, epilogueOf, { eqn: e, out }), n };
+  if (epilogue) return { ...tiledMatmul(kb, epilogue.dot, epilogue.sinks), n };
   const loop = (count: number, body: (inner: Emitter, r: string) => string[]) => {
     const inner = new Emitter(kb, '    ');
     const tail = body(inner, 'r');
@@ -330,7 +330,7 @@ function kernelBody(kb: KernelBuilder, e: Eqn, epilogueOf?: Eqn): { body: string
  * batch element, staging tiles of both operands in workgroup memory. Operands are read
  * through their (possibly fused) expressions at `[batch, row, k]` and `[batch, k, col]`.
  */
-function tiledMatmul(kb: KernelBuilder, e: Eqn, epilogue?: { eqn: Eqn; out: Var }): { body: string; grid: [number, number, number]; workgroup: string } {
+function tiledMatmul(kb: KernelBuilder, e: Eqn, sinks?: Var[]): { body: string; grid: [number, number, number]; workgroup: string } {
   const TILE = kb.tile;
   kb.fused.add('dot_general');
   const [a, b] = e.inputs;
@@ -367,13 +367,13 @@ function tiledMatmul(kb: KernelBuilder, e: Eqn, epilogue?: { eqn: Eqn; out: Var 
     `    workgroupBarrier();`,
     `  }`,
   );
-  if (!epilogue) lines.push(`  if (row < ${u(m)} && col < ${u(n)}) { out0[(bi * ${u(m)} + row) * ${u(n)} + col] = acc; }`);
+  if (!sinks) lines.push(`  if (row < ${u(m)} && col < ${u(n)}) { out0[(bi * ${u(m)} + row) * ${u(n)} + col] = acc; }`);
   else {
-    // The chain after the product runs on the accumulator before the single store.
+    // The epilogue runs on the accumulator; each value read outside it is stored once.
     const ep = new Emitter(kb, '    ');
     ep.seed(e.outs[0], 'o', 'acc');
-    const v = ep.eqnExpr(epilogue.eqn, 'o', epilogue.out);
-    lines.push(`  if (row < ${u(m)} && col < ${u(n)}) {`, `    let o = (bi * ${u(m)} + row) * ${u(n)} + col;`, ...ep.lines, `    out0[o] = ${store(v, epilogue.out.aval.dtype)};`, `  }`);
+    const stores = sinks.map((s, k) => `    out${k}[o] = ${store(ep.expr(s, 'o'), s.aval.dtype)};`);
+    lines.push(`  if (row < ${u(m)} && col < ${u(n)}) {`, `    let o = (bi * ${u(m)} + row) * ${u(n)} + col;`, ...ep.lines, ...stores, `  }`);
   }
   const workgroup = `var<workgroup> tileA: array<array<${vt}, ${TILE}>, ${TILE}>;\nvar<workgroup> tileB: array<array<${vt}, ${TILE}>, ${TILE}>;`;
   return { body: [...em.lines, ...lines].join('\n'), grid: [Math.ceil(n / TILE), Math.ceil(m / TILE), nb], workgroup };
@@ -392,15 +392,18 @@ export function lowerGraph(g: Graph, maxBuffers: number, tile = 16): { kernels: 
   const forced = new Set<number>();
   for (;;) {
     const mat = materialised(g, forced);
-    const ends = epilogues(g, mat);
+    const regions = epilogues(g, mat);
+    const inRegion = new Set([...regions.values()].flatMap((r) => [r.dot, ...r.eqns]));
     try {
       const kernels: Kernel[] = [];
       for (const e of g.eqns) {
-        if (!e.outs.some((v) => mat.has(v.id))) continue;
-        const kb = new KernelBuilder(defs, new Set([...mat].filter((id) => !e.outs.some((v) => v.id === id))), maxBuffers, tile);
-        const { body, n, grid, workgroup } = kernelBody(kb, e, ends.get(e.outs[0].id));
-        const code = kb.module([...e.outs], body, n, workgroup ? { workgroup } : undefined);
-        kernels.push({ name: e.prim.name, code, reads: kb.reads, writes: [...e.outs], n, fused: [...kb.fused], grid });
+        const region = regions.get(e);
+        if (!region && (inRegion.has(e) || !e.outs.some((v) => mat.has(v.id)))) continue;
+        const writes = region ? region.sinks : [...e.outs];
+        const kb = new KernelBuilder(defs, new Set([...mat].filter((id) => !writes.some((v) => v.id === id))), maxBuffers, tile);
+        const { body, n, grid, workgroup } = kernelBody(kb, e, region);
+        const code = kb.module(writes, body, n, workgroup ? { workgroup } : undefined);
+        kernels.push({ name: region ? `dot_general+${region.eqns.size}` : e.prim.name, code, reads: kb.reads, writes, n, fused: [...kb.fused], grid });
       }
       return { kernels, plan: describePlan(kernels.map((k) => ({ ...k, reads: k.reads.length }))) };
     } catch (err) {

@@ -76,35 +76,59 @@ export function materialised(g: Graph, forced: Set<number> = new Set()): Set<num
   return out;
 }
 
+/** An epilogue region: elementwise ops after a contraction, computed in its kernel. */
+export interface Epilogue {
+  dot: Eqn;
+  /** Region values read outside the region (written by the fused kernel), in program order. */
+  sinks: Var[];
+  /** The region's last equation: the fused kernel takes its place in the kernel order. */
+  last: Eqn;
+  eqns: Set<Eqn>;
+}
+
 /**
- * Epilogue fusion: a contraction whose result flows through a chain of single-use elementwise
- * ops (bias add, activation, ...) is written once, after the chain. Returns, for each chain's
- * last value, the dot_general equation it ends; the dot's own result is then not materialised.
+ * Epilogue fusion: the elementwise ops that follow a contraction (bias add, activation, the
+ * activation's mask, ...) run in its kernel on the accumulator; only the values read outside
+ * that region get buffers. Updates `mat` and returns the regions by their last equation.
  */
-export function epilogues(g: Graph, mat: Set<number>): Map<number, Eqn> {
+export function epilogues(g: Graph, mat: Set<number>): Map<Eqn, Epilogue> {
   const consumers = new Map<number, Eqn[]>();
   for (const e of g.eqns) for (const v of new Set(e.inputs.filter((a): a is Var => a instanceof Var))) consumers.set(v.id, [...(consumers.get(v.id) ?? []), e]);
-  const isOutput = (v: Var) => g.outs.includes(v);
-  const ends = new Map<number, Eqn>();
+  const position = new Map(g.eqns.map((e, i) => [e, i] as const));
+  const regions = new Map<Eqn, Epilogue>();
+  const taken = new Set<Eqn>();
   for (const d of g.eqns) {
-    if (d.prim.name !== 'dot_general' || isOutput(d.outs[0])) continue;
-    let v = d.outs[0];
-    let chain = 0;
-    for (;;) {
-      const users = consumers.get(v.id) ?? [];
-      const next = users[0];
-      // The next op must read this value elementwise (same index), once, and be its only reader.
-      if (users.length !== 1 || !next.prim.wgsl || next.outs.length !== 1 || next.outs[0].aval.shape.join() !== v.aval.shape.join()) break;
-      v = next.outs[0];
-      chain++;
-      if (isOutput(v) || mat.has(v.id) || (consumers.get(v.id) ?? []).length !== 1) break;
+    if (d.prim.name !== 'dot_general') continue;
+    const v0 = d.outs[0];
+    const shape = v0.aval.shape.join();
+    // Grow the region in program order: elementwise, same shape, reading only region values or values independent of the dot.
+    const inRegion = new Set<number>([v0.id]);
+    const dependent = new Set<number>([v0.id]);
+    const eqns = new Set<Eqn>();
+    for (let i = position.get(d)! + 1; i < g.eqns.length; i++) {
+      const e = g.eqns[i];
+      const vars = e.inputs.filter((a): a is Var => a instanceof Var);
+      if (!vars.some((v) => dependent.has(v.id))) continue;
+      const joins = !taken.has(e) && e.prim.wgsl && e.outs.length === 1 && e.outs[0].aval.shape.join() === shape && vars.every((v) => inRegion.has(v.id) || !dependent.has(v.id));
+      for (const o of e.outs) dependent.add(o.id);
+      if (joins) {
+        eqns.add(e);
+        inRegion.add(e.outs[0].id);
+      }
     }
-    if (chain === 0) continue;
-    mat.delete(d.outs[0].id);
-    mat.add(v.id);
-    ends.set(v.id, d);
+    if (!eqns.size) continue;
+    const last = [...eqns].reduce((a, b) => (position.get(a)! > position.get(b)! ? a : b));
+    const regionVars = [v0, ...[...eqns].map((e) => e.outs[0])];
+    const outside = (v: Var) => (consumers.get(v.id) ?? []).filter((c) => !eqns.has(c));
+    const sinks = regionVars.filter((v) => g.outs.includes(v) || outside(v).length > 0);
+    // Every outside reader must come after the fused kernel, which takes the last region equation's place.
+    if (!sinks.length || sinks.some((v) => outside(v).some((c) => position.get(c)! < position.get(last)!))) continue;
+    for (const v of regionVars) mat.delete(v.id);
+    for (const v of sinks) mat.add(v.id);
+    eqns.forEach((e) => taken.add(e));
+    regions.set(last, { dot: d, sinks, last, eqns });
   }
-  return ends;
+  return regions;
 }
 
 /** Text of a kernel plan, for debugging: one line per kernel with what fused into it. */
