@@ -65,7 +65,8 @@ export function foldIn(key: Key, data: number): Key {
   return hashCounts(key, np.array([0, data >>> 0], { dtype: 'uint32' }));
 }
 
-type FloatOpts = { dtype?: DType };
+/** The `dtype` option of float samplers. @category Random */
+export type FloatOpts = { dtype?: DType };
 const floatDType = (fn: string, d: DType | undefined) => {
   const dt = d ?? 'float32';
   if (!isFloat(dt)) throw new ValueError(`random.${fn}: dtype must be a float type, got ${dt}`);

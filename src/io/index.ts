@@ -4,7 +4,7 @@
  */
 export * from './datasets.js';
 export * from './safetensors.js';
-export { parseIdx } from './idx.js';
+export { parseIdx, type Idx } from './idx.js';
 
 import { type Either, tryCatch } from 'fp-ts/lib/Either.js';
 import { FluxionError } from '../core/errors.js';

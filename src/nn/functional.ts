@@ -65,7 +65,8 @@ export function embedding(indices: Array, weight: Array): Array {
 
 // ---------------------------------------------------------------- convolution
 
-type IntOrList = number | number[];
+/** A size per spatial axis, or one for all. @category Layers */
+export type IntOrList = number | number[];
 const tuple = (v: IntOrList | undefined, n: number, dflt: number): number[] => (v === undefined ? new globalThis.Array(n).fill(dflt) : typeof v === 'number' ? new globalThis.Array(n).fill(v) : v);
 const intOrList = t.union([t.number, t.array(t.number)]);
 
@@ -314,7 +315,8 @@ export function dropout(x: Array, rate: number, key: Array): Array {
 
 // ---------------------------------------------------------------- losses
 
-type Reduction = 'mean' | 'sum' | 'none';
+/** How a loss reduces over elements. @category Losses */
+export type Reduction = 'mean' | 'sum' | 'none';
 const reductionCodec = t.keyof({ mean: null, sum: null, none: null });
 const reduce = (x: Array, r: Reduction | undefined) => (r === 'none' ? x : r === 'sum' ? np.sum(x) : np.mean(x));
 

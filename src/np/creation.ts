@@ -10,7 +10,8 @@ import * as P from '../primitives/index.js';
 import { asArray, fromNested } from './convert.js';
 
 const dtypeOpt = { dtype: codecs.dtype };
-type DTypeOpt = { dtype?: DType };
+/** The `dtype` option of creation functions. @category Creation */
+export type DTypeOpt = { dtype?: DType };
 const shapeOf = (shape: number | readonly number[]) => (typeof shape === 'number' ? [shape] : [...shape]);
 
 /**

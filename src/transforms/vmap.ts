@@ -67,7 +67,8 @@ export function vmapFlat(fn: (...xs: Array[]) => Array[], axisSize: number, vals
   });
 }
 
-type Axes = number | null | { [k: string]: Axes } | readonly Axes[];
+/** Batch-axis spec: a number, null (not mapped), or a tree of them matching the arguments. @category Transforms */
+export type Axes = number | null | { [k: string]: Axes } | readonly Axes[];
 
 /** Expands an axis spec that is a tree prefix of `def` into one entry per leaf. */
 function expandAxes(spec: Axes, def: TreeDef, what: string): BatchDim[] {
