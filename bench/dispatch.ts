@@ -3,7 +3,9 @@
 import { type Array, grad, jit, np, random } from '../src/index.js';
 
 function time(fn: () => unknown, minMs = 300): number {
-  fn();
+  // Warm up first, so every library is measured with its code optimised by V8.
+  const w0 = performance.now();
+  while (performance.now() - w0 < minMs / 2) fn();
   let n = 0;
   const t0 = performance.now();
   while (performance.now() - t0 < minMs) {

@@ -182,6 +182,8 @@ export abstract class Array {
  */
 export const weakConstants = new WeakSet<Array>();
 
+/** Concrete arrays of at least this many bytes are counted by {@link memoryStats}. */
+const TRACKED_BYTES = 1024;
 /** Bytes held by live concrete arrays, for {@link memoryStats}. */
 const live = { buffers: 0, bytes: 0 };
 const registry = new FinalizationRegistry<number>((bytes) => {
@@ -196,7 +198,8 @@ export function registerMemoryStats(backend: string, stats: () => { buffers: num
 }
 
 /**
- * Live buffers and bytes held by arrays, per backend (`cpu`, and `webgpu` once it is used).
+ * Live buffers and bytes held by arrays, per backend (`cpu`, counting arrays of 1 KiB or
+ * more, and `webgpu` once it is used).
  * @example memoryStats().cpu.bytes
  * @category Arrays
  */
@@ -214,9 +217,13 @@ export class ConcreteArray extends Array {
   ) {
     super();
     this.#data = data;
-    live.buffers++;
-    live.bytes += data.byteLength;
-    registry.register(this, data.byteLength, this);
+    // Registering for collection costs about a microsecond; arrays under 1 KiB (scalars and
+    // other small values, most eager ops) are left out of the statistics.
+    if (data.byteLength >= TRACKED_BYTES) {
+      live.buffers++;
+      live.bytes += data.byteLength;
+      registry.register(this, data.byteLength, this);
+    }
   }
   /** The backing typed array; must not be mutated. */
   get buffer(): TypedArray {
@@ -228,9 +235,11 @@ export class ConcreteArray extends Array {
   }
   override dispose(): void {
     if (!this.#data) return;
-    live.buffers--;
-    live.bytes -= this.#data.byteLength;
-    registry.unregister(this);
+    if (this.#data.byteLength >= TRACKED_BYTES) {
+      live.buffers--;
+      live.bytes -= this.#data.byteLength;
+      registry.unregister(this);
+    }
     this.#data = null;
   }
   /** A 0-d array holding `value` coerced to `dtype`. */
