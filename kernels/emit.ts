@@ -326,11 +326,11 @@ function kernelBody(kb: KernelBuilder, e: Eqn, epilogue?: Epilogue): { body: str
 }
 
 /**
- * dot_general as a tiled matrix product: each TILE x TILE workgroup (16, or 8 on small adapters) computes one output tile of one
+ * dot_general for thin products (a side under 64): each TILE x TILE workgroup (16, or 8 on small adapters) computes one output tile of one
  * batch element, staging tiles of both operands in workgroup memory. Operands are read
  * through their (possibly fused) expressions at `[batch, row, k]` and `[batch, k, col]`.
  */
-function tiledMatmul(kb: KernelBuilder, e: Eqn, sinks?: Var[]): { body: string; grid: [number, number, number]; workgroup: string } {
+function tiledMatmulSimple(kb: KernelBuilder, e: Eqn, sinks?: Var[]): { body: string; grid: [number, number, number]; workgroup: string } {
   const TILE = kb.tile;
   kb.fused.add('dot_general');
   const [a, b] = e.inputs;
@@ -377,6 +377,90 @@ function tiledMatmul(kb: KernelBuilder, e: Eqn, sinks?: Var[]): { body: string; 
   }
   const workgroup = `var<workgroup> tileA: array<array<${vt}, ${TILE}>, ${TILE}>;\nvar<workgroup> tileB: array<array<${vt}, ${TILE}>, ${TILE}>;`;
   return { body: [...em.lines, ...lines].join('\n'), grid: [Math.ceil(n / TILE), Math.ceil(m / TILE), nb], workgroup };
+}
+
+/**
+ * dot_general as a register-blocked tiled product: each of the TILE x TILE threads (16, or 8 on small adapters) computes 4x4 outputs of one
+ * batch element, staging tiles of both operands in workgroup memory. Operands are read
+ * through their (possibly fused) expressions at `[batch, row, k]` and `[batch, k, col]`.
+ */
+function blockedMatmul(kb: KernelBuilder, e: Eqn, sinks?: Var[]): { body: string; grid: [number, number, number]; workgroup: string } {
+  const TILE = kb.tile;
+  kb.fused.add('dot_general');
+  const [a, b] = e.inputs;
+  const out = e.outs[0];
+  const d = out.aval.dtype;
+  const { contract: [ca, cb], batch: [ba, bb] } = e.params as DotParams;
+  const free = (nd: number, ...used: (readonly number[])[]) => [...Array(nd).keys()].filter((k) => !used.some((s) => s.includes(k)));
+  const fa = free(a.aval.shape.length, ca, ba), fb = free(b.aval.shape.length, cb, bb);
+  const dims = (x: Atom, axes: readonly number[]) => axes.map((k) => x.aval.shape[k]);
+  const nb = sizeOf(dims(a, ba)), m = sizeOf(dims(a, fa)), n = sizeOf(dims(b, fb)), kk = sizeOf(dims(a, ca));
+  const as = stridesOf(a.aval.shape), bs = stridesOf(b.aval.shape);
+  const em = new Emitter(kb);
+  const vt = valueType(d);
+  // Each of the TILE x TILE threads computes a 4x4 block: a workgroup covers BM x BN outputs,
+  // staging BK-deep slices of both operands in workgroup memory.
+  const BM = 4 * TILE, BN = 4 * TILE, BK = TILE, threads = TILE * TILE;
+  const zero = literal(0, d);
+  const clampTo = (v: string, size: number) => `min(${v}, ${u(Math.max(0, size - 1))})`;
+  const lines = [
+    `  let bi = wg.z;`,
+    `  let m0 = wg.y * ${u(BM)};`,
+    `  let n0 = wg.x * ${u(BN)};`,
+    `  let tid = lid.y * ${u(TILE)} + lid.x;`,
+    `  var acc: array<vec4<${vt}>, 4>;`,
+    `  for (var t = 0u; t < ${u(kk)}; t += ${u(BK)}) {`,
+    `    for (var l = 0u; l < 4u; l++) {`,
+    `      let lin = l * ${u(threads)} + tid;`,
+    `      let ar = m0 + lin / ${u(BK)};`,
+    `      let ak = t + lin % ${u(BK)};`,
+    `      let bk = t + lin / ${u(BN)};`,
+    `      let bc = n0 + lin % ${u(BN)};`,
+  ];
+  const inner = new Emitter(kb, '      ');
+  const aOff = inner.flat([...coordTerms(inner, 'bi', dims(a, ba), ba.map((x) => as[x])), ...coordTerms(inner, clampTo('ar', m), dims(a, fa), fa.map((x) => as[x])), ...coordTerms(inner, clampTo('ak', kk), dims(a, ca), ca.map((x) => as[x]))]);
+  const bOff = inner.flat([...coordTerms(inner, 'bi', dims(b, bb), bb.map((x) => bs[x])), ...coordTerms(inner, clampTo('bk', kk), dims(b, cb), cb.map((x) => bs[x])), ...coordTerms(inner, clampTo('bc', n), dims(b, fb), fb.map((x) => bs[x]))]);
+  const av = inner.expr(a, aOff), bv = inner.expr(b, bOff);
+  lines.push(
+    ...inner.lines,
+    `      tileA[lin % ${u(BK)}][lin / ${u(BK)}] = select(${zero}, ${av}, ar < ${u(m)} && ak < ${u(kk)});`,
+    `      tileB[lin / ${u(BN)}][lin % ${u(BN)}] = select(${zero}, ${bv}, bk < ${u(kk)} && bc < ${u(n)});`,
+    `    }`,
+    `    workgroupBarrier();`,
+    `    for (var q = 0u; q < ${u(BK)}; q++) {`,
+    `      let a4 = vec4<${vt}>(tileA[q][lid.y * 4u], tileA[q][lid.y * 4u + 1u], tileA[q][lid.y * 4u + 2u], tileA[q][lid.y * 4u + 3u]);`,
+    `      let b4 = vec4<${vt}>(tileB[q][lid.x * 4u], tileB[q][lid.x * 4u + 1u], tileB[q][lid.x * 4u + 2u], tileB[q][lid.x * 4u + 3u]);`,
+    `      acc[0] = acc[0] + a4.x * b4;`,
+    `      acc[1] = acc[1] + a4.y * b4;`,
+    `      acc[2] = acc[2] + a4.z * b4;`,
+    `      acc[3] = acc[3] + a4.w * b4;`,
+    `    }`,
+    `    workgroupBarrier();`,
+    `  }`,
+    `  for (var i = 0u; i < 4u; i++) {`,
+    `    for (var j = 0u; j < 4u; j++) {`,
+    `      let row = m0 + lid.y * 4u + i;`,
+    `      let col = n0 + lid.x * 4u + j;`,
+    `      if (row < ${u(m)} && col < ${u(n)}) {`,
+    `        let o = (bi * ${u(m)} + row) * ${u(n)} + col;`,
+  );
+  // The epilogue runs on the accumulator; each value read outside it is stored once.
+  const ep = new Emitter(kb, '        ');
+  ep.seed(e.outs[0], 'o', 'acc[i][j]');
+  const targets = sinks ?? [e.outs[0]];
+  const stores = targets.map((s, k) => `        out${k}[o] = ${store(ep.expr(s, 'o'), s.aval.dtype)};`);
+  lines.push(...ep.lines, ...stores, `      }`, `    }`, `  }`);
+  const workgroup = `var<workgroup> tileA: array<array<${vt}, ${BM}>, ${BK}>;\nvar<workgroup> tileB: array<array<${vt}, ${BN}>, ${BK}>;`;
+  return { body: [...em.lines, ...lines].join('\n'), grid: [Math.ceil(n / BN), Math.ceil(m / BM), nb], workgroup };
+}
+
+/** Picks the matmul kernel: register-blocked 4x4 per thread when both output sides fill its 64-wide tiles. */
+function tiledMatmul(kb: KernelBuilder, e: Eqn, sinks?: Var[]) {
+  const p = e.params as DotParams;
+  const [a, b] = e.inputs;
+  const freeSize = (x: Atom, side: 0 | 1) => sizeOf(x.aval.shape.filter((_, k) => !p.contract[side].includes(k) && !p.batch[side].includes(k)));
+  const big = 4 * kb.tile;
+  return freeSize(a, 0) >= big && freeSize(b, 1) >= big ? blockedMatmul(kb, e, sinks) : tiledMatmulSimple(kb, e, sinks);
 }
 
 /** Coordinates of a flat group index and their strides, as flat-index terms. */
