@@ -10,7 +10,7 @@ import type { DType } from '../src/core/dtype.js';
 import { FluxionError } from '../src/core/errors.js';
 import { type Atom, type Eqn, Graph, Lit, Var } from '../src/core/ir.js';
 import { sizeOf, stridesOf } from '../src/core/shape.js';
-import { entry, literal, load, prelude, storageType, store, valueType } from './wgsl.js';
+import { WORKGROUP, entry, literal, load, prelude, storageType, store, valueType } from './wgsl.js';
 import { windowOutShape, type FoldParams, type UnfoldParams, type DotParams } from '../src/primitives/index.js';
 import { type Epilogue, describePlan, epilogues, kernelPrimitives, materialised } from '../src/compile/plan.js';
 
@@ -185,18 +185,22 @@ class KernelBuilder {
     }
     return `in${k}`;
   }
-  module(outs: Var[], body: string, n: number, tiled?: { workgroup: string }): string {
+  module(outs: Var[], body: string, n: number, grouped?: { workgroup: string; size: [number, number] }): string {
     const decl = [
       ...this.reads.map((v, k) => `@group(0) @binding(${k}) var<storage, read> in${k}: array<${storageType(v.aval.dtype)}>;`),
       ...outs.map((v, k) => `@group(0) @binding(${this.reads.length + k}) var<storage, read_write> out${k}: array<${storageType(v.aval.dtype)}>;`),
     ];
-    if (tiled) {
-      const main = `@compute @workgroup_size(${this.tile}, ${this.tile}) fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {\n${body}\n}`;
-      return `${prelude}\n${decl.join('\n')}\n${tiled.workgroup}\n${main}`;
+    if (grouped) {
+      // Kernels that cooperate within a workgroup (tiled matmul, long reductions) index by workgroup.
+      const main = `@compute @workgroup_size(${grouped.size.join(', ')}) fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {\n${body}\n}`;
+      return `${prelude}\n${decl.join('\n')}\n${grouped.workgroup}\n${main}`;
     }
     return `${prelude}\n${decl.join('\n')}\n${entry(body, n)}`;
   }
 }
+
+/** Reductions over at least this many elements cooperate within a workgroup. */
+const LONG_REDUCTION = 1024;
 
 const reduceInit: Record<string, (d: DType) => string> = {
   reduce_sum: (d) => literal(0, d),
@@ -212,14 +216,14 @@ const reduceStep: Record<string, (acc: string, v: string, d: DType) => string> =
 };
 
 /** The body of the kernel that materialises `eqn`'s outputs. */
-function kernelBody(kb: KernelBuilder, e: Eqn, epilogue?: Epilogue): { body: string; n: number; grid?: [number, number, number]; workgroup?: string } {
+function kernelBody(kb: KernelBuilder, e: Eqn, epilogue?: Epilogue): { body: string; n: number; grid?: [number, number, number]; workgroup?: string; size?: [number, number] } {
   const em = new Emitter(kb);
   const out = e.outs[0];
   const d = out.aval.dtype;
   const p = e.params as any;
   const n = sizeOf(out.aval.shape);
   const finish = (lines: string[]) => ({ body: [...em.lines, ...lines].join('\n'), n });
-  if (epilogue) return { ...tiledMatmul(kb, epilogue.dot, epilogue.sinks), n };
+  if (epilogue) return { ...tiledMatmul(kb, epilogue.dot, epilogue.sinks), n, size: [kb.tile, kb.tile] };
   const loop = (count: number, body: (inner: Emitter, r: string) => string[]) => {
     const inner = new Emitter(kb, '    ');
     const tail = body(inner, 'r');
@@ -233,16 +237,43 @@ function kernelBody(kb: KernelBuilder, e: Eqn, epilogue?: Epilogue): { body: str
       kb.fused.add(e.prim.name);
       const axes: number[] = p.axes;
       const kept = x.aval.shape.map((_, k) => k).filter((k) => !axes.includes(k));
-      const c = em.coords('i', kept.map((k) => x.aval.shape[k]));
-      const base = em.let(em.flat(kept.map((k, j) => [c[j], xs[k]])));
       const count = sizeOf(axes.map((a) => x.aval.shape[a]));
       const vt = valueType(d);
+      const step = (acc: string, v: string) => reduceStep[e.prim.name](acc, v, d);
+      if (count >= LONG_REDUCTION && d !== 'bool') {
+        // A long reduction: one workgroup per output, strided partial sums, then a tree in workgroup memory.
+        const c = em.coords('i', kept.map((k) => x.aval.shape[k]));
+        const base = em.let(em.flat(kept.map((k, j) => [c[j], xs[k]])));
+        const inner = new Emitter(kb, '    ');
+        const rc = inner.coords('r', axes.map((a) => x.aval.shape[a]));
+        const v = inner.expr(x, `${base} + ${inner.flat(axes.map((a, j) => [rc[j], xs[a]]))}`);
+        const body = [
+          `  let i = wg.x + wg.y * 65535u;`,
+          `  if (i >= ${u(n)}) { return; }`,
+          ...em.lines,
+          `  var acc: ${vt} = ${reduceInit[e.prim.name](d)};`,
+          `  for (var r = lid.x; r < ${u(count)}; r += ${u(WORKGROUP)}) {`,
+          ...inner.lines,
+          `    acc = ${step('acc', v)};`,
+          `  }`,
+          `  part[lid.x] = acc;`,
+          `  workgroupBarrier();`,
+          `  for (var s = ${u(WORKGROUP / 2)}; s > 0u; s = s >> 1u) {`,
+          `    if (lid.x < s) { part[lid.x] = ${step('part[lid.x]', 'part[lid.x + s]')}; }`,
+          `    workgroupBarrier();`,
+          `  }`,
+          `  if (lid.x == 0u) { out0[i] = ${store('part[0]', d)}; }`,
+        ];
+        return { body: body.join('\n'), n, grid: [Math.min(n, 65535), Math.ceil(n / 65535), 1], workgroup: `var<workgroup> part: array<${vt}, ${WORKGROUP}>;`, size: [WORKGROUP, 1] };
+      }
+      const c = em.coords('i', kept.map((k) => x.aval.shape[k]));
+      const base = em.let(em.flat(kept.map((k, j) => [c[j], xs[k]])));
       return finish([
         `  var acc: ${vt} = ${reduceInit[e.prim.name](d)};`,
         ...loop(count, (inner) => {
           const rc = inner.coords('r', axes.map((a) => x.aval.shape[a]));
           const v = inner.expr(x, `${base} + ${inner.flat(axes.map((a, j) => [rc[j], xs[a]]))}`);
-          return [`    acc = ${reduceStep[e.prim.name]('acc', v, d)};`];
+          return [`    acc = ${step('acc', v)};`];
         }),
         `  out0[i] = ${store('acc', d)};`,
       ]);
@@ -268,7 +299,7 @@ function kernelBody(kb: KernelBuilder, e: Eqn, epilogue?: Epilogue): { body: str
       ]);
     }
     case 'dot_general':
-      return { ...tiledMatmul(kb, e), n };
+      return { ...tiledMatmul(kb, e), n, size: [kb.tile, kb.tile] };
     case 'scatter_add': {
       kb.fused.add('scatter_add');
       const [, ix, upd] = e.inputs;
@@ -485,8 +516,8 @@ export function lowerGraph(g: Graph, maxBuffers: number, tile = 16): { kernels: 
         if (!region && (inRegion.has(e) || !e.outs.some((v) => mat.has(v.id)))) continue;
         const writes = region ? region.sinks : [...e.outs];
         const kb = new KernelBuilder(defs, new Set([...mat].filter((id) => !writes.some((v) => v.id === id))), maxBuffers, tile);
-        const { body, n, grid, workgroup } = kernelBody(kb, e, region);
-        const code = kb.module(writes, body, n, workgroup ? { workgroup } : undefined);
+        const { body, n, grid, workgroup, size } = kernelBody(kb, e, region);
+        const code = kb.module(writes, body, n, workgroup && size ? { workgroup, size } : undefined);
         kernels.push({ name: region ? `dot_general+${region.eqns.size}` : e.prim.name, code, reads: kb.reads, writes, n, fused: [...kb.fused], grid });
       }
       return { kernels, plan: describePlan(kernels.map((k) => ({ ...k, reads: k.reads.length }))) };

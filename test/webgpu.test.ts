@@ -92,6 +92,14 @@ describe('webgpu: fused graphs and training', () => {
     expect(ex.kernels[0].code).toContain('exp(');
     assertClose(await host(jit(f)(await up(x), await up(y))), f(x, y), tol);
   });
+  gpuIt('long reductions cooperate within a workgroup and match the CPU', async () => {
+    const x = random.normal(random.key(6), [3, 5000]);
+    for (const f of [(v: Array) => np.sum(v, { axis: 1 }), (v: Array) => np.max(np.abs(v)), (v: Array) => np.min(np.transpose(v), { axis: 0 })]) {
+      const g = makeGraph(f)(x);
+      expect(compile(g).kernels.some((k) => k.code.includes('workgroupBarrier'))).toBe(true);
+      assertClose(await host(jit(f)(await up(x))), f(x), { rtol: 1e-4, atol: 1e-4 });
+    }
+  });
   gpuIt('a reduction reads its fused prologue', async () => {
     const f = (x: Array) => np.sum(np.square(np.subtract(x, 1)), { axis: 1 });
     const g = makeGraph(f)(np.ones([5, 7]));
