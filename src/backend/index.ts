@@ -1,8 +1,8 @@
 /**
- * Backend choice. The CPU backend is always present. The WebGPU backend is used for arrays
- * placed on it (`toDevice`), for `jit` functions called with them, and for everything when
- * it is the default (`await setDefaultBackend('webgpu')` or `FLUXION_BACKEND=webgpu`).
- * Arrays on different backends never mix silently: moving is explicit.
+ * Backend choice. The CPU backend is always present. The WebGPU backend runs operations on
+ * arrays placed on it (`toDevice`), `jit` calls given such arrays or `device: 'webgpu'`, and
+ * every `jit` call when it is the default (`await setDefaultBackend('webgpu')` or
+ * `FLUXION_BACKEND=webgpu`). Arrays on different backends never mix silently: moving is explicit.
  * @module
  */
 import { Array, ConcreteArray, weakConstants } from '../core/array.js';
@@ -24,7 +24,7 @@ export async function devices(): Promise<{ name: BackendName; description: strin
   return g.software ? [cpu, webgpu] : [webgpu, cpu];
 }
 
-/** Makes new arrays and eager operations default to a backend. @category Backends */
+/** Makes jit calls run on a backend by default (their CPU array arguments are uploaded). @category Backends */
 export async function setDefaultBackend(name: BackendName): Promise<void> {
   if (name !== 'cpu' && name !== 'webgpu') throw new ValueError(`setDefaultBackend: unknown backend '${name}' (cpu or webgpu)`);
   if (name === 'webgpu' && !(await initWebGPU())) throw new FluxionError('setDefaultBackend: no WebGPU adapter is available here');
@@ -48,7 +48,6 @@ export async function toDevice(x: Array, name: BackendName): Promise<Array> {
 /** The kernel plan of a graph on WebGPU (what fused into each kernel), for debugging. @category Backends */
 export const kernelPlan = (g: Graph): string => compile(g).plan;
 
-// Route eager primitives: GPU arrays (or a WebGPU default) run on the GPU.
 // With WebGPU as the default (or jit's `device: 'webgpu'`), jit calls run there and their
 // array inputs are uploaded; eager operations on CPU arrays stay on the CPU. Mixing non-scalar
 // CPU arrays into GPU work is an error.
