@@ -12,7 +12,7 @@ import { type Atom, type Eqn, Graph, Lit, Var } from '../src/core/ir.js';
 import { sizeOf, stridesOf } from '../src/core/shape.js';
 import { WORKGROUP, entry, literal, load, prelude, storageType, store, valueType } from './wgsl.js';
 import { windowOutShape, type FoldParams, type UnfoldParams, type DotParams } from '../src/primitives/index.js';
-import { type Epilogue, describePlan, epilogues, kernelPrimitives, materialised } from '../src/compile/plan.js';
+import { type Epilogue, describePlan, epilogues, isKernel, materialised } from '../src/compile/plan.js';
 
 /** One compute kernel: WGSL source, the buffers it reads and writes, the invocation count. */
 export interface Kernel {
@@ -229,7 +229,7 @@ function kernelBody(kb: KernelBuilder, e: Eqn, epilogue?: Epilogue): { body: str
     const tail = body(inner, 'r');
     return [`  for (var r = 0u; r < ${u(count)}; r++) {`, ...inner.lines, ...tail, '  }'];
   };
-  if (!kernelPrimitives.has(e.prim.name)) return finish([`  out0[i] = ${store(em.eqnExpr(e, 'i', out), d)};`]);
+  if (!isKernel(e)) return finish([`  out0[i] = ${store(em.eqnExpr(e, 'i', out), d)};`]);
   const x = e.inputs[0];
   const xs = stridesOf(x.aval.shape);
   switch (e.prim.name) {

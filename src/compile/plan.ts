@@ -1,10 +1,11 @@
 /**
  * Fusion: splits a Graph into kernels. One cost rule decides which values are materialised
- * in buffers: graph inputs and outputs, results of kernel-shaped primitives (reductions,
- * contractions, scatters, folds, threefry), and values read by more than one consumer.
- * Everything else (elementwise ops and views) is inlined as an expression into the kernels
- * that read it, so chains of elementwise ops and views become one kernel and reductions and
- * contractions read fused prologues.
+ * in buffers: graph inputs and outputs, results of kernel primitives (reductions,
+ * contractions, scatters, folds, threefry), and values whose recomputation by several
+ * readers would cost more than a buffer. Everything else (elementwise ops and views) is
+ * inlined as an expression into the kernels that read it, so chains of elementwise ops and
+ * views become one kernel, reductions and contractions read fused prologues, and the
+ * elementwise ops after a contraction run in its kernel as an epilogue.
  * @module
  */
 import { type Eqn, Graph, Var } from '../core/ir.js';
@@ -13,10 +14,10 @@ import { registry } from '../core/primitive.js';
 import { traceToGraph } from '../core/staging.js';
 import { inlineCalls, dce } from '../transforms/passes.js';
 
-/** Primitives emitted as kernels of their own (see lower.ts). */
-export const kernelPrimitives = new Set(['reduce_sum', 'reduce_max', 'reduce_min', 'reduce_prod', 'argmax', 'argmin', 'dot_general', 'scatter_add', 'fold', 'threefry2x32']);
-/** Primitives inlined as index arithmetic into their consumers. */
-export const viewPrimitives = new Set(['reshape', 'broadcast_in_dim', 'transpose', 'slice', 'pad', 'rev', 'concatenate', 'iota', 'unfold', 'gather']);
+/** Emitted as a kernel of its own (kernels/emit.ts has one emitter per such primitive). */
+export const isKernel = (e: Eqn): boolean => e.prim.props?.kernel === true;
+/** Inlined as index arithmetic into its consumers. */
+export const isView = (e: Eqn): boolean => e.prim.props?.view === true;
 
 /** A staged program ready for lowering: calls inlined, every equation supported. */
 export function prepareGraph(g: Graph): Graph {
@@ -40,7 +41,7 @@ export function prepareGraph(g: Graph): Graph {
     if (v.aval.dtype === 'float16') throw new FluxionError('webgpu: float16 arrays are not supported on the WebGPU backend yet (they need the shader-f16 feature); use float32');
   }
   for (const e of flat.eqns) {
-    if (!e.prim.wgsl && !kernelPrimitives.has(e.prim.name) && !viewPrimitives.has(e.prim.name)) {
+    if (!e.prim.wgsl && !isKernel(e) && !isView(e)) {
       throw new FluxionError(`webgpu: primitive ${e.prim.name} is not supported on the WebGPU backend yet; run this computation on the CPU backend`);
     }
   }
@@ -63,12 +64,12 @@ export function materialised(g: Graph, forced: Set<number> = new Set()): Set<num
   for (const a of g.outs) if (a instanceof Var) out.add(a.id);
   const cost = new Map<number, number>();
   for (const e of g.eqns) {
-    const own = viewPrimitives.has(e.prim.name) ? 0 : 1;
+    const own = isView(e) ? 0 : 1;
     const c = own + e.inputs.reduce((s, a) => s + (a instanceof Var && !out.has(a.id) ? cost.get(a.id) ?? 0 : 0), 0);
     for (const v of e.outs) {
       cost.set(v.id, c);
       const users = consumers.get(v.id) ?? [];
-      if (kernelPrimitives.has(e.prim.name)) out.add(v.id);
+      if (isKernel(e)) out.add(v.id);
       else if (c > 0 && users.some((u) => u.prim.name === 'dot_general')) out.add(v.id);
       else if (c * (users.length - 1) > MAX_REPEAT) out.add(v.id);
     }

@@ -39,7 +39,15 @@ export interface Primitive<P extends Params = any> {
    */
   wgsl?(args: string[], inDTypes: DType[], params: P): string;
   /** Families (tinygrad's GroupOp): passes ask "is it elementwise?" instead of listing ops. */
-  readonly props?: { elementwise?: boolean; linear?: boolean; control?: boolean };
+  readonly props?: {
+    elementwise?: boolean;
+    linear?: boolean;
+    control?: boolean;
+    /** Moves elements only: compilers inline it as index arithmetic. */
+    view?: boolean;
+    /** Needs a kernel of its own on an accelerator (reductions, contractions, scatters). */
+    kernel?: boolean;
+  };
 }
 
 /**

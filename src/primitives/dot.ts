@@ -25,7 +25,7 @@ const freeAxes = (nd: number, ...used: (readonly number[])[]) => range(nd).filte
 
 export const dotGeneralP: Primitive<DotParams> = definePrimitive({
   name: 'dot_general',
-  props: { linear: true },
+  props: { linear: true, kernel: true },
   abstractEval([a, b], { contract: [ca, cb], batch: [ba, bb] }) {
     const dtype = expectSameDType('dot_general', [a, b]);
     const bad =

@@ -79,12 +79,12 @@ export const gatherP: Primitive<AxisParams> = definePrimitive({
     const shape = (x as UndefinedPrimal).aval;
     return [scatterAdd(zerosLike(shape), idx as Array, ct, axis), null];
   },
-  props: { linear: true },
+  props: { linear: true, view: true },
 });
 
 export const scatterAddP: Primitive<AxisParams> = definePrimitive({
   name: 'scatter_add',
-  props: { linear: true },
+  props: { linear: true, kernel: true },
   abstractEval([x, idx, upd], { axis }) {
     checkAxis('scatter_add', x.shape, axis);
     checkDType('scatter_add (indices)', idx.dtype, ['int32']);

@@ -34,7 +34,7 @@ export function threefry2x32Block(k0: number, k1: number, x0: number, x1: number
 
 export const threefry2x32P: Primitive = definePrimitive({
   name: 'threefry2x32',
-  props: { elementwise: true },
+  props: { elementwise: true, kernel: true },
   abstractEval(avals) {
     checkSameShapes('threefry2x32', avals.map((a) => a.shape));
     for (const a of avals) checkDType('threefry2x32', a.dtype, ['uint32']);

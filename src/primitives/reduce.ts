@@ -55,6 +55,7 @@ type ReduceParams = { axes: readonly number[] };
 function reduction(name: string, init: (d: DType) => number, step: (a: number, b: number) => number, dtypes: DType[], rules: Partial<Primitive<ReduceParams>>): Primitive<ReduceParams> {
   const prim: Primitive<ReduceParams> = definePrimitive({
     name,
+    props: { kernel: true },
     abstractEval([x], { axes }) {
       checkDType(name, x.dtype, dtypes);
       return [{ shape: checkAxes(name, x, axes), dtype: x.dtype }];
@@ -76,7 +77,7 @@ const lowest = (d: DType) => (d === 'float32' || d === 'float16' ? -Infinity : d
 const highest = (d: DType) => (d === 'float32' || d === 'float16' ? Infinity : d === 'int32' ? 2147483647 : d === 'uint32' ? 4294967295 : 1);
 
 export const reduceSumP = reduction('reduce_sum', () => 0, (a, b) => a + b, numeric, {
-  props: { linear: true },
+  props: { linear: true, kernel: true },
   jvp: ([x], [t], p) => [[reduceSum(x, p.axes)], [reduceSum(t, p.axes)]],
   transpose: ([ct], [x], { axes }) => [unreduce(ct, x.aval, axes)],
 });
@@ -124,6 +125,7 @@ type ArgParams = { axis: number; indexDtype: DType };
 function argReduction(name: string, better: (a: number, b: number) => boolean): Primitive<ArgParams> {
   const prim: Primitive<ArgParams> = definePrimitive({
     name,
+    props: { kernel: true },
     abstractEval([x], { axis, indexDtype }) {
       checkDType(name, x.dtype, [...numeric, 'bool']);
       const shape = checkAxes(name, x, [axis]);

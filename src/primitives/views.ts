@@ -18,7 +18,7 @@ const avalOf = (x: Array | UndefinedPrimal) => (isUndef(x) ? x.aval : x.aval);
 
 export const reshapeP: Primitive<{ shape: Shape }> = definePrimitive({
   name: 'reshape',
-  props: { linear: true },
+  props: { linear: true, view: true },
   abstractEval([x], { shape }) {
     if (sizeOf(shape) !== sizeOf(x.shape) || shape.some((d) => !Number.isInteger(d) || d < 0)) {
       throw new ShapeError(`reshape: cannot reshape ${fmt(x.shape)} (size ${sizeOf(x.shape)}) into ${fmt(shape)}`);
@@ -38,7 +38,7 @@ export const reshapeP: Primitive<{ shape: Shape }> = definePrimitive({
 /** Broadcasts `x` to `shape`; operand axis i becomes output axis dims[i] (size 1 or equal). */
 export const broadcastInDimP: Primitive<{ shape: Shape; dims: readonly number[] }> = definePrimitive({
   name: 'broadcast_in_dim',
-  props: { linear: true },
+  props: { linear: true, view: true },
   abstractEval([x], { shape, dims }) {
     const ok =
       dims.length === x.shape.length &&
@@ -71,7 +71,7 @@ export const broadcastInDimP: Primitive<{ shape: Shape; dims: readonly number[] 
 
 export const transposeP: Primitive<{ perm: readonly number[] }> = definePrimitive({
   name: 'transpose',
-  props: { linear: true },
+  props: { linear: true, view: true },
   abstractEval([x], { perm }) {
     const sorted = [...perm].sort((a, b) => a - b);
     if (perm.length !== x.shape.length || sorted.some((p, i) => p !== i)) {
@@ -101,7 +101,7 @@ export const transposeP: Primitive<{ perm: readonly number[] }> = definePrimitiv
 /** Static slice `x[start:limit:strides]` per axis (strides positive). */
 export const sliceP: Primitive<{ start: readonly number[]; limit: readonly number[]; strides: readonly number[] }> = definePrimitive({
   name: 'slice',
-  props: { linear: true },
+  props: { linear: true, view: true },
   abstractEval([x], { start, limit, strides }) {
     const nd = x.shape.length;
     const ok =
@@ -137,7 +137,7 @@ export const sliceP: Primitive<{ start: readonly number[]; limit: readonly numbe
 /** Pads with a constant: `lo`/`hi` elements before/after each axis (negative crops), `interior` between elements. */
 export const padP: Primitive<{ lo: readonly number[]; hi: readonly number[]; interior: readonly number[]; value: number }> = definePrimitive({
   name: 'pad',
-  props: { linear: true },
+  props: { linear: true, view: true },
   abstractEval([x], { lo, hi, interior }) {
     const nd = x.shape.length;
     if (lo.length !== nd || hi.length !== nd || interior.length !== nd || interior.some((v) => v < 0)) {
@@ -190,7 +190,7 @@ export const padP: Primitive<{ lo: readonly number[]; hi: readonly number[]; int
 
 export const revP: Primitive<{ axes: readonly number[] }> = definePrimitive({
   name: 'rev',
-  props: { linear: true },
+  props: { linear: true, view: true },
   abstractEval: ([x], { axes }) => {
     if (axes.some((a) => a < 0 || a >= x.shape.length)) throw new ValueError(`rev: axes [${axes}] out of range for ${fmt(x.shape)}`);
     return [x];
@@ -210,7 +210,7 @@ export const revP: Primitive<{ axes: readonly number[] }> = definePrimitive({
 
 export const concatenateP: Primitive<{ axis: number }> = definePrimitive({
   name: 'concatenate',
-  props: { linear: true },
+  props: { linear: true, view: true },
   abstractEval(avals, { axis }) {
     if (avals.length === 0) throw new ValueError('concatenate: needs at least one operand');
     const dtype = expectSameDType('concatenate', avals);
@@ -257,6 +257,7 @@ export const concatenateP: Primitive<{ axis: number }> = definePrimitive({
 /** `iota(shape, dtype, dimension)`: each element is its index along `dimension`. */
 export const iotaP: Primitive<{ shape: Shape; dtype: DType; dimension: number }> = definePrimitive({
   name: 'iota',
+  props: { view: true },
   abstractEval(_, { shape, dtype, dimension }) {
     if (dimension < 0 || dimension >= shape.length) throw new ValueError(`iota: dimension ${dimension} out of range for ${fmt(shape)}`);
     return [{ shape, dtype }];

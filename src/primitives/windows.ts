@@ -91,7 +91,7 @@ const windowOnly = (p: WindowParams): WindowParams => ({ window: p.window, strid
 
 export const unfoldP: Primitive<UnfoldParams> = definePrimitive({
   name: 'unfold',
-  props: { linear: true },
+  props: { linear: true, view: true },
   abstractEval([x], p) {
     const out = check('unfold', x.shape, p);
     return [{ shape: [...x.shape.slice(0, x.shape.length - p.window.length), ...p.window, ...out], dtype: x.dtype }];
@@ -118,7 +118,7 @@ export const unfoldP: Primitive<UnfoldParams> = definePrimitive({
 
 export const foldP: Primitive<FoldParams> = definePrimitive({
   name: 'fold',
-  props: { linear: true },
+  props: { linear: true, kernel: true },
   abstractEval([x], p) {
     const r = p.window.length;
     const lead = x.shape.slice(0, x.shape.length - 2 * r);
