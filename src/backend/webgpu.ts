@@ -8,7 +8,9 @@
 import { Array, ConcreteArray, type ShapedArray, avalString, registerMemoryStats } from '../core/array.js';
 import type { DType, TypedArray } from '../core/dtype.js';
 import { FluxionError } from '../core/errors.js';
-import { Graph, Lit, Var } from '../core/ir.js';
+import { type Atom, type Eqn, Graph, Lit, Var } from '../core/ir.js';
+import { registry } from '../core/primitive.js';
+import { inlineCalls } from '../transforms/passes.js';
 import type { Params, Primitive } from '../core/primitive.js';
 import { sizeOf } from '../core/shape.js';
 import { WORKGROUP } from '../../kernels/wgsl.js';
@@ -112,7 +114,7 @@ function release(buf: GPUBuffer): void {
   if (!list) pool.set(buf.size, (list = []));
   list.push(buf);
 }
-const registry = new FinalizationRegistry<GPUBuffer>(release);
+const collector = new FinalizationRegistry<GPUBuffer>(release);
 
 /** Live GPU buffers and bytes held by arrays and executables. */
 export const webgpuMemoryStats = () => ({ ...live });
@@ -131,7 +133,7 @@ export class GpuArray extends Array {
     super();
     this.#buffer = buffer;
     this.#pressure = new ArrayBuffer(buffer.size);
-    registry.register(this, buffer, this);
+    collector.register(this, buffer, this);
   }
   get buffer(): GPUBuffer {
     if (!this.#buffer) throw new FluxionError(`array ${avalString(this)} was used after dispose()`);
@@ -157,7 +159,7 @@ export class GpuArray extends Array {
   donate(): GPUBuffer | null {
     const b = this.#buffer;
     if (!b) return null;
-    registry.unregister(this);
+    collector.unregister(this);
     this.#buffer = null;
     this.#pressure = null;
     return b;
@@ -230,6 +232,8 @@ export function compile(graph: Graph): Executable {
  * later kernels may write their outputs there.
  */
 export function runGraph(graph: Graph, args: Array[], donate: readonly number[] = []): Array[] {
+  const flat = inlineCalls(graph, (e) => e.prim.name === 'call' || e.prim.name === 'checkpoint');
+  if (flat.eqns.some((e) => hostControl[e.prim.name])) return runSegmented(flat, args);
   const ex = compile(graph);
   const { device } = gpu();
   const bufs = new Map<number, GPUBuffer>();
@@ -282,6 +286,98 @@ export function runGraph(graph: Graph, args: Array[], donate: readonly number[] 
   for (const d of donated) release(d.buffer);
   return outs;
 }
+
+// ---------------------------------------------------------------- control flow, driven from the host
+
+/**
+ * Graphs with control flow run as fused straight-line segments between control equations;
+ * scan and cond run from the host, their bodies as graphs on the device.
+ */
+function runSegmented(g: Graph, args: Array[]): Array[] {
+  const env = new Map<number, Array>();
+  g.inVars.forEach((v, i) => env.set(v.id, args[i]));
+  const read = (a: Atom): Array => (a instanceof Lit ? ConcreteArray.scalar(a.value, a.aval.dtype) : env.get(a.id)!);
+  // Variables needed at or after each equation index, to know what a segment must output.
+  const neededAfter: Set<number>[] = [];
+  let need = new Set(g.outs.filter((a): a is Var => a instanceof Var).map((v) => v.id));
+  for (let i = g.eqns.length - 1; i >= 0; i--) {
+    neededAfter[i] = new Set(need);
+    need = new Set([...need, ...g.eqns[i].inputs.filter((a): a is Var => a instanceof Var).map((v) => v.id)]);
+  }
+  let segment: Eqn[] = [];
+  const flush = (end: number) => {
+    if (!segment.length) return;
+    const defined = new Set(segment.flatMap((e) => e.outs.map((v) => v.id)));
+    const ins = [...new Map(segment.flatMap((e) => e.inputs.filter((a): a is Var => a instanceof Var && !defined.has(a.id)).map((v) => [v.id, v] as const))).values()];
+    const outs = segment.flatMap((e) => e.outs).filter((v) => neededAfter[end].has(v.id));
+    const results = runGraph(new Graph(ins, segment, outs), ins.map(read));
+    outs.forEach((v, i) => env.set(v.id, results[i]));
+    segment = [];
+  };
+  g.eqns.forEach((e, i) => {
+    const host = hostControl[e.prim.name];
+    if (!host) return void segment.push(e);
+    flush(i - 1);
+    const outs = host(e.inputs.map(read), e.params);
+    e.outs.forEach((v, k) => env.set(v.id, outs[k]));
+  });
+  flush(g.eqns.length - 1);
+  return g.outs.map(read);
+}
+
+const onDevice = (x: Array): GpuArray => (x instanceof GpuArray ? x : upload(x.toConcrete()!));
+
+/** Copies row `t` of `xs` (leading axis) into a new array, or writes `y` into row `t` of `into`. */
+function copyRow(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+  if (!bytes) return;
+  const enc = gpu().device.createCommandEncoder();
+  enc.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  gpu().device.queue.submit([enc.finish()]);
+}
+
+const hostControl: Record<string, (inputs: Array[], params: any) => Array[]> = {
+  // scan: slices and stacks with buffer copies, the body as a device graph per step.
+  scan(inputs, { body, numConsts: nc, numCarry: nk, length, reverse }: { body: Graph; numConsts: number; numCarry: number; length: number; reverse: boolean }) {
+    const consts = inputs.slice(0, nc);
+    let carry = inputs.slice(nc, nc + nk);
+    const xs = inputs.slice(nc + nk).map(onDevice);
+    const yAvals = body.outAvals.slice(nk);
+    const ys = yAvals.map((a) => new GpuArray(acquire(length * sizeOf(a.shape) * elemBytes), [length, ...a.shape], a.dtype));
+    for (let k = 0; k < length; k++) {
+      const t = reverse ? length - 1 - k : k;
+      const xt = xs.map((x) => {
+        const bytes = sizeOf(x.shape.slice(1)) * elemBytes;
+        const row = new GpuArray(acquire(bytes), x.shape.slice(1), x.dtype);
+        copyRow(x.buffer, t * bytes, row.buffer, 0, bytes);
+        return row;
+      });
+      const outs = runGraph(body, [...consts, ...carry, ...xt]);
+      carry = outs.slice(0, nk);
+      outs.slice(nk).forEach((y, i) => {
+        const bytes = sizeOf(yAvals[i].shape) * elemBytes;
+        copyRow(onDevice(y).buffer, 0, ys[i].buffer, t * bytes, bytes);
+      });
+    }
+    return [...carry, ...ys];
+  },
+  // cond: the index stays on the device, so every branch runs and the result is selected.
+  cond([index, ...ops], { branches }: { branches: Graph[] }) {
+    const results = branches.map((b) => runGraph(b, ops));
+    return results[0].map((_, k) => {
+      let acc = results[0][k];
+      for (let i = 1; i < branches.length; i++) {
+        const out = acc.aval;
+        const hit = runPrimitive(registry.get('eq')!, [index, ConcreteArray.scalar(i, 'int32')].map((x) => (x instanceof GpuArray ? x : upload(x as ConcreteArray))), {})[0];
+        const mask = runPrimitive(registry.get('broadcast_in_dim')!, [hit], { shape: [...out.shape], dims: [] })[0];
+        acc = runPrimitive(registry.get('select')!, [mask, onDevice(results[i][k]), onDevice(acc)], {})[0];
+      }
+      return acc;
+    });
+  },
+  while() {
+    throw new FluxionError('webgpu: whileLoop needs its predicate on the host every step, which WebGPU only gives asynchronously; run it on the CPU backend or use lax.scan / lax.fori with static bounds');
+  },
+};
 
 function constantBuffer(a: Array, temps: GPUBuffer[]): GPUBuffer {
   const c = a.toConcrete();
