@@ -364,15 +364,7 @@ function kernelBody(kb: KernelBuilder, e: Eqn, epilogue?: Epilogue): { body: str
 function tiledMatmulSimple(kb: KernelBuilder, e: Eqn, sinks?: Var[]): { body: string; grid: [number, number, number]; workgroup: string } {
   const TILE = kb.tile;
   kb.fused.add('dot_general');
-  const [a, b] = e.inputs;
-  const out = e.outs[0];
-  const d = out.aval.dtype;
-  const { contract: [ca, cb], batch: [ba, bb] } = e.params as DotParams;
-  const free = (nd: number, ...used: (readonly number[])[]) => [...Array(nd).keys()].filter((k) => !used.some((s) => s.includes(k)));
-  const fa = free(a.aval.shape.length, ca, ba), fb = free(b.aval.shape.length, cb, bb);
-  const dims = (x: Atom, axes: readonly number[]) => axes.map((k) => x.aval.shape[k]);
-  const nb = sizeOf(dims(a, ba)), m = sizeOf(dims(a, fa)), n = sizeOf(dims(b, fb)), kk = sizeOf(dims(a, ca));
-  const as = stridesOf(a.aval.shape), bs = stridesOf(b.aval.shape);
+  const { a, b, d, nb, m, n, kk, aOffset, bOffset } = matmulGeometry(e);
   const em = new Emitter(kb);
   const vt = valueType(d);
   const lines = [
@@ -385,9 +377,7 @@ function tiledMatmulSimple(kb: KernelBuilder, e: Eqn, sinks?: Var[]): { body: st
   const inner = new Emitter(kb, '    ');
   const aIdx = `min(row, ${u(Math.max(0, m - 1))})`, bIdx = `min(col, ${u(Math.max(0, n - 1))})`;
   const ka = inner.let(`min(t + lid.x, ${u(Math.max(0, kk - 1))})`), kb2 = inner.let(`min(t + lid.y, ${u(Math.max(0, kk - 1))})`);
-  const aOff = inner.flat([...coordTerms(inner, 'bi', dims(a, ba), ba.map((x) => as[x])), ...coordTerms(inner, aIdx, dims(a, fa), fa.map((x) => as[x])), ...coordTerms(inner, ka, dims(a, ca), ca.map((x) => as[x]))]);
-  const bOff = inner.flat([...coordTerms(inner, 'bi', dims(b, bb), bb.map((x) => bs[x])), ...coordTerms(inner, kb2, dims(b, cb), cb.map((x) => bs[x])), ...coordTerms(inner, bIdx, dims(b, fb), fb.map((x) => bs[x]))]);
-  const av = inner.expr(a, aOff), bv = inner.expr(b, bOff);
+  const av = inner.expr(a, aOffset(inner, aIdx, ka)), bv = inner.expr(b, bOffset(inner, kb2, bIdx));
   const zero = literal(0, d);
   lines.push(
     ...inner.lines,
@@ -398,14 +388,7 @@ function tiledMatmulSimple(kb: KernelBuilder, e: Eqn, sinks?: Var[]): { body: st
     `    workgroupBarrier();`,
     `  }`,
   );
-  if (!sinks) lines.push(`  if (row < ${u(m)} && col < ${u(n)}) { out0[(bi * ${u(m)} + row) * ${u(n)} + col] = acc; }`);
-  else {
-    // The epilogue runs on the accumulator; each value read outside it is stored once.
-    const ep = new Emitter(kb, '    ');
-    ep.seed(e.outs[0], 'o', 'acc');
-    const stores = sinks.map((s, k) => `    out${k}[o] = ${store(ep.expr(s, 'o'), s.aval.dtype)};`);
-    lines.push(`  if (row < ${u(m)} && col < ${u(n)}) {`, `    let o = (bi * ${u(m)} + row) * ${u(n)} + col;`, ...ep.lines, ...stores, `  }`);
-  }
+  lines.push(`  if (row < ${u(m)} && col < ${u(n)}) {`, `    let o = (bi * ${u(m)} + row) * ${u(n)} + col;`, ...stores(kb, e, sinks, 'acc', '    '), `  }`);
   const workgroup = `var<workgroup> tileA: array<array<${vt}, ${TILE}>, ${TILE}>;\nvar<workgroup> tileB: array<array<${vt}, ${TILE}>, ${TILE}>;`;
   return { body: [...em.lines, ...lines].join('\n'), grid: [Math.ceil(n / TILE), Math.ceil(m / TILE), nb], workgroup };
 }
@@ -418,15 +401,7 @@ function tiledMatmulSimple(kb: KernelBuilder, e: Eqn, sinks?: Var[]): { body: st
 function blockedMatmul(kb: KernelBuilder, e: Eqn, sinks?: Var[]): { body: string; grid: [number, number, number]; workgroup: string } {
   const TILE = kb.tile;
   kb.fused.add('dot_general');
-  const [a, b] = e.inputs;
-  const out = e.outs[0];
-  const d = out.aval.dtype;
-  const { contract: [ca, cb], batch: [ba, bb] } = e.params as DotParams;
-  const free = (nd: number, ...used: (readonly number[])[]) => [...Array(nd).keys()].filter((k) => !used.some((s) => s.includes(k)));
-  const fa = free(a.aval.shape.length, ca, ba), fb = free(b.aval.shape.length, cb, bb);
-  const dims = (x: Atom, axes: readonly number[]) => axes.map((k) => x.aval.shape[k]);
-  const nb = sizeOf(dims(a, ba)), m = sizeOf(dims(a, fa)), n = sizeOf(dims(b, fb)), kk = sizeOf(dims(a, ca));
-  const as = stridesOf(a.aval.shape), bs = stridesOf(b.aval.shape);
+  const { a, b, d, nb, m, n, kk, aOffset, bOffset } = matmulGeometry(e);
   const em = new Emitter(kb);
   const vt = valueType(d);
   // Each of the TILE x TILE threads computes a 4x4 block: a workgroup covers BM x BN outputs,
@@ -449,9 +424,7 @@ function blockedMatmul(kb: KernelBuilder, e: Eqn, sinks?: Var[]): { body: string
     `      let bc = n0 + lin % ${u(BN)};`,
   ];
   const inner = new Emitter(kb, '      ');
-  const aOff = inner.flat([...coordTerms(inner, 'bi', dims(a, ba), ba.map((x) => as[x])), ...coordTerms(inner, clampTo('ar', m), dims(a, fa), fa.map((x) => as[x])), ...coordTerms(inner, clampTo('ak', kk), dims(a, ca), ca.map((x) => as[x]))]);
-  const bOff = inner.flat([...coordTerms(inner, 'bi', dims(b, bb), bb.map((x) => bs[x])), ...coordTerms(inner, clampTo('bk', kk), dims(b, cb), cb.map((x) => bs[x])), ...coordTerms(inner, clampTo('bc', n), dims(b, fb), fb.map((x) => bs[x]))]);
-  const av = inner.expr(a, aOff), bv = inner.expr(b, bOff);
+  const av = inner.expr(a, aOffset(inner, clampTo('ar', m), clampTo('ak', kk))), bv = inner.expr(b, bOffset(inner, clampTo('bk', kk), clampTo('bc', n)));
   lines.push(
     ...inner.lines,
     `      tileA[lin % ${u(BK)}][lin / ${u(BK)}] = select(${zero}, ${av}, ar < ${u(m)} && ak < ${u(kk)});`,
@@ -475,14 +448,37 @@ function blockedMatmul(kb: KernelBuilder, e: Eqn, sinks?: Var[]): { body: string
     `      if (row < ${u(m)} && col < ${u(n)}) {`,
     `        let o = (bi * ${u(m)} + row) * ${u(n)} + col;`,
   );
-  // The epilogue runs on the accumulator; each value read outside it is stored once.
-  const ep = new Emitter(kb, '        ');
-  ep.seed(e.outs[0], 'o', 'acc[i][j]');
-  const targets = sinks ?? [e.outs[0]];
-  const stores = targets.map((s, k) => `        out${k}[o] = ${store(ep.expr(s, 'o'), s.aval.dtype)};`);
-  lines.push(...ep.lines, ...stores, `      }`, `    }`, `  }`);
+  lines.push(...stores(kb, e, sinks, 'acc[i][j]', '        '), `      }`, `    }`, `  }`);
   const workgroup = `var<workgroup> tileA: array<array<${vt}, ${BM}>, ${BK}>;\nvar<workgroup> tileB: array<array<${vt}, ${BN}>, ${BK}>;`;
   return { body: [...em.lines, ...lines].join('\n'), grid: [Math.ceil(n / BN), Math.ceil(m / BM), nb], workgroup };
+}
+
+/** A dot_general seen as matrices `[batch, m, k] x [batch, k, n]`, with operand offset builders. */
+function matmulGeometry(e: Eqn) {
+  const [a, b] = e.inputs;
+  const { contract: [ca, cb], batch: [ba, bb] } = e.params as DotParams;
+  const free = (nd: number, ...used: (readonly number[])[]) => [...Array(nd).keys()].filter((k) => !used.some((s) => s.includes(k)));
+  const fa = free(a.aval.shape.length, ca, ba), fb = free(b.aval.shape.length, cb, bb);
+  const dims = (x: Atom, axes: readonly number[]) => axes.map((k) => x.aval.shape[k]);
+  const as = stridesOf(a.aval.shape), bs = stridesOf(b.aval.shape);
+  const terms = (em: Emitter, x: Atom, st: number[], groups: [string, readonly number[]][]) =>
+    em.flat(groups.flatMap(([idx, axes]) => coordTerms(em, idx, dims(x, axes), axes.map((ax) => st[ax]))));
+  return {
+    a, b, d: e.outs[0].aval.dtype,
+    nb: sizeOf(dims(a, ba)), m: sizeOf(dims(a, fa)), n: sizeOf(dims(b, fb)), kk: sizeOf(dims(a, ca)),
+    /** Flat index of A[bi, row, k]. */
+    aOffset: (em: Emitter, row: string, k: string) => terms(em, a, as, [['bi', ba], [row, fa], [k, ca]]),
+    /** Flat index of B[bi, k, col]. */
+    bOffset: (em: Emitter, k: string, col: string) => terms(em, b, bs, [['bi', bb], [k, cb], [col, fb]]),
+  };
+}
+
+/** A matmul kernel's stores at output index `o`: the epilogue on the accumulator, then one store per value read elsewhere. */
+function stores(kb: KernelBuilder, e: Eqn, sinks: Var[] | undefined, register: string, indent: string): string[] {
+  const ep = new Emitter(kb, indent);
+  ep.seed(e.outs[0], 'o', register);
+  const writes = (sinks ?? [e.outs[0]]).map((s, k) => `${indent}out${k}[o] = ${store(ep.expr(s, 'o'), s.aval.dtype)};`);
+  return [...ep.lines, ...writes];
 }
 
 /** Picks the matmul kernel: register-blocked 4x4 per thread when both output sides fill its 64-wide tiles. */
