@@ -115,6 +115,9 @@ describe('np against plain loops', () => {
     expect(np.take(x, np.array([2, -1], { dtype: 'int32' }), { axis: 1 }).toArray()).toEqual([[2, 3], [6, 7], [10, 11]]);
     expect(np.takeAlongAxis(x, np.array([[0], [3], [1]], { dtype: 'int32' }), 1).toArray()).toEqual([[0], [7], [9]]);
     expect(np.sort(np.array([3, 1, 2])).toArray()).toEqual([1, 2, 3]);
+    expect(np.cumsum(np.array([1, 2, 3])).toArray()).toEqual([1, 3, 6]);
+    expect(np.cumsum(np.arange(6).reshape(2, 3), { axis: 0 }).toArray()).toEqual([[0, 1, 2], [3, 5, 7]]);
+    expect(np.cumsum(np.arange(6).reshape(2, 3), { axis: 1 }).toArray()).toEqual([[0, 1, 3], [3, 7, 12]]);
     expect(np.argsort(np.array([3, 1, 2]), { descending: true }).toArray()).toEqual([0, 2, 1]);
   });
   it('contractions: matmul, dot, tensordot, einsum, outer', () => {

@@ -16,6 +16,11 @@ describe('examples', () => {
     expect(losses.length).toBe(6);
     expect(losses[5]).toBeLessThan(losses[0] / 5);
   });
+  it('rnn.ts trains an LSTM by backpropagation through time', () => {
+    const losses = [...run('examples/rnn.ts').matchAll(/mse ([\d.]+)/g)].map((m) => Number(m[1]));
+    expect(losses.length).toBe(6);
+    expect(losses[5]).toBeLessThan(losses[0] / 3);
+  });
   it('lenet-mnist.ts (the main job) trains on real MNIST and reports accuracy', () => {
     const out = run('examples/lenet-mnist.ts', '--limit', '1024', '--test-limit', '500', '--backend', 'cpu');
     expect(out).toMatch(/step 16\/16/);

@@ -94,6 +94,7 @@ describe('gradients at the edges', () => {
     expect(checkGrads((v) => v.at(null, 0).add(3).multiply(v), [x])).toBe(true);
     expect(checkGrads((v) => np.prod(v, { axis: 1 }), [np.array([[0, 2, 3], [1, 0, 0]])])).toBe(true);
     expect(checkGrads((v) => np.sort(v, { axis: 1 }), [x])).toBe(true);
+    expect(checkGrads((v) => np.cumsum(v, { axis: 1 }), [x])).toBe(true);
     expect(checkGrads((v) => np.takeAlongAxis(v, np.array([[2], [0]], { dtype: 'int32' }), 1), [x])).toBe(true);
   });
   it('stopGradient blocks, customJvp and customVjp override, checkpoint recomputes', () => {

@@ -87,6 +87,26 @@ export function logsumexp(x: ArrayLike, opts?: ReduceOptions): Array {
   return o.keepdims ? y : P.reshape(y, a.shape.filter((_, i) => !axes.includes(i)));
 }
 
+/**
+ * Cumulative sum along `axis` (flattened when omitted), as a product with a triangular matrix
+ * of ones: differentiable and batchable like any contraction.
+ * @example np.cumsum(np.array([1, 2, 3])) // [1, 3, 6]
+ * @category Reductions
+ */
+export function cumsum(x: ArrayLike, opts?: { axis?: number }): Array {
+  const o = checkOptions('cumsum', { axis: t.number }, opts);
+  let a = asArray(x);
+  if (o.axis === undefined) a = P.reshape(a, [a.size]);
+  const axis = normAxis('cumsum', o.axis ?? 0, a.ndim);
+  const n = a.shape[axis];
+  const dt = a.dtype === 'bool' ? 'int32' : a.dtype;
+  const upper = P.cast(P.le(P.iota([n, n], 'int32', 0), P.iota([n, n], 'int32', 1)), dt); // upper[s, t] = s <= t
+  const moved = P.transpose(P.cast(a, dt), [...a.shape.keys()].filter((k) => k !== axis).concat([axis]));
+  const summed = P.dotGeneral(moved, upper, { contract: [[a.ndim - 1], [0]], batch: [[], []] });
+  const back = [...a.shape.keys()].map((k) => (k < axis ? k : k === axis ? a.ndim - 1 : k - 1));
+  return P.transpose(summed, back);
+}
+
 /** Indices that sort `x` along `axis` (default last; stable). @category Reductions */
 export function argsort(x: ArrayLike, opts?: { axis?: number; descending?: boolean }): Array {
   const o = checkOptions('argsort', { axis: t.number, descending: t.boolean }, opts);

@@ -354,6 +354,8 @@ export const eq = (x: Array, y: Array) => bind1(eqP, [x, y]);
 export const ne = (x: Array, y: Array) => bind1(neP, [x, y]);
 /** lax.lt: the strict primitive (equal shapes and dtypes, no broadcasting). @category lax */
 export function lt(x: Array, y: Array) { return bind1(ltP, [x, y]); }
+/** lax.le: the strict primitive (equal shapes and dtypes, no broadcasting). @category lax */
+export const le = (x: Array, y: Array) => bind1(leP, [x, y]);
 /** lax.gt: the strict primitive (equal shapes and dtypes, no broadcasting). @category lax */
 export function gt(x: Array, y: Array) { return bind1(gtP, [x, y]); }
 /** lax.select: the strict primitive (equal shapes and dtypes, no broadcasting). @category lax */
