@@ -2,6 +2,8 @@
  * Fluxion: JAX for TypeScript. The public API, re-exports only.
  * @module
  */
+
+// Namespaces
 export * as np from './np/index.js';
 export * as lax from './lax.js';
 export * as tree from './tree.js';
@@ -10,22 +12,29 @@ export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
 export * as io from './io/index.js';
 export * as models from './models/index.js';
-export { devices, setDefaultBackend, getDefaultBackend, toDevice, kernelPlan, GpuArray, initWebGPU, webgpuMemoryStats, type BackendName } from './backend/index.js';
-export { Array, ConcreteArray, memoryStats } from './core/array.js';
-export type { ArrayLike, NestedArray, ShapedArray, Index } from './core/array.js';
-export type { DType, TypedArray } from './core/dtype.js';
-export type { Shape } from './core/shape.js';
-export { Var, Lit, type Atom, type Eqn } from './core/ir.js';
-export { UndefinedPrimal, type Params, type BatchDim } from './core/primitive.js';
-export type { Axes } from './transforms/vmap.js';
-export type { WebGPUDevice } from './backend/webgpu.js';
-export { Graph, printGraph, typecheckGraph } from './core/ir.js';
-export { registry, type Primitive } from './core/primitive.js';
-export { FluxionError, ShapeError, DTypeError, ValueError, OptionError, TraceError } from './core/errors.js';
-export type { Tree, TreeDef } from './tree.js';
+
+// Transforms
 export { jvp } from './transforms/jvp.js';
-export { vmap, type VmapOptions } from './transforms/vmap.js';
+export { vmap, type VmapOptions, type Axes } from './transforms/vmap.js';
 export { jit, makeGraph, type JitOptions, type Jitted } from './transforms/jit.js';
 export { grad, valueAndGrad, vjp, linearize, jacfwd, jacrev, hessian, type GradOptions } from './transforms/grad.js';
 export { stopGradient } from './np/math.js';
 export { customJvp, customVjp, checkpoint } from './control/custom.js';
+
+// Arrays
+export { Array, ConcreteArray, memoryStats } from './core/array.js';
+export type { ArrayLike, NestedArray, ShapedArray, Index } from './core/array.js';
+export type { DType, TypedArray } from './core/dtype.js';
+export type { Shape } from './core/shape.js';
+export type { Tree, TreeDef } from './tree.js';
+
+// Backends
+export { devices, setDefaultBackend, getDefaultBackend, toDevice, kernelPlan, GpuArray, initWebGPU, webgpuMemoryStats, type BackendName } from './backend/index.js';
+export type { WebGPUDevice } from './backend/webgpu.js';
+
+// The IR and primitives (for tools and extensions)
+export { Graph, Var, Lit, printGraph, typecheckGraph, type Atom, type Eqn } from './core/ir.js';
+export { registry, UndefinedPrimal, type Primitive, type Params, type BatchDim } from './core/primitive.js';
+
+// Errors
+export { FluxionError, ShapeError, DTypeError, ValueError, OptionError, TraceError } from './core/errors.js';

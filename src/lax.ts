@@ -4,7 +4,7 @@
  * @module
  */
 export {
-  add, sub, mul, div, pow, max, min, neg, exp, log, sin, cos, sign, eq, ne, lt, gt, select, cast, bitcast,
+  add, sub, mul, div, pow, max, min, neg, exp, log, sin, cos, sign, eq, ne, lt, le, gt, select, cast, bitcast,
   reshape, broadcastInDim, transpose, pad, iota, reduceSum, reduceMax, dotGeneral, gather, scatterAdd,
   unfold, fold, threefry2x32, windowOutShape,
 } from './primitives/index.js';
