@@ -346,6 +346,26 @@ function kernelBody(kb: KernelBuilder, e: Eqn, epilogue?: Epilogue): { body: str
       );
       return finish([...lines, `  out0[i] = acc;`]);
     }
+    case 'argsort': {
+      // Rank sort: each element counts the elements that go before it in its row (stable; NaN
+      // last), then writes its own index at that rank. O(n^2) per row, no synchronisation.
+      kb.fused.add('argsort');
+      const rowLen = x.aval.shape[x.aval.shape.length - 1];
+      const xd = x.aval.dtype;
+      const key = (v: string) => (xd === 'float32' ? `select(${v}, inf_(), isnan_(${v}))` : xd === 'bool' ? `select(0u, 1u, ${v})` : v);
+      const before = p.descending ? '>' : '<';
+      const start = em.let(`i - i % ${u(rowLen)}`);
+      const mine = em.let(key(em.expr(x, 'i')));
+      const lines = [
+        `  var rank = 0u;`,
+        ...loop(rowLen, (lp) => {
+          const other = lp.let(key(lp.expr(x, `${start} + r`)));
+          return [`    if (${other} ${before} ${mine} || (${other} == ${mine} && ${start} + r < i)) { rank = rank + 1u; }`];
+        }),
+        `  out0[${start} + rank] = i32(i - ${start});`,
+      ];
+      return finish(lines);
+    }
     case 'threefry2x32': {
       kb.fused.add('threefry2x32');
       const [k0, k1, x0, x1] = e.inputs.map((a) => em.expr(a, 'i'));

@@ -32,8 +32,8 @@ const host = async (x: Array) => (x instanceof GpuArray ? toDevice(x, 'cpu') : x
 const up = (x: Array) => toDevice(x, 'webgpu');
 // Transcendentals on the GPU use their own approximations; the float32 tolerance is relative to the largest value.
 const tol = { rtol: 2e-4, atol: 2e-5 };
-// Refused with a clear error (while needs its predicate on the host each step; argsort has no GPU kernel yet).
-const unsupported: Record<string, RegExp> = { argsort: /argsort is not supported on the WebGPU backend/, while: /whileLoop needs its predicate on the host/ };
+// Refused with a clear error: whileLoop needs its predicate on the host every step.
+const unsupported: Record<string, RegExp> = { while: /whileLoop needs its predicate on the host/ };
 
 describe('webgpu: every primitive sample equals the CPU result', () => {
   for (const row of samples()) {

@@ -165,6 +165,7 @@ export const argminP = argReduction('argmin', (a, b) => a < b);
 /** Indices that sort each row along the last axis (stable; NaN last). Sorting is a composite of this and gather. */
 export const argsortP: Primitive<{ descending: boolean }> = definePrimitive({
   name: 'argsort',
+  props: { kernel: true },
   abstractEval([x]) {
     if (x.shape.length === 0) throw new ValueError('argsort: needs at least one axis');
     return [{ shape: x.shape, dtype: 'int32' }];
