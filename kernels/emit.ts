@@ -381,10 +381,9 @@ function kernelBody(kb: KernelBuilder, e: Eqn, epilogue?: Epilogue): { body: str
  * batch element, staging tiles of both operands in workgroup memory. Operands are read
  * through their (possibly fused) expressions at `[batch, row, k]` and `[batch, k, col]`.
  */
-function tiledMatmulSimple(kb: KernelBuilder, e: Eqn, sinks?: Var[]): { body: string; grid: [number, number, number]; workgroup: string } {
+function tiledMatmulSimple(kb: KernelBuilder, e: Eqn, g: Geometry, sinks?: Var[]): { body: string; grid: [number, number, number]; workgroup: string } {
   const TILE = kb.tile;
-  kb.fused.add('dot_general');
-  const { a, b, d, nb, m, n, kk, aOffset, bOffset } = matmulGeometry(e);
+  const { a, b, d, nb, m, n, kk, aOffset, bOffset } = g;
   const em = new Emitter(kb);
   const vt = valueType(d);
   const lines = [
@@ -418,10 +417,9 @@ function tiledMatmulSimple(kb: KernelBuilder, e: Eqn, sinks?: Var[]): { body: st
  * batch element, staging tiles of both operands in workgroup memory. Operands are read
  * through their (possibly fused) expressions at `[batch, row, k]` and `[batch, k, col]`.
  */
-function blockedMatmul(kb: KernelBuilder, e: Eqn, sinks?: Var[]): { body: string; grid: [number, number, number]; workgroup: string } {
+function blockedMatmul(kb: KernelBuilder, e: Eqn, g: Geometry, sinks?: Var[]): { body: string; grid: [number, number, number]; workgroup: string } {
   const TILE = kb.tile;
-  kb.fused.add('dot_general');
-  const { a, b, d, nb, m, n, kk, aOffset, bOffset } = matmulGeometry(e);
+  const { a, b, d, nb, m, n, kk, aOffset, bOffset } = g;
   const em = new Emitter(kb);
   const vt = valueType(d);
   // Each of the TILE x TILE threads computes a 4x4 block: a workgroup covers BM x BN outputs,
@@ -503,12 +501,12 @@ function stores(kb: KernelBuilder, e: Eqn, sinks: Var[] | undefined, register: s
 
 /** Picks the matmul kernel: register-blocked 4x4 per thread when both output sides fill its 64-wide tiles. */
 function tiledMatmul(kb: KernelBuilder, e: Eqn, sinks?: Var[]) {
-  const p = e.params as DotParams;
-  const [a, b] = e.inputs;
-  const freeSize = (x: Atom, side: 0 | 1) => sizeOf(x.aval.shape.filter((_, k) => !p.contract[side].includes(k) && !p.batch[side].includes(k)));
+  kb.fused.add('dot_general');
+  const g = matmulGeometry(e);
   const big = 4 * kb.tile;
-  return freeSize(a, 0) >= big && freeSize(b, 1) >= big ? blockedMatmul(kb, e, sinks) : tiledMatmulSimple(kb, e, sinks);
+  return g.m >= big && g.n >= big ? blockedMatmul(kb, e, g, sinks) : tiledMatmulSimple(kb, e, g, sinks);
 }
+type Geometry = ReturnType<typeof matmulGeometry>;
 
 /** Coordinates of a flat group index and their strides, as flat-index terms. */
 function coordTerms(em: Emitter, idx: string, shape: number[], strides: number[]): [string, number][] {

@@ -42,6 +42,8 @@ export interface Sample {
   label: string;
   /** Why reverse mode is refused for this primitive (the test checks that it is, clearly). */
   noReverse?: string;
+  /** The map `L x` for rows whose primitive cannot be evaluated on its own (used by transposeIsAdjoint). */
+  forward?: (...xs: Array[]) => Array[];
   /** Why forward evaluation laws do not apply (the primitive cannot be evaluated on its own). */
   noEval?: string;
 }
@@ -179,6 +181,7 @@ export function samples(): Sample[] {
   add('custom_vjp_call', [v], { fun: (x: Array) => [P.sin(x)], fwd: (x: Array) => [P.sin(x), P.cos(x)], bwd: (c: Array, g: Array) => [P.mul(c, g)], numOuts: 1 });
   add('custom_lin', [f([3]), f([3])], { bwd: (c: Array, g: Array) => [P.mul(c, g)], numRes: 1, outAvals: [v.aval] }, [], [1]);
   rows[rows.length - 1].noEval = 'custom_lin is only ever transposed (forward mode of customVjp is unsupported, as in JAX)';
+  rows[rows.length - 1].forward = (c, t) => [P.mul(c, t)]; // the tangent map whose transpose is bwd(c, g) = c * g
   add('checkpoint', [v], { graph: sinGraph }, [0]);
   return rows;
 }

@@ -23,7 +23,7 @@ for (const row of rows) {
     if (row.noEval) {
       it('is transposable', () => {
         console.log(`${row.label}: forward laws skipped: ${row.noEval}`);
-        expect(transposeIsAdjoint(prim, inputs, params, row.linearIn, rng(7))).toBe(true);
+        expect(transposeIsAdjoint(prim, inputs, params, row.linearIn, rng(7), undefined, row.forward)).toBe(true);
       });
       return;
     }

@@ -5,14 +5,13 @@
  */
 import { Array, type ShapedArray, avalString } from '../core/array.js';
 import { ShapeError } from '../core/errors.js';
-import { type Atom, type Eqn, Graph, Var } from '../core/ir.js';
+import { type Eqn, Graph, Lit, Var } from '../core/ir.js';
 import type { Primitive } from '../core/primitive.js';
 import { shapesEqual } from '../core/shape.js';
 import type { ClosedGraph } from '../core/staging.js';
 import { type TreeDef, structureString, structuresEqual } from '../tree.js';
 import { leafPaths } from '../transforms/flat.js';
 import { broadcastInDimP } from '../primitives/index.js';
-import { Lit } from '../core/ir.js';
 
 /** Gives each closed graph the inputs `[...allConsts, ...ownArgs]`, so they can share one operand list. */
 export function joinConsts(cs: readonly ClosedGraph[]): { graphs: Graph[]; consts: Array[] } {
@@ -50,4 +49,3 @@ export function checkSameTypes(fn: string, what: string, def: TreeDef, avals: re
   });
 }
 
-export type { Atom };

@@ -29,7 +29,6 @@ export function allocate(dtype: DType, size: number): TypedArray {
 }
 
 export const isFloat = (d: DType): boolean => d === 'float32' || d === 'float16';
-export const isInt = (d: DType): boolean => d === 'int32' || d === 'uint32';
 export const byteSize = (d: DType): number => (d === 'bool' ? 1 : d === 'float16' ? 2 : 4);
 
 /** Coerces a JS number to what a `dtype` element holds (wrap for ints, 0/1 for bool). */

@@ -39,17 +39,20 @@ function gateWeights(key: Key, gates: number, inputSize: number, hidden: number)
   };
 }
 
-/** Elman cell `h' = tanh(W_ih x + b_ih + W_hh h + b_hh)`. @category Recurrent */
-export const rnnCell = (hiddenSize: number): Cell => ({
-  name: 'rnnCell',
+/** A cell whose carry is its output `h`, with `gates` stacked PyTorch weight blocks. */
+const singleStateCell = (name: string, gates: number, step: (w: F.RnnWeights, x: Array, h: Array) => Array) => (hiddenSize: number): Cell => ({
+  name,
   hiddenSize,
-  init: (key, i) => gateWeights(key, 1, i, hiddenSize),
+  init: (key, i) => gateWeights(key, gates, i, hiddenSize),
   initialCarry: (n) => np.zeros([n, hiddenSize]),
   step: (p, h, x) => {
-    const h2 = F.rnnTanhStep(p, x, h);
+    const h2 = step(p, x, h);
     return [h2, h2];
   },
 });
+
+/** Elman cell `h' = tanh(W_ih x + b_ih + W_hh h + b_hh)`. @category Recurrent */
+export const rnnCell: (hiddenSize: number) => Cell = singleStateCell('rnnCell', 1, F.rnnTanhStep);
 
 /**
  * LSTM cell (Hochreiter & Schmidhuber 1997), gate order i, f, g, o as in PyTorch. With
@@ -90,16 +93,7 @@ export function lstmCell(hiddenSize: number, opts?: { peephole?: boolean }): Cel
 }
 
 /** GRU cell (Cho et al. 2014), gate order r, z, n as in PyTorch. @category Recurrent */
-export const gruCell = (hiddenSize: number): Cell => ({
-  name: 'gruCell',
-  hiddenSize,
-  init: (key, i) => gateWeights(key, 3, i, hiddenSize),
-  initialCarry: (n) => np.zeros([n, hiddenSize]),
-  step: (p, h, x) => {
-    const h2 = F.gruStep(p, x, h);
-    return [h2, h2];
-  },
-});
+export const gruCell: (hiddenSize: number) => Cell = singleStateCell('gruCell', 3, F.gruStep);
 
 /** Options of {@link rnn}. @category Recurrent */
 export interface RnnOptions {

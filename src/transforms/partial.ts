@@ -5,7 +5,6 @@
  * @module
  */
 import { type Atom, type Eqn, Graph, Var } from '../core/ir.js';
-import type { Params } from '../core/primitive.js';
 import { dce } from './passes.js';
 
 /** Result of {@link partialEval}. */
@@ -83,4 +82,3 @@ export function partialEval(g: Graph, unknownIns: boolean[], instantiate: boolea
   return { known: knownGraph, unknown: unknownGraph, outUnknown, outKnown: g.outs.map((a) => !isUnknown(a)), numResiduals: residuals.length, residuals };
 }
 
-export type { Params };
