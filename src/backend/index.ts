@@ -1,24 +1,60 @@
 /**
- * Backend choice. The CPU backend is always present. The WebGPU backend runs operations on
+ * Backend choice. The CPU backend is always present: jitted graphs run on ONNX Runtime when
+ * `onnxruntime-node` loads (else, or with `FLUXION_CPU=js`, on the JavaScript kernels), eager
+ * operations on the JavaScript kernels except large contractions and reductions. The WebGPU backend runs operations on
  * arrays placed on it (`toDevice`), `jit` calls given such arrays or `device: 'webgpu'`, and
  * every `jit` call when it is the default (`await setDefaultBackend('webgpu')` or
  * `FLUXION_BACKEND=webgpu`). Arrays on different backends never mix silently: moving is explicit.
  * @module
  */
-import { Array, ConcreteArray, weakConstants } from '../core/array.js';
+import { Array, ConcreteArray, avalString, weakConstants } from '../core/array.js';
 import { FluxionError, ValueError } from '../core/errors.js';
 import { installBackend } from '../core/trace.js';
+import { installGraphRunner } from '../core/staging.js';
+import { sizeOf } from '../core/shape.js';
 import { GpuArray, download, initWebGPU, runGraph, runPrimitive, upload, compile, webgpuMemoryStats } from './webgpu.js';
-import type { Graph } from '../core/ir.js';
+import { Graph, Var } from '../core/ir.js';
+import type { Params, Primitive } from '../core/primitive.js';
+import { type Executable, type GraphBackend, jsBackend } from './backend.js';
+import { onnxBackend } from './onnx.js';
 
 /** A backend name. @category Backends */
 export type BackendName = 'cpu' | 'webgpu';
 let defaultBackend: BackendName = 'cpu';
 
+let cpuBackend: GraphBackend | undefined;
+/** The CPU graph backend: ONNX Runtime when it loads, else the JavaScript kernels (chosen once). */
+const cpuGraphBackend = (): GraphBackend => (cpuBackend ??= onnxBackend() ?? jsBackend);
+
+const executables = new WeakMap<Graph, Executable>();
+/** Each graph compiles once for the CPU (jit caches its graphs, so this is once per cache entry). */
+function executableFor(g: Graph): Executable {
+  let x = executables.get(g);
+  if (!x) executables.set(g, (x = cpuGraphBackend().compile(g)));
+  return x;
+}
+installGraphRunner((g, args) => executableFor(g).run(args));
+
+/** Eager operations this large (elements read and written) run as one-equation graphs on the CPU graph backend. */
+const NATIVE_EAGER_ELEMENTS = 1 << 16;
+const eagerGraphs = new Map<string, Graph>();
+function eagerOnGraphBackend(prim: Primitive, args: Array[], params: Params): Array[] | null {
+  if (!prim.props?.kernel || !prim.onnx || cpuGraphBackend() === jsBackend || !args.every((a) => a instanceof ConcreteArray)) return null;
+  if (args.reduce((n, a) => n + a.size, 0) < NATIVE_EAGER_ELEMENTS) return null;
+  const key = `${prim.name}${JSON.stringify(params)}${args.map((a) => avalString(a.aval))}`;
+  let g = eagerGraphs.get(key);
+  if (!g) {
+    const ins = args.map((a) => new Var(a.aval));
+    const outs = prim.abstractEval(args.map((a) => a.aval), params).map((a) => new Var(a));
+    eagerGraphs.set(key, (g = new Graph(ins, [{ prim, inputs: ins, params, outs }], outs)));
+  }
+  return executableFor(g).run(args as ConcreteArray[]);
+}
+
 /** The backends available here (WebGPU only if an adapter exists), best first. @category Backends */
 export async function devices(): Promise<{ name: BackendName; description: string }[]> {
   const g = await initWebGPU();
-  const cpu = { name: 'cpu' as const, description: 'JavaScript CPU kernels' };
+  const cpu = { name: 'cpu' as const, description: cpuGraphBackend().name === 'onnx' ? 'ONNX Runtime (native CPU kernels)' : 'JavaScript CPU kernels' };
   if (!g) return [cpu];
   const webgpu = { name: 'webgpu' as const, description: g.adapterInfo + (g.software ? ' (software)' : '') };
   return g.software ? [cpu, webgpu] : [webgpu, cpu];
@@ -48,6 +84,13 @@ export async function toDevice(x: Array, name: BackendName): Promise<Array> {
 /** The kernel plan of a graph on WebGPU (what fused into each kernel), for debugging. @category Backends */
 export const kernelPlan = (g: Graph): string => compile(g).plan;
 
+/**
+ * How a graph runs on the CPU: ONNX Runtime sessions and the equations run in JavaScript between them.
+ * @example console.log(executionPlan(makeGraph(step)(params, x)))
+ * @category Backends
+ */
+export const executionPlan = (g: Graph): string => executableFor(g).plan;
+
 // With WebGPU as the default (or jit's `device: 'webgpu'`), jit calls run there and their
 // array inputs are uploaded; eager operations on CPU arrays stay on the CPU. Mixing non-scalar
 // CPU arrays into GPU work is an error.
@@ -56,7 +99,7 @@ installBackend((prim, args, params) => {
   const call = prim.name === 'call' ? (params as { graph: Graph; device?: BackendName; donate?: number[] }) : null;
   const want = call?.device ?? (call && defaultBackend === 'webgpu' ? 'webgpu' : undefined);
   if (want === 'cpu' && onGpu) throw new FluxionError(`${(params as { name: string }).name}: jit with device 'cpu' got webgpu arrays; move them with await toDevice(x, 'cpu')`);
-  if (!onGpu && want !== 'webgpu') return null;
+  if (!onGpu && want !== 'webgpu') return call ? executableFor(call.graph).run(args as ConcreteArray[]) : eagerOnGraphBackend(prim, args, params);
   const placed = args.map((a) => {
     if (a instanceof GpuArray || !(a instanceof ConcreteArray) || a.ndim === 0) return a;
     if (weakConstants.has(a) || want === 'webgpu') return upload(a);

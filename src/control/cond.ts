@@ -9,7 +9,7 @@ import { DTypeError, ShapeError } from '../core/errors.js';
 import { type Eqn, Graph, Var } from '../core/ir.js';
 import { type Primitive, UndefinedPrimal, definePrimitive } from '../core/primitive.js';
 import { shapesEqual } from '../core/shape.js';
-import { evalGraph, traceToGraph } from '../core/staging.js';
+import { evalGraph, runGraph, traceToGraph } from '../core/staging.js';
 import { bind } from '../core/trace.js';
 import { broadcastInDim, cast, eq, fullLike, select } from '../primitives/index.js';
 import { flatten, unflatten } from '../tree.js';
@@ -36,7 +36,7 @@ export const condP: Primitive<CondParams> = definePrimitive({
   },
   impl([index, ...ops], { branches }) {
     const i = Math.min(Math.max(index.item(), 0), branches.length - 1);
-    return evalGraph(branches[i], ops) as never;
+    return runGraph(branches[i], ops) as never;
   },
   jvp([index, ...ops], [, ...tangents], { branches }) {
     const { graphs, consts } = joinConsts(branches.map(jvpGraph));

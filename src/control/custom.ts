@@ -7,7 +7,7 @@ import { Array, type ShapedArray, avalString } from '../core/array.js';
 import { TraceError } from '../core/errors.js';
 import { Graph } from '../core/ir.js';
 import { type Primitive, UndefinedPrimal, definePrimitive } from '../core/primitive.js';
-import { evalGraph, traceToGraph } from '../core/staging.js';
+import { evalGraph, runGraph, traceToGraph } from '../core/staging.js';
 import { bind } from '../core/trace.js';
 import { moveBatchAxis } from '../primitives/util.js';
 import { type TreeDef, unflatten } from '../tree.js';
@@ -165,7 +165,8 @@ export const rematP: Primitive<RematParams> = definePrimitive({
   name: 'checkpoint',
   props: { control: true },
   abstractEval: (_, { graph }) => graph.outAvals,
-  impl: (args, { graph }) => evalGraph(graph, args) as never,
+  impl: (args, { graph }) => runGraph(graph, args) as never,
+  onnx: (e, inputs, { graph }) => e.inline(graph, inputs),
   jvp(primals, tangents, { graph }) {
     const { graph: g, consts } = jvpGraph(graph);
     const outs = bind(rematP, [...consts, ...primals, ...tangents], { graph: g });

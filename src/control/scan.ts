@@ -11,7 +11,7 @@ import { ShapeError, ValueError } from '../core/errors.js';
 import { type Eqn, Graph, Var } from '../core/ir.js';
 import { type Primitive, UndefinedPrimal, definePrimitive } from '../core/primitive.js';
 import { shapesEqual, sizeOf } from '../core/shape.js';
-import { evalGraph, traceToGraph } from '../core/staging.js';
+import { evalGraph, runGraph, traceToGraph } from '../core/staging.js';
 import { bind } from '../core/trace.js';
 import { add, zerosLike } from '../primitives/index.js';
 import { moveBatchAxis } from '../primitives/util.js';
@@ -54,7 +54,7 @@ export const scanP: Primitive<ScanParams> = definePrimitive({
         const n = sizeOf(x.shape.slice(1));
         return new ConcreteArray(x.buffer.slice(t * n, (t + 1) * n), x.shape.slice(1), x.dtype);
       });
-      const outs = evalGraph(body, [...consts, ...carry, ...xt]) as ConcreteArray[];
+      const outs = runGraph(body, [...consts, ...carry, ...xt]) as ConcreteArray[];
       carry = outs.slice(0, nk);
       outs.slice(nk).forEach((y, i) => ys[i].set(y.buffer, t * y.size));
     }

@@ -9,7 +9,7 @@ import { DTypeError, ShapeError, TraceError } from '../core/errors.js';
 import { Graph } from '../core/ir.js';
 import { type Primitive, definePrimitive } from '../core/primitive.js';
 import { shapesEqual } from '../core/shape.js';
-import { evalGraph, traceToGraph } from '../core/staging.js';
+import { evalGraph, runGraph, traceToGraph } from '../core/staging.js';
 import { bind } from '../core/trace.js';
 import { broadcastInDim, cast, reduceMax, select } from '../primitives/index.js';
 import { moveBatchAxis } from '../primitives/util.js';
@@ -42,7 +42,7 @@ export const whileP: Primitive<WhileParams> = definePrimitive({
   impl(inputs, { cond, body, numCondConsts: a, numBodyConsts: b }) {
     const cc = inputs.slice(0, a), bc = inputs.slice(a, a + b);
     let carry: Array[] = inputs.slice(a + b);
-    while (evalGraph(cond, [...cc, ...carry])[0].item()) carry = evalGraph(body, [...bc, ...carry]);
+    while (runGraph(cond, [...cc, ...carry])[0].item()) carry = runGraph(body, [...bc, ...carry]);
     return carry as never;
   },
   jvp(primals, tangents, p) {

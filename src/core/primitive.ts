@@ -4,7 +4,8 @@
  * @module
  */
 import type { Array, ConcreteArray, ShapedArray } from './array.js';
-import type { DType } from './dtype.js';
+import type { DType, TypedArray } from './dtype.js';
+import type { Graph } from './ir.js';
 
 /** Static parameters of an equation (axes, shapes, sub-graphs, ...). */
 export type Params = object;
@@ -38,6 +39,8 @@ export interface Primitive<P extends Params = any> {
    * (`inDTypes` their dtypes). Kernel-shaped primitives are emitted in compile/ instead.
    */
   wgsl?(args: string[], inDTypes: DType[], params: P): string;
+  /** ONNX lowering: nodes computing the outputs from the inputs' value names (see {@link OnnxEmitter}). */
+  onnx?: OnnxRule<P>;
   /** Families (tinygrad's GroupOp): passes ask "is it elementwise?" instead of listing ops. */
   readonly props?: {
     elementwise?: boolean;
@@ -65,3 +68,39 @@ export function definePrimitive<P extends Params>(p: Primitive<P>): Primitive<P>
   registry.set(p.name, p);
   return p;
 }
+
+/** An ONNX node attribute: integers, integer lists and strings as they are; floats as `{ f }`. */
+export type OnnxAttr = number | string | readonly number[] | { f: number };
+
+/** An equation as the ONNX lowering sees it: rewrites look through producers (unfold before a contraction). */
+export interface OnnxProducer {
+  readonly prim: Primitive;
+  readonly params: Params;
+  /** Names of its inputs. */
+  readonly inputs: readonly string[];
+  readonly inAvals: ShapedArray[];
+}
+
+/**
+ * What a primitive's ONNX lowering may do. Values are named by strings. Nodes that no output
+ * needs are pruned, so a rewrite that reads through a producer costs nothing when it is bypassed.
+ */
+export interface OnnxEmitter {
+  /** Adds a node with one output and returns the output's name. */
+  op(type: string, inputs: readonly string[], attrs?: Record<string, OnnxAttr>): string;
+  /** Adds a node with `outputs` outputs. */
+  ops(type: string, inputs: readonly string[], attrs: Record<string, OnnxAttr>, outputs: number): string[];
+  /** A 1-d int64 constant (shapes, axes, pads). */
+  ints(values: readonly number[]): string;
+  /** A constant of a Fluxion dtype (a 0-d one from a number). */
+  constant(value: number | TypedArray, dtype: DType, shape?: readonly number[]): string;
+  /** The ONNX element type of a dtype. */
+  elemType(dtype: DType): number;
+  /** Lowers a sub-graph in place (nested jit, checkpoint) and returns its outputs. */
+  inline(graph: Graph, inputs: readonly string[]): string[];
+  /** The equation that produced a value (undefined for inputs and constants). */
+  producer(name: string): OnnxProducer | undefined;
+}
+
+/** A primitive's ONNX lowering; `avals` are its operand and result types. */
+export type OnnxRule<P> = (e: OnnxEmitter, inputs: string[], params: P, avals: { ins: ShapedArray[]; outs: ShapedArray[] }) => string[];

@@ -99,3 +99,30 @@ export function evalGraph(graph: Graph, args: readonly Array[]): Array[] {
   }
   return graph.outs.map(read);
 }
+
+/** Evaluates a typechecked graph on CPU arrays, calling each equation's kernel directly. */
+export function interpret(graph: Graph, args: readonly ConcreteArray[]): ConcreteArray[] {
+  const env = new Map<number, ConcreteArray>();
+  const read = (a: Atom): ConcreteArray => (a instanceof Lit ? ConcreteArray.scalar(a.value, a.aval.dtype) : env.get(a.id)!);
+  graph.inVars.forEach((v, i) => env.set(v.id, args[i]));
+  for (const e of graph.eqns) {
+    const outs = e.prim.impl(e.inputs.map(read), e.params);
+    e.outs.forEach((v, i) => env.set(v.id, outs[i]));
+  }
+  return graph.outs.map(read);
+}
+
+/** Runs a whole graph on CPU arrays (the backend installs its compiled executor; otherwise equation by equation). */
+export type GraphRunner = (graph: Graph, args: ConcreteArray[]) => ConcreteArray[];
+let graphRunner: GraphRunner | null = null;
+export function installGraphRunner(runner: GraphRunner): void {
+  graphRunner = runner;
+}
+
+/**
+ * Evaluates a graph on concrete values as one unit: control flow runs its bodies through this, so
+ * a scan body is a compiled executable called once per step rather than a chain of eager operations.
+ */
+export function runGraph(graph: Graph, args: readonly Array[]): Array[] {
+  return graphRunner && args.every((a) => a instanceof ConcreteArray) ? graphRunner(graph, args as ConcreteArray[]) : evalGraph(graph, args);
+}

@@ -3,16 +3,17 @@
  * Output axes are `[...batch, ...lhs free, ...rhs free]`, as in XLA.
  * @module
  */
-import { type Array, ConcreteArray } from '../core/array.js';
+import { type Array, ConcreteArray, type ShapedArray } from '../core/array.js';
 import { allocate, isFloat } from '../core/dtype.js';
 import { ShapeError } from '../core/errors.js';
-import { type Primitive, UndefinedPrimal, definePrimitive } from '../core/primitive.js';
-import { stridesOf } from '../core/shape.js';
+import { type OnnxEmitter, type Primitive, UndefinedPrimal, definePrimitive } from '../core/primitive.js';
+import { shapesEqual, stridesOf } from '../core/shape.js';
 import { bind1 } from '../core/trace.js';
 import { expectSameDType, fmt, range, stridedOffsets } from './util.js';
 import { transpose, transposeP } from './views.js';
 import { gemmBatched } from '../../kernels/cpu/gemm.js';
 import { add } from './elementwise.js';
+import { convolutionOnnx } from './windows.js';
 
 export interface DotParams {
   /** [lhs axes, rhs axes] contracted pairwise. */
@@ -114,7 +115,36 @@ export const dotGeneralP: Primitive<DotParams> = definePrimitive({
     const aU = a instanceof UndefinedPrimal, bU = b instanceof UndefinedPrimal;
     return [aU ? transposeLhs(ct, b as Array, a.aval.shape.length, p) : null, bU ? transposeRhs(ct, a as Array, b.aval.shape.length, p) : null];
   },
+  onnx: (e, [a, b], p, { ins: [av, bv], outs: [out] }) => [convolutionOnnx(e, [a, b], p, [av, bv], out) ?? contractionOnnx(e, a, b, p, av, bv, out.shape)],
 });
+
+/**
+ * Generic ONNX contraction: each operand permuted to [batch, free, contract] / [batch, contract, free]
+ * and flattened to three axes for MatMul (2-d float products become one Gemm, transposes folded in).
+ */
+function contractionOnnx(e: OnnxEmitter, a: string, b: string, { contract: [ca, cb], batch: [ba, bb] }: DotParams, av: ShapedArray, bv: ShapedArray, shape: readonly number[]): string {
+  const fa = freeAxes(av.shape.length, ca, ba), fb = freeAxes(bv.shape.length, cb, bb);
+  const size = (x: ShapedArray, axes: readonly number[]) => axes.reduce((p, i) => p * x.shape[i], 1);
+  const nb = size(av, ba), m = size(av, fa), k = size(av, ca), n = size(bv, fb);
+  const isIdentity = (perm: number[]) => perm.every((v, i) => v === i);
+  const arrange = (x: string, v: ShapedArray, perm: number[], dims: number[]) => {
+    const t = isIdentity(perm) ? x : e.op('Transpose', [x], { perm });
+    return shapesEqual(perm.map((i) => v.shape[i]), dims) ? t : e.op('Reshape', [t, e.ints(dims)], { allowzero: 1 });
+  };
+  let y: string;
+  if (ba.length === 0 && isFloat(av.dtype)) {
+    // Gemm reads either layout of each operand, so only genuine reorderings need a Transpose.
+    const transA = isIdentity([...ca, ...fa]) && !isIdentity([...fa, ...ca]) ? 1 : 0;
+    const transB = isIdentity([...fb, ...cb]) && !isIdentity([...cb, ...fb]) ? 1 : 0;
+    const A = transA ? arrange(a, av, [...ca, ...fa], [k, m]) : arrange(a, av, [...fa, ...ca], [m, k]);
+    const B = transB ? arrange(b, bv, [...fb, ...cb], [n, k]) : arrange(b, bv, [...cb, ...fb], [k, n]);
+    y = e.op('Gemm', [A, B], { transA, transB });
+  } else {
+    const lead = ba.length ? [nb] : [];
+    y = e.op('MatMul', [arrange(a, av, [...ba, ...fa, ...ca], [...lead, m, k]), arrange(b, bv, [...bb, ...cb, ...fb], [...lead, k, n])]);
+  }
+  return shapesEqual([...(ba.length ? [nb] : []), m, n], shape) ? y : e.op('Reshape', [y, e.ints(shape)], { allowzero: 1 });
+}
 
 // The cotangent of one operand is the contraction of ct with the other operand, then a
 // permutation back into the operand's axis order (JAX's _dot_general_transpose_lhs).

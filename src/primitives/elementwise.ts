@@ -6,7 +6,7 @@
 import { type Array, ConcreteArray, type ShapedArray } from '../core/array.js';
 import { type DType, allocate, checkDType, coerce, dtypes as allDTypes, isFloat } from '../core/dtype.js';
 import { DTypeError } from '../core/errors.js';
-import { type BatchDim, type Primitive, UndefinedPrimal, definePrimitive, symbolicZeros } from '../core/primitive.js';
+import { type BatchDim, type OnnxEmitter, type Primitive, UndefinedPrimal, definePrimitive, symbolicZeros } from '../core/primitive.js';
 import { checkSameShapes } from '../core/shape.js';
 import { bind1 } from '../core/trace.js';
 import { build, expectArity, expectSameDType, moveBatchAxis } from './util.js';
@@ -82,6 +82,60 @@ const WGSL: Record<string, (a: string[], d: DType[]) => string> = {
   shift_right_logical: ([a, b], [d]) => (d === 'uint32' ? `select(0u, ${a} >> ${b}, ${b} < 32u)` : `select(0i, bitcast<i32>(bitcast<u32>(${a}) >> u32(${b})), u32(${b}) < 32u)`),
 };
 
+/**
+ * ONNX lowerings of the elementwise primitives. Integer division and remainder guard a zero
+ * divisor (ONNX Runtime would trap; Fluxion defines the result as 0). Primitives missing here
+ * (erf_inv, atan2, shifts) run in JavaScript between ONNX segments.
+ */
+type OnnxElementwise = (e: OnnxEmitter, a: string[], d: DType[]) => string;
+const guardZero = (op: (e: OnnxEmitter, a: string, b: string) => string): OnnxElementwise => (e, [a, b], [d]) => {
+  if (isF(d)) return op(e, a, b);
+  const zero = e.op('Equal', [b, e.constant(0, d)]);
+  return e.op('Where', [zero, e.constant(0, d), op(e, a, e.op('Where', [zero, e.constant(1, d), b]))]);
+};
+const nanAware = (type: 'Max' | 'Min', boolType: 'Or' | 'And'): OnnxElementwise => (e, [a, b], [d]) => {
+  if (d === 'bool') return e.op(boolType, [a, b]);
+  if (!isF(d)) return e.op(type, [a, b]);
+  // NaN wins, as in the JavaScript kernel: a + b is NaN whenever either is.
+  const nan = e.op('Or', [e.op('IsNaN', [a]), e.op('IsNaN', [b])]);
+  return e.op('Where', [nan, e.op('Add', [a, b]), e.op(type, [a, b])]);
+};
+const unaryOnnx = (type: string): OnnxElementwise => (e, [a]) => e.op(type, [a]);
+const binaryOnnx = (type: string): OnnxElementwise => (e, [a, b]) => e.op(type, [a, b]);
+const bitwise = (boolType: string, intType: string): OnnxElementwise => (e, a, [d]) => e.op(d === 'bool' ? boolType : intType, a);
+const ONNX: Record<string, OnnxElementwise> = {
+  neg: unaryOnnx('Neg'), exp: unaryOnnx('Exp'), log: unaryOnnx('Log'), sin: unaryOnnx('Sin'), cos: unaryOnnx('Cos'),
+  tanh: unaryOnnx('Tanh'), logistic: unaryOnnx('Sigmoid'), sqrt: unaryOnnx('Sqrt'), erf: unaryOnnx('Erf'),
+  abs: unaryOnnx('Abs'), sign: unaryOnnx('Sign'), floor: unaryOnnx('Floor'), ceil: unaryOnnx('Ceil'), round: unaryOnnx('Round'),
+  rsqrt: (e, [a]) => e.op('Reciprocal', [e.op('Sqrt', [a])]),
+  // log1p and expm1 keep their accuracy near 0 by the classic correction u = 1 + x, log(u) * x / (u - 1).
+  log1p: (e, [a], [d]) => {
+    const u = e.op('Add', [a, e.constant(1, d)]);
+    const um1 = e.op('Sub', [u, e.constant(1, d)]);
+    const exact = e.op('Equal', [um1, e.constant(0, d)]);
+    const corrected = e.op('Div', [e.op('Mul', [e.op('Log', [u]), a]), e.op('Where', [exact, e.constant(1, d), um1])]);
+    const big = e.op('IsInf', [a]);
+    return e.op('Where', [exact, a, e.op('Where', [big, e.op('Log', [u]), corrected])]);
+  },
+  expm1: (e, [a], [d]) => {
+    const u = e.op('Exp', [a]);
+    const um1 = e.op('Sub', [u, e.constant(1, d)]);
+    const exact = e.op('Equal', [um1, e.constant(0, d)]);
+    const logu = e.op('Log', [u]);
+    const corrected = e.op('Div', [e.op('Mul', [um1, a]), e.op('Where', [exact, e.constant(1, d), logu])]);
+    const plain = e.op('Or', [e.op('Equal', [um1, e.constant(-1, d)]), e.op('IsInf', [u])]);
+    return e.op('Where', [exact, a, e.op('Where', [plain, um1, corrected])]);
+  },
+  is_finite: (e, [a]) => e.op('Not', [e.op('Or', [e.op('IsInf', [a]), e.op('IsNaN', [a])])]),
+  add: binaryOnnx('Add'), sub: binaryOnnx('Sub'), mul: binaryOnnx('Mul'), pow: binaryOnnx('Pow'),
+  div: guardZero((e, a, b) => e.op('Div', [a, b])),
+  rem: guardZero((e, a, b) => e.op('Mod', [a, b], { fmod: 1 })),
+  max: nanAware('Max', 'Or'), min: nanAware('Min', 'And'),
+  eq: binaryOnnx('Equal'), ne: (e, a) => e.op('Not', [e.op('Equal', a)]),
+  lt: binaryOnnx('Less'), le: binaryOnnx('LessOrEqual'), gt: binaryOnnx('Greater'), ge: binaryOnnx('GreaterOrEqual'),
+  and: bitwise('And', 'BitwiseAnd'), or: bitwise('Or', 'BitwiseOr'), xor: bitwise('Xor', 'BitwiseXor'), not: bitwise('Not', 'BitwiseNot'),
+};
+
 function elementwise(spec: ElementwiseSpec): Primitive {
   const kernels = new Map<DType, ReturnType<typeof kernel>>();
   const prim: Primitive = definePrimitive({
@@ -109,6 +163,7 @@ function elementwise(spec: ElementwiseSpec): Primitive {
     batch: (vals, dims, params, size) => batchElementwise(prim)(vals, dims, params, size),
     transpose: spec.transpose,
     wgsl: (args, dts) => WGSL[spec.name](args, dts),
+    onnx: ONNX[spec.name] ? (e, args, _, { ins }) => [ONNX[spec.name](e, args, ins.map((a) => a.dtype))] : undefined,
   });
   return prim;
 }
@@ -257,6 +312,7 @@ export const selectP: Primitive = definePrimitive({
   jvp: ([p, a, b], [, ta, tb]) => [[select(p, a, b)], [select(p, ta, tb)]],
   wgsl: ([p, a, b]) => `select(${b}, ${a}, ${p})`,
   batch: (vals, dims, params, size) => batchElementwise(selectP)(vals, dims, params, size),
+  onnx: (e, [p, a, b]) => [e.op('Where', [p, a, b])],
   transpose([ct], [p, a, b]) {
     const z = zerosLike(ct);
     return [null, isUndefined(a) ? select(p as Array, ct, z) : null, isUndefined(b) ? select(p as Array, z, ct) : null];
@@ -279,6 +335,7 @@ export const castP: Primitive<{ dtype: DType }> = definePrimitive({
   jvp: ([x], [t], { dtype }) => [[cast(x, dtype)], [isFloat(dtype) && isFloat(x.dtype) ? cast(t, dtype) : zerosLike({ shape: x.shape, dtype })]],
   batch: ([x], [d], params) => [[bind1(castP, [x], params)], [d]],
   transpose: ([ct], [x]) => [cast(ct, (x as UndefinedPrimal).aval.dtype)],
+  onnx: (e, [x], { dtype }, { ins: [from] }) => [from.dtype === dtype ? e.op('Identity', [x]) : e.op('Cast', [x], { to: e.elemType(dtype) })],
   wgsl([a], [from], { dtype }) {
     if (from === dtype) return a;
     if (dtype === 'bool') return from === 'bool' ? a : `(${a} != ${zeroOf(from)})`;
@@ -318,6 +375,7 @@ export const stopGradientP: Primitive = definePrimitive({
   jvp: ([x]) => [[x], [zerosLike(x)]],
   batch: ([x], [d]) => [[x], [d]],
   wgsl: ([a]) => a,
+  onnx: (e, [x]) => [e.op('Identity', [x])],
 });
 
 // ---------------------------------------------------------------- strict functions (lax)

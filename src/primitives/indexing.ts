@@ -8,7 +8,7 @@
 import { type Array, ConcreteArray } from '../core/array.js';
 import { allocate, checkDType } from '../core/dtype.js';
 import { ShapeError, ValueError } from '../core/errors.js';
-import { type BatchDim, type Primitive, UndefinedPrimal, definePrimitive } from '../core/primitive.js';
+import { type BatchDim, type OnnxEmitter, type Primitive, UndefinedPrimal, definePrimitive } from '../core/primitive.js';
 import { type Shape, shapesEqual, sizeOf } from '../core/shape.js';
 import { bind1 } from '../core/trace.js';
 import { fmt, moveBatchAxis } from './util.js';
@@ -79,6 +79,7 @@ export const gatherP: Primitive<AxisParams> = definePrimitive({
     const shape = (x as UndefinedPrimal).aval;
     return [scatterAdd(zerosLike(shape), idx as Array, ct, axis), null];
   },
+  onnx: (e, [x, idx], { axis }, { ins: [xv] }) => [e.op('Gather', [x, clampOnnx(e, idx, xv.shape[axis])], { axis })],
   props: { linear: true, view: true },
 });
 
@@ -110,7 +111,19 @@ export const scatterAddP: Primitive<AxisParams> = definePrimitive({
   transpose([ct], [x, idx, upd], { axis }) {
     return [x instanceof UndefinedPrimal ? ct : null, null, upd instanceof UndefinedPrimal ? gather(ct, idx as Array, axis) : null];
   },
+  // ScatterElements wants indices shaped like the updates: spread them over the other axes, flatten the indexed ones.
+  onnx(e, [x, idx, upd], { axis }, { ins: [xv, iv] }) {
+    const flat = [...xv.shape.slice(0, axis), sizeOf(iv.shape), ...xv.shape.slice(axis + 1)];
+    const column = xv.shape.map((_, i) => (i === axis ? sizeOf(iv.shape) : 1));
+    const indices = e.op('Expand', [e.op('Reshape', [clampOnnx(e, idx, xv.shape[axis]), e.ints(column)], { allowzero: 1 }), e.ints(flat)]);
+    const updates = e.op('Reshape', [upd, e.ints(flat)], { allowzero: 1 });
+    return [e.op('ScatterElements', [x, indices, updates], { axis, reduction: 'add' })];
+  },
 });
+
+/** Indices clamped into [0, size), as the JavaScript kernels do. */
+const clampOnnx = (e: OnnxEmitter, idx: string, size: number) =>
+  e.op('Max', [e.op('Min', [idx, e.constant(Math.max(size - 1, 0), 'int32')]), e.constant(0, 'int32')]);
 
 /** lax.gather: `x.shape[:axis] + idx.shape + x.shape[axis+1:]`, indices clamped. @category lax */
 export const gather = (x: Array, idx: Array, axis: number) => bind1(gatherP, [x, idx], { axis });

@@ -52,6 +52,13 @@ const unreduce = (y: Array, x: ShapedArray, axes: readonly number[]) =>
 
 type ReduceParams = { axes: readonly number[] };
 
+/** ONNX reduction over `axes` (bool through int32, which ONNX Runtime's reductions hold). */
+const onnxReduce = (type: string): Primitive<ReduceParams>['onnx'] => (e, [x], { axes }, { ins: [a] }) => {
+  if (a.dtype !== 'bool') return [e.op(type, [x, e.ints(axes)], { keepdims: 0 })];
+  const r = e.op(type, [e.op('Cast', [x], { to: e.elemType('int32') }), e.ints(axes)], { keepdims: 0 });
+  return [e.op('Cast', [r], { to: e.elemType('bool') })];
+};
+
 function reduction(name: string, init: (d: DType) => number, step: (a: number, b: number) => number, dtypes: DType[], rules: Partial<Primitive<ReduceParams>>): Primitive<ReduceParams> {
   const prim: Primitive<ReduceParams> = definePrimitive({
     name,
@@ -67,6 +74,7 @@ function reduction(name: string, init: (d: DType) => number, step: (a: number, b
       const outDim = bd - moved.filter((a) => a < bd).length;
       return [[bind1(prim, [x], { axes: moved })], [outDim]];
     },
+    onnx: onnxReduce(({ reduce_sum: 'ReduceSum', reduce_max: 'ReduceMax', reduce_min: 'ReduceMin', reduce_prod: 'ReduceProd' } as Record<string, string>)[name]),
     ...rules,
   });
   return prim;
@@ -155,6 +163,10 @@ function argReduction(name: string, better: (a: number, b: number) => boolean): 
       const a = axis >= bd ? axis + 1 : axis;
       return [[bind1(prim, [x], { axis: a, indexDtype })], [a < bd ? bd - 1 : bd]];
     },
+    onnx: (e, [x], { axis, indexDtype }, { ins: [a] }) => {
+      const operand = a.dtype === 'bool' ? e.op('Cast', [x], { to: e.elemType('int32') }) : x;
+      return [e.op('Cast', [e.op(name === 'argmax' ? 'ArgMax' : 'ArgMin', [operand], { axis, keepdims: 0 })], { to: e.elemType(indexDtype) })];
+    },
   });
   return prim;
 }
@@ -192,6 +204,12 @@ export const argsortP: Primitive<{ descending: boolean }> = definePrimitive({
     if (bd !== last) return [[bind1(argsortP, [x], p)], [bd]];
     const moved = transpose(x, [last, ...x.shape.slice(0, last).map((_, i) => i)]);
     return [[bind1(argsortP, [moved], p)], [0]];
+  },
+  // TopK of the whole row is a stable sort (ties keep the lower index first).
+  onnx: (e, [x], { descending }, { ins: [a] }) => {
+    const n = a.shape[a.shape.length - 1];
+    const [, idx] = e.ops('TopK', [x, e.ints([n])], { axis: -1, largest: descending ? 1 : 0, sorted: 1 }, 2);
+    return [e.op('Cast', [idx], { to: e.elemType('int32') })];
   },
 });
 

@@ -3,10 +3,10 @@
  * has a transpose; their CPU kernels share one strided-gather helper.
  * @module
  */
-import { type Array, ConcreteArray, weakConstants } from '../core/array.js';
+import { type Array, ConcreteArray, type ShapedArray, weakConstants } from '../core/array.js';
 import { type DType, allocate, coerce } from '../core/dtype.js';
 import { ShapeError, ValueError } from '../core/errors.js';
-import { type BatchDim, type Primitive, UndefinedPrimal, definePrimitive } from '../core/primitive.js';
+import { type BatchDim, type OnnxEmitter, type Primitive, UndefinedPrimal, definePrimitive } from '../core/primitive.js';
 import { type Shape, shapesEqual, sizeOf } from '../core/shape.js';
 import { bind1 } from '../core/trace.js';
 import { build, expectSameDType, fmt, moveBatchAxis, stridedCopy, stridedOffsets, stridesOf } from './util.js';
@@ -31,6 +31,7 @@ export const reshapeP: Primitive<{ shape: Shape }> = definePrimitive({
     return [[reshape(moveBatchAxis(x, d, 0, size), [size, ...shape])], [0]];
   },
   transpose: ([ct], [x]) => [reshape(ct, avalOf(x).shape)],
+  onnx: (e, [x], { shape }) => [e.op('Reshape', [x, e.ints(shape)], { allowzero: 1 })],
 });
 
 // ---------------------------------------------------------------- broadcast_in_dim
@@ -65,6 +66,7 @@ export const broadcastInDimP: Primitive<{ shape: Shape; dims: readonly number[] 
     const summed = shape.map((_, i) => i).filter((i) => !dims.includes(i) || (xShape[dims.indexOf(i)] === 1 && shape[i] !== 1));
     return [reshape(reduceSum(ct, summed), xShape)];
   },
+  onnx: (e, [x], { shape, dims }, { ins: [a] }) => [onnxBroadcast(e, x, a.shape, shape, dims)],
 });
 
 // ---------------------------------------------------------------- transpose
@@ -94,6 +96,7 @@ export const transposeP: Primitive<{ perm: readonly number[] }> = definePrimitiv
     const inv = perm.map((_, i) => perm.indexOf(i));
     return [transpose(ct, inv)];
   },
+  onnx: (e, [x], { perm }) => [e.op('Transpose', [x], { perm })],
 });
 
 // ---------------------------------------------------------------- slice
@@ -130,6 +133,7 @@ export const sliceP: Primitive<{ start: readonly number[]; limit: readonly numbe
     const hi = shape.map((d, i) => d - start[i] - (ct.shape[i] === 0 ? 0 : (ct.shape[i] - 1) * strides[i] + 1));
     return [pad(ct, lo, hi, interior, 0)];
   },
+  onnx: (e, [x], { start, limit, strides }) => [onnxSlice(e, x, start, limit, strides)],
 });
 
 // ---------------------------------------------------------------- pad
@@ -184,6 +188,7 @@ export const padP: Primitive<{ lo: readonly number[]; hi: readonly number[]; int
     const limit = shape.map((d, i) => start[i] + (d === 0 ? 0 : (d - 1) * (interior[i] + 1) + 1));
     return [bind1(sliceP, [unpadded], { start, limit, strides: interior.map((v) => v + 1) })];
   },
+  onnx: (e, [x], p, { ins: [a] }) => [onnxPad(e, x, a, p)],
 });
 
 // ---------------------------------------------------------------- rev (flip)
@@ -204,6 +209,7 @@ export const revP: Primitive<{ axes: readonly number[] }> = definePrimitive({
   jvp: ([x], [t], p) => [[bind1(revP, [x], p)], [bind1(revP, [t], p)]],
   batch: ([x], [d], { axes }) => [[bind1(revP, [x], { axes: axes.map((a) => (a >= (d as number) ? a + 1 : a)) })], [d]],
   transpose: ([ct], _, p) => [bind1(revP, [ct], p)],
+  onnx: (e, [x], { axes }) => [axes.length ? e.op('Slice', [x, e.ints(axes.map(() => -1)), e.ints(axes.map(() => Number.MIN_SAFE_INTEGER)), e.ints(axes), e.ints(axes.map(() => -1))]) : x],
 });
 
 // ---------------------------------------------------------------- concatenate
@@ -250,6 +256,7 @@ export const concatenateP: Primitive<{ axis: number }> = definePrimitive({
       return isUndef(x) ? bind1(sliceP, [ct], { start, limit, strides: ct.shape.map(() => 1) }) : null;
     });
   },
+  onnx: (e, xs, { axis }) => [e.op('Concat', xs, { axis })],
 });
 
 // ---------------------------------------------------------------- iota
@@ -266,7 +273,56 @@ export const iotaP: Primitive<{ shape: Shape; dtype: DType; dimension: number }>
     const stride = stridesOf(shape)[dimension];
     return [build(shape, dtype, (i) => Math.floor(i / stride) % shape[dimension])];
   },
+  onnx: (e, _, { shape, dtype, dimension }) => [onnxIota(e, shape, dtype, dimension)],
 });
+
+// ---------------------------------------------------------------- ONNX lowerings
+
+/** Reshape to the broadcast rank (ones elsewhere), then Expand; each step only if needed. */
+function onnxBroadcast(e: OnnxEmitter, x: string, from: Shape, shape: Shape, dims: readonly number[]): string {
+  const mid = shape.map(() => 1);
+  dims.forEach((d, i) => (mid[d] = from[i]));
+  const r = shapesEqual(mid, from) ? x : e.op('Reshape', [x, e.ints(mid)], { allowzero: 1 });
+  return shapesEqual(mid, shape) ? r : e.op('Expand', [r, e.ints(shape)]);
+}
+
+function onnxSlice(e: OnnxEmitter, x: string, start: readonly number[], limit: readonly number[], strides: readonly number[]): string {
+  const axes = start.map((_, i) => i);
+  return e.op('Slice', [x, e.ints(start), e.ints(limit), e.ints(axes), e.ints(strides)]);
+}
+
+/** Interior padding spreads each axis through an extra unit axis; negative edges crop with a Slice. */
+function onnxPad(e: OnnxEmitter, x: string, a: ShapedArray, { lo, hi, interior, value }: { lo: readonly number[]; hi: readonly number[]; interior: readonly number[]; value: number }): string {
+  const fill = e.constant(value, a.dtype);
+  const shape = [...a.shape];
+  let y = x;
+  interior.forEach((k, ax) => {
+    if (k === 0 || shape[ax] <= 1) return;
+    const n = shape[ax];
+    const unit = [...shape.slice(0, ax + 1), 1, ...shape.slice(ax + 1)];
+    const pads = unit.map(() => 0);
+    pads[unit.length + ax + 1] = k;
+    const spread = e.op('Pad', [e.op('Reshape', [y, e.ints(unit)], { allowzero: 1 }), e.ints(pads), fill]);
+    shape[ax] = n * (k + 1) - k;
+    const merged = e.op('Reshape', [spread, e.ints([...shape.slice(0, ax), n * (k + 1), ...shape.slice(ax + 1)])], { allowzero: 1 });
+    y = onnxSlice(e, merged, shape.map(() => 0), shape, shape.map(() => 1));
+  });
+  const grow = [...lo, ...hi].map((v) => Math.max(0, v));
+  if (grow.some((v) => v > 0)) y = e.op('Pad', [y, e.ints(grow), fill]);
+  if ([...lo, ...hi].some((v) => v < 0)) {
+    const padded = shape.map((d, i) => d + Math.max(0, lo[i]) + Math.max(0, hi[i]));
+    y = onnxSlice(e, y, lo.map((v) => Math.max(0, -v)), padded.map((d, i) => d - Math.max(0, -hi[i])), shape.map(() => 1));
+  }
+  return y === x ? e.op('Identity', [x]) : y;
+}
+
+/** Range along one axis (int32 or float32; other dtypes cast), broadcast to the shape. */
+function onnxIota(e: OnnxEmitter, shape: Shape, dtype: DType, dimension: number): string {
+  const rangeType: DType = dtype === 'float32' || dtype === 'float16' ? 'float32' : 'int32';
+  let r = e.op('Range', [e.constant(0, rangeType), e.constant(shape[dimension], rangeType), e.constant(1, rangeType)]);
+  if (rangeType !== dtype) r = e.op('Cast', [r], { to: e.elemType(dtype) });
+  return onnxBroadcast(e, r, [shape[dimension]], shape, [dimension]);
+}
 
 // ---------------------------------------------------------------- strict functions (lax)
 

@@ -5,11 +5,12 @@
  * Input `[...lead, ...spatial]`, patches `[...lead, ...window, ...outSpatial]`.
  * @module
  */
-import { type Array, ConcreteArray } from '../core/array.js';
-import { allocate, coerce } from '../core/dtype.js';
+import { type Array, ConcreteArray, type ShapedArray } from '../core/array.js';
+import { allocate, coerce, isFloat } from '../core/dtype.js';
+import type { DotParams } from './dot.js';
 import { ValueError } from '../core/errors.js';
-import { type Primitive, UndefinedPrimal, definePrimitive } from '../core/primitive.js';
-import { type Shape, sizeOf, stridesOf } from '../core/shape.js';
+import { type OnnxEmitter, type Primitive, UndefinedPrimal, definePrimitive } from '../core/primitive.js';
+import { type Shape, shapesEqual, sizeOf, stridesOf } from '../core/shape.js';
 import { bind1 } from '../core/trace.js';
 import { fmt, moveBatchAxis } from './util.js';
 
@@ -114,6 +115,7 @@ export const unfoldP: Primitive<UnfoldParams> = definePrimitive({
   jvp: ([x], [t], p) => [[unfold(x, p)], [unfold(t, { ...p, padValue: 0 })]],
   batch: ([x], [d], p, size) => [[unfold(moveBatchAxis(x, d, 0, size), p)], [0]],
   transpose: ([ct], [x], p) => [fold(ct, { ...windowOnly(p), spatial: (x as UndefinedPrimal).aval.shape.slice(-p.window.length) })],
+  onnx: (e, [x], p, { ins: [xv], outs: [out] }) => [unfoldOnnx(e, x, xv, p, out.shape)],
 });
 
 export const foldP: Primitive<FoldParams> = definePrimitive({
@@ -139,9 +141,95 @@ export const foldP: Primitive<FoldParams> = definePrimitive({
   jvp: ([x], [t], p) => [[fold(x, p)], [fold(t, p)]],
   batch: ([x], [d], p, size) => [[fold(moveBatchAxis(x, d, 0, size), p)], [0]],
   transpose: ([ct], _, p) => [unfold(ct, { ...windowOnly(p), padValue: 0 })],
+  onnx: (e, [x], p, { ins: [xv], outs: [out] }) => [foldOnnx(e, x, xv, p, out.shape)],
 });
+
+// ---------------------------------------------------------------- ONNX lowerings
+
+const cornerOf = (k: number, window: readonly number[]) => {
+  const w: number[] = [];
+  for (let d = window.length - 1; d >= 0; d--) {
+    w[d] = k % window[d];
+    k = Math.floor(k / window[d]);
+  }
+  return w;
+};
+
+/**
+ * Generic unfold: pad with the pad value, then one strided Slice per window offset, stacked.
+ * Exact for any values (a one-hot Conv would turn -inf padding into NaN). Contractions over
+ * windows never get here: they become a Conv (see convolutionOnnx).
+ */
+function unfoldOnnx(e: OnnxEmitter, x: string, xv: ShapedArray, p: UnfoldParams, shape: readonly number[]): string {
+  const r = p.window.length, nl = xv.shape.length - r;
+  const out = shape.slice(shape.length - r);
+  const pads = [...xv.shape.map((_, i) => (i < nl ? 0 : p.padding[i - nl][0])), ...xv.shape.map((_, i) => (i < nl ? 0 : p.padding[i - nl][1]))];
+  const padded = pads.some((v) => v !== 0) ? e.op('Pad', [x, e.ints(pads), e.constant(p.padValue, xv.dtype)]) : x;
+  const axes = out.map((_, i) => nl + i);
+  const taps = globalThis.Array.from({ length: sizeOf(p.window) }, (_, k) => {
+    const w = cornerOf(k, p.window);
+    const starts = w.map((v, i) => v * p.dilation[i]);
+    const ends = starts.map((s, i) => s + (out[i] - 1) * p.strides[i] + 1);
+    const tap = e.op('Slice', [padded, e.ints(starts), e.ints(ends), e.ints(axes), e.ints(p.strides)]);
+    return e.op('Unsqueeze', [tap, e.ints([nl])]);
+  });
+  const stacked = taps.length === 1 ? taps[0] : e.op('Concat', taps, { axis: nl });
+  return e.op('Reshape', [stacked, e.ints(shape)], { allowzero: 1 });
+}
+
+/** Generic fold: a ConvTranspose whose one-hot kernel sends window offset k back to its place. */
+function foldOnnx(e: OnnxEmitter, x: string, xv: ShapedArray, p: FoldParams, shape: readonly number[]): string {
+  const r = p.window.length, k = sizeOf(p.window);
+  const lead = xv.shape.slice(0, xv.shape.length - 2 * r);
+  const out = xv.shape.slice(xv.shape.length - r);
+  const oneHot = new Float32Array(k * k);
+  for (let i = 0; i < k; i++) oneHot[i * k + i] = 1;
+  const kernel = e.constant(oneHot, 'float32', [k, 1, ...p.window]);
+  const patches = e.op('Reshape', [x, e.ints([sizeOf(lead), k, ...out])], { allowzero: 1 });
+  const outputPadding = p.spatial.map((s, i) => s + p.padding[i][0] + p.padding[i][1] - p.strides[i] * (out[i] - 1) - 1 - p.dilation[i] * (p.window[i] - 1));
+  const y = e.op('ConvTranspose', [patches, kernel], {
+    strides: p.strides, dilations: p.dilation, pads: [...p.padding.map((q) => q[0]), ...p.padding.map((q) => q[1])], output_padding: outputPadding,
+  });
+  return e.op('Reshape', [y, e.ints(shape)], { allowzero: 1 });
+}
 
 /** lax.unfold: every window of the trailing spatial axes, `[...lead, ...window, ...outSpatial]`. @category lax */
 export const unfold = (x: Array, p: UnfoldParams) => bind1(unfoldP, [x], { ...windowOnly(p), padValue: p.padValue });
 /** lax.fold: sums windows back into `[...lead, ...spatial]` (the transpose of unfold). @category lax */
 export const fold = (x: Array, p: FoldParams) => bind1(foldP, [x], { ...windowOnly(p), spatial: [...p.spatial] });
+
+/** The unfold (and its input) behind a value that is a reshape of its patches, if it is one. */
+function patchesBehind(e: OnnxEmitter, name: string) {
+  const r = e.producer(name);
+  if (r?.prim.name !== 'reshape') return undefined;
+  const u = e.producer(r.inputs[0]);
+  if (u?.prim !== unfoldP) return undefined;
+  return { x: u.inputs[0], xv: u.inAvals[0], p: u.params as UnfoldParams };
+}
+
+/**
+ * A contraction of windows with a kernel, as `conv` builds it, becomes one ONNX `Conv`: patches
+ * `[N, g, C/g, ...window, ...out]` (a reshape of unfold over `[N, C, ...spatial]`) contracted with
+ * a kernel `[g, O/g, C/g, ...window]` over channels and window, batched over groups. Anything else
+ * returns undefined and lowers generically.
+ */
+export function convolutionOnnx(e: OnnxEmitter, [a, b]: string[], { contract, batch }: DotParams, [av, bv]: ShapedArray[], out: ShapedArray): string | undefined {
+  const src = patchesBehind(e, a);
+  if (!src || src.p.padValue !== 0 || src.xv.shape.length !== src.p.window.length + 2 || !isFloat(av.dtype)) return undefined;
+  const r = src.p.window.length;
+  const [n, g, icg] = av.shape;
+  const [gb, og] = bv.shape;
+  const taps = [2, ...src.p.window.map((_, i) => 3 + i)];
+  const fits = av.shape.length === 3 + 2 * r && bv.shape.length === 3 + r && gb === g && bv.shape[2] === icg &&
+    n === src.xv.shape[0] && g * icg === src.xv.shape[1] && src.p.window.every((k, i) => bv.shape[3 + i] === k) &&
+    shapesEqual(contract[0], taps) && shapesEqual(contract[1], taps) && shapesEqual(batch[0], [1]) && shapesEqual(batch[1], [0]);
+  if (!fits) return undefined;
+  const kernel = e.op('Reshape', [b, e.ints([g * og, icg, ...src.p.window])], { allowzero: 1 });
+  const y = e.op('Conv', [src.x, kernel], {
+    group: g, strides: src.p.strides, dilations: src.p.dilation, pads: [...src.p.padding.map((q) => q[0]), ...src.p.padding.map((q) => q[1])],
+  });
+  const outSpatial = av.shape.slice(3 + r);
+  const split = e.op('Reshape', [y, e.ints([n, g, og, ...outSpatial])], { allowzero: 1 });
+  const result = e.op('Transpose', [split], { perm: [1, 0, ...outSpatial.map((_, i) => 3 + i), 2] });
+  return shapesEqual(out.shape, [g, n, ...outSpatial, og]) ? result : undefined;
+}

@@ -8,7 +8,7 @@ import { ValueError } from '../core/errors.js';
 import { type Atom, Graph, Lit, typecheckGraph } from '../core/ir.js';
 import { type Primitive, definePrimitive } from '../core/primitive.js';
 import { shapesEqual } from '../core/shape.js';
-import { type ClosedGraph, evalGraph, traceToGraph } from '../core/staging.js';
+import { type ClosedGraph, evalGraph, interpret, traceToGraph } from '../core/staging.js';
 import { Tracer, bind } from '../core/trace.js';
 import { type TreeDef, flatten, signature, unflatten } from '../tree.js';
 import { asArray } from '../np/convert.js';
@@ -59,16 +59,9 @@ export const callP: Primitive<CallParams> = definePrimitive({
     return graph.outAvals;
   },
   // The staged graph was typechecked once, so evaluation calls each kernel directly.
-  impl(args, { graph }) {
-    const env = new Map<number, ConcreteArray>();
-    const read = (a: Atom): ConcreteArray => (a instanceof Lit ? ConcreteArray.scalar(a.value, a.aval.dtype) : env.get(a.id)!);
-    graph.inVars.forEach((v, i) => env.set(v.id, args[i]));
-    for (const e of graph.eqns) {
-      const outs = e.prim.impl(e.inputs.map(read), e.params);
-      e.outs.forEach((v, i) => env.set(v.id, outs[i]));
-    }
-    return graph.outs.map(read);
-  },
+  impl: (args, { graph }) => interpret(graph, args),
+  // A nested jit is inlined into the enclosing ONNX graph.
+  onnx: (e, inputs, { graph }) => e.inline(graph, inputs),
   jvp(primals, tangents, { graph, name }) {
     const { graph: g, consts } = jvpGraph(graph);
     const outs = bind(callP, [...consts, ...primals, ...tangents], { graph: g, name: `jvp(${name})` });

@@ -1,0 +1,144 @@
+/**
+ * The native CPU path: a jitted graph compiles once into ONNX Runtime sessions (graph
+ * optimisations on, one intra-op thread per core) and each call runs them. Equations without an
+ * ONNX lowering split the graph: the pieces between them are sessions, the equations themselves
+ * run in JavaScript (control flow runs its bodies through the same executor, step by step).
+ * `executionPlan` shows what ran where.
+ * @module
+ */
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { ConcreteArray } from '../core/array.js';
+import type { TypedArray } from '../core/dtype.js';
+import { type Atom, type Eqn, Graph, Lit, Var, subGraphs } from '../core/ir.js';
+import { lowerGraph } from '../onnx/lower.js';
+import type { Executable, GraphBackend } from './backend.js';
+
+/** ONNX Runtime's synchronous native session (the binding under onnxruntime-node's Promise API). */
+interface NativeSession {
+  loadModel(buffer: ArrayBuffer, byteOffset: number, byteLength: number, options: object): void;
+  run(feeds: Record<string, unknown>, fetches: Record<string, null>, options: object): Record<string, { data: TypedArray }>;
+}
+interface Runtime {
+  Session: new () => NativeSession;
+  Tensor: new (type: string, data: TypedArray, dims: readonly number[]) => unknown;
+}
+
+let runtime: Runtime | null | undefined;
+/**
+ * Loads onnxruntime-node on first use. Null where it is absent, fails to load, or
+ * `FLUXION_CPU=js` asks for the JavaScript kernels; a missing runtime says so once.
+ */
+export function loadOnnxRuntime(): Runtime | null {
+  if (runtime !== undefined) return runtime;
+  runtime = null;
+  if (typeof process === 'undefined' || process.env?.FLUXION_CPU === 'js') return runtime;
+  try {
+    const require = createRequire(import.meta.url);
+    const fromOrt = createRequire(require.resolve('onnxruntime-node'));
+    const { binding, initOrt } = fromOrt('./binding.js');
+    const { Tensor } = fromOrt('onnxruntime-common');
+    initOrt();
+    runtime = { Session: binding.InferenceSession, Tensor };
+  } catch (err) {
+    const why = (err as Error).message.split('\n')[0];
+    console.warn(`fluxion: ONNX Runtime is not available (${why}); jit runs on the JavaScript CPU kernels`);
+  }
+  return runtime;
+}
+
+const ORT_TYPE = { float32: 'float32', float16: 'float32', int32: 'int32', uint32: 'uint32', bool: 'bool' } as const;
+const SESSION_OPTIONS = {
+  intraOpNumThreads: availableParallelism(),
+  interOpNumThreads: 1,
+  graphOptimizationLevel: 'all',
+  executionMode: 'sequential',
+};
+
+/** Can this equation, and every graph nested in it, be lowered? */
+const lowerable = (e: Eqn): boolean => e.prim.onnx !== undefined && subGraphs(e.params).every((g) => g.eqns.every(lowerable));
+
+type Step =
+  | { kind: 'onnx'; session: NativeSession; inputs: Var[]; inNames: string[]; outs: Var[]; outNames: string[]; size: number }
+  | { kind: 'js'; eqn: Eqn; why: string };
+
+/** Splits a graph into maximal runs of lowerable equations (each one session) and the equations between them. */
+function compileSteps(g: Graph, rt: Runtime): Step[] {
+  const steps: Step[] = [];
+  const usedLater = new Map<number, number>(); // var id -> index of its last use (eqns.length for outputs)
+  g.eqns.forEach((e, i) => e.inputs.forEach((a) => a instanceof Var && usedLater.set(a.id, i)));
+  g.outs.forEach((a) => a instanceof Var && usedLater.set(a.id, g.eqns.length));
+  let i = 0;
+  while (i < g.eqns.length) {
+    if (!lowerable(g.eqns[i])) {
+      steps.push({ kind: 'js', eqn: g.eqns[i], why: `${g.eqns[i].prim.name} has no ONNX lowering` });
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < g.eqns.length && lowerable(g.eqns[j])) j++;
+    steps.push(...segment(g.eqns.slice(i, j), j, usedLater, rt));
+    i = j;
+  }
+  return steps;
+}
+
+/** One session for a run of equations; if ONNX Runtime refuses it (a dtype it lacks), the run stays in JavaScript. */
+function segment(eqns: Eqn[], end: number, usedLater: Map<number, number>, rt: Runtime): Step[] {
+  const defined = new Set(eqns.flatMap((e) => e.outs.map((v) => v.id)));
+  const inputs = new Map<number, Var>();
+  for (const e of eqns) for (const a of e.inputs) if (a instanceof Var && !defined.has(a.id)) inputs.set(a.id, a);
+  const outs = eqns.flatMap((e) => e.outs).filter((v) => (usedLater.get(v.id) ?? -1) >= end);
+  try {
+    const model = lowerGraph(new Graph([...inputs.values()], eqns, outs));
+    const session = new rt.Session();
+    session.loadModel(model.bytes.buffer as ArrayBuffer, model.bytes.byteOffset, model.bytes.byteLength, SESSION_OPTIONS);
+    return [{ kind: 'onnx', session, inputs: [...inputs.values()], inNames: model.inputs, outs, outNames: model.outputs, size: eqns.length }];
+  } catch (err) {
+    const why = (err as Error).message.split('\n')[0].slice(0, 200);
+    return eqns.map((eqn) => ({ kind: 'js' as const, eqn, why: `ONNX Runtime refused the segment: ${why}` }));
+  }
+}
+
+class OnnxExecutable implements Executable {
+  constructor(
+    private readonly graph: Graph,
+    private readonly steps: Step[],
+    private readonly rt: Runtime,
+  ) {}
+
+  run(args: ConcreteArray[]): ConcreteArray[] {
+    const env = new Map<number, ConcreteArray>();
+    const read = (a: Atom): ConcreteArray => (a instanceof Lit ? ConcreteArray.scalar(a.value, a.aval.dtype) : env.get(a.id)!);
+    this.graph.inVars.forEach((v, i) => env.set(v.id, args[i]));
+    for (const s of this.steps) {
+      if (s.kind === 'js') {
+        const outs = s.eqn.prim.impl(s.eqn.inputs.map(read), s.eqn.params);
+        s.eqn.outs.forEach((v, i) => env.set(v.id, outs[i]));
+        continue;
+      }
+      const feeds: Record<string, unknown> = {};
+      s.inputs.forEach((v, i) => {
+        const x = env.get(v.id)!;
+        feeds[s.inNames[i]] = new this.rt.Tensor(ORT_TYPE[x.dtype], x.buffer, x.shape);
+      });
+      const fetches = Object.fromEntries(s.outNames.map((n) => [n, null]));
+      const results = s.session.run(feeds, fetches, {});
+      s.outs.forEach((v, i) => env.set(v.id, new ConcreteArray(results[s.outNames[i]].data, v.aval.shape, v.aval.dtype)));
+    }
+    return this.graph.outs.map(read);
+  }
+
+  get plan(): string {
+    return this.steps
+      .map((s, i) => (s.kind === 'onnx' ? `step ${i}: onnx session of ${s.size} equations (${s.inputs.length} inputs, ${s.outs.length} outputs)` : `step ${i}: js ${s.eqn.prim.name} (${s.why})`))
+      .join('\n');
+  }
+}
+
+/** The ONNX Runtime CPU backend (null when ONNX Runtime cannot be loaded). */
+export function onnxBackend(): GraphBackend | null {
+  const rt = loadOnnxRuntime();
+  if (!rt) return null;
+  return { name: 'onnx', compile: (g) => new OnnxExecutable(g, compileSteps(g, rt), rt) };
+}

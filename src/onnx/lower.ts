@@ -1,0 +1,212 @@
+/**
+ * Graph → ONNX ModelProto. Each equation asks its primitive's `onnx` rule for nodes; values
+ * are named strings. Rewrites (a contraction over windows becoming a `Conv`) read through
+ * producers, and the nodes they bypass are pruned at the end, so they cost nothing.
+ * @module
+ */
+import { create, toBinary } from '@bufbuild/protobuf';
+import type { ShapedArray } from '../core/array.js';
+import type { DType, TypedArray } from '../core/dtype.js';
+import { FluxionError } from '../core/errors.js';
+import { type Atom, type Graph, Lit } from '../core/ir.js';
+import type { OnnxAttr, OnnxEmitter, OnnxProducer } from '../core/primitive.js';
+import {
+  AttributeProto_AttributeType as AttrType,
+  AttributeProtoSchema,
+  GraphProtoSchema,
+  ModelProtoSchema,
+  type NodeProto,
+  NodeProtoSchema,
+  type TensorProto,
+  TensorProto_DataType as OnnxType,
+  TensorProtoSchema,
+  type ValueInfoProto,
+  ValueInfoProtoSchema,
+} from './onnx_pb.js';
+
+/** The operator set the lowering targets (bitwise operators and axes-as-inputs reductions need 18). */
+export const OPSET = 18;
+const IR_VERSION = 8n;
+
+/** A graph holds an equation whose primitive has no ONNX lowering. */
+export class UnlowerableError extends FluxionError {}
+
+/** CPU storage decides the element type: float16 arrays are held as float32 here. */
+const ELEM: Record<DType, OnnxType> = {
+  float32: OnnxType.FLOAT, float16: OnnxType.FLOAT, int32: OnnxType.INT32, uint32: OnnxType.UINT32, bool: OnnxType.BOOL,
+};
+
+/** Does every equation (and every nested graph it inlines) have an ONNX rule? */
+export const isLowerable = (g: Graph): boolean => g.eqns.every((e) => e.prim.onnx !== undefined);
+
+function attribute(name: string, v: OnnxAttr) {
+  if (typeof v === 'string') return create(AttributeProtoSchema, { name, type: AttrType.STRING, s: new TextEncoder().encode(v) });
+  if (typeof v === 'number') return create(AttributeProtoSchema, { name, type: AttrType.INT, i: BigInt(v) });
+  if ('f' in v) return create(AttributeProtoSchema, { name, type: AttrType.FLOAT, f: v.f });
+  return create(AttributeProtoSchema, { name, type: AttrType.INTS, ints: v.map(BigInt) });
+}
+
+function valueInfo(name: string, aval: ShapedArray): ValueInfoProto {
+  return create(ValueInfoProtoSchema, {
+    name,
+    type: { value: { case: 'tensorType', value: { elemType: ELEM[aval.dtype], shape: { dim: aval.shape.map((d) => ({ value: { case: 'dimValue' as const, value: BigInt(d) } })) } } } },
+  });
+}
+
+const bytesOf = (a: TypedArray | BigInt64Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength).slice();
+
+/** Collects nodes and constants while the primitives' rules run. */
+class Builder implements OnnxEmitter {
+  readonly nodes: NodeProto[] = [];
+  readonly initializers: TensorProto[] = [];
+  private readonly names = new Map<number, string>();
+  private readonly producers = new Map<string, OnnxProducer>();
+  private readonly constants = new Map<string, string>();
+  private count = 0;
+
+  fresh(prefix: string): string {
+    return `${prefix}${this.count++}`;
+  }
+  bind(id: number, name: string): void {
+    this.names.set(id, name);
+  }
+  atom(a: Atom): string {
+    if (a instanceof Lit) return this.constant(a.value, a.aval.dtype);
+    const n = this.names.get(a.id);
+    if (n === undefined) throw new UnlowerableError(`onnx: a value ${a.id} is used before it is defined`);
+    return n;
+  }
+  op(type: string, inputs: readonly string[], attrs: Record<string, OnnxAttr> = {}): string {
+    return this.ops(type, inputs, attrs, 1)[0];
+  }
+  ops(type: string, inputs: readonly string[], attrs: Record<string, OnnxAttr>, outputs: number): string[] {
+    const output = Array.from({ length: outputs }, () => this.fresh('t'));
+    const attribute_ = Object.entries(attrs).map(([k, v]) => attribute(k, v));
+    this.nodes.push(create(NodeProtoSchema, { opType: type, input: [...inputs], output, attribute: attribute_, name: `${type}_${output[0]}` }));
+    return output;
+  }
+  private tensor(key: string, dims: readonly number[], dataType: OnnxType, raw: Uint8Array): string {
+    let name = this.constants.get(key);
+    if (name === undefined) {
+      name = this.fresh('c');
+      this.initializers.push(create(TensorProtoSchema, { name, dims: dims.map(BigInt), dataType, rawData: raw }));
+      // Small constants are shared by value; big ones (weights) by identity only.
+      if (key) this.constants.set(key, name);
+    }
+    return name;
+  }
+  ints(values: readonly number[]): string {
+    return this.tensor(`i64:${values}`, [values.length], OnnxType.INT64, bytesOf(BigInt64Array.from(values, BigInt)));
+  }
+  constant(value: number | TypedArray, dtype: DType, shape: readonly number[] = []): string {
+    const data = typeof value === 'number' ? scalarOf(value, dtype) : value;
+    const key = data.length <= 16 ? `${dtype}:${shape}:${Array.from(data, (v) => (Object.is(v, -0) ? '-0' : String(v)))}` : '';
+    return this.tensor(key, shape, ELEM[dtype], bytesOf(data));
+  }
+  elemType(dtype: DType): number {
+    return ELEM[dtype];
+  }
+  producer(name: string): OnnxProducer | undefined {
+    return this.producers.get(name);
+  }
+  inline(graph: Graph, inputs: readonly string[]): string[] {
+    graph.inVars.forEach((v, i) => this.bind(v.id, inputs[i]));
+    for (const e of graph.eqns) {
+      const rule = e.prim.onnx;
+      if (!rule) throw new UnlowerableError(`onnx: ${e.prim.name} has no ONNX lowering`);
+      const ins = e.inputs.map((a) => this.atom(a));
+      const outs = rule(this, ins, e.params, { ins: e.inputs.map((a) => a.aval), outs: e.outs.map((v) => v.aval) });
+      e.outs.forEach((v, i) => {
+        this.bind(v.id, outs[i]);
+        this.producers.set(outs[i], { prim: e.prim, params: e.params, inputs: ins, inAvals: e.inputs.map((a) => a.aval) });
+      });
+    }
+    return graph.outs.map((a) => this.atom(a));
+  }
+}
+
+function scalarOf(value: number, dtype: DType): TypedArray {
+  switch (dtype) {
+    case 'int32': return Int32Array.of(value);
+    case 'uint32': return Uint32Array.of(value);
+    case 'bool': return Uint8Array.of(value ? 1 : 0);
+    default: return Float32Array.of(value);
+  }
+}
+
+/** Keeps the nodes that the outputs need (rewrites leave the nodes they bypassed behind). */
+function prune(nodes: NodeProto[], outputs: readonly string[]): NodeProto[] {
+  const needed = new Set(outputs);
+  const kept: NodeProto[] = [];
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    const n = nodes[i];
+    if (!n.output.some((o) => needed.has(o))) continue;
+    kept.push(n);
+    n.input.forEach((x) => needed.add(x));
+  }
+  return kept.reverse();
+}
+
+/** Names of a lowered model's inputs and outputs, in the graph's order. */
+export interface LoweredModel {
+  bytes: Uint8Array;
+  inputs: string[];
+  outputs: string[];
+}
+
+/** Options of {@link lowerGraph}. */
+export interface LowerOptions {
+  /** Graph inputs stored in the model as initializers (parameters of an exported model), by position. */
+  initializers?: ReadonlyMap<number, { data: TypedArray; aval: ShapedArray }>;
+  inputNames?: readonly string[];
+  outputNames?: readonly string[];
+  name?: string;
+}
+
+/** Lowers a whole graph to the bytes of an ONNX model (throws {@link UnlowerableError} if a primitive has no rule). */
+export function lowerGraph(g: Graph, opts: LowerOptions = {}): LoweredModel {
+  const b = new Builder();
+  const inputs: ValueInfoProto[] = [];
+  const inNames = g.inVars.map((v, i) => {
+    const init = opts.initializers?.get(i);
+    const name = opts.inputNames?.[i] ?? `in${i}`;
+    if (init) {
+      b.initializers.push(create(TensorProtoSchema, { name, dims: init.aval.shape.map(BigInt), dataType: ELEM[init.aval.dtype], rawData: bytesOf(init.data) }));
+    } else inputs.push(valueInfo(name, v.aval));
+    return name;
+  });
+  const values = b.inline(g, inNames);
+  // Graph outputs need names of their own: an output that is an input, a constant or a repeat gets an Identity.
+  const taken = new Set(inNames);
+  const outNames = values.map((v, i) => {
+    const want = opts.outputNames?.[i];
+    const fromNode = b.nodes.some((n) => n.output.includes(v));
+    if (!want && fromNode && !taken.has(v)) {
+      taken.add(v);
+      return v;
+    }
+    const name = want ?? b.fresh('out');
+    if (want && fromNode && !taken.has(v)) renameOutput(b.nodes, v, name);
+    else b.nodes.push(create(NodeProtoSchema, { opType: 'Identity', input: [v], output: [name], name: `Identity_${name}` }));
+    taken.add(name);
+    return name;
+  });
+  const nodes = prune(b.nodes, outNames);
+  const used = new Set(nodes.flatMap((n) => n.input));
+  const graph = create(GraphProtoSchema, {
+    name: opts.name ?? 'fluxion',
+    node: nodes,
+    initializer: b.initializers.filter((t) => used.has(t.name)),
+    input: inputs,
+    output: outNames.map((n, i) => valueInfo(n, g.outs[i].aval)),
+  });
+  const model = create(ModelProtoSchema, { irVersion: IR_VERSION, producerName: 'fluxion', opsetImport: [{ domain: '', version: BigInt(OPSET) }], graph });
+  return { bytes: toBinary(ModelProtoSchema, model), inputs: inputs.map((i) => i.name), outputs: outNames };
+}
+
+function renameOutput(nodes: NodeProto[], from: string, to: string) {
+  for (const n of nodes) {
+    n.output = n.output.map((o) => (o === from ? to : o));
+    n.input = n.input.map((x) => (x === from ? to : x));
+  }
+}
