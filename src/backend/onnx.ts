@@ -18,6 +18,7 @@ import type { Executable, GraphBackend } from './backend.js';
 interface NativeSession {
   loadModel(buffer: ArrayBuffer, byteOffset: number, byteLength: number, options: object): void;
   run(feeds: Record<string, unknown>, fetches: Record<string, null>, options: object): Record<string, { data: TypedArray }>;
+  endProfiling(): void;
 }
 interface Runtime {
   Session: new () => NativeSession;
@@ -53,6 +54,7 @@ const SESSION_OPTIONS = {
   interOpNumThreads: 1,
   graphOptimizationLevel: 'all',
   executionMode: 'sequential',
+  ...(process.env.FLUXION_ORT_PROFILE ? { enableProfiling: true, profileFilePrefix: process.env.FLUXION_ORT_PROFILE } : {}),
 };
 
 /** Can this equation, and every graph nested in it, be lowered? */
@@ -93,6 +95,8 @@ function segment(eqns: Eqn[], end: number, usedLater: Map<number, number>, rt: R
     const model = lowerGraph(new Graph([...inputs.values()], eqns, outs));
     const session = new rt.Session();
     session.loadModel(model.bytes.buffer as ArrayBuffer, model.bytes.byteOffset, model.bytes.byteLength, SESSION_OPTIONS);
+    // FLUXION_ORT_PROFILE=prefix writes ONNX Runtime's per-node timings when the process exits.
+    if (process.env.FLUXION_ORT_PROFILE) process.on('exit', () => session.endProfiling());
     return [{ kind: 'onnx', session, inputs: [...inputs.values()], inNames: model.inputs, outs, outNames: model.outputs, size: eqns.length }];
   } catch (err) {
     const why = (err as Error).message.split('\n')[0].slice(0, 200);

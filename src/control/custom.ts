@@ -6,7 +6,7 @@
 import { Array, type ShapedArray, avalString } from '../core/array.js';
 import { TraceError } from '../core/errors.js';
 import { Graph } from '../core/ir.js';
-import { type Primitive, UndefinedPrimal, definePrimitive } from '../core/primitive.js';
+import { type OnnxEmitter, type Primitive, UndefinedPrimal, definePrimitive } from '../core/primitive.js';
 import { evalGraph, runGraph, traceToGraph } from '../core/staging.js';
 import { bind } from '../core/trace.js';
 import { moveBatchAxis } from '../primitives/util.js';
@@ -34,6 +34,17 @@ const moveAll = (vals: Array[], dims: (number | null)[], size: number) => vals.m
 
 // ---------------------------------------------------------------- custom_jvp
 
+/** Lowers a function's forward computation to ONNX by tracing it; its captured constants become initializers. */
+function inlineFlat(e: OnnxEmitter, fun: Flat, avals: ShapedArray[], inputs: string[]): string[] {
+  const { graph, consts } = traceToGraph(fun, avals);
+  const names = consts.map((c) => {
+    const v = c.toConcrete();
+    if (!v) throw new TraceError('onnx: a custom rule closed over a traced value');
+    return e.constant(v.buffer, v.dtype, v.shape);
+  });
+  return e.inline(graph, [...names, ...inputs]);
+}
+
 type CustomJvpParams = { fun: Flat; rule: (primals: Array[], tangents: Array[]) => [Array[], Array[]] };
 
 export const customJvpP: Primitive<CustomJvpParams> = definePrimitive({
@@ -41,6 +52,7 @@ export const customJvpP: Primitive<CustomJvpParams> = definePrimitive({
   props: { control: true },
   abstractEval: (avals, { fun }) => outAvalsOf(fun, avals),
   impl: (args, { fun }) => fun(...args) as never,
+  onnx: (e, inputs, { fun }, { ins }) => inlineFlat(e, fun, ins, inputs),
   jvp: (primals, tangents, { rule }) => rule(primals, tangents),
   batch(vals, dims, { fun, rule }, size) {
     const n = vals.length;
@@ -109,6 +121,7 @@ export const customVjpP: Primitive<CustomVjpParams> = definePrimitive({
   props: { control: true },
   abstractEval: (avals, { fun }) => outAvalsOf(fun, avals),
   impl: (args, { fun }) => fun(...args) as never,
+  onnx: (e, inputs, { fun }, { ins }) => inlineFlat(e, fun, ins, inputs),
   jvp(primals, tangents, { fwd, bwd, numOuts }) {
     const r = fwd(...primals);
     const outs = r.slice(0, numOuts), res = r.slice(numOuts);

@@ -96,7 +96,7 @@ export const transposeP: Primitive<{ perm: readonly number[] }> = definePrimitiv
     const inv = perm.map((_, i) => perm.indexOf(i));
     return [transpose(ct, inv)];
   },
-  onnx: (e, [x], { perm }) => [e.op('Transpose', [x], { perm })],
+  onnx: (e, [x], { perm }, { ins: [a] }) => [onnxTranspose(e, x, a.shape, perm)],
 });
 
 // ---------------------------------------------------------------- slice
@@ -278,6 +278,13 @@ export const iotaP: Primitive<{ shape: Shape; dtype: DType; dimension: number }>
 
 // ---------------------------------------------------------------- ONNX lowerings
 
+/** A Transpose, or a Reshape when it only moves unit axes (the elements keep their order). */
+export function onnxTranspose(e: OnnxEmitter, x: string, shape: Shape, perm: readonly number[]): string {
+  const moved = perm.filter((p) => shape[p] !== 1);
+  if (moved.every((p, i) => i === 0 || moved[i - 1] < p)) return e.op('Reshape', [x, e.ints(perm.map((p) => shape[p]))], { allowzero: 1 });
+  return e.op('Transpose', [x], { perm });
+}
+
 /** Reshape to the broadcast rank (ones elsewhere), then Expand; each step only if needed. */
 function onnxBroadcast(e: OnnxEmitter, x: string, from: Shape, shape: Shape, dims: readonly number[]): string {
   const mid = shape.map(() => 1);
@@ -300,7 +307,7 @@ function onnxPad(e: OnnxEmitter, x: string, a: ShapedArray, { lo, hi, interior, 
     if (k === 0 || shape[ax] <= 1) return;
     const n = shape[ax];
     const unit = [...shape.slice(0, ax + 1), 1, ...shape.slice(ax + 1)];
-    const pads = unit.map(() => 0);
+    const pads = [...unit, ...unit].map(() => 0);
     pads[unit.length + ax + 1] = k;
     const spread = e.op('Pad', [e.op('Reshape', [y, e.ints(unit)], { allowzero: 1 }), e.ints(pads), fill]);
     shape[ax] = n * (k + 1) - k;

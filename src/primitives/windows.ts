@@ -13,6 +13,7 @@ import { type OnnxEmitter, type Primitive, UndefinedPrimal, definePrimitive } fr
 import { type Shape, shapesEqual, sizeOf, stridesOf } from '../core/shape.js';
 import { bind1 } from '../core/trace.js';
 import { fmt, moveBatchAxis } from './util.js';
+import { onnxTranspose, reshapeP, transposeP } from './views.js';
 
 export interface WindowParams {
   window: readonly number[];
@@ -141,7 +142,7 @@ export const foldP: Primitive<FoldParams> = definePrimitive({
   jvp: ([x], [t], p) => [[fold(x, p)], [fold(t, p)]],
   batch: ([x], [d], p, size) => [[fold(moveBatchAxis(x, d, 0, size), p)], [0]],
   transpose: ([ct], _, p) => [unfold(ct, { ...windowOnly(p), padValue: 0 })],
-  onnx: (e, [x], p, { ins: [xv], outs: [out] }) => [foldOnnx(e, x, xv, p, out.shape)],
+  onnx: (e, [x], p, { ins: [xv], outs: [out] }) => [convInputGradOnnx(e, x, p, out.shape) ?? foldOnnx(e, x, xv, p, out.shape)],
 });
 
 // ---------------------------------------------------------------- ONNX lowerings
@@ -186,10 +187,7 @@ function foldOnnx(e: OnnxEmitter, x: string, xv: ShapedArray, p: FoldParams, sha
   for (let i = 0; i < k; i++) oneHot[i * k + i] = 1;
   const kernel = e.constant(oneHot, 'float32', [k, 1, ...p.window]);
   const patches = e.op('Reshape', [x, e.ints([sizeOf(lead), k, ...out])], { allowzero: 1 });
-  const outputPadding = p.spatial.map((s, i) => s + p.padding[i][0] + p.padding[i][1] - p.strides[i] * (out[i] - 1) - 1 - p.dilation[i] * (p.window[i] - 1));
-  const y = e.op('ConvTranspose', [patches, kernel], {
-    strides: p.strides, dilations: p.dilation, pads: [...p.padding.map((q) => q[0]), ...p.padding.map((q) => q[1])], output_padding: outputPadding,
-  });
+  const y = e.op('ConvTranspose', [patches, kernel], { strides: p.strides, dilations: p.dilation, pads: pairs(p), output_padding: outputPadding(p, out) });
   return e.op('Reshape', [y, e.ints(shape)], { allowzero: 1 });
 }
 
@@ -201,35 +199,82 @@ export const fold = (x: Array, p: FoldParams) => bind1(foldP, [x], { ...windowOn
 /** The unfold (and its input) behind a value that is a reshape of its patches, if it is one. */
 function patchesBehind(e: OnnxEmitter, name: string) {
   const r = e.producer(name);
-  if (r?.prim.name !== 'reshape') return undefined;
+  if (r?.prim !== reshapeP) return undefined;
   const u = e.producer(r.inputs[0]);
-  if (u?.prim !== unfoldP) return undefined;
+  if (u?.prim !== unfoldP || u.inAvals[0].shape.length !== (u.params as UnfoldParams).window.length + 2) return undefined;
   return { x: u.inputs[0], xv: u.inAvals[0], p: u.params as UnfoldParams };
 }
 
+const pairs = (p: WindowParams) => [...p.padding.map((q) => q[0]), ...p.padding.map((q) => q[1])];
+const seq = (from: number, n: number) => globalThis.Array.from({ length: n }, (_, i) => from + i);
+
 /**
- * A contraction of windows with a kernel, as `conv` builds it, becomes one ONNX `Conv`: patches
- * `[N, g, C/g, ...window, ...out]` (a reshape of unfold over `[N, C, ...spatial]`) contracted with
- * a kernel `[g, O/g, C/g, ...window]` over channels and window, batched over groups. Anything else
- * returns undefined and lowers generically.
+ * Contractions over windows, as `conv` and its transpose build them, become ONNX convolutions
+ * instead of materialised patches. With patches `P = reshape(unfold(x))` of shape
+ * `[N, g, C/g, ...window, ...out]`:
+ * - forward, `P · kernel[g, O/g, C/g, ...window]` → `Conv(x, kernel)`;
+ * - weight gradient, `ct[g, N, ...out, O/g] · P` (g = 1) → a `Conv` of the batch-transposed input
+ *   with the batch-transposed cotangent as its kernel (strides and dilations swap roles).
+ * Anything else returns undefined and lowers generically.
  */
 export function convolutionOnnx(e: OnnxEmitter, [a, b]: string[], { contract, batch }: DotParams, [av, bv]: ShapedArray[], out: ShapedArray): string | undefined {
-  const src = patchesBehind(e, a);
-  if (!src || src.p.padValue !== 0 || src.xv.shape.length !== src.p.window.length + 2 || !isFloat(av.dtype)) return undefined;
-  const r = src.p.window.length;
-  const [n, g, icg] = av.shape;
-  const [gb, og] = bv.shape;
-  const taps = [2, ...src.p.window.map((_, i) => 3 + i)];
-  const fits = av.shape.length === 3 + 2 * r && bv.shape.length === 3 + r && gb === g && bv.shape[2] === icg &&
-    n === src.xv.shape[0] && g * icg === src.xv.shape[1] && src.p.window.every((k, i) => bv.shape[3 + i] === k) &&
-    shapesEqual(contract[0], taps) && shapesEqual(contract[1], taps) && shapesEqual(batch[0], [1]) && shapesEqual(batch[1], [0]);
-  if (!fits) return undefined;
-  const kernel = e.op('Reshape', [b, e.ints([g * og, icg, ...src.p.window])], { allowzero: 1 });
-  const y = e.op('Conv', [src.x, kernel], {
-    group: g, strides: src.p.strides, dilations: src.p.dilation, pads: [...src.p.padding.map((q) => q[0]), ...src.p.padding.map((q) => q[1])],
-  });
-  const outSpatial = av.shape.slice(3 + r);
-  const split = e.op('Reshape', [y, e.ints([n, g, og, ...outSpatial])], { allowzero: 1 });
-  const result = e.op('Transpose', [split], { perm: [1, 0, ...outSpatial.map((_, i) => 3 + i), 2] });
-  return shapesEqual(out.shape, [g, n, ...outSpatial, og]) ? result : undefined;
+  if (!isFloat(av.dtype)) return undefined;
+  const forward = patchesBehind(e, a);
+  if (forward && forward.p.padValue === 0) {
+    const { x, xv, p } = forward, r = p.window.length;
+    const [n, g, icg] = av.shape, [, og] = bv.shape;
+    const taps = [2, ...seq(3, r)];
+    const fits = av.shape.length === 3 + 2 * r && shapesEqual(bv.shape, [g, og, icg, ...p.window]) && n === xv.shape[0] && g * icg === xv.shape[1] &&
+      shapesEqual(contract[0], taps) && shapesEqual(contract[1], taps) && shapesEqual(batch[0], [1]) && shapesEqual(batch[1], [0]);
+    if (!fits) return undefined;
+    const kernel = e.op('Reshape', [b, e.ints([g * og, icg, ...p.window])], { allowzero: 1 });
+    const y = e.op('Conv', [x, kernel], { group: g, strides: p.strides, dilations: p.dilation, pads: pairs(p) });
+    const outSpatial = av.shape.slice(3 + r);
+    const split = e.op('Reshape', [y, e.ints([n, g, og, ...outSpatial])], { allowzero: 1 });
+    return e.op('Transpose', [split], { perm: [1, 0, ...seq(3, r), 2] });
+  }
+  const weight = patchesBehind(e, b);
+  if (weight && weight.p.padValue === 0) {
+    const { x, xv, p } = weight, r = p.window.length;
+    const [g, n] = av.shape, og = av.shape[av.shape.length - 1], outSpatial = av.shape.slice(2, 2 + r);
+    const c = xv.shape[1];
+    const fits = g === 1 && av.shape.length === 3 + r && shapesEqual(bv.shape, [n, 1, c, ...p.window, ...outSpatial]) &&
+      shapesEqual(contract[0], seq(1, 1 + r)) && shapesEqual(contract[1], [0, ...seq(3 + r, r)]) && shapesEqual(batch[0], [0]) && shapesEqual(batch[1], [1]);
+    if (!fits) return undefined;
+    const inputT = onnxTranspose(e, x, xv.shape, [1, 0, ...seq(2, r)]); // [C, N, ...spatial]
+    const ct = e.op('Reshape', [a, e.ints([n, ...outSpatial, og])], { allowzero: 1 });
+    const kernel = e.op('Transpose', [ct], { perm: [1 + r, 0, ...seq(1, r)] }); // [O, N, ...out]
+    let y = e.op('Conv', [inputT, kernel], { strides: p.dilation, dilations: p.strides, pads: pairs(p) }); // [C, O, >= window]
+    const span = xv.shape.slice(2).map((s, i) => Math.floor((s + p.padding[i][0] + p.padding[i][1] - p.strides[i] * (outSpatial[i] - 1) - 1) / p.dilation[i]) + 1);
+    if (!shapesEqual(span, p.window)) y = e.op('Slice', [y, e.ints(p.window.map(() => 0)), e.ints(p.window), e.ints(seq(2, r))]);
+    return e.op('Reshape', [e.op('Transpose', [y], { perm: [1, 0, ...seq(2, r)] }), e.ints(out.shape)], { allowzero: 1 });
+  }
+  return undefined;
 }
+
+/**
+ * The input gradient of a convolution, `fold(reshape(transpose(ct[N, g, O/g, ...out] · kernel[g, O/g, C/g, ...window])))`
+ * as the transpose rules build it, becomes one `ConvTranspose`.
+ */
+function convInputGradOnnx(e: OnnxEmitter, name: string, p: FoldParams, shape: readonly number[]): string | undefined {
+  const r = p.window.length;
+  const rs = e.producer(name);
+  const tr = rs?.prim === reshapeP ? e.producer(rs.inputs[0]) : undefined;
+  if (tr?.prim !== transposeP || !shapesEqual((tr.params as { perm: number[] }).perm, [1, 0, 2 + r, ...seq(3 + r, r), ...seq(2, r)])) return undefined;
+  const dot = e.producer(tr.inputs[0]);
+  if (dot?.prim.name !== 'dot_general' || !isFloat(dot.inAvals[0].dtype)) return undefined;
+  const { contract, batch } = dot.params as DotParams;
+  const [ctv, kv] = dot.inAvals;
+  const [n, g, og] = ctv.shape, icg = kv.shape[2];
+  const fits = ctv.shape.length === 3 + r && shapesEqual(kv.shape, [g, og, icg, ...p.window]) && shapesEqual(shape, [n, g * icg, ...p.spatial]) &&
+    shapesEqual(contract[0], [2]) && shapesEqual(contract[1], [1]) && shapesEqual(batch[0], [1]) && shapesEqual(batch[1], [0]);
+  if (!fits) return undefined;
+  const out = ctv.shape.slice(3);
+  const ct = e.op('Reshape', [dot.inputs[0], e.ints([n, g * og, ...out])], { allowzero: 1 });
+  const kernel = e.op('Reshape', [dot.inputs[1], e.ints([g * og, icg, ...p.window])], { allowzero: 1 });
+  return e.op('ConvTranspose', [ct, kernel], { group: g, strides: p.strides, dilations: p.dilation, pads: pairs(p), output_padding: outputPadding(p, out) });
+}
+
+/** ConvTranspose's output padding that restores the exact spatial size (what the forward's floor dropped). */
+const outputPadding = (p: FoldParams, out: readonly number[]) =>
+  p.spatial.map((s, i) => s + p.padding[i][0] + p.padding[i][1] - p.strides[i] * (out[i] - 1) - 1 - p.dilation[i] * (p.window[i] - 1));
