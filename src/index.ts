@@ -12,6 +12,7 @@ export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
 export * as io from './io/index.js';
 export * as models from './models/index.js';
+export * as onnx from './onnx/index.js';
 
 // Transforms
 export { jvp } from './transforms/jvp.js';

@@ -1,6 +1,6 @@
 // Forward values and vector-Jacobian products of every op family against PyTorch (float64).
 import { describe, expect, it } from 'vitest';
-import { type Array, np, vjp } from '../src/index.js';
+import { type Array, jit, np, vjp } from '../src/index.js';
 import * as F from '../src/nn/functional.js';
 import { assertClose, type Tolerance } from '../laws/index.js';
 import { type GoldenCase, loadGolden, toArray } from './golden.js';
@@ -81,15 +81,17 @@ const tolerances: Record<string, [Tolerance, Tolerance]> = {
   rnn: [{ rtol: 1e-4, atol: 1e-5 }, { rtol: 1e-3, atol: 1e-4 }],
 };
 
-export function runGoldenFamily(family: string, run = (c: GoldenCase, fn: () => void) => it(c.name, fn)): void {
+/** Runs a family's cases eagerly, or (`jitted`) with forward and backward passes each one jit call (ONNX Runtime on the CPU). */
+export function runGoldenFamily(family: string, run = (c: GoldenCase, fn: () => void) => it(c.name, fn), jitted = false): void {
   const [fwdTol, gradTol] = tolerances[family] ?? tolerances.default;
-  describe(`golden ${family}`, () => {
+  const through = <F extends (...args: any[]) => any>(f: F): F => (jitted ? jit(f) : f);
+  describe(`golden ${family}${jitted ? ' (jit)' : ''}`, () => {
     for (const c of loadGolden(family)) {
       run(c, () => {
         const op = ops[c.op];
         expect(op, `no implementation mapped for golden op ${c.op}`).toBeDefined();
         const inputs = Object.fromEntries(Object.entries(c.inputs).map(([k, v]) => [k, toArray(v)]));
-        const outs = op(inputs, c.params ?? {});
+        const outs = through((ins: Record<string, Array>) => op(ins, c.params ?? {}))(inputs);
         for (const [k, t] of Object.entries(c.outputs)) {
           if (t.dtype === 'int64') expect(globalThis.Array.from(outs[k].dataSync())).toEqual(t.data);
           else assertClose(outs[k], t, fwdTol, `${c.name} output ${k}`);
@@ -97,16 +99,22 @@ export function runGoldenFamily(family: string, run = (c: GoldenCase, fn: () => 
         const diffNames = Object.keys(c.grads ?? {});
         if (!diffNames.length) return;
         const ctNames = Object.keys(c.cotangents);
-        const [, back] = vjp((...xs: Array[]) => {
-          const all = { ...inputs, ...Object.fromEntries(diffNames.map((k, i) => [k, xs[i]])) };
-          const o = op(all, c.params ?? {});
-          return ctNames.map((k) => o[k]);
-        }, ...diffNames.map((k) => inputs[k]));
-        const grads = back(ctNames.map((k) => toArray(c.cotangents[k])) as never) as Array[];
+        const pullback = through((ins: Record<string, Array>, cts: Array[]) => {
+          const [, back] = vjp((...xs: Array[]) => {
+            const all = { ...ins, ...Object.fromEntries(diffNames.map((k, i) => [k, xs[i]])) };
+            const o = op(all, c.params ?? {});
+            return ctNames.map((k) => o[k]);
+          }, ...diffNames.map((k) => ins[k]));
+          return back(cts as never) as Array[];
+        });
+        const grads = pullback(inputs, ctNames.map((k) => toArray(c.cotangents[k])));
         diffNames.forEach((k, i) => assertClose(grads[i], c.grads[k], gradTol, `${c.name} grad ${k}`));
       });
     }
   });
 }
 
-for (const family of ['elementwise', 'broadcast', 'reduction', 'linalg', 'loss', 'conv', 'pool', 'norm', 'embedding', 'rnn']) runGoldenFamily(family);
+const families = ['elementwise', 'broadcast', 'reduction', 'linalg', 'loss', 'conv', 'pool', 'norm', 'embedding', 'rnn'];
+for (const family of families) runGoldenFamily(family);
+// The same cases through jit: on the CPU that is the ONNX Runtime path (or the JavaScript one where it is absent).
+for (const family of families) runGoldenFamily(family, undefined, true);

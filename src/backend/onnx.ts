@@ -33,7 +33,11 @@ let runtime: Runtime | null | undefined;
 export function loadOnnxRuntime(): Runtime | null {
   if (runtime !== undefined) return runtime;
   runtime = null;
-  if (typeof process === 'undefined' || process.env?.FLUXION_CPU === 'js') return runtime;
+  if (typeof process === 'undefined') return runtime;
+  if (process.env?.FLUXION_CPU === 'js') {
+    console.warn('fluxion: FLUXION_CPU=js: jit runs on the JavaScript CPU kernels');
+    return runtime;
+  }
   try {
     const require = createRequire(import.meta.url);
     const fromOrt = createRequire(require.resolve('onnxruntime-node'));
@@ -66,31 +70,45 @@ type Step =
 
 /** Splits a graph into maximal runs of lowerable equations (each one session) and the equations between them. */
 function compileSteps(g: Graph, rt: Runtime): Step[] {
+  const lastUse = new Map<number, number>(); // var id -> index of its last use (eqns.length for outputs)
+  g.eqns.forEach((e, i) => e.inputs.forEach((a) => a instanceof Var && lastUse.set(a.id, i)));
+  g.outs.forEach((a) => a instanceof Var && lastUse.set(a.id, g.eqns.length));
+  return split(g.eqns.map((eqn, index) => ({ eqn, index })), lastUse, rt, (e) => (lowerable(e) ? null : `${e.prim.name} has no ONNX lowering`));
+}
+
+type Indexed = { eqn: Eqn; index: number };
+
+function split(eqns: Indexed[], lastUse: Map<number, number>, rt: Runtime, refuse: (e: Eqn) => string | null): Step[] {
   const steps: Step[] = [];
-  const usedLater = new Map<number, number>(); // var id -> index of its last use (eqns.length for outputs)
-  g.eqns.forEach((e, i) => e.inputs.forEach((a) => a instanceof Var && usedLater.set(a.id, i)));
-  g.outs.forEach((a) => a instanceof Var && usedLater.set(a.id, g.eqns.length));
-  let i = 0;
-  while (i < g.eqns.length) {
-    if (!lowerable(g.eqns[i])) {
-      steps.push({ kind: 'js', eqn: g.eqns[i], why: `${g.eqns[i].prim.name} has no ONNX lowering` });
-      i++;
-      continue;
+  let run: Indexed[] = [];
+  const flush = () => {
+    if (run.length) steps.push(...segment(run, lastUse, rt));
+    run = [];
+  };
+  for (const x of eqns) {
+    const why = refuse(x.eqn);
+    if (why === null) run.push(x);
+    else {
+      flush();
+      steps.push({ kind: 'js', eqn: x.eqn, why });
     }
-    let j = i;
-    while (j < g.eqns.length && lowerable(g.eqns[j])) j++;
-    steps.push(...segment(g.eqns.slice(i, j), j, usedLater, rt));
-    i = j;
   }
+  flush();
   return steps;
 }
 
-/** One session for a run of equations; if ONNX Runtime refuses it (a dtype it lacks), the run stays in JavaScript. */
-function segment(eqns: Eqn[], end: number, usedLater: Map<number, number>, rt: Runtime): Step[] {
+/**
+ * One session for a run of equations. If lowering or ONNX Runtime refuses it (a loop too long to
+ * unroll, a dtype it lacks), control flow in it runs host-driven and the rest is tried again;
+ * failing that, the run stays in JavaScript.
+ */
+function segment(run: Indexed[], lastUse: Map<number, number>, rt: Runtime): Step[] {
+  const eqns = run.map((x) => x.eqn);
+  const end = run[run.length - 1].index + 1;
   const defined = new Set(eqns.flatMap((e) => e.outs.map((v) => v.id)));
   const inputs = new Map<number, Var>();
   for (const e of eqns) for (const a of e.inputs) if (a instanceof Var && !defined.has(a.id)) inputs.set(a.id, a);
-  const outs = eqns.flatMap((e) => e.outs).filter((v) => (usedLater.get(v.id) ?? -1) >= end);
+  const outs = eqns.flatMap((e) => e.outs).filter((v) => (lastUse.get(v.id) ?? -1) >= end);
   try {
     const model = lowerGraph(new Graph([...inputs.values()], eqns, outs));
     const session = new rt.Session();
@@ -99,8 +117,9 @@ function segment(eqns: Eqn[], end: number, usedLater: Map<number, number>, rt: R
     if (process.env.FLUXION_ORT_PROFILE) process.on('exit', () => session.endProfiling());
     return [{ kind: 'onnx', session, inputs: [...inputs.values()], inNames: model.inputs, outs, outNames: model.outputs, size: eqns.length }];
   } catch (err) {
-    const why = (err as Error).message.split('\n')[0].slice(0, 200);
-    return eqns.map((eqn) => ({ kind: 'js' as const, eqn, why: `ONNX Runtime refused the segment: ${why}` }));
+    const why = `ONNX lowering refused: ${(err as Error).message.split('\n')[0].slice(0, 160)}`;
+    if (eqns.some((e) => e.prim.props?.control) && eqns.length > 1) return split(run, lastUse, rt, (e) => (e.prim.props?.control ? why : null));
+    return eqns.map((eqn) => ({ kind: 'js' as const, eqn, why }));
   }
 }
 

@@ -22,6 +22,9 @@ import { partialEval, partialEvalRules } from '../transforms/partial.js';
 import { backwardPass } from '../transforms/transpose.js';
 import { checkSameTypes, reorder } from './util.js';
 
+/** Scans up to this many equations in all (steps times body) unroll into ONNX graphs. */
+const MAX_UNROLLED = 20_000;
+
 export type ScanParams = { body: Graph; numConsts: number; numCarry: number; length: number; reverse: boolean };
 
 const range = (a: number, n: number) => globalThis.Array.from({ length: n }, (_, i) => a + i);
@@ -41,6 +44,26 @@ export const scanP: Primitive<ScanParams> = definePrimitive({
     }
     const outs = body.outAvals;
     return [...outs.slice(0, nk), ...outs.slice(nk).map((a) => stackedAval(a, length))];
+  },
+  // Unrolled into the enclosing ONNX graph: every step is the body inlined, so ONNX Runtime sees
+  // (and fuses across) the whole loop. Very long loops stay host-driven (see MAX_UNROLLED).
+  onnx(e, inputs, { body, numConsts: nc, numCarry: nk, length, reverse }) {
+    if (length * body.eqns.length > MAX_UNROLLED) throw new ValueError(`scan: ${length} steps of ${body.eqns.length} equations is too long to unroll into ONNX`);
+    const consts = inputs.slice(0, nc), xs = inputs.slice(nc + nk);
+    let carry = inputs.slice(nc, nc + nk);
+    const ys: string[][] = body.outs.slice(nk).map(() => []);
+    for (let k = 0; k < length; k++) {
+      const t = reverse ? length - 1 - k : k;
+      const xt = xs.map((x) => e.op('Gather', [x, e.constant(t, 'int32')], { axis: 0 }));
+      const outs = e.inline(body, [...consts, ...carry, ...xt]);
+      carry = outs.slice(0, nk);
+      outs.slice(nk).forEach((y, i) => (ys[i][t] = e.op('Unsqueeze', [y, e.ints([0])])));
+    }
+    const stacked = ys.map((list, i) => {
+      const a = body.outAvals[nk + i];
+      return length === 0 ? e.constant(allocate(a.dtype, 0), a.dtype, [0, ...a.shape]) : e.op('Concat', list, { axis: 0 });
+    });
+    return [...carry, ...stacked];
   },
   impl(inputs, { body, numConsts: nc, numCarry: nk, length, reverse }) {
     const consts = inputs.slice(0, nc);

@@ -177,18 +177,16 @@ export function lowerGraph(g: Graph, opts: LowerOptions = {}): LoweredModel {
   });
   const values = b.inline(g, inNames);
   // Graph outputs need names of their own: an output that is an input, a constant or a repeat gets an Identity.
-  const taken = new Set(inNames);
+  const finalName = new Map<string, string>();
   const outNames = values.map((v, i) => {
     const want = opts.outputNames?.[i];
-    const fromNode = b.nodes.some((n) => n.output.includes(v));
-    if (!want && fromNode && !taken.has(v)) {
-      taken.add(v);
-      return v;
+    if (!finalName.has(v) && !inNames.includes(v) && b.nodes.some((n) => n.output.includes(v))) {
+      if (want) renameOutput(b.nodes, v, want);
+      finalName.set(v, want ?? v);
+      return want ?? v;
     }
     const name = want ?? b.fresh('out');
-    if (want && fromNode && !taken.has(v)) renameOutput(b.nodes, v, name);
-    else b.nodes.push(create(NodeProtoSchema, { opType: 'Identity', input: [v], output: [name], name: `Identity_${name}` }));
-    taken.add(name);
+    b.nodes.push(create(NodeProtoSchema, { opType: 'Identity', input: [finalName.get(v) ?? v], output: [name], name: `Identity_${name}` }));
     return name;
   });
   const nodes = prune(b.nodes, outNames);

@@ -161,5 +161,10 @@ export function jit<F extends (...args: any[]) => any>(f: F, opts: JitOptions = 
  * @category Transforms
  */
 export function makeGraph<F extends (...args: any[]) => any>(f: F): (...args: Parameters<F>) => Graph {
-  return (...args) => stageCall(f, args, new Set()).stageNow().graph;
+  return (...args) => makeClosedGraph(f)(...args).graph;
+}
+
+/** Like {@link makeGraph}, with the values of the graph's leading constant inputs (the arrays `f` closes over). */
+export function makeClosedGraph<F extends (...args: any[]) => any>(f: F): (...args: Parameters<F>) => ClosedGraph {
+  return (...args) => stageCall(f, args, new Set()).stageNow();
 }

@@ -1,0 +1,150 @@
+// The CPU graph backend on ONNX Runtime: every lowered primitive against its JavaScript kernel,
+// convolution rewrites, exported models read back by onnxruntime-node's public API, and the
+// JavaScript fallback where ONNX Runtime is switched off.
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { fromBinary } from '@bufbuild/protobuf';
+import { describe, expect, it } from 'vitest';
+import { type Array, ConcreteArray, executionPlan, grad, jit, makeGraph, models, nn, np, onnx, optim, random, tree, valueAndGrad } from '../src/index.js';
+import { onnxBackend } from '../src/backend/onnx.js';
+import { Graph, Var } from '../src/core/ir.js';
+import { bind } from '../src/core/trace.js';
+import { interpret } from '../src/core/staging.js';
+import { ModelProtoSchema } from '../src/onnx/onnx_pb.js';
+import { assertClose, gradMatchesFiniteDifferences, rng, samples } from '../laws/index.js';
+
+const backend = onnxBackend();
+const ort = createRequire(import.meta.url)('onnxruntime-node');
+
+/** Node types of a lowered graph, counted. */
+function opTypes(bytes: Uint8Array): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const n of fromBinary(ModelProtoSchema, bytes).graph!.node) counts[n.opType] = (counts[n.opType] ?? 0) + 1;
+  return counts;
+}
+
+describe('ONNX Runtime backend', () => {
+  it('is the CPU graph backend here, and runs a jitted gradient as one session', () => {
+    expect(backend?.name).toBe('onnx');
+    const loss = (w: Array, x: Array) => np.sum(np.tanh(np.matmul(x, w)));
+    const w = random.normal(random.key(0), [4, 5]), x = random.normal(random.key(1), [3, 4]);
+    expect(executionPlan(makeGraph(grad(loss))(w, x))).toMatch(/^step 0: onnx session of \d+ equations \(2 inputs, 1 outputs\)$/);
+    assertClose(jit(grad(loss))(w, x), grad(loss)(w, x));
+  });
+
+  describe('every sample row of a lowered primitive runs natively and equals its JavaScript kernel', () => {
+    for (const row of samples()) {
+      if (row.noEval || !row.prim.onnx) continue;
+      it(row.label, () => {
+        const ins = row.inputs.map((a) => new Var(a.aval));
+        const outs = row.prim.abstractEval(row.inputs.map((a) => a.aval), row.params).map((a) => new Var(a));
+        const g = new Graph(ins, [{ prim: row.prim, inputs: ins, params: row.params, outs }], outs);
+        const x = backend!.compile(g);
+        expect(x.plan).not.toContain('js');
+        const got = x.run(row.inputs as ConcreteArray[]), want = interpret(g, row.inputs as ConcreteArray[]);
+        got.forEach((o, i) => {
+          expect(o.dtype).toBe(want[i].dtype);
+          assertClose(o, want[i], { rtol: 1e-5, atol: 1e-6 }, `${row.label} output ${i}`);
+        });
+      });
+    }
+  });
+
+  describe('jit(grad) through ONNX Runtime matches finite differences over the sample table', () => {
+    for (const row of samples()) {
+      if (row.noEval || !row.diff.length || row.noReverse) continue;
+      it(row.label, () => {
+        const apply = jit((...xs: Array[]) => bind(row.prim, xs, row.params));
+        expect(gradMatchesFiniteDifferences(apply, row.inputs, row.diff, rng(1))).toBe(true);
+      });
+    }
+  });
+
+  it('lowers convolutions and their gradients to Conv/ConvTranspose (strides, padding, dilation, groups)', () => {
+    const x = random.normal(random.key(2), [2, 4, 9, 8]);
+    const w = random.normal(random.key(3), [6, 2, 3, 3]);
+    const loss = (w: Array, x: Array) => np.sum(np.square(nn.functional.conv2d(x, w, null, { stride: 2, padding: 1, dilation: 2, groups: 2 })));
+    const both = (w: Array, x: Array) => grad(loss, { argnums: [0, 1] })(w, x);
+    const [gw, gx] = jit(both)(w, x) as Array[];
+    const [ew, ex] = both(w, x) as Array[];
+    assertClose(gw, ew, { rtol: 1e-4, atol: 1e-4 });
+    assertClose(gx, ex, { rtol: 1e-4, atol: 1e-4 });
+    const ops = opTypes(onnx.lowerGraph(makeGraph(both)(w, x)).bytes);
+    expect(ops.Conv).toBeGreaterThanOrEqual(1);
+    expect(ops.ConvTranspose).toBe(1);
+  });
+
+  it('runs the LeNet-5 Adam step as one session without materialised patches', () => {
+    const model = models.lenet5();
+    const init = model.init(random.key(0), [8, 1, 28, 28]);
+    const opt = optim.adam(1e-3);
+    const step = (params: any, optState: any, x: Array, y: Array) => {
+      const [l, g] = valueAndGrad((p: any) => nn.softmaxCrossEntropy(model.apply(p, init.state, x, { training: true }).y, y))(params);
+      const { updates, state } = opt.update(g, optState, params);
+      return { params: optim.applyUpdates(params, updates), optState: state, loss: l };
+    };
+    const x = random.normal(random.key(1), [8, 1, 28, 28]), y = np.remainder(np.arange(8), 10).astype('int32');
+    const g = makeGraph(step)(init.params, opt.init(init.params), x, y);
+    expect(executionPlan(g).split('\n')).toHaveLength(1);
+    const ops = opTypes(onnx.lowerGraph(g).bytes);
+    expect(ops.Conv).toBe(4); // two forward, two weight gradients
+    expect(ops.ConvTranspose).toBe(3); // conv2's input gradient and the two pooling gradients
+    expect(ops.Concat ?? 0).toBeLessThanOrEqual(2); // only the pooling windows (4 taps each) are stacked
+    const jitted = jit(step)(init.params, opt.init(init.params), x, y), eager = step(init.params, opt.init(init.params), x, y);
+    assertClose(jitted.loss, eager.loss);
+    const [got, want] = [tree.flatten<Array>(jitted.params)[0], tree.flatten<Array>(eager.params)[0]];
+    got.forEach((p, i) => assertClose(p, want[i], { rtol: 1e-4, atol: 1e-5 }, `parameter ${i}`));
+  });
+
+  it('unrolls a scan (an LSTM) into the session, forward and backward', () => {
+    const lstm = nn.rnn(nn.lstmCell(3)), key = random.key(4);
+    const init = lstm.init(key, [2, 5, 2]);
+    const x = random.normal(random.key(5), [2, 5, 2]);
+    const loss = (p: any, x: Array) => np.sum(lstm.apply(p, init.state, x).y);
+    const g = makeGraph(grad(loss))(init.params, x);
+    expect(executionPlan(g)).not.toContain('js scan');
+    const [got, want] = [tree.flatten<Array>(jit(grad(loss))(init.params, x))[0], tree.flatten<Array>(grad(loss)(init.params, x))[0]];
+    expect(got).toHaveLength(want.length);
+    got.forEach((g, i) => assertClose(g, want[i], { rtol: 1e-4, atol: 1e-5 }, `gradient ${i}`));
+  });
+});
+
+describe('onnx.exportModel', () => {
+  const cases: [string, () => { layer: ReturnType<typeof models.lenet5>; shape: number[] }][] = [
+    ['LeNet-5', () => ({ layer: models.lenet5(), shape: [2, 1, 28, 28] })],
+    ['ResNet-18 (small input)', () => ({ layer: models.resnet18({ numClasses: 10, small: true }), shape: [1, 3, 16, 16] })],
+    ['U-Net', () => ({ layer: models.unet({ widths: [4, 8], numClasses: 2 }), shape: [1, 1, 16, 16] })],
+    ['LSTM sequence classifier', () => ({ layer: models.sequenceClassifier({ cell: 'lstm', hidden: 8, numClasses: 3 }), shape: [2, 6, 4] })],
+  ];
+  for (const [name, make] of cases) {
+    it(`${name} runs in onnxruntime-node with Fluxion's outputs`, async () => {
+      const { layer, shape } = make();
+      const init = layer.init(random.key(0), shape);
+      const x = random.normal(random.key(1), shape);
+      const predict = (x: Array) => layer.apply(init.params, init.state, x).y;
+      const bytes = onnx.exportModel(predict, [x], { inputNames: ['x'], outputNames: ['logits'] });
+      const session = await ort.InferenceSession.create(bytes);
+      expect(session.inputNames).toEqual(['x']);
+      const out = await session.run({ x: new ort.Tensor('float32', x.dataSync(), shape) });
+      const want = predict(x);
+      expect(out.logits.dims).toEqual(want.shape);
+      assertClose(np.array(globalThis.Array.from(out.logits.data as Float32Array)).reshape(want.shape), want, { rtol: 1e-4, atol: 1e-4 });
+    });
+  }
+
+  it('refuses unknown options and opsets it does not write', () => {
+    const f = (x: Array) => np.exp(x);
+    expect(() => onnx.exportModel(f, [np.ones([2])], { opset: 11 })).toThrow(/opset 11 is not supported/);
+    expect(() => onnx.exportModel(f, [np.ones([2])], { inputs: ['x'] } as never)).toThrow(/unknown option 'inputs'/);
+    expect(() => onnx.exportModel(f, [np.ones([2])], { inputNames: ['a', 'b'] })).toThrow(/2 input names for 1 array inputs/);
+  });
+});
+
+describe('without ONNX Runtime', () => {
+  it('FLUXION_CPU=js runs jit on the JavaScript kernels and says so in one line', () => {
+    const script = "import { jit, np, grad } from './src/index.ts'; console.log(jit(grad((x) => np.sum(np.sin(x))))(np.array([0, 1])).toArray().join(','));";
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env: { ...process.env, FLUXION_CPU: 'js' }, encoding: 'utf8' });
+    expect(r.stdout.trim()).toBe(`1,${Math.fround(Math.cos(1))}`);
+    expect(r.stderr.trim().split('\n')).toEqual(['fluxion: FLUXION_CPU=js: jit runs on the JavaScript CPU kernels']);
+  });
+});
