@@ -23,14 +23,29 @@ export type BackendName = 'cpu' | 'webgpu';
 let defaultBackend: BackendName = 'cpu';
 
 let cpuBackend: GraphBackend | undefined;
-/** The CPU graph backend: ONNX Runtime when it loads, else the JavaScript kernels (chosen once). */
+/** The CPU graph backend: ONNX Runtime when it loads, else the JavaScript kernels (chosen on first use). */
 const cpuGraphBackend = (): GraphBackend => (cpuBackend ??= onnxBackend() ?? jsBackend);
 
-const executables = new WeakMap<Graph, Executable>();
-/** Each graph compiles once for the CPU (jit caches its graphs, so this is once per cache entry). */
+/**
+ * Chooses how jitted graphs run on the CPU: `'onnx'` (ONNX Runtime, the default where it loads)
+ * or `'js'` (the JavaScript kernels), e.g. to compare them. Returns the previous choice.
+ * @category Backends
+ */
+export function setCpuBackend(name: 'onnx' | 'js'): 'onnx' | 'js' {
+  if (name !== 'onnx' && name !== 'js') throw new ValueError(`setCpuBackend: unknown CPU backend '${name}' (onnx or js)`);
+  const previous = cpuGraphBackend().name;
+  const chosen = name === 'js' ? jsBackend : onnxBackend();
+  if (!chosen) throw new FluxionError('setCpuBackend: ONNX Runtime is not available here');
+  cpuBackend = chosen;
+  return previous;
+}
+
+const executables = { onnx: new WeakMap<Graph, Executable>(), js: new WeakMap<Graph, Executable>() };
+/** Each graph compiles once per CPU backend (jit caches its graphs, so this is once per cache entry). */
 function executableFor(g: Graph): Executable {
-  let x = executables.get(g);
-  if (!x) executables.set(g, (x = cpuGraphBackend().compile(g)));
+  const backend = cpuGraphBackend();
+  let x = executables[backend.name].get(g);
+  if (!x) executables[backend.name].set(g, (x = backend.compile(g)));
   return x;
 }
 installGraphRunner((g, args) => executableFor(g).run(args));

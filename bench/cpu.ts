@@ -1,0 +1,154 @@
+// CPU benchmark: the issue's workloads for Fluxion (jit on ONNX Runtime, jit on the JavaScript
+// kernels, eager) and its peers (jax-js wasm, tfjs cpu), all in this one run, warmed up, results
+// read back inside the timed region, median of repeats. Prints one table with each row's ratio to
+// the fastest library on that workload. Run: npm run bench [-- --quick]
+import { spawnSync } from 'node:child_process';
+import { type Array, grad, jit, models, nn, np, optim, random, setCpuBackend, valueAndGrad } from '../src/index.js';
+
+const quick = process.argv.includes('--quick');
+const REPEATS = quick ? 5 : 15;
+
+/** Median milliseconds of `fn` after warming up. */
+function median(fn: () => unknown, repeats = REPEATS): number {
+  for (let i = 0; i < 3; i++) fn();
+  const ts: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const t0 = performance.now();
+    fn();
+    ts.push(performance.now() - t0);
+  }
+  return ts.sort((a, b) => a - b)[ts.length >> 1];
+}
+
+type Row = { workload: string; library: string; ms: number; note?: string };
+const rows: Row[] = [];
+const record = (workload: string, library: string, fn: () => unknown, note?: (ms: number) => string) => {
+  try {
+    const ms = median(fn);
+    rows.push({ workload, library, ms, note: note?.(ms) });
+  } catch (e) {
+    console.log(`${library} / ${workload} skipped: ${(e as Error).message.split('\n')[0]}`);
+  }
+};
+const gflops = (flops: number) => (ms: number) => `${(flops / ms / 1e6).toFixed(1)} GFLOP/s`;
+
+// ---------------------------------------------------------------- workloads, as Fluxion functions
+const matA = random.normal(random.key(0), [1024, 1024]);
+const matmul = (a: Array) => np.matmul(a, a);
+const chainX = random.normal(random.key(1), [1 << 20]);
+const chain = (x: Array) => np.subtract(np.multiply(np.tanh(np.add(np.multiply(x, 2), 1)), nn.functional.sigmoid(x)), np.divide(x, 2));
+const convIn = random.normal(random.key(2), [32, 1, 28, 28]), convW = random.normal(random.key(3), [6, 1, 5, 5]);
+const vggIn = random.normal(random.key(4), [32, 64, 32, 32]), vggW = random.normal(random.key(5), [64, 64, 3, 3]);
+const conv = (x: Array, w: Array) => nn.functional.conv2d(x, w, null, { padding: 'same' });
+
+const mlp = nn.serial(nn.dense(512), nn.relu, nn.dense(512), nn.relu, nn.dense(10));
+const mlpInit = mlp.init(random.key(6), [128, 784]);
+const mlpX = random.normal(random.key(7), [128, 784]), mlpY = np.remainder(np.arange(128), 10).astype('int32');
+const mlpStep = (p: unknown, x: Array, y: Array) => {
+  const g = grad((q: unknown) => nn.softmaxCrossEntropy(mlp.apply(q, mlpInit.state, x).y, y))(p);
+  return optim.applyUpdates(p, optim.sgd(0.01).update(g, optim.sgd(0.01).init(p), p).updates);
+};
+
+const lenet = models.lenet5();
+const lenetInit = lenet.init(random.key(8), [64, 1, 28, 28]);
+const adam = optim.adam(1e-3);
+const lenetX = random.normal(random.key(9), [64, 1, 28, 28]), lenetY = np.remainder(np.arange(64), 10).astype('int32');
+const lenetStep = (p: unknown, o: unknown, x: Array, y: Array) => {
+  const [l, g] = valueAndGrad((q: unknown) => nn.softmaxCrossEntropy(lenet.apply(q, lenetInit.state, x, { training: true }).y, y))(p);
+  const { updates, state } = adam.update(g, o, p);
+  return { params: optim.applyUpdates(p, updates), opt: state, loss: l };
+};
+
+const lstm = nn.rnn(nn.lstmCell(128));
+const lstmX = random.normal(random.key(10), [16, 32, 64]);
+const lstmInit = lstm.init(random.key(11), lstmX.shape);
+const lstmForward = (p: unknown, x: Array) => lstm.apply(p, lstmInit.state, x).y;
+const lstmLoss = (p: unknown, x: Array) => np.sum(np.square(lstmForward(p, x)));
+const lstmTrain = (p: unknown, x: Array) => valueAndGrad(lstmLoss)(p, x);
+
+/** Reads every array leaf back (the timed region includes it). */
+const sync = (t: unknown): unknown => {
+  if (t && typeof t === 'object' && 'dataSync' in t) return (t as Array).dataSync();
+  if (t && typeof t === 'object') for (const v of Object.values(t)) sync(v);
+  return t;
+};
+
+const fluxion: [string, () => unknown, ((ms: number) => string)?][] = [];
+for (const [cpu, label] of [['onnx', 'fluxion jit (ONNX Runtime)'], ['js', 'fluxion jit (JavaScript)']] as const) {
+  setCpuBackend(cpu);
+  const j = {
+    matmul: jit(matmul), chain: jit(chain), conv: jit(conv), mlp: jit(mlpStep), lenet: jit(lenetStep), lstmF: jit(lstmForward), lstmT: jit(lstmTrain),
+  };
+  record('matmul 1024', label, () => sync(j.matmul(matA)), gflops(2 * 1024 ** 3));
+  record('LeNet conv1 (batch 32)', label, () => sync(j.conv(convIn, convW)));
+  record('VGG 3x3 conv 64->64 (batch 32, 32x32)', label, () => sync(j.conv(vggIn, vggW)), gflops(2 * 32 * 64 * 64 * 9 * 32 * 32));
+  record('chain on 2^20 floats', label, () => sync(j.chain(chainX)));
+  record('MLP 784-512-512-10 SGD step (batch 128)', label, () => sync(j.mlp(mlpInit.params, mlpX, mlpY)));
+  const o = adam.init(lenetInit.params);
+  record('LeNet-5 Adam step (batch 64)', label, () => sync(j.lenet(lenetInit.params, o, lenetX, lenetY)));
+  record('LSTM 64->128, 32 steps, batch 16: forward', label, () => sync(j.lstmF(lstmInit.params, lstmX)));
+  record('LSTM 64->128, 32 steps, batch 16: forward+backward', label, () => sync(j.lstmT(lstmInit.params, lstmX)));
+}
+setCpuBackend('onnx');
+record('matmul 1024', 'fluxion eager', () => sync(matmul(matA)), gflops(2 * 1024 ** 3));
+record('chain on 2^20 floats', 'fluxion eager', () => sync(chain(chainX)));
+record('MLP 784-512-512-10 SGD step (batch 128)', 'fluxion eager', () => sync(mlpStep(mlpInit.params, mlpX, mlpY)));
+
+// ---------------------------------------------------------------- peers
+try {
+  const jax = await import('@jax-js/jax');
+  await jax.init('wasm');
+  jax.defaultDevice('wasm');
+  const jnp = jax.numpy;
+  const a = jax.random.normal(jax.random.key(0), [1024, 1024]);
+  const jm = jax.jit((x: any) => jnp.matmul(x.ref, x));
+  record('matmul 1024', 'jax-js wasm', () => jm(a.ref).dataSync(), gflops(2 * 1024 ** 3));
+  const x = jax.random.normal(jax.random.key(1), [1 << 20]);
+  const jc = jax.jit((x: any) => jnp.subtract(jnp.multiply(jnp.tanh(jnp.add(jnp.multiply(x.ref, 2), 1)), jax.nn.sigmoid(x.ref)), jnp.divide(x, 2)));
+  record('chain on 2^20 floats', 'jax-js wasm', () => jc(x.ref).dataSync());
+  const ps = [[784, 512], [512, 512], [512, 10]].map(([i, o], k) => ({ w: jnp.multiply(jax.random.normal(jax.random.key(k), [i, o]), 0.05), b: jnp.zeros([o]) }));
+  const xs = jax.random.normal(jax.random.key(5), [128, 784]);
+  const ys = jax.nn.oneHot(jnp.remainder(jnp.arange(128), 10), 10);
+  const loss = (p: any, x: any, y: any) => {
+    let h = x;
+    p.forEach((l: any, i: number) => {
+      h = jnp.add(jnp.matmul(h, l.w), l.b);
+      if (i < 2) h = jax.nn.relu(h);
+    });
+    return jnp.negative(jnp.mean(jnp.sum(jnp.multiply(jax.nn.logSoftmax(h), y), -1)));
+  };
+  const step = jax.jit((p: any, x: any, y: any) => {
+    const g = jax.grad(loss)(jax.tree.ref(p), x, y);
+    return jax.tree.map((a: any, b: any) => jnp.subtract(a, jnp.multiply(b, 0.01)), p, g);
+  });
+  record('MLP 784-512-512-10 SGD step (batch 128)', 'jax-js wasm', () => jax.tree.leaves(step(jax.tree.ref(ps), xs.ref, ys.ref)).forEach((l: any) => (l as { dataSync(): unknown }).dataSync()));
+} catch (e) {
+  console.log(`jax-js skipped: ${(e as Error).message.split('\n')[0]}`);
+}
+try {
+  const tf = await import('@tensorflow/tfjs-core');
+  await import('@tensorflow/tfjs-backend-cpu');
+  await tf.setBackend('cpu');
+  const a = tf.randomNormal([1024, 1024]);
+  record('matmul 1024', 'tfjs cpu', () => tf.tidy(() => tf.matMul(a, a).dataSync()), gflops(2 * 1024 ** 3));
+  const x = tf.randomNormal([1 << 20]);
+  record('chain on 2^20 floats', 'tfjs cpu', () => tf.tidy(() => tf.sub(tf.mul(tf.tanh(tf.add(tf.mul(x, 2), 1)), tf.sigmoid(x)), tf.div(x, 2)).dataSync()));
+  const ci = tf.randomNormal([32, 28, 28, 1]), cw = tf.randomNormal([5, 5, 1, 6]);
+  record('LeNet conv1 (batch 32)', 'tfjs cpu', () => tf.tidy(() => (tf.conv2d(ci as never, cw as never, 1, 'same') as unknown as { dataSync(): unknown }).dataSync()));
+} catch (e) {
+  console.log(`tfjs skipped: ${(e as Error).message.split('\n')[0]}`);
+}
+
+// Spawn to first result: a fresh process that imports Fluxion and runs one jitted step.
+const t0 = performance.now();
+const spawned = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', "import { jit, np } from './src/index.ts'; jit((x) => np.sum(np.exp(x)))(np.ones([4])).item();"], { encoding: 'utf8' });
+if (spawned.status === 0) rows.push({ workload: 'spawn to first jit result', library: 'fluxion (node + tsx)', ms: performance.now() - t0 });
+
+// ---------------------------------------------------------------- one table
+const best = new Map<string, number>();
+for (const r of rows) best.set(r.workload, Math.min(best.get(r.workload) ?? Infinity, r.ms));
+console.log('\n| workload | library | median ms | × fastest | note |\n|---|---|---:|---:|---|');
+for (const r of rows.sort((a, b) => a.workload.localeCompare(b.workload) || a.ms - b.ms)) {
+  console.log(`| ${r.workload} | ${r.library} | ${r.ms.toFixed(2)} | ${(r.ms / best.get(r.workload)!).toFixed(2)} | ${r.note ?? ''} |`);
+}
+process.exit(0);
