@@ -1,7 +1,7 @@
 // Train LeNet-5 on MNIST with a jitted training step on the best backend present (WebGPU on a
 // hardware GPU, else the CPU), printing progress and the test accuracy.
 // Run: npx tsx examples/lenet-mnist.ts [--epochs 1] [--batch 64] [--limit 60000] [--test-limit 10000] [--backend cpu|webgpu]
-import { type Array, devices, io, jit, models, nn, np, optim, random, toDevice, tree, valueAndGrad } from '../src/index.js';
+import { type Array, devices, getCpuBackend, io, jit, models, nn, np, optim, random, toDevice, tree, valueAndGrad } from '../src/index.js';
 
 const arg = (name: string, dflt: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -9,7 +9,8 @@ const arg = (name: string, dflt: string) => {
 };
 const epochs = Number(arg('epochs', '1')), batch = Number(arg('batch', '64')), limit = Number(arg('limit', '60000')), testLimit = Number(arg('test-limit', '10000'));
 // Probing for a GPU starts Dawn; skip it when the CPU is asked for explicitly.
-const available = arg('backend', '') === 'cpu' ? [{ name: 'cpu' as const, description: 'JavaScript CPU kernels' }] : await devices();
+const cpuOnly = [{ name: 'cpu' as const, description: getCpuBackend() === 'onnx' ? 'ONNX Runtime' : 'JavaScript CPU kernels' }];
+const available = arg('backend', '') === 'cpu' ? cpuOnly : await devices();
 const backend = arg('backend', available[0].name);
 if (!available.some((d) => d.name === backend)) throw new Error(`backend ${backend} is not available (have: ${available.map((d) => d.name)})`);
 const place = async (t: unknown): Promise<any> => {

@@ -40,6 +40,9 @@ export function setCpuBackend(name: 'onnx' | 'js'): 'onnx' | 'js' {
   return previous;
 }
 
+/** Which CPU graph backend jit uses: `'onnx'` (ONNX Runtime) or `'js'`. @category Backends */
+export const getCpuBackend = (): 'onnx' | 'js' => cpuGraphBackend().name;
+
 const executables = { onnx: new WeakMap<Graph, Executable>(), js: new WeakMap<Graph, Executable>() };
 /** Each graph compiles once per CPU backend (jit caches its graphs, so this is once per cache entry). */
 function executableFor(g: Graph): Executable {
