@@ -6,8 +6,6 @@
  * `executionPlan` shows what ran where.
  * @module
  */
-import { createRequire } from 'node:module';
-import { availableParallelism } from 'node:os';
 import { ConcreteArray } from '../core/array.js';
 import type { TypedArray } from '../core/dtype.js';
 import { type Atom, type Eqn, Graph, Lit, Var, subGraphs } from '../core/ir.js';
@@ -39,11 +37,15 @@ export function loadOnnxRuntime(): Runtime | null {
     return runtime;
   }
   try {
+    // Node built-ins are fetched at run time so that browser bundles of the library never see them.
+    const { createRequire } = process.getBuiltinModule('node:module') as typeof import('node:module');
     const require = createRequire(import.meta.url);
     const fromOrt = createRequire(require.resolve('onnxruntime-node'));
     const { binding, initOrt } = fromOrt('./binding.js');
     const { Tensor } = fromOrt('onnxruntime-common');
     initOrt();
+    const { availableParallelism } = process.getBuiltinModule('node:os') as typeof import('node:os');
+    sessionOptions.intraOpNumThreads = availableParallelism();
     runtime = { Session: binding.InferenceSession, Tensor };
   } catch (err) {
     const why = (err as Error).message.split('\n')[0];
@@ -53,8 +55,9 @@ export function loadOnnxRuntime(): Runtime | null {
 }
 
 const ORT_TYPE = { float32: 'float32', float16: 'float32', int32: 'int32', uint32: 'uint32', bool: 'bool' } as const;
-const SESSION_OPTIONS = {
-  intraOpNumThreads: availableParallelism(),
+/** One intra-op thread per core (set when ONNX Runtime loads), all graph optimisations. */
+const sessionOptions = {
+  intraOpNumThreads: 1,
   interOpNumThreads: 1,
   graphOptimizationLevel: 'all',
   executionMode: 'sequential',
@@ -112,7 +115,7 @@ function segment(run: Indexed[], lastUse: Map<number, number>, rt: Runtime): Ste
   try {
     const model = lowerGraph(new Graph([...inputs.values()], eqns, outs));
     const session = new rt.Session();
-    session.loadModel(model.bytes.buffer as ArrayBuffer, model.bytes.byteOffset, model.bytes.byteLength, SESSION_OPTIONS);
+    session.loadModel(model.bytes.buffer as ArrayBuffer, model.bytes.byteOffset, model.bytes.byteLength, sessionOptions);
     // FLUXION_ORT_PROFILE=prefix writes ONNX Runtime's per-node timings when the process exits.
     if (process.env.FLUXION_ORT_PROFILE) process.on('exit', () => session.endProfiling());
     return [{ kind: 'onnx', session, inputs: [...inputs.values()], inNames: model.inputs, outs, outNames: model.outputs, size: eqns.length }];
