@@ -46,6 +46,8 @@ export function loadOnnxRuntime(): Runtime | null {
     initOrt();
     const { availableParallelism } = process.getBuiltinModule('node:os') as typeof import('node:os');
     sessionOptions.intraOpNumThreads = availableParallelism();
+    // FLUXION_ORT_PROFILE=prefix writes ONNX Runtime's per-node timings when the process exits.
+    if (process.env.FLUXION_ORT_PROFILE) Object.assign(sessionOptions, { enableProfiling: true, profileFilePrefix: process.env.FLUXION_ORT_PROFILE });
     runtime = { Session: binding.InferenceSession, Tensor };
   } catch (err) {
     const why = (err as Error).message.split('\n')[0];
@@ -61,8 +63,7 @@ const sessionOptions = {
   interOpNumThreads: 1,
   graphOptimizationLevel: 'all',
   executionMode: 'sequential',
-  ...(process.env.FLUXION_ORT_PROFILE ? { enableProfiling: true, profileFilePrefix: process.env.FLUXION_ORT_PROFILE } : {}),
-};
+} as Record<string, unknown>;
 
 /** Can this equation, and every graph nested in it, be lowered? */
 const lowerable = (e: Eqn): boolean => e.prim.onnx !== undefined && subGraphs(e.params).every((g) => g.eqns.every(lowerable));
@@ -116,8 +117,7 @@ function segment(run: Indexed[], lastUse: Map<number, number>, rt: Runtime): Ste
     const model = lowerGraph(new Graph([...inputs.values()], eqns, outs));
     const session = new rt.Session();
     session.loadModel(model.bytes.buffer as ArrayBuffer, model.bytes.byteOffset, model.bytes.byteLength, sessionOptions);
-    // FLUXION_ORT_PROFILE=prefix writes ONNX Runtime's per-node timings when the process exits.
-    if (process.env.FLUXION_ORT_PROFILE) process.on('exit', () => session.endProfiling());
+    if (sessionOptions.enableProfiling) process.on('exit', () => session.endProfiling());
     return [{ kind: 'onnx', session, inputs: [...inputs.values()], inNames: model.inputs, outs, outNames: model.outputs, size: eqns.length }];
   } catch (err) {
     const why = `ONNX lowering refused: ${(err as Error).message.split('\n')[0].slice(0, 160)}`;
