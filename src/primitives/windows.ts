@@ -242,14 +242,29 @@ export function convolutionOnnx(e: OnnxEmitter, [a, b]: string[], { contract, ba
       shapesEqual(contract[0], seq(1, 1 + r)) && shapesEqual(contract[1], [0, ...seq(3 + r, r)]) && shapesEqual(batch[0], [0]) && shapesEqual(batch[1], [1]);
     if (!fits) return undefined;
     const inputT = onnxTranspose(e, x, xv.shape, [1, 0, ...seq(2, r)]); // [C, N, ...spatial]
-    const ct = e.op('Reshape', [a, e.ints([n, ...outSpatial, og])], { allowzero: 1 });
-    const kernel = e.op('Transpose', [ct], { perm: [1 + r, 0, ...seq(1, r)] }); // [O, N, ...out]
+    const kernel = e.op('Transpose', [nchwBehind(e, a, r) ?? e.op('Reshape', [a, e.ints([n, ...outSpatial, og])], { allowzero: 1 })], {
+      perm: nchwBehind(e, a, r) ? [1, 0, ...seq(2, r)] : [1 + r, 0, ...seq(1, r)],
+    }); // [O, N, ...out]
     let y = e.op('Conv', [inputT, kernel], { strides: p.dilation, dilations: p.strides, pads: pairs(p) }); // [C, O, >= window]
     const span = xv.shape.slice(2).map((s, i) => Math.floor((s + p.padding[i][0] + p.padding[i][1] - p.strides[i] * (outSpatial[i] - 1) - 1) / p.dilation[i]) + 1);
     if (!shapesEqual(span, p.window)) y = e.op('Slice', [y, e.ints(p.window.map(() => 0)), e.ints(p.window), e.ints(seq(2, r))]);
     return e.op('Reshape', [e.op('Transpose', [y], { perm: [1, 0, ...seq(2, r)] }), e.ints(out.shape)], { allowzero: 1 });
   }
   return undefined;
+}
+
+/**
+ * The `[N, O, ...out]` value behind a cotangent in the conv rewrite's `[1, N, ...out, O]` layout, when it
+ * is `transpose(reshape(v, [N, 1, O, ...out]))` as conv's own transpose rules build it: transposing `v`
+ * directly saves a copy, and high-rank transposes are slow in ONNX Runtime.
+ */
+function nchwBehind(e: OnnxEmitter, name: string, r: number): string | undefined {
+  const t = e.producer(name);
+  if (t?.prim !== transposeP || !shapesEqual((t.params as { perm: number[] }).perm, [1, 0, ...seq(3, r), 2])) return undefined;
+  const rs = e.producer(t.inputs[0]);
+  if (rs?.prim !== reshapeP) return undefined;
+  const [n, g, o] = t.inAvals[0].shape, v = rs.inAvals[0].shape;
+  return g === 1 && shapesEqual(v, [n, o, ...t.inAvals[0].shape.slice(3)]) ? rs.inputs[0] : undefined;
 }
 
 /**
