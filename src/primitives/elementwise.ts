@@ -7,10 +7,10 @@ import { type Array, ConcreteArray, type ShapedArray } from '../core/array.js';
 import { type DType, allocate, checkDType, coerce, dtypes as allDTypes, isFloat } from '../core/dtype.js';
 import { DTypeError } from '../core/errors.js';
 import { type BatchDim, type OnnxEmitter, type Primitive, UndefinedPrimal, definePrimitive, symbolicZeros } from '../core/primitive.js';
-import { checkSameShapes } from '../core/shape.js';
+import { checkSameShapes, shapesEqual } from '../core/shape.js';
 import { bind1 } from '../core/trace.js';
 import { build, expectArity, expectSameDType, moveBatchAxis } from './util.js';
-import { broadcastInDim } from './views.js';
+import { broadcastInDim, broadcastInDimP } from './views.js';
 
 const floats: DType[] = ['float32', 'float16'];
 const numeric: DType[] = ['float32', 'float16', 'int32', 'uint32'];
@@ -136,6 +136,25 @@ const ONNX: Record<string, OnnxElementwise> = {
   and: bitwise('And', 'BitwiseAnd'), or: bitwise('Or', 'BitwiseOr'), xor: bitwise('Xor', 'BitwiseXor'), not: bitwise('Not', 'BitwiseNot'),
 };
 
+/**
+ * ONNX broadcasts elementwise operands itself: an operand made by broadcast_in_dim enters at its own
+ * size (rank-aligned by a Reshape) while another operand still carries the full shape, so the
+ * expanded copy is never materialised.
+ */
+function leanOperands(e: OnnxEmitter, args: string[]): string[] {
+  const lean: (string | undefined)[] = args.map((a) => {
+    const p = e.producer(a);
+    if (p?.prim !== broadcastInDimP) return undefined;
+    const { shape, dims } = p.params as { shape: readonly number[]; dims: readonly number[] };
+    const from = p.inAvals[0].shape;
+    const aligned = shape.map(() => 1);
+    dims.forEach((d, i) => (aligned[d] = from[i]));
+    return shapesEqual(aligned, from) ? p.inputs[0] : e.op('Reshape', [p.inputs[0], e.ints(aligned)], { allowzero: 1 });
+  });
+  if (!lean.includes(undefined)) lean[0] = undefined;
+  return args.map((a, i) => lean[i] ?? a);
+}
+
 function elementwise(spec: ElementwiseSpec): Primitive {
   const kernels = new Map<DType, ReturnType<typeof kernel>>();
   const prim: Primitive = definePrimitive({
@@ -163,7 +182,7 @@ function elementwise(spec: ElementwiseSpec): Primitive {
     batch: (vals, dims, params, size) => batchElementwise(prim)(vals, dims, params, size),
     transpose: spec.transpose,
     wgsl: (args, dts) => WGSL[spec.name](args, dts),
-    onnx: ONNX[spec.name] ? (e, args, _, { ins }) => [ONNX[spec.name](e, args, ins.map((a) => a.dtype))] : undefined,
+    onnx: ONNX[spec.name] ? (e, args, _, { ins }) => [ONNX[spec.name](e, leanOperands(e, args), ins.map((a) => a.dtype))] : undefined,
   });
   return prim;
 }
@@ -312,7 +331,7 @@ export const selectP: Primitive = definePrimitive({
   jvp: ([p, a, b], [, ta, tb]) => [[select(p, a, b)], [select(p, ta, tb)]],
   wgsl: ([p, a, b]) => `select(${b}, ${a}, ${p})`,
   batch: (vals, dims, params, size) => batchElementwise(selectP)(vals, dims, params, size),
-  onnx: (e, [p, a, b]) => [e.op('Where', [p, a, b])],
+  onnx: (e, args) => [e.op('Where', leanOperands(e, args))],
   transpose([ct], [p, a, b]) {
     const z = zerosLike(ct);
     return [null, isUndefined(a) ? select(p as Array, ct, z) : null, isUndefined(b) ? select(p as Array, z, ct) : null];
