@@ -88,12 +88,29 @@ describe('ONNX Runtime backend', () => {
     expect(executionPlan(g).split('\n')).toHaveLength(1);
     const ops = opTypes(onnx.lowerGraph(g).bytes);
     expect(ops.Conv).toBe(4); // two forward, two weight gradients
-    expect(ops.ConvTranspose).toBe(3); // conv2's input gradient and the two pooling gradients
-    expect(ops.Concat ?? 0).toBeLessThanOrEqual(2); // only the pooling windows (4 taps each) are stacked
+    expect(ops.ConvTranspose).toBe(1); // conv2's input gradient
+    expect([ops.SpaceToDepth, ops.DepthToSpace]).toEqual([2, 2]); // 2x2 pooling windows and their gradients
+    expect(ops.Slice).toBeUndefined(); // no window taps: no patches anywhere
+    expect(ops.Expand ?? 0).toBeLessThanOrEqual(2); // broadcasts feed ONNX's own broadcasting
     const jitted = jit(step)(init.params, opt.init(init.params), x, y), eager = step(init.params, opt.init(init.params), x, y);
     assertClose(jitted.loss, eager.loss);
     const [got, want] = [tree.flatten<Array>(jitted.params)[0], tree.flatten<Array>(eager.params)[0]];
     got.forEach((p, i) => assertClose(p, want[i], { rtol: 1e-4, atol: 1e-5 }, `parameter ${i}`));
+  });
+
+  it('pools with every window shape: tiles, overlaps, padding, ceil mode (values and gradients)', () => {
+    const x = random.normal(random.key(6), [2, 3, 9, 8]);
+    const pools: [string, (x: Array) => Array][] = [
+      ['max 2x2', (x) => nn.functional.maxPool2d(x, { kernelSize: 2 })],
+      ['max 3x3 stride 2 padding 1', (x) => nn.functional.maxPool2d(x, { kernelSize: 3, stride: 2, padding: 1 })],
+      ['avg 2x2 ceil mode', (x) => nn.functional.avgPool2d(x, { kernelSize: 2, ceilMode: true })],
+      ['max 2x2 on an even crop', (x) => nn.functional.maxPool2d(x.slice(null, null, [0, 8], [0, 8]), { kernelSize: 2 })],
+    ];
+    for (const [name, pool] of pools) {
+      const loss = (x: Array) => np.sum(np.square(pool(x)));
+      assertClose(jit(pool)(x), pool(x), undefined, `${name} value`);
+      assertClose(jit(grad(loss))(x), grad(loss)(x), { rtol: 1e-4, atol: 1e-5 }, `${name} gradient`);
+    }
   });
 
   it('unrolls a scan (an LSTM) into the session, forward and backward', () => {

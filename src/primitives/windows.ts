@@ -147,6 +147,11 @@ export const foldP: Primitive<FoldParams> = definePrimitive({
 
 // ---------------------------------------------------------------- ONNX lowerings
 
+/** Square 2-d windows that tile the spatial axes exactly (2x2 pooling): SpaceToDepth / DepthToSpace move them. */
+const squareTiles = (p: WindowParams, spatial: readonly number[], out: readonly number[]) =>
+  p.window.length === 2 && p.window[0] === p.window[1] && p.window.every((k, i) => p.strides[i] === k && p.dilation[i] === 1 && out[i] * k === spatial[i]) &&
+  p.padding.every((q) => q[0] === 0 && q[1] === 0);
+
 const cornerOf = (k: number, window: readonly number[]) => {
   const w: number[] = [];
   for (let d = window.length - 1; d >= 0; d--) {
@@ -165,6 +170,11 @@ function unfoldOnnx(e: OnnxEmitter, x: string, xv: ShapedArray, p: UnfoldParams,
   const r = p.window.length, nl = xv.shape.length - r;
   const out = shape.slice(shape.length - r);
   const pads = [...xv.shape.map((_, i) => (i < nl ? 0 : p.padding[i - nl][0])), ...xv.shape.map((_, i) => (i < nl ? 0 : p.padding[i - nl][1]))];
+  if (squareTiles(p, xv.shape.slice(nl), out)) {
+    // Each channel alone through SpaceToDepth: its output channels are exactly the window offsets.
+    const planes = e.op('Reshape', [x, e.ints([sizeOf(xv.shape.slice(0, nl)), 1, ...xv.shape.slice(nl)])], { allowzero: 1 });
+    return e.op('Reshape', [e.op('SpaceToDepth', [planes], { blocksize: p.window[0] }), e.ints(shape)], { allowzero: 1 });
+  }
   const padded = pads.some((v) => v !== 0) ? e.op('Pad', [x, e.ints(pads), e.constant(p.padValue, xv.dtype)]) : x;
   const axes = out.map((_, i) => nl + i);
   const taps = globalThis.Array.from({ length: sizeOf(p.window) }, (_, k) => {
@@ -183,6 +193,10 @@ function foldOnnx(e: OnnxEmitter, x: string, xv: ShapedArray, p: FoldParams, sha
   const r = p.window.length, k = sizeOf(p.window);
   const lead = xv.shape.slice(0, xv.shape.length - 2 * r);
   const out = xv.shape.slice(xv.shape.length - r);
+  if (squareTiles(p, p.spatial, out)) {
+    const planes = e.op('Reshape', [x, e.ints([sizeOf(lead), k, ...out])], { allowzero: 1 });
+    return e.op('Reshape', [e.op('DepthToSpace', [planes], { blocksize: p.window[0], mode: 'DCR' }), e.ints(shape)], { allowzero: 1 });
+  }
   const oneHot = new Float32Array(k * k);
   for (let i = 0; i < k; i++) oneHot[i * k + i] = 1;
   const kernel = e.constant(oneHot, 'float32', [k, 1, ...p.window]);
