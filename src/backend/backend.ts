@@ -1,12 +1,30 @@
 /**
- * The interface every backend implements: compile a graph once, run it many times. The CPU has
- * two: `onnx` (ONNX Runtime sessions) and `js` (the primitives' own JavaScript kernels, always
- * present); WebGPU compiles graphs into fused WGSL kernels (src/backend/webgpu.ts).
+ * The interfaces backends implement. A {@link Device} holds arrays and runs graphs and eager
+ * operations on them (`cpu`, `webgpu`). On the CPU, graphs compile through a {@link GraphBackend}:
+ * `onnx` (ONNX Runtime sessions) or `js` (the primitives' own JavaScript kernels, always present);
+ * WebGPU compiles graphs into fused WGSL kernels (src/backend/webgpu.ts).
  * @module
  */
-import type { ConcreteArray } from '../core/array.js';
+import type { Array, ConcreteArray } from '../core/array.js';
 import type { Graph } from '../core/ir.js';
+import type { Params, Primitive } from '../core/primitive.js';
 import { interpret } from '../core/staging.js';
+
+/**
+ * A place where arrays live and operations run (`cpu`, `webgpu`). The dispatcher in
+ * src/backend/index.ts asks devices these questions and never looks at backend or primitive names.
+ */
+export interface Device {
+  readonly name: 'cpu' | 'webgpu';
+  /** Does this array live here? */
+  holds(x: Array): boolean;
+  /** Copies a CPU array here. */
+  place(x: ConcreteArray): Array;
+  /** Runs a jitted graph (compiled once, cached) on arrays held here. */
+  runGraph(graph: Graph, args: Array[], donate?: readonly number[]): Array[];
+  /** Runs one eager primitive, or declines (null) so its JavaScript kernel runs. */
+  runPrimitive(prim: Primitive, args: Array[], params: Params): Array[] | null;
+}
 
 /** A compiled graph. */
 export interface Executable {

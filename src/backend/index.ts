@@ -15,7 +15,7 @@ import { sizeOf } from '../core/shape.js';
 import { GpuArray, download, initWebGPU, runGraph, runPrimitive, upload, compile, webgpuMemoryStats } from './webgpu.js';
 import { Graph, Var } from '../core/ir.js';
 import type { Params, Primitive } from '../core/primitive.js';
-import { type Executable, type GraphBackend, jsBackend } from './backend.js';
+import { type Device, type Executable, type GraphBackend, jsBackend } from './backend.js';
 import { onnxBackend } from './onnx.js';
 
 /** A backend name. @category Backends */
@@ -72,10 +72,10 @@ function eagerOnGraphBackend(prim: Primitive, args: Array[], params: Params): Ar
 /** The backends available here (WebGPU only if an adapter exists), best first. @category Backends */
 export async function devices(): Promise<{ name: BackendName; description: string }[]> {
   const g = await initWebGPU();
-  const cpu = { name: 'cpu' as const, description: cpuGraphBackend().name === 'onnx' ? 'ONNX Runtime (native CPU kernels)' : 'JavaScript CPU kernels' };
-  if (!g) return [cpu];
-  const webgpu = { name: 'webgpu' as const, description: g.adapterInfo + (g.software ? ' (software)' : '') };
-  return g.software ? [cpu, webgpu] : [webgpu, cpu];
+  const onCpu = { name: 'cpu' as const, description: cpuGraphBackend().name === 'onnx' ? 'ONNX Runtime (native CPU kernels)' : 'JavaScript CPU kernels' };
+  if (!g) return [onCpu];
+  const onGpu = { name: 'webgpu' as const, description: g.adapterInfo + (g.software ? ' (software)' : '') };
+  return g.software ? [onCpu, onGpu] : [onGpu, onCpu];
 }
 
 /** Makes jit calls run on a backend by default (their CPU array arguments are uploaded). @category Backends */
@@ -109,21 +109,33 @@ export const kernelPlan = (g: Graph): string => compile(g).plan;
  */
 export const executionPlan = (g: Graph): string => executableFor(g).plan;
 
-// With WebGPU as the default (or jit's `device: 'webgpu'`), jit calls run there and their
-// array inputs are uploaded; eager operations on CPU arrays stay on the CPU. Mixing non-scalar
-// CPU arrays into GPU work is an error.
+/** The CPU: jitted graphs on the CPU graph backend, large eager kernels there too, the rest on the primitives' own kernels. */
+const cpu: Device = {
+  name: 'cpu',
+  holds: (x) => x instanceof ConcreteArray,
+  place: (x) => x,
+  runGraph: (g, args) => executableFor(g).run(args as ConcreteArray[]),
+  runPrimitive: eagerOnGraphBackend,
+};
+const webgpu: Device = { name: 'webgpu', holds: (x) => x instanceof GpuArray, place: upload, runGraph, runPrimitive };
+const byName: Record<BackendName, Device> = { cpu, webgpu };
+
+// An operation runs where its operands live; a jit call runs on its `device` option or the default
+// backend (its CPU array inputs are placed there). Eager operations on CPU arrays stay on the CPU.
+// Mixing non-scalar CPU arrays into work on another device is an error.
 installBackend((prim, args, params) => {
-  const onGpu = args.some((a) => a instanceof GpuArray);
-  const call = prim.name === 'call' ? (params as { graph: Graph; device?: BackendName; donate?: number[] }) : null;
-  const want = call?.device ?? (call && defaultBackend === 'webgpu' ? 'webgpu' : undefined);
-  if (want === 'cpu' && onGpu) throw new FluxionError(`${(params as { name: string }).name}: jit with device 'cpu' got webgpu arrays; move them with await toDevice(x, 'cpu')`);
-  if (!onGpu && want !== 'webgpu') return call ? executableFor(call.graph).run(args as ConcreteArray[]) : eagerOnGraphBackend(prim, args, params);
-  const placed = args.map((a) => {
-    if (a instanceof GpuArray || !(a instanceof ConcreteArray) || a.ndim === 0) return a;
-    if (weakConstants.has(a) || want === 'webgpu') return upload(a);
-    throw new FluxionError(`${prim.name}: mixes a cpu array (shape [${a.shape}]) with webgpu arrays; move it with await toDevice(x, 'webgpu')`);
+  const call = prim.props?.staged ? (params as { graph: Graph; name: string; device?: BackendName; donate?: number[] }) : null;
+  const holder = Object.values(byName).find((d) => d !== cpu && args.some((a) => d.holds(a)));
+  // An explicit device binds; the default only draws CPU arrays away from the CPU.
+  const want = call?.device ? byName[call.device] : call && defaultBackend !== 'cpu' ? byName[defaultBackend] : undefined;
+  if (want === cpu && holder) throw new FluxionError(`${call!.name}: jit with device 'cpu' got ${holder.name} arrays; move them with await toDevice(x, 'cpu')`);
+  const device = holder ?? want ?? cpu;
+  const placed = device === cpu ? args : args.map((a) => {
+    if (device.holds(a) || !(a instanceof ConcreteArray) || a.ndim === 0) return a;
+    if (weakConstants.has(a) || want === device) return device.place(a);
+    throw new FluxionError(`${prim.name}: mixes a cpu array (shape [${a.shape}]) with ${device.name} arrays; move it with await toDevice(x, '${device.name}')`);
   });
-  return call ? runGraph(call.graph, placed, call.donate) : runPrimitive(prim, placed, params);
+  return call ? device.runGraph(call.graph, placed, call.donate) : device.runPrimitive(prim, placed, params);
 });
 
 if (typeof process !== 'undefined' && process.env?.FLUXION_BACKEND) {

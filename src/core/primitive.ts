@@ -50,6 +50,8 @@ export interface Primitive<P extends Params = any> {
     view?: boolean;
     /** Needs a kernel of its own on an accelerator (reductions, contractions, scatters). */
     kernel?: boolean;
+    /** Applies the staged graph in its params (jit's call): backends compile that graph whole. */
+    staged?: boolean;
   };
 }
 

@@ -50,7 +50,7 @@ export function vmapGraph(g: Graph, dims: BatchDim[], size: number, outDim = 0):
 /** Applies a staged graph (the primitive behind jit). */
 export const callP: Primitive<CallParams> = definePrimitive({
   name: 'call',
-  props: { control: true },
+  props: { control: true, staged: true },
   abstractEval(avals, { graph, name }) {
     const want = graph.inAvals;
     if (avals.length !== want.length || avals.some((a, i) => a.dtype !== want[i].dtype || !shapesEqual(a.shape, want[i].shape))) {
