@@ -30,7 +30,7 @@ export type { Shape } from './core/shape.js';
 export type { Tree, TreeDef } from './tree.js';
 
 // Backends
-export { devices, setDefaultBackend, getDefaultBackend, toDevice, kernelPlan, executionPlan, setCpuBackend, getCpuBackend, GpuArray, initWebGPU, webgpuMemoryStats, type BackendName } from './backend/index.js';
+export { devices, setDefaultBackend, getDefaultBackend, toDevice, kernelPlan, executionPlan, setCpuBackend, getCpuBackend, GpuArray, initWebGPU, webgpuMemoryStats, PendingArray, initOnnxRuntimeWeb, type BackendName } from './backend/index.js';
 export type { WebGPUDevice } from './backend/webgpu.js';
 
 // The IR and primitives (for tools and extensions)

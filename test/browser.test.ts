@@ -1,5 +1,6 @@
 // Browser smoke test: the bundled library in headless Chromium (WebGPU on SwiftShader) runs a
-// jitted grad on WebGPU and matches the CPU values computed in the same page.
+// jitted grad on WebGPU and on ONNX Runtime Web (the browser's CPU path), and both match the
+// JavaScript CPU values computed in the same page.
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -9,14 +10,18 @@ import { describe, expect, it } from 'vitest';
 
 const chromium = '/usr/bin/chromium';
 const page = `<!doctype html><script type="module">
-import { np, jit, grad, toDevice, initWebGPU } from './fluxion.js';
+import { np, jit, grad, toDevice, initWebGPU, initOnnxRuntimeWeb, PendingArray } from './fluxion.js';
+import * as ort from './ort/ort.bundle.min.mjs';
 try {
   const dev = await initWebGPU();
   const f = (x) => np.sum(np.tanh(np.matmul(x, np.transpose(x))).multiply(0.5));
   const x = np.array([[0.1, -0.2, 0.3], [0.4, 0.05, -0.6]]);
   const cpu = Array.from(jit(grad(f))(x).dataSync());
   const gpu = Array.from(await jit(grad(f))(await toDevice(x, 'webgpu')).data());
-  window.result = { adapter: dev && dev.adapterInfo, cpu, gpu };
+  await initOnnxRuntimeWeb(ort);
+  const pendingResult = jit(grad(f))(x);
+  const web = Array.from(await pendingResult.data());
+  window.result = { adapter: dev && dev.adapterInfo, cpu, gpu, web, pending: pendingResult instanceof PendingArray };
 } catch (e) { window.result = { error: String(e && e.stack || e) }; }
 </script>`;
 
@@ -32,9 +37,12 @@ describe('browser', () => {
     writeFileSync(join(dir, 'index.html'), page);
     const { readFileSync } = await import('node:fs');
     const server = createServer((req, res) => {
-      const file = join(dir, req.url === '/' ? 'index.html' : req.url!.slice(1));
+      // ONNX Runtime Web's module and WebAssembly files, as a page would host them.
+      const ortFile = req.url!.startsWith('/ort/') ? join('node_modules/onnxruntime-web/dist', req.url!.slice(5)) : null;
+      const file = ortFile ?? join(dir, req.url === '/' ? 'index.html' : req.url!.slice(1));
       if (!existsSync(file)) return res.writeHead(404).end();
-      res.writeHead(200, { 'content-type': file.endsWith('.js') ? 'text/javascript' : 'text/html' }).end(readFileSync(file));
+      const type = /\.m?js$/.test(file) ? 'text/javascript' : file.endsWith('.wasm') ? 'application/wasm' : 'text/html';
+      res.writeHead(200, { 'content-type': type }).end(readFileSync(file));
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as { port: number }).port;
@@ -53,6 +61,9 @@ describe('browser', () => {
       console.log(`browser WebGPU adapter: ${result.adapter}`);
       expect(result.gpu.length).toBe(6);
       result.gpu.forEach((v: number, i: number) => expect(v).toBeCloseTo(result.cpu[i], 4));
+      expect(result.pending).toBe(true);
+      expect(result.web.length).toBe(6);
+      result.web.forEach((v: number, i: number) => expect(v).toBeCloseTo(result.cpu[i], 5));
     } finally {
       await context.close();
       server.close();

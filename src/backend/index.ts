@@ -17,6 +17,7 @@ import { Graph, Var } from '../core/ir.js';
 import type { Params, Primitive } from '../core/primitive.js';
 import { type Device, type Executable, type GraphBackend, jsBackend } from './backend.js';
 import { onnxBackend } from './onnx.js';
+import { PendingArray, initOnnxRuntimeWeb, onnxWebReady, webCpu } from './onnx-web.js';
 
 /** A backend name. @category Backends */
 export type BackendName = 'cpu' | 'webgpu';
@@ -96,6 +97,7 @@ export async function toDevice(x: Array, name: BackendName): Promise<Array> {
     if (!c) throw new FluxionError('toDevice: cannot move a traced array');
     return upload(c);
   }
+  if (x instanceof PendingArray) return x.value;
   return x instanceof GpuArray ? download(x) : x;
 }
 
@@ -118,19 +120,22 @@ const cpu: Device = {
   runPrimitive: eagerOnGraphBackend,
 };
 const webgpu: Device = { name: 'webgpu', holds: (x) => x instanceof GpuArray, place: upload, runGraph, runPrimitive };
-const byName: Record<BackendName, Device> = { cpu, webgpu };
+/** Devices that hold arrays of their own; the CPU's is ONNX Runtime Web's pending arrays in a browser that initialised it. */
+const holders: Device[] = [webgpu, webCpu];
+const cpuDevice = (): Device => (onnxWebReady() ? webCpu : cpu);
 
 // An operation runs where its operands live; a jit call runs on its `device` option or the default
 // backend (its CPU array inputs are placed there). Eager operations on CPU arrays stay on the CPU.
 // Mixing non-scalar CPU arrays into work on another device is an error.
 installBackend((prim, args, params) => {
   const call = prim.props?.staged ? (params as { graph: Graph; name: string; device?: BackendName; donate?: number[] }) : null;
-  const holder = Object.values(byName).find((d) => d !== cpu && args.some((a) => d.holds(a)));
+  const holder = holders.find((d) => args.some((a) => d.holds(a)));
   // An explicit device binds; the default only draws CPU arrays away from the CPU.
-  const want = call?.device ? byName[call.device] : call && defaultBackend !== 'cpu' ? byName[defaultBackend] : undefined;
-  if (want === cpu && holder) throw new FluxionError(`${call!.name}: jit with device 'cpu' got ${holder.name} arrays; move them with await toDevice(x, 'cpu')`);
-  const device = holder ?? want ?? cpu;
-  const placed = device === cpu ? args : args.map((a) => {
+  const wanted = call?.device ?? (call && defaultBackend !== 'cpu' ? defaultBackend : undefined);
+  const want = wanted === 'webgpu' ? webgpu : wanted === 'cpu' ? cpuDevice() : undefined;
+  if (want?.name === 'cpu' && holder && holder.name !== 'cpu') throw new FluxionError(`${call!.name}: jit with device 'cpu' got ${holder.name} arrays; move them with await toDevice(x, 'cpu')`);
+  const device = holder ?? want ?? (call ? cpuDevice() : cpu);
+  const placed = device.name === 'cpu' ? args : args.map((a) => {
     if (device.holds(a) || !(a instanceof ConcreteArray) || a.ndim === 0) return a;
     if (weakConstants.has(a) || want === device) return device.place(a);
     throw new FluxionError(`${prim.name}: mixes a cpu array (shape [${a.shape}]) with ${device.name} arrays; move it with await toDevice(x, '${device.name}')`);
@@ -144,4 +149,4 @@ if (typeof process !== 'undefined' && process.env?.FLUXION_BACKEND) {
   else if (b !== 'cpu') throw new ValueError(`FLUXION_BACKEND=${b} is not a backend (cpu or webgpu)`);
 }
 
-export { GpuArray, initWebGPU, webgpuMemoryStats };
+export { GpuArray, initWebGPU, webgpuMemoryStats, PendingArray, initOnnxRuntimeWeb };
