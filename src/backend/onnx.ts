@@ -45,7 +45,7 @@ export function loadOnnxRuntime(): Runtime | null {
     const { Tensor } = fromOrt('onnxruntime-common');
     initOrt();
     const { availableParallelism } = process.getBuiltinModule('node:os') as typeof import('node:os');
-    sessionOptions.intraOpNumThreads = availableParallelism();
+    sessionOptions.intraOpNumThreads = Number(process.env.FLUXION_ORT_THREADS) || availableParallelism();
     // FLUXION_ORT_PROFILE=prefix writes ONNX Runtime's per-node timings when the process exits.
     if (process.env.FLUXION_ORT_PROFILE) Object.assign(sessionOptions, { enableProfiling: true, profileFilePrefix: process.env.FLUXION_ORT_PROFILE });
     runtime = { Session: binding.InferenceSession, Tensor };
