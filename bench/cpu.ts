@@ -76,7 +76,6 @@ const sync = (t: unknown): unknown => {
   return t;
 };
 
-const fluxion: [string, () => unknown, ((ms: number) => string)?][] = [];
 for (const [cpu, label] of [['onnx', 'fluxion jit (ONNX Runtime)'], ['js', 'fluxion jit (JavaScript)']] as const) {
   setCpuBackend(cpu);
   const j = {

@@ -1,8 +1,8 @@
 /**
  * Backend choice. The CPU backend is always present: jitted graphs run on ONNX Runtime when
- * `onnxruntime-node` loads (else, or with `FLUXION_CPU=js`, on the JavaScript kernels), eager
- * operations on the JavaScript kernels except large contractions and reductions. The WebGPU backend runs operations on
- * arrays placed on it (`toDevice`), `jit` calls given such arrays or `device: 'webgpu'`, and
+ * `onnxruntime-node` loads (else, or with `FLUXION_CPU=js`, on the JavaScript kernels; in browsers
+ * on ONNX Runtime Web once initialised), eager operations on the JavaScript kernels except large
+ * contractions and reductions. The WebGPU backend runs operations on arrays placed on it (`toDevice`), `jit` calls given such arrays or `device: 'webgpu'`, and
  * every `jit` call when it is the default (`await setDefaultBackend('webgpu')` or
  * `FLUXION_BACKEND=webgpu`). Arrays on different backends never mix silently: moving is explicit.
  * @module
@@ -11,7 +11,6 @@ import { Array, ConcreteArray, avalString, weakConstants } from '../core/array.j
 import { FluxionError, ValueError } from '../core/errors.js';
 import { installBackend } from '../core/trace.js';
 import { installGraphRunner } from '../core/staging.js';
-import { sizeOf } from '../core/shape.js';
 import { GpuArray, download, initWebGPU, runGraph, runPrimitive, upload, compile, webgpuMemoryStats } from './webgpu.js';
 import { Graph, Var } from '../core/ir.js';
 import type { Params, Primitive } from '../core/primitive.js';

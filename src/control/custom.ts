@@ -7,7 +7,7 @@ import { Array, type ShapedArray, avalString } from '../core/array.js';
 import { TraceError } from '../core/errors.js';
 import { Graph } from '../core/ir.js';
 import { type OnnxEmitter, type Primitive, UndefinedPrimal, definePrimitive } from '../core/primitive.js';
-import { evalGraph, runGraph, traceToGraph } from '../core/staging.js';
+import { runGraph, traceToGraph } from '../core/staging.js';
 import { bind } from '../core/trace.js';
 import { moveBatchAxis } from '../primitives/util.js';
 import { type TreeDef, unflatten } from '../tree.js';

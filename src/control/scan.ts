@@ -11,7 +11,7 @@ import { ShapeError, ValueError } from '../core/errors.js';
 import { type Eqn, Graph, Var } from '../core/ir.js';
 import { type Primitive, UndefinedPrimal, definePrimitive } from '../core/primitive.js';
 import { shapesEqual, sizeOf } from '../core/shape.js';
-import { evalGraph, runGraph, traceToGraph } from '../core/staging.js';
+import { runGraph, traceToGraph } from '../core/staging.js';
 import { bind } from '../core/trace.js';
 import { add, zerosLike } from '../primitives/index.js';
 import { moveBatchAxis } from '../primitives/util.js';

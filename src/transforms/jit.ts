@@ -3,9 +3,9 @@
  * values), optimise it, and bind it as a `call` primitive so it composes with every transform.
  * @module
  */
-import { Array, ConcreteArray, type ShapedArray, avalString } from '../core/array.js';
+import { Array, type ShapedArray, avalString } from '../core/array.js';
 import { ValueError } from '../core/errors.js';
-import { type Atom, Graph, Lit, typecheckGraph } from '../core/ir.js';
+import { Graph, typecheckGraph } from '../core/ir.js';
 import { type Primitive, definePrimitive } from '../core/primitive.js';
 import { shapesEqual } from '../core/shape.js';
 import { type ClosedGraph, evalGraph, interpret, traceToGraph } from '../core/staging.js';
