@@ -94,6 +94,7 @@ for (const [cpu, label] of [['onnx', 'fluxion jit (ONNX Runtime)'], ['js', 'flux
 setCpuBackend('onnx');
 record('matmul 1024', 'fluxion eager', () => sync(matmul(matA)), gflops(2 * 1024 ** 3));
 record('chain on 2^20 floats', 'fluxion eager', () => sync(chain(chainX)));
+record('VGG 3x3 conv 64->64 (batch 32, 32x32)', 'fluxion eager', () => sync(conv(vggIn, vggW)), gflops(2 * 32 * 64 * 64 * 9 * 32 * 32));
 record('MLP 784-512-512-10 SGD step (batch 128)', 'fluxion eager', () => sync(mlpStep(mlpInit.params, mlpX, mlpY)));
 
 // ---------------------------------------------------------------- peers

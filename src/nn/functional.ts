@@ -11,6 +11,7 @@ import { type UnfoldParams, dotGeneral, unfold, windowOutShape } from '../primit
 import * as P from '../primitives/index.js';
 import * as np from '../np/index.js';
 import { scan } from '../control/scan.js';
+import { jit } from '../transforms/jit.js';
 import { uniform as randomUniform } from '../random.js';
 
 // ---------------------------------------------------------------- activations
@@ -115,14 +116,26 @@ export function conv(x: Array, w: Array, b: Array | null | undefined, opts: Conv
   const p: UnfoldParams = { window, strides, padding, dilation, padValue: 0 };
   const out = windowOutShape(x.shape.slice(2), p);
   if (out.some((d) => d <= 0)) throw new ShapeError(`${name}: kernel ${fmtShape(window)} with dilation [${dilation}] is larger than the padded input ${fmtShape(x.shape)}`);
+  // Large eager convolutions run as one staged graph, which the CPU backend hands to a native Conv.
+  const staged = x.toConcrete() !== null && w.toConcrete() !== null && x.size + w.size >= STAGED_CONV_ELEMENTS;
+  const yy = staged ? stagedCorrelate(x, w, p, groups) : correlate(x, w, p, groups);
+  return b ? np.add(yy, P.reshape(b, [oc, ...out.map(() => 1)])) : yy;
+}
+
+const STAGED_CONV_ELEMENTS = 1 << 16;
+
+/** The convolution proper: unfold (im2col) contracted with the kernel over channels and window, per group. */
+function correlate(x: Array, w: Array, p: UnfoldParams, groups: number): Array {
+  const [n] = x.shape, [oc, icg] = w.shape, window = p.window, r = window.length;
+  const out = windowOutShape(x.shape.slice(2), p);
   const patches = P.reshape(unfold(x, p), [n, groups, icg, ...window, ...out]); // [N, g, C/g, ...k, ...out]
   const wg = P.reshape(w, [groups, oc / groups, icg, ...window]);
   const taps = [2, ...window.map((_, i) => 3 + i)];
   const y = dotGeneral(patches, wg, { contract: [taps, taps], batch: [[1], [0]] }); // [g, N, ...out, O/g]
   const perm = [1, 0, r + 2, ...out.map((_, i) => 2 + i)];
-  const yy = P.reshape(P.transpose(y, perm), [n, oc, ...out]);
-  return b ? np.add(yy, P.reshape(b, [oc, ...out.map(() => 1)])) : yy;
+  return P.reshape(P.transpose(y, perm), [n, oc, ...out]);
 }
+const stagedCorrelate = jit(correlate, { staticArgnums: [2, 3] });
 /** 1-d convolution: `x [N, C, L]`, `w [O, C/g, K]`. @example conv1d(x, w, b, {padding: 1}) @category Layers */
 export const conv1d = (x: Array, w: Array, b?: Array | null, opts?: ConvOptions): Array => conv(x, w, b, opts, 'conv1d');
 /** 2-d convolution: `x [N, C, H, W]`, `w [O, C/g, kH, kW]`. @example conv2d(x, w, b, {stride: 2, padding: 'same'}) @category Layers */
