@@ -10,6 +10,7 @@ import { makeClosedGraph } from '../transforms/jit.js';
 import { OPSET, lowerGraph } from './lower.js';
 
 export { OPSET, UnlowerableError, lowerGraph, type LoweredModel } from './lower.js';
+export { load, OnnxImportError, fluxionDType, type ImportedModel, type OnnxValueInfo } from './import.js';
 
 /** Options of {@link exportModel}. @category ONNX */
 export interface ExportOptions {

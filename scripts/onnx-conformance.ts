@@ -1,0 +1,101 @@
+// The ONNX node conformance suite (Debian's libonnx-testdata): every test model is imported with
+// onnx.load, run on its first data set and compared with the expected outputs. Prints pass /
+// fail / unsupported per operator and overall, and (with --write) writes docs/onnx-conformance.md.
+// Run: npm run onnx:conformance
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fromBinary } from '@bufbuild/protobuf';
+import { type Array, onnx } from '../src/index.js';
+import { ModelProtoSchema, TensorProtoSchema } from '../src/onnx/onnx_pb.js';
+import { tensorToArray } from '../src/onnx/import.js';
+
+export const NODE_TESTS = '/usr/share/libonnx-testdata/data/node';
+
+export type Outcome = 'pass' | 'fail' | 'unsupported';
+export interface TestResult {
+  test: string;
+  operator: string;
+  outcome: Outcome;
+  why?: string;
+}
+
+const unsupported = /not supported|has no|element type/;
+
+/** Elementwise comparison at float32 tolerance (NaN equals NaN, integers and booleans exactly). */
+function close(got: Array, want: Array): string | null {
+  if (got.shape.join() !== want.shape.join()) return `shape [${got.shape}] instead of [${want.shape}]`;
+  const a = got.dataSync(), b = want.dataSync();
+  for (let i = 0; i < a.length; i++) {
+    const x = Number(a[i]), y = Number(b[i]);
+    if (Number.isNaN(x) && Number.isNaN(y)) continue;
+    if (x === y) continue;
+    if (want.dtype !== 'float32' || !(Math.abs(x - y) <= 1e-5 + 1e-3 * Math.abs(y))) return `element ${i}: ${x} instead of ${y}`;
+  }
+  return null;
+}
+
+/** Runs one test folder. */
+export function runTest(dir: string): TestResult {
+  const test = dir.split('/').pop()!;
+  let operator = '?';
+  try {
+    const bytes = readFileSync(join(dir, 'model.onnx'));
+    const nodes = fromBinary(ModelProtoSchema, bytes).graph?.node ?? [];
+    operator = nodes.length === 1 ? nodes[0].opType : 'multi-node (expanded functions)';
+    const model = onnx.load(bytes);
+    const data = join(dir, 'test_data_set_0');
+    const files = readdirSync(data);
+    const read = (prefix: string) =>
+      files.filter((f) => f.startsWith(prefix)).sort((p, q) => parseInt(p.slice(prefix.length)) - parseInt(q.slice(prefix.length)))
+        .map((f) => tensorToArray(fromBinary(TensorProtoSchema, readFileSync(join(data, f))), `${test}/${f}`));
+    const inputs = read('input_'), expected = read('output_');
+    const outputs = model.fn(model.params, ...inputs);
+    for (let i = 0; i < expected.length; i++) {
+      const why = close(outputs[i], expected[i]);
+      if (why) return { test, operator, outcome: 'fail', why: `output ${i}: ${why}` };
+    }
+    return { test, operator, outcome: 'pass' };
+  } catch (e) {
+    const why = (e as Error).message.split('\n')[0].slice(0, 200);
+    return { test, operator, outcome: unsupported.test(why) ? 'unsupported' : 'fail', why };
+  }
+}
+
+/** Runs every node test; null when the test data is not installed. */
+export function runConformance(root = NODE_TESTS): TestResult[] | null {
+  if (!existsSync(root)) return null;
+  return readdirSync(root).sort().map((t) => runTest(join(root, t)));
+}
+
+/** The summary table: one row per operator, then the totals. */
+export function summarize(results: TestResult[]): string {
+  const byOp = new Map<string, Record<Outcome, number>>();
+  for (const r of results) {
+    const row = byOp.get(r.operator) ?? { pass: 0, fail: 0, unsupported: 0 };
+    row[r.outcome]++;
+    byOp.set(r.operator, row);
+  }
+  const total = { pass: 0, fail: 0, unsupported: 0 };
+  const lines = ['| operator | pass | fail | unsupported |', '|---|---:|---:|---:|'];
+  for (const [op, row] of [...byOp].sort(([a], [b]) => a.localeCompare(b))) {
+    lines.push(`| ${op} | ${row.pass} | ${row.fail} | ${row.unsupported} |`);
+    for (const k of ['pass', 'fail', 'unsupported'] as const) total[k] += row[k];
+  }
+  lines.push(`| **all ${results.length} tests** | **${total.pass}** | **${total.fail}** | **${total.unsupported}** |`);
+  return lines.join('\n');
+}
+
+if (process.argv[1]?.endsWith('onnx-conformance.ts')) {
+  const results = runConformance();
+  if (!results) {
+    console.log(`ONNX conformance: ${NODE_TESTS} is missing (apt-get install libonnx-testdata)`);
+    process.exit(1);
+  }
+  const table = summarize(results);
+  console.log(table);
+  if (process.argv.includes('--failures')) for (const r of results.filter((r) => r.outcome !== 'pass')) console.log(`${r.outcome} ${r.test}: ${r.why}`);
+  if (process.argv.includes('--write')) {
+    const doc = `# ONNX conformance\n\nDebian's \`libonnx-testdata\` node tests (${results.length}), each imported with \`onnx.load\`, run on its first data set with Fluxion's eager CPU kernels and compared at float32 tolerance (rtol 1e-3, atol 1e-5). "Unsupported" means a clear refusal (an operator, element type or attribute Fluxion does not import); "fail" means a wrong or missing result or another error. Regenerate with \`npm run onnx:conformance -- --write\`; the test suite holds the pass count as a floor.\n\n${table}\n`;
+    writeFileSync('docs/onnx-conformance.md', doc);
+  }
+}

@@ -1,0 +1,423 @@
+/**
+ * ONNX operators as Fluxion operations, one entry per operator. Each takes its inputs (undefined
+ * where an optional input is omitted) and returns its outputs. Shape-like inputs (Reshape's
+ * shape, Slice's starts, ...) must be known values: constants, initializers or Shape results.
+ * @module
+ */
+import type { Array } from '../core/array.js';
+import type { DType } from '../core/dtype.js';
+import type { GraphProto } from './onnx_pb.js';
+import * as np from '../np/index.js';
+import * as P from '../primitives/index.js';
+import * as F from '../nn/functional.js';
+import { FluxionError } from '../core/errors.js';
+import { bind1 } from '../core/trace.js';
+import type { Attributes } from './import.js';
+
+/** What an operator sees besides its inputs. */
+export interface OpContext {
+  attrs: Attributes;
+  /** `node NAME (OpType)`, for messages. */
+  where: string;
+  opset: number;
+  /** How many outputs the node declares. */
+  outputs: number;
+  /** The values in scope (sub-graphs read outer values). */
+  env: Map<string, Array>;
+  run: (g: GraphProto, env: Map<string, Array>, opset: number) => (Array | undefined)[];
+}
+type Op = (ins: (Array | undefined)[], ctx: OpContext) => (Array | undefined)[];
+
+const need = (ins: (Array | undefined)[], i: number, ctx: OpContext): Array => {
+  const x = ins[i];
+  if (!x) throw new FluxionError(`${ctx.where}: input ${i} is required`);
+  return x;
+};
+/** The values of a shape-like input, which must be known while tracing. */
+function known(x: Array | undefined, ctx: OpContext, what: string): number[] {
+  if (!x) throw new FluxionError(`${ctx.where}: ${what} is required`);
+  const c = x.toConcrete();
+  if (!c) throw new FluxionError(`${ctx.where}: ${what} must be a constant (it depends on a model input or parameter)`);
+  return globalThis.Array.from(c.buffer, Number);
+}
+const axis = (a: number, rank: number) => (a < 0 ? a + rank : a);
+const isInt = (d: DType) => d === 'int32' || d === 'uint32';
+
+const unary = (f: (x: Array) => Array): Op => (ins, ctx) => [f(need(ins, 0, ctx))];
+const binary = (f: (a: Array, b: Array) => Array): Op => (ins, ctx) => [f(need(ins, 0, ctx), need(ins, 1, ctx))];
+const variadic = (f: (a: Array, b: Array) => Array): Op => (ins) => [(ins.filter(Boolean) as Array[]).reduce(f)];
+/** Integer division and remainder on equal shapes (ONNX's C semantics), through the strict primitives. */
+const strict = (prim: (a: Array, b: Array) => Array) => (a: Array, b: Array) => {
+  const [x, y] = np.broadcastArrays(a, b);
+  return prim(x, y);
+};
+
+function reshapeTo(x: Array, target: number[], allowzero: boolean): Array {
+  const shape = target.map((d, i) => (d === 0 && !allowzero ? x.shape[i] : d));
+  return np.reshape(x, shape);
+}
+
+/** `[begin, end]` pads per spatial axis from ONNX's `pads`/`auto_pad`, for a window op. */
+function windowPads(ctx: OpContext, spatial: readonly number[], kernel: number[], strides: number[], dilations: number[]): [number, number][] {
+  const r = spatial.length;
+  const auto = ctx.attrs.string('auto_pad', 'NOTSET');
+  if (auto === 'VALID') return spatial.map(() => [0, 0]);
+  if (auto === 'SAME_UPPER' || auto === 'SAME_LOWER') {
+    return spatial.map((s, i) => {
+      const total = Math.max(0, (Math.ceil(s / strides[i]) - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1 - s);
+      const small = Math.floor(total / 2);
+      return auto === 'SAME_UPPER' ? [small, total - small] : [total - small, small];
+    });
+  }
+  if (auto !== 'NOTSET') throw new FluxionError(`${ctx.where}: auto_pad '${auto}' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID`);
+  const pads = ctx.attrs.ints('pads', new globalThis.Array(2 * r).fill(0));
+  if (pads.length !== 2 * r || pads.some((p) => p < 0)) throw new FluxionError(`${ctx.where}: pads [${pads}] must be ${2 * r} non-negative values`);
+  return spatial.map((_, i) => [pads[i], pads[r + i]]);
+}
+
+/** Window parameters of a pooling node (ceil mode adds padding at the end, as PyTorch does). */
+function poolParams(x: Array, ctx: OpContext) {
+  const kernel = ctx.attrs.ints('kernel_shape');
+  const r = kernel.length;
+  const spatial = x.shape.slice(x.ndim - r);
+  const strides = ctx.attrs.ints('strides', kernel.map(() => 1)), dilation = ctx.attrs.ints('dilations', kernel.map(() => 1));
+  const padding = windowPads(ctx, spatial, kernel, strides, dilation);
+  const real = padding.map((p) => [...p] as [number, number]);
+  if (ctx.attrs.int('ceil_mode', 0)) {
+    padding.forEach((p, i) => {
+      const span = spatial[i] + p[0] + p[1] - dilation[i] * (kernel[i] - 1) - 1;
+      let n = Math.ceil(span / strides[i]) + 1;
+      if ((n - 1) * strides[i] >= spatial[i] + p[0]) n--;
+      p[1] += Math.max(0, (n - 1) * strides[i] - span);
+    });
+  }
+  return { window: kernel, strides, padding, dilation, real, r };
+}
+const windowAxes = (x: Array, r: number) => globalThis.Array.from({ length: r }, (_, i) => x.ndim + i);
+
+function reduce(f: (x: Array, o: { axis: number[]; keepdims: boolean }) => Array, axesInputSince: number): Op {
+  return (ins, ctx) => {
+    const x = need(ins, 0, ctx);
+    const fromInput = ctx.opset >= axesInputSince;
+    const given = fromInput ? (ins[1] ? known(ins[1], ctx, 'axes') : []) : ctx.attrs.ints('axes', []);
+    if (!given.length && ctx.attrs.int('noop_with_empty_axes', 0)) return [x];
+    const axes = given.length ? given.map((a) => axis(a, x.ndim)) : x.shape.map((_, i) => i);
+    return [f(x, { axis: axes, keepdims: ctx.attrs.int('keepdims', 1) === 1 })];
+  };
+}
+
+function argReduce(f: typeof np.argmax): Op {
+  return (ins, ctx) => {
+    const x = need(ins, 0, ctx);
+    const a = axis(ctx.attrs.int('axis', 0), x.ndim);
+    const keepdims = ctx.attrs.int('keepdims', 1) === 1;
+    if (!ctx.attrs.int('select_last_index', 0)) return [f(x, { axis: a, keepdims })];
+    const last = np.subtract(x.shape[a] - 1, f(np.flip(x, { axis: a }), { axis: a, keepdims }));
+    return [np.astype(last, 'int32')];
+  };
+}
+
+function softmaxLike(f: (x: Array, axis: number) => Array): Op {
+  return (ins, ctx) => {
+    const x = need(ins, 0, ctx);
+    if (ctx.opset >= 13) return [f(x, axis(ctx.attrs.int('axis', -1), x.ndim))];
+    // Before opset 13 the input is coerced to 2-d at `axis`.
+    const a = axis(ctx.attrs.int('axis', 1), x.ndim);
+    const lead = x.shape.slice(0, a).reduce((p, d) => p * d, 1);
+    return [np.reshape(f(np.reshape(x, [lead, -1]), 1), x.shape)];
+  };
+}
+
+const castTo = (x: Array, to: DType) => (x.dtype === to ? x : np.astype(x, to));
+const dtypeOf = (code: number, ctx: OpContext): DType => {
+  const map: Record<number, DType> = { 1: 'float32', 10: 'float32', 11: 'float32', 16: 'float32', 2: 'int32', 3: 'int32', 4: 'int32', 5: 'int32', 6: 'int32', 7: 'int32', 12: 'uint32', 13: 'uint32', 9: 'bool' };
+  const d = map[code];
+  if (!d) throw new FluxionError(`${ctx.where}: cast to element type ${code} is not supported`);
+  return d;
+};
+
+/** Every supported operator. */
+export const OPS: Record<string, Op> = {
+  // ---- elementwise
+  Add: binary(np.add), Sub: binary(np.subtract), Mul: binary(np.multiply),
+  Div: binary((a, b) => (isInt(a.dtype) ? strict(P.div)(a, b) : np.divide(a, b))),
+  Mod: (ins, ctx) => {
+    const [a, b] = [need(ins, 0, ctx), need(ins, 1, ctx)];
+    return [ctx.attrs.int('fmod', 0) ? strict((x, y) => bind1(P.remP, [x, y]))(a, b) : np.remainder(a, b)];
+  },
+  Pow: binary((a, b) => castTo(np.power(np.astype(a, 'float32'), np.astype(b, 'float32')), a.dtype)),
+  Max: variadic(np.maximum), Min: variadic(np.minimum), Sum: variadic(np.add),
+  Mean: (ins) => [np.divide((ins.filter(Boolean) as Array[]).reduce((a, b) => np.add(a, b)), ins.filter(Boolean).length)],
+  Equal: binary(np.equal), Less: binary(np.less), LessOrEqual: binary(np.lessEqual), Greater: binary(np.greater), GreaterOrEqual: binary(np.greaterEqual),
+  And: binary(np.logicalAnd), Or: binary(np.logicalOr), Xor: binary(np.logicalXor), Not: unary(np.logicalNot),
+  BitwiseAnd: binary(np.bitwiseAnd), BitwiseOr: binary(np.bitwiseOr), BitwiseXor: binary(np.bitwiseXor),
+  Where: (ins, ctx) => [np.where(need(ins, 0, ctx), need(ins, 1, ctx), need(ins, 2, ctx))],
+  Abs: unary(np.abs), Neg: unary(np.negative), Exp: unary(np.exp), Log: unary(np.log), Sqrt: unary(np.sqrt), Reciprocal: unary(np.reciprocal),
+  Sin: unary(np.sin), Cos: unary(np.cos), Tan: unary(np.tan), Tanh: unary(np.tanh), Sigmoid: unary(np.sigmoid), Erf: unary(np.erf),
+  Floor: unary(np.floor), Ceil: unary(np.ceil), Round: unary(np.round), Sign: unary(np.sign), IsNaN: unary(np.isnan),
+  IsInf: (ins, ctx) => {
+    const x = need(ins, 0, ctx);
+    const pos = ctx.attrs.int('detect_positive', 1), neg = ctx.attrs.int('detect_negative', 1);
+    return [np.logicalOr(pos ? np.equal(x, Infinity) : np.zerosLike(x, { dtype: 'bool' }), neg ? np.equal(x, -Infinity) : np.zerosLike(x, { dtype: 'bool' }))];
+  },
+  Relu: unary((x) => np.maximum(x, 0)),
+  LeakyRelu: (ins, ctx) => [F.leakyRelu(need(ins, 0, ctx), ctx.attrs.float('alpha', 0.01))],
+  PRelu: (ins, ctx) => {
+    const [x, slope] = [need(ins, 0, ctx), need(ins, 1, ctx)];
+    return [np.where(np.less(x, 0), np.multiply(x, slope), x)];
+  },
+  Elu: (ins, ctx) => [F.elu(need(ins, 0, ctx), ctx.attrs.float('alpha', 1))],
+  Selu: (ins, ctx) => {
+    const x = need(ins, 0, ctx);
+    const alpha = ctx.attrs.float('alpha', 1.67326319217681884765625), gamma = ctx.attrs.float('gamma', 1.05070102214813232421875);
+    return [np.multiply(np.where(np.greater(x, 0), x, np.multiply(np.expm1(x), alpha)), gamma)];
+  },
+  ThresholdedRelu: (ins, ctx) => {
+    const x = need(ins, 0, ctx);
+    return [np.where(np.greater(x, ctx.attrs.float('alpha', 1)), x, 0)];
+  },
+  Softplus: unary(F.softplus),
+  Softsign: unary((x) => np.divide(x, np.add(np.abs(x), 1))),
+  HardSigmoid: (ins, ctx) => [np.clip(np.add(np.multiply(need(ins, 0, ctx), ctx.attrs.float('alpha', 0.2)), ctx.attrs.float('beta', 0.5)), 0, 1)],
+  HardSwish: unary((x) => np.multiply(x, np.clip(np.add(np.divide(x, 6), 0.5), 0, 1))),
+  Identity: unary((x) => x),
+  Dropout: (ins, ctx) => {
+    const x = need(ins, 0, ctx);
+    if (ins[2] && known(ins[2], ctx, 'training_mode')[0]) throw new FluxionError(`${ctx.where}: training-mode dropout is not supported (use nn.dropout with a key)`);
+    return [x, ctx.outputs > 1 ? np.onesLike(x, { dtype: 'bool' }) : undefined];
+  },
+  Clip: (ins, ctx) => {
+    const x = need(ins, 0, ctx);
+    if (ctx.opset < 11) return [np.clip(x, ctx.attrs.float('min', -3.4028234663852886e38), ctx.attrs.float('max', 3.4028234663852886e38))];
+    return [np.clip(x, ins[1] ?? null, ins[2] ?? null)];
+  },
+  Cast: (ins, ctx) => [castTo(need(ins, 0, ctx), dtypeOf(ctx.attrs.int('to'), ctx))],
+  CastLike: (ins, ctx) => [castTo(need(ins, 0, ctx), need(ins, 1, ctx).dtype)],
+
+  // ---- contractions
+  MatMul: binary(np.matmul),
+  Gemm: (ins, ctx) => {
+    let a = need(ins, 0, ctx), b = need(ins, 1, ctx);
+    if (ctx.attrs.int('transA', 0)) a = np.transpose(a);
+    if (ctx.attrs.int('transB', 0)) b = np.transpose(b);
+    let y = np.multiply(np.matmul(a, b), ctx.attrs.float('alpha', 1));
+    if (ins[2]) y = np.add(y, np.multiply(ins[2], ctx.attrs.float('beta', 1)));
+    return [y];
+  },
+  Einsum: (ins, ctx) => [np.einsum(ctx.attrs.string('equation').replace(/\s+/g, ''), ...(ins as Array[]))],
+
+  // ---- shapes and data movement
+  Reshape: (ins, ctx) => [reshapeTo(need(ins, 0, ctx), ctx.opset >= 5 ? known(ins[1], ctx, 'shape') : ctx.attrs.ints('shape'), ctx.attrs.int('allowzero', 0) === 1)],
+  Flatten: (ins, ctx) => {
+    const x = need(ins, 0, ctx);
+    const a = axis(ctx.attrs.int('axis', 1), x.ndim);
+    return [np.reshape(x, [x.shape.slice(0, a).reduce((p, d) => p * d, 1), x.shape.slice(a).reduce((p, d) => p * d, 1)])];
+  },
+  Transpose: (ins, ctx) => {
+    const x = need(ins, 0, ctx);
+    return [np.transpose(x, ctx.attrs.ints('perm', x.shape.map((_, i) => x.ndim - 1 - i)))];
+  },
+  Squeeze: (ins, ctx) => {
+    const x = need(ins, 0, ctx);
+    const axes = ctx.opset >= 13 ? (ins[1] ? known(ins[1], ctx, 'axes') : []) : ctx.attrs.ints('axes', []);
+    return [axes.length ? np.squeeze(x, { axis: axes.map((a) => axis(a, x.ndim)) }) : np.squeeze(x)];
+  },
+  Unsqueeze: (ins, ctx) => {
+    const x = need(ins, 0, ctx);
+    const axes = ctx.opset >= 13 ? known(ins[1], ctx, 'axes') : ctx.attrs.ints('axes');
+    const rank = x.ndim + axes.length;
+    const sorted = axes.map((a) => axis(a, rank)).sort((p, q) => p - q);
+    const shape = [...x.shape];
+    for (const a of sorted) shape.splice(a, 0, 1);
+    return [np.reshape(x, shape)];
+  },
+  Concat: (ins, ctx) => {
+    const xs = ins.filter(Boolean) as Array[];
+    return [np.concatenate(xs, { axis: axis(ctx.attrs.int('axis'), xs[0].ndim) })];
+  },
+  Split: (ins, ctx) => {
+    const x = need(ins, 0, ctx);
+    const a = axis(ctx.attrs.int('axis', 0), x.ndim);
+    const n = x.shape[a];
+    let sizes = ctx.opset >= 13 ? (ins[1] ? known(ins[1], ctx, 'split') : []) : ctx.attrs.ints('split', []);
+    if (!sizes.length) {
+      const parts = ctx.attrs.int('num_outputs', ctx.outputs);
+      const each = Math.ceil(n / parts);
+      sizes = globalThis.Array.from({ length: parts }, (_, i) => Math.max(0, Math.min(each, n - i * each)));
+    }
+    if (sizes.reduce((p, s) => p + s, 0) !== n) throw new FluxionError(`${ctx.where}: split sizes [${sizes}] do not add up to ${n}`);
+    let at = 0;
+    return sizes.map((s) => {
+      const part = np.take(x, np.arange(at, at + s, 1, { dtype: 'int32' }), { axis: a });
+      at += s;
+      return part;
+    });
+  },
+  Slice: (ins, ctx) => {
+    let x = need(ins, 0, ctx);
+    const old = ctx.opset < 10;
+    const starts = old ? ctx.attrs.ints('starts') : known(ins[1], ctx, 'starts');
+    const ends = old ? ctx.attrs.ints('ends') : known(ins[2], ctx, 'ends');
+    const axes = (old ? ctx.attrs.ints('axes', starts.map((_, i) => i)) : ins[3] ? known(ins[3], ctx, 'axes') : starts.map((_, i) => i)).map((a) => axis(a, x.ndim));
+    const steps = !old && ins[4] ? known(ins[4], ctx, 'steps') : starts.map(() => 1);
+    axes.forEach((a, i) => {
+      const d = x.shape[a], step = steps[i];
+      if (step === 0) throw new FluxionError(`${ctx.where}: step 0 on axis ${a}`);
+      const clampTo = (v: number, lo: number, hi: number) => Math.min(Math.max(v < 0 ? v + d : v, lo), hi);
+      const start = step > 0 ? clampTo(starts[i], 0, d) : clampTo(starts[i], -1, d - 1);
+      const end = step > 0 ? clampTo(ends[i], 0, d) : clampTo(ends[i], -1, d - 1);
+      const idx: number[] = [];
+      for (let k = start; step > 0 ? k < end : k > end; k += step) idx.push(k);
+      if (idx.length === d && step === 1) return;
+      x = np.take(x, np.array(idx, { dtype: 'int32' }), { axis: a });
+    });
+    return [x];
+  },
+  Gather: (ins, ctx) => {
+    const [x, idx] = [need(ins, 0, ctx), need(ins, 1, ctx)];
+    const a = axis(ctx.attrs.int('axis', 0), x.ndim);
+    const wrapped = np.where(np.less(idx, 0), np.add(idx, x.shape[a]), idx);
+    return [np.take(x, np.astype(wrapped, 'int32'), { axis: a })];
+  },
+  GatherElements: (ins, ctx) => {
+    const [x, idx] = [need(ins, 0, ctx), need(ins, 1, ctx)];
+    const a = axis(ctx.attrs.int('axis', 0), x.ndim);
+    return [np.takeAlongAxis(x, np.astype(np.where(np.less(idx, 0), np.add(idx, x.shape[a]), idx), 'int32'), a)];
+  },
+  Expand: (ins, ctx) => {
+    const x = need(ins, 0, ctx);
+    const shape = known(ins[1], ctx, 'shape');
+    const rank = Math.max(x.ndim, shape.length);
+    const pad = (s: readonly number[]) => [...new globalThis.Array(rank - s.length).fill(1), ...s];
+    const [xs, ts] = [pad(x.shape), pad(shape)];
+    return [np.broadcastTo(np.reshape(x, xs), xs.map((d, i) => (d === 1 ? ts[i] : d)))];
+  },
+  Tile: (ins, ctx) => [np.tile(need(ins, 0, ctx), known(ins[1], ctx, 'repeats'))],
+  Shape: (ins, ctx) => {
+    const x = need(ins, 0, ctx);
+    const start = axis(Math.max(-x.ndim, Math.min(ctx.attrs.int('start', 0), x.ndim)), x.ndim);
+    const endAttr = ctx.attrs.int('end', x.ndim);
+    const end = Math.min(axis(Math.max(-x.ndim, endAttr), x.ndim), x.ndim);
+    return [np.array(x.shape.slice(start, Math.max(start, end)), { dtype: 'int32' })];
+  },
+  Size: (ins, ctx) => [np.array(need(ins, 0, ctx).size, { dtype: 'int32' })],
+  Constant: (_, ctx) => {
+    const t = ctx.attrs.tensor('value');
+    if (t) return [t];
+    if (ctx.attrs.has('value_float')) return [np.array(ctx.attrs.float('value_float'))];
+    if (ctx.attrs.has('value_floats')) return [np.array(ctx.attrs.floats('value_floats'))];
+    if (ctx.attrs.has('value_int')) return [np.array(ctx.attrs.int('value_int'), { dtype: 'int32' })];
+    if (ctx.attrs.has('value_ints')) return [np.array(ctx.attrs.ints('value_ints'), { dtype: 'int32' })];
+    throw new FluxionError(`${ctx.where}: only tensor, float(s) and int(s) constants are supported`);
+  },
+  ConstantOfShape: (ins, ctx) => {
+    const shape = known(ins[0], ctx, 'shape');
+    const v = ctx.attrs.tensor('value');
+    return [np.full(shape, v ? v.buffer[0] : 0, { dtype: v?.dtype ?? 'float32' })];
+  },
+  Range: (ins, ctx) => {
+    const [start, limit, delta] = [known(ins[0], ctx, 'start')[0], known(ins[1], ctx, 'limit')[0], known(ins[2], ctx, 'delta')[0]];
+    const n = Math.max(Math.ceil((limit - start) / delta), 0);
+    return [np.astype(np.add(np.multiply(np.arange(n), delta), start), need(ins, 0, ctx).dtype)];
+  },
+  Pad: (ins, ctx) => {
+    const x = need(ins, 0, ctx);
+    const mode = ctx.attrs.string('mode', 'constant');
+    if (mode !== 'constant') throw new FluxionError(`${ctx.where}: pad mode '${mode}' is not supported (constant only)`);
+    const pads = ctx.opset >= 11 ? known(ins[1], ctx, 'pads') : ctx.attrs.ints('pads');
+    const value = ctx.opset >= 11 ? (ins[2] ? known(ins[2], ctx, 'constant_value')[0] : 0) : ctx.attrs.float('value', 0);
+    const axes = ins[3] ? known(ins[3], ctx, 'axes').map((a) => axis(a, x.ndim)) : x.shape.map((_, i) => i);
+    const pairs = x.shape.map(() => [0, 0]);
+    axes.forEach((a, i) => (pairs[a] = [pads[i], pads[axes.length + i]]));
+    if (pairs.some(([lo, hi]) => lo < 0 || hi < 0)) {
+      const lo = pairs.map((p) => p[0]), hi = pairs.map((p) => p[1]);
+      return [P.pad(x, lo, hi, lo.map(() => 0), value)];
+    }
+    return [np.pad(x, pairs, { constantValues: value })];
+  },
+  CumSum: (ins, ctx) => {
+    let x = need(ins, 0, ctx);
+    const a = axis(known(ins[1], ctx, 'axis')[0], x.ndim);
+    const reverse = ctx.attrs.int('reverse', 0), exclusive = ctx.attrs.int('exclusive', 0);
+    if (reverse) x = np.flip(x, { axis: a });
+    let y = np.cumsum(x, { axis: a });
+    if (exclusive) y = np.subtract(y, x);
+    return [castTo(reverse ? np.flip(y, { axis: a }) : y, x.dtype)];
+  },
+
+  // ---- reductions
+  ReduceSum: reduce((x, o) => np.sum(x, o), 13),
+  ReduceMean: reduce((x, o) => np.mean(x, o), 18),
+  ReduceMax: reduce((x, o) => np.max(x, o), 18),
+  ReduceMin: reduce((x, o) => np.min(x, o), 18),
+  ReduceProd: reduce((x, o) => np.prod(x, o), 18),
+  ReduceL1: reduce((x, o) => np.sum(np.abs(x), o), 18),
+  ReduceL2: reduce((x, o) => np.sqrt(np.sum(np.square(x), o)), 18),
+  ReduceSumSquare: reduce((x, o) => np.sum(np.square(x), o), 18),
+  ReduceLogSum: reduce((x, o) => np.log(np.sum(x, o)), 18),
+  ReduceLogSumExp: reduce((x, o) => np.logsumexp(x, o), 18),
+  ArgMax: argReduce(np.argmax),
+  ArgMin: argReduce(np.argmin),
+  Softmax: softmaxLike(F.softmax),
+  LogSoftmax: softmaxLike(F.logSoftmax),
+
+  // ---- neural network layers
+  Conv: (ins, ctx) => {
+    const [x, w] = [need(ins, 0, ctx), need(ins, 1, ctx)];
+    const kernel = w.shape.slice(2), r = kernel.length;
+    const strides = ctx.attrs.ints('strides', kernel.map(() => 1)), dilation = ctx.attrs.ints('dilations', kernel.map(() => 1));
+    const pads = windowPads(ctx, x.shape.slice(2), kernel, strides, dilation);
+    const padded = pads.some(([lo, hi]) => lo || hi) ? np.pad(x, [[0, 0], [0, 0], ...pads]) : x;
+    if (r < 1) throw new FluxionError(`${ctx.where}: weight ${w.shape} has no spatial axes`);
+    return [F.conv(padded, w, ins[2], { stride: strides, dilation, groups: ctx.attrs.int('group', 1) })];
+  },
+  MaxPool: (ins, ctx) => {
+    const x = need(ins, 0, ctx);
+    if (ctx.outputs > 1) throw new FluxionError(`${ctx.where}: the Indices output is not supported`);
+    const p = poolParams(x, ctx);
+    const lowest = x.dtype === 'float32' ? -Infinity : x.dtype === 'int32' ? -(2 ** 31) : 0;
+    const patches = P.unfold(x, { window: p.window, strides: p.strides, padding: p.padding, dilation: p.dilation, padValue: lowest });
+    return [P.reduceMax(patches, windowAxes(x, p.r).map((a) => a - p.r))];
+  },
+  AveragePool: (ins, ctx) => {
+    const x = need(ins, 0, ctx);
+    const p = poolParams(x, ctx);
+    const axes = windowAxes(x, p.r).map((a) => a - p.r);
+    const sums = P.reduceSum(P.unfold(x, { window: p.window, strides: p.strides, padding: p.padding, dilation: p.dilation, padValue: 0 }), axes);
+    // The divisor counts taps inside the input, or inside the declared padding too (never ceil mode's extra).
+    const spatial = x.shape.slice(x.ndim - p.r);
+    const include = ctx.attrs.int('count_include_pad', 0) === 1;
+    const ones = np.ones(include ? spatial.map((s, i) => s + p.real[i][0] + p.real[i][1]) : spatial);
+    const countPadding = include ? p.padding.map(([, hi], i): [number, number] => [0, hi - p.real[i][1]]) : p.padding;
+    const counts = P.reduceSum(P.unfold(ones, { window: p.window, strides: p.strides, padding: countPadding, dilation: p.dilation, padValue: 0 }), p.window.map((_, i) => i));
+    return [np.divide(sums, counts)];
+  },
+  GlobalAveragePool: unary((x) => np.mean(x, { axis: x.shape.slice(2).map((_, i) => i + 2), keepdims: true })),
+  GlobalMaxPool: unary((x) => np.max(x, { axis: x.shape.slice(2).map((_, i) => i + 2), keepdims: true })),
+  BatchNormalization: (ins, ctx) => {
+    if (ctx.attrs.int('training_mode', 0)) throw new FluxionError(`${ctx.where}: training-mode batch normalization is not supported`);
+    const [x, scale, bias, mean, variance] = [0, 1, 2, 3, 4].map((i) => need(ins, i, ctx));
+    const c = [x.shape[1], ...x.shape.slice(2).map(() => 1)];
+    const inv = np.divide(np.reshape(scale, c), np.sqrt(np.add(np.reshape(variance, c), ctx.attrs.float('epsilon', 1e-5))));
+    return [np.add(np.multiply(np.subtract(x, np.reshape(mean, c)), inv), np.reshape(bias, c))];
+  },
+  LayerNormalization: (ins, ctx) => {
+    const x = need(ins, 0, ctx);
+    const a = axis(ctx.attrs.int('axis', -1), x.ndim);
+    const axes = x.shape.slice(a).map((_, i) => a + i);
+    const mean = np.mean(x, { axis: axes, keepdims: true });
+    const centered = np.subtract(x, mean);
+    const invStd = np.reciprocal(np.sqrt(np.add(np.mean(np.square(centered), { axis: axes, keepdims: true }), ctx.attrs.float('epsilon', 1e-5))));
+    let y = np.multiply(np.multiply(centered, invStd), need(ins, 1, ctx));
+    if (ins[2]) y = np.add(y, ins[2]);
+    return [y, mean, invStd];
+  },
+
+  // ---- control flow (a condition known while tracing picks its branch)
+  If: (ins, ctx) => {
+    const cond = known(ins[0], ctx, 'cond')[0];
+    const branch = ctx.attrs.graph(cond ? 'then_branch' : 'else_branch');
+    if (!branch) throw new FluxionError(`${ctx.where}: missing ${cond ? 'then_branch' : 'else_branch'}`);
+    return ctx.run(branch, new Map(ctx.env), ctx.opset);
+  },
+};
