@@ -68,6 +68,13 @@ const half = (bits: number) => {
 };
 const bfloat = (bits: number) => new Float32Array(new Uint32Array([bits << 16]).buffer)[0];
 
+/**
+ * An int64 element as a number. The int64 limits, which exporters write for "to the end" in
+ * Slice bounds, become the int32 limits (exact there, as no axis is that long); any other value
+ * beyond int32 stays as it is and is refused below.
+ */
+const int64 = (v: bigint) => (v === 2n ** 63n - 1n ? 2 ** 31 - 1 : v === -(2n ** 63n) ? -(2 ** 31) : Number(v));
+
 /** Checks dims (non-negative integers whose product fits) and returns the element count. */
 function elementCount(dims: readonly (number | bigint)[], where: string): number {
   let n = 1;
@@ -100,12 +107,12 @@ export function tensorToArray(t: TensorProto, where = `tensor '${t.name}'`): Con
       [T.FLOAT]: (i) => v.getFloat32(4 * i, true), [T.DOUBLE]: (i) => v.getFloat64(8 * i, true), [T.FLOAT16]: (i) => half(v.getUint16(2 * i, true)),
       [T.BFLOAT16]: (i) => bfloat(v.getUint16(2 * i, true)), [T.INT8]: (i) => v.getInt8(i), [T.UINT8]: (i) => v.getUint8(i), [T.INT16]: (i) => v.getInt16(2 * i, true),
       [T.UINT16]: (i) => v.getUint16(2 * i, true), [T.INT32]: (i) => v.getInt32(4 * i, true), [T.UINT32]: (i) => v.getUint32(4 * i, true),
-      [T.INT64]: (i) => Number(v.getBigInt64(8 * i, true)), [T.UINT64]: (i) => Number(v.getBigUint64(8 * i, true)), [T.BOOL]: (i) => (v.getUint8(i) ? 1 : 0),
+      [T.INT64]: (i) => int64(v.getBigInt64(8 * i, true)), [T.UINT64]: (i) => Number(v.getBigUint64(8 * i, true)), [T.BOOL]: (i) => (v.getUint8(i) ? 1 : 0),
     };
     put(readers[t.dataType], n);
   } else if (t.dataType === T.FLOAT) put((i) => t.floatData[i], t.floatData.length);
   else if (t.dataType === T.DOUBLE) put((i) => t.doubleData[i], t.doubleData.length);
-  else if (t.dataType === T.INT64) put((i) => Number(t.int64Data[i]), t.int64Data.length);
+  else if (t.dataType === T.INT64) put((i) => int64(t.int64Data[i]), t.int64Data.length);
   else if (t.dataType === T.UINT32 || t.dataType === T.UINT64) put((i) => Number(t.uint64Data[i]), t.uint64Data.length);
   else if (t.dataType === T.FLOAT16) put((i) => half(t.int32Data[i]), t.int32Data.length);
   else if (t.dataType === T.BFLOAT16) put((i) => bfloat(t.int32Data[i]), t.int32Data.length);
@@ -213,6 +220,10 @@ export function load(bytes: Uint8Array): ImportedModel {
   }
   const inputs = graph.input.filter((v) => !initial.has(v.name)).map(valueInfo);
   const outputs = graph.output.map(valueInfo);
+  for (const v of [...inputs, ...outputs]) {
+    if (v.elemType === 'unknown') throw new OnnxImportError(`onnx.load: '${v.name}' is not a tensor (sequence, map and optional values are not supported)`);
+    if (v.elemType === 'bfloat16') throw new OnnxImportError(`onnx.load: '${v.name}' has element type bfloat16, which is not supported at the model's boundary`);
+  }
   checkGraph(graph, new Set([...initial.keys(), ...inputs.map((i) => i.name)]), foreign?.domain);
   const params: Record<string, Array> = Object.create(null);
   for (const [name, v] of initial) if (v.dtype === 'float32') params[name] = v;

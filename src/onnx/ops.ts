@@ -130,11 +130,43 @@ function softmaxLike(f: (x: Array, axis: number) => Array): Op {
 
 const castTo = (x: Array, to: DType) => (x.dtype === to ? x : np.astype(x, to));
 const dtypeOf = (code: number, ctx: OpContext): DType => {
-  const map: Record<number, DType> = { 1: 'float32', 10: 'float32', 11: 'float32', 16: 'float32', 2: 'int32', 3: 'int32', 4: 'int32', 5: 'int32', 6: 'int32', 7: 'int32', 12: 'uint32', 13: 'uint32', 9: 'bool' };
+  const map: Record<number, DType> = { 1: 'float32', 10: 'float32', 11: 'float32', 2: 'int32', 3: 'int32', 4: 'int32', 5: 'int32', 6: 'int32', 7: 'int32', 12: 'uint32', 13: 'uint32', 9: 'bool' };
   const d = map[code];
   if (!d) throw new FluxionError(`${ctx.where}: cast to element type ${code} is not supported`);
   return d;
 };
+
+/** Negative log-likelihood of `logProb [N, C, ...]` at integer `target [N, ...]` (ONNX's weights, ignore_index, reductions). */
+function nll(logProb: Array, target: Array, weight: Array | undefined, ctx: OpContext): Array {
+  const t = np.astype(target, 'int32');
+  const ignore = ctx.attrs.has('ignore_index') ? ctx.attrs.int('ignore_index') : null;
+  const keep = ignore === null ? np.onesLike(t, { dtype: 'bool' }) : np.notEqual(t, ignore);
+  const safe = np.where(keep, t, 0);
+  const picked = np.squeeze(np.takeAlongAxis(logProb, np.expandDims(safe, 1), 1), { axis: 1 });
+  const w = np.where(keep, weight ? np.take(weight, safe) : 1, 0);
+  const loss = np.negative(np.multiply(picked, w));
+  const reduction = ctx.attrs.string('reduction', 'mean');
+  if (reduction === 'none') return loss;
+  if (reduction === 'sum') return np.sum(loss);
+  if (reduction === 'mean') return np.divide(np.sum(loss), np.sum(w));
+  throw new FluxionError(`${ctx.where}: reduction '${reduction}' is not one of none, sum, mean`);
+}
+
+/** Moves depth blocks into space (DepthToSpace) or back (SpaceToDepth) by a reshape, a transpose and a reshape. */
+function depthSpace(toSpace: boolean): Op {
+  return (ins, ctx) => {
+    const x = need(ins, 0, ctx);
+    const b = ctx.attrs.int('blocksize');
+    const [n, c, h, w] = x.shape;
+    if (!toSpace) return [np.reshape(np.transpose(np.reshape(x, [n, c, h / b, b, w / b, b]), [0, 3, 5, 1, 2, 4]), [n, c * b * b, h / b, w / b])];
+    const crd = ctx.attrs.string('mode', 'DCR') === 'CRD';
+    const split = crd ? np.reshape(x, [n, c / (b * b), b, b, h, w]) : np.reshape(x, [n, b, b, c / (b * b), h, w]);
+    const moved = np.transpose(split, crd ? [0, 1, 4, 2, 5, 3] : [0, 3, 4, 1, 5, 2]);
+    return [np.reshape(moved, [n, c / (b * b), h * b, w * b])];
+  };
+}
+
+const asinLike = (x: Array) => np.arctan2(x, np.sqrt(np.subtract(1, np.square(x))));
 
 /** Every supported operator. */
 export const OPS: Record<string, Op> = {
@@ -181,6 +213,24 @@ export const OPS: Record<string, Op> = {
   HardSigmoid: (ins, ctx) => [np.clip(np.add(np.multiply(need(ins, 0, ctx), ctx.attrs.float('alpha', 0.2)), ctx.attrs.float('beta', 0.5)), 0, 1)],
   HardSwish: unary((x) => np.multiply(x, np.clip(np.add(np.divide(x, 6), 0.5), 0, 1))),
   Identity: unary((x) => x),
+  Sinh: unary((x) => np.divide(np.subtract(np.exp(x), np.exp(np.negative(x))), 2)),
+  Cosh: unary((x) => np.divide(np.add(np.exp(x), np.exp(np.negative(x))), 2)),
+  Asinh: unary((x) => np.log(np.add(x, np.sqrt(np.add(np.square(x), 1))))),
+  Acosh: unary((x) => np.log(np.add(x, np.sqrt(np.subtract(np.square(x), 1))))),
+  Atanh: unary((x) => np.multiply(np.log(np.divide(np.add(1, x), np.subtract(1, x))), 0.5)),
+  Asin: unary(asinLike),
+  Acos: unary((x) => np.arctan2(np.sqrt(np.subtract(1, np.square(x))), x)),
+  Atan: unary((x) => np.arctan2(x, np.onesLike(x))),
+  Celu: (ins, ctx) => {
+    const x = need(ins, 0, ctx), alpha = ctx.attrs.float('alpha', 1);
+    return [np.add(np.maximum(x, 0), np.minimum(0, np.multiply(np.expm1(np.divide(x, alpha)), alpha)))];
+  },
+  Mish: unary((x) => np.multiply(x, np.tanh(F.softplus(x)))),
+  Gelu: (ins, ctx) => [F.gelu(need(ins, 0, ctx), { approximate: ctx.attrs.string('approximate', 'none') as 'none' | 'tanh' })],
+  Shrink: (ins, ctx) => {
+    const x = need(ins, 0, ctx), bias = ctx.attrs.float('bias', 0), lambd = ctx.attrs.float('lambd', 0.5);
+    return [castTo(np.where(np.less(x, -lambd), np.add(x, bias), np.where(np.greater(x, lambd), np.subtract(x, bias), 0)), x.dtype)];
+  },
   Dropout: (ins, ctx) => {
     const x = need(ins, 0, ctx);
     if (ins[2] && known(ins[2], ctx, 'training_mode')[0]) throw new FluxionError(`${ctx.where}: training-mode dropout is not supported (use nn.dropout with a key)`);
@@ -335,6 +385,33 @@ export const OPS: Record<string, Op> = {
     }
     return [np.pad(x, pairs, { constantValues: value })];
   },
+  DepthToSpace: depthSpace(true),
+  SpaceToDepth: depthSpace(false),
+  Trilu: (ins, ctx) => {
+    const x = need(ins, 0, ctx);
+    const k = ins[1] ? known(ins[1], ctx, 'k')[0] : 0;
+    const [rows, cols] = x.shape.slice(-2);
+    const i = np.reshape(np.arange(rows, undefined, 1, { dtype: 'int32' }), [rows, 1]), j = np.reshape(np.arange(cols, undefined, 1, { dtype: 'int32' }), [1, cols]);
+    const d = np.subtract(j, i);
+    const keep = ctx.attrs.int('upper', 1) ? np.greaterEqual(d, k) : np.lessEqual(d, k);
+    return [np.where(keep, x, np.zerosLike(x))];
+  },
+  EyeLike: (ins, ctx) => {
+    const x = need(ins, 0, ctx);
+    const dtype = ctx.attrs.has('dtype') ? dtypeOf(ctx.attrs.int('dtype'), ctx) : x.dtype;
+    return [np.eye(x.shape[0], x.shape[1], { k: ctx.attrs.int('k', 0), dtype })];
+  },
+  OneHot: (ins, ctx) => {
+    const [idx, depthIn, values] = [need(ins, 0, ctx), need(ins, 1, ctx), need(ins, 2, ctx)];
+    const depth = known(depthIn, ctx, 'depth')[0];
+    const rank = idx.ndim + 1;
+    const a = axis(ctx.attrs.int('axis', -1), rank);
+    const wrapped = np.astype(np.where(np.less(idx, 0), np.add(idx, depth), idx), 'int32');
+    const classes = np.reshape(np.arange(depth, undefined, 1, { dtype: 'int32' }), globalThis.Array.from({ length: rank }, (_, i) => (i === a ? depth : 1)));
+    const hit = np.equal(np.expandDims(wrapped, a), classes);
+    const [off, on] = [np.take(values, np.array(0, { dtype: 'int32' })), np.take(values, np.array(1, { dtype: 'int32' }))];
+    return [np.where(hit, on, off)];
+  },
   CumSum: (ins, ctx) => {
     let x = need(ins, 0, ctx);
     const a = axis(known(ins[1], ctx, 'axis')[0], x.ndim);
@@ -358,6 +435,20 @@ export const OPS: Record<string, Op> = {
   ReduceLogSumExp: reduce((x, o) => np.logsumexp(x, o), 18),
   ArgMax: argReduce(np.argmax),
   ArgMin: argReduce(np.argmin),
+  Hardmax: softmaxLike((x, a) => np.astype(np.equal(np.expandDims(np.argmax(x, { axis: a }), a), np.reshape(np.arange(x.shape[a], undefined, 1, { dtype: 'int32' }), x.shape.map((d, i) => (i === a ? d : 1)))), x.dtype)),
+  TopK: (ins, ctx) => {
+    const x = need(ins, 0, ctx);
+    const k = known(ins[1], ctx, 'K')[0];
+    const a = axis(ctx.attrs.int('axis', -1), x.ndim);
+    const order = np.argsort(x, { axis: a, descending: ctx.attrs.int('largest', 1) === 1 });
+    const idx = np.take(order, np.arange(k, undefined, 1, { dtype: 'int32' }), { axis: a });
+    return [np.takeAlongAxis(x, idx, a), idx];
+  },
+  NegativeLogLikelihoodLoss: (ins, ctx) => [nll(need(ins, 0, ctx), need(ins, 1, ctx), ins[2], ctx)],
+  SoftmaxCrossEntropyLoss: (ins, ctx) => {
+    const logProb = F.logSoftmax(need(ins, 0, ctx), 1);
+    return [nll(logProb, need(ins, 1, ctx), ins[2], ctx), logProb];
+  },
   Softmax: softmaxLike(F.softmax),
   LogSoftmax: softmaxLike(F.logSoftmax),
 
@@ -370,6 +461,34 @@ export const OPS: Record<string, Op> = {
     const padded = pads.some(([lo, hi]) => lo || hi) ? np.pad(x, [[0, 0], [0, 0], ...pads]) : x;
     if (r < 1) throw new FluxionError(`${ctx.where}: weight ${w.shape} has no spatial axes`);
     return [F.conv(padded, w, ins[2], { stride: strides, dilation, groups: ctx.attrs.int('group', 1) })];
+  },
+  ConvTranspose: (ins, ctx) => {
+    const [x, w] = [need(ins, 0, ctx), need(ins, 1, ctx)];
+    const kernel = w.shape.slice(2), r = kernel.length, spatial = x.shape.slice(2);
+    const strides = ctx.attrs.ints('strides', kernel.map(() => 1)), dilation = ctx.attrs.ints('dilations', kernel.map(() => 1));
+    const outPad = ctx.attrs.ints('output_padding', kernel.map(() => 0));
+    const full = spatial.map((s, i) => strides[i] * (s - 1) + outPad[i] + (kernel[i] - 1) * dilation[i] + 1);
+    let pads: [number, number][];
+    if (ctx.attrs.has('output_shape')) {
+      const want = ctx.attrs.ints('output_shape').slice(-r);
+      const upper = ctx.attrs.string('auto_pad', 'NOTSET') === 'SAME_UPPER';
+      pads = full.map((f, i) => {
+        const total = f - want[i];
+        return upper ? [Math.floor(total / 2), total - Math.floor(total / 2)] : [total - Math.floor(total / 2), Math.floor(total / 2)];
+      });
+    } else if (ctx.attrs.string('auto_pad', 'NOTSET') !== 'NOTSET' && ctx.attrs.string('auto_pad') !== 'VALID') {
+      const upper = ctx.attrs.string('auto_pad') === 'SAME_UPPER';
+      pads = full.map((f, i) => {
+        const total = f - spatial[i] * strides[i];
+        return upper ? [Math.floor(total / 2), total - Math.floor(total / 2)] : [total - Math.floor(total / 2), Math.floor(total / 2)];
+      });
+    } else {
+      const p = ctx.attrs.ints('pads', new globalThis.Array(2 * r).fill(0));
+      pads = kernel.map((_, i) => [p[i], p[r + i]]);
+    }
+    // The full transposed convolution, then the padding cropped off each side (negative padding extends with zeros).
+    const y = F.convTranspose(x, w, ins[2], { stride: strides, dilation, groups: ctx.attrs.int('group', 1), outputPadding: outPad });
+    return [P.pad(y, [0, 0, ...pads.map((q) => -q[0])], [0, 0, ...pads.map((q) => -q[1])], y.shape.map(() => 0), 0)];
   },
   MaxPool: (ins, ctx) => {
     const x = need(ins, 0, ctx);

@@ -209,7 +209,7 @@ export const revP: Primitive<{ axes: readonly number[] }> = definePrimitive({
   jvp: ([x], [t], p) => [[bind1(revP, [x], p)], [bind1(revP, [t], p)]],
   batch: ([x], [d], { axes }) => [[bind1(revP, [x], { axes: axes.map((a) => (a >= (d as number) ? a + 1 : a)) })], [d]],
   transpose: ([ct], _, p) => [bind1(revP, [ct], p)],
-  onnx: (e, [x], { axes }) => [axes.length ? e.op('Slice', [x, e.ints(axes.map(() => -1)), e.ints(axes.map(() => Number.MIN_SAFE_INTEGER)), e.ints(axes), e.ints(axes.map(() => -1))]) : x],
+  onnx: (e, [x], { axes }) => [axes.length ? e.op('Slice', [x, e.ints(axes.map(() => -1)), e.ints(axes.map(() => -(2 ** 31))), e.ints(axes), e.ints(axes.map(() => -1))]) : x],
 });
 
 // ---------------------------------------------------------------- concatenate

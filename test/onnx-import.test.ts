@@ -1,0 +1,116 @@
+// ONNX import: the node conformance suite (a floor that may only rise), exported models read
+// back, transforms through imported models, and hostile files refused clearly.
+import { create, toBinary } from '@bufbuild/protobuf';
+import { describe, expect, it } from 'vitest';
+import { type Array, grad, jit, models, nn, np, onnx, optim, random, vmap } from '../src/index.js';
+import { GraphProtoSchema, ModelProtoSchema, NodeProtoSchema, TensorProtoSchema, TensorProto_DataType as T, ValueInfoProtoSchema } from '../src/onnx/onnx_pb.js';
+import { assertClose } from '../laws/index.js';
+import { NODE_TESTS, runConformance, summarize } from '../scripts/onnx-conformance.js';
+
+/** Passing conformance tests when this floor was set; raise it when more pass, never lower it. */
+const CONFORMANCE_FLOOR = 727;
+
+describe('ONNX conformance (libonnx-testdata node tests)', () => {
+  it(`passes at least ${CONFORMANCE_FLOOR} tests and computes no wrong answer`, (ctx) => {
+    const results = runConformance();
+    if (!results) {
+      if (process.env.CI) throw new Error(`CI=true but ${NODE_TESTS} is missing (apt-get install libonnx-testdata)`);
+      console.log(`ONNX conformance skipped: ${NODE_TESTS} is missing (apt-get install libonnx-testdata)`);
+      return ctx.skip();
+    }
+    console.log(summarize(results).split('\n').at(-1));
+    const failures = results.filter((r) => r.outcome === 'fail');
+    expect(failures.map((f) => `${f.test}: ${f.why}`)).toEqual([]);
+    expect(results.filter((r) => r.outcome === 'pass').length).toBeGreaterThanOrEqual(CONFORMANCE_FLOOR);
+  });
+});
+
+describe('exported models import back', () => {
+  const cases: [string, () => { layer: ReturnType<typeof models.lenet5>; shape: number[] }][] = [
+    ['LeNet-5', () => ({ layer: models.lenet5(), shape: [2, 1, 28, 28] })],
+    ['ResNet-18 (small input)', () => ({ layer: models.resnet18({ numClasses: 10, small: true }), shape: [1, 3, 16, 16] })],
+    ['U-Net', () => ({ layer: models.unet({ widths: [4, 8], numClasses: 2 }), shape: [1, 1, 16, 16] })],
+    ['LSTM sequence classifier', () => ({ layer: models.sequenceClassifier({ cell: 'lstm', hidden: 8, numClasses: 3 }), shape: [2, 6, 4] })],
+  ];
+  for (const [name, make] of cases) {
+    it(`${name}: same outputs, and the same input gradient`, () => {
+      const { layer, shape } = make();
+      const init = layer.init(random.key(0), shape);
+      const x = random.normal(random.key(1), shape);
+      const predict = (x: Array) => layer.apply(init.params, init.state, x).y;
+      const m = onnx.load(onnx.exportModel(predict, [x], { inputNames: ['x'], outputNames: ['y'] }));
+      expect(m.inputs).toEqual([{ name: 'x', shape, elemType: 'float' }]);
+      assertClose(m.fn(m.params, x)[0], predict(x), { rtol: 1e-4, atol: 1e-5 });
+      const viaImport = grad((x: Array) => np.sum(np.square(m.fn(m.params, x)[0])))(x);
+      const viaModel = grad((x: Array) => np.sum(np.square(predict(x))))(x);
+      assertClose(viaImport, viaModel, { rtol: 1e-3, atol: 1e-4 });
+    });
+  }
+
+  it('an imported model is an ordinary function: jit, vmap, and fine-tuning its params with an optimizer', () => {
+    const layer = models.lenet5();
+    const init = layer.init(random.key(2), [1, 1, 28, 28]);
+    const x = random.normal(random.key(3), [4, 1, 28, 28]);
+    // Exported for one image; vmap runs it over a batch.
+    const m = onnx.load(onnx.exportModel((x: Array) => layer.apply(init.params, init.state, x).y, [np.zeros([1, 1, 28, 28])]));
+    const logits = (p: Record<string, Array>) => np.squeeze(vmap((xi: Array) => m.fn(p, np.expandDims(xi, 0))[0])(x), { axis: 1 });
+    assertClose(logits(m.params), layer.apply(init.params, init.state, x).y, { rtol: 1e-4, atol: 1e-5 });
+    assertClose(jit(logits)(m.params), logits(m.params), { rtol: 1e-4, atol: 1e-5 });
+    const target = np.array([0, 1, 2, 3], { dtype: 'int32' });
+    const loss = (p: Record<string, Array>) => nn.softmaxCrossEntropy(logits(p), target);
+    const opt = optim.adam(1e-2);
+    let params = m.params, state = opt.init(params);
+    const step = jit((p: Record<string, Array>, s: unknown) => {
+      const g = grad(loss)(p);
+      const { updates, state: next } = opt.update(g, s as never, p);
+      return { p: optim.applyUpdates(p, updates) as Record<string, Array>, s: next };
+    });
+    const before = loss(params).item();
+    for (let i = 0; i < 20; i++) ({ p: params, s: state } = step(params, state) as never);
+    expect(loss(params).item()).toBeLessThan(before * 0.5);
+    expect(Object.keys(params).sort()).toEqual(Object.keys(m.params).sort());
+  });
+});
+
+describe('hostile ONNX files are refused clearly', () => {
+  const f32 = (name: string, dims: number[]) => create(ValueInfoProtoSchema, {
+    name, type: { value: { case: 'tensorType', value: { elemType: T.FLOAT, shape: { dim: dims.map((d) => ({ value: { case: 'dimValue' as const, value: BigInt(d) } })) } } } },
+  });
+  const model = (nodes: { op: string; ins: string[]; outs: string[]; domain?: string }[], extra: { initializer?: ReturnType<typeof create<typeof TensorProtoSchema>>[] } = {}) =>
+    toBinary(ModelProtoSchema, create(ModelProtoSchema, {
+      irVersion: 8n, opsetImport: [{ domain: '', version: 18n }],
+      graph: create(GraphProtoSchema, {
+        name: 'g', input: [f32('x', [2])], output: [f32('y', [2])], initializer: extra.initializer ?? [],
+        node: nodes.map((n) => create(NodeProtoSchema, { opType: n.op, input: n.ins, output: n.outs, domain: n.domain ?? '' })),
+      }),
+    }));
+  const good = model([{ op: 'Relu', ins: ['x'], outs: ['y'] }]);
+
+  it('imports the well-formed model these are made from', () => {
+    const m = onnx.load(good);
+    expect(m.fn(m.params, np.array([-1, 2]))[0].toArray()).toEqual([0, 2]);
+  });
+  it('truncated or corrupt bytes, and non-bytes', () => {
+    expect(() => onnx.load(good.slice(0, good.length - 3))).toThrow(onnx.OnnxImportError);
+    expect(() => onnx.load(Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0x0f]))).toThrow(/not a valid ONNX model/);
+    expect(() => onnx.load('model.onnx' as never)).toThrow(/expected the bytes/);
+  });
+  it('unknown operators and domains, undefined inputs and cycles, name the node', () => {
+    expect(() => onnx.load(model([{ op: 'Frobnicate', ins: ['x'], outs: ['y'] }]))).toThrow(/node 0 \(Frobnicate\): operator Frobnicate is not supported/);
+    expect(() => onnx.load(model([{ op: 'Relu', ins: ['x'], outs: ['y'], domain: 'com.example' }]))).toThrow(/domain 'com.example' is not supported/);
+    expect(() => onnx.load(model([{ op: 'Add', ins: ['x', 'ghost'], outs: ['y'] }]))).toThrow(/input 'ghost' is not defined before it/);
+    expect(() => onnx.load(model([{ op: 'Relu', ins: ['b'], outs: ['a'] }, { op: 'Relu', ins: ['a'], outs: ['b'] }, { op: 'Identity', ins: ['a'], outs: ['y'] }]))).toThrow(/input 'b' is not defined before it/);
+  });
+  it('tensors whose declared size exceeds their data, or whose dimensions overflow, before allocating', () => {
+    const short = create(TensorProtoSchema, { name: 'w', dims: [1000n], dataType: T.FLOAT, rawData: new Uint8Array(8) });
+    expect(() => onnx.load(model([{ op: 'Add', ins: ['x', 'w'], outs: ['y'] }], { initializer: [short] }))).toThrow(/initializer 'w': declares 1000 elements \(\[1000\]\) but holds 8 bytes/);
+    const huge = create(TensorProtoSchema, { name: 'w', dims: [1n << 40n, 1n << 40n], dataType: T.FLOAT });
+    expect(() => onnx.load(model([{ op: 'Add', ins: ['x', 'w'], outs: ['y'] }], { initializer: [huge] }))).toThrow(/exceed the limit/);
+    const negative = create(TensorProtoSchema, { name: 'w', dims: [-2n], dataType: T.FLOAT });
+    expect(() => onnx.load(model([{ op: 'Add', ins: ['x', 'w'], outs: ['y'] }], { initializer: [negative] }))).toThrow(/dimension -2 is not a non-negative integer/);
+  });
+  it('int64 values beyond int32 are an error, never wrapped', () => {
+    const big = create(TensorProtoSchema, { name: 'k', dims: [1n], dataType: T.INT64, int64Data: [1n << 40n] });
+    expect(() => onnx.load(model([{ op: 'Identity', ins: ['x'], outs: ['y'] }], { initializer: [big] }))).toThrow(/value 1099511627776 does not fit int32/);
+  });
+});
