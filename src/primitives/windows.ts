@@ -147,7 +147,7 @@ export const foldP: Primitive<FoldParams> = definePrimitive({
 
 // ---------------------------------------------------------------- ONNX lowerings
 
-/** Square 2-d windows that tile the spatial axes exactly (2x2 pooling): SpaceToDepth / DepthToSpace move them. */
+/** Square 2-d windows that tile the spatial axes exactly (2x2 pooling): SpaceToDepth moves them (faster than strided Slices). */
 const squareTiles = (p: WindowParams, spatial: readonly number[], out: readonly number[]) =>
   p.window.length === 2 && p.window[0] === p.window[1] && p.window.every((k, i) => p.strides[i] === k && p.dilation[i] === 1 && out[i] * k === spatial[i]) &&
   p.padding.every((q) => q[0] === 0 && q[1] === 0);
@@ -193,10 +193,6 @@ function foldOnnx(e: OnnxEmitter, x: string, xv: ShapedArray, p: FoldParams, sha
   const r = p.window.length, k = sizeOf(p.window);
   const lead = xv.shape.slice(0, xv.shape.length - 2 * r);
   const out = xv.shape.slice(xv.shape.length - r);
-  if (squareTiles(p, p.spatial, out)) {
-    const planes = e.op('Reshape', [x, e.ints([sizeOf(lead), k, ...out])], { allowzero: 1 });
-    return e.op('Reshape', [e.op('DepthToSpace', [planes], { blocksize: p.window[0], mode: 'DCR' }), e.ints(shape)], { allowzero: 1 });
-  }
   const oneHot = new Float32Array(k * k);
   for (let i = 0; i < k; i++) oneHot[i * k + i] = 1;
   const kernel = e.constant(oneHot, 'float32', [k, 1, ...p.window]);
