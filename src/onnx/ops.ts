@@ -166,6 +166,61 @@ function depthSpace(toSpace: boolean): Op {
   };
 }
 
+/** Flat row indices of ONNX's index tuples: `idx [..., k]` into the first `k` axes of `shape`. */
+function linearIndex(idx: Array, shape: readonly number[], ctx: OpContext): { rows: Array; k: number } {
+  const k = idx.shape[idx.ndim - 1];
+  if (k > shape.length) throw new FluxionError(`${ctx.where}: index tuples of length ${k} for a rank-${shape.length} tensor`);
+  const strides = shape.slice(0, k).map((_, i) => shape.slice(i + 1, k).reduce((p, d) => p * d, 1));
+  const i32 = np.astype(idx, 'int32');
+  const wrapped = np.where(np.less(i32, 0), np.add(i32, np.array(shape.slice(0, k), { dtype: 'int32' })), i32);
+  return { rows: np.sum(np.multiply(wrapped, np.array(strides, { dtype: 'int32' })), { axis: -1 }), k };
+}
+
+/** Writes (or adds) `rows` of `updates` into `data` viewed as `[rows, ...rest]`: ScatterND and ScatterElements. */
+function scatterRows(data: Array, rows: Array, updates: Array, restShape: readonly number[], ctx: OpContext): Array {
+  const n = data.size / restShape.reduce((p, d) => p * d, 1);
+  const flat = np.reshape(data, [n, ...restShape]);
+  const r = np.reshape(rows, [-1]);
+  const u = np.reshape(updates, [r.shape[0], ...restShape]);
+  const reduction = ctx.attrs.string('reduction', 'none');
+  if (reduction === 'add') return np.reshape(P.scatterAdd(flat, r, u, 0), data.shape);
+  if (reduction !== 'none') throw new FluxionError(`${ctx.where}: reduction '${reduction}' is not supported (none, add)`);
+  const hit = np.greater(P.scatterAdd(np.zeros([n], { dtype: 'int32' }), r, np.ones([r.shape[0]], { dtype: 'int32' }), 0), 0);
+  const kept = np.where(np.reshape(hit, [n, ...restShape.map(() => 1)]), np.zerosLike(flat), flat);
+  return np.reshape(P.scatterAdd(kept, r, u, 0), data.shape);
+}
+
+/** ScatterElements: indices address single elements; every other coordinate is the position's own. */
+function scatterElements(ins: (Array | undefined)[], ctx: OpContext): Array {
+  const [data, idx, upd] = [need(ins, 0, ctx), need(ins, 1, ctx), need(ins, 2, ctx)];
+  const a = axis(ctx.attrs.int('axis', 0), data.ndim);
+  const coords = idx.shape.map((d, i) => (i === a ? np.astype(idx, 'int32') : np.broadcastTo(np.reshape(np.arange(d, undefined, 1, { dtype: 'int32' }), idx.shape.map((e, j) => (j === i ? e : 1))), idx.shape)));
+  const tuples = np.stack(coords, { axis: -1 });
+  const { rows } = linearIndex(tuples, data.shape, ctx);
+  return scatterRows(data, rows, upd, [], ctx);
+}
+
+/** A window function of `size` points (periodic or symmetric), from cosine terms `a0 - a1 cos + a2 cos 2`. */
+function cosineWindow(a: [number, number, number]): Op {
+  return (ins, ctx) => {
+    const size = known(ins[0], ctx, 'size')[0];
+    const n = ctx.attrs.int('periodic', 1) ? size : size - 1;
+    const t = np.multiply(np.arange(size), (2 * Math.PI) / n);
+    const w = np.add(np.subtract(a[0], np.multiply(np.cos(t), a[1])), np.multiply(np.cos(np.multiply(t, 2)), a[2]));
+    return [castTo(w, dtypeOf(ctx.attrs.int('output_datatype', 1), ctx))];
+  };
+}
+
+/** Index of each padded position in the source axis, for reflect and edge padding. */
+function padSource(n: number, lo: number, hi: number, mode: string): number[] {
+  return globalThis.Array.from({ length: n + lo + hi }, (_, j) => {
+    let i = j - lo;
+    if (mode === 'edge') return Math.min(Math.max(i, 0), n - 1);
+    while (i < 0 || i >= n) i = i < 0 ? -i : 2 * (n - 1) - i;
+    return i;
+  });
+}
+
 const asinLike = (x: Array) => np.arctan2(x, np.sqrt(np.subtract(1, np.square(x))));
 
 /** Every supported operator. */
@@ -373,8 +428,12 @@ export const OPS: Record<string, Op> = {
   Pad: (ins, ctx) => {
     const x = need(ins, 0, ctx);
     const mode = ctx.attrs.string('mode', 'constant');
-    if (mode !== 'constant') throw new FluxionError(`${ctx.where}: pad mode '${mode}' is not supported (constant only)`);
     const pads = ctx.opset >= 11 ? known(ins[1], ctx, 'pads') : ctx.attrs.ints('pads');
+    if (mode === 'reflect' || mode === 'edge') {
+      const r = x.ndim;
+      return [x.shape.reduce((y, n, a) => (pads[a] || pads[r + a] ? np.take(y, np.array(padSource(n, pads[a], pads[r + a], mode), { dtype: 'int32' }), { axis: a }) : y), x)];
+    }
+    if (mode !== 'constant') throw new FluxionError(`${ctx.where}: pad mode '${mode}' is not supported (constant, reflect, edge)`);
     const value = ctx.opset >= 11 ? (ins[2] ? known(ins[2], ctx, 'constant_value')[0] : 0) : ctx.attrs.float('value', 0);
     const axes = ins[3] ? known(ins[3], ctx, 'axes').map((a) => axis(a, x.ndim)) : x.shape.map((_, i) => i);
     const pairs = x.shape.map(() => [0, 0]);
@@ -412,6 +471,51 @@ export const OPS: Record<string, Op> = {
     const [off, on] = [np.take(values, np.array(0, { dtype: 'int32' })), np.take(values, np.array(1, { dtype: 'int32' }))];
     return [np.where(hit, on, off)];
   },
+  BitShift: (ins, ctx) => {
+    const left = ctx.attrs.string('direction') === 'LEFT';
+    const [x, y] = np.broadcastArrays(need(ins, 0, ctx), need(ins, 1, ctx));
+    return [bind1(left ? P.shiftLeftP : P.shiftRightLogicalP, [x, castTo(y, x.dtype)])];
+  },
+  ScatterElements: (ins, ctx) => [scatterElements(ins, ctx)],
+  Scatter: (ins, ctx) => [scatterElements(ins, ctx)],
+  ScatterND: (ins, ctx) => {
+    const [data, idx, upd] = [need(ins, 0, ctx), need(ins, 1, ctx), need(ins, 2, ctx)];
+    const { rows, k } = linearIndex(idx, data.shape, ctx);
+    return [scatterRows(data, rows, upd, data.shape.slice(k), ctx)];
+  },
+  GatherND: (ins, ctx) => {
+    const [data, idx] = [need(ins, 0, ctx), need(ins, 1, ctx)];
+    if (ctx.attrs.int('batch_dims', 0)) throw new FluxionError(`${ctx.where}: batch_dims is not supported`);
+    const { rows, k } = linearIndex(idx, data.shape, ctx);
+    const flat = np.reshape(data, [-1, ...data.shape.slice(k)]);
+    return [np.take(flat, rows, { axis: 0 })];
+  },
+  ReverseSequence: (ins, ctx) => {
+    const [x, lens] = [need(ins, 0, ctx), need(ins, 1, ctx)];
+    const b = ctx.attrs.int('batch_axis', 1), t = ctx.attrs.int('time_axis', 0);
+    const along = (v: Array, ax: number) => np.reshape(v, x.shape.map((d, i) => (i === ax ? d : 1)));
+    const time = along(np.arange(x.shape[t], undefined, 1, { dtype: 'int32' }), t), len = along(np.astype(lens, 'int32'), b);
+    const src = np.broadcastTo(np.where(np.less(time, len), np.subtract(np.subtract(len, 1), time), time), x.shape);
+    return [np.takeAlongAxis(x, src, t)];
+  },
+  Compress: (ins, ctx) => {
+    const x = need(ins, 0, ctx);
+    const keep = known(ins[1], ctx, 'condition');
+    const picked = np.array(keep.flatMap((c, i) => (c ? [i] : [])), { dtype: 'int32' });
+    if (!ctx.attrs.has('axis')) return [np.take(np.reshape(x, [-1]), picked, { axis: 0 })];
+    const a = axis(ctx.attrs.int('axis'), x.ndim);
+    return [np.take(x, np.array(keep.slice(0, x.shape[a]).flatMap((c, i) => (c ? [i] : [])), { dtype: 'int32' }), { axis: a })];
+  },
+  NonZero: (ins, ctx) => {
+    const x = need(ins, 0, ctx);
+    const v = known(x, ctx, 'X');
+    const hits = v.flatMap((e, i) => (e ? [i] : []));
+    const coords = x.shape.map((_, d) => hits.map((i) => Math.floor(i / x.shape.slice(d + 1).reduce((p, q) => p * q, 1)) % x.shape[d]));
+    return [np.reshape(np.array(coords.flat(), { dtype: 'int32' }), [x.ndim, hits.length])];
+  },
+  HannWindow: cosineWindow([0.5, 0.5, 0]),
+  HammingWindow: cosineWindow([25 / 46, 21 / 46, 0]),
+  BlackmanWindow: cosineWindow([0.42, 0.5, 0.08]),
   CumSum: (ins, ctx) => {
     let x = need(ins, 0, ctx);
     const a = axis(known(ins[1], ctx, 'axis')[0], x.ndim);
@@ -514,11 +618,40 @@ export const OPS: Record<string, Op> = {
   GlobalAveragePool: unary((x) => np.mean(x, { axis: x.shape.slice(2).map((_, i) => i + 2), keepdims: true })),
   GlobalMaxPool: unary((x) => np.max(x, { axis: x.shape.slice(2).map((_, i) => i + 2), keepdims: true })),
   BatchNormalization: (ins, ctx) => {
-    if (ctx.attrs.int('training_mode', 0)) throw new FluxionError(`${ctx.where}: training-mode batch normalization is not supported`);
     const [x, scale, bias, mean, variance] = [0, 1, 2, 3, 4].map((i) => need(ins, i, ctx));
     const c = [x.shape[1], ...x.shape.slice(2).map(() => 1)];
+    if (ctx.attrs.int('training_mode', 0)) {
+      // Batch statistics normalise; the running statistics move toward them by (1 - momentum).
+      const axes = x.shape.map((_, i) => i).filter((i) => i !== 1);
+      const m = np.mean(x, { axis: axes }), v = np.mean(np.square(np.subtract(x, np.reshape(m, c))), { axis: axes });
+      const momentum = ctx.attrs.float('momentum', 0.9), eps = ctx.attrs.float('epsilon', 1e-5);
+      const y = np.add(np.multiply(np.divide(np.subtract(x, np.reshape(m, c)), np.sqrt(np.add(np.reshape(v, c), eps))), np.reshape(scale, c)), np.reshape(bias, c));
+      return [y, np.add(np.multiply(mean, momentum), np.multiply(m, 1 - momentum)), np.add(np.multiply(variance, momentum), np.multiply(v, 1 - momentum))];
+    }
     const inv = np.divide(np.reshape(scale, c), np.sqrt(np.add(np.reshape(variance, c), ctx.attrs.float('epsilon', 1e-5))));
     return [np.add(np.multiply(np.subtract(x, np.reshape(mean, c)), inv), np.reshape(bias, c))];
+  },
+  InstanceNormalization: (ins, ctx) => {
+    const [x, scale, bias] = [need(ins, 0, ctx), need(ins, 1, ctx), need(ins, 2, ctx)];
+    const axes = x.shape.slice(2).map((_, i) => i + 2), c = [x.shape[1], ...axes.map(() => 1)];
+    const centered = np.subtract(x, np.mean(x, { axis: axes, keepdims: true }));
+    const std = np.sqrt(np.add(np.mean(np.square(centered), { axis: axes, keepdims: true }), ctx.attrs.float('epsilon', 1e-5)));
+    return [np.add(np.multiply(np.divide(centered, std), np.reshape(scale, c)), np.reshape(bias, c))];
+  },
+  MeanVarianceNormalization: (ins, ctx) => {
+    const x = need(ins, 0, ctx);
+    const axes = ctx.attrs.ints('axes', [0, 2, 3]).map((a) => axis(a, x.ndim));
+    const centered = np.subtract(x, np.mean(x, { axis: axes, keepdims: true }));
+    return [np.divide(centered, np.add(np.sqrt(np.mean(np.square(centered), { axis: axes, keepdims: true })), 1e-9))];
+  },
+  LRN: (ins, ctx) => {
+    const x = need(ins, 0, ctx);
+    const size = ctx.attrs.int('size'), alpha = ctx.attrs.float('alpha', 1e-4), beta = ctx.attrs.float('beta', 0.75), bias = ctx.attrs.float('bias', 1);
+    const before = Math.floor((size - 1) / 2), after = Math.ceil((size - 1) / 2), channels = x.shape[1];
+    const sq = np.pad(np.square(x), x.shape.map((_, i) => (i === 1 ? [before, after] : [0, 0])));
+    let sum = np.zerosLike(x);
+    for (let k = 0; k < size; k++) sum = np.add(sum, np.take(sq, np.arange(k, k + channels, 1, { dtype: 'int32' }), { axis: 1 }));
+    return [np.divide(x, np.power(np.add(np.multiply(sum, alpha / size), bias), beta))];
   },
   LayerNormalization: (ins, ctx) => {
     const x = need(ins, 0, ctx);
