@@ -12,6 +12,9 @@ import * as P from '../primitives/index.js';
 import * as F from '../nn/functional.js';
 import { FluxionError } from '../core/errors.js';
 import { bind1 } from '../core/trace.js';
+import { cond } from '../control/cond.js';
+import { scan } from '../control/scan.js';
+import { whileLoop } from '../control/while.js';
 import type { Attributes } from './import.js';
 
 /** What an operator sees besides its inputs. */
@@ -665,11 +668,86 @@ export const OPS: Record<string, Op> = {
     return [y, mean, invStd];
   },
 
-  // ---- control flow (a condition known while tracing picks its branch)
+  // ---- control flow: If is lax.cond (or the known branch), Loop is lax.whileLoop or lax.scan, Scan is lax.scan
   If: (ins, ctx) => {
-    const cond = known(ins[0], ctx, 'cond')[0];
-    const branch = ctx.attrs.graph(cond ? 'then_branch' : 'else_branch');
-    if (!branch) throw new FluxionError(`${ctx.where}: missing ${cond ? 'then_branch' : 'else_branch'}`);
-    return ctx.run(branch, new Map(ctx.env), ctx.opset);
+    const [then, otherwise] = [ctx.attrs.graph('then_branch'), ctx.attrs.graph('else_branch')];
+    if (!then || !otherwise) throw new FluxionError(`${ctx.where}: needs then_branch and else_branch`);
+    const branch = (g: GraphProto) => () => ctx.run(g, new Map(ctx.env), ctx.opset) as Array[];
+    const c = need(ins, 0, ctx).toConcrete();
+    if (c) return branch(c.buffer[0] ? then : otherwise)();
+    return cond(np.astype(need(ins, 0, ctx), 'bool'), branch(then), branch(otherwise));
+  },
+  Loop: (ins, ctx) => {
+    const body = ctx.attrs.graph('body');
+    if (!body) throw new FluxionError(`${ctx.where}: needs a body`);
+    const carried = ins.slice(2) as Array[];
+    const nScan = body.output.length - 1 - carried.length;
+    const step = (i: Array, c: Array, vs: Array[]) => {
+      const env = new Map(ctx.env);
+      env.set(body.input[0].name, i);
+      env.set(body.input[1].name, c);
+      vs.forEach((v, k) => env.set(body.input[2 + k].name, v));
+      return ctx.run(body, env, ctx.opset) as Array[];
+    };
+    const tripCount = ins[0] ? ins[0].toConcrete() : null;
+    if (nScan > 0) {
+      // Scan outputs need a known trip count and a loop that runs it to the end: lax.scan.
+      if (!tripCount || ins[1]?.toConcrete()?.buffer[0] === 0) throw new FluxionError(`${ctx.where}: scan outputs need a constant trip count`);
+      const n = Number(tripCount.buffer[0]);
+      try {
+        const [final, ys] = scan((vs: Array[], i: Array) => {
+          const out = step(i, np.array(true), vs);
+          return [out.slice(1, 1 + carried.length), out.slice(1 + carried.length)];
+        }, carried, np.arange(n, undefined, 1, { dtype: 'int32' }));
+        return [...final, ...ys];
+      } catch (e) {
+        // A body whose shapes depend on the iteration number unrolls, each step with its number known.
+        if (!(e instanceof FluxionError && /must be a constant/.test(e.message))) throw e;
+        let vs = carried;
+        const ys: Array[][] = [];
+        for (let i = 0; i < n; i++) {
+          const out = step(np.array(i, { dtype: 'int32' }), np.array(true), vs);
+          vs = out.slice(1, 1 + carried.length);
+          out.slice(1 + carried.length).forEach((y, k) => (ys[k] ??= []).push(y));
+        }
+        return [...vs, ...ys.map((list) => np.stack(list))];
+      }
+    }
+    const limit = ins[0] ? np.astype(ins[0], 'int32') : null;
+    const start = [np.array(0, { dtype: 'int32' }), ins[1] ? np.astype(ins[1], 'bool') : np.array(true), ...carried];
+    const done = whileLoop(
+      ([i, c]: Array[]) => (limit ? np.logicalAnd(c, np.less(i, limit)) : c),
+      ([i, c, ...vs]: Array[]) => {
+        const out = step(i, c, vs);
+        return [np.add(i, 1), np.astype(out[0], 'bool'), ...out.slice(1)];
+      },
+      start,
+    );
+    return done.slice(2);
+  },
+  Scan: (ins, ctx) => {
+    if (ctx.opset < 9) throw new FluxionError(`${ctx.where}: Scan before opset 9 (with sequence_lens) is not supported`);
+    const body = ctx.attrs.graph('body');
+    if (!body) throw new FluxionError(`${ctx.where}: needs a body`);
+    const m = ctx.attrs.int('num_scan_inputs');
+    const n = ins.length - m;
+    const inAxes = ctx.attrs.ints('scan_input_axes', new globalThis.Array(m).fill(0)), inDirs = ctx.attrs.ints('scan_input_directions', new globalThis.Array(m).fill(0));
+    const nOut = body.output.length - n;
+    const outAxes = ctx.attrs.ints('scan_output_axes', new globalThis.Array(nOut).fill(0)), outDirs = ctx.attrs.ints('scan_output_directions', new globalThis.Array(nOut).fill(0));
+    const xs = (ins.slice(n) as Array[]).map((x, k) => {
+      const moved = np.moveaxis(x, axis(inAxes[k], x.ndim), 0);
+      return inDirs[k] ? np.flip(moved, { axis: 0 }) : moved;
+    });
+    const [final, ys] = scan((state: Array[], x: Array[]) => {
+      const env = new Map(ctx.env);
+      state.forEach((v, k) => env.set(body.input[k].name, v));
+      x.forEach((v, k) => env.set(body.input[n + k].name, v));
+      const out = ctx.run(body, env, ctx.opset) as Array[];
+      return [out.slice(0, n), out.slice(n)];
+    }, ins.slice(0, n) as Array[], xs);
+    return [...final, ...ys.map((y, k) => {
+      const ordered = outDirs[k] ? np.flip(y, { axis: 0 }) : y;
+      return np.moveaxis(ordered, 0, axis(outAxes[k], y.ndim));
+    })];
   },
 };
