@@ -10,6 +10,7 @@ import { onnxBackend } from '../src/backend/onnx.js';
 import { Graph, Var } from '../src/core/ir.js';
 import { bind } from '../src/core/trace.js';
 import { interpret } from '../src/core/staging.js';
+import { linearizeFlat } from '../src/transforms/grad.js';
 import { ModelProtoSchema } from '../src/onnx/onnx_pb.js';
 import { assertClose, gradMatchesFiniteDifferences, rng, samples } from '../laws/index.js';
 
@@ -58,6 +59,21 @@ describe('ONNX Runtime backend', () => {
         expect(gradMatchesFiniteDifferences(apply, row.inputs, row.diff, rng(1))).toBe(true);
       });
     }
+  });
+
+  it('grad(jit(f)) keeps its forward and backward passes as jitted calls (one session each)', () => {
+    const x = random.normal(random.key(7), [8, 4]), w = random.normal(random.key(8), [4, 3]);
+    const loss = (w: Array, x: Array) => np.sum(np.tanh(np.matmul(x, w)));
+    const jitted = jit(loss);
+    const [, lin] = linearizeFlat((w) => [jitted(w, x)], [w]);
+    expect(lin.graph.eqns.map((e) => e.prim.name)).toEqual(['call']);
+    // The call left in the linear program holds only linear work: the forward pass ran in the known call.
+    const inner = (lin.graph.eqns[0].params as { graph: Graph }).graph;
+    expect(inner.eqns.every((e) => e.prim.props?.linear)).toBe(true);
+    expect(lin.residuals.length).toBeGreaterThan(0);
+    assertClose(grad(jitted)(w, x), grad(loss)(w, x));
+    assertClose(grad(jitted)(np.multiply(w, 2), x), grad(loss)(np.multiply(w, 2), x));
+    expect(jitted.traceCount).toBe(1);
   });
 
   it('lowers convolutions and their gradients to Conv/ConvTranspose (strides, padding, dilation, groups)', () => {

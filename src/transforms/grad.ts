@@ -14,8 +14,6 @@ import { type TreeDef, unflatten } from '../tree.js';
 import { eye } from '../np/creation.js';
 import { flatFn, flattenArgs, leafPaths, requireFloat } from './flat.js';
 import { jvpFlat } from './jvp.js';
-import { callP } from './jit.js';
-import { inlineCalls } from './passes.js';
 import { partialEval } from './partial.js';
 import { backwardPass } from './transpose.js';
 import { vmapFlat } from './vmap.js';
@@ -36,12 +34,12 @@ export function linearizeFlat(fn: (...xs: Array[]) => Array[], primals: Array[])
     return [...o, ...t];
   }, [...avals, ...avals]);
   const m = graph.outs.length / 2;
-  const flat = inlineCalls(graph, (e) => e.prim === callP);
+  // Jitted calls stay calls: their partial-evaluation and transpose rules keep both passes jitted.
   const nc = consts.length;
   const pe = partialEval(
-    flat,
-    flat.inVars.map((_, i) => i >= nc + n),
-    flat.outs.map((_, i) => i >= m),
+    graph,
+    graph.inVars.map((_, i) => i >= nc + n),
+    graph.outs.map((_, i) => i >= m),
   );
   const knownVals = evalGraph(pe.known, [...consts, ...primals]);
   const numKnownOuts = pe.outKnown.filter(Boolean).length;

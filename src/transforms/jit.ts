@@ -5,14 +5,16 @@
  */
 import { Array, type ShapedArray, avalString } from '../core/array.js';
 import { ValueError } from '../core/errors.js';
-import { Graph, typecheckGraph } from '../core/ir.js';
-import { type Primitive, definePrimitive } from '../core/primitive.js';
+import { type Eqn, Graph, Var, typecheckGraph } from '../core/ir.js';
+import { type Primitive, UndefinedPrimal, definePrimitive } from '../core/primitive.js';
 import { shapesEqual } from '../core/shape.js';
 import { type ClosedGraph, evalGraph, interpret, traceToGraph } from '../core/staging.js';
 import { Tracer, bind } from '../core/trace.js';
 import { type TreeDef, flatten, signature, unflatten } from '../tree.js';
 import { asArray } from '../np/convert.js';
 import { cse, dce, simplify } from './passes.js';
+import { type PartialGraphs, partialEval, partialEvalRules } from './partial.js';
+import { backwardPass } from './transpose.js';
 import { dotGeneralP, transposeP } from '../primitives/index.js';
 import { jvpFlat } from './jvp.js';
 import { vmapFlat } from './vmap.js';
@@ -26,14 +28,60 @@ export function stage(fn: (...xs: Array[]) => Array[], avals: readonly ShapedArr
   return { graph: dce(simplify(cse(graph), { dot: dotGeneralP, transpose: transposeP })), consts };
 }
 
+/**
+ * Derived graphs are built once per source graph (and variant), so every call of a transformed
+ * jitted function binds the same graph and its compiled executable is reused.
+ */
+function memo<K extends object, V>(cache: WeakMap<K, Map<string, V>>, g: K, key: string, build: () => V, cacheable: (v: V) => boolean = () => true): V {
+  let m = cache.get(g);
+  if (!m) cache.set(g, (m = new Map()));
+  let v = m.get(key);
+  if (v === undefined) {
+    v = build();
+    if (cacheable(v)) m.set(key, v);
+  }
+  return v;
+}
+const closedOverNoTracer = (c: ClosedGraph) => !c.consts.some((x) => x instanceof Tracer);
+
+const jvpGraphs = new WeakMap<Graph, Map<string, ClosedGraph>>();
 /** The graph of `jvp(graph)`: inputs [...primals, ...tangents], outputs [...primal outs, ...tangent outs]. */
 export function jvpGraph(g: Graph): ClosedGraph {
   const n = g.inVars.length;
-  return stage((...xs) => {
+  return memo(jvpGraphs, g, '', () => stage((...xs) => {
     const [o, t] = jvpFlat((...ps) => evalGraph(g, ps), xs.slice(0, n), xs.slice(n));
     return [...o, ...t];
-  }, [...g.inAvals, ...g.inAvals]);
+  }, [...g.inAvals, ...g.inAvals]), closedOverNoTracer);
 }
+
+const transposeGraphs = new WeakMap<Graph, Map<string, ClosedGraph>>();
+/** The graph of the transpose of `g` in its `linear` inputs: `[...other inputs, ...output cotangents] -> linear inputs' cotangents`. */
+function transposeGraph(g: Graph, linear: boolean[]): ClosedGraph {
+  const others = g.inAvals.filter((_, i) => !linear[i]);
+  return memo(transposeGraphs, g, linear.map(Number).join(''), () => stage((...xs) => {
+    let k = 0;
+    const args = g.inVars.map((v, i) => (linear[i] ? new UndefinedPrimal(v.aval) : xs[k++]));
+    return backwardPass(g, args, xs.slice(others.length)).filter((_, i) => linear[i]) as Array[];
+  }, [...others, ...g.outAvals]), closedOverNoTracer);
+}
+
+const partialGraphs = new WeakMap<Graph, Map<string, PartialGraphs>>();
+// A jitted call with some unknown inputs splits into a known call and an unknown call that takes
+// the known one's residuals (autodidax's xla_call rule): grad(jit(f)) keeps both passes jitted.
+partialEvalRules.set('call', (eqn, unknownIns) => {
+  const params = eqn.params as CallParams;
+  const pe = memo(partialGraphs, params.graph, unknownIns.map(Number).join(''), () => partialEval(params.graph, unknownIns));
+  const residuals = pe.residuals.map((v) => new Var(v.aval));
+  const known: Eqn = {
+    prim: callP, params: { ...params, graph: pe.known, name: `known(${params.name})` },
+    inputs: eqn.inputs.filter((_, i) => !unknownIns[i]), outs: [...eqn.outs.filter((_, i) => pe.outKnown[i]), ...residuals],
+  };
+  const unknown: Eqn = {
+    prim: callP, params: { ...params, graph: pe.unknown, name: `unknown(${params.name})`, donate: undefined },
+    inputs: [...residuals, ...eqn.inputs.filter((_, i) => unknownIns[i])], outs: eqn.outs.filter((_, i) => pe.outUnknown[i]),
+  };
+  return { known: [known], unknown: [unknown], outUnknown: pe.outUnknown };
+});
 
 /** The graph of `vmap(graph)` with the given input batch axes; every output is batched at `outDim`. */
 export function vmapGraph(g: Graph, dims: BatchDim[], size: number, outDim = 0): ClosedGraph {
@@ -72,6 +120,14 @@ export const callP: Primitive<CallParams> = definePrimitive({
     const { graph: g, consts } = vmapGraph(graph, dims, size);
     const outs = bind(callP, [...consts, ...vals], { graph: g, name: `vmap(${name})` });
     return [outs, outs.map(() => 0)];
+  },
+  // The transpose of a (linear) jitted call is itself a jitted call.
+  transpose(cts, inputs, { graph, name }) {
+    const linear = inputs.map((x) => x instanceof UndefinedPrimal);
+    const { graph: t, consts } = transposeGraph(graph, linear);
+    const outs = bind(callP, [...consts, ...(inputs.filter((_, i) => !linear[i]) as Array[]), ...cts], { graph: t, name: `transpose(${name})` });
+    let k = 0;
+    return linear.map((l) => (l ? outs[k++] : null));
   },
 });
 
