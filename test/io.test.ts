@@ -72,5 +72,6 @@ describe('IDX and MNIST', () => {
     expect(test.images.shape).toEqual([10, 1, 28, 28]);
     expect(train.labels.slice(0).item()).toBe(9); // the first training image is an ankle boot
     expect(() => io.fashionMnist({ dir: '/nonexistent' })).toThrow(/train-images-idx3-ubyte not found under \/nonexistent/);
+    expect(() => io.mnist({ dir: '/nonexistent' })).toThrow(/mnist: train-images-idx3-ubyte not found under \/nonexistent/);
   });
 });

