@@ -57,8 +57,8 @@ installGraphRunner((g, args) => executableFor(g).run(args));
 const NATIVE_EAGER_ELEMENTS = 1 << 16;
 const eagerGraphs = new Map<string, Graph>();
 function eagerOnGraphBackend(prim: Primitive, args: Array[], params: Params): Array[] | null {
-  if (!prim.props?.kernel || !prim.onnx || cpuGraphBackend() === jsBackend || !args.every((a) => a instanceof ConcreteArray)) return null;
-  if (args.reduce((n, a) => n + a.size, 0) < NATIVE_EAGER_ELEMENTS) return null;
+  if (!prim.props?.kernel || !prim.onnx || !args.every((a) => a instanceof ConcreteArray)) return null;
+  if (args.reduce((n, a) => n + a.size, 0) < NATIVE_EAGER_ELEMENTS || cpuGraphBackend() === jsBackend) return null;
   const key = `${prim.name}${JSON.stringify(params)}${args.map((a) => avalString(a.aval))}`;
   let g = eagerGraphs.get(key);
   if (!g) {

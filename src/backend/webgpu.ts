@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 /**
  * The WebGPU backend: device acquisition (Dawn through the `webgpu` package in Node, with
  * the OpenGL ES compatibility path for GPU-less machines; `navigator.gpu` in browsers), GPU

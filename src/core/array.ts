@@ -1,3 +1,4 @@
+/// <reference lib="esnext.disposable" preserve="true" />
 /**
  * The immutable Array: the one value type users hold. Concrete arrays own data; tracers
  * (defined in trace.ts) stand for values inside transforms and share every method.
