@@ -23,7 +23,8 @@ export { stopGradient } from './np/math.js';
 export { customJvp, customVjp, checkpoint } from './control/custom.js';
 
 // Arrays
-export { Array, ConcreteArray, memoryStats } from './core/array.js';
+/** `NDArray` is `Array` under a name that does not shadow JavaScript's own `Array`. */
+export { Array, Array as NDArray, ConcreteArray, memoryStats } from './core/array.js';
 export type { ArrayLike, NestedArray, ShapedArray, Index } from './core/array.js';
 export type { DType, TypedArray } from './core/dtype.js';
 export type { Shape } from './core/shape.js';

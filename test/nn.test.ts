@@ -117,7 +117,7 @@ describe('layer behaviour', () => {
     const l = nn.rnn(nn.lstmCell(3));
     const { params } = l.init(key, [6, 2, 2]);
     const x = random.normal(key, [6, 2, 2]);
-    const loss = (p: unknown) => np.sum(np.square(l.apply(p, {}, x).y));
+    const loss = (p: typeof params) => np.sum(np.square(l.apply(p, {}, x).y));
     const g1 = grad(loss)(params), g2 = jit(grad(loss))(params);
     assertClose(g1.forward.wHh, g2.forward.wHh);
     expect(np.sum(np.abs(g1.forward.wHh)).item()).toBeGreaterThan(0);

@@ -84,10 +84,23 @@ export function vjp<F extends (...args: any[]) => any>(f: F, ...primals: Paramet
 /** Options of {@link grad} and {@link valueAndGrad}. @category Transforms */
 export interface GradOptions {
   /** Which positional argument(s) to differentiate (default 0). */
-  argnums?: number | number[];
+  argnums?: number | readonly number[];
   /** `f` returns `[loss, aux]`; aux is passed through. */
   hasAux?: boolean;
 }
+
+/**
+ * The type of a gradient: that of the differentiated argument (`argnums` a number, default 0),
+ * or a tuple of them (`argnums` a list). A gradient has its argument's tree structure.
+ * @category Transforms
+ */
+export type GradOf<Args extends readonly unknown[], N> = [N] extends [number]
+  ? Args[N]
+  : [N] extends [readonly number[]]
+    ? { -readonly [K in keyof N]: N[K] extends number ? Args[N[K]] : never }
+    : Args[0];
+/** The auxiliary result of a `hasAux` function (`[loss, aux]`). @category Transforms */
+export type AuxOf<R> = R extends readonly [unknown, infer A] ? A : unknown;
 
 /**
  * `f` and its gradient with respect to the `argnums` arguments. `f` must return a float
@@ -96,7 +109,11 @@ export interface GradOptions {
  * const [loss, g] = valueAndGrad((w) => np.sum(np.square(w)))(np.array([1, 2])); // 5, [2, 4]
  * @category Transforms
  */
-export function valueAndGrad<F extends (...args: any[]) => any>(f: F, opts: GradOptions = {}): (...args: Parameters<F>) => [ReturnType<F>, any] {
+export function valueAndGrad<F extends (...args: any[]) => any, const O extends GradOptions = {}>(
+  f: F,
+  options?: O,
+): (...args: Parameters<F>) => [ReturnType<F>, GradOf<Parameters<F>, O['argnums']>] {
+  const opts: GradOptions = options ?? {};
   const argnums = opts.argnums ?? 0;
   const list = typeof argnums === 'number' ? [argnums] : argnums;
   return (...args) => {
@@ -123,7 +140,7 @@ export function valueAndGrad<F extends (...args: any[]) => any>(f: F, opts: Grad
     const grads = unflatten(def, transposeLinear(lin, cts));
     const g = typeof argnums === 'number' ? grads[0] : grads;
     const value = opts.hasAux ? [outs[0], unflatten(auxDef!, outs.slice(1))[0]] : outs[0];
-    return [value as ReturnType<F>, g];
+    return [value as ReturnType<F>, g as GradOf<Parameters<F>, O['argnums']>];
   };
 }
 
@@ -132,12 +149,15 @@ export function valueAndGrad<F extends (...args: any[]) => any>(f: F, opts: Grad
  * @example grad((x) => np.sum(np.sin(x)))(x) // cos(x)
  * @category Transforms
  */
-export function grad<F extends (...args: any[]) => any>(f: F, opts: GradOptions = {}): (...args: Parameters<F>) => any {
-  const vg = valueAndGrad(f, opts);
-  return (...args) => {
+export function grad<F extends (...args: any[]) => any, const O extends GradOptions = {}>(
+  f: F,
+  options?: O,
+): (...args: Parameters<F>) => O extends { hasAux: true } ? [GradOf<Parameters<F>, O['argnums']>, AuxOf<ReturnType<F>>] : GradOf<Parameters<F>, O['argnums']> {
+  const vg = valueAndGrad(f, options);
+  return ((...args: Parameters<F>) => {
     const [value, g] = vg(...args);
-    return opts.hasAux ? [g, (value as unknown as [Array, unknown])[1]] : g;
-  };
+    return options?.hasAux ? [g, (value as unknown as [Array, unknown])[1]] : g;
+  }) as never;
 }
 
 /** Identity basis of a shape: `[size, ...shape]`. */
