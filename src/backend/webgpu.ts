@@ -274,13 +274,19 @@ export function runGraph(graph: Graph, args: Array[], donate: readonly number[] 
   });
   device.queue.submit([enc.finish()]);
   // Outputs become arrays; other temporaries and unused donations go back to the pool (the queue keeps their order).
+  // An output listed twice is one array: two arrays owning one buffer would each return it to the pool.
+  const made = new Map<number, Array>();
   const outs = ex.graph.outs.map((a) => {
     if (a instanceof Lit) return upload(ConcreteArray.scalar(a.value, a.aval.dtype));
     const k = ex.graph.inVars.indexOf(a);
     if (k >= 0) return args[k] instanceof GpuArray ? args[k] : upload(args[k] as ConcreteArray);
-    const b = bufs.get(a.id)!;
-    temps.splice(temps.indexOf(b), 1);
-    return new GpuArray(b, a.aval.shape, a.aval.dtype);
+    let out = made.get(a.id);
+    if (!out) {
+      const b = bufs.get(a.id)!;
+      temps.splice(temps.indexOf(b), 1);
+      made.set(a.id, (out = new GpuArray(b, a.aval.shape, a.aval.dtype)));
+    }
+    return out;
   });
   const seen = new Set<GPUBuffer>();
   for (const t of temps) if (!seen.has(t)) (seen.add(t), release(t));
@@ -383,9 +389,10 @@ const hostControl: Record<string, (inputs: Array[], params: any) => Array[]> = {
 function constantBuffer(a: Array, temps: GPUBuffer[]): GPUBuffer {
   const c = a.toConcrete();
   if (!c || c.ndim !== 0) throw new FluxionError(`webgpu: a ${avalString(a)} CPU array was mixed with WebGPU arrays; move it explicitly with toDevice(x, 'webgpu')`);
-  const g = upload(c);
-  temps.push(g.buffer);
-  return g.buffer;
+  // The temporary array gives its buffer up: the pool gets it back once, at the end of the run, not again when the array is collected.
+  const buffer = upload(c).donate()!;
+  temps.push(buffer);
+  return buffer;
 }
 
 const eqnGraphs = new Map<string, Graph>();
