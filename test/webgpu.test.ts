@@ -173,6 +173,19 @@ describe('webgpu: fused graphs and training', () => {
     expect(Math.max(...live)).toBeLessThanOrEqual(live[0] + 5);
     expect(Number.isFinite((await host(w)).dataSync()[0])).toBe(true);
   });
+  gpuIt('scalar CPU arguments of a jit call return their buffers to the pool exactly once', async () => {
+    const f = jit((a: Array, s: Array) => np.multiply(a, s));
+    const a = await up(np.ones([64]));
+    const before = memoryStats().webgpu.buffers;
+    for (let i = 0; i < 20; i++) await f(a, np.array(i)).data();
+    (globalThis as { gc?: () => void }).gc?.();
+    await new Promise((r) => setTimeout(r, 20));
+    (globalThis as { gc?: () => void }).gc?.();
+    await new Promise((r) => setTimeout(r, 20));
+    // Returning a buffer twice would count it off twice: live buffers would fall below where they started.
+    expect(memoryStats().webgpu.buffers).toBeGreaterThanOrEqual(before);
+    expect(Array.from(await f(a, np.array(3)).data()).slice(0, 2)).toEqual([3, 3]);
+  });
   gpuIt('donated arguments lend their buffers to the outputs', async () => {
     const step = jit((w: Array, g: Array) => np.subtract(w, np.multiply(g, 0.1)), { donateArgnums: [0] });
     const g = await up(np.ones([256]));
