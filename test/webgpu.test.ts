@@ -184,7 +184,7 @@ describe('webgpu: fused graphs and training', () => {
     await new Promise((r) => setTimeout(r, 20));
     // Returning a buffer twice would count it off twice: live buffers would fall below where they started.
     expect(memoryStats().webgpu.buffers).toBeGreaterThanOrEqual(before);
-    expect(Array.from(await f(a, np.array(3)).data()).slice(0, 2)).toEqual([3, 3]);
+    expect(globalThis.Array.from(await f(a, np.array(3)).data()).slice(0, 2)).toEqual([3, 3]);
   });
   gpuIt('donated arguments lend their buffers to the outputs', async () => {
     const step = jit((w: Array, g: Array) => np.subtract(w, np.multiply(g, 0.1)), { donateArgnums: [0] });
