@@ -20,8 +20,8 @@ export interface ShapedArray {
 export const avalString = (a: ShapedArray): string =>
   `${a.dtype === 'float32' ? 'f32' : a.dtype === 'int32' ? 'i32' : a.dtype === 'uint32' ? 'u32' : a.dtype === 'bool' ? 'bool' : 'f16'}[${a.shape.join(',')}]`;
 
-/** Anything the np functions accept where an array is expected. @category Arrays */
-export type ArrayLike = Array | number | boolean;
+/** Anything the np functions accept where an array is expected (nested lists become float32 arrays). @category Arrays */
+export type ArrayLike = Array | number | boolean | readonly NestedArray[];
 
 /** Nested JS arrays as returned by {@link Array.toArray}. */
 export type NestedArray = number | boolean | NestedArray[];

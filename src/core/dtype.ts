@@ -39,7 +39,7 @@ export function coerce(dtype: DType, v: number): number {
     case 'uint32':
       return v >>> 0;
     case 'bool':
-      return v ? 1 : 0;
+      return v !== 0 ? 1 : 0; // NaN is true, as in numpy and JAX
     default:
       return Math.fround(v);
   }

@@ -41,13 +41,27 @@ export function gelu(x: ArrayLike, opts?: { approximate?: 'none' | 'tanh' }): Ar
 }
 /** log(1 + e^x), computed stably as max(x, 0) + log1p(e^-|x|). @category Activations */
 export const softplus = (x: ArrayLike): Array => np.add(np.maximum(x, 0), np.log1p(np.exp(np.negative(np.abs(x)))));
+/**
+ * `x` shifted by its (finite) max along `axis`, and the log of the shifted exponentials' sum: working
+ * in the shifted domain keeps large logits exact (`log(sum) + max` would round away the small part).
+ */
+function shiftedLogSum(x: ArrayLike, axis: number): [Array, Array] {
+  const a = np.asarray(x);
+  const m = np.max(a, { axis, keepdims: true });
+  const shifted = np.subtract(a, np.stopGradient(np.where(np.isfinite(m), m, 0)));
+  return [shifted, np.log(np.sum(np.exp(shifted), { axis, keepdims: true }))];
+}
 /** Softmax along `axis` (default last), shifted by the max for stability. @category Activations */
 export function softmax(x: ArrayLike, axis = -1): Array {
-  const a = np.asarray(x);
-  return np.exp(np.subtract(a, np.logsumexp(a, { axis, keepdims: true })));
+  const [shifted] = shiftedLogSum(x, axis);
+  const e = np.exp(shifted);
+  return np.divide(e, np.sum(e, { axis, keepdims: true }));
 }
 /** log(softmax(x)) along `axis`, computed stably. @category Activations */
-export const logSoftmax = (x: ArrayLike, axis = -1): Array => np.subtract(x, np.logsumexp(x, { axis, keepdims: true }));
+export function logSoftmax(x: ArrayLike, axis = -1): Array {
+  const [shifted, logSum] = shiftedLogSum(x, axis);
+  return np.subtract(shifted, logSum);
+}
 
 // ---------------------------------------------------------------- linear and embedding
 

@@ -5,11 +5,21 @@
  */
 import { Array, type ArrayLike, ConcreteArray, type NestedArray } from '../core/array.js';
 import { type DType, allocate, coerce, promote } from '../core/dtype.js';
-import { ValueError } from '../core/errors.js';
+import { DTypeError, ValueError } from '../core/errors.js';
 import { broadcastShapes } from '../core/shape.js';
 import { broadcastInDim, cast } from '../primitives/index.js';
 
-const weakKind = (x: ArrayLike): 'int' | 'float' | 'bool' => (typeof x === 'boolean' ? 'bool' : Number.isInteger(x) ? 'int' : 'float');
+const weakKind = (x: number | boolean): 'int' | 'float' | 'bool' => (typeof x === 'boolean' ? 'bool' : Number.isInteger(x) ? 'int' : 'float');
+
+/** What a non-array value is, for messages (never the whole value). */
+const describe = (x: unknown) => (x === null ? 'null' : typeof x === 'string' ? `the string ${JSON.stringify(x.slice(0, 20))}` : typeof x);
+
+/** A JS scalar or list as an array, or an error naming `op` and what it got (strings, null, objects are not arrays). */
+function fromJs(op: string, x: unknown, dtype?: DType): Array {
+  if (globalThis.Array.isArray(x)) return fromNested(x as NestedArray, dtype);
+  if (typeof x !== 'number' && typeof x !== 'boolean') throw new DTypeError(`${op}: expected an array, a nested list, a number or a boolean, got ${describe(x)}`);
+  return ConcreteArray.scalar(Number(x), dtype ?? defaultDType(x));
+}
 
 /** The dtype a JS value gets when nothing else decides: numbers are float32 (as in tfjs). */
 export const defaultDType = (x: number | boolean): DType => (typeof x === 'boolean' ? 'bool' : 'float32');
@@ -37,9 +47,9 @@ export function fromNested(data: NestedArray | ArrayLike, dtype?: DType): Array 
 }
 
 /** An array from `x` (a JS scalar becomes a 0-d array of `dtype`). */
-export function asArray(x: ArrayLike, dtype?: DType): Array {
+export function asArray(x: ArrayLike, dtype?: DType, op = 'np'): Array {
   if (x instanceof Array) return dtype ? cast(x, dtype) : x;
-  return ConcreteArray.scalar(Number(x), dtype ?? defaultDType(x));
+  return fromJs(op, x, dtype);
 }
 
 /** Broadcasts `x` to `shape` (numpy rules: align trailing axes). */
@@ -51,10 +61,12 @@ export function broadcastTo(x: Array, shape: readonly number[], op = 'broadcastT
 }
 
 /** Promotes to one dtype (JS numbers are weak) and broadcasts to one shape. */
-export function prepare(op: string, args: readonly ArrayLike[], dtype?: DType): Array[] {
+export function prepare(op: string, given: readonly ArrayLike[], dtype?: DType): Array[] {
+  // Lists are arrays (strongly typed, as in JAX); numbers and booleans stay weak.
+  const args = given.map((a) => (a instanceof Array || typeof a === 'number' || typeof a === 'boolean' ? a : fromJs(op, a)));
   const arrays = args.filter((a): a is Array => a instanceof Array);
-  const dt = dtype ?? promote(arrays.map((a) => a.dtype), args.filter((a) => !(a instanceof Array)).map(weakKind));
-  const converted = args.map((a) => asArray(a, dt));
+  const dt = dtype ?? promote(arrays.map((a) => a.dtype), args.filter((a): a is number | boolean => !(a instanceof Array)).map(weakKind));
+  const converted = args.map((a) => asArray(a, dt, op));
   const shape = broadcastShapes(op, ...converted.map((a) => a.shape));
   return converted.map((a) => broadcastTo(a, shape, op));
 }

@@ -88,8 +88,9 @@ export function logsumexp(x: ArrayLike, opts?: ReduceOptions): Array {
 }
 
 /**
- * Cumulative sum along `axis` (flattened when omitted), as a product with a triangular matrix
- * of ones: differentiable and batchable like any contraction.
+ * Cumulative sum along `axis` (flattened when omitted), by doubling steps (Hillis-Steele: each
+ * adds the sums `2^k` positions back), so a NaN or infinity reaches only the positions after it.
+ * Differentiable and batchable like the slices and pads it is made of.
  * @example np.cumsum(np.array([1, 2, 3])) // [1, 3, 6]
  * @category Reductions
  */
@@ -99,12 +100,14 @@ export function cumsum(x: ArrayLike, opts?: { axis?: number }): Array {
   if (o.axis === undefined) a = P.reshape(a, [a.size]);
   const axis = normAxis('cumsum', o.axis ?? 0, a.ndim);
   const n = a.shape[axis];
-  const dt = a.dtype === 'bool' ? 'int32' : a.dtype;
-  const upper = P.cast(P.le(P.iota([n, n], 'int32', 0), P.iota([n, n], 'int32', 1)), dt); // upper[s, t] = s <= t
-  const moved = P.transpose(P.cast(a, dt), [...a.shape.keys()].filter((k) => k !== axis).concat([axis]));
-  const summed = P.dotGeneral(moved, upper, { contract: [[a.ndim - 1], [0]], batch: [[], []] });
-  const back = [...a.shape.keys()].map((k) => (k < axis ? k : k === axis ? a.ndim - 1 : k - 1));
-  return P.transpose(summed, back);
+  let y = P.cast(a, a.dtype === 'bool' ? 'int32' : a.dtype);
+  const zero = a.shape.map(() => 0);
+  for (let k = 1; k < n; k *= 2) {
+    // The sums k positions back: drop the last k along the axis, pad k zeros in front.
+    const back = P.pad(y, zero.map((_, i) => (i === axis ? k : 0)), zero.map((_, i) => (i === axis ? -k : 0)), zero, 0);
+    y = P.add(y, back);
+  }
+  return y;
 }
 
 /** Indices that sort `x` along `axis` (default last; stable). @category Reductions */

@@ -348,7 +348,8 @@ export const castP: Primitive<{ dtype: DType }> = definePrimitive({
   },
   impl([x], { dtype }) {
     const src = x.buffer;
-    const f = dtype === 'bool' ? (v: number) => (v ? 1 : 0) : isFloat(dtype) ? Math.fround : (v: number) => coerce(dtype, Math.trunc(v));
+    // NaN is true, as in numpy and JAX (it is not zero).
+    const f = dtype === 'bool' ? (v: number) => (v !== 0 ? 1 : 0) : isFloat(dtype) ? Math.fround : (v: number) => coerce(dtype, Math.trunc(v));
     return [build(x.shape, dtype, (i) => f(src[i]))];
   },
   jvp: ([x], [t], { dtype }) => [[cast(x, dtype)], [isFloat(dtype) && isFloat(x.dtype) ? cast(t, dtype) : zerosLike({ shape: x.shape, dtype })]],

@@ -1,0 +1,42 @@
+// Regression tests for silent wrong answers found by fuzzing (issue 11's list): each asserts the
+// numpy/JAX result, eagerly and under jit (the ONNX Runtime path on the CPU).
+import { describe, expect, it } from 'vitest';
+import { type Array, FluxionError, jit, nn, np } from '../src/index.js';
+
+const both = (f: () => Array) => [f(), jit(f)()];
+
+describe('silent wrong answers, fixed', () => {
+  it('JS lists are arrays wherever an array is accepted; non-numbers are clear errors', () => {
+    expect(np.add([1, 2], 1).toArray()).toEqual([2, 3]);
+    expect(np.multiply([[1], [2]], [1, 10]).toArray()).toEqual([[1, 10], [2, 20]]);
+    expect(() => np.sum('abc' as never)).toThrow(FluxionError);
+    expect(() => np.sum('abc' as never)).toThrow(/expected an array, a nested list, a number or a boolean, got the string "abc"/);
+    expect(() => np.add(null as never, 1)).toThrow(/add: .* got null/);
+  });
+
+  it('cumsum keeps NaN and infinity where they are', () => {
+    for (const y of both(() => np.cumsum(np.array([1, NaN, 2, 3])))) expect(y.toArray()).toEqual([1, NaN, NaN, NaN]);
+    for (const y of both(() => np.cumsum(np.array([Infinity, 1, -2])))) expect(y.toArray()).toEqual([Infinity, Infinity, Infinity]);
+    for (const y of both(() => np.cumsum(np.array([3, NaN, 2]).reshape([3, 1]).add(np.zeros([3, 2])), { axis: 0 }))) {
+      expect(y.toArray()).toEqual([[3, 3], [NaN, NaN], [NaN, NaN]]);
+    }
+    expect(np.cumsum(np.array([5, 1, 2, 3, 4, 6, 7]).astype('int32')).toArray()).toEqual([5, 6, 8, 11, 15, 21, 28]);
+  });
+
+  it('NaN converts to true, as in numpy and JAX', () => {
+    for (const y of both(() => np.array([NaN, 0, -0, 2]).astype('bool'))) expect(y.toArray()).toEqual([true, false, false, true]);
+    expect(np.logicalNot(np.array([NaN])).toArray()).toEqual([false]);
+    expect(np.any(np.array([0, NaN])).item()).toBe(1);
+    expect(np.where(np.array([NaN]), 1, 2).toArray()).toEqual([1]);
+  });
+
+  it('softmax stays exact on large logits, and log-softmax with a masked logit is finite', () => {
+    for (const y of both(() => nn.functional.softmax(np.array([1e7, 1e7])))) expect(y.toArray()).toEqual([0.5, 0.5]);
+    for (const y of both(() => nn.functional.logSoftmax(np.array([1e7, 1e7 + 1])))) {
+      const [a, b] = y.toArray() as number[];
+      expect(a).toBeCloseTo(-1.3132616, 5);
+      expect(b).toBeCloseTo(-0.3132617, 5);
+    }
+    for (const y of both(() => nn.functional.logSoftmax(np.array([0, -Infinity])))) expect(y.toArray()).toEqual([0, -Infinity]);
+  });
+});
