@@ -1,7 +1,7 @@
 // Regression tests for silent wrong answers found by fuzzing (issue 11's list): each asserts the
 // numpy/JAX result, eagerly and under jit (the ONNX Runtime path on the CPU).
 import { describe, expect, it } from 'vitest';
-import { type Array, FluxionError, jit, nn, np } from '../src/index.js';
+import { type Array, FluxionError, io, jit, nn, np } from '../src/index.js';
 
 const both = (f: () => Array) => [f(), jit(f)()];
 
@@ -38,5 +38,40 @@ describe('silent wrong answers, fixed', () => {
       expect(b).toBeCloseTo(-0.3132617, 5);
     }
     for (const y of both(() => nn.functional.logSoftmax(np.array([0, -Infinity])))) expect(y.toArray()).toEqual([0, -Infinity]);
+  });
+});
+
+describe('safetensors files are untrusted input', () => {
+  /** A file from a header object and a data length (bytes of zeros). */
+  const file = (header: object, dataBytes: number) => {
+    const json = new TextEncoder().encode(JSON.stringify(header));
+    const out = new Uint8Array(8 + json.length + dataBytes);
+    new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
+    out.set(json, 8);
+    return out;
+  };
+  const f32 = (shape: number[], begin: number, end: number) => ({ dtype: 'F32', shape, data_offsets: [begin, end] });
+
+  it('names cannot reach object prototypes', () => {
+    for (const name of ['__proto__.x', 'constructor.prototype.x', 'a.__proto__']) {
+      expect(() => io.loadSafetensors(file({ [name]: f32([1], 0, 4) }, 4))).toThrow(/reserved segment/);
+    }
+    expect(({} as Record<string, unknown>).x).toBeUndefined();
+  });
+  it('offsets must cover the data exactly once; shapes are non-negative integers', () => {
+    expect(() => io.loadSafetensors(file({ a: f32([1], 0, 4), b: f32([1], 2, 6) }, 8))).toThrow(/overlap/);
+    expect(() => io.loadSafetensors(file({ a: f32([1], 0, 4) }, 8))).toThrow(/4 bytes after the last tensor/);
+    expect(() => io.loadSafetensors(file({ a: f32([1.5], 0, 6) }, 6))).toThrow(/not non-negative integers/);
+    expect(() => io.loadSafetensors(file({ a: f32([-1], 0, 0) }, 0))).toThrow(/not non-negative integers/);
+  });
+  it('a name that is both a tensor and a group is refused, on load and on save', () => {
+    expect(() => io.loadSafetensors(file({ a: f32([1], 0, 4), 'a.b': f32([1], 4, 8) }, 8))).toThrow(/prefix|both a tensor and a group/);
+    expect(() => io.saveSafetensors({ 'a.b': np.ones([1]), a: { b: np.ones([1]) } })).toThrow(/both named 'a.b'/);
+    expect(() => io.saveSafetensors({ __metadata__: np.ones([1]) })).toThrow(/__metadata__/);
+  });
+  it('round-trips a tree', () => {
+    const back = io.loadSafetensors(io.saveSafetensors({ conv: { weight: np.ones([2, 2]) }, bias: np.zeros([3]) }, { format: 'pt' }));
+    expect(back.metadata).toEqual({ format: 'pt' });
+    expect(back.params.conv.weight.toArray()).toEqual([[1, 1], [1, 1]]);
   });
 });

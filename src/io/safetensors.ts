@@ -16,6 +16,15 @@ const names = Object.fromEntries(Object.entries(codes).map(([k, v]) => [v, k]));
 
 const TensorInfo = t.strict({ dtype: t.keyof({ F32: null, I32: null, U32: null, BOOL: null, F16: null }), shape: t.array(t.number), data_offsets: t.tuple([t.number, t.number]) });
 const Header = t.record(t.string, t.unknown);
+const Metadata = t.record(t.string, t.string);
+
+/** Name segments that would reach object prototypes when a tree is built from untrusted names. */
+const FORBIDDEN = new Set(['__proto__', 'constructor', 'prototype']);
+function segments(fn: string, name: string): string[] {
+  const path = name.split('.');
+  if (path.some((p) => p === '' || FORBIDDEN.has(p))) throw new ValueError(`${fn}: tensor name '${name.slice(0, 80)}' has an empty or reserved segment (__proto__, constructor, prototype)`);
+  return path;
+}
 
 /** Dotted names of a tree's leaves, in flatten order. */
 function leafNames(def: TreeDef): string[] {
@@ -37,6 +46,22 @@ function leafNames(def: TreeDef): string[] {
 export function saveSafetensors(params: unknown, metadata: Record<string, string> = {}): Uint8Array {
   const [leaves, def] = flatten<Array>(params);
   const names_ = leafNames(def);
+  if (isLeft(Metadata.decode(metadata))) throw new ValueError('saveSafetensors: metadata must map strings to strings');
+  // Names must stay distinct once dotted, and none may be another's prefix ({"a.b": x, a: {b: y}} would merge).
+  const taken = new Set<string>();
+  for (const name of names_) {
+    segments('saveSafetensors', name);
+    if (name === '__metadata__') throw new ValueError("saveSafetensors: a parameter named '__metadata__' would be read back as the metadata");
+    if (taken.has(name)) throw new ValueError(`saveSafetensors: two parameters are both named '${name}'`);
+    taken.add(name);
+  }
+  for (const name of names_) {
+    const parts = name.split('.');
+    for (let k = 1; k < parts.length; k++) {
+      const prefix = parts.slice(0, k).join('.');
+      if (taken.has(prefix)) throw new ValueError(`saveSafetensors: parameter '${prefix}' is also a prefix of '${name}'`);
+    }
+  }
   const header: Record<string, unknown> = Object.keys(metadata).length ? { __metadata__: metadata } : {};
   let offset = 0;
   const datas = leaves.map((leaf, i) => {
@@ -78,31 +103,53 @@ export function loadSafetensors(bytes: Uint8Array): { params: Record<string, any
   const header = Header.decode(raw);
   if (isLeft(header)) throw new ValueError('loadSafetensors: header must be a JSON object');
   const dataStart = 8 + n;
-  const params: Record<string, any> = {};
+  const dataBytes = bytes.length - dataStart;
+  // Trees are built on prototype-free objects, and the data must be covered exactly once.
+  const params: Record<string, any> = Object.create(null);
   let metadata: Record<string, string> = {};
+  const spans: [number, number, string][] = [];
+  const leafAt = new Set<string>();
   for (const [name, value] of Object.entries(header.right)) {
     if (name === '__metadata__') {
-      metadata = value as Record<string, string>;
+      const m = Metadata.decode(value);
+      if (isLeft(m)) throw new ValueError('loadSafetensors: __metadata__ must map strings to strings');
+      metadata = m.right;
       continue;
     }
     const info = TensorInfo.decode(value);
     if (isLeft(info)) {
       const e = info.left[0];
-      throw new ValueError(`loadSafetensors: tensor '${name}' field '${e.context.map((c) => c.key).filter(Boolean).join('.')}' is invalid: ${JSON.stringify(e.value)}`);
+      throw new ValueError(`loadSafetensors: tensor '${name.slice(0, 80)}' field '${e.context.map((c) => c.key).filter(Boolean).join('.')}' is invalid: ${JSON.stringify(e.value).slice(0, 80)}`);
     }
     const { dtype: code, shape, data_offsets: [begin, end] } = info.right;
     const dtype = codes[code];
     if (!dtype) throw new ValueError(`loadSafetensors: tensor '${name}' has dtype ${code}, which this build cannot hold`);
+    if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new ValueError(`loadSafetensors: tensor '${name}' has shape [${shape.slice(0, 8)}], not non-negative integers`);
     const size = shape.reduce((a, b) => a * b, 1);
-    if (end - begin !== size * byteSize(dtype) || begin < 0 || dataStart + end > bytes.length) {
-      throw new ValueError(`loadSafetensors: tensor '${name}' of shape [${shape}] ${code} has data_offsets [${begin}, ${end}] that do not fit (file data is ${bytes.length - dataStart} bytes)`);
+    if (!Number.isSafeInteger(begin) || !Number.isSafeInteger(end) || begin < 0 || end - begin !== size * byteSize(dtype) || end > dataBytes) {
+      throw new ValueError(`loadSafetensors: tensor '${name}' of shape [${shape}] ${code} has data_offsets [${begin}, ${end}] that do not fit (file data is ${dataBytes} bytes)`);
     }
+    spans.push([begin, end, name]);
+    const path = segments('loadSafetensors', name);
+    let node = params;
+    for (let k = 0; k < path.length - 1; k++) {
+      const prefix = path.slice(0, k + 1).join('.');
+      if (leafAt.has(prefix)) throw new ValueError(`loadSafetensors: tensor '${prefix}' is also a prefix of '${name}'`);
+      node = node[path[k]] ??= Object.create(null);
+    }
+    const last = path[path.length - 1];
+    if (last in node) throw new ValueError(`loadSafetensors: '${name}' names both a tensor and a group of tensors`);
+    leafAt.add(name);
     const data = allocate(dtype, size);
     new Uint8Array(data.buffer).set(bytes.subarray(dataStart + begin, dataStart + end));
-    const path = name.split('.');
-    let node = params;
-    for (const p of path.slice(0, -1)) node = node[p] ??= {};
-    node[path[path.length - 1]] = new ConcreteArray(data, shape, dtype);
+    node[last] = new ConcreteArray(data, shape, dtype);
   }
+  spans.sort((a, b) => a[0] - b[0]);
+  let at = 0;
+  for (const [begin, end, name] of spans) {
+    if (begin !== at) throw new ValueError(`loadSafetensors: tensor '${name}' starts at byte ${begin}, but the data before it ends at ${at} (${begin < at ? 'overlap' : 'a hole'})`);
+    at = end;
+  }
+  if (at !== dataBytes) throw new ValueError(`loadSafetensors: ${dataBytes - at} bytes after the last tensor are not part of any tensor`);
   return { params, metadata };
 }
