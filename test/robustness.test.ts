@@ -1,7 +1,7 @@
 // Regression tests for silent wrong answers found by fuzzing (issue 11's list): each asserts the
 // numpy/JAX result, eagerly and under jit (the ONNX Runtime path on the CPU).
 import { describe, expect, it } from 'vitest';
-import { type Array, FluxionError, io, jit, nn, np } from '../src/index.js';
+import { type Array, FluxionError, grad, io, jit, nn, np } from '../src/index.js';
 
 const both = (f: () => Array) => [f(), jit(f)()];
 
@@ -73,5 +73,21 @@ describe('safetensors files are untrusted input', () => {
     const back = io.loadSafetensors(io.saveSafetensors({ conv: { weight: np.ones([2, 2]) }, bias: np.zeros([3]) }, { format: 'pt' }));
     expect(back.metadata).toEqual({ format: 'pt' });
     expect(back.params.conv.weight.toArray()).toEqual([[1, 1], [1, 1]]);
+  });
+});
+
+describe('softmaxCrossEntropy', () => {
+  it('a masked (-inf) logit with no target weight adds nothing, eagerly and through jit(grad)', () => {
+    const logits = np.array([[0, -Infinity, 1]]), labels = np.array([2], { dtype: 'int32' });
+    const want = -(1 - Math.log(Math.exp(0) + Math.exp(1)));
+    for (const y of both(() => nn.softmaxCrossEntropy(logits, labels))) expect(y.item()).toBeCloseTo(want, 5);
+    const g = jit(grad((z: Array) => nn.softmaxCrossEntropy(z, labels)))(logits).toArray() as number[][];
+    expect(g[0].every(Number.isFinite)).toBe(true);
+  });
+  it('labels outside the classes are an error when known, NaN under tracing; labelSmoothing stays in [0, 1]', () => {
+    const logits = np.zeros([2, 3]);
+    expect(() => nn.softmaxCrossEntropy(logits, np.array([0, 3], { dtype: 'int32' }))).toThrow(/label 3 is outside \[0, 3\)/);
+    expect((jit((l: Array) => nn.softmaxCrossEntropy(logits, l, { reduction: 'none' }))(np.array([0, -1], { dtype: 'int32' })).toArray() as number[])[1]).toBeNaN();
+    expect(() => nn.softmaxCrossEntropy(logits, np.array([0, 1], { dtype: 'int32' }), { labelSmoothing: 1.5 })).toThrow(/labelSmoothing 1.5 must be in \[0, 1\]/);
   });
 });

@@ -361,14 +361,25 @@ export function mse(pred: ArrayLike, target: ArrayLike, opts?: { reduction?: Red
 export function softmaxCrossEntropy(logits: Array, labels: Array, opts?: { labelSmoothing?: number; reduction?: Reduction }): Array {
   const o = checkOptions('softmaxCrossEntropy', { labelSmoothing: t.number, reduction: reductionCodec }, opts);
   const c = logits.shape[logits.ndim - 1];
+  const s = o.labelSmoothing ?? 0;
+  if (!(s >= 0 && s <= 1)) throw new ValueError(`softmaxCrossEntropy: labelSmoothing ${s} must be in [0, 1]`);
   let targets = labels;
+  let valid: Array | null = null;
   if (labels.dtype === 'int32' || labels.dtype === 'uint32') {
     if (labels.shape.join() !== logits.shape.slice(0, -1).join()) throw new ShapeError(`softmaxCrossEntropy: labels ${fmtShape(labels.shape)} must be logits' shape ${fmtShape(logits.shape)} without the class axis`);
+    // A label outside [0, classes) is an error when known, and a NaN loss for its example when traced: never a silent 0.
+    const known = labels.toConcrete();
+    const bad = known ? globalThis.Array.from(known.buffer).find((l) => l < 0 || l >= c) : undefined;
+    if (bad !== undefined) throw new ValueError(`softmaxCrossEntropy: label ${bad} is outside [0, ${c}) for ${c} classes`);
+    if (!known) valid = np.logicalAnd(np.greaterEqual(labels, 0), np.less(labels, c));
     targets = np.equal(np.expandDims(labels, -1), np.arange(c)).astype('float32');
   } else if (labels.shape.join() !== logits.shape.join()) throw new ShapeError(`softmaxCrossEntropy: targets ${fmtShape(labels.shape)} must match logits ${fmtShape(logits.shape)}`);
-  const s = o.labelSmoothing ?? 0;
   if (s) targets = np.add(np.multiply(targets, 1 - s), s / c);
-  return reduce(np.negative(np.sum(np.multiply(targets, logSoftmax(logits)), { axis: -1 })), o.reduction);
+  // Classes with no target weight add nothing, even where a logit is masked to -inf (0 * -inf would be NaN).
+  const terms = np.where(np.equal(targets, 0), 0, np.multiply(targets, logSoftmax(logits)));
+  let losses = np.negative(np.sum(terms, { axis: -1 }));
+  if (valid) losses = np.where(valid, losses, NaN);
+  return reduce(losses, o.reduction);
 }
 
 /** Negative log-likelihood of integer `labels` under `logProbs [..., C]`. @category Losses */
