@@ -21,7 +21,8 @@ export interface OnnxRuntimeWeb {
   Tensor: new (type: string, data: TypedArray, dims: readonly number[]) => unknown;
   env: { wasm: { numThreads?: number } };
 }
-interface WebSession {
+/** A session of ONNX Runtime Web (the part Fluxion uses). @category Backends */
+export interface WebSession {
   run(feeds: Record<string, unknown>): Promise<Record<string, { data: unknown }>>;
 }
 

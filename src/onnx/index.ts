@@ -9,7 +9,7 @@ import { OptionError, TraceError, ValueError } from '../core/errors.js';
 import { makeClosedGraph } from '../transforms/jit.js';
 import { OPSET, lowerGraph } from './lower.js';
 
-export { OPSET, UnlowerableError, lowerGraph, type LoweredModel } from './lower.js';
+export { OPSET, UnlowerableError, lowerGraph, type LoweredModel, type LowerOptions } from './lower.js';
 export { load, OnnxImportError, fluxionDType, type ImportedModel, type OnnxValueInfo } from './import.js';
 
 /** Options of {@link exportModel}. @category ONNX */
