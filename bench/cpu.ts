@@ -39,14 +39,18 @@ const gflops = (flops: number) => (ms: number) => `${(flops / ms / 1e6).toFixed(
 const matA = random.normal(random.key(0), [1024, 1024]);
 const matmul = (a: Array) => np.matmul(a, a);
 const chainX = random.normal(random.key(1), [1 << 20]);
-const chain = (x: Array) => np.subtract(np.multiply(np.tanh(np.add(np.multiply(x, 2), 1)), nn.functional.sigmoid(x)), np.divide(x, 2));
-const convIn = random.normal(random.key(2), [32, 1, 28, 28]), convW = random.normal(random.key(3), [6, 1, 5, 5]);
-const vggIn = random.normal(random.key(4), [32, 64, 32, 32]), vggW = random.normal(random.key(5), [64, 64, 3, 3]);
+const chain = (x: Array) =>
+  np.subtract(np.multiply(np.tanh(np.add(np.multiply(x, 2), 1)), nn.functional.sigmoid(x)), np.divide(x, 2));
+const convIn = random.normal(random.key(2), [32, 1, 28, 28]),
+  convW = random.normal(random.key(3), [6, 1, 5, 5]);
+const vggIn = random.normal(random.key(4), [32, 64, 32, 32]),
+  vggW = random.normal(random.key(5), [64, 64, 3, 3]);
 const conv = (x: Array, w: Array) => nn.functional.conv2d(x, w, null, { padding: 'same' });
 
 const mlp = nn.serial(nn.dense(512), nn.relu, nn.dense(512), nn.relu, nn.dense(10));
 const mlpInit = mlp.init(random.key(6), [128, 784]);
-const mlpX = random.normal(random.key(7), [128, 784]), mlpY = np.remainder(np.arange(128), 10).astype('int32');
+const mlpX = random.normal(random.key(7), [128, 784]),
+  mlpY = np.remainder(np.arange(128), 10).astype('int32');
 const mlpStep = (p: unknown, x: Array, y: Array) => {
   const g = grad((q: unknown) => nn.softmaxCrossEntropy(mlp.apply(q, mlpInit.state, x).y, y))(p);
   return optim.applyUpdates(p, optim.sgd(0.01).update(g, optim.sgd(0.01).init(p), p).updates);
@@ -55,9 +59,12 @@ const mlpStep = (p: unknown, x: Array, y: Array) => {
 const lenet = models.lenet5();
 const lenetInit = lenet.init(random.key(8), [64, 1, 28, 28]);
 const adam = optim.adam(1e-3);
-const lenetX = random.normal(random.key(9), [64, 1, 28, 28]), lenetY = np.remainder(np.arange(64), 10).astype('int32');
+const lenetX = random.normal(random.key(9), [64, 1, 28, 28]),
+  lenetY = np.remainder(np.arange(64), 10).astype('int32');
 const lenetStep = (p: unknown, o: unknown, x: Array, y: Array) => {
-  const [l, g] = valueAndGrad((q: unknown) => nn.softmaxCrossEntropy(lenet.apply(q, lenetInit.state, x, { training: true }).y, y))(p);
+  const [l, g] = valueAndGrad((q: unknown) =>
+    nn.softmaxCrossEntropy(lenet.apply(q, lenetInit.state, x, { training: true }).y, y),
+  )(p);
   const { updates, state } = adam.update(g, o, p);
   return { params: optim.applyUpdates(p, updates), opt: state, loss: l };
 };
@@ -76,14 +83,28 @@ const sync = (t: unknown): unknown => {
   return t;
 };
 
-for (const [cpu, label] of [['onnx', 'fluxion jit (ONNX Runtime)'], ['js', 'fluxion jit (JavaScript)']] as const) {
+for (const [cpu, label] of [
+  ['onnx', 'fluxion jit (ONNX Runtime)'],
+  ['js', 'fluxion jit (JavaScript)'],
+] as const) {
   setCpuBackend(cpu);
   const j = {
-    matmul: jit(matmul), chain: jit(chain), conv: jit(conv), mlp: jit(mlpStep), lenet: jit(lenetStep), lstmF: jit(lstmForward), lstmT: jit(lstmTrain),
+    matmul: jit(matmul),
+    chain: jit(chain),
+    conv: jit(conv),
+    mlp: jit(mlpStep),
+    lenet: jit(lenetStep),
+    lstmF: jit(lstmForward),
+    lstmT: jit(lstmTrain),
   };
   record('matmul 1024', label, () => sync(j.matmul(matA)), gflops(2 * 1024 ** 3));
   record('LeNet conv1 (batch 32)', label, () => sync(j.conv(convIn, convW)));
-  record('VGG 3x3 conv 64->64 (batch 32, 32x32)', label, () => sync(j.conv(vggIn, vggW)), gflops(2 * 32 * 64 * 64 * 9 * 32 * 32));
+  record(
+    'VGG 3x3 conv 64->64 (batch 32, 32x32)',
+    label,
+    () => sync(j.conv(vggIn, vggW)),
+    gflops(2 * 32 * 64 * 64 * 9 * 32 * 32),
+  );
   record('chain on 2^20 floats', label, () => sync(j.chain(chainX)));
   record('MLP 784-512-512-10 SGD step (batch 128)', label, () => sync(j.mlp(mlpInit.params, mlpX, mlpY)));
   const o = adam.init(lenetInit.params);
@@ -94,7 +115,12 @@ for (const [cpu, label] of [['onnx', 'fluxion jit (ONNX Runtime)'], ['js', 'flux
 setCpuBackend('onnx');
 record('matmul 1024', 'fluxion eager', () => sync(matmul(matA)), gflops(2 * 1024 ** 3));
 record('chain on 2^20 floats', 'fluxion eager', () => sync(chain(chainX)));
-record('VGG 3x3 conv 64->64 (batch 32, 32x32)', 'fluxion eager', () => sync(conv(vggIn, vggW)), gflops(2 * 32 * 64 * 64 * 9 * 32 * 32));
+record(
+  'VGG 3x3 conv 64->64 (batch 32, 32x32)',
+  'fluxion eager',
+  () => sync(conv(vggIn, vggW)),
+  gflops(2 * 32 * 64 * 64 * 9 * 32 * 32),
+);
 record('MLP 784-512-512-10 SGD step (batch 128)', 'fluxion eager', () => sync(mlpStep(mlpInit.params, mlpX, mlpY)));
 
 // ---------------------------------------------------------------- peers
@@ -107,9 +133,15 @@ try {
   const jm = jax.jit((x: any) => jnp.matmul(x.ref, x));
   record('matmul 1024', 'jax-js wasm', () => jm(a.ref).dataSync(), gflops(2 * 1024 ** 3));
   const x = jax.random.normal(jax.random.key(1), [1 << 20]);
-  const jc = jax.jit((x: any) => jnp.subtract(jnp.multiply(jnp.tanh(jnp.add(jnp.multiply(x.ref, 2), 1)), jax.nn.sigmoid(x.ref)), jnp.divide(x, 2)));
+  const jc = jax.jit((x: any) =>
+    jnp.subtract(jnp.multiply(jnp.tanh(jnp.add(jnp.multiply(x.ref, 2), 1)), jax.nn.sigmoid(x.ref)), jnp.divide(x, 2)),
+  );
   record('chain on 2^20 floats', 'jax-js wasm', () => jc(x.ref).dataSync());
-  const ps = [[784, 512], [512, 512], [512, 10]].map(([i, o], k) => ({ w: jnp.multiply(jax.random.normal(jax.random.key(k), [i, o]), 0.05), b: jnp.zeros([o]) }));
+  const ps = [
+    [784, 512],
+    [512, 512],
+    [512, 10],
+  ].map(([i, o], k) => ({ w: jnp.multiply(jax.random.normal(jax.random.key(k), [i, o]), 0.05), b: jnp.zeros([o]) }));
   const xs = jax.random.normal(jax.random.key(5), [128, 784]);
   const ys = jax.nn.oneHot(jnp.remainder(jnp.arange(128), 10), 10);
   const loss = (p: any, x: any, y: any) => {
@@ -124,7 +156,11 @@ try {
     const g = jax.grad(loss)(jax.tree.ref(p), x, y);
     return jax.tree.map((a: any, b: any) => jnp.subtract(a, jnp.multiply(b, 0.01)), p, g);
   });
-  record('MLP 784-512-512-10 SGD step (batch 128)', 'jax-js wasm', () => jax.tree.leaves(step(jax.tree.ref(ps), xs.ref, ys.ref)).forEach((l: any) => (l as { dataSync(): unknown }).dataSync()));
+  record('MLP 784-512-512-10 SGD step (batch 128)', 'jax-js wasm', () =>
+    jax.tree
+      .leaves(step(jax.tree.ref(ps), xs.ref, ys.ref))
+      .forEach((l: any) => (l as { dataSync(): unknown }).dataSync()),
+  );
 } catch (e) {
   console.log(`jax-js skipped: ${(e as Error).message.split('\n')[0]}`);
 }
@@ -138,11 +174,20 @@ for (const backend of ['cpu', 'wasm'] as const) {
     const a = tf.randomNormal([1024, 1024]);
     record('matmul 1024', lib, () => tf.tidy(() => read(tf.matMul(a, a))), gflops(2 * 1024 ** 3));
     const x = tf.randomNormal([1 << 20]);
-    record('chain on 2^20 floats', lib, () => tf.tidy(() => read(tf.sub(tf.mul(tf.tanh(tf.add(tf.mul(x, 2), 1)), tf.sigmoid(x)), tf.div(x, 2)))));
-    const ci = tf.randomNormal([32, 28, 28, 1]), cw = tf.randomNormal([5, 5, 1, 6]);
+    record('chain on 2^20 floats', lib, () =>
+      tf.tidy(() => read(tf.sub(tf.mul(tf.tanh(tf.add(tf.mul(x, 2), 1)), tf.sigmoid(x)), tf.div(x, 2)))),
+    );
+    const ci = tf.randomNormal([32, 28, 28, 1]),
+      cw = tf.randomNormal([5, 5, 1, 6]);
     record('LeNet conv1 (batch 32)', lib, () => tf.tidy(() => read(tf.conv2d(ci as never, cw as never, 1, 'same'))));
-    const vi = tf.randomNormal([32, 32, 32, 64]), vw = tf.randomNormal([3, 3, 64, 64]);
-    record('VGG 3x3 conv 64->64 (batch 32, 32x32)', lib, () => tf.tidy(() => read(tf.conv2d(vi as never, vw as never, 1, 'same'))), gflops(2 * 32 * 64 * 64 * 9 * 32 * 32));
+    const vi = tf.randomNormal([32, 32, 32, 64]),
+      vw = tf.randomNormal([3, 3, 64, 64]);
+    record(
+      'VGG 3x3 conv 64->64 (batch 32, 32x32)',
+      lib,
+      () => tf.tidy(() => read(tf.conv2d(vi as never, vw as never, 1, 'same'))),
+      gflops(2 * 32 * 64 * 64 * 9 * 32 * 32),
+    );
   } catch (e) {
     console.log(`tfjs ${backend} skipped: ${(e as Error).message.split('\n')[0]}`);
   }
@@ -150,14 +195,27 @@ for (const backend of ['cpu', 'wasm'] as const) {
 
 // Spawn to first result: a fresh process that imports Fluxion and runs one jitted step.
 const t0 = performance.now();
-const spawned = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', "import { jit, np } from './src/index.ts'; jit((x) => np.sum(np.exp(x)))(np.ones([4])).item();"], { encoding: 'utf8' });
-if (spawned.status === 0) rows.push({ workload: 'spawn to first jit result', library: 'fluxion (node + tsx)', ms: performance.now() - t0 });
+const spawned = spawnSync(
+  process.execPath,
+  [
+    '--import',
+    'tsx',
+    '--input-type=module',
+    '-e',
+    "import { jit, np } from './src/index.ts'; jit((x) => np.sum(np.exp(x)))(np.ones([4])).item();",
+  ],
+  { encoding: 'utf8' },
+);
+if (spawned.status === 0)
+  rows.push({ workload: 'spawn to first jit result', library: 'fluxion (node + tsx)', ms: performance.now() - t0 });
 
 // ---------------------------------------------------------------- one table
 const best = new Map<string, number>();
 for (const r of rows) best.set(r.workload, Math.min(best.get(r.workload) ?? Infinity, r.ms));
 console.log('\n| workload | library | median ms | × fastest | note |\n|---|---|---:|---:|---|');
 for (const r of rows.sort((a, b) => a.workload.localeCompare(b.workload) || a.ms - b.ms)) {
-  console.log(`| ${r.workload} | ${r.library} | ${r.ms.toFixed(2)} | ${(r.ms / best.get(r.workload)!).toFixed(2)} | ${r.note ?? ''} |`);
+  console.log(
+    `| ${r.workload} | ${r.library} | ${r.ms.toFixed(2)} | ${(r.ms / best.get(r.workload)!).toFixed(2)} | ${r.note ?? ''} |`,
+  );
 }
 process.exit(0);

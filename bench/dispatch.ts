@@ -53,7 +53,12 @@ for (const device of ['cpu', 'wasm'] as const) {
     await jax.init(device);
     jax.defaultDevice(device);
     const s = jax.numpy.array(1);
-    rows.push([`jax-js-${device}`, 'eager add, 0-d (dispatch)', time(() => jax.numpy.add(s.ref, s.ref).dispose()), 'µs/op']);
+    rows.push([
+      `jax-js-${device}`,
+      'eager add, 0-d (dispatch)',
+      time(() => jax.numpy.add(s.ref, s.ref).dispose()),
+      'µs/op',
+    ]);
     const jadd = jax.jit((a: any, b: any) => jax.numpy.add(a, b));
     rows.push([`jax-js-${device}`, 'jit cache hit, 0-d add', time(() => jadd(s.ref, s.ref).dispose()), 'µs/call']);
     for (const n of [128, 256]) {
@@ -67,4 +72,5 @@ for (const device of ['cpu', 'wasm'] as const) {
 }
 
 console.log('| library | benchmark | value | unit |\n|---|---|---:|---|');
-for (const [lib, name, v, unit] of rows) console.log(`| ${lib} | ${name} | ${v.toFixed(unit === 'GFLOP/s' ? 3 : 1)} | ${unit} |`);
+for (const [lib, name, v, unit] of rows)
+  console.log(`| ${lib} | ${name} | ${v.toFixed(unit === 'GFLOP/s' ? 3 : 1)} | ${unit} |`);

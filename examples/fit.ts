@@ -13,7 +13,8 @@ const step = jit((params: unknown, state: unknown) => {
   return { params: optim.applyUpdates(params, updates), state: s, loss };
 });
 
-let params = p0, state = opt.init(p0);
+let params = p0,
+  state = opt.init(p0);
 for (let i = 1; i <= 300; i++) {
   const r = step(params, state);
   ({ params, state } = r);

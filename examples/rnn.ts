@@ -19,7 +19,8 @@ const step = jit((params: unknown, state: unknown, x: Array, y: Array) => {
   return { params: optim.applyUpdates(params, updates), state: s, loss };
 });
 
-let params = p0, state = opt.init(p0);
+let params = p0,
+  state = opt.init(p0);
 for (let i = 1; i <= 150; i++) {
   const { x, y } = batch(i);
   const r = step(params, state, x, y);

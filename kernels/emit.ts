@@ -39,7 +39,10 @@ const u = (n: number) => `${n}u`;
 class Emitter {
   lines: string[] = [];
   private memo = new Map<string, string>();
-  constructor(readonly k: KernelBuilder, readonly indent = '  ') {}
+  constructor(
+    readonly k: KernelBuilder,
+    readonly indent = '  ',
+  ) {}
   let(expr: string): string {
     const name = `t${this.k.counter++}`;
     this.lines.push(`${this.indent}let ${name} = ${expr};`);
@@ -76,7 +79,14 @@ class Emitter {
     const [x] = e.inputs;
     const p = e.params as any;
     const oShape = out.aval.shape;
-    if (e.prim.wgsl) return this.let(e.prim.wgsl(e.inputs.map((a) => this.expr(a, idx)), e.inputs.map((a) => a.aval.dtype), e.params));
+    if (e.prim.wgsl)
+      return this.let(
+        e.prim.wgsl(
+          e.inputs.map((a) => this.expr(a, idx)),
+          e.inputs.map((a) => a.aval.dtype),
+          e.params,
+        ),
+      );
     const xs = x ? stridesOf(x.aval.shape) : [];
     switch (e.prim.name) {
       case 'reshape':
@@ -95,7 +105,10 @@ class Emitter {
       }
       case 'rev': {
         const c = this.coords(idx, oShape);
-        return this.expr(x, this.flat(c.map((ck, k) => [p.axes.includes(k) ? `(${u(x.aval.shape[k] - 1)} - ${ck})` : ck, xs[k]])));
+        return this.expr(
+          x,
+          this.flat(c.map((ck, k) => [p.axes.includes(k) ? `(${u(x.aval.shape[k] - 1)} - ${ck})` : ck, xs[k]])),
+        );
       }
       case 'iota': {
         const c = this.coords(idx, oShape);
@@ -111,7 +124,10 @@ class Emitter {
           return [`u32(max(${pk}, 0i) / ${q}i)`, xs[k]];
         });
         const valid = this.let(conds.length ? conds.join(' && ') : 'true');
-        const inner = sizeOf(x.aval.shape) === 0 ? literal(p.value, out.aval.dtype) : this.expr(x, `select(0u, ${this.flat(terms)}, ${valid})`);
+        const inner =
+          sizeOf(x.aval.shape) === 0
+            ? literal(p.value, out.aval.dtype)
+            : this.expr(x, `select(0u, ${this.flat(terms)}, ${valid})`);
         return this.let(`select(${literal(p.value, out.aval.dtype)}, ${inner}, ${valid})`);
       }
       case 'concatenate': {
@@ -119,7 +135,8 @@ class Emitter {
         let acc = '';
         let offset = 0;
         e.inputs.forEach((inp, j) => {
-          const ish = inp.aval.shape, is = stridesOf(ish);
+          const ish = inp.aval.shape,
+            is = stridesOf(ish);
           const w = ish[p.axis];
           if (w === 0) return;
           const local = this.flat(c.map((ck, k) => [k === p.axis ? `(${ck} - ${u(offset)})` : ck, is[k]]));
@@ -139,7 +156,9 @@ class Emitter {
         const terms: [string, number][] = [];
         for (let d = 0; d < lead; d++) terms.push([c[d], xs[d]]);
         for (let d = 0; d < r; d++) {
-          const pos = this.let(`i32(${c[lead + r + d]}) * ${q.strides[d]}i - ${q.padding[d][0]}i + i32(${c[lead + d]}) * ${q.dilation[d]}i`);
+          const pos = this.let(
+            `i32(${c[lead + r + d]}) * ${q.strides[d]}i - ${q.padding[d][0]}i + i32(${c[lead + d]}) * ${q.dilation[d]}i`,
+          );
           conds.push(`${pos} >= 0i && ${pos} < ${x.aval.shape[lead + d]}i`);
           terms.push([`u32(max(${pos}, 0i))`, xs[lead + d]]);
         }
@@ -150,14 +169,18 @@ class Emitter {
       case 'gather': {
         const [src, ix] = e.inputs;
         const axis = p.axis as number;
-        const s = src.aval.shape, ishape = ix.aval.shape;
+        const s = src.aval.shape,
+          ishape = ix.aval.shape;
         const c = this.coords(idx, oShape);
         const st = stridesOf(ishape);
         const j = this.flat(ishape.map((_, k) => [c[axis + k], st[k]]));
         const raw = this.expr(ix, j);
         const a = this.let(`u32(clamp(${raw}, 0i, ${Math.max(0, s[axis] - 1)}i))`);
         const ss = stridesOf(s);
-        const terms: [string, number][] = s.map((_, k) => [k < axis ? c[k] : k === axis ? a : c[k - 1 + ishape.length], ss[k]]);
+        const terms: [string, number][] = s.map((_, k) => [
+          k < axis ? c[k] : k === axis ? a : c[k - 1 + ishape.length],
+          ss[k],
+        ]);
         return this.expr(src, this.flat(terms));
       }
     }
@@ -170,7 +193,12 @@ class KernelBuilder {
   counter = 0;
   reads: Var[] = [];
   fused = new Set<string>();
-  constructor(readonly defs: Map<number, Eqn>, readonly mat: Set<number>, readonly maxBuffers: number, readonly tile: number) {}
+  constructor(
+    readonly defs: Map<number, Eqn>,
+    readonly mat: Set<number>,
+    readonly maxBuffers: number,
+    readonly tile: number,
+  ) {}
   def(v: Var): Eqn {
     const e = this.defs.get(v.id);
     if (!e) throw new FluxionError('webgpu: variable without a definition');
@@ -187,8 +215,13 @@ class KernelBuilder {
   }
   module(outs: Var[], body: string, n: number, grouped?: { workgroup: string; size: [number, number] }): string {
     const decl = [
-      ...this.reads.map((v, k) => `@group(0) @binding(${k}) var<storage, read> in${k}: array<${storageType(v.aval.dtype)}>;`),
-      ...outs.map((v, k) => `@group(0) @binding(${this.reads.length + k}) var<storage, read_write> out${k}: array<${storageType(v.aval.dtype)}>;`),
+      ...this.reads.map(
+        (v, k) => `@group(0) @binding(${k}) var<storage, read> in${k}: array<${storageType(v.aval.dtype)}>;`,
+      ),
+      ...outs.map(
+        (v, k) =>
+          `@group(0) @binding(${this.reads.length + k}) var<storage, read_write> out${k}: array<${storageType(v.aval.dtype)}>;`,
+      ),
     ];
     if (grouped) {
       // Kernels that cooperate within a workgroup (tiled matmul, long reductions) index by workgroup.
@@ -205,8 +238,10 @@ const LONG_REDUCTION = 1024;
 const reduceInit: Record<string, (d: DType) => string> = {
   reduce_sum: (d) => literal(0, d),
   reduce_prod: (d) => literal(1, d),
-  reduce_max: (d) => (d === 'bool' ? 'false' : literal(d === 'float32' ? -Infinity : d === 'int32' ? -2147483648 : 0, d)),
-  reduce_min: (d) => (d === 'bool' ? 'true' : literal(d === 'float32' ? Infinity : d === 'int32' ? 2147483647 : 4294967295, d)),
+  reduce_max: (d) =>
+    d === 'bool' ? 'false' : literal(d === 'float32' ? -Infinity : d === 'int32' ? -2147483648 : 0, d),
+  reduce_min: (d) =>
+    d === 'bool' ? 'true' : literal(d === 'float32' ? Infinity : d === 'int32' ? 2147483647 : 4294967295, d),
 };
 const reduceStep: Record<string, (acc: string, v: string, d: DType) => string> = {
   reduce_sum: (a, v) => `${a} + ${v}`,
@@ -216,7 +251,11 @@ const reduceStep: Record<string, (acc: string, v: string, d: DType) => string> =
 };
 
 /** The body of the kernel that materialises `eqn`'s outputs. */
-function kernelBody(kb: KernelBuilder, e: Eqn, epilogue?: Epilogue): { body: string; n: number; grid?: [number, number, number]; workgroup?: string; size?: [number, number] } {
+function kernelBody(
+  kb: KernelBuilder,
+  e: Eqn,
+  epilogue?: Epilogue,
+): { body: string; n: number; grid?: [number, number, number]; workgroup?: string; size?: [number, number] } {
   const em = new Emitter(kb);
   const out = e.outs[0];
   const d = out.aval.dtype;
@@ -233,7 +272,10 @@ function kernelBody(kb: KernelBuilder, e: Eqn, epilogue?: Epilogue): { body: str
   const x = e.inputs[0];
   const xs = stridesOf(x.aval.shape);
   switch (e.prim.name) {
-    case 'reduce_sum': case 'reduce_prod': case 'reduce_max': case 'reduce_min': {
+    case 'reduce_sum':
+    case 'reduce_prod':
+    case 'reduce_max':
+    case 'reduce_min': {
       kb.fused.add(e.prim.name);
       const axes: number[] = p.axes;
       const kept = x.aval.shape.map((_, k) => k).filter((k) => !axes.includes(k));
@@ -242,10 +284,16 @@ function kernelBody(kb: KernelBuilder, e: Eqn, epilogue?: Epilogue): { body: str
       const step = (acc: string, v: string) => reduceStep[e.prim.name](acc, v, d);
       if (count >= LONG_REDUCTION && d !== 'bool') {
         // A long reduction: one workgroup per output, strided partial sums, then a tree in workgroup memory.
-        const c = em.coords('i', kept.map((k) => x.aval.shape[k]));
+        const c = em.coords(
+          'i',
+          kept.map((k) => x.aval.shape[k]),
+        );
         const base = em.let(em.flat(kept.map((k, j) => [c[j], xs[k]])));
         const inner = new Emitter(kb, '    ');
-        const rc = inner.coords('r', axes.map((a) => x.aval.shape[a]));
+        const rc = inner.coords(
+          'r',
+          axes.map((a) => x.aval.shape[a]),
+        );
         const v = inner.expr(x, `${base} + ${inner.flat(axes.map((a, j) => [rc[j], xs[a]]))}`);
         const body = [
           `  let i = wg.x + wg.y * 65535u;`,
@@ -264,25 +312,41 @@ function kernelBody(kb: KernelBuilder, e: Eqn, epilogue?: Epilogue): { body: str
           `  }`,
           `  if (lid.x == 0u) { out0[i] = ${store('part[0]', d)}; }`,
         ];
-        return { body: body.join('\n'), n, grid: [Math.min(n, 65535), Math.ceil(n / 65535), 1], workgroup: `var<workgroup> part: array<${vt}, ${WORKGROUP}>;`, size: [WORKGROUP, 1] };
+        return {
+          body: body.join('\n'),
+          n,
+          grid: [Math.min(n, 65535), Math.ceil(n / 65535), 1],
+          workgroup: `var<workgroup> part: array<${vt}, ${WORKGROUP}>;`,
+          size: [WORKGROUP, 1],
+        };
       }
-      const c = em.coords('i', kept.map((k) => x.aval.shape[k]));
+      const c = em.coords(
+        'i',
+        kept.map((k) => x.aval.shape[k]),
+      );
       const base = em.let(em.flat(kept.map((k, j) => [c[j], xs[k]])));
       return finish([
         `  var acc: ${vt} = ${reduceInit[e.prim.name](d)};`,
         ...loop(count, (inner) => {
-          const rc = inner.coords('r', axes.map((a) => x.aval.shape[a]));
+          const rc = inner.coords(
+            'r',
+            axes.map((a) => x.aval.shape[a]),
+          );
           const v = inner.expr(x, `${base} + ${inner.flat(axes.map((a, j) => [rc[j], xs[a]]))}`);
           return [`    acc = ${step('acc', v)};`];
         }),
         `  out0[i] = ${store('acc', d)};`,
       ]);
     }
-    case 'argmax': case 'argmin': {
+    case 'argmax':
+    case 'argmin': {
       kb.fused.add(e.prim.name);
       const axis: number = p.axis;
       const kept = x.aval.shape.map((_, k) => k).filter((k) => k !== axis);
-      const c = em.coords('i', kept.map((k) => x.aval.shape[k]));
+      const c = em.coords(
+        'i',
+        kept.map((k) => x.aval.shape[k]),
+      );
       const base = em.let(em.flat(kept.map((k, j) => [c[j], xs[k]])));
       const xd = x.aval.dtype;
       const better = e.prim.name === 'argmax' ? '>' : '<';
@@ -305,8 +369,12 @@ function kernelBody(kb: KernelBuilder, e: Eqn, epilogue?: Epilogue): { body: str
       const [, ix, upd] = e.inputs;
       const axis: number = p.axis;
       const s = x.aval.shape;
-      const inner = sizeOf(s.slice(axis + 1)), A = s[axis], nj = sizeOf(ix.aval.shape);
-      const o = em.let(`i / ${u(A * inner)}`), ai = em.let(`(i / ${u(inner)}) % ${u(A)}`), k = em.let(`i % ${u(inner)}`);
+      const inner = sizeOf(s.slice(axis + 1)),
+        A = s[axis],
+        nj = sizeOf(ix.aval.shape);
+      const o = em.let(`i / ${u(A * inner)}`),
+        ai = em.let(`(i / ${u(inner)}) % ${u(A)}`),
+        k = em.let(`i % ${u(inner)}`);
       return finish([
         `  var acc: ${valueType(d)} = ${em.expr(x, 'i')};`,
         ...loop(nj, (lp) => {
@@ -323,7 +391,8 @@ function kernelBody(kb: KernelBuilder, e: Eqn, epilogue?: Epilogue): { body: str
       const r = q.window.length;
       const lead = out.aval.shape.length - r;
       const outSp = windowOutShape(q.spatial, q);
-      const pshape = x.aval.shape, ps = stridesOf(pshape);
+      const pshape = x.aval.shape,
+        ps = stridesOf(pshape);
       const c = em.coords('i', out.aval.shape);
       const lines = [`  var acc: ${valueType(d)} = ${literal(0, d)};`];
       const taps = sizeOf(q.window);
@@ -352,7 +421,8 @@ function kernelBody(kb: KernelBuilder, e: Eqn, epilogue?: Epilogue): { body: str
       kb.fused.add('argsort');
       const rowLen = x.aval.shape[x.aval.shape.length - 1];
       const xd = x.aval.dtype;
-      const key = (v: string) => (xd === 'float32' ? `select(${v}, inf_(), isnan_(${v}))` : xd === 'bool' ? `select(0u, 1u, ${v})` : v);
+      const key = (v: string) =>
+        xd === 'float32' ? `select(${v}, inf_(), isnan_(${v}))` : xd === 'bool' ? `select(0u, 1u, ${v})` : v;
       const before = p.descending ? '>' : '<';
       const start = em.let(`i - i % ${u(rowLen)}`);
       const mine = em.let(key(em.expr(x, 'i')));
@@ -360,7 +430,9 @@ function kernelBody(kb: KernelBuilder, e: Eqn, epilogue?: Epilogue): { body: str
         `  var rank = 0u;`,
         ...loop(rowLen, (lp) => {
           const other = lp.let(key(lp.expr(x, `${start} + r`)));
-          return [`    if (${other} ${before} ${mine} || (${other} == ${mine} && ${start} + r < i)) { rank = rank + 1u; }`];
+          return [
+            `    if (${other} ${before} ${mine} || (${other} == ${mine} && ${start} + r < i)) { rank = rank + 1u; }`,
+          ];
         }),
         `  out0[${start} + rank] = i32(i - ${start});`,
       ];
@@ -381,7 +453,12 @@ function kernelBody(kb: KernelBuilder, e: Eqn, epilogue?: Epilogue): { body: str
  * batch element, staging tiles of both operands in workgroup memory. Operands are read
  * through their (possibly fused) expressions at `[batch, row, k]` and `[batch, k, col]`.
  */
-function tiledMatmulSimple(kb: KernelBuilder, e: Eqn, g: Geometry, sinks?: Var[]): { body: string; grid: [number, number, number]; workgroup: string } {
+function tiledMatmulSimple(
+  kb: KernelBuilder,
+  e: Eqn,
+  g: Geometry,
+  sinks?: Var[],
+): { body: string; grid: [number, number, number]; workgroup: string } {
   const TILE = kb.tile;
   const { a, b, d, nb, m, n, kk, aOffset, bOffset } = g;
   const em = new Emitter(kb);
@@ -394,9 +471,12 @@ function tiledMatmulSimple(kb: KernelBuilder, e: Eqn, g: Geometry, sinks?: Var[]
     `  for (var t = 0u; t < ${u(kk)}; t += ${u(TILE)}) {`,
   ];
   const inner = new Emitter(kb, '    ');
-  const aIdx = `min(row, ${u(Math.max(0, m - 1))})`, bIdx = `min(col, ${u(Math.max(0, n - 1))})`;
-  const ka = inner.let(`min(t + lid.x, ${u(Math.max(0, kk - 1))})`), kb2 = inner.let(`min(t + lid.y, ${u(Math.max(0, kk - 1))})`);
-  const av = inner.expr(a, aOffset(inner, aIdx, ka)), bv = inner.expr(b, bOffset(inner, kb2, bIdx));
+  const aIdx = `min(row, ${u(Math.max(0, m - 1))})`,
+    bIdx = `min(col, ${u(Math.max(0, n - 1))})`;
+  const ka = inner.let(`min(t + lid.x, ${u(Math.max(0, kk - 1))})`),
+    kb2 = inner.let(`min(t + lid.y, ${u(Math.max(0, kk - 1))})`);
+  const av = inner.expr(a, aOffset(inner, aIdx, ka)),
+    bv = inner.expr(b, bOffset(inner, kb2, bIdx));
   const zero = literal(0, d);
   lines.push(
     ...inner.lines,
@@ -407,7 +487,12 @@ function tiledMatmulSimple(kb: KernelBuilder, e: Eqn, g: Geometry, sinks?: Var[]
     `    workgroupBarrier();`,
     `  }`,
   );
-  lines.push(`  if (row < ${u(m)} && col < ${u(n)}) {`, `    let o = (bi * ${u(m)} + row) * ${u(n)} + col;`, ...stores(kb, e, sinks, 'acc', '    '), `  }`);
+  lines.push(
+    `  if (row < ${u(m)} && col < ${u(n)}) {`,
+    `    let o = (bi * ${u(m)} + row) * ${u(n)} + col;`,
+    ...stores(kb, e, sinks, 'acc', '    '),
+    `  }`,
+  );
   const workgroup = `var<workgroup> tileA: array<array<${vt}, ${TILE}>, ${TILE}>;\nvar<workgroup> tileB: array<array<${vt}, ${TILE}>, ${TILE}>;`;
   return { body: [...em.lines, ...lines].join('\n'), grid: [Math.ceil(n / TILE), Math.ceil(m / TILE), nb], workgroup };
 }
@@ -417,14 +502,22 @@ function tiledMatmulSimple(kb: KernelBuilder, e: Eqn, g: Geometry, sinks?: Var[]
  * batch element, staging tiles of both operands in workgroup memory. Operands are read
  * through their (possibly fused) expressions at `[batch, row, k]` and `[batch, k, col]`.
  */
-function blockedMatmul(kb: KernelBuilder, e: Eqn, g: Geometry, sinks?: Var[]): { body: string; grid: [number, number, number]; workgroup: string } {
+function blockedMatmul(
+  kb: KernelBuilder,
+  e: Eqn,
+  g: Geometry,
+  sinks?: Var[],
+): { body: string; grid: [number, number, number]; workgroup: string } {
   const TILE = kb.tile;
   const { a, b, d, nb, m, n, kk, aOffset, bOffset } = g;
   const em = new Emitter(kb);
   const vt = valueType(d);
   // Each of the TILE x TILE threads computes a 4x4 block: a workgroup covers BM x BN outputs,
   // staging BK-deep slices of both operands in workgroup memory.
-  const BM = 4 * TILE, BN = 4 * TILE, BK = TILE, threads = TILE * TILE;
+  const BM = 4 * TILE,
+    BN = 4 * TILE,
+    BK = TILE,
+    threads = TILE * TILE;
   const zero = literal(0, d);
   const clampTo = (v: string, size: number) => `min(${v}, ${u(Math.max(0, size - 1))})`;
   const lines = [
@@ -442,7 +535,8 @@ function blockedMatmul(kb: KernelBuilder, e: Eqn, g: Geometry, sinks?: Var[]): {
     `      let bc = n0 + lin % ${u(BN)};`,
   ];
   const inner = new Emitter(kb, '      ');
-  const av = inner.expr(a, aOffset(inner, clampTo('ar', m), clampTo('ak', kk))), bv = inner.expr(b, bOffset(inner, clampTo('bk', kk), clampTo('bc', n)));
+  const av = inner.expr(a, aOffset(inner, clampTo('ar', m), clampTo('ak', kk))),
+    bv = inner.expr(b, bOffset(inner, clampTo('bk', kk), clampTo('bc', n)));
   lines.push(
     ...inner.lines,
     `      tileA[lin % ${u(BK)}][lin / ${u(BK)}] = select(${zero}, ${av}, ar < ${u(m)} && ak < ${u(kk)});`,
@@ -474,20 +568,50 @@ function blockedMatmul(kb: KernelBuilder, e: Eqn, g: Geometry, sinks?: Var[]): {
 /** A dot_general seen as matrices `[batch, m, k] x [batch, k, n]`, with operand offset builders. */
 function matmulGeometry(e: Eqn) {
   const [a, b] = e.inputs;
-  const { contract: [ca, cb], batch: [ba, bb] } = e.params as DotParams;
-  const free = (nd: number, ...used: (readonly number[])[]) => [...Array(nd).keys()].filter((k) => !used.some((s) => s.includes(k)));
-  const fa = free(a.aval.shape.length, ca, ba), fb = free(b.aval.shape.length, cb, bb);
+  const {
+    contract: [ca, cb],
+    batch: [ba, bb],
+  } = e.params as DotParams;
+  const free = (nd: number, ...used: (readonly number[])[]) =>
+    [...Array(nd).keys()].filter((k) => !used.some((s) => s.includes(k)));
+  const fa = free(a.aval.shape.length, ca, ba),
+    fb = free(b.aval.shape.length, cb, bb);
   const dims = (x: Atom, axes: readonly number[]) => axes.map((k) => x.aval.shape[k]);
-  const as = stridesOf(a.aval.shape), bs = stridesOf(b.aval.shape);
+  const as = stridesOf(a.aval.shape),
+    bs = stridesOf(b.aval.shape);
   const terms = (em: Emitter, x: Atom, st: number[], groups: [string, readonly number[]][]) =>
-    em.flat(groups.flatMap(([idx, axes]) => coordTerms(em, idx, dims(x, axes), axes.map((ax) => st[ax]))));
+    em.flat(
+      groups.flatMap(([idx, axes]) =>
+        coordTerms(
+          em,
+          idx,
+          dims(x, axes),
+          axes.map((ax) => st[ax]),
+        ),
+      ),
+    );
   return {
-    a, b, d: e.outs[0].aval.dtype,
-    nb: sizeOf(dims(a, ba)), m: sizeOf(dims(a, fa)), n: sizeOf(dims(b, fb)), kk: sizeOf(dims(a, ca)),
+    a,
+    b,
+    d: e.outs[0].aval.dtype,
+    nb: sizeOf(dims(a, ba)),
+    m: sizeOf(dims(a, fa)),
+    n: sizeOf(dims(b, fb)),
+    kk: sizeOf(dims(a, ca)),
     /** Flat index of A[bi, row, k]. */
-    aOffset: (em: Emitter, row: string, k: string) => terms(em, a, as, [['bi', ba], [row, fa], [k, ca]]),
+    aOffset: (em: Emitter, row: string, k: string) =>
+      terms(em, a, as, [
+        ['bi', ba],
+        [row, fa],
+        [k, ca],
+      ]),
     /** Flat index of B[bi, k, col]. */
-    bOffset: (em: Emitter, k: string, col: string) => terms(em, b, bs, [['bi', bb], [k, cb], [col, fb]]),
+    bOffset: (em: Emitter, k: string, col: string) =>
+      terms(em, b, bs, [
+        ['bi', bb],
+        [k, cb],
+        [col, fb],
+      ]),
   };
 }
 
@@ -529,10 +653,23 @@ export function lowerGraph(g: Graph, maxBuffers: number, tile = 16): { kernels: 
         const region = regions.get(e);
         if (!region && (inRegion.has(e) || !e.outs.some((v) => mat.has(v.id)))) continue;
         const writes = region ? region.sinks : [...e.outs];
-        const kb = new KernelBuilder(defs, new Set([...mat].filter((id) => !writes.some((v) => v.id === id))), maxBuffers, tile);
+        const kb = new KernelBuilder(
+          defs,
+          new Set([...mat].filter((id) => !writes.some((v) => v.id === id))),
+          maxBuffers,
+          tile,
+        );
         const { body, n, grid, workgroup, size } = kernelBody(kb, e, region);
         const code = kb.module(writes, body, n, workgroup && size ? { workgroup, size } : undefined);
-        kernels.push({ name: region ? `dot_general+${region.eqns.size}` : e.prim.name, code, reads: kb.reads, writes, n, fused: [...kb.fused], grid });
+        kernels.push({
+          name: region ? `dot_general+${region.eqns.size}` : e.prim.name,
+          code,
+          reads: kb.reads,
+          writes,
+          n,
+          fused: [...kb.fused],
+          grid,
+        });
       }
       return { kernels, plan: describePlan(kernels.map((k) => ({ ...k, reads: k.reads.length }))) };
     } catch (err) {
@@ -542,7 +679,10 @@ export function lowerGraph(g: Graph, maxBuffers: number, tile = 16): { kernels: 
       const before = forced.size;
       for (const [id, eq] of defs) if (eq.inputs.includes(err.culprit)) for (const v of eq.outs) forced.add(v.id);
       if (e) for (const v of e.outs) forced.add(v.id);
-      if (forced.size === before) throw new FluxionError(`webgpu: a ${defs.get(err.culprit.id)?.prim.name ?? 'kernel'} needs more than ${maxBuffers} storage buffers`);
+      if (forced.size === before)
+        throw new FluxionError(
+          `webgpu: a ${defs.get(err.culprit.id)?.prim.name ?? 'kernel'} needs more than ${maxBuffers} storage buffers`,
+        );
     }
   }
 }

@@ -9,11 +9,13 @@
 import type { DType } from '../src/core/dtype.js';
 
 /** WGSL type of a value in registers. */
-export const valueType = (d: DType): string => (d === 'float32' ? 'f32' : d === 'int32' ? 'i32' : d === 'uint32' ? 'u32' : d === 'bool' ? 'bool' : 'f16');
+export const valueType = (d: DType): string =>
+  d === 'float32' ? 'f32' : d === 'int32' ? 'i32' : d === 'uint32' ? 'u32' : d === 'bool' ? 'bool' : 'f16';
 /** WGSL type of an element in a storage buffer (bool is stored as u32). */
 export const storageType = (d: DType): string => (d === 'bool' ? 'u32' : valueType(d));
 /** Reads `buf[idx]` as a register value. */
-export const load = (buf: string, idx: string, d: DType): string => (d === 'bool' ? `(${buf}[${idx}] != 0u)` : `${buf}[${idx}]`);
+export const load = (buf: string, idx: string, d: DType): string =>
+  d === 'bool' ? `(${buf}[${idx}] != 0u)` : `${buf}[${idx}]`;
 /** Converts a register value for storing. */
 export const store = (v: string, d: DType): string => (d === 'bool' ? `select(0u, 1u, ${v})` : v);
 

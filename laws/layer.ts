@@ -8,7 +8,9 @@ import { LawError, assertClose } from './laws.js';
 
 type Shape = number[] | number[][];
 const input = (shape: Shape, seed: number): any =>
-  globalThis.Array.isArray(shape[0]) ? (shape as number[][]).map((s, i) => input(s, seed + i)) : random.normal(random.key(seed), shape as number[]);
+  globalThis.Array.isArray(shape[0])
+    ? (shape as number[][]).map((s, i) => input(s, seed + i))
+    : random.normal(random.key(seed), shape as number[]);
 const snapshot = (t: unknown) => tree.leaves<Array>(t).map((a) => globalThis.Array.from(a.dataSync()));
 const shapes = (y: unknown): unknown => (globalThis.Array.isArray(y) ? y.map(shapes) : [...(y as Array).shape]);
 
@@ -18,7 +20,9 @@ export function initShapeMatchesApply(layer: nn.Layer, inShape: Shape, seed = 0)
   for (const training of [false, true]) {
     const { y } = layer.apply(params, state, input(inShape, seed + 1), { training, key: random.key(seed + 2) });
     if (JSON.stringify(shapes(y)) !== JSON.stringify(outShape)) {
-      throw new LawError(`${layer.name}: init says outShape ${JSON.stringify(outShape)} but apply (training=${training}) gives ${JSON.stringify(shapes(y))}`);
+      throw new LawError(
+        `${layer.name}: init says outShape ${JSON.stringify(outShape)} but apply (training=${training}) gives ${JSON.stringify(shapes(y))}`,
+      );
     }
   }
   return true;
@@ -26,10 +30,16 @@ export function initShapeMatchesApply(layer: nn.Layer, inShape: Shape, seed = 0)
 
 /** Same key, same params; same key, same (even stochastic) output. */
 export function deterministicGivenKey(layer: nn.Layer, inShape: Shape, seed = 0): true {
-  const a = layer.init(random.key(seed), inShape as number[]), b = layer.init(random.key(seed), inShape as number[]);
-  tree.leaves<Array>(a.params).forEach((p, i) => assertClose(p, tree.leaves<Array>(b.params)[i], { rtol: 0, atol: 0 }, `${layer.name} param ${i}`));
+  const a = layer.init(random.key(seed), inShape as number[]),
+    b = layer.init(random.key(seed), inShape as number[]);
+  tree
+    .leaves<Array>(a.params)
+    .forEach((p, i) =>
+      assertClose(p, tree.leaves<Array>(b.params)[i], { rtol: 0, atol: 0 }, `${layer.name} param ${i}`),
+    );
   const x = input(inShape, seed + 1);
-  const run = () => tree.leaves<Array>(layer.apply(a.params, a.state, x, { training: true, key: random.key(seed + 3) }).y);
+  const run = () =>
+    tree.leaves<Array>(layer.apply(a.params, a.state, x, { training: true, key: random.key(seed + 3) }).y);
   const [y1, y2] = [run(), run()];
   y1.forEach((y, i) => assertClose(y, y2[i], { rtol: 0, atol: 0 }, `${layer.name} output ${i}`));
   return true;
@@ -40,10 +50,15 @@ export function stateRoundTrips(layer: nn.Layer, inShape: Shape, seed = 0): true
   const { params, state } = layer.init(random.key(seed), inShape as number[]);
   for (const training of [false, true]) {
     const out = layer.apply(params, state, input(inShape, seed + 1), { training, key: random.key(seed) }).state;
-    const [a, da] = tree.flatten<Array>(state), [b, db] = tree.flatten<Array>(out);
-    if (!tree.structuresEqual(da, db)) throw new LawError(`${layer.name}: state structure ${tree.structureString(da)} became ${tree.structureString(db)}`);
+    const [a, da] = tree.flatten<Array>(state),
+      [b, db] = tree.flatten<Array>(out);
+    if (!tree.structuresEqual(da, db))
+      throw new LawError(
+        `${layer.name}: state structure ${tree.structureString(da)} became ${tree.structureString(db)}`,
+      );
     a.forEach((s, i) => {
-      if (s.dtype !== b[i].dtype || s.shape.join() !== b[i].shape.join()) throw new LawError(`${layer.name}: state leaf ${i} changed type`);
+      if (s.dtype !== b[i].dtype || s.shape.join() !== b[i].shape.join())
+        throw new LawError(`${layer.name}: state leaf ${i} changed type`);
     });
   }
   return true;

@@ -20,7 +20,8 @@ function run(t: optim.GradientTransformation, steps = 3): Array[] {
   }
   return out;
 }
-const same = (a: Array[], b: Array[], what: string) => a.forEach((x, i) => assertClose(x, b[i], { rtol: 1e-6, atol: 1e-7 }, `${what} update ${i}`));
+const same = (a: Array[], b: Array[], what: string) =>
+  a.forEach((x, i) => assertClose(x, b[i], { rtol: 1e-6, atol: 1e-7 }, `${what} update ${i}`));
 
 /** `chain(identity, t)` and `chain(t, identity)` behave as `t`. */
 export function chainIdentity(make: () => optim.GradientTransformation): true {
@@ -31,7 +32,11 @@ export function chainIdentity(make: () => optim.GradientTransformation): true {
 }
 
 /** `chain(chain(a, b), c) = chain(a, chain(b, c))`. */
-export function chainAssociative(a: () => optim.GradientTransformation, b: () => optim.GradientTransformation, c: () => optim.GradientTransformation): true {
+export function chainAssociative(
+  a: () => optim.GradientTransformation,
+  b: () => optim.GradientTransformation,
+  c: () => optim.GradientTransformation,
+): true {
   same(run(optim.chain(optim.chain(a(), b()), c())), run(optim.chain(a(), optim.chain(b(), c()))), 'associativity');
   return true;
 }
@@ -61,7 +66,10 @@ export function descendsOnQuadratic(t: optim.GradientTransformation, seed: numbe
 /** Solves A x = b by Gaussian elimination (small dense systems, float64). */
 function solve(a: Array, b: Array): number[] {
   const n = b.size;
-  const m = globalThis.Array.from({ length: n }, (_, i) => [...globalThis.Array.from(a.dataSync().subarray(i * n, (i + 1) * n)), b.dataSync()[i] as number]);
+  const m = globalThis.Array.from({ length: n }, (_, i) => [
+    ...globalThis.Array.from(a.dataSync().subarray(i * n, (i + 1) * n)),
+    b.dataSync()[i] as number,
+  ]);
   for (let c = 0; c < n; c++) {
     const piv = m.reduce((best, row, r) => (r >= c && Math.abs(row[c]) > Math.abs(m[best][c]) ? r : best), c);
     [m[c], m[piv]] = [m[piv], m[c]];

@@ -24,7 +24,14 @@ export function rng(seed: number): () => number {
 /** A concrete array with elements drawn by `gen` (float32 unless `dtype` says otherwise). */
 export function randomArray(shape: number[], gen: () => number, dtype: DType = 'float32'): Array {
   const n = shape.reduce((a, b) => a * b, 1);
-  const data = dtype === 'float32' ? new Float32Array(n) : dtype === 'int32' ? new Int32Array(n) : dtype === 'uint32' ? new Uint32Array(n) : new Uint8Array(n);
+  const data =
+    dtype === 'float32'
+      ? new Float32Array(n)
+      : dtype === 'int32'
+        ? new Int32Array(n)
+        : dtype === 'uint32'
+          ? new Uint32Array(n)
+          : new Uint8Array(n);
   for (let i = 0; i < n; i++) data[i] = gen();
   return new ConcreteArray(data, shape, dtype);
 }
@@ -55,16 +62,46 @@ export function samples(): Sample[] {
   const r = rng(1234);
   const u = (lo: number, hi: number) => () => lo + (hi - lo) * r();
   const f = (shape: number[], lo = -2, hi = 2) => randomArray(shape, u(lo, hi));
-  const ints = (shape: number[], lo: number, hi: number, dtype: DType = 'int32') => randomArray(shape, () => Math.floor(lo + (hi - lo) * r()), dtype);
+  const ints = (shape: number[], lo: number, hi: number, dtype: DType = 'int32') =>
+    randomArray(shape, () => Math.floor(lo + (hi - lo) * r()), dtype);
   const rows: Sample[] = [];
-  const add = (name: string, inputs: Array[], params: object = {}, diff: number[] = [], linearIn: number[] = [], note = '') =>
-    rows.push({ prim: registry.get(name)!, inputs, params, diff, linearIn, label: `${name}${note ? ' ' + note : ''} ${inputs.map((x) => `${x.dtype}[${x.shape}]`).join(' ')}` });
+  const add = (
+    name: string,
+    inputs: Array[],
+    params: object = {},
+    diff: number[] = [],
+    linearIn: number[] = [],
+    note = '',
+  ) =>
+    rows.push({
+      prim: registry.get(name)!,
+      inputs,
+      params,
+      diff,
+      linearIn,
+      label: `${name}${note ? ' ' + note : ''} ${inputs.map((x) => `${x.dtype}[${x.shape}]`).join(' ')}`,
+    });
 
   // Unary math: a vector, a scalar and a zero-size array; domains chosen where each is smooth.
   const unary: [string, number, number, boolean?][] = [
-    ['neg', -2, 2, true], ['exp', -2, 2], ['log', 0.5, 3], ['log1p', -0.5, 2], ['expm1', -2, 2], ['sin', -3, 3], ['cos', -3, 3],
-    ['tanh', -2, 2], ['logistic', -3, 3], ['sqrt', 0.5, 3], ['rsqrt', 0.5, 3], ['erf', -2, 2], ['erf_inv', -0.8, 0.8], ['abs', 0.2, 2],
-    ['sign', 0.2, 2], ['floor', 0.1, 0.9], ['ceil', 0.1, 0.9], ['round', 0.1, 0.4],
+    ['neg', -2, 2, true],
+    ['exp', -2, 2],
+    ['log', 0.5, 3],
+    ['log1p', -0.5, 2],
+    ['expm1', -2, 2],
+    ['sin', -3, 3],
+    ['cos', -3, 3],
+    ['tanh', -2, 2],
+    ['logistic', -3, 3],
+    ['sqrt', 0.5, 3],
+    ['rsqrt', 0.5, 3],
+    ['erf', -2, 2],
+    ['erf_inv', -0.8, 0.8],
+    ['abs', 0.2, 2],
+    ['sign', 0.2, 2],
+    ['floor', 0.1, 0.9],
+    ['ceil', 0.1, 0.9],
+    ['round', 0.1, 0.4],
   ];
   for (const [name, lo, hi, lin] of unary) {
     add(name, [f([5], lo, hi)], {}, [0], lin ? [0] : []);
@@ -76,14 +113,26 @@ export function samples(): Sample[] {
   add('sign', [ints([4], -5, 5)]);
   add('is_finite', [f([4])]);
   const binary: [string, number, number, number[]][] = [
-    ['add', -2, 2, [0, 1]], ['sub', -2, 2, [0, 1]], ['mul', -2, 2, [0]], ['div', 0.5, 2, [0]], ['pow', 0.5, 2, []], ['max', -2, 2, []],
-    ['min', -2, 2, []], ['atan2', 0.5, 2, []],
+    ['add', -2, 2, [0, 1]],
+    ['sub', -2, 2, [0, 1]],
+    ['mul', -2, 2, [0]],
+    ['div', 0.5, 2, [0]],
+    ['pow', 0.5, 2, []],
+    ['max', -2, 2, []],
+    ['min', -2, 2, []],
+    ['atan2', 0.5, 2, []],
   ];
   for (const [name, lo, hi, lin] of binary) {
     for (const shape of [[2, 3], []]) {
       const a = f(shape, lo, hi);
       // max/min are smooth only away from ties: keep the operands at least 0.1 apart.
-      const b = name === 'max' || name === 'min' ? P.add(a, randomArray(shape, () => (r() < 0.5 ? -1 : 1) * (0.1 + r()))) : f(shape, lo, hi);
+      const b =
+        name === 'max' || name === 'min'
+          ? P.add(
+              a,
+              randomArray(shape, () => (r() < 0.5 ? -1 : 1) * (0.1 + r())),
+            )
+          : f(shape, lo, hi);
       add(name, [a, b], {}, [0, 1], lin);
     }
   }
@@ -121,7 +170,14 @@ export function samples(): Sample[] {
     add(name, [f([0, 3])], { axes: [0] }, [], []);
     add(name, [ints([3, 2], -5, 5)], { axes: [0] });
   }
-  add('reduce_prod', [randomArray([2, 3], () => [0, 1.5, -2, 0, 3, 0.5][Math.floor(6 * r())])], { axes: [1] }, [0], [], 'with zeros');
+  add(
+    'reduce_prod',
+    [randomArray([2, 3], () => [0, 1.5, -2, 0, 3, 0.5][Math.floor(6 * r())])],
+    { axes: [1] },
+    [0],
+    [],
+    'with zeros',
+  );
   for (const name of ['argmax', 'argmin']) {
     add(name, [f([3, 5])], { axis: 1, indexDtype: 'int32' });
     add(name, [ints([4, 2], 0, 3)], { axis: 0, indexDtype: 'int32' });
@@ -158,11 +214,31 @@ export function samples(): Sample[] {
   add('gather', [f([5, 3]), ints([4], 0, 5)], { axis: 0 }, [0], [0]);
   add('gather', [f([2, 4, 3]), ints([2, 2], 0, 4)], { axis: 1 }, [0], [0]);
   add('scatter_add', [f([5, 2]), ints([3], 0, 5), f([3, 2])], { axis: 0 }, [0, 2], [0, 2]);
-  const win = { window: [2, 2], strides: [1, 2], padding: [[1, 0], [0, 1]], dilation: [1, 1] };
+  const win = {
+    window: [2, 2],
+    strides: [1, 2],
+    padding: [
+      [1, 0],
+      [0, 1],
+    ],
+    dilation: [1, 1],
+  };
   add('unfold', [f([2, 3, 4])], { ...win, padValue: 0 }, [0], [0]);
-  add('unfold', [f([1, 5])], { window: [3], strides: [2], padding: [[1, 1]], dilation: [2], padValue: -Infinity }, [], [], 'maxpool');
+  add(
+    'unfold',
+    [f([1, 5])],
+    { window: [3], strides: [2], padding: [[1, 1]], dilation: [2], padValue: -Infinity },
+    [],
+    [],
+    'maxpool',
+  );
   add('fold', [f([2, 2, 2, 3, 2])], { ...win, spatial: [3, 4] }, [0], [0]);
-  add('threefry2x32', [ints([3], 0, 2 ** 32, 'uint32'), ints([3], 0, 2 ** 32, 'uint32'), ints([3], 0, 2 ** 32, 'uint32'), ints([3], 0, 2 ** 32, 'uint32')]);
+  add('threefry2x32', [
+    ints([3], 0, 2 ** 32, 'uint32'),
+    ints([3], 0, 2 ** 32, 'uint32'),
+    ints([3], 0, 2 ** 32, 'uint32'),
+    ints([3], 0, 2 ** 32, 'uint32'),
+  ]);
 
   // Control flow and custom rules, through small graphs
   const v = f([3]);
@@ -171,16 +247,45 @@ export function samples(): Sample[] {
   add('cond', [ints([], 0, 2), v], { branches: [sinGraph, sub((x) => [P.mul(x, x)], [v.aval])] }, [1]);
   const scanBody = sub((c, x) => [P.add(P.mul(c, x), P.sin(c)), P.mul(c, c)], [f([2]).aval, f([2]).aval]);
   add('scan', [f([2]), f([4, 2])], { body: scanBody, numConsts: 0, numCarry: 1, length: 4, reverse: false }, [0, 1]);
-  add('scan', [f([2]), f([3, 2])], { body: scanBody, numConsts: 1, numCarry: 0, length: 3, reverse: true }, [0, 1], [], 'consts');
+  add(
+    'scan',
+    [f([2]), f([3, 2])],
+    { body: scanBody, numConsts: 1, numCarry: 0, length: 3, reverse: true },
+    [0, 1],
+    [],
+    'consts',
+  );
   const iv = ints([], 0, 1);
   const whileCond = sub((_w, i) => [P.lt(i, P.fullLike(i, 3))], [v.aval, iv.aval, v.aval]);
   const whileBody = sub((w, i, x) => [P.add(i, P.fullLike(i, 1)), P.mul(P.sin(x), w)], [v.aval, iv.aval, v.aval]);
-  add('while', [f([3]), f([3]), iv, v], { cond: whileCond, body: whileBody, numCondConsts: 1, numBodyConsts: 1 }, [1, 3]);
+  add(
+    'while',
+    [f([3]), f([3]), iv, v],
+    { cond: whileCond, body: whileBody, numCondConsts: 1, numBodyConsts: 1 },
+    [1, 3],
+  );
   rows[rows.length - 1].noReverse = 'not reverse-differentiable';
-  add('custom_jvp_call', [v], { fun: (x: Array) => [P.sin(x)], rule: ([x]: Array[], [t]: Array[]) => [[P.sin(x)], [P.mul(t, P.cos(x))]] }, [0]);
-  add('custom_vjp_call', [v], { fun: (x: Array) => [P.sin(x)], fwd: (x: Array) => [P.sin(x), P.cos(x)], bwd: (c: Array, g: Array) => [P.mul(c, g)], numOuts: 1 });
-  add('custom_lin', [f([3]), f([3])], { bwd: (c: Array, g: Array) => [P.mul(c, g)], numRes: 1, outAvals: [v.aval] }, [], [1]);
-  rows[rows.length - 1].noEval = 'custom_lin is only ever transposed (forward mode of customVjp is unsupported, as in JAX)';
+  add(
+    'custom_jvp_call',
+    [v],
+    { fun: (x: Array) => [P.sin(x)], rule: ([x]: Array[], [t]: Array[]) => [[P.sin(x)], [P.mul(t, P.cos(x))]] },
+    [0],
+  );
+  add('custom_vjp_call', [v], {
+    fun: (x: Array) => [P.sin(x)],
+    fwd: (x: Array) => [P.sin(x), P.cos(x)],
+    bwd: (c: Array, g: Array) => [P.mul(c, g)],
+    numOuts: 1,
+  });
+  add(
+    'custom_lin',
+    [f([3]), f([3])],
+    { bwd: (c: Array, g: Array) => [P.mul(c, g)], numRes: 1, outAvals: [v.aval] },
+    [],
+    [1],
+  );
+  rows[rows.length - 1].noEval =
+    'custom_lin is only ever transposed (forward mode of customVjp is unsupported, as in JAX)';
   rows[rows.length - 1].forward = (c, t) => [P.mul(c, t)]; // the tangent map whose transpose is bwd(c, g) = c * g
   add('checkpoint', [v], { graph: sinGraph }, [0]);
   return rows;

@@ -24,12 +24,15 @@ const unsupported = /not supported|has no|element type/;
 /** Elementwise comparison at float32 tolerance (NaN equals NaN, integers and booleans exactly). */
 function close(got: Array, want: Array): string | null {
   if (got.shape.join() !== want.shape.join()) return `shape [${got.shape}] instead of [${want.shape}]`;
-  const a = got.dataSync(), b = want.dataSync();
+  const a = got.dataSync(),
+    b = want.dataSync();
   for (let i = 0; i < a.length; i++) {
-    const x = Number(a[i]), y = Number(b[i]);
+    const x = Number(a[i]),
+      y = Number(b[i]);
     if (Number.isNaN(x) && Number.isNaN(y)) continue;
     if (x === y) continue;
-    if (want.dtype !== 'float32' || !(Math.abs(x - y) <= 1e-5 + 1e-3 * Math.abs(y))) return `element ${i}: ${x} instead of ${y}`;
+    if (want.dtype !== 'float32' || !(Math.abs(x - y) <= 1e-5 + 1e-3 * Math.abs(y)))
+      return `element ${i}: ${x} instead of ${y}`;
   }
   return null;
 }
@@ -46,9 +49,12 @@ export function runTest(dir: string): TestResult {
     const data = join(dir, 'test_data_set_0');
     const files = readdirSync(data);
     const read = (prefix: string) =>
-      files.filter((f) => f.startsWith(prefix)).sort((p, q) => parseInt(p.slice(prefix.length)) - parseInt(q.slice(prefix.length)))
+      files
+        .filter((f) => f.startsWith(prefix))
+        .sort((p, q) => parseInt(p.slice(prefix.length)) - parseInt(q.slice(prefix.length)))
         .map((f) => tensorToArray(fromBinary(TensorProtoSchema, readFileSync(join(data, f))), `${test}/${f}`));
-    const inputs = read('input_'), expected = read('output_');
+    const inputs = read('input_'),
+      expected = read('output_');
     const outputs = model.fn(model.params, ...inputs);
     for (let i = 0; i < expected.length; i++) {
       const why = close(outputs[i], expected[i]);
@@ -64,7 +70,9 @@ export function runTest(dir: string): TestResult {
 /** Runs every node test; null when the test data is not installed. */
 export function runConformance(root = NODE_TESTS): TestResult[] | null {
   if (!existsSync(root)) return null;
-  return readdirSync(root).sort().map((t) => runTest(join(root, t)));
+  return readdirSync(root)
+    .sort()
+    .map((t) => runTest(join(root, t)));
 }
 
 /** The summary table: one row per operator, then the totals. */
@@ -93,7 +101,8 @@ if (process.argv[1]?.endsWith('onnx-conformance.ts')) {
   }
   const table = summarize(results);
   console.log(table);
-  if (process.argv.includes('--failures')) for (const r of results.filter((r) => r.outcome !== 'pass')) console.log(`${r.outcome} ${r.test}: ${r.why}`);
+  if (process.argv.includes('--failures'))
+    for (const r of results.filter((r) => r.outcome !== 'pass')) console.log(`${r.outcome} ${r.test}: ${r.why}`);
   if (process.argv.includes('--write')) {
     const doc = `# ONNX conformance\n\nDebian's \`libonnx-testdata\` node tests (${results.length}), each imported with \`onnx.load\`, run on its first data set with Fluxion's eager CPU kernels and compared at float32 tolerance (rtol 1e-3, atol 1e-5). "Unsupported" means a clear refusal (an operator, element type or attribute Fluxion does not import); "fail" means a wrong or missing result or another error. Regenerate with \`npm run onnx:conformance -- --write\`; the test suite holds the pass count as a floor.\n\n${table}\n`;
     writeFileSync('docs/onnx-conformance.md', doc);

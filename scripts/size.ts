@@ -7,10 +7,31 @@ const count = (dir: string): number =>
   readdirSync(dir).reduce((n, f) => {
     const p = join(dir, f);
     if (statSync(p).isDirectory()) return n + count(p);
-    return f.endsWith('.ts') ? n + readFileSync(p, 'utf8').split('\n').filter((l) => l.trim() && !l.trim().startsWith('//') && !l.trim().startsWith('*') && !l.trim().startsWith('/**')).length : n;
+    return f.endsWith('.ts')
+      ? n +
+          readFileSync(p, 'utf8')
+            .split('\n')
+            .filter(
+              (l) => l.trim() && !l.trim().startsWith('//') && !l.trim().startsWith('*') && !l.trim().startsWith('/**'),
+            ).length
+      : n;
   }, 0);
 
-const folders = ['src/core', 'src/primitives', 'src/transforms', 'src/control', 'src/np', 'src/nn', 'src/optim', 'src/models', 'src/io', 'laws', 'test', 'examples', 'bench'];
+const folders = [
+  'src/core',
+  'src/primitives',
+  'src/transforms',
+  'src/control',
+  'src/np',
+  'src/nn',
+  'src/optim',
+  'src/models',
+  'src/io',
+  'laws',
+  'test',
+  'examples',
+  'bench',
+];
 const rows = folders.map((f) => [f, count(f)] as const);
 for (const [f, n] of rows) console.log(`${f.padEnd(18)} ${String(n).padStart(6)}`);
 console.log(`${'total'.padEnd(18)} ${String(rows.reduce((a, [, n]) => a + n, 0)).padStart(6)}`);

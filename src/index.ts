@@ -18,7 +18,18 @@ export * as onnx from './onnx/index.js';
 export { jvp } from './transforms/jvp.js';
 export { vmap, type VmapOptions, type Axes } from './transforms/vmap.js';
 export { jit, makeGraph, type JitOptions, type Jitted } from './transforms/jit.js';
-export { grad, valueAndGrad, vjp, linearize, jacfwd, jacrev, hessian, type GradOptions, type GradOf, type AuxOf } from './transforms/grad.js';
+export {
+  grad,
+  valueAndGrad,
+  vjp,
+  linearize,
+  jacfwd,
+  jacrev,
+  hessian,
+  type GradOptions,
+  type GradOf,
+  type AuxOf,
+} from './transforms/grad.js';
 export { stopGradient } from './np/math.js';
 export { customJvp, customVjp, checkpoint } from './control/custom.js';
 
@@ -31,13 +42,38 @@ export type { Shape } from './core/shape.js';
 export type { Tree, TreeDef } from './tree.js';
 
 // Backends
-export { devices, setDefaultBackend, getDefaultBackend, toDevice, kernelPlan, executionPlan, setCpuBackend, getCpuBackend, GpuArray, initWebGPU, webgpuMemoryStats, PendingArray, initOnnxRuntimeWeb, type BackendName } from './backend/index.js';
+export {
+  devices,
+  setDefaultBackend,
+  getDefaultBackend,
+  toDevice,
+  kernelPlan,
+  executionPlan,
+  setCpuBackend,
+  getCpuBackend,
+  GpuArray,
+  initWebGPU,
+  webgpuMemoryStats,
+  PendingArray,
+  initOnnxRuntimeWeb,
+  type BackendName,
+} from './backend/index.js';
 export type { OnnxRuntimeWeb, WebSession } from './backend/onnx-web.js';
 export type { WebGPUDevice } from './backend/webgpu.js';
 
 // The IR and primitives (for tools and extensions)
 export { Graph, Var, Lit, printGraph, typecheckGraph, type Atom, type Eqn } from './core/ir.js';
-export { registry, UndefinedPrimal, type Primitive, type Params, type BatchDim, type OnnxRule, type OnnxEmitter, type OnnxAttr, type OnnxProducer } from './core/primitive.js';
+export {
+  registry,
+  UndefinedPrimal,
+  type Primitive,
+  type Params,
+  type BatchDim,
+  type OnnxRule,
+  type OnnxEmitter,
+  type OnnxAttr,
+  type OnnxProducer,
+} from './core/primitive.js';
 
 // Errors
 export { FluxionError, ShapeError, DTypeError, ValueError, OptionError, TraceError } from './core/errors.js';

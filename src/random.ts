@@ -17,7 +17,9 @@ export type Key = Array;
 
 function checkKey(fn: string, key: Key): void {
   if (key.dtype !== 'uint32' || key.shape.length !== 1 || key.shape[0] !== 2) {
-    throw new ValueError(`random.${fn}: expected a key (uint32 of shape (2,)), got ${key.dtype}${fmtShape(key.shape)}; make one with random.key(seed)`);
+    throw new ValueError(
+      `random.${fn}: expected a key (uint32 of shape (2,)), got ${key.dtype}${fmtShape(key.shape)}; make one with random.key(seed)`,
+    );
   }
 }
 
@@ -74,14 +76,19 @@ const floatDType = (fn: string, d: DType | undefined) => {
 };
 
 /** Uniform floats in `[minval, maxval)`. @example random.uniform(k, [3], {minval: -1, maxval: 1}) @category Random */
-export function uniform(key: Key, shape: readonly number[] = [], opts?: FloatOpts & { minval?: ArrayLike; maxval?: ArrayLike }): Array {
+export function uniform(
+  key: Key,
+  shape: readonly number[] = [],
+  opts?: FloatOpts & { minval?: ArrayLike; maxval?: ArrayLike },
+): Array {
   const o = checkOptions('random.uniform', { dtype: codecs.dtype, minval: codecs.any, maxval: codecs.any }, opts);
   floatDType('uniform', o.dtype);
   // 23 random mantissa bits under exponent 0 give a float in [1, 2).
   const b = bits(key, shape);
   const mant = np.bitwiseOr(bind1(P.shiftRightLogicalP, [b, P.fullLike(b, 9)]), 0x3f800000);
   const unit = np.subtract(P.bitcast(mant, 'float32'), 1);
-  const lo = np.asarray((o.minval ?? 0) as ArrayLike), hi = np.asarray((o.maxval ?? 1) as ArrayLike);
+  const lo = np.asarray((o.minval ?? 0) as ArrayLike),
+    hi = np.asarray((o.maxval ?? 1) as ArrayLike);
   return np.maximum(lo, np.add(np.multiply(unit, np.subtract(hi, lo)), lo));
 }
 
@@ -101,10 +108,17 @@ export function truncatedNormal(key: Key, lower: number, upper: number, shape: r
 const erfScalar = (x: number) => np.erf(x).item();
 
 /** Booleans that are true with probability `p`. @category Random */
-export const bernoulli = (key: Key, p: ArrayLike = 0.5, shape: readonly number[] = []): Array => np.less(uniform(key, shape), p);
+export const bernoulli = (key: Key, p: ArrayLike = 0.5, shape: readonly number[] = []): Array =>
+  np.less(uniform(key, shape), p);
 
 /** Integers in `[minval, maxval)`. @category Random */
-export function randint(key: Key, shape: readonly number[], minval: number, maxval: number, opts?: { dtype?: DType }): Array {
+export function randint(
+  key: Key,
+  shape: readonly number[],
+  minval: number,
+  maxval: number,
+  opts?: { dtype?: DType },
+): Array {
   const o = checkOptions('random.randint', { dtype: codecs.dtype }, opts);
   if (!(maxval > minval)) throw new ValueError(`random.randint: maxval ${maxval} must exceed minval ${minval}`);
   const u = uniform(key, shape);

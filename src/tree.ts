@@ -16,9 +16,16 @@ export type TreeDef =
   | { kind: 'array'; children: TreeDef[] }
   | { kind: 'object'; keys: string[]; children: TreeDef[] };
 
-const isLeaf = (x: unknown) => x instanceof Array || typeof x === 'number' || typeof x === 'boolean' || typeof x === 'string' || typeof x === 'bigint';
+const isLeaf = (x: unknown) =>
+  x instanceof Array ||
+  typeof x === 'number' ||
+  typeof x === 'boolean' ||
+  typeof x === 'string' ||
+  typeof x === 'bigint';
 const isPlainObject = (x: unknown): x is Record<string, unknown> =>
-  typeof x === 'object' && x !== null && (Object.getPrototypeOf(x) === Object.prototype || Object.getPrototypeOf(x) === null);
+  typeof x === 'object' &&
+  x !== null &&
+  (Object.getPrototypeOf(x) === Object.prototype || Object.getPrototypeOf(x) === null);
 
 /**
  * Leaves in a fixed order (object keys sorted, as JAX sorts dict keys) and the structure.
@@ -43,7 +50,9 @@ function flattenInto(x: unknown, leaves: unknown[]): TreeDef {
     const keys = Object.keys(x).sort();
     return { kind: 'object', keys, children: keys.map((k) => flattenInto(x[k], leaves)) };
   }
-  throw new ValueError(`tree: ${Object.prototype.toString.call(x)} is neither a leaf (Array, number) nor a container (plain object, JS array)`);
+  throw new ValueError(
+    `tree: ${Object.prototype.toString.call(x)} is neither a leaf (Array, number) nor a container (plain object, JS array)`,
+  );
 }
 const LEAF: TreeDef = { kind: 'leaf' };
 
@@ -51,13 +60,15 @@ const LEAF: TreeDef = { kind: 'leaf' };
 export function unflatten<L = Array>(def: TreeDef, leaves: readonly L[]): any {
   const cursor = { i: 0 };
   const out = build(def, leaves, cursor);
-  if (cursor.i !== leaves.length) throw new ValueError(`tree.unflatten: structure takes ${cursor.i} leaves, got ${leaves.length}`);
+  if (cursor.i !== leaves.length)
+    throw new ValueError(`tree.unflatten: structure takes ${cursor.i} leaves, got ${leaves.length}`);
   return out;
 }
 function build(d: TreeDef, leaves: readonly unknown[], cursor: { i: number }): unknown {
   switch (d.kind) {
     case 'leaf':
-      if (cursor.i >= leaves.length) throw new ValueError(`tree.unflatten: structure needs more than ${leaves.length} leaves`);
+      if (cursor.i >= leaves.length)
+        throw new ValueError(`tree.unflatten: structure needs more than ${leaves.length} leaves`);
       return leaves[cursor.i++];
     case 'none':
       return d.value;
@@ -79,7 +90,8 @@ export function signature(t: unknown, describeArray: (a: Array) => string): stri
   if (t === null) return 'n';
   if (t === undefined) return 'u';
   if (t instanceof Array) return describeArray(t);
-  if (typeof t === 'number' || typeof t === 'boolean' || typeof t === 'string' || typeof t === 'bigint') return typeof t === 'string' ? JSON.stringify(t) : `${typeof t}:${String(t)}`;
+  if (typeof t === 'number' || typeof t === 'boolean' || typeof t === 'string' || typeof t === 'bigint')
+    return typeof t === 'string' ? JSON.stringify(t) : `${typeof t}:${String(t)}`;
   if (globalThis.Array.isArray(t)) {
     let s = '[';
     for (const c of t) s += signature(c, describeArray) + ',';
@@ -90,7 +102,9 @@ export function signature(t: unknown, describeArray: (a: Array) => string): stri
     for (const k of Object.keys(t).sort()) s += JSON.stringify(k) + ':' + signature(t[k], describeArray) + ',';
     return s + '}';
   }
-  throw new ValueError(`tree: ${Object.prototype.toString.call(t)} is neither a leaf (Array, number) nor a container (plain object, JS array)`);
+  throw new ValueError(
+    `tree: ${Object.prototype.toString.call(t)} is neither a leaf (Array, number) nor a container (plain object, JS array)`,
+  );
 }
 
 /** The leaves of a tree. @category Pytrees */
@@ -122,8 +136,14 @@ export function map<R = Array>(f: (...leaves: any[]) => R, t: unknown, ...rest: 
   const [ls, def] = flatten(t);
   const others = rest.map((r, k) => {
     const [l, d] = flatten(r);
-    if (!structuresEqual(d, def)) throw new ValueError(`tree.map: tree ${k + 1} has structure ${structureString(d)}, expected ${structureString(def)}`);
+    if (!structuresEqual(d, def))
+      throw new ValueError(
+        `tree.map: tree ${k + 1} has structure ${structureString(d)}, expected ${structureString(def)}`,
+      );
     return l;
   });
-  return unflatten(def, ls.map((x, i) => f(x, ...others.map((o) => o[i]))));
+  return unflatten(
+    def,
+    ls.map((x, i) => f(x, ...others.map((o) => o[i]))),
+  );
 }

@@ -33,12 +33,23 @@ describe('browser', () => {
       return ctx.skip();
     }
     const dir = mkdtempSync(join(tmpdir(), 'fluxion-browser-'));
-    await build({ entryPoints: ['src/index.ts'], bundle: true, format: 'esm', platform: 'browser', target: 'es2022', outfile: join(dir, 'fluxion.js'), external: ['webgpu', 'node:*'], logLevel: 'error' });
+    await build({
+      entryPoints: ['src/index.ts'],
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      target: 'es2022',
+      outfile: join(dir, 'fluxion.js'),
+      external: ['webgpu', 'node:*'],
+      logLevel: 'error',
+    });
     writeFileSync(join(dir, 'index.html'), page);
     const { readFileSync } = await import('node:fs');
     const server = createServer((req, res) => {
       // ONNX Runtime Web's module and WebAssembly files, as a page would host them.
-      const ortFile = req.url!.startsWith('/ort/') ? join('node_modules/onnxruntime-web/dist', req.url!.slice(5)) : null;
+      const ortFile = req.url!.startsWith('/ort/')
+        ? join('node_modules/onnxruntime-web/dist', req.url!.slice(5))
+        : null;
       const file = ortFile ?? join(dir, req.url === '/' ? 'index.html' : req.url!.slice(1));
       if (!existsSync(file)) return res.writeHead(404).end();
       const type = /\.m?js$/.test(file) ? 'text/javascript' : file.endsWith('.wasm') ? 'application/wasm' : 'text/html';
@@ -50,7 +61,17 @@ describe('browser', () => {
     const context = await pw.launchPersistentContext(mkdtempSync(join(tmpdir(), 'fluxion-profile-')), {
       executablePath: chromium,
       headless: true,
-      args: ['--no-sandbox', '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-webgpu-adapter=swiftshader', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+      args: [
+        '--no-sandbox',
+        '--enable-unsafe-webgpu',
+        '--enable-features=Vulkan',
+        '--use-webgpu-adapter=swiftshader',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+        '--disable-quic',
+      ],
     });
     try {
       const tab = await context.newPage();

@@ -1,7 +1,18 @@
 // Arrays, np against plain JS loops, errors, pytrees, random keys, printing and memory.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { type Array, ConcreteArray, FluxionError, OptionError, ShapeError, ValueError, memoryStats, np, random, tree } from '../src/index.js';
+import {
+  type Array,
+  ConcreteArray,
+  FluxionError,
+  OptionError,
+  ShapeError,
+  ValueError,
+  memoryStats,
+  np,
+  random,
+  tree,
+} from '../src/index.js';
 import { threefry2x32Block } from '../src/primitives/random.js';
 import { assertClose, broadcastPair, floatArray, pytree, treeRoundTrips } from '../laws/index.js';
 
@@ -9,16 +20,32 @@ const flat = (x: Array) => globalThis.Array.from(x.dataSync(), Number);
 
 describe('arrays', () => {
   it('have shape, dtype, ndim, size and read back in every form', async () => {
-    const x = np.array([[1, 2, 3], [4, 5, 6]], { dtype: 'int32' });
+    const x = np.array(
+      [
+        [1, 2, 3],
+        [4, 5, 6],
+      ],
+      { dtype: 'int32' },
+    );
     expect([x.shape, x.dtype, x.ndim, x.size]).toEqual([[2, 3], 'int32', 2, 6]);
-    expect(x.toArray()).toEqual([[1, 2, 3], [4, 5, 6]]);
+    expect(x.toArray()).toEqual([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     expect(globalThis.Array.from(await x.data())).toEqual([1, 2, 3, 4, 5, 6]);
     expect(np.array(7).item()).toBe(7);
     expect(np.array([true, false]).toArray()).toEqual([true, false]);
     expect(() => x.item()).toThrow(/item: array of shape \(2, 3\) has 6 elements/);
   });
   it('print like numpy, with shape and dtype, eliding large arrays', () => {
-    expect(String(np.array([[1, 2], [3, 4]]))).toBe('Array([[1., 2.],\n       [3., 4.]], shape=(2, 2), dtype=float32)');
+    expect(
+      String(
+        np.array([
+          [1, 2],
+          [3, 4],
+        ]),
+      ),
+    ).toBe('Array([[1., 2.],\n       [3., 4.]], shape=(2, 2), dtype=float32)');
     expect(String(np.array(0.1))).toBe('Array(0.1, shape=(), dtype=float32)');
     expect(String(np.arange(3))).toBe('Array([0, 1, 2], shape=(3,), dtype=int32)');
     const big = String(np.zeros([2000]));
@@ -32,7 +59,10 @@ describe('arrays', () => {
     expect(x.toArray()).toEqual([0, 0, 0]);
     expect(y.toArray()).toEqual([0, 5, 0]);
     expect(x.at([0, 3, 2]).add(1).toArray()).toEqual([1, 0, 1]);
-    expect(np.arange(6).reshape(2, 3).at(null, -1).multiply(10).toArray()).toEqual([[0, 1, 20], [3, 4, 50]]);
+    expect(np.arange(6).reshape(2, 3).at(null, -1).multiply(10).toArray()).toEqual([
+      [0, 1, 20],
+      [3, 4, 50],
+    ]);
   });
   it('dispose releases memory deterministically and use after dispose is an error', () => {
     const before = memoryStats().cpu.bytes;
@@ -52,33 +82,51 @@ describe('arrays', () => {
 describe('np against plain loops', () => {
   it('broadcasting add/multiply match an explicit index loop', () =>
     fc.assert(
-      fc.property(broadcastPair(3, 3).chain(([a, b]) => fc.tuple(floatArray(a), floatArray(b))), ([a, b]) => {
-        const out = np.add(np.multiply(a, b), a);
-        const shape = out.shape;
-        const idx = (s: readonly number[], i: number[]) => s.reduce((acc, d, k) => acc * d + (d === 1 ? 0 : i[i.length - s.length + k]), 0);
-        const A = flat(a), B = flat(b);
-        const expected: number[] = [];
-        const walk = (d: number, i: number[]) => {
-          if (d === shape.length) {
-            const av = A[idx(a.shape, i)], bv = B[idx(b.shape, i)];
-            expected.push(Math.fround(Math.fround(av * bv) + av));
-            return;
-          }
-          for (let k = 0; k < shape[d]; k++) walk(d + 1, [...i, k]);
-        };
-        walk(0, []);
-        expect(flat(out)).toEqual(expected);
-      }),
+      fc.property(
+        broadcastPair(3, 3).chain(([a, b]) => fc.tuple(floatArray(a), floatArray(b))),
+        ([a, b]) => {
+          const out = np.add(np.multiply(a, b), a);
+          const shape = out.shape;
+          const idx = (s: readonly number[], i: number[]) =>
+            s.reduce((acc, d, k) => acc * d + (d === 1 ? 0 : i[i.length - s.length + k]), 0);
+          const A = flat(a),
+            B = flat(b);
+          const expected: number[] = [];
+          const walk = (d: number, i: number[]) => {
+            if (d === shape.length) {
+              const av = A[idx(a.shape, i)],
+                bv = B[idx(b.shape, i)];
+              expected.push(Math.fround(Math.fround(av * bv) + av));
+              return;
+            }
+            for (let k = 0; k < shape[d]; k++) walk(d + 1, [...i, k]);
+          };
+          walk(0, []);
+          expect(flat(out)).toEqual(expected);
+        },
+      ),
       { numRuns: 40 },
     ));
   it('reductions with axis and keepdims', () => {
     const x = np.arange(24).reshape(2, 3, 4);
     const data = flat(x);
-    const sum1 = [0, 1].flatMap((i) => [0, 1, 2, 3].map((k) => [0, 1, 2].reduce((s, j) => s + data[i * 12 + j * 4 + k], 0)));
+    const sum1 = [0, 1].flatMap((i) =>
+      [0, 1, 2, 3].map((k) => [0, 1, 2].reduce((s, j) => s + data[i * 12 + j * 4 + k], 0)),
+    );
     expect(flat(np.sum(x, { axis: 1 }))).toEqual(sum1);
     expect(np.sum(x, { axis: [0, 2], keepdims: true }).shape).toEqual([1, 3, 1]);
     expect(np.max(x).item()).toBe(23);
-    expect(np.argmax(np.array([[1, 5, 2], [7, 0, 7]]), { axis: 1 }).toArray()).toEqual([1, 0]);
+    expect(
+      np
+        .argmax(
+          np.array([
+            [1, 5, 2],
+            [7, 0, 7],
+          ]),
+          { axis: 1 },
+        )
+        .toArray(),
+    ).toEqual([1, 0]);
     expect(np.argmin(np.array([3, 1, 2])).item()).toBe(1);
     expect(np.mean(np.array([1, 2, 3, 4])).item()).toBe(2.5);
     expect(np.variance(np.array([1, 2, 3, 4]), { ddof: 1 }).item()).toBeCloseTo(1.6667, 4);
@@ -91,39 +139,76 @@ describe('np against plain loops', () => {
   });
   it('shape ops', () => {
     const x = np.arange(6).reshape(2, 3);
-    expect(np.transpose(x).toArray()).toEqual([[0, 3], [1, 4], [2, 5]]);
+    expect(np.transpose(x).toArray()).toEqual([
+      [0, 3],
+      [1, 4],
+      [2, 5],
+    ]);
     expect(np.swapaxes(np.zeros([2, 3, 4]), 0, 2).shape).toEqual([4, 3, 2]);
     expect(np.moveaxis(np.zeros([2, 3, 4]), 0, -1).shape).toEqual([3, 4, 2]);
     expect(np.expandDims(x, [0, 3]).shape).toEqual([1, 2, 3, 1]);
     expect(np.squeeze(np.zeros([1, 3, 1])).shape).toEqual([3]);
-    expect(np.concatenate([x, x], { axis: 1 }).toArray()).toEqual([[0, 1, 2, 0, 1, 2], [3, 4, 5, 3, 4, 5]]);
-    expect(np.stack([np.array([1, 2]), np.array([3, 4])], { axis: 1 }).toArray()).toEqual([[1, 3], [2, 4]]);
+    expect(np.concatenate([x, x], { axis: 1 }).toArray()).toEqual([
+      [0, 1, 2, 0, 1, 2],
+      [3, 4, 5, 3, 4, 5],
+    ]);
+    expect(np.stack([np.array([1, 2]), np.array([3, 4])], { axis: 1 }).toArray()).toEqual([
+      [1, 3],
+      [2, 4],
+    ]);
     expect(np.split(np.arange(6), [2, 5]).map((a) => a.toArray())).toEqual([[0, 1], [2, 3, 4], [5]]);
-    expect(np.tile(np.array([1, 2]), [2, 2]).toArray()).toEqual([[1, 2, 1, 2], [1, 2, 1, 2]]);
+    expect(np.tile(np.array([1, 2]), [2, 2]).toArray()).toEqual([
+      [1, 2, 1, 2],
+      [1, 2, 1, 2],
+    ]);
     expect(np.repeat(np.array([1, 2]), 2).toArray()).toEqual([1, 1, 2, 2]);
     expect(np.pad(np.array([1, 2]), [[1, 2]], { constantValues: 9 }).toArray()).toEqual([9, 1, 2, 9, 9]);
-    expect(np.flip(x, { axis: 1 }).toArray()).toEqual([[2, 1, 0], [5, 4, 3]]);
+    expect(np.flip(x, { axis: 1 }).toArray()).toEqual([
+      [2, 1, 0],
+      [5, 4, 3],
+    ]);
     expect(np.roll(np.arange(5), 2).toArray()).toEqual([3, 4, 0, 1, 2]);
-    expect(np.broadcastTo(np.array([1, 2]), [2, 2]).toArray()).toEqual([[1, 2], [1, 2]]);
+    expect(np.broadcastTo(np.array([1, 2]), [2, 2]).toArray()).toEqual([
+      [1, 2],
+      [1, 2],
+    ]);
   });
   it('indexing: python slices, take, takeAlongAxis', () => {
     const x = np.arange(12).reshape(3, 4);
     expect(x.slice(1).toArray()).toEqual([4, 5, 6, 7]);
-    expect(x.slice(null, [1, null, 2]).toArray()).toEqual([[1, 3], [5, 7], [9, 11]]);
+    expect(x.slice(null, [1, null, 2]).toArray()).toEqual([
+      [1, 3],
+      [5, 7],
+      [9, 11],
+    ]);
     expect(x.slice([null, null, -1], -1).toArray()).toEqual([11, 7, 3]);
     expect(x.slice([-2, null]).shape).toEqual([2, 4]);
-    expect(np.take(x, np.array([2, -1], { dtype: 'int32' }), { axis: 1 }).toArray()).toEqual([[2, 3], [6, 7], [10, 11]]);
+    expect(np.take(x, np.array([2, -1], { dtype: 'int32' }), { axis: 1 }).toArray()).toEqual([
+      [2, 3],
+      [6, 7],
+      [10, 11],
+    ]);
     expect(np.takeAlongAxis(x, np.array([[0], [3], [1]], { dtype: 'int32' }), 1).toArray()).toEqual([[0], [7], [9]]);
     expect(np.sort(np.array([3, 1, 2])).toArray()).toEqual([1, 2, 3]);
     expect(np.cumsum(np.array([1, 2, 3])).toArray()).toEqual([1, 3, 6]);
-    expect(np.cumsum(np.arange(6).reshape(2, 3), { axis: 0 }).toArray()).toEqual([[0, 1, 2], [3, 5, 7]]);
-    expect(np.cumsum(np.arange(6).reshape(2, 3), { axis: 1 }).toArray()).toEqual([[0, 1, 3], [3, 7, 12]]);
+    expect(np.cumsum(np.arange(6).reshape(2, 3), { axis: 0 }).toArray()).toEqual([
+      [0, 1, 2],
+      [3, 5, 7],
+    ]);
+    expect(np.cumsum(np.arange(6).reshape(2, 3), { axis: 1 }).toArray()).toEqual([
+      [0, 1, 3],
+      [3, 7, 12],
+    ]);
     expect(np.argsort(np.array([3, 1, 2]), { descending: true }).toArray()).toEqual([0, 2, 1]);
   });
   it('contractions: matmul, dot, tensordot, einsum, outer', () => {
-    const a = np.arange(6).reshape(2, 3).astype('float32'), b = np.arange(12).reshape(3, 4).astype('float32');
-    const A = flat(a), B = flat(b);
-    const ref = [0, 1].flatMap((i) => [0, 1, 2, 3].map((j) => [0, 1, 2].reduce((s, k) => s + A[i * 3 + k] * B[k * 4 + j], 0)));
+    const a = np.arange(6).reshape(2, 3).astype('float32'),
+      b = np.arange(12).reshape(3, 4).astype('float32');
+    const A = flat(a),
+      B = flat(b);
+    const ref = [0, 1].flatMap((i) =>
+      [0, 1, 2, 3].map((j) => [0, 1, 2].reduce((s, k) => s + A[i * 3 + k] * B[k * 4 + j], 0)),
+    );
     expect(flat(np.matmul(a, b))).toEqual(ref);
     expect(flat(np.einsum('ij,jk->ik', a, b))).toEqual(ref);
     expect(flat(np.dot(a, b))).toEqual(ref);
@@ -133,7 +218,10 @@ describe('np against plain loops', () => {
     expect(np.einsum('bij,bjk->bik', np.ones([5, 2, 3]), np.ones([5, 3, 4])).shape).toEqual([5, 2, 4]);
     expect(np.matmul(np.ones([3]), np.ones([3, 2])).shape).toEqual([2]);
     expect(np.matmul(np.ones([7, 2, 3]), np.ones([3, 2])).shape).toEqual([7, 2, 2]);
-    expect(np.outer(np.array([1, 2]), np.array([3, 4, 5])).toArray()).toEqual([[3, 4, 5], [6, 8, 10]]);
+    expect(np.outer(np.array([1, 2]), np.array([3, 4, 5])).toArray()).toEqual([
+      [3, 4, 5],
+      [6, 8, 10],
+    ]);
   });
   it('elementwise math, promotion and integer semantics', () => {
     expect(np.add(np.array([1, 2], { dtype: 'int32' }), 1).dtype).toBe('int32');
@@ -148,7 +236,10 @@ describe('np against plain loops', () => {
     expect(np.erf(np.array([0.5])).item()).toBeCloseTo(0.5204998778, 6);
     expect(np.erfinv(np.array([0.5])).item()).toBeCloseTo(0.4769362762, 6);
     expect(np.isnan(np.divide(0, np.array([0]))).toArray()).toEqual([true]);
-    expect(np.eye(2, 3, { k: 1 }).toArray()).toEqual([[0, 1, 0], [0, 0, 1]]);
+    expect(np.eye(2, 3, { k: 1 }).toArray()).toEqual([
+      [0, 1, 0],
+      [0, 0, 1],
+    ]);
     expect(np.linspace(0, 1, 5).toArray()).toEqual([0, 0.25, 0.5, 0.75, 1]);
     expect(np.arange(1, 2, 0.25).toArray()).toEqual([1, 1.25, 1.5, 1.75]);
   });
@@ -156,19 +247,31 @@ describe('np against plain loops', () => {
 
 describe('errors name the function and the shapes', () => {
   it('shape mismatches', () => {
-    expect(() => np.add(np.ones([3]), np.ones([4]))).toThrow(new ShapeError('add: cannot broadcast shapes (3,) and (4,)'));
-    expect(() => np.matmul(np.ones([2, 3]), np.ones([4, 2]))).toThrow(/matmul: inner dimensions differ: \(2, 3\) @ \(4, 2\)/);
+    expect(() => np.add(np.ones([3]), np.ones([4]))).toThrow(
+      new ShapeError('add: cannot broadcast shapes (3,) and (4,)'),
+    );
+    expect(() => np.matmul(np.ones([2, 3]), np.ones([4, 2]))).toThrow(
+      /matmul: inner dimensions differ: \(2, 3\) @ \(4, 2\)/,
+    );
     expect(() => np.reshape(np.ones([6]), [4, 2])).toThrow(/reshape: cannot reshape \(6,\) \(size 6\) into \(4, 2\)/);
-    expect(() => np.concatenate([np.ones([2, 2]), np.ones([3, 3])], { axis: 0 })).toThrow(/concatenate: shapes \(2, 2\), \(3, 3\) do not agree off axis 0/);
+    expect(() => np.concatenate([np.ones([2, 2]), np.ones([3, 3])], { axis: 0 })).toThrow(
+      /concatenate: shapes \(2, 2\), \(3, 3\) do not agree off axis 0/,
+    );
   });
   it('bad axes, indices and dtypes', () => {
-    expect(() => np.sum(np.ones([2, 2]), { axis: 2 })).toThrow(new ValueError('sum: axis 2 is out of bounds for an array of rank 2'));
+    expect(() => np.sum(np.ones([2, 2]), { axis: 2 })).toThrow(
+      new ValueError('sum: axis 2 is out of bounds for an array of rank 2'),
+    );
     expect(() => np.ones([3]).slice(3)).toThrow(/slice: index 3 is out of bounds for axis 0 with size 3/);
     expect(() => np.bitwiseAnd(np.ones([2]), np.ones([2]))).toThrow(/and: dtype float32 is not supported/);
-    expect(() => np.einsum('ij,jk->ik', np.ones([2, 3]), np.ones([4, 2]))).toThrow(/einsum: index 'j' has sizes 3 and 4/);
+    expect(() => np.einsum('ij,jk->ik', np.ones([2, 3]), np.ones([4, 2]))).toThrow(
+      /einsum: index 'j' has sizes 3 and 4/,
+    );
   });
   it('unknown or mistyped options', () => {
-    expect(() => np.sum(np.ones([2]), { axes: 0 } as never)).toThrow(new OptionError("sum: unknown option 'axes' (valid options: axis, keepdims)"));
+    expect(() => np.sum(np.ones([2]), { axes: 0 } as never)).toThrow(
+      new OptionError("sum: unknown option 'axes' (valid options: axis, keepdims)"),
+    );
     expect(() => np.zeros([2], { dtype: 'float64' } as never)).toThrow(/full: option 'dtype' must be a dtype name/);
     expect(() => np.ones([2])).not.toThrow();
     expect(new ShapeError('x')).toBeInstanceOf(FluxionError);
@@ -176,7 +279,11 @@ describe('errors name the function and the shapes', () => {
 });
 
 describe('pytrees', () => {
-  it('flatten/unflatten round trips on arbitrary trees', () => fc.assert(fc.property(pytree, (t) => treeRoundTrips(t)), { numRuns: 50 }));
+  it('flatten/unflatten round trips on arbitrary trees', () =>
+    fc.assert(
+      fc.property(pytree, (t) => treeRoundTrips(t)),
+      { numRuns: 50 },
+    ));
   it('map over several trees, sorted keys, null as empty', () => {
     const a = { b: np.array(1), a: [np.array(2), null] };
     expect(tree.leaves(a).map((x: Array) => x.item())).toEqual([2, 1]);
@@ -197,7 +304,10 @@ describe('random', () => {
   });
   it('keys split as in JAX (PRNGKey(0) split)', () => {
     expect(random.key(0).toArray()).toEqual([0, 0]);
-    expect(random.split(random.key(0)).toArray()).toEqual([[4146024105, 967050713], [2718843009, 1272950319]]);
+    expect(random.split(random.key(0)).toArray()).toEqual([
+      [4146024105, 967050713],
+      [2718843009, 1272950319],
+    ]);
   });
   it('samplers have the right ranges and moments, deterministic per key', () => {
     const k = random.key(42);

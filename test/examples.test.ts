@@ -2,7 +2,12 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 
-const run = (...args: string[]) => execFileSync('npx', ['tsx', ...args], { encoding: 'utf8', timeout: 180_000, env: { ...process.env, FLUXION_BACKEND: '' } });
+const run = (...args: string[]) =>
+  execFileSync('npx', ['tsx', ...args], {
+    encoding: 'utf8',
+    timeout: 180_000,
+    env: { ...process.env, FLUXION_BACKEND: '' },
+  });
 
 describe('examples', () => {
   it('transforms.ts prints per-example gradients, an HVP and a graph', () => {

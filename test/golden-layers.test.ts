@@ -5,26 +5,118 @@ import { type Array, nn, random, vjp } from '../src/index.js';
 import { assertClose } from '../laws/index.js';
 import { loadGolden, toArray, type GoldenCase } from './golden.js';
 
-type Built = { layer: nn.Layer; params: (ins: Record<string, Array>) => any; state?: (ins: Record<string, Array>) => any; input: string; training?: boolean; diff: string[] };
+type Built = {
+  layer: nn.Layer;
+  params: (ins: Record<string, Array>) => any;
+  state?: (ins: Record<string, Array>) => any;
+  input: string;
+  training?: boolean;
+  diff: string[];
+};
 const key = random.key(0);
 const pair = (v: number | number[]) => (typeof v === 'number' ? v : v);
 
 const builders: Record<string, (c: GoldenCase) => Built | null> = {
-  linear: (c) => ({ layer: nn.dense(c.inputs.w.shape[0], { bias: !!c.inputs.b }), params: (i) => ({ weight: i.w, ...(i.b ? { bias: i.b } : {}) }), input: 'x', diff: ['x', 'w', 'b'] }),
-  conv1d: (c) => ({ layer: nn.conv1d(c.inputs.w.shape[0], c.inputs.w.shape[2], { stride: c.params.stride, padding: c.params.padding, dilation: c.params.dilation, groups: c.params.groups, bias: !!c.inputs.b }), params: (i) => ({ weight: i.w, ...(i.b ? { bias: i.b } : {}) }), input: 'x', diff: ['x', 'w', 'b'] }),
-  conv2d: (c) => ({ layer: nn.conv2d(c.inputs.w.shape[0], c.inputs.w.shape.slice(2), { stride: pair(c.params.stride), padding: pair(c.params.padding), dilation: pair(c.params.dilation), groups: c.params.groups, bias: !!c.inputs.b }), params: (i) => ({ weight: i.w, ...(i.b ? { bias: i.b } : {}) }), input: 'x', diff: ['x', 'w', 'b'] }),
-  conv_transpose2d: (c) => ({
-    layer: nn.convTranspose2d(c.inputs.w.shape[1] * c.params.groups, c.inputs.w.shape.slice(2), { stride: c.params.stride, padding: c.params.padding, outputPadding: c.params.output_padding, groups: c.params.groups, dilation: c.params.dilation, bias: !!c.inputs.b }),
-    params: (i) => ({ weight: i.w, ...(i.b ? { bias: i.b } : {}) }), input: 'x', diff: ['x', 'w', 'b'],
+  linear: (c) => ({
+    layer: nn.dense(c.inputs.w.shape[0], { bias: !!c.inputs.b }),
+    params: (i) => ({ weight: i.w, ...(i.b ? { bias: i.b } : {}) }),
+    input: 'x',
+    diff: ['x', 'w', 'b'],
   }),
-  max_pool2d: (c) => ({ layer: nn.maxPool2d(c.params.kernel_size, { stride: c.params.stride, padding: c.params.padding, dilation: c.params.dilation, ceilMode: c.params.ceil_mode }), params: () => ({}), input: 'x', diff: ['x'] }),
-  avg_pool2d: (c) => ({ layer: nn.avgPool2d(c.params.kernel_size, { stride: c.params.stride, padding: c.params.padding, ceilMode: c.params.ceil_mode, countIncludePad: c.params.count_include_pad }), params: () => ({}), input: 'x', diff: ['x'] }),
-  adaptive_avg_pool2d: (c) => ({ layer: nn.adaptiveAvgPool2d(c.params.output_size), params: () => ({}), input: 'x', diff: ['x'] }),
+  conv1d: (c) => ({
+    layer: nn.conv1d(c.inputs.w.shape[0], c.inputs.w.shape[2], {
+      stride: c.params.stride,
+      padding: c.params.padding,
+      dilation: c.params.dilation,
+      groups: c.params.groups,
+      bias: !!c.inputs.b,
+    }),
+    params: (i) => ({ weight: i.w, ...(i.b ? { bias: i.b } : {}) }),
+    input: 'x',
+    diff: ['x', 'w', 'b'],
+  }),
+  conv2d: (c) => ({
+    layer: nn.conv2d(c.inputs.w.shape[0], c.inputs.w.shape.slice(2), {
+      stride: pair(c.params.stride),
+      padding: pair(c.params.padding),
+      dilation: pair(c.params.dilation),
+      groups: c.params.groups,
+      bias: !!c.inputs.b,
+    }),
+    params: (i) => ({ weight: i.w, ...(i.b ? { bias: i.b } : {}) }),
+    input: 'x',
+    diff: ['x', 'w', 'b'],
+  }),
+  conv_transpose2d: (c) => ({
+    layer: nn.convTranspose2d(c.inputs.w.shape[1] * c.params.groups, c.inputs.w.shape.slice(2), {
+      stride: c.params.stride,
+      padding: c.params.padding,
+      outputPadding: c.params.output_padding,
+      groups: c.params.groups,
+      dilation: c.params.dilation,
+      bias: !!c.inputs.b,
+    }),
+    params: (i) => ({ weight: i.w, ...(i.b ? { bias: i.b } : {}) }),
+    input: 'x',
+    diff: ['x', 'w', 'b'],
+  }),
+  max_pool2d: (c) => ({
+    layer: nn.maxPool2d(c.params.kernel_size, {
+      stride: c.params.stride,
+      padding: c.params.padding,
+      dilation: c.params.dilation,
+      ceilMode: c.params.ceil_mode,
+    }),
+    params: () => ({}),
+    input: 'x',
+    diff: ['x'],
+  }),
+  avg_pool2d: (c) => ({
+    layer: nn.avgPool2d(c.params.kernel_size, {
+      stride: c.params.stride,
+      padding: c.params.padding,
+      ceilMode: c.params.ceil_mode,
+      countIncludePad: c.params.count_include_pad,
+    }),
+    params: () => ({}),
+    input: 'x',
+    diff: ['x'],
+  }),
+  adaptive_avg_pool2d: (c) => ({
+    layer: nn.adaptiveAvgPool2d(c.params.output_size),
+    params: () => ({}),
+    input: 'x',
+    diff: ['x'],
+  }),
   global_avg_pool2d: () => ({ layer: nn.globalAvgPool, params: () => ({}), input: 'x', diff: ['x'] }),
-  batch_norm: (c) => ({ layer: nn.batchNorm({ momentum: c.params.momentum, eps: c.params.eps }), params: (i) => ({ weight: i.weight, bias: i.bias }), state: (i) => ({ runningMean: i.running_mean, runningVar: i.running_var }), input: 'x', training: true, diff: ['x', 'weight', 'bias'] }),
-  batch_norm_eval: (c) => ({ layer: nn.batchNorm({ eps: c.params.eps }), params: (i) => ({ weight: i.weight, bias: i.bias }), state: (i) => ({ runningMean: i.running_mean, runningVar: i.running_var }), input: 'x', training: false, diff: ['x', 'weight', 'bias'] }),
-  layer_norm: (c) => ({ layer: nn.layerNorm({ dims: c.params.normalized_shape.length, eps: c.params.eps }), params: (i) => ({ weight: i.weight, bias: i.bias }), input: 'x', diff: ['x', 'weight', 'bias'] }),
-  embedding: (c) => ({ layer: nn.embedding(c.inputs.weight.shape[0], c.inputs.weight.shape[1]), params: (i) => ({ weight: i.weight }), input: 'indices', diff: ['weight'] }),
+  batch_norm: (c) => ({
+    layer: nn.batchNorm({ momentum: c.params.momentum, eps: c.params.eps }),
+    params: (i) => ({ weight: i.weight, bias: i.bias }),
+    state: (i) => ({ runningMean: i.running_mean, runningVar: i.running_var }),
+    input: 'x',
+    training: true,
+    diff: ['x', 'weight', 'bias'],
+  }),
+  batch_norm_eval: (c) => ({
+    layer: nn.batchNorm({ eps: c.params.eps }),
+    params: (i) => ({ weight: i.weight, bias: i.bias }),
+    state: (i) => ({ runningMean: i.running_mean, runningVar: i.running_var }),
+    input: 'x',
+    training: false,
+    diff: ['x', 'weight', 'bias'],
+  }),
+  layer_norm: (c) => ({
+    layer: nn.layerNorm({ dims: c.params.normalized_shape.length, eps: c.params.eps }),
+    params: (i) => ({ weight: i.weight, bias: i.bias }),
+    input: 'x',
+    diff: ['x', 'weight', 'bias'],
+  }),
+  embedding: (c) => ({
+    layer: nn.embedding(c.inputs.weight.shape[0], c.inputs.weight.shape[1]),
+    params: (i) => ({ weight: i.weight }),
+    input: 'indices',
+    diff: ['weight'],
+  }),
 };
 
 for (const family of ['linalg', 'conv', 'pool', 'norm', 'embedding']) {

@@ -44,20 +44,59 @@ const ops: Record<string, Op> = {
   mse_loss: ({ input, target }) => out(F.mse(input, target)),
   cross_entropy: ({ logits, labels }) => out(F.softmaxCrossEntropy(logits, labels)),
   bce_with_logits: ({ logits, target }) => out(F.binaryCrossEntropyWithLogits(logits, target)),
-  conv1d: ({ x, w, b }, p) => out(F.conv1d(x, w, b, { stride: p.stride, padding: p.padding, dilation: p.dilation, groups: p.groups })),
-  conv2d: ({ x, w, b }, p) => out(F.conv2d(x, w, b, { stride: p.stride, padding: p.padding, dilation: p.dilation, groups: p.groups })),
+  conv1d: ({ x, w, b }, p) =>
+    out(F.conv1d(x, w, b, { stride: p.stride, padding: p.padding, dilation: p.dilation, groups: p.groups })),
+  conv2d: ({ x, w, b }, p) =>
+    out(F.conv2d(x, w, b, { stride: p.stride, padding: p.padding, dilation: p.dilation, groups: p.groups })),
   conv_transpose2d: ({ x, w, b }, p) =>
-    out(F.convTranspose2d(x, w, b, { stride: p.stride, padding: p.padding, outputPadding: p.output_padding, groups: p.groups, dilation: p.dilation })),
-  max_pool2d: ({ x }, p) => out(F.maxPool2d(x, { kernelSize: p.kernel_size, stride: p.stride, padding: p.padding, dilation: p.dilation, ceilMode: p.ceil_mode })),
-  avg_pool2d: ({ x }, p) => out(F.avgPool2d(x, { kernelSize: p.kernel_size, stride: p.stride, padding: p.padding, ceilMode: p.ceil_mode, countIncludePad: p.count_include_pad })),
+    out(
+      F.convTranspose2d(x, w, b, {
+        stride: p.stride,
+        padding: p.padding,
+        outputPadding: p.output_padding,
+        groups: p.groups,
+        dilation: p.dilation,
+      }),
+    ),
+  max_pool2d: ({ x }, p) =>
+    out(
+      F.maxPool2d(x, {
+        kernelSize: p.kernel_size,
+        stride: p.stride,
+        padding: p.padding,
+        dilation: p.dilation,
+        ceilMode: p.ceil_mode,
+      }),
+    ),
+  avg_pool2d: ({ x }, p) =>
+    out(
+      F.avgPool2d(x, {
+        kernelSize: p.kernel_size,
+        stride: p.stride,
+        padding: p.padding,
+        ceilMode: p.ceil_mode,
+        countIncludePad: p.count_include_pad,
+      }),
+    ),
   adaptive_avg_pool2d: ({ x }, p) => out(F.adaptiveAvgPool2d(x, p.output_size)),
   global_avg_pool2d: ({ x }) => out(F.globalAvgPool(x)),
   batch_norm: ({ x, running_mean, running_var, weight, bias }, p) => {
-    const r = F.batchNorm(x, running_mean, running_var, weight, bias, { training: true, momentum: p.momentum, eps: p.eps });
+    const r = F.batchNorm(x, running_mean, running_var, weight, bias, {
+      training: true,
+      momentum: p.momentum,
+      eps: p.eps,
+    });
     const axes = x.shape.map((_, i) => i).filter((i) => i !== 1);
-    return { out: r.y, running_mean: r.runningMean, running_var: r.runningVar, batch_mean: np.mean(x, { axis: axes }), batch_var: np.variance(x, { axis: axes }) };
+    return {
+      out: r.y,
+      running_mean: r.runningMean,
+      running_var: r.runningVar,
+      batch_mean: np.mean(x, { axis: axes }),
+      batch_var: np.variance(x, { axis: axes }),
+    };
   },
-  batch_norm_eval: ({ x, running_mean, running_var, weight, bias }, p) => out(F.batchNorm(x, running_mean, running_var, weight, bias, { training: false, eps: p.eps }).y),
+  batch_norm_eval: ({ x, running_mean, running_var, weight, bias }, p) =>
+    out(F.batchNorm(x, running_mean, running_var, weight, bias, { training: false, eps: p.eps }).y),
   layer_norm: ({ x, weight, bias }, p) => out(F.layerNorm(x, p.normalized_shape, weight, bias, { eps: p.eps })),
   embedding: ({ indices, weight }) => out(F.embedding(indices, weight)),
   lstm: ({ x, h0, c0, w_ih, w_hh, b_ih, b_hh }) => {
@@ -75,14 +114,30 @@ const ops: Record<string, Op> = {
 };
 
 const tolerances: Record<string, [Tolerance, Tolerance]> = {
-  default: [{ rtol: 1e-4, atol: 1e-5 }, { rtol: 1e-4, atol: 1e-5 }],
-  norm: [{ rtol: 1e-4, atol: 1e-5 }, { rtol: 1e-3, atol: 1e-4 }],
-  conv: [{ rtol: 1e-4, atol: 1e-5 }, { rtol: 1e-3, atol: 1e-4 }],
-  rnn: [{ rtol: 1e-4, atol: 1e-5 }, { rtol: 1e-3, atol: 1e-4 }],
+  default: [
+    { rtol: 1e-4, atol: 1e-5 },
+    { rtol: 1e-4, atol: 1e-5 },
+  ],
+  norm: [
+    { rtol: 1e-4, atol: 1e-5 },
+    { rtol: 1e-3, atol: 1e-4 },
+  ],
+  conv: [
+    { rtol: 1e-4, atol: 1e-5 },
+    { rtol: 1e-3, atol: 1e-4 },
+  ],
+  rnn: [
+    { rtol: 1e-4, atol: 1e-5 },
+    { rtol: 1e-3, atol: 1e-4 },
+  ],
 };
 
 /** Runs a family's cases eagerly, or (`jitted`) with forward and backward passes each one jit call (ONNX Runtime on the CPU). */
-export function runGoldenFamily(family: string, run = (c: GoldenCase, fn: () => void) => it(c.name, fn), jitted = false): void {
+export function runGoldenFamily(
+  family: string,
+  run = (c: GoldenCase, fn: () => void) => it(c.name, fn),
+  jitted = false,
+): void {
   const [fwdTol, gradTol] = tolerances[family] ?? tolerances.default;
   const through = <F extends (...args: any[]) => any>(f: F): F => (jitted ? jit(f) : f);
   describe(`golden ${family}${jitted ? ' (jit)' : ''}`, () => {
@@ -100,21 +155,38 @@ export function runGoldenFamily(family: string, run = (c: GoldenCase, fn: () => 
         if (!diffNames.length) return;
         const ctNames = Object.keys(c.cotangents);
         const pullback = through((ins: Record<string, Array>, cts: Array[]) => {
-          const [, back] = vjp((...xs: Array[]) => {
-            const all = { ...ins, ...Object.fromEntries(diffNames.map((k, i) => [k, xs[i]])) };
-            const o = op(all, c.params ?? {});
-            return ctNames.map((k) => o[k]);
-          }, ...diffNames.map((k) => ins[k]));
+          const [, back] = vjp(
+            (...xs: Array[]) => {
+              const all = { ...ins, ...Object.fromEntries(diffNames.map((k, i) => [k, xs[i]])) };
+              const o = op(all, c.params ?? {});
+              return ctNames.map((k) => o[k]);
+            },
+            ...diffNames.map((k) => ins[k]),
+          );
           return back(cts as never) as Array[];
         });
-        const grads = pullback(inputs, ctNames.map((k) => toArray(c.cotangents[k])));
+        const grads = pullback(
+          inputs,
+          ctNames.map((k) => toArray(c.cotangents[k])),
+        );
         diffNames.forEach((k, i) => assertClose(grads[i], c.grads[k], gradTol, `${c.name} grad ${k}`));
       });
     }
   });
 }
 
-const families = ['elementwise', 'broadcast', 'reduction', 'linalg', 'loss', 'conv', 'pool', 'norm', 'embedding', 'rnn'];
+const families = [
+  'elementwise',
+  'broadcast',
+  'reduction',
+  'linalg',
+  'loss',
+  'conv',
+  'pool',
+  'norm',
+  'embedding',
+  'rnn',
+];
 for (const family of families) runGoldenFamily(family);
 // The same cases through jit: on the CPU that is the ONNX Runtime path (or the JavaScript one where it is absent).
 for (const family of families) runGoldenFamily(family, undefined, true);

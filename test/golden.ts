@@ -24,9 +24,11 @@ export interface GoldenCase {
 
 export function loadGolden(family: string): GoldenCase[] {
   const file = join(goldenDir, `${family}.json`);
-  if (!existsSync(file)) throw new Error(`golden data missing: ${file} (CI and developers have ../shared beside the clone)`);
+  if (!existsSync(file))
+    throw new Error(`golden data missing: ${file} (CI and developers have ../shared beside the clone)`);
   return JSON.parse(readFileSync(file, 'utf8')).cases;
 }
 
 /** A float32 (or int32 for int64) array from a golden tensor; inputs are exact in float32. */
-export const toArray = (t: Tensor): Array => np.reshape(np.array(t.data, { dtype: t.dtype === 'int64' ? 'int32' : 'float32' }), t.shape);
+export const toArray = (t: Tensor): Array =>
+  np.reshape(np.array(t.data, { dtype: t.dtype === 'int64' ? 'int32' : 'float32' }), t.shape);

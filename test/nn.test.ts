@@ -4,7 +4,30 @@ import { type Array, grad, jit, models, nn, np, random } from '../src/index.js';
 import { applyIsPure, deterministicGivenKey, initShapeMatchesApply, stateRoundTrips } from '../laws/layer.js';
 import { assertClose } from '../laws/index.js';
 
-const { serial, dense, conv1d, conv2d, convTranspose2d, locallyConnected2d, maxPool2d, avgPool2d, globalAvgPool, adaptiveAvgPool2d, batchNorm, layerNorm, dropout, flatten, relu, residual, denseConcat, skip, fanOut, parallel, fanInSum, fanInConcat } = nn;
+const {
+  serial,
+  dense,
+  conv1d,
+  conv2d,
+  convTranspose2d,
+  locallyConnected2d,
+  maxPool2d,
+  avgPool2d,
+  globalAvgPool,
+  adaptiveAvgPool2d,
+  batchNorm,
+  layerNorm,
+  dropout,
+  flatten,
+  relu,
+  residual,
+  denseConcat,
+  skip,
+  fanOut,
+  parallel,
+  fanInSum,
+  fanInConcat,
+} = nn;
 
 const table: [string, nn.Layer, number[]][] = [
   ['dense', dense(5), [3, 4]],
@@ -23,9 +46,17 @@ const table: [string, nn.Layer, number[]][] = [
   ['layerNorm', layerNorm(), [3, 5]],
   ['dropout', dropout(0.5), [4, 6]],
   ['embedding', nn.embedding(10, 4), [3]],
-  ['activations', serial(relu, nn.leakyRelu(), nn.elu(), nn.gelu(), nn.sigmoid, nn.tanh, nn.softplus, nn.softmax(), nn.logSoftmax()), [2, 5]],
+  [
+    'activations',
+    serial(relu, nn.leakyRelu(), nn.elu(), nn.gelu(), nn.sigmoid, nn.tanh, nn.softplus, nn.softmax(), nn.logSoftmax()),
+    [2, 5],
+  ],
   ['residual', residual(serial(dense(4), relu, dense(4))), [2, 4]],
-  ['residual with projection', residual(serial(conv2d(4, 3, { stride: 2, padding: 1 })), conv2d(4, 1, { stride: 2 })), [1, 2, 6, 6]],
+  [
+    'residual with projection',
+    residual(serial(conv2d(4, 3, { stride: 2, padding: 1 })), conv2d(4, 1, { stride: 2 })),
+    [1, 2, 6, 6],
+  ],
   ['denseConcat', denseConcat(conv2d(2, 3, { padding: 1 })), [1, 3, 4, 4]],
   ['skip', skip(serial(maxPool2d(2), convTranspose2d(3, 2, { stride: 2 }))), [1, 3, 4, 4]],
   ['fanOut/parallel/fanInSum', serial(fanOut(2), parallel(dense(3), dense(3)), fanInSum), [2, 5]],
@@ -35,7 +66,11 @@ const table: [string, nn.Layer, number[]][] = [
   ['rnn gru bidirectional last', nn.rnn(nn.gruCell(3), { bidirectional: true, returnSequences: false }), [4, 2, 3]],
   ['rnn elman', nn.rnn(nn.rnnCell(3)), [4, 2, 2]],
   ['rnn lstm returnState', nn.rnn(nn.lstmCell(3), { returnState: true }), [4, 2, 2]],
-  ['rnn gru bidirectional returnState', nn.rnn(nn.gruCell(3), { bidirectional: true, returnState: true, batchFirst: true }), [2, 4, 2]],
+  [
+    'rnn gru bidirectional returnState',
+    nn.rnn(nn.gruCell(3), { bidirectional: true, returnState: true, batchFirst: true }),
+    [2, 4, 2],
+  ],
   ['temporalBlock', nn.temporalBlock(2, 4, 3, 2), [2, 2, 10]],
   ['lenet5', models.lenet5(), [2, 1, 28, 28]],
   ['alexnet (narrow)', models.alexnet({ width: 0.05, numClasses: 10 }), [1, 3, 63, 63]],
@@ -102,12 +137,14 @@ describe('layer behaviour', () => {
     const cell = nn.lstmCell(2, { peephole: true });
     const p = cell.init(key, 3);
     const x = random.normal(random.key(1), [1, 3]);
-    const h = np.array([[0.1, -0.2]]), c = np.array([[0.5, -1]]);
+    const h = np.array([[0.1, -0.2]]),
+      c = np.array([[0.5, -1]]);
     const [[h2, c2]] = cell.step(p, [h, c], x);
     const lin = (w: Array, v: Array) => np.matmul(v, np.transpose(w));
     const z = np.add(np.add(lin(p.wIh, x), p.bIh), np.add(lin(p.wHh, h), p.bHh));
     const [zi, zf, zg, zo] = np.split(z, 4, { axis: 1 });
-    const i = np.sigmoid(np.add(zi, np.multiply(p.wCi, c))), f = np.sigmoid(np.add(zf, np.multiply(p.wCf, c)));
+    const i = np.sigmoid(np.add(zi, np.multiply(p.wCi, c))),
+      f = np.sigmoid(np.add(zf, np.multiply(p.wCf, c)));
     const cNew = np.add(np.multiply(f, c), np.multiply(i, np.tanh(zg)));
     const o = np.sigmoid(np.add(zo, np.multiply(p.wCo, cNew)));
     assertClose(c2, cNew);
@@ -118,7 +155,8 @@ describe('layer behaviour', () => {
     const { params } = l.init(key, [6, 2, 2]);
     const x = random.normal(key, [6, 2, 2]);
     const loss = (p: typeof params) => np.sum(np.square(l.apply(p, {}, x).y));
-    const g1 = grad(loss)(params), g2 = jit(grad(loss))(params);
+    const g1 = grad(loss)(params),
+      g2 = jit(grad(loss))(params);
     assertClose(g1.forward.wHh, g2.forward.wHh);
     expect(np.sum(np.abs(g1.forward.wHh)).item()).toBeGreaterThan(0);
   });
@@ -127,7 +165,9 @@ describe('layer behaviour', () => {
     expect(() => dense(3, { bias: 'yes' } as never)).toThrow(/dense: option 'bias' must be boolean/);
     expect(() => dropout(1.5)).toThrow(/rate must be in \[0, 1\)/);
     expect(() => conv2d(3, 3).init(key, [1, 2, 5])).toThrow(/conv2d: input shape \(1, 2, 5\)/);
-    expect(() => nn.functional.conv2d(np.ones([1, 3, 5, 5]), np.ones([2, 4, 3, 3]))).toThrow(/conv2d: input has 3 channels but weight \(2, 4, 3, 3\)/);
+    expect(() => nn.functional.conv2d(np.ones([1, 3, 5, 5]), np.ones([2, 4, 3, 3]))).toThrow(
+      /conv2d: input has 3 channels but weight \(2, 4, 3, 3\)/,
+    );
   });
 });
 
@@ -152,15 +192,24 @@ describe('functional forms', () => {
     expect(grad((x: Array) => np.sum(np.abs(x)))(np.array([0, 2, -2])).toArray()).toEqual([0, 1, -1]);
   });
   it('losses: label smoothing, one-hot targets, nll and huber agree with their formulas', () => {
-    const logits = np.array([[2, 0.5, -1], [0, 1, 3]]);
+    const logits = np.array([
+      [2, 0.5, -1],
+      [0, 1, 3],
+    ]);
     const labels = np.array([0, 2], { dtype: 'int32' });
     const ce = nn.softmaxCrossEntropy(logits, labels).item();
-    const oneHot = np.array([[1, 0, 0], [0, 0, 1]]);
+    const oneHot = np.array([
+      [1, 0, 0],
+      [0, 0, 1],
+    ]);
     expect(nn.softmaxCrossEntropy(logits, oneHot).item()).toBeCloseTo(ce, 5);
     expect(nn.nll(nn.functional.logSoftmax(logits), labels).item()).toBeCloseTo(ce, 5);
     const smooth = nn.softmaxCrossEntropy(logits, labels, { labelSmoothing: 0.1 }).item();
     const target = np.add(np.multiply(oneHot, 0.9), 0.1 / 3);
-    expect(smooth).toBeCloseTo(-np.mean(np.sum(np.multiply(target, nn.functional.logSoftmax(logits)), { axis: 1 })).item(), 5);
+    expect(smooth).toBeCloseTo(
+      -np.mean(np.sum(np.multiply(target, nn.functional.logSoftmax(logits)), { axis: 1 })).item(),
+      5,
+    );
     expect(nn.huber(np.array([0, 3]), np.array([0.5, 0])).item()).toBeCloseTo((0.125 + 2.5) / 2, 5);
     expect(nn.accuracy(logits, labels).item()).toBe(1);
   });

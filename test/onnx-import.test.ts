@@ -3,7 +3,16 @@
 import { create, toBinary } from '@bufbuild/protobuf';
 import { describe, expect, it } from 'vitest';
 import { type Array, grad, jit, models, nn, np, onnx, optim, random, vmap } from '../src/index.js';
-import { AttributeProtoSchema, AttributeProto_AttributeType, GraphProtoSchema, ModelProtoSchema, NodeProtoSchema, TensorProtoSchema, TensorProto_DataType as T, ValueInfoProtoSchema } from '../src/onnx/onnx_pb.js';
+import {
+  AttributeProtoSchema,
+  AttributeProto_AttributeType,
+  GraphProtoSchema,
+  ModelProtoSchema,
+  NodeProtoSchema,
+  TensorProtoSchema,
+  TensorProto_DataType as T,
+  ValueInfoProtoSchema,
+} from '../src/onnx/onnx_pb.js';
 import { assertClose } from '../laws/index.js';
 import { NODE_TESTS, runConformance, summarize } from '../scripts/onnx-conformance.js';
 
@@ -28,9 +37,15 @@ describe('ONNX conformance (libonnx-testdata node tests)', () => {
 describe('exported models import back', () => {
   const cases: [string, () => { layer: ReturnType<typeof models.lenet5>; shape: number[] }][] = [
     ['LeNet-5', () => ({ layer: models.lenet5(), shape: [2, 1, 28, 28] })],
-    ['ResNet-18 (small input)', () => ({ layer: models.resnet18({ numClasses: 10, small: true }), shape: [1, 3, 16, 16] })],
+    [
+      'ResNet-18 (small input)',
+      () => ({ layer: models.resnet18({ numClasses: 10, small: true }), shape: [1, 3, 16, 16] }),
+    ],
     ['U-Net', () => ({ layer: models.unet({ widths: [4, 8], numClasses: 2 }), shape: [1, 1, 16, 16] })],
-    ['LSTM sequence classifier', () => ({ layer: models.sequenceClassifier({ cell: 'lstm', hidden: 8, numClasses: 3 }), shape: [2, 6, 4] })],
+    [
+      'LSTM sequence classifier',
+      () => ({ layer: models.sequenceClassifier({ cell: 'lstm', hidden: 8, numClasses: 3 }), shape: [2, 6, 4] }),
+    ],
   ];
   for (const [name, make] of cases) {
     it(`${name}: same outputs, and the same input gradient`, () => {
@@ -52,14 +67,18 @@ describe('exported models import back', () => {
     const init = layer.init(random.key(2), [1, 1, 28, 28]);
     const x = random.normal(random.key(3), [4, 1, 28, 28]);
     // Exported for one image; vmap runs it over a batch.
-    const m = onnx.load(onnx.exportModel((x: Array) => layer.apply(init.params, init.state, x).y, [np.zeros([1, 1, 28, 28])]));
-    const logits = (p: Record<string, Array>) => np.squeeze(vmap((xi: Array) => m.fn(p, np.expandDims(xi, 0))[0])(x), { axis: 1 });
+    const m = onnx.load(
+      onnx.exportModel((x: Array) => layer.apply(init.params, init.state, x).y, [np.zeros([1, 1, 28, 28])]),
+    );
+    const logits = (p: Record<string, Array>) =>
+      np.squeeze(vmap((xi: Array) => m.fn(p, np.expandDims(xi, 0))[0])(x), { axis: 1 });
     assertClose(logits(m.params), layer.apply(init.params, init.state, x).y, { rtol: 1e-4, atol: 1e-5 });
     assertClose(jit(logits)(m.params), logits(m.params), { rtol: 1e-4, atol: 1e-5 });
     const target = np.array([0, 1, 2, 3], { dtype: 'int32' });
     const loss = (p: Record<string, Array>) => nn.softmaxCrossEntropy(logits(p), target);
     const opt = optim.adam(1e-2);
-    let params = m.params, state = opt.init(params);
+    let params = m.params,
+      state = opt.init(params);
     const step = jit((p: Record<string, Array>, s: unknown) => {
       const g = grad(loss)(p);
       const { updates, state: next } = opt.update(g, s as never, p);
@@ -73,24 +92,66 @@ describe('exported models import back', () => {
 });
 
 describe('control flow maps to lax', () => {
-  const f32 = (name: string, dims: number[]) => create(ValueInfoProtoSchema, {
-    name, type: { value: { case: 'tensorType', value: { elemType: T.FLOAT, shape: { dim: dims.map((d) => ({ value: { case: 'dimValue' as const, value: BigInt(d) } })) } } } },
-  });
-  const node = (op: string, input: string[], output: string[], attribute: ReturnType<typeof create<typeof AttributeProtoSchema>>[] = []) => create(NodeProtoSchema, { opType: op, input, output, attribute });
-  const graphAttr = (name: string, g: ReturnType<typeof create<typeof GraphProtoSchema>>) => create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.GRAPH, g });
-  const intAttr = (name: string, i: number) => create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.INT, i: BigInt(i) });
-  const build = (nodes: ReturnType<typeof node>[], inputs = [f32('x', [3])], initializer: ReturnType<typeof create<typeof TensorProtoSchema>>[] = []) =>
-    onnx.load(toBinary(ModelProtoSchema, create(ModelProtoSchema, {
-      irVersion: 8n, opsetImport: [{ domain: '', version: 18n }],
-      graph: create(GraphProtoSchema, { name: 'g', node: nodes, input: inputs, output: [f32('y', [3])], initializer }),
-    })));
+  const f32 = (name: string, dims: number[]) =>
+    create(ValueInfoProtoSchema, {
+      name,
+      type: {
+        value: {
+          case: 'tensorType',
+          value: {
+            elemType: T.FLOAT,
+            shape: { dim: dims.map((d) => ({ value: { case: 'dimValue' as const, value: BigInt(d) } })) },
+          },
+        },
+      },
+    });
+  const node = (
+    op: string,
+    input: string[],
+    output: string[],
+    attribute: ReturnType<typeof create<typeof AttributeProtoSchema>>[] = [],
+  ) => create(NodeProtoSchema, { opType: op, input, output, attribute });
+  const graphAttr = (name: string, g: ReturnType<typeof create<typeof GraphProtoSchema>>) =>
+    create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.GRAPH, g });
+  const intAttr = (name: string, i: number) =>
+    create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.INT, i: BigInt(i) });
+  const build = (
+    nodes: ReturnType<typeof node>[],
+    inputs = [f32('x', [3])],
+    initializer: ReturnType<typeof create<typeof TensorProtoSchema>>[] = [],
+  ) =>
+    onnx.load(
+      toBinary(
+        ModelProtoSchema,
+        create(ModelProtoSchema, {
+          irVersion: 8n,
+          opsetImport: [{ domain: '', version: 18n }],
+          graph: create(GraphProtoSchema, {
+            name: 'g',
+            node: nodes,
+            input: inputs,
+            output: [f32('y', [3])],
+            initializer,
+          }),
+        }),
+      ),
+    );
 
   it('If with a traced condition is lax.cond: jit and grad take the branch the data picks', () => {
-    const branch = (op: string) => create(GraphProtoSchema, { name: op, node: [node(op, ['x'], ['out'])], output: [f32('out', [3])] });
-    const m = build([node('ReduceSum', ['x'], ['s'], [intAttr('keepdims', 0)]), node('Greater', ['s', 'zero'], ['c']), node('If', ['c'], ['y'], [graphAttr('then_branch', branch('Exp')), graphAttr('else_branch', branch('Neg'))])], [f32('x', [3])],
-      [create(TensorProtoSchema, { name: 'zero', dims: [], dataType: T.FLOAT, floatData: [0] })]);
+    const branch = (op: string) =>
+      create(GraphProtoSchema, { name: op, node: [node(op, ['x'], ['out'])], output: [f32('out', [3])] });
+    const m = build(
+      [
+        node('ReduceSum', ['x'], ['s'], [intAttr('keepdims', 0)]),
+        node('Greater', ['s', 'zero'], ['c']),
+        node('If', ['c'], ['y'], [graphAttr('then_branch', branch('Exp')), graphAttr('else_branch', branch('Neg'))]),
+      ],
+      [f32('x', [3])],
+      [create(TensorProtoSchema, { name: 'zero', dims: [], dataType: T.FLOAT, floatData: [0] })],
+    );
     const f = jit((x: Array) => m.fn(m.params, x)[0]);
-    const pos = np.array([1, 2, 3]), neg = np.array([-1, -2, -3]);
+    const pos = np.array([1, 2, 3]),
+      neg = np.array([-1, -2, -3]);
     assertClose(f(pos), np.exp(pos));
     assertClose(f(neg), np.negative(neg));
     assertClose(grad((x: Array) => np.sum(m.fn(m.params, x)[0]))(pos), np.exp(pos));
@@ -100,7 +161,9 @@ describe('control flow maps to lax', () => {
   it('Loop without scan outputs is lax.whileLoop; Scan is lax.scan (differentiable)', () => {
     // y = x * 2^3 by a Loop of three doublings (trip count from an initializer).
     const body = create(GraphProtoSchema, {
-      name: 'body', input: [f32('i', []), f32('cin', []), f32('v', [3])], output: [f32('cout', []), f32('v2', [3])],
+      name: 'body',
+      input: [f32('i', []), f32('cin', []), f32('v', [3])],
+      output: [f32('cout', []), f32('v2', [3])],
       node: [node('Identity', ['cin'], ['cout']), node('Add', ['v', 'v'], ['v2'])],
     });
     const trips = create(TensorProtoSchema, { name: 'n', dims: [], dataType: T.INT64, int64Data: [3n] });
@@ -108,36 +171,79 @@ describe('control flow maps to lax', () => {
     assertClose(jit((x: Array) => loop.fn(loop.params, x)[0])(np.array([1, 2, 3])), np.array([8, 16, 24]));
     // A running sum over the rows of x [4, 3] as a Scan: the state is the final sum.
     const sumBody = create(GraphProtoSchema, {
-      name: 'sum', input: [f32('acc', [3]), f32('row', [3])], output: [f32('acc2', [3]), f32('copy', [3])],
+      name: 'sum',
+      input: [f32('acc', [3]), f32('row', [3])],
+      output: [f32('acc2', [3]), f32('copy', [3])],
       node: [node('Add', ['acc', 'row'], ['acc2']), node('Identity', ['acc2'], ['copy'])],
     });
-    const m = onnx.load(toBinary(ModelProtoSchema, create(ModelProtoSchema, {
-      irVersion: 8n, opsetImport: [{ domain: '', version: 18n }],
-      graph: create(GraphProtoSchema, {
-        name: 'g', input: [f32('init', [3]), f32('xs', [4, 3])], output: [f32('y', [3]), f32('partial', [4, 3])],
-        node: [node('Scan', ['init', 'xs'], ['y', 'partial'], [graphAttr('body', sumBody), intAttr('num_scan_inputs', 1)])],
-      }),
-    })));
+    const m = onnx.load(
+      toBinary(
+        ModelProtoSchema,
+        create(ModelProtoSchema, {
+          irVersion: 8n,
+          opsetImport: [{ domain: '', version: 18n }],
+          graph: create(GraphProtoSchema, {
+            name: 'g',
+            input: [f32('init', [3]), f32('xs', [4, 3])],
+            output: [f32('y', [3]), f32('partial', [4, 3])],
+            node: [
+              node(
+                'Scan',
+                ['init', 'xs'],
+                ['y', 'partial'],
+                [graphAttr('body', sumBody), intAttr('num_scan_inputs', 1)],
+              ),
+            ],
+          }),
+        }),
+      ),
+    );
     const xs = random.normal(random.key(5), [4, 3]);
     const [total, partial] = m.fn(m.params, np.zeros([3]), xs);
     assertClose(total, np.sum(xs, { axis: 0 }));
     assertClose(partial, np.cumsum(xs, { axis: 0 }));
-    assertClose(grad((x: Array) => np.sum(np.square(m.fn(m.params, np.zeros([3]), x)[0])))(xs), np.broadcastTo(np.multiply(np.sum(xs, { axis: 0 }), 2), [4, 3]), { rtol: 1e-4, atol: 1e-5 });
+    assertClose(
+      grad((x: Array) => np.sum(np.square(m.fn(m.params, np.zeros([3]), x)[0])))(xs),
+      np.broadcastTo(np.multiply(np.sum(xs, { axis: 0 }), 2), [4, 3]),
+      { rtol: 1e-4, atol: 1e-5 },
+    );
   });
 });
 
 describe('hostile ONNX files are refused clearly', () => {
-  const f32 = (name: string, dims: number[]) => create(ValueInfoProtoSchema, {
-    name, type: { value: { case: 'tensorType', value: { elemType: T.FLOAT, shape: { dim: dims.map((d) => ({ value: { case: 'dimValue' as const, value: BigInt(d) } })) } } } },
-  });
-  const model = (nodes: { op: string; ins: string[]; outs: string[]; domain?: string }[], extra: { initializer?: ReturnType<typeof create<typeof TensorProtoSchema>>[] } = {}) =>
-    toBinary(ModelProtoSchema, create(ModelProtoSchema, {
-      irVersion: 8n, opsetImport: [{ domain: '', version: 18n }],
-      graph: create(GraphProtoSchema, {
-        name: 'g', input: [f32('x', [2])], output: [f32('y', [2])], initializer: extra.initializer ?? [],
-        node: nodes.map((n) => create(NodeProtoSchema, { opType: n.op, input: n.ins, output: n.outs, domain: n.domain ?? '' })),
+  const f32 = (name: string, dims: number[]) =>
+    create(ValueInfoProtoSchema, {
+      name,
+      type: {
+        value: {
+          case: 'tensorType',
+          value: {
+            elemType: T.FLOAT,
+            shape: { dim: dims.map((d) => ({ value: { case: 'dimValue' as const, value: BigInt(d) } })) },
+          },
+        },
+      },
+    });
+  const model = (
+    nodes: { op: string; ins: string[]; outs: string[]; domain?: string }[],
+    extra: { initializer?: ReturnType<typeof create<typeof TensorProtoSchema>>[] } = {},
+  ) =>
+    toBinary(
+      ModelProtoSchema,
+      create(ModelProtoSchema, {
+        irVersion: 8n,
+        opsetImport: [{ domain: '', version: 18n }],
+        graph: create(GraphProtoSchema, {
+          name: 'g',
+          input: [f32('x', [2])],
+          output: [f32('y', [2])],
+          initializer: extra.initializer ?? [],
+          node: nodes.map((n) =>
+            create(NodeProtoSchema, { opType: n.op, input: n.ins, output: n.outs, domain: n.domain ?? '' }),
+          ),
+        }),
       }),
-    }));
+    );
   const good = model([{ op: 'Relu', ins: ['x'], outs: ['y'] }]);
 
   it('imports the well-formed model these are made from', () => {
@@ -150,21 +256,48 @@ describe('hostile ONNX files are refused clearly', () => {
     expect(() => onnx.load('model.onnx' as never)).toThrow(/expected the bytes/);
   });
   it('unknown operators and domains, undefined inputs and cycles, name the node', () => {
-    expect(() => onnx.load(model([{ op: 'Frobnicate', ins: ['x'], outs: ['y'] }]))).toThrow(/node 0 \(Frobnicate\): operator Frobnicate is not supported/);
-    expect(() => onnx.load(model([{ op: 'Relu', ins: ['x'], outs: ['y'], domain: 'com.example' }]))).toThrow(/domain 'com.example' is not supported/);
-    expect(() => onnx.load(model([{ op: 'Add', ins: ['x', 'ghost'], outs: ['y'] }]))).toThrow(/input 'ghost' is not defined before it/);
-    expect(() => onnx.load(model([{ op: 'Relu', ins: ['b'], outs: ['a'] }, { op: 'Relu', ins: ['a'], outs: ['b'] }, { op: 'Identity', ins: ['a'], outs: ['y'] }]))).toThrow(/input 'b' is not defined before it/);
+    expect(() => onnx.load(model([{ op: 'Frobnicate', ins: ['x'], outs: ['y'] }]))).toThrow(
+      /node 0 \(Frobnicate\): operator Frobnicate is not supported/,
+    );
+    expect(() => onnx.load(model([{ op: 'Relu', ins: ['x'], outs: ['y'], domain: 'com.example' }]))).toThrow(
+      /domain 'com.example' is not supported/,
+    );
+    expect(() => onnx.load(model([{ op: 'Add', ins: ['x', 'ghost'], outs: ['y'] }]))).toThrow(
+      /input 'ghost' is not defined before it/,
+    );
+    expect(() =>
+      onnx.load(
+        model([
+          { op: 'Relu', ins: ['b'], outs: ['a'] },
+          { op: 'Relu', ins: ['a'], outs: ['b'] },
+          { op: 'Identity', ins: ['a'], outs: ['y'] },
+        ]),
+      ),
+    ).toThrow(/input 'b' is not defined before it/);
   });
   it('tensors whose declared size exceeds their data, or whose dimensions overflow, before allocating', () => {
-    const short = create(TensorProtoSchema, { name: 'w', dims: [1000n], dataType: T.FLOAT, rawData: new Uint8Array(8) });
-    expect(() => onnx.load(model([{ op: 'Add', ins: ['x', 'w'], outs: ['y'] }], { initializer: [short] }))).toThrow(/initializer 'w': declares 1000 elements \(\[1000\]\) but holds 8 bytes/);
+    const short = create(TensorProtoSchema, {
+      name: 'w',
+      dims: [1000n],
+      dataType: T.FLOAT,
+      rawData: new Uint8Array(8),
+    });
+    expect(() => onnx.load(model([{ op: 'Add', ins: ['x', 'w'], outs: ['y'] }], { initializer: [short] }))).toThrow(
+      /initializer 'w': declares 1000 elements \(\[1000\]\) but holds 8 bytes/,
+    );
     const huge = create(TensorProtoSchema, { name: 'w', dims: [1n << 40n, 1n << 40n], dataType: T.FLOAT });
-    expect(() => onnx.load(model([{ op: 'Add', ins: ['x', 'w'], outs: ['y'] }], { initializer: [huge] }))).toThrow(/exceed the limit/);
+    expect(() => onnx.load(model([{ op: 'Add', ins: ['x', 'w'], outs: ['y'] }], { initializer: [huge] }))).toThrow(
+      /exceed the limit/,
+    );
     const negative = create(TensorProtoSchema, { name: 'w', dims: [-2n], dataType: T.FLOAT });
-    expect(() => onnx.load(model([{ op: 'Add', ins: ['x', 'w'], outs: ['y'] }], { initializer: [negative] }))).toThrow(/dimension -2 is not a non-negative integer/);
+    expect(() => onnx.load(model([{ op: 'Add', ins: ['x', 'w'], outs: ['y'] }], { initializer: [negative] }))).toThrow(
+      /dimension -2 is not a non-negative integer/,
+    );
   });
   it('int64 values beyond int32 are an error, never wrapped', () => {
     const big = create(TensorProtoSchema, { name: 'k', dims: [1n], dataType: T.INT64, int64Data: [1n << 40n] });
-    expect(() => onnx.load(model([{ op: 'Identity', ins: ['x'], outs: ['y'] }], { initializer: [big] }))).toThrow(/value 1099511627776 does not fit int32/);
+    expect(() => onnx.load(model([{ op: 'Identity', ins: ['x'], outs: ['y'] }], { initializer: [big] }))).toThrow(
+      /value 1099511627776 does not fit int32/,
+    );
   });
 });

@@ -2,12 +2,26 @@
 // arrays computed by its WebAssembly sessions; eager operations chain on them; reads are async.
 import * as ortWeb from 'onnxruntime-web';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type Array, PendingArray, grad, initOnnxRuntimeWeb, jit, lax, makeGraph, nn, np, random, setCpuBackend, toDevice } from '../src/index.js';
+import {
+  type Array,
+  PendingArray,
+  grad,
+  initOnnxRuntimeWeb,
+  jit,
+  lax,
+  makeGraph,
+  nn,
+  np,
+  random,
+  setCpuBackend,
+  toDevice,
+} from '../src/index.js';
 import { runsOnOnnxRuntimeWeb } from '../src/backend/onnx-web.js';
 import { assertClose } from '../laws/index.js';
 
 const loss = (w: Array, x: Array) => np.sum(np.tanh(np.matmul(x, w)));
-const w = random.normal(random.key(0), [4, 5]), x = random.normal(random.key(1), [3, 4]);
+const w = random.normal(random.key(0), [4, 5]),
+  x = random.normal(random.key(1), [3, 4]);
 let expected: Array;
 
 describe('ONNX Runtime Web', () => {
@@ -40,9 +54,20 @@ describe('ONNX Runtime Web', () => {
   });
 
   it('runs what it cannot lower (a while loop) on the JavaScript kernels, still asynchronously', async () => {
-    const body = (x: Array) => lax.whileLoop((c: Array) => np.less(np.sum(c), 100), (c: Array) => np.multiply(c, 2), x);
+    const body = (x: Array) =>
+      lax.whileLoop(
+        (c: Array) => np.less(np.sum(c), 100),
+        (c: Array) => np.multiply(c, 2),
+        x,
+      );
     expect(await runsOnOnnxRuntimeWeb(makeGraph(body)(np.array([1, 2])))).toBe(false);
-    const f = jit((x: Array) => lax.whileLoop((c: Array) => np.less(np.sum(c), 100), (c: Array) => np.multiply(c, 2), x));
+    const f = jit((x: Array) =>
+      lax.whileLoop(
+        (c: Array) => np.less(np.sum(c), 100),
+        (c: Array) => np.multiply(c, 2),
+        x,
+      ),
+    );
     const y = f(np.array([1, 2]));
     expect(globalThis.Array.from(await y.data())).toEqual([64, 128]);
   });

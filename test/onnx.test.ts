@@ -5,7 +5,22 @@ import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fromBinary } from '@bufbuild/protobuf';
 import { describe, expect, it } from 'vitest';
-import { type Array, ConcreteArray, executionPlan, grad, jit, makeGraph, models, nn, np, onnx, optim, random, tree, valueAndGrad } from '../src/index.js';
+import {
+  type Array,
+  ConcreteArray,
+  executionPlan,
+  grad,
+  jit,
+  makeGraph,
+  models,
+  nn,
+  np,
+  onnx,
+  optim,
+  random,
+  tree,
+  valueAndGrad,
+} from '../src/index.js';
 import { onnxBackend } from '../src/backend/onnx.js';
 import { Graph, Var } from '../src/core/ir.js';
 import { bind } from '../src/core/trace.js';
@@ -28,8 +43,11 @@ describe('ONNX Runtime backend', () => {
   it('is the CPU graph backend here, and runs a jitted gradient as one session', () => {
     expect(backend?.name).toBe('onnx');
     const loss = (w: Array, x: Array) => np.sum(np.tanh(np.matmul(x, w)));
-    const w = random.normal(random.key(0), [4, 5]), x = random.normal(random.key(1), [3, 4]);
-    expect(executionPlan(makeGraph(grad(loss))(w, x))).toMatch(/^step 0: onnx session of \d+ equations \(2 inputs, 1 outputs\)$/);
+    const w = random.normal(random.key(0), [4, 5]),
+      x = random.normal(random.key(1), [3, 4]);
+    expect(executionPlan(makeGraph(grad(loss))(w, x))).toMatch(
+      /^step 0: onnx session of \d+ equations \(2 inputs, 1 outputs\)$/,
+    );
     assertClose(jit(grad(loss))(w, x), grad(loss)(w, x));
   });
 
@@ -38,11 +56,17 @@ describe('ONNX Runtime backend', () => {
       if (row.noEval || !row.prim.onnx) continue;
       it(row.label, () => {
         const ins = row.inputs.map((a) => new Var(a.aval));
-        const outs = row.prim.abstractEval(row.inputs.map((a) => a.aval), row.params).map((a) => new Var(a));
+        const outs = row.prim
+          .abstractEval(
+            row.inputs.map((a) => a.aval),
+            row.params,
+          )
+          .map((a) => new Var(a));
         const g = new Graph(ins, [{ prim: row.prim, inputs: ins, params: row.params, outs }], outs);
         const x = backend!.compile(g);
         expect(x.plan).not.toContain('js');
-        const got = x.run(row.inputs as ConcreteArray[]), want = interpret(g, row.inputs as ConcreteArray[]);
+        const got = x.run(row.inputs as ConcreteArray[]),
+          want = interpret(g, row.inputs as ConcreteArray[]);
         got.forEach((o, i) => {
           expect(o.dtype).toBe(want[i].dtype);
           assertClose(o, want[i], { rtol: 1e-5, atol: 1e-6 }, `${row.label} output ${i}`);
@@ -62,7 +86,8 @@ describe('ONNX Runtime backend', () => {
   });
 
   it('grad(jit(f)) keeps its forward and backward passes as jitted calls (one session each)', () => {
-    const x = random.normal(random.key(7), [8, 4]), w = random.normal(random.key(8), [4, 3]);
+    const x = random.normal(random.key(7), [8, 4]),
+      w = random.normal(random.key(8), [4, 3]);
     const loss = (w: Array, x: Array) => np.sum(np.tanh(np.matmul(x, w)));
     const jitted = jit(loss);
     const [, lin] = linearizeFlat((w) => [jitted(w, x)], [w]);
@@ -79,7 +104,8 @@ describe('ONNX Runtime backend', () => {
   it('lowers convolutions and their gradients to Conv/ConvTranspose (strides, padding, dilation, groups)', () => {
     const x = random.normal(random.key(2), [2, 4, 9, 8]);
     const w = random.normal(random.key(3), [6, 2, 3, 3]);
-    const loss = (w: Array, x: Array) => np.sum(np.square(nn.functional.conv2d(x, w, null, { stride: 2, padding: 1, dilation: 2, groups: 2 })));
+    const loss = (w: Array, x: Array) =>
+      np.sum(np.square(nn.functional.conv2d(x, w, null, { stride: 2, padding: 1, dilation: 2, groups: 2 })));
     const both = (w: Array, x: Array) => grad(loss, { argnums: [0, 1] })(w, x);
     const [gw, gx] = jit(both)(w, x) as Array[];
     const [ew, ex] = both(w, x) as Array[];
@@ -95,11 +121,14 @@ describe('ONNX Runtime backend', () => {
     const init = model.init(random.key(0), [8, 1, 28, 28]);
     const opt = optim.adam(1e-3);
     const step = (params: any, optState: any, x: Array, y: Array) => {
-      const [l, g] = valueAndGrad((p: any) => nn.softmaxCrossEntropy(model.apply(p, init.state, x, { training: true }).y, y))(params);
+      const [l, g] = valueAndGrad((p: any) =>
+        nn.softmaxCrossEntropy(model.apply(p, init.state, x, { training: true }).y, y),
+      )(params);
       const { updates, state } = opt.update(g, optState, params);
       return { params: optim.applyUpdates(params, updates), optState: state, loss: l };
     };
-    const x = random.normal(random.key(1), [8, 1, 28, 28]), y = np.remainder(np.arange(8), 10).astype('int32');
+    const x = random.normal(random.key(1), [8, 1, 28, 28]),
+      y = np.remainder(np.arange(8), 10).astype('int32');
     const g = makeGraph(step)(init.params, opt.init(init.params), x, y);
     expect(executionPlan(g).split('\n')).toHaveLength(1);
     const ops = opTypes(onnx.lowerGraph(g).bytes);
@@ -108,7 +137,8 @@ describe('ONNX Runtime backend', () => {
     expect(ops.SpaceToDepth).toBe(2); // 2x2 pooling windows
     expect(ops.Slice).toBeUndefined(); // no window taps: no patches anywhere
     expect(ops.Expand ?? 0).toBeLessThanOrEqual(2); // broadcasts feed ONNX's own broadcasting
-    const jitted = jit(step)(init.params, opt.init(init.params), x, y), eager = step(init.params, opt.init(init.params), x, y);
+    const jitted = jit(step)(init.params, opt.init(init.params), x, y),
+      eager = step(init.params, opt.init(init.params), x, y);
     assertClose(jitted.loss, eager.loss);
     const [got, want] = [tree.flatten<Array>(jitted.params)[0], tree.flatten<Array>(eager.params)[0]];
     got.forEach((p, i) => assertClose(p, want[i], { rtol: 1e-4, atol: 1e-5 }, `parameter ${i}`));
@@ -120,7 +150,10 @@ describe('ONNX Runtime backend', () => {
       ['max 2x2', (x) => nn.functional.maxPool2d(x, { kernelSize: 2 })],
       ['max 3x3 stride 2 padding 1', (x) => nn.functional.maxPool2d(x, { kernelSize: 3, stride: 2, padding: 1 })],
       ['avg 2x2 ceil mode', (x) => nn.functional.avgPool2d(x, { kernelSize: 2, ceilMode: true })],
-      ['max 2x2 on an even crop', (x) => nn.functional.maxPool2d(x.slice(null, null, [0, 8], [0, 8]), { kernelSize: 2 })],
+      [
+        'max 2x2 on an even crop',
+        (x) => nn.functional.maxPool2d(x.slice(null, null, [0, 8], [0, 8]), { kernelSize: 2 }),
+      ],
     ];
     for (const [name, pool] of pools) {
       const loss = (x: Array) => np.sum(np.square(pool(x)));
@@ -130,13 +163,17 @@ describe('ONNX Runtime backend', () => {
   });
 
   it('unrolls a scan (an LSTM) into the session, forward and backward', () => {
-    const lstm = nn.rnn(nn.lstmCell(3)), key = random.key(4);
+    const lstm = nn.rnn(nn.lstmCell(3)),
+      key = random.key(4);
     const init = lstm.init(key, [2, 5, 2]);
     const x = random.normal(random.key(5), [2, 5, 2]);
     const loss = (p: any, x: Array) => np.sum(lstm.apply(p, init.state, x).y);
     const g = makeGraph(grad(loss))(init.params, x);
     expect(executionPlan(g)).not.toContain('js scan');
-    const [got, want] = [tree.flatten<Array>(jit(grad(loss))(init.params, x))[0], tree.flatten<Array>(grad(loss)(init.params, x))[0]];
+    const [got, want] = [
+      tree.flatten<Array>(jit(grad(loss))(init.params, x))[0],
+      tree.flatten<Array>(grad(loss)(init.params, x))[0],
+    ];
     expect(got).toHaveLength(want.length);
     got.forEach((g, i) => assertClose(g, want[i], { rtol: 1e-4, atol: 1e-5 }, `gradient ${i}`));
   });
@@ -145,9 +182,15 @@ describe('ONNX Runtime backend', () => {
 describe('onnx.exportModel', () => {
   const cases: [string, () => { layer: ReturnType<typeof models.lenet5>; shape: number[] }][] = [
     ['LeNet-5', () => ({ layer: models.lenet5(), shape: [2, 1, 28, 28] })],
-    ['ResNet-18 (small input)', () => ({ layer: models.resnet18({ numClasses: 10, small: true }), shape: [1, 3, 16, 16] })],
+    [
+      'ResNet-18 (small input)',
+      () => ({ layer: models.resnet18({ numClasses: 10, small: true }), shape: [1, 3, 16, 16] }),
+    ],
     ['U-Net', () => ({ layer: models.unet({ widths: [4, 8], numClasses: 2 }), shape: [1, 1, 16, 16] })],
-    ['LSTM sequence classifier', () => ({ layer: models.sequenceClassifier({ cell: 'lstm', hidden: 8, numClasses: 3 }), shape: [2, 6, 4] })],
+    [
+      'LSTM sequence classifier',
+      () => ({ layer: models.sequenceClassifier({ cell: 'lstm', hidden: 8, numClasses: 3 }), shape: [2, 6, 4] }),
+    ],
   ];
   for (const [name, make] of cases) {
     it(`${name} runs in onnxruntime-node with Fluxion's outputs`, async () => {
@@ -161,7 +204,10 @@ describe('onnx.exportModel', () => {
       const out = await session.run({ x: new ort.Tensor('float32', x.dataSync(), shape) });
       const want = predict(x);
       expect(out.logits.dims).toEqual(want.shape);
-      assertClose(np.array(globalThis.Array.from(out.logits.data as Float32Array)).reshape(want.shape), want, { rtol: 1e-4, atol: 1e-4 });
+      assertClose(np.array(globalThis.Array.from(out.logits.data as Float32Array)).reshape(want.shape), want, {
+        rtol: 1e-4,
+        atol: 1e-4,
+      });
     });
   }
 
@@ -169,14 +215,20 @@ describe('onnx.exportModel', () => {
     const f = (x: Array) => np.exp(x);
     expect(() => onnx.exportModel(f, [np.ones([2])], { opset: 11 })).toThrow(/opset 11 is not supported/);
     expect(() => onnx.exportModel(f, [np.ones([2])], { inputs: ['x'] } as never)).toThrow(/unknown option 'inputs'/);
-    expect(() => onnx.exportModel(f, [np.ones([2])], { inputNames: ['a', 'b'] })).toThrow(/2 input names for 1 array inputs/);
+    expect(() => onnx.exportModel(f, [np.ones([2])], { inputNames: ['a', 'b'] })).toThrow(
+      /2 input names for 1 array inputs/,
+    );
   });
 });
 
 describe('without ONNX Runtime', () => {
   it('FLUXION_CPU=js runs jit on the JavaScript kernels and says so in one line', () => {
-    const script = "import { jit, np, grad } from './src/index.ts'; console.log(jit(grad((x) => np.sum(np.sin(x))))(np.array([0, 1])).toArray().join(','));";
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env: { ...process.env, FLUXION_CPU: 'js' }, encoding: 'utf8' });
+    const script =
+      "import { jit, np, grad } from './src/index.ts'; console.log(jit(grad((x) => np.sum(np.sin(x))))(np.array([0, 1])).toArray().join(','));";
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      env: { ...process.env, FLUXION_CPU: 'js' },
+      encoding: 'utf8',
+    });
     expect(r.stdout.trim()).toBe(`1,${Math.fround(Math.cos(1))}`);
     expect(r.stderr.trim().split('\n')).toEqual(['fluxion: FLUXION_CPU=js: jit runs on the JavaScript CPU kernels']);
   });

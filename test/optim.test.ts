@@ -15,9 +15,20 @@ const fromTorch = (c: any): optim.GradientTransformation => {
     case 'AdamW':
       return optim.adamw(h.lr, { b1: h.betas[0], b2: h.betas[1], eps: h.eps, weightDecay: h.weight_decay });
     case 'RMSprop':
-      return optim.rmsprop(h.lr, { alpha: h.alpha, eps: h.eps, momentum: h.momentum, centered: h.centered, weightDecay: h.weight_decay });
+      return optim.rmsprop(h.lr, {
+        alpha: h.alpha,
+        eps: h.eps,
+        momentum: h.momentum,
+        centered: h.centered,
+        weightDecay: h.weight_decay,
+      });
     case 'Adagrad':
-      return optim.adagrad(h.lr, { lrDecay: h.lr_decay, eps: h.eps, initialAccumulatorValue: h.initial_accumulator_value, weightDecay: h.weight_decay });
+      return optim.adagrad(h.lr, {
+        lrDecay: h.lr_decay,
+        eps: h.eps,
+        initialAccumulatorValue: h.initial_accumulator_value,
+        weightDecay: h.weight_decay,
+      });
   }
   throw new Error(`unknown optimizer ${c.optimizer}`);
 };
@@ -25,7 +36,8 @@ const fromTorch = (c: any): optim.GradientTransformation => {
 describe('golden optimizers (PyTorch trajectories)', () => {
   for (const c of loadGolden('optim')) {
     it(c.name, () => {
-      const a = toArray(c.objective.a), target = toArray(c.objective.c);
+      const a = toArray(c.objective.a),
+        target = toArray(c.objective.c);
       const opt = fromTorch(c);
       let p: Array = toArray(c.params_init);
       let state = opt.init(p);
@@ -60,7 +72,14 @@ describe('optimizer laws', () => {
     it(`${name}: descends on a random convex quadratic`, () => expect(descendsOnQuadratic(make(), 3)).toBe(true));
     it(`${name}: chain(identity, t) = t = chain(t, identity)`, () => expect(chainIdentity(make)).toBe(true));
   }
-  it('chain is associative', () => expect(chainAssociative(() => optim.clipByGlobalNorm(0.5), () => optim.scaleByAdam(), () => optim.scaleByLearningRate(0.1))).toBe(true));
+  it('chain is associative', () =>
+    expect(
+      chainAssociative(
+        () => optim.clipByGlobalNorm(0.5),
+        () => optim.scaleByAdam(),
+        () => optim.scaleByLearningRate(0.1),
+      ),
+    ).toBe(true));
 });
 
 describe('schedules', () => {

@@ -10,7 +10,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 const root = process.cwd();
 const bin = (name: string) => join(root, 'node_modules', '.bin', name);
-const run = (cmd: string, args: string[], cwd: string) => execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_update_notifier: 'false' } });
+const run = (cmd: string, args: string[], cwd: string) =>
+  execFileSync(cmd, args, {
+    cwd,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, npm_config_update_notifier: 'false' },
+  });
 let consumer = '';
 
 /** Bytes under a folder. */
@@ -28,12 +34,30 @@ describe('the packed package, installed into a fresh project', () => {
   beforeAll(() => {
     const work = mkdtempSync(join(tmpdir(), 'fluxion-pack-'));
     run('npm', ['run', 'build'], root);
-    const tarball = JSON.parse(run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', work], root))[0].filename as string;
+    const tarball = JSON.parse(run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', work], root))[0]
+      .filename as string;
     consumer = join(work, 'consumer');
     mkdirSync(consumer);
-    writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', type: 'module', private: true }));
-    run('npm', ['install', join(work, tarball), '--omit=optional', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund'], consumer);
-    console.log(`consumer install without optional dependencies: ${(sizeOf(join(consumer, 'node_modules')) / 2 ** 20).toFixed(1)} MiB`);
+    writeFileSync(
+      join(consumer, 'package.json'),
+      JSON.stringify({ name: 'consumer', version: '1.0.0', type: 'module', private: true }),
+    );
+    run(
+      'npm',
+      [
+        'install',
+        join(work, tarball),
+        '--omit=optional',
+        '--ignore-scripts',
+        '--prefer-offline',
+        '--no-audit',
+        '--no-fund',
+      ],
+      consumer,
+    );
+    console.log(
+      `consumer install without optional dependencies: ${(sizeOf(join(consumer, 'node_modules')) / 2 ** 20).toFixed(1)} MiB`,
+    );
   }, 240_000);
 
   it('ships the built JavaScript, types and maps, and no tests, benches or CI', () => {
@@ -45,36 +69,60 @@ describe('the packed package, installed into a fresh project', () => {
   });
 
   it('(a) runs in plain Node as an ES module, with one line saying ONNX Runtime is absent', () => {
-    writeFileSync(join(consumer, 'app.mjs'), "import { grad, jit, np } from 'fluxion';\nconsole.log(JSON.stringify(jit(grad((x) => np.sum(np.square(x))))(np.array([1, 2])).toArray()));\n");
+    writeFileSync(
+      join(consumer, 'app.mjs'),
+      "import { grad, jit, np } from 'fluxion';\nconsole.log(JSON.stringify(jit(grad((x) => np.sum(np.square(x))))(np.array([1, 2])).toArray()));\n",
+    );
     const r = spawnSync(process.execPath, ['app.mjs'], { cwd: consumer, encoding: 'utf8' });
     expect(r.stdout.trim()).toBe('[2,4]');
-    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^fluxion: ONNX Runtime is not available \(.*\); jit runs on the JavaScript CPU kernels$/)]);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^fluxion: ONNX Runtime is not available \(.*\); jit runs on the JavaScript CPU kernels$/),
+    ]);
   });
 
   for (const resolution of ['nodenext', 'bundler'] as const) {
     it(`(b) type-checks a strict consumer (moduleResolution ${resolution})`, () => {
-      writeFileSync(join(consumer, 'app.ts'), [
-        "import { grad, jit, np, nn, random, type Array } from 'fluxion';",
-        "import { jitIsTransparent } from 'fluxion/laws';",
-        'const loss = (w: Array, x: Array): Array => np.sum(np.tanh(np.matmul(x, w)));',
-        'const g: Array = jit(grad(loss))(random.normal(random.key(0), [3, 2]), np.ones([4, 3]));',
-        'console.log(g.shape, nn.functional.relu(np.array([-1, 1])).toArray(), jitIsTransparent(loss, [np.ones([3, 2]), np.ones([4, 3])]));',
-        '',
-      ].join('\n'));
-      writeFileSync(join(consumer, `tsconfig.${resolution}.json`), JSON.stringify({
-        compilerOptions: {
-          target: 'ES2022', module: resolution === 'bundler' ? 'ESNext' : 'NodeNext', moduleResolution: resolution,
-          strict: true, noUncheckedIndexedAccess: true, exactOptionalPropertyTypes: true, noEmit: true, types: [],
-        },
-        files: ['app.ts'],
-      }));
+      writeFileSync(
+        join(consumer, 'app.ts'),
+        [
+          "import { grad, jit, np, nn, random, type Array } from 'fluxion';",
+          "import { jitIsTransparent } from 'fluxion/laws';",
+          'const loss = (w: Array, x: Array): Array => np.sum(np.tanh(np.matmul(x, w)));',
+          'const g: Array = jit(grad(loss))(random.normal(random.key(0), [3, 2]), np.ones([4, 3]));',
+          'console.log(g.shape, nn.functional.relu(np.array([-1, 1])).toArray(), jitIsTransparent(loss, [np.ones([3, 2]), np.ones([4, 3])]));',
+          '',
+        ].join('\n'),
+      );
+      writeFileSync(
+        join(consumer, `tsconfig.${resolution}.json`),
+        JSON.stringify({
+          compilerOptions: {
+            target: 'ES2022',
+            module: resolution === 'bundler' ? 'ESNext' : 'NodeNext',
+            moduleResolution: resolution,
+            strict: true,
+            noUncheckedIndexedAccess: true,
+            exactOptionalPropertyTypes: true,
+            noEmit: true,
+            types: [],
+          },
+          files: ['app.ts'],
+        }),
+      );
       expect(() => run(bin('tsc'), ['-p', `tsconfig.${resolution}.json`], consumer)).not.toThrow();
     });
   }
 
   it('(c) bundles for browsers with esbuild and no extra flags', () => {
-    writeFileSync(join(consumer, 'page.js'), "import { jit, grad, np } from 'fluxion';\nwindow.result = jit(grad((x) => np.sum(np.sin(x))))(np.array([0, 1])).dataSync();\n");
-    run(bin('esbuild'), ['page.js', '--bundle', '--platform=browser', '--format=esm', '--outfile=bundle.js', '--log-level=error'], consumer);
+    writeFileSync(
+      join(consumer, 'page.js'),
+      "import { jit, grad, np } from 'fluxion';\nwindow.result = jit(grad((x) => np.sum(np.sin(x))))(np.array([0, 1])).dataSync();\n",
+    );
+    run(
+      bin('esbuild'),
+      ['page.js', '--bundle', '--platform=browser', '--format=esm', '--outfile=bundle.js', '--log-level=error'],
+      consumer,
+    );
     const bundle = readFileSync(join(consumer, 'bundle.js'), 'utf8');
     expect(bundle).not.toMatch(/from ["']node:|require\(["']webgpu/);
   });

@@ -4,7 +4,15 @@ import { registry, np } from '../src/index.js';
 import { bind } from '../src/core/trace.js';
 import { typecheckGraph } from '../src/core/ir.js';
 import { makeGraph } from '../src/index.js';
-import { samples, rng, gradMatchesFiniteDifferences, jitIsTransparent, transposeIsAdjoint, vjpIsAdjointOfJvp, vmapCommutesWithMap } from '../laws/index.js';
+import {
+  samples,
+  rng,
+  gradMatchesFiniteDifferences,
+  jitIsTransparent,
+  transposeIsAdjoint,
+  vjpIsAdjointOfJvp,
+  vmapCommutesWithMap,
+} from '../laws/index.js';
 
 const rows = samples();
 
@@ -29,7 +37,10 @@ for (const row of rows) {
     }
     it('evaluates to the avals its shape rule declares, and stages to a well-typed graph', () => {
       const outs = apply(...inputs);
-      const avals = prim.abstractEval(inputs.map((x) => x.aval), params);
+      const avals = prim.abstractEval(
+        inputs.map((x) => x.aval),
+        params,
+      );
       expect(outs.map((o) => [o.dtype, [...o.shape]])).toEqual(avals.map((a) => [a.dtype, [...a.shape]]));
       typecheckGraph(makeGraph(apply)(...inputs));
     });
@@ -39,7 +50,9 @@ for (const row of rows) {
     if (inputs.length > 0) {
       it('vmap commutes with map', () => {
         // Three examples: floats perturbed, others repeated; the last input stays unbatched when there are several.
-        const axes = inputs.map((x, i) => (inputs.length > 1 && i === inputs.length - 1 && prim.name !== 'threefry2x32' ? null : i % (x.ndim + 1)));
+        const axes = inputs.map((x, i) =>
+          inputs.length > 1 && i === inputs.length - 1 && prim.name !== 'threefry2x32' ? null : i % (x.ndim + 1),
+        );
         const batched = inputs.map((x, i) => {
           if (axes[i] === null) return x;
           const copies = [0, 1, 2].map((k) => (x.dtype === 'float32' && row.diff.length ? np.add(x, 0.01 * k) : x));

@@ -1,7 +1,31 @@
 // Transform compositions, derived transforms, edges of gradients and misuse errors.
 import { describe, expect, it } from 'vitest';
 import { pipe } from 'fp-ts/lib/function.js';
-import { type Array, DTypeError, ShapeError, TraceError, checkpoint, customJvp, customVjp, grad, hessian, jacfwd, jacrev, jit, jvp, lax, linearize, makeGraph, nn, np, random, stopGradient, valueAndGrad, vjp, vmap } from '../src/index.js';
+import {
+  type Array,
+  DTypeError,
+  ShapeError,
+  TraceError,
+  checkpoint,
+  customJvp,
+  customVjp,
+  grad,
+  hessian,
+  jacfwd,
+  jacrev,
+  jit,
+  jvp,
+  lax,
+  linearize,
+  makeGraph,
+  nn,
+  np,
+  random,
+  stopGradient,
+  valueAndGrad,
+  vjp,
+  vmap,
+} from '../src/index.js';
 import { assertClose, checkGrads, jitIsTransparent, vmapCommutesWithMap } from '../laws/index.js';
 
 const x0 = np.array([0.3, -1.2, 2.0]);
@@ -9,7 +33,9 @@ const sumSin = (x: Array) => np.sum(np.sin(x));
 
 describe('compositions up to third order', () => {
   // d/dx sum(sin x) = cos x; the second derivative's diagonal is -sin x, the third's is -cos x.
-  const d1 = np.cos(x0), d2 = np.negative(np.sin(x0)), d3 = np.negative(np.cos(x0));
+  const d1 = np.cos(x0),
+    d2 = np.negative(np.sin(x0)),
+    d3 = np.negative(np.cos(x0));
   const ones = np.onesLike(x0);
   const dir = (f: (x: Array) => Array) => (x: Array) => jvp(f, [x], [ones])[1] as Array;
   const cases: [string, () => Array, Array][] = [
@@ -22,7 +48,11 @@ describe('compositions up to third order', () => {
     ['jit(vmap(grad(grad)))', () => jit(vmap(grad(grad((x: Array) => np.sin(x)))))(x0), d2],
     ['vmap(jit(grad(jit(grad))))', () => vmap(jit(grad(jit(grad((x: Array) => np.sin(x))))))(x0), d2],
     ['grad(grad(grad))', () => vmap(grad(grad(grad((x: Array) => np.sin(x)))))(x0), d3],
-    ['jvp of grad of grad', () => vmap((x: Array) => jvp(grad(grad((y: Array) => np.sin(y))), [x], [np.onesLike(x)])[1] as Array)(x0), d3],
+    [
+      'jvp of grad of grad',
+      () => vmap((x: Array) => jvp(grad(grad((y: Array) => np.sin(y))), [x], [np.onesLike(x)])[1] as Array)(x0),
+      d3,
+    ],
     ['grad of jvp', () => grad((x: Array) => np.sum(dir((y: Array) => np.sin(y))(x)))(x0), d2],
     ['jit(grad(jit(jvp)))', () => jit(grad(jit((x: Array) => np.sum(dir((y: Array) => np.sin(y))(x)))))(x0), d2],
   ];
@@ -30,7 +60,8 @@ describe('compositions up to third order', () => {
 });
 
 describe('derived transforms', () => {
-  const mlp = (p: { w1: Array; w2: Array }) => (x: Array) => np.sum(np.tanh(np.matmul(np.tanh(np.matmul(x, p.w1)), p.w2)));
+  const mlp = (p: { w1: Array; w2: Array }) => (x: Array) =>
+    np.sum(np.tanh(np.matmul(np.tanh(np.matmul(x, p.w1)), p.w2)));
   const p = { w1: random.normal(random.key(1), [3, 4]), w2: random.normal(random.key(2), [4, 1]) };
   it('hessian of a small MLP equals jacfwd(jacrev) and jacrev(jacfwd), and is symmetric', () => {
     const f = (x: Array) => mlp(p)(x.reshape(1, 3));
@@ -58,7 +89,8 @@ describe('derived transforms', () => {
     assertClose(jvp(grad(f), [x0], [v])[1] as Array, np.multiply(np.multiply(x0, 6), v));
   });
   it('valueAndGrad over pytrees with argnums and aux', () => {
-    const loss = (w: { a: Array; b: Array }, x: Array, scale: number) => [np.multiply(np.sum(np.multiply(w.a, x)), scale), w.b.add(1)] as [Array, Array];
+    const loss = (w: { a: Array; b: Array }, x: Array, scale: number) =>
+      [np.multiply(np.sum(np.multiply(w.a, x)), scale), w.b.add(1)] as [Array, Array];
     const w = { a: np.array([1, 2]), b: np.array(3) };
     const [[v, aux], g] = valueAndGrad(loss, { argnums: [0, 1], hasAux: true })(w, np.array([3, 4]), 2);
     expect(v.item()).toBe(22);
@@ -81,30 +113,55 @@ describe('gradients at the edges', () => {
     expect(grad((x: Array) => np.sum(np.sqrt(x)))(np.array([0])).toArray()).toEqual([Infinity]);
   });
   it('broadcasting in both directions sums gradients to operand shapes', () => {
-    const [ga, gb] = grad((a: Array, b: Array) => np.sum(np.multiply(a, b)), { argnums: [0, 1] })(np.ones([3, 1]), np.arange(4).astype('float32'));
+    const [ga, gb] = grad((a: Array, b: Array) => np.sum(np.multiply(a, b)), { argnums: [0, 1] })(
+      np.ones([3, 1]),
+      np.arange(4).astype('float32'),
+    );
     expect(ga.toArray()).toEqual([[6], [6], [6]]);
     expect(gb.toArray()).toEqual([3, 3, 3, 3]);
   });
   it('composites check out in forward and reverse mode', () => {
-    const x = np.array([[0.5, -1, 2], [1, 0.3, -0.7]]);
+    const x = np.array([
+      [0.5, -1, 2],
+      [1, 0.3, -0.7],
+    ]);
     expect(checkGrads((v) => np.logsumexp(v, { axis: 1 }), [x], { order: 2 })).toBe(true);
     expect(checkGrads((v) => np.variance(v, { axis: 0 }), [x], { order: 2 })).toBe(true);
     expect(checkGrads((v) => np.einsum('ij,kj->ik', v, np.sin(v)), [x])).toBe(true);
     expect(checkGrads((v) => v.at(0, [1, 3]).set(np.sin(v.slice(1, [0, 2]))), [x])).toBe(true);
     expect(checkGrads((v) => v.at(null, 0).add(3).multiply(v), [x])).toBe(true);
-    expect(checkGrads((v) => np.prod(v, { axis: 1 }), [np.array([[0, 2, 3], [1, 0, 0]])])).toBe(true);
+    expect(
+      checkGrads(
+        (v) => np.prod(v, { axis: 1 }),
+        [
+          np.array([
+            [0, 2, 3],
+            [1, 0, 0],
+          ]),
+        ],
+      ),
+    ).toBe(true);
     expect(checkGrads((v) => np.sort(v, { axis: 1 }), [x])).toBe(true);
     expect(checkGrads((v) => np.cumsum(v, { axis: 1 }), [x])).toBe(true);
     expect(checkGrads((v) => np.takeAlongAxis(v, np.array([[2], [0]], { dtype: 'int32' }), 1), [x])).toBe(true);
   });
   it('stopGradient blocks, customJvp and customVjp override, checkpoint recomputes', () => {
     expect(grad((x: Array) => np.sum(np.multiply(stopGradient(x), x)))(np.array([3])).toArray()).toEqual([3]);
-    const f = customJvp((x: Array) => np.sin(x), ([x]: [Array], [t]: [Array]) => [np.sin(x), np.multiply(t, 2)]);
+    const f = customJvp(
+      (x: Array) => np.sin(x),
+      ([x]: [Array], [t]: [Array]) => [np.sin(x), np.multiply(t, 2)],
+    );
     expect(grad((x: Array) => np.sum(f(x)))(np.array([1])).toArray()).toEqual([2]);
     expect(vmap(grad((x: Array) => f(x)))(np.array([1, 2])).toArray()).toEqual([2, 2]);
-    const g = customVjp((x: Array) => np.sin(x), (x: Array) => [np.sin(x), x] as [Array, Array], (_res: Array, ct: Array) => [np.multiply(ct, 10)]);
+    const g = customVjp(
+      (x: Array) => np.sin(x),
+      (x: Array) => [np.sin(x), x] as [Array, Array],
+      (_res: Array, ct: Array) => [np.multiply(ct, 10)],
+    );
     expect(jit(grad((x: Array) => np.sum(g(x))))(np.array([1, 2])).toArray()).toEqual([10, 10]);
-    expect(() => jvp((x: Array) => g(x), [np.array([1])], [np.array([1])])).toThrow(/forward-mode differentiation .* customVjp/);
+    expect(() => jvp((x: Array) => g(x), [np.array([1])], [np.array([1])])).toThrow(
+      /forward-mode differentiation .* customVjp/,
+    );
     const block = checkpoint((x: Array) => np.sin(np.sin(x)));
     assertClose(grad((x: Array) => np.sum(block(x)))(x0), grad((x: Array) => np.sum(np.sin(np.sin(x))))(x0));
     // Under reverse mode the checkpoint saves its input only: the backward graph recomputes sin(x).
@@ -163,33 +220,81 @@ describe('vmap', () => {
     expect(vmap((x: Array) => np.sum(x), { inAxes: 1 })(np.ones([2, 4])).shape).toEqual([4]);
     expect(vmap((x: Array) => np.stack([x, x]), { outAxes: 1 })(np.ones([4, 3])).shape).toEqual([2, 4, 3]);
     expect(vmap(() => np.ones([2]), { axisSize: 3, inAxes: null })().shape).toEqual([3, 2]);
-    expect(vmapCommutesWithMap((a: Array, b: Array) => np.einsum('ij,j->i', a, b), [np.ones([4, 2, 3]), np.ones([3])], [0, null])).toBe(true);
+    expect(
+      vmapCommutesWithMap(
+        (a: Array, b: Array) => np.einsum('ij,j->i', a, b),
+        [np.ones([4, 2, 3]), np.ones([3])],
+        [0, null],
+      ),
+    ).toBe(true);
   });
   it('nested vmap and vmap of scan/cond/while', () => {
-    const outer = vmap(vmap((a: Array, b: Array) => np.multiply(a, b), { inAxes: [0, null] }), { inAxes: [null, 0] });
-    expect(outer(np.arange(3).astype('float32'), np.arange(2).astype('float32')).toArray()).toEqual([[0, 0, 0], [0, 1, 2]]);
+    const outer = vmap(
+      vmap((a: Array, b: Array) => np.multiply(a, b), { inAxes: [0, null] }),
+      { inAxes: [null, 0] },
+    );
+    expect(outer(np.arange(3).astype('float32'), np.arange(2).astype('float32')).toArray()).toEqual([
+      [0, 0, 0],
+      [0, 1, 2],
+    ]);
     const cum = (xs: Array) => lax.scan((c: Array, x: Array) => [c.add(x), c.add(x)], np.array(0), xs)[1];
-    expect(vmap(cum)(np.array([[1, 2, 3], [4, 5, 6]])).toArray()).toEqual([[1, 3, 6], [4, 9, 15]]);
+    expect(
+      vmap(cum)(
+        np.array([
+          [1, 2, 3],
+          [4, 5, 6],
+        ]),
+      ).toArray(),
+    ).toEqual([
+      [1, 3, 6],
+      [4, 9, 15],
+    ]);
   });
   it('mismatched sizes and structures name the argument path', () => {
-    expect(() => vmap((a: Array, b: Array) => np.add(a, b))(np.ones([3]), np.ones([4]))).toThrow(new ShapeError('vmap: mapped axes disagree in size: args[1] of shape (4,) has 4 along axis 0, others have 3'));
-    expect(() => vmap((p: { w: Array }) => p.w, { inAxes: [{ v: 0 }] })({ w: np.ones([2]) })).toThrow(/inAxes.*has structure \{v: \*\} but the argument there has \{w: \*\}/);
+    expect(() => vmap((a: Array, b: Array) => np.add(a, b))(np.ones([3]), np.ones([4]))).toThrow(
+      new ShapeError('vmap: mapped axes disagree in size: args[1] of shape (4,) has 4 along axis 0, others have 3'),
+    );
+    expect(() => vmap((p: { w: Array }) => p.w, { inAxes: [{ v: 0 }] })({ w: np.ones([2]) })).toThrow(
+      /inAxes.*has structure \{v: \*\} but the argument there has \{w: \*\}/,
+    );
   });
 });
 
 describe('misuse errors', () => {
   it('grad of a non-scalar or integer function', () => {
     expect(() => grad((x: Array) => np.sin(x))(x0)).toThrow(DTypeError);
-    expect(() => grad((x: Array) => np.sin(x))(x0)).toThrow(/must return a float scalar, got f32\[3\]; use vjp or jacrev/);
-    expect(() => grad((x: Array) => np.sum(x))(np.array([1, 2], { dtype: 'int32' }))).toThrow(/args\[0\] has dtype int32/);
+    expect(() => grad((x: Array) => np.sin(x))(x0)).toThrow(
+      /must return a float scalar, got f32\[3\]; use vjp or jacrev/,
+    );
+    expect(() => grad((x: Array) => np.sum(x))(np.array([1, 2], { dtype: 'int32' }))).toThrow(
+      /args\[0\] has dtype int32/,
+    );
   });
   it('scan and while bodies that change the carry type', () => {
-    expect(() => lax.scan((c: Array, x: Array) => [np.stack([c, x]), x], np.array(0), np.ones([3]))).toThrow(/scan: the body changes carry from f32\[\] to f32\[2\]/);
-    expect(() => lax.whileLoop((c: Array) => np.less(c, 3), (c: Array) => c.astype('int32'), np.array(0))).toThrow(/whileLoop: the body changes carry from f32\[\] to i32\[\]/);
-    expect(() => grad((x: Array) => lax.whileLoop((c: Array) => np.less(c, 3), (c: Array) => c.add(x), x))(np.array(1))).toThrow(/not reverse-differentiable/);
+    expect(() => lax.scan((c: Array, x: Array) => [np.stack([c, x]), x], np.array(0), np.ones([3]))).toThrow(
+      /scan: the body changes carry from f32\[\] to f32\[2\]/,
+    );
+    expect(() =>
+      lax.whileLoop(
+        (c: Array) => np.less(c, 3),
+        (c: Array) => c.astype('int32'),
+        np.array(0),
+      ),
+    ).toThrow(/whileLoop: the body changes carry from f32\[\] to i32\[\]/);
+    expect(() =>
+      grad((x: Array) =>
+        lax.whileLoop(
+          (c: Array) => np.less(c, 3),
+          (c: Array) => c.add(x),
+          x,
+        ),
+      )(np.array(1)),
+    ).toThrow(/not reverse-differentiable/);
   });
   it('switch branches must agree and leaked tracers are caught', () => {
-    expect(() => lax.switch(0, [(x: Array) => x, (x: Array) => np.stack([x, x])], np.ones([2]))).toThrow(/switch: branch 1's output/);
+    expect(() => lax.switch(0, [(x: Array) => x, (x: Array) => np.stack([x, x])], np.ones([2]))).toThrow(
+      /switch: branch 1's output/,
+    );
     let leaked: Array | undefined;
     jit((x: Array) => ((leaked = x), x))(np.ones([1]));
     expect(() => np.add(leaked!, 1)).toThrow(TraceError);
@@ -198,15 +303,42 @@ describe('misuse errors', () => {
 
 describe('control flow', () => {
   it('scan, cond, fori and whileLoop compute and differentiate', () => {
-    const [total, partial] = lax.scan((c: Array, x: Array) => [c.add(x), c.add(x)], np.array(0), np.array([1, 2, 3]), { reverse: true });
+    const [total, partial] = lax.scan((c: Array, x: Array) => [c.add(x), c.add(x)], np.array(0), np.array([1, 2, 3]), {
+      reverse: true,
+    });
     expect([total.item(), partial.toArray()]).toEqual([6, [6, 5, 3]]);
     expect(lax.fori(0, 5, (i: Array, c: Array) => c.add(i.astype('float32')), np.array(0)).item()).toBe(10);
-    expect(lax.whileLoop((c: Array) => np.less(c, 10), (c: Array) => c.multiply(2), np.array(1)).item()).toBe(16);
-    const f = (x: Array) => lax.cond(np.greater(x, 0), (v: Array) => np.multiply(v, v), (v: Array) => np.negative(v), x);
+    expect(
+      lax
+        .whileLoop(
+          (c: Array) => np.less(c, 10),
+          (c: Array) => c.multiply(2),
+          np.array(1),
+        )
+        .item(),
+    ).toBe(16);
+    const f = (x: Array) =>
+      lax.cond(
+        np.greater(x, 0),
+        (v: Array) => np.multiply(v, v),
+        (v: Array) => np.negative(v),
+        x,
+      );
     expect([grad(f)(np.array(3)).item(), grad(f)(np.array(-3)).item()]).toEqual([6, -1]);
     expect(vmap(grad(f))(np.array([3, -3])).toArray()).toEqual([6, -1]);
     const pow = (x: Array) => lax.fori(0, 4, (_i: Array, c: Array) => c.multiply(x), np.array(1));
     expect(jit(grad(pow))(np.array(2)).item()).toBe(32);
-    expect(jvp((x: Array) => lax.whileLoop((c: Array) => np.less(c, 100), (c: Array) => c.multiply(x), x), [np.array(3)], [np.array(1)])[1].item()).toBe(5 * 81);
+    expect(
+      jvp(
+        (x: Array) =>
+          lax.whileLoop(
+            (c: Array) => np.less(c, 100),
+            (c: Array) => c.multiply(x),
+            x,
+          ),
+        [np.array(3)],
+        [np.array(1)],
+      )[1].item(),
+    ).toBe(5 * 81);
   });
 });

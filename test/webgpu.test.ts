@@ -2,7 +2,23 @@
 // training step, emitted WGSL, and memory. Runs on whatever adapter exists (Mesa llvmpipe in
 // CI); with CI=true a missing adapter fails the run instead of skipping.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Array, GpuArray, jit, grad, kernelPlan, makeGraph, memoryStats, models, nn, np, optim, random, toDevice, initWebGPU, valueAndGrad } from '../src/index.js';
+import {
+  type Array,
+  GpuArray,
+  jit,
+  grad,
+  kernelPlan,
+  makeGraph,
+  memoryStats,
+  models,
+  nn,
+  np,
+  optim,
+  random,
+  toDevice,
+  initWebGPU,
+  valueAndGrad,
+} from '../src/index.js';
 import { bind } from '../src/core/trace.js';
 import { samples, assertClose } from '../laws/index.js';
 import { compile } from '../src/backend/webgpu.js';
@@ -14,7 +30,8 @@ let ran = 0;
 beforeAll(async () => {
   const dev = await initWebGPU();
   available = dev !== null;
-  if (!available && process.env.CI) throw new Error('CI=true but no WebGPU adapter: install libegl1 libegl-mesa0 libgles2 mesa-vulkan-drivers');
+  if (!available && process.env.CI)
+    throw new Error('CI=true but no WebGPU adapter: install libegl1 libegl-mesa0 libgles2 mesa-vulkan-drivers');
   if (!available) console.log('WebGPU tests skipped: no adapter on this machine');
   else console.log(`WebGPU adapter: ${dev!.adapterInfo}`);
 });
@@ -59,7 +76,8 @@ describe('webgpu: every primitive sample equals the CPU result', () => {
 });
 
 describe('emitted WGSL (no device needed)', () => {
-  const kernelsOf = (f: (...xs: Array[]) => Array, ...xs: Array[]) => lowerGraph(prepareGraph(makeGraph(f)(...xs)), 8, 16).kernels;
+  const kernelsOf = (f: (...xs: Array[]) => Array, ...xs: Array[]) =>
+    lowerGraph(prepareGraph(makeGraph(f)(...xs)), 8, 16).kernels;
   it('a fused elementwise chain with a transpose and a broadcast', () => {
     const ks = kernelsOf((x, b) => np.tanh(np.add(np.transpose(x), b)), np.ones([3, 2]), np.ones([3]));
     expect(ks.length).toBe(1);
@@ -71,7 +89,12 @@ describe('emitted WGSL (no device needed)', () => {
     expect(ks[0].code.slice(ks[0].code.indexOf('@group'))).toMatchSnapshot();
   });
   it('bias and activation fuse into the matrix product as an epilogue', () => {
-    const ks = kernelsOf((x, w, b) => nn.functional.relu(np.add(np.matmul(x, w), b)), np.ones([8, 5]), np.ones([5, 3]), np.ones([3]));
+    const ks = kernelsOf(
+      (x, w, b) => nn.functional.relu(np.add(np.matmul(x, w), b)),
+      np.ones([8, 5]),
+      np.ones([5, 3]),
+      np.ones([3]),
+    );
     expect(ks.length).toBe(1);
     expect(ks[0].fused).toContain('dot_general');
     expect(ks[0].code).toContain('let o = (bi * 8u + row) * 3u + col;');
@@ -86,7 +109,8 @@ describe('emitted WGSL (no device needed)', () => {
 describe('webgpu: fused graphs and training', () => {
   gpuIt('an elementwise chain with views is one kernel', async () => {
     const f = (x: Array, y: Array) => np.tanh(np.add(np.multiply(np.transpose(x), 2), np.exp(y)));
-    const x = random.normal(random.key(0), [3, 4]), y = random.normal(random.key(1), [4, 3]);
+    const x = random.normal(random.key(0), [3, 4]),
+      y = random.normal(random.key(1), [4, 3]);
     const ex = compile(makeGraph(f)(x, y));
     expect(ex.kernels.length).toBe(1);
     expect(ex.kernels[0].code).toContain('tanh_(');
@@ -95,7 +119,11 @@ describe('webgpu: fused graphs and training', () => {
   });
   gpuIt('long reductions cooperate within a workgroup and match the CPU', async () => {
     const x = random.normal(random.key(6), [3, 5000]);
-    for (const f of [(v: Array) => np.sum(v, { axis: 1 }), (v: Array) => np.max(np.abs(v)), (v: Array) => np.min(np.transpose(v), { axis: 0 })]) {
+    for (const f of [
+      (v: Array) => np.sum(v, { axis: 1 }),
+      (v: Array) => np.max(np.abs(v)),
+      (v: Array) => np.min(np.transpose(v), { axis: 0 }),
+    ]) {
       const g = makeGraph(f)(x);
       expect(compile(g).kernels.some((k) => k.code.includes('workgroupBarrier'))).toBe(true);
       assertClose(await host(jit(f)(await up(x))), f(x), { rtol: 1e-4, atol: 1e-4 });
@@ -124,7 +152,8 @@ describe('webgpu: fused graphs and training', () => {
     expect(kernels).toBeLessThanOrEqual(8 * 3); // per layer: forward dot (+bias, ReLU), backward dots, relu mask, bias sum, two updates
     const cpu = jit(step)(params, x, y);
     const gp = { ...params } as any;
-    for (const k of Object.keys(gp)) if (gp[k].weight) gp[k] = { weight: await up(gp[k].weight), bias: await up(gp[k].bias) };
+    for (const k of Object.keys(gp))
+      if (gp[k].weight) gp[k] = { weight: await up(gp[k].weight), bias: await up(gp[k].bias) };
     const gpu = jit(step)(gp, await up(x), await up(y));
     assertClose(await host(gpu.loss), cpu.loss, tol);
     assertClose(await host(gpu.params['4'].weight), cpu.params['4'].weight, tol);
@@ -137,7 +166,8 @@ describe('webgpu: fused graphs and training', () => {
     const loss = (p: any, xb: Array) => np.sum(model.apply(p, {}, xb).y as Array);
     const cpu = grad(loss)(params, x);
     const gparams: any = {};
-    for (const [k, v] of Object.entries(params as Record<string, any>)) gparams[k] = v.weight ? { weight: await up(v.weight), bias: await up(v.bias) } : v;
+    for (const [k, v] of Object.entries(params as Record<string, any>))
+      gparams[k] = v.weight ? { weight: await up(v.weight), bias: await up(v.bias) } : v;
     const gpu = jit(grad(loss))(gparams, await up(x));
     assertClose(await host(gpu.conv1.weight), cpu.conv1.weight, { rtol: 1e-3, atol: 1e-4 });
     assertClose(await host(gpu.fc3.bias), cpu.fc3.bias, { rtol: 1e-3, atol: 1e-4 });
@@ -151,10 +181,13 @@ describe('webgpu: fused graphs and training', () => {
     const gp: any = { forward: {} };
     for (const [k, v] of Object.entries(params.forward as Record<string, Array>)) gp.forward[k] = await up(v);
     const gpu = jit(grad(loss))(gp, await up(xs));
-    for (const k of ['wIh', 'wHh', 'bIh']) assertClose(await host(gpu.forward[k]), cpu.forward[k], { rtol: 1e-3, atol: 1e-4 }, k);
+    for (const k of ['wIh', 'wHh', 'bIh'])
+      assertClose(await host(gpu.forward[k]), cpu.forward[k], { rtol: 1e-3, atol: 1e-4 }, k);
   });
   gpuIt('memory stays flat over 500 jitted training steps with no disposal', async () => {
-    const f = jit((w: Array, x: Array) => np.subtract(w, np.multiply(grad((v: Array) => np.sum(np.square(np.matmul(x, v))))(w), 0.01)));
+    const f = jit((w: Array, x: Array) =>
+      np.subtract(w, np.multiply(grad((v: Array) => np.sum(np.square(np.matmul(x, v))))(w), 0.01)),
+    );
     let w: Array = await up(random.normal(random.key(4), [8, 4]));
     const x = await up(random.normal(random.key(5), [6, 8]));
     const live: number[] = [];
@@ -209,7 +242,9 @@ describe('webgpu: fused graphs and training', () => {
   });
   gpuIt('mixing a CPU array into GPU work is an error that says what to do', async () => {
     const g = await up(np.ones([3]));
-    expect(() => np.add(g, np.array([1, 2, 3]))).toThrow(/mixes a cpu array \(shape \[3\]\) with webgpu arrays; move it with await toDevice/);
+    expect(() => np.add(g, np.array([1, 2, 3]))).toThrow(
+      /mixes a cpu array \(shape \[3\]\) with webgpu arrays; move it with await toDevice/,
+    );
     expect(() => g.dataSync()).toThrow(/read asynchronously: use await x.data\(\)/);
   });
 });

@@ -6,7 +6,10 @@
  */
 import { gemmWasm } from './gemm.wasm.js';
 
-type Exports = { memory: WebAssembly.Memory; gemm: (a: number, b: number, c: number, m: number, k: number, n: number) => void };
+type Exports = {
+  memory: WebAssembly.Memory;
+  gemm: (a: number, b: number, c: number, m: number, k: number, n: number) => void;
+};
 let exportsCache: Exports | null | undefined;
 
 function wasm(): Exports | null {
@@ -25,10 +28,19 @@ function wasm(): Exports | null {
  * `C[b] = A[b] . B[b]` for contiguous float32 `A [nb, m, k]`, `B [nb, k, n]`; returns
  * `C [nb, m, n]`, or null without WebAssembly SIMD.
  */
-export function gemmBatched(A: ArrayLike<number>, B: ArrayLike<number>, nb: number, m: number, k: number, n: number): Float32Array | null {
+export function gemmBatched(
+  A: ArrayLike<number>,
+  B: ArrayLike<number>,
+  nb: number,
+  m: number,
+  k: number,
+  n: number,
+): Float32Array | null {
   const e = wasm();
   if (!e) return null;
-  const sa = nb * m * k, sb = nb * k * n, sc = nb * m * n;
+  const sa = nb * m * k,
+    sb = nb * k * n,
+    sc = nb * m * n;
   const bytes = 4 * (sa + sb + sc);
   const have = e.memory.buffer.byteLength;
   if (have < bytes) e.memory.grow(Math.ceil((bytes - have) / 65536));

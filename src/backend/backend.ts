@@ -42,5 +42,8 @@ export interface GraphBackend {
 /** The JavaScript backend: each equation's CPU kernel in turn. */
 export const jsBackend: GraphBackend = {
   name: 'js',
-  compile: (graph) => ({ run: (args) => interpret(graph, args), plan: graph.eqns.map((e, i) => `step ${i}: js ${e.prim.name}`).join('\n') }),
+  compile: (graph) => ({
+    run: (args) => interpret(graph, args),
+    plan: graph.eqns.map((e, i) => `step ${i}: js ${e.prim.name}`).join('\n'),
+  }),
 };

@@ -11,7 +11,16 @@ import { Array, ConcreteArray, avalString, weakConstants } from '../core/array.j
 import { FluxionError, ValueError } from '../core/errors.js';
 import { installBackend } from '../core/trace.js';
 import { installGraphRunner } from '../core/staging.js';
-import { GpuArray, download, initWebGPU, runGraph, runPrimitive, upload, compile, webgpuMemoryStats } from './webgpu.js';
+import {
+  GpuArray,
+  download,
+  initWebGPU,
+  runGraph,
+  runPrimitive,
+  upload,
+  compile,
+  webgpuMemoryStats,
+} from './webgpu.js';
 import { Graph, Var } from '../core/ir.js';
 import type { Params, Primitive } from '../core/primitive.js';
 import { type Device, type Executable, type GraphBackend, jsBackend } from './backend.js';
@@ -32,7 +41,8 @@ const cpuGraphBackend = (): GraphBackend => (cpuBackend ??= onnxBackend() ?? jsB
  * @category Backends
  */
 export function setCpuBackend(name: 'onnx' | 'js'): 'onnx' | 'js' {
-  if (name !== 'onnx' && name !== 'js') throw new ValueError(`setCpuBackend: unknown CPU backend '${name}' (onnx or js)`);
+  if (name !== 'onnx' && name !== 'js')
+    throw new ValueError(`setCpuBackend: unknown CPU backend '${name}' (onnx or js)`);
   const previous = cpuGraphBackend().name;
   const chosen = name === 'js' ? jsBackend : onnxBackend();
   if (!chosen) throw new FluxionError('setCpuBackend: ONNX Runtime is not available here');
@@ -63,7 +73,12 @@ function eagerOnGraphBackend(prim: Primitive, args: Array[], params: Params): Ar
   let g = eagerGraphs.get(key);
   if (!g) {
     const ins = args.map((a) => new Var(a.aval));
-    const outs = prim.abstractEval(args.map((a) => a.aval), params).map((a) => new Var(a));
+    const outs = prim
+      .abstractEval(
+        args.map((a) => a.aval),
+        params,
+      )
+      .map((a) => new Var(a));
     eagerGraphs.set(key, (g = new Graph(ins, [{ prim, inputs: ins, params, outs }], outs)));
   }
   return executableFor(g).run(args as ConcreteArray[]);
@@ -72,7 +87,10 @@ function eagerOnGraphBackend(prim: Primitive, args: Array[], params: Params): Ar
 /** The backends available here (WebGPU only if an adapter exists), best first. @category Backends */
 export async function devices(): Promise<{ name: BackendName; description: string }[]> {
   const g = await initWebGPU();
-  const onCpu = { name: 'cpu' as const, description: cpuGraphBackend().name === 'onnx' ? 'ONNX Runtime (native CPU kernels)' : 'JavaScript CPU kernels' };
+  const onCpu = {
+    name: 'cpu' as const,
+    description: cpuGraphBackend().name === 'onnx' ? 'ONNX Runtime (native CPU kernels)' : 'JavaScript CPU kernels',
+  };
   if (!g) return [onCpu];
   const onGpu = { name: 'webgpu' as const, description: g.adapterInfo + (g.software ? ' (software)' : '') };
   return g.software ? [onCpu, onGpu] : [onGpu, onCpu];
@@ -80,8 +98,10 @@ export async function devices(): Promise<{ name: BackendName; description: strin
 
 /** Makes jit calls run on a backend by default (their CPU array arguments are uploaded). @category Backends */
 export async function setDefaultBackend(name: BackendName): Promise<void> {
-  if (name !== 'cpu' && name !== 'webgpu') throw new ValueError(`setDefaultBackend: unknown backend '${name}' (cpu or webgpu)`);
-  if (name === 'webgpu' && !(await initWebGPU())) throw new FluxionError('setDefaultBackend: no WebGPU adapter is available here');
+  if (name !== 'cpu' && name !== 'webgpu')
+    throw new ValueError(`setDefaultBackend: unknown backend '${name}' (cpu or webgpu)`);
+  if (name === 'webgpu' && !(await initWebGPU()))
+    throw new FluxionError('setDefaultBackend: no WebGPU adapter is available here');
   defaultBackend = name;
 }
 /** The current default backend. @category Backends */
@@ -127,18 +147,28 @@ const cpuDevice = (): Device => (onnxWebReady() ? webCpu : cpu);
 // backend (its CPU array inputs are placed there). Eager operations on CPU arrays stay on the CPU.
 // Mixing non-scalar CPU arrays into work on another device is an error.
 installBackend((prim, args, params) => {
-  const call = prim.props?.staged ? (params as { graph: Graph; name: string; device?: BackendName; donate?: number[] }) : null;
+  const call = prim.props?.staged
+    ? (params as { graph: Graph; name: string; device?: BackendName; donate?: number[] })
+    : null;
   const holder = holders.find((d) => args.some((a) => d.holds(a)));
   // An explicit device binds; the default only draws CPU arrays away from the CPU.
   const wanted = call?.device ?? (call && defaultBackend !== 'cpu' ? defaultBackend : undefined);
   const want = wanted === 'webgpu' ? webgpu : wanted === 'cpu' ? cpuDevice() : undefined;
-  if (want?.name === 'cpu' && holder && holder.name !== 'cpu') throw new FluxionError(`${call!.name}: jit with device 'cpu' got ${holder.name} arrays; move them with await toDevice(x, 'cpu')`);
+  if (want?.name === 'cpu' && holder && holder.name !== 'cpu')
+    throw new FluxionError(
+      `${call!.name}: jit with device 'cpu' got ${holder.name} arrays; move them with await toDevice(x, 'cpu')`,
+    );
   const device = holder ?? want ?? (call ? cpuDevice() : cpu);
-  const placed = device.name === 'cpu' ? args : args.map((a) => {
-    if (device.holds(a) || !(a instanceof ConcreteArray) || a.ndim === 0) return a;
-    if (weakConstants.has(a) || want === device) return device.place(a);
-    throw new FluxionError(`${prim.name}: mixes a cpu array (shape [${a.shape}]) with ${device.name} arrays; move it with await toDevice(x, '${device.name}')`);
-  });
+  const placed =
+    device.name === 'cpu'
+      ? args
+      : args.map((a) => {
+          if (device.holds(a) || !(a instanceof ConcreteArray) || a.ndim === 0) return a;
+          if (weakConstants.has(a) || want === device) return device.place(a);
+          throw new FluxionError(
+            `${prim.name}: mixes a cpu array (shape [${a.shape}]) with ${device.name} arrays; move it with await toDevice(x, '${device.name}')`,
+          );
+        });
   return call ? device.runGraph(call.graph, placed, call.donate) : device.runPrimitive(prim, placed, params);
 });
 

@@ -48,7 +48,9 @@ export class PendingArray extends Array {
     return null;
   }
   protected override concrete(what: string): never {
-    throw new FluxionError(`${what}: this ${avalString(this.aval)} array is still being computed by ONNX Runtime Web; use await x.data() or await toDevice(x, 'cpu')`);
+    throw new FluxionError(
+      `${what}: this ${avalString(this.aval)} array is still being computed by ONNX Runtime Web; use await x.data() or await toDevice(x, 'cpu')`,
+    );
   }
   override async data(): Promise<TypedArray> {
     return (await this.value).buffer.slice() as TypedArray;
@@ -70,20 +72,33 @@ let ort: OnnxRuntimeWeb | null = null;
  * @category Backends
  */
 export async function initOnnxRuntimeWeb(runtime: OnnxRuntimeWeb, opts: { numThreads?: number } = {}): Promise<void> {
-  if (!runtime?.InferenceSession || !runtime.Tensor) throw new FluxionError('initOnnxRuntimeWeb: expected the onnxruntime-web module (import * as ort from "onnxruntime-web")');
+  if (!runtime?.InferenceSession || !runtime.Tensor)
+    throw new FluxionError(
+      'initOnnxRuntimeWeb: expected the onnxruntime-web module (import * as ort from "onnxruntime-web")',
+    );
   const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
   runtime.env.wasm.numThreads = opts.numThreads ?? (isolated ? (globalThis.navigator?.hardwareConcurrency ?? 1) : 1);
   const v = new Var({ shape: [1], dtype: 'float32' });
   const probe = lowerGraph(new Graph([v], [], [v]));
-  await (await runtime.InferenceSession.create(probe.bytes)).run({ [probe.inputs[0]]: new runtime.Tensor('float32', new Float32Array(1), [1]) });
+  await (
+    await runtime.InferenceSession.create(probe.bytes)
+  ).run({ [probe.inputs[0]]: new runtime.Tensor('float32', new Float32Array(1), [1]) });
   ort = runtime;
 }
 
 /** Is ONNX Runtime Web running the CPU's jitted graphs? */
 export const onnxWebReady = (): boolean => ort !== null;
 
-const valueOf = (a: Array): Promise<ConcreteArray> | ConcreteArray => (a instanceof PendingArray ? a.value : (a as ConcreteArray));
-const pending = (avals: ShapedArray[], values: Promise<ConcreteArray[]>) => avals.map((a, i) => new PendingArray(a, values.then((v) => v[i])));
+const valueOf = (a: Array): Promise<ConcreteArray> | ConcreteArray =>
+  a instanceof PendingArray ? a.value : (a as ConcreteArray);
+const pending = (avals: ShapedArray[], values: Promise<ConcreteArray[]>) =>
+  avals.map(
+    (a, i) =>
+      new PendingArray(
+        a,
+        values.then((v) => v[i]),
+      ),
+  );
 
 type Compiled = { session: WebSession; inputs: string[]; outputs: string[] } | null;
 const compiled = new WeakMap<Graph, Promise<Compiled>>();
@@ -112,7 +127,9 @@ export async function runsOnOnnxRuntimeWeb(g: Graph): Promise<boolean> {
 async function runWeb(g: Graph, args: Array[], rt: OnnxRuntimeWeb): Promise<ConcreteArray[]> {
   const [c, values] = await Promise.all([compile(g, rt), Promise.all(args.map(valueOf))]);
   if (!c) return interpret(g, values);
-  const feeds = Object.fromEntries(values.map((x, i) => [c.inputs[i], new rt.Tensor(x.dtype === 'float16' ? 'float32' : x.dtype, x.buffer, x.shape)]));
+  const feeds = Object.fromEntries(
+    values.map((x, i) => [c.inputs[i], new rt.Tensor(x.dtype === 'float16' ? 'float32' : x.dtype, x.buffer, x.shape)]),
+  );
   const results = await c.session.run(feeds);
   return g.outs.map((o, i) => new ConcreteArray(results[c.outputs[i]].data as TypedArray, o.aval.shape, o.aval.dtype));
 }
@@ -124,5 +141,11 @@ export const webCpu: Device = {
   place: (x) => x,
   runGraph: (g, args) => pending(g.outAvals, runWeb(g, args, ort!)),
   runPrimitive: (prim: Primitive, args: Array[], params: Params) =>
-    pending(prim.abstractEval(args.map((a) => a.aval), params), Promise.all(args.map(valueOf)).then((v) => prim.impl(v, params))),
+    pending(
+      prim.abstractEval(
+        args.map((a) => a.aval),
+        params,
+      ),
+      Promise.all(args.map(valueOf)).then((v) => prim.impl(v, params)),
+    ),
 };

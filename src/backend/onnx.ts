@@ -15,7 +15,11 @@ import type { Executable, GraphBackend } from './backend.js';
 /** ONNX Runtime's synchronous native session (the binding under onnxruntime-node's Promise API). */
 interface NativeSession {
   loadModel(buffer: ArrayBuffer, byteOffset: number, byteLength: number, options: object): void;
-  run(feeds: Record<string, unknown>, fetches: Record<string, null>, options: object): Record<string, { data: TypedArray }>;
+  run(
+    feeds: Record<string, unknown>,
+    fetches: Record<string, null>,
+    options: object,
+  ): Record<string, { data: TypedArray }>;
   endProfiling(): void;
 }
 interface Runtime {
@@ -47,7 +51,8 @@ export function loadOnnxRuntime(): Runtime | null {
     const { availableParallelism } = process.getBuiltinModule('node:os') as typeof import('node:os');
     sessionOptions.intraOpNumThreads = Number(process.env.FLUXION_ORT_THREADS) || availableParallelism();
     // FLUXION_ORT_PROFILE=prefix writes ONNX Runtime's per-node timings when the process exits.
-    if (process.env.FLUXION_ORT_PROFILE) Object.assign(sessionOptions, { enableProfiling: true, profileFilePrefix: process.env.FLUXION_ORT_PROFILE });
+    if (process.env.FLUXION_ORT_PROFILE)
+      Object.assign(sessionOptions, { enableProfiling: true, profileFilePrefix: process.env.FLUXION_ORT_PROFILE });
     runtime = { Session: binding.InferenceSession, Tensor };
   } catch (err) {
     const why = (err as Error).message.split('\n')[0];
@@ -66,10 +71,19 @@ const sessionOptions = {
 } as Record<string, unknown>;
 
 /** Can this equation, and every graph nested in it, be lowered? */
-const lowerable = (e: Eqn): boolean => e.prim.onnx !== undefined && subGraphs(e.params).every((g) => g.eqns.every(lowerable));
+const lowerable = (e: Eqn): boolean =>
+  e.prim.onnx !== undefined && subGraphs(e.params).every((g) => g.eqns.every(lowerable));
 
 type Step =
-  | { kind: 'onnx'; session: NativeSession; inputs: Var[]; inNames: string[]; outs: Var[]; outNames: string[]; size: number }
+  | {
+      kind: 'onnx';
+      session: NativeSession;
+      inputs: Var[];
+      inNames: string[];
+      outs: Var[];
+      outNames: string[];
+      size: number;
+    }
   | { kind: 'js'; eqn: Eqn; why: string };
 
 /** Splits a graph into maximal runs of lowerable equations (each one session) and the equations between them. */
@@ -77,7 +91,12 @@ function compileSteps(g: Graph, rt: Runtime): Step[] {
   const lastUse = new Map<number, number>(); // var id -> index of its last use (eqns.length for outputs)
   g.eqns.forEach((e, i) => e.inputs.forEach((a) => a instanceof Var && lastUse.set(a.id, i)));
   g.outs.forEach((a) => a instanceof Var && lastUse.set(a.id, g.eqns.length));
-  return split(g.eqns.map((eqn, index) => ({ eqn, index })), lastUse, rt, (e) => (lowerable(e) ? null : `${e.prim.name} has no ONNX lowering`));
+  return split(
+    g.eqns.map((eqn, index) => ({ eqn, index })),
+    lastUse,
+    rt,
+    (e) => (lowerable(e) ? null : `${e.prim.name} has no ONNX lowering`),
+  );
 }
 
 type Indexed = { eqn: Eqn; index: number };
@@ -116,12 +135,28 @@ function segment(run: Indexed[], lastUse: Map<number, number>, rt: Runtime): Ste
   try {
     const model = lowerGraph(new Graph([...inputs.values()], eqns, outs));
     const session = new rt.Session();
-    session.loadModel(model.bytes.buffer as ArrayBuffer, model.bytes.byteOffset, model.bytes.byteLength, sessionOptions);
+    session.loadModel(
+      model.bytes.buffer as ArrayBuffer,
+      model.bytes.byteOffset,
+      model.bytes.byteLength,
+      sessionOptions,
+    );
     if (sessionOptions.enableProfiling) process.on('exit', () => session.endProfiling());
-    return [{ kind: 'onnx', session, inputs: [...inputs.values()], inNames: model.inputs, outs, outNames: model.outputs, size: eqns.length }];
+    return [
+      {
+        kind: 'onnx',
+        session,
+        inputs: [...inputs.values()],
+        inNames: model.inputs,
+        outs,
+        outNames: model.outputs,
+        size: eqns.length,
+      },
+    ];
   } catch (err) {
     const why = `ONNX lowering refused: ${(err as Error).message.split('\n')[0].slice(0, 160)}`;
-    if (eqns.some((e) => e.prim.props?.control) && eqns.length > 1) return split(run, lastUse, rt, (e) => (e.prim.props?.control ? why : null));
+    if (eqns.some((e) => e.prim.props?.control) && eqns.length > 1)
+      return split(run, lastUse, rt, (e) => (e.prim.props?.control ? why : null));
     return eqns.map((eqn) => ({ kind: 'js' as const, eqn, why }));
   }
 }
@@ -135,7 +170,8 @@ class OnnxExecutable implements Executable {
 
   run(args: ConcreteArray[]): ConcreteArray[] {
     const env = new Map<number, ConcreteArray>();
-    const read = (a: Atom): ConcreteArray => (a instanceof Lit ? ConcreteArray.scalar(a.value, a.aval.dtype) : env.get(a.id)!);
+    const read = (a: Atom): ConcreteArray =>
+      a instanceof Lit ? ConcreteArray.scalar(a.value, a.aval.dtype) : env.get(a.id)!;
     this.graph.inVars.forEach((v, i) => env.set(v.id, args[i]));
     for (const s of this.steps) {
       if (s.kind === 'js') {
@@ -150,14 +186,20 @@ class OnnxExecutable implements Executable {
       });
       const fetches = Object.fromEntries(s.outNames.map((n) => [n, null]));
       const results = s.session.run(feeds, fetches, {});
-      s.outs.forEach((v, i) => env.set(v.id, new ConcreteArray(results[s.outNames[i]].data, v.aval.shape, v.aval.dtype)));
+      s.outs.forEach((v, i) =>
+        env.set(v.id, new ConcreteArray(results[s.outNames[i]].data, v.aval.shape, v.aval.dtype)),
+      );
     }
     return this.graph.outs.map(read);
   }
 
   get plan(): string {
     return this.steps
-      .map((s, i) => (s.kind === 'onnx' ? `step ${i}: onnx session of ${s.size} equations (${s.inputs.length} inputs, ${s.outs.length} outputs)` : `step ${i}: js ${s.eqn.prim.name} (${s.why})`))
+      .map((s, i) =>
+        s.kind === 'onnx'
+          ? `step ${i}: onnx session of ${s.size} equations (${s.inputs.length} inputs, ${s.outs.length} outputs)`
+          : `step ${i}: js ${s.eqn.prim.name} (${s.why})`,
+      )
       .join('\n');
   }
 }

@@ -40,7 +40,10 @@ export async function initWebGPU(): Promise<WebGPUDevice | null> {
   if (current) return current;
   let adapter: GPUAdapter | null = null;
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
-  if (nav?.gpu) adapter = (await nav.gpu.requestAdapter()) ?? (await nav.gpu.requestAdapter({ featureLevel: 'compatibility' } as GPURequestAdapterOptions));
+  if (nav?.gpu)
+    adapter =
+      (await nav.gpu.requestAdapter()) ??
+      (await nav.gpu.requestAdapter({ featureLevel: 'compatibility' } as GPURequestAdapterOptions));
   else {
     let mod: typeof import('webgpu');
     try {
@@ -53,10 +56,13 @@ export async function initWebGPU(): Promise<WebGPUDevice | null> {
     // platform default, then OpenGL ES in compatibility mode (Mesa llvmpipe on GPU-less machines).
     const forced = process.env.FLUXION_WEBGPU_BACKEND;
     // The GPU instance must stay referenced: if it is garbage collected, Dawn tears the device down under us.
-    if (forced !== 'opengles') adapter = await (instance = forced ? mod.create([`backend=${forced}`]) : mod.create([])).requestAdapter();
+    if (forced !== 'opengles')
+      adapter = await (instance = forced ? mod.create([`backend=${forced}`]) : mod.create([])).requestAdapter();
     if (!adapter && (!forced || forced === 'opengles')) {
       process.env.EGL_PLATFORM ??= 'surfaceless';
-      adapter = await (instance = mod.create(['backend=opengles'])).requestAdapter({ featureLevel: 'compatibility' } as GPURequestAdapterOptions);
+      adapter = await (instance = mod.create(['backend=opengles'])).requestAdapter({
+        featureLevel: 'compatibility',
+      } as GPURequestAdapterOptions);
     }
   }
   if (!adapter) return null;
@@ -75,14 +81,24 @@ export async function initWebGPU(): Promise<WebGPUDevice | null> {
   });
   device.addEventListener('uncapturederror', (ev) => pendingErrors.push((ev as GPUUncapturedErrorEvent).error.message));
   const info = adapter.info;
-  const desc = [info?.vendor, info?.architecture, info?.device, info?.description].filter(Boolean).join(' ') || 'unknown adapter';
-  current = { device, adapterInfo: desc, software: /llvmpipe|swiftshader|software/i.test(desc) || (info as { isFallbackAdapter?: boolean })?.isFallbackAdapter === true, maxStorageBuffers: lim.maxStorageBuffersPerShaderStage, tile: lim.maxComputeInvocationsPerWorkgroup >= 256 ? 16 : 8 };
+  const desc =
+    [info?.vendor, info?.architecture, info?.device, info?.description].filter(Boolean).join(' ') || 'unknown adapter';
+  current = {
+    device,
+    adapterInfo: desc,
+    software:
+      /llvmpipe|swiftshader|software/i.test(desc) ||
+      (info as { isFallbackAdapter?: boolean })?.isFallbackAdapter === true,
+    maxStorageBuffers: lim.maxStorageBuffersPerShaderStage,
+    tile: lim.maxComputeInvocationsPerWorkgroup >= 256 ? 16 : 8,
+  };
   return current;
 }
 
 /** The device, or an error telling how to get one. */
 export function gpu(): WebGPUDevice {
-  if (!current) throw new FluxionError('webgpu: no device; call await initWebGPU() (or set FLUXION_BACKEND=webgpu) first');
+  if (!current)
+    throw new FluxionError('webgpu: no device; call await initWebGPU() (or set FLUXION_BACKEND=webgpu) first');
   return current;
 }
 
@@ -130,7 +146,11 @@ export class GpuArray extends Array {
   // size (virtual memory, never written) makes V8 count it, so dropped arrays get collected.
   #pressure: ArrayBuffer | null;
   readonly device = 'webgpu';
-  constructor(buffer: GPUBuffer, readonly shape: readonly number[], readonly dtype: DType) {
+  constructor(
+    buffer: GPUBuffer,
+    readonly shape: readonly number[],
+    readonly dtype: DType,
+  ) {
     super();
     this.#buffer = buffer;
     this.#pressure = new ArrayBuffer(buffer.size);
@@ -144,7 +164,9 @@ export class GpuArray extends Array {
     return null;
   }
   override dataSync(): TypedArray {
-    throw new FluxionError(`webgpu arrays are read asynchronously: use await x.data() or await toDevice(x, 'cpu') for ${avalString(this)}`);
+    throw new FluxionError(
+      `webgpu arrays are read asynchronously: use await x.data() or await toDevice(x, 'cpu') for ${avalString(this)}`,
+    );
   }
   override async data(): Promise<TypedArray> {
     return (await download(this)).buffer.slice() as TypedArray;
@@ -189,7 +211,8 @@ export async function download(x: GpuArray): Promise<ConcreteArray> {
   staging.unmap();
   staging.destroy();
   checkErrors();
-  const words = x.dtype === 'float32' ? new Float32Array(raw) : x.dtype === 'int32' ? new Int32Array(raw) : new Uint32Array(raw);
+  const words =
+    x.dtype === 'float32' ? new Float32Array(raw) : x.dtype === 'int32' ? new Int32Array(raw) : new Uint32Array(raw);
   const out = x.dtype === 'bool' ? Uint8Array.from(words) : words;
   return new ConcreteArray(out, x.shape, x.dtype);
 }
@@ -202,7 +225,11 @@ function pipeline(k: Kernel): GPUComputePipeline {
   if (!p) {
     const { device } = gpu();
     const module = device.createShaderModule({ code: k.code, label: k.name });
-    p = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: `fluxion:${k.name}` });
+    p = device.createComputePipeline({
+      layout: 'auto',
+      compute: { module, entryPoint: 'main' },
+      label: `fluxion:${k.name}`,
+    });
     pipelines.set(k.code, p);
   }
   return p;
@@ -315,7 +342,13 @@ function runSegmented(g: Graph, args: Array[]): Array[] {
   const flush = (end: number) => {
     if (!segment.length) return;
     const defined = new Set(segment.flatMap((e) => e.outs.map((v) => v.id)));
-    const ins = [...new Map(segment.flatMap((e) => e.inputs.filter((a): a is Var => a instanceof Var && !defined.has(a.id)).map((v) => [v.id, v] as const))).values()];
+    const ins = [
+      ...new Map(
+        segment.flatMap((e) =>
+          e.inputs.filter((a): a is Var => a instanceof Var && !defined.has(a.id)).map((v) => [v.id, v] as const),
+        ),
+      ).values(),
+    ];
     const outs = segment.flatMap((e) => e.outs).filter((v) => neededAfter[end].has(v.id));
     const results = runGraph(new Graph(ins, segment, outs), ins.map(read));
     outs.forEach((v, i) => env.set(v.id, results[i]));
@@ -344,12 +377,23 @@ function copyRow(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: n
 
 const hostControl: Record<string, (inputs: Array[], params: any) => Array[]> = {
   // scan: slices and stacks with buffer copies, the body as a device graph per step.
-  scan(inputs, { body, numConsts: nc, numCarry: nk, length, reverse }: { body: Graph; numConsts: number; numCarry: number; length: number; reverse: boolean }) {
+  scan(
+    inputs,
+    {
+      body,
+      numConsts: nc,
+      numCarry: nk,
+      length,
+      reverse,
+    }: { body: Graph; numConsts: number; numCarry: number; length: number; reverse: boolean },
+  ) {
     const consts = inputs.slice(0, nc);
     let carry = inputs.slice(nc, nc + nk);
     const xs = inputs.slice(nc + nk).map(onDevice);
     const yAvals = body.outAvals.slice(nk);
-    const ys = yAvals.map((a) => new GpuArray(acquire(length * sizeOf(a.shape) * elemBytes), [length, ...a.shape], a.dtype));
+    const ys = yAvals.map(
+      (a) => new GpuArray(acquire(length * sizeOf(a.shape) * elemBytes), [length, ...a.shape], a.dtype),
+    );
     for (let k = 0; k < length; k++) {
       const t = reverse ? length - 1 - k : k;
       const xt = xs.map((x) => {
@@ -374,7 +418,13 @@ const hostControl: Record<string, (inputs: Array[], params: any) => Array[]> = {
       let acc = results[0][k];
       for (let i = 1; i < branches.length; i++) {
         const out = acc.aval;
-        const hit = runPrimitive(registry.get('eq')!, [index, ConcreteArray.scalar(i, 'int32')].map((x) => (x instanceof GpuArray ? x : upload(x as ConcreteArray))), {})[0];
+        const hit = runPrimitive(
+          registry.get('eq')!,
+          [index, ConcreteArray.scalar(i, 'int32')].map((x) =>
+            x instanceof GpuArray ? x : upload(x as ConcreteArray),
+          ),
+          {},
+        )[0];
         const mask = runPrimitive(registry.get('broadcast_in_dim')!, [hit], { shape: [...out.shape], dims: [] })[0];
         acc = runPrimitive(registry.get('select')!, [mask, onDevice(results[i][k]), onDevice(acc)], {})[0];
       }
@@ -382,13 +432,18 @@ const hostControl: Record<string, (inputs: Array[], params: any) => Array[]> = {
     });
   },
   while() {
-    throw new FluxionError('webgpu: whileLoop needs its predicate on the host every step, which WebGPU only gives asynchronously; run it on the CPU backend or use lax.scan / lax.fori with static bounds');
+    throw new FluxionError(
+      'webgpu: whileLoop needs its predicate on the host every step, which WebGPU only gives asynchronously; run it on the CPU backend or use lax.scan / lax.fori with static bounds',
+    );
   },
 };
 
 function constantBuffer(a: Array, temps: GPUBuffer[]): GPUBuffer {
   const c = a.toConcrete();
-  if (!c || c.ndim !== 0) throw new FluxionError(`webgpu: a ${avalString(a)} CPU array was mixed with WebGPU arrays; move it explicitly with toDevice(x, 'webgpu')`);
+  if (!c || c.ndim !== 0)
+    throw new FluxionError(
+      `webgpu: a ${avalString(a)} CPU array was mixed with WebGPU arrays; move it explicitly with toDevice(x, 'webgpu')`,
+    );
   // The temporary array gives its buffer up: the pool gets it back once, at the end of the run, not again when the array is collected.
   const buffer = upload(c).donate()!;
   temps.push(buffer);
@@ -401,7 +456,12 @@ export function runPrimitive(prim: Primitive, args: Array[], params: Params): Ar
   const avals: ShapedArray[] = args.map((a) => a.aval);
   const key = `${prim.name}|${JSON.stringify(params, (_k, v) => (v instanceof Graph || typeof v === 'function' ? undefined : v))}|${avals.map(avalString).join(',')}`;
   let g = eqnGraphs.get(key);
-  const hasOpaque = Object.values(params as object).some((v) => v instanceof Graph || typeof v === 'function' || (globalThis.Array.isArray(v) && v.some((x) => x instanceof Graph)));
+  const hasOpaque = Object.values(params as object).some(
+    (v) =>
+      v instanceof Graph ||
+      typeof v === 'function' ||
+      (globalThis.Array.isArray(v) && v.some((x) => x instanceof Graph)),
+  );
   if (!g || hasOpaque) {
     const ins = avals.map((a) => new Var(a));
     const outs = prim.abstractEval(avals, params).map((a) => new Var(a));
@@ -410,4 +470,3 @@ export function runPrimitive(prim: Primitive, args: Array[], params: Params): Ar
   }
   return runGraph(g, args);
 }
-

@@ -31,18 +31,27 @@ export function prepareGraph(g: Graph): Graph {
         continue;
       }
       const fun = (e.params as { fun: (...xs: any[]) => any[] }).fun;
-      const { graph, consts } = traceToGraph(fun, e.inputs.map((a) => a.aval));
-      if (consts.length) throw new FluxionError(`webgpu: ${e.prim.name} closes over arrays; not supported on WebGPU yet`);
+      const { graph, consts } = traceToGraph(
+        fun,
+        e.inputs.map((a) => a.aval),
+      );
+      if (consts.length)
+        throw new FluxionError(`webgpu: ${e.prim.name} closes over arrays; not supported on WebGPU yet`);
       eqns.push({ prim: callPrim(), params: { graph, name: e.prim.name }, inputs: e.inputs, outs: e.outs });
     }
     flat = inlineCalls(new Graph(flat.inVars, eqns, flat.outs), (e) => e.prim.name === 'call');
   }
   for (const v of [...flat.inVars, ...flat.eqns.flatMap((e) => e.outs)]) {
-    if (v.aval.dtype === 'float16') throw new FluxionError('webgpu: float16 arrays are not supported on the WebGPU backend yet (they need the shader-f16 feature); use float32');
+    if (v.aval.dtype === 'float16')
+      throw new FluxionError(
+        'webgpu: float16 arrays are not supported on the WebGPU backend yet (they need the shader-f16 feature); use float32',
+      );
   }
   for (const e of flat.eqns) {
     if (!e.prim.wgsl && !isKernel(e) && !isView(e)) {
-      throw new FluxionError(`webgpu: primitive ${e.prim.name} is not supported on the WebGPU backend yet; run this computation on the CPU backend`);
+      throw new FluxionError(
+        `webgpu: primitive ${e.prim.name} is not supported on the WebGPU backend yet; run this computation on the CPU backend`,
+      );
     }
   }
   return dce(flat);
@@ -59,13 +68,15 @@ const callPrim = () => registry.get('call')!;
 export function materialised(g: Graph, forced: Set<number> = new Set()): Set<number> {
   const MAX_REPEAT = 6;
   const consumers = new Map<number, Eqn[]>();
-  for (const e of g.eqns) for (const v of new Set(e.inputs.filter((a): a is Var => a instanceof Var))) consumers.set(v.id, [...(consumers.get(v.id) ?? []), e]);
+  for (const e of g.eqns)
+    for (const v of new Set(e.inputs.filter((a): a is Var => a instanceof Var)))
+      consumers.set(v.id, [...(consumers.get(v.id) ?? []), e]);
   const out = new Set<number>([...forced, ...g.inVars.map((v) => v.id)]);
   for (const a of g.outs) if (a instanceof Var) out.add(a.id);
   const cost = new Map<number, number>();
   for (const e of g.eqns) {
     const own = isView(e) ? 0 : 1;
-    const c = own + e.inputs.reduce((s, a) => s + (a instanceof Var && !out.has(a.id) ? cost.get(a.id) ?? 0 : 0), 0);
+    const c = own + e.inputs.reduce((s, a) => s + (a instanceof Var && !out.has(a.id) ? (cost.get(a.id) ?? 0) : 0), 0);
     for (const v of e.outs) {
       cost.set(v.id, c);
       const users = consumers.get(v.id) ?? [];
@@ -94,7 +105,9 @@ export interface Epilogue {
  */
 export function epilogues(g: Graph, mat: Set<number>): Map<Eqn, Epilogue> {
   const consumers = new Map<number, Eqn[]>();
-  for (const e of g.eqns) for (const v of new Set(e.inputs.filter((a): a is Var => a instanceof Var))) consumers.set(v.id, [...(consumers.get(v.id) ?? []), e]);
+  for (const e of g.eqns)
+    for (const v of new Set(e.inputs.filter((a): a is Var => a instanceof Var)))
+      consumers.set(v.id, [...(consumers.get(v.id) ?? []), e]);
   const position = new Map(g.eqns.map((e, i) => [e, i] as const));
   const regions = new Map<Eqn, Epilogue>();
   const taken = new Set<Eqn>();
@@ -110,7 +123,12 @@ export function epilogues(g: Graph, mat: Set<number>): Map<Eqn, Epilogue> {
       const e = g.eqns[i];
       const vars = e.inputs.filter((a): a is Var => a instanceof Var);
       if (!vars.some((v) => dependent.has(v.id))) continue;
-      const joins = !taken.has(e) && e.prim.wgsl && e.outs.length === 1 && e.outs[0].aval.shape.join() === shape && vars.every((v) => inRegion.has(v.id) || !dependent.has(v.id));
+      const joins =
+        !taken.has(e) &&
+        e.prim.wgsl &&
+        e.outs.length === 1 &&
+        e.outs[0].aval.shape.join() === shape &&
+        vars.every((v) => inRegion.has(v.id) || !dependent.has(v.id));
       for (const o of e.outs) dependent.add(o.id);
       if (joins) {
         eqns.add(e);
@@ -134,5 +152,7 @@ export function epilogues(g: Graph, mat: Set<number>): Map<Eqn, Epilogue> {
 
 /** Text of a kernel plan, for debugging: one line per kernel with what fused into it. */
 export function describePlan(kernels: { name: string; fused: string[]; reads: number; n: number }[]): string {
-  return kernels.map((k, i) => `kernel ${i}: ${k.name} [${k.n} threads, ${k.reads} buffers read] fuses ${k.fused.join(' ') || '-'}`).join('\n');
+  return kernels
+    .map((k, i) => `kernel ${i}: ${k.name} [${k.n} threads, ${k.reads} buffers read] fuses ${k.fused.join(' ') || '-'}`)
+    .join('\n');
 }

@@ -27,10 +27,16 @@ export const condP: Primitive<CondParams> = definePrimitive({
   name: 'cond',
   props: { control: true },
   abstractEval([index, ...ops], { branches }) {
-    if (index.dtype !== 'int32' || index.shape.length !== 0) throw new DTypeError(`cond: index must be an int32 scalar, got ${avalString(index)}`);
+    if (index.dtype !== 'int32' || index.shape.length !== 0)
+      throw new DTypeError(`cond: index must be an int32 scalar, got ${avalString(index)}`);
     for (const b of branches) {
-      const ok = b.inVars.length === ops.length && b.inAvals.every((a, i) => a.dtype === ops[i].dtype && shapesEqual(a.shape, ops[i].shape));
-      if (!ok) throw new ShapeError(`cond: operands ${ops.map(avalString)} do not match branch inputs ${b.inAvals.map(avalString)}`);
+      const ok =
+        b.inVars.length === ops.length &&
+        b.inAvals.every((a, i) => a.dtype === ops[i].dtype && shapesEqual(a.shape, ops[i].shape));
+      if (!ok)
+        throw new ShapeError(
+          `cond: operands ${ops.map(avalString)} do not match branch inputs ${b.inAvals.map(avalString)}`,
+        );
     }
     return branches[0].outAvals;
   },
@@ -52,7 +58,15 @@ export const condP: Primitive<CondParams> = definePrimitive({
     }
     // A batched index: run every branch on the whole batch and select per example.
     const idx = index;
-    const results = branches.map((b) => vmapFlat((...xs) => evalGraph(b, xs), size, ops, dims, (n) => new globalThis.Array(n).fill(0)));
+    const results = branches.map((b) =>
+      vmapFlat(
+        (...xs) => evalGraph(b, xs),
+        size,
+        ops,
+        dims,
+        (n) => new globalThis.Array(n).fill(0),
+      ),
+    );
     const outs = results[0].map((_, k) => {
       let acc = results[0][k];
       for (let i = 1; i < branches.length; i++) {
@@ -68,13 +82,17 @@ export const condP: Primitive<CondParams> = definePrimitive({
     const known = ops.filter((o): o is Array => !(o instanceof UndefinedPrimal));
     const linAvals = ops.filter((o): o is UndefinedPrimal => o instanceof UndefinedPrimal).map((o) => o.aval);
     const transposed = branches.map((b) =>
-      stage((...xs) => {
-        const res = xs.slice(0, known.length);
-        let r = 0, l = 0;
-        const args = lin.map((isLin) => (isLin ? new UndefinedPrimal(linAvals[l++]) : res[r++]));
-        const out = backwardPass(b, args, xs.slice(known.length));
-        return out.filter((_, i) => lin[i]) as Array[];
-      }, [...known.map((k) => k.aval), ...cts.map((c) => c.aval)]),
+      stage(
+        (...xs) => {
+          const res = xs.slice(0, known.length);
+          let r = 0,
+            l = 0;
+          const args = lin.map((isLin) => (isLin ? new UndefinedPrimal(linAvals[l++]) : res[r++]));
+          const out = backwardPass(b, args, xs.slice(known.length));
+          return out.filter((_, i) => lin[i]) as Array[];
+        },
+        [...known.map((k) => k.aval), ...cts.map((c) => c.aval)],
+      ),
     );
     const { graphs, consts } = joinConsts(transposed);
     const linCts = bind(condP, [index as Array, ...consts, ...known, ...cts], { branches: graphs });
@@ -110,13 +128,25 @@ partialEvalRules.set('cond', (eqn, unknownIns) => {
   });
   const unknownBranches = pes.map((p, bi) => {
     const start = pes.slice(0, bi).reduce((s, q) => s + q.numResiduals, 0);
-    const resIn = resAvals.map((a, k) => (k >= start && k < start + p.numResiduals ? p.unknown.inVars[k - start] : new Var(a)));
+    const resIn = resAvals.map((a, k) =>
+      k >= start && k < start + p.numResiduals ? p.unknown.inVars[k - start] : new Var(a),
+    );
     return new Graph([...resIn, ...p.unknown.inVars.slice(p.numResiduals)], p.unknown.eqns, p.unknown.outs);
   });
   const resVars = resAvals.map((a) => new Var(a));
   const [index, ...ops] = eqn.inputs;
-  const known: Eqn = { prim: condP, params: { branches: knownBranches }, inputs: [index, ...ops.filter((_, i) => !opsUnknown[i])], outs: [...eqn.outs.filter((_, i) => !inst[i]), ...resVars] };
-  const unknown: Eqn = { prim: condP, params: { branches: unknownBranches }, inputs: [index, ...resVars, ...ops.filter((_, i) => opsUnknown[i])], outs: eqn.outs.filter((_, i) => inst[i]) };
+  const known: Eqn = {
+    prim: condP,
+    params: { branches: knownBranches },
+    inputs: [index, ...ops.filter((_, i) => !opsUnknown[i])],
+    outs: [...eqn.outs.filter((_, i) => !inst[i]), ...resVars],
+  };
+  const unknown: Eqn = {
+    prim: condP,
+    params: { branches: unknownBranches },
+    inputs: [index, ...resVars, ...ops.filter((_, i) => opsUnknown[i])],
+    outs: eqn.outs.filter((_, i) => inst[i]),
+  };
   return { known: [known], unknown: [unknown], outUnknown: inst };
 });
 
@@ -126,17 +156,32 @@ partialEvalRules.set('cond', (eqn, unknownIns) => {
  * @example lax.switch(i, [(x) => x, (x) => np.sin(x)], x)
  * @category Control flow
  */
-export function switchCase<T>(index: Array | number, branches: readonly ((...ops: any[]) => T)[], ...operands: unknown[]): T {
+export function switchCase<T>(
+  index: Array | number,
+  branches: readonly ((...ops: any[]) => T)[],
+  ...operands: unknown[]
+): T {
   const [leaves, def] = flattenArgs(operands);
   let outDef: ReturnType<typeof flatten>[1] | undefined;
   let firstAvals: Array['aval'][] = [];
   const closed = branches.map((b, bi) =>
-    traceToGraph((...xs) => {
-      const [outs, od] = flattenArgs([b(...unflatten(def, xs))]);
-      if (bi === 0) [outDef, firstAvals] = [od, outs.map((o) => o.aval)];
-      else checkSameTypes('switch', `branch ${bi}'s output`, outDef!, firstAvals, od, outs.map((o) => o.aval));
-      return outs;
-    }, leaves.map((l) => l.aval)),
+    traceToGraph(
+      (...xs) => {
+        const [outs, od] = flattenArgs([b(...unflatten(def, xs))]);
+        if (bi === 0) [outDef, firstAvals] = [od, outs.map((o) => o.aval)];
+        else
+          checkSameTypes(
+            'switch',
+            `branch ${bi}'s output`,
+            outDef!,
+            firstAvals,
+            od,
+            outs.map((o) => o.aval),
+          );
+        return outs;
+      },
+      leaves.map((l) => l.aval),
+    ),
   );
   const { graphs, consts } = joinConsts(closed);
   const idx = cast(asArray(index, 'int32'), 'int32');
@@ -151,8 +196,16 @@ export function switchCase<T>(index: Array | number, branches: readonly ((...ops
  * @example lax.cond(np.greater(x, 0), (x) => x, (x) => np.negative(x), x)
  * @category Control flow
  */
-export function cond<T>(pred: Array | boolean, trueFn: (...ops: any[]) => T, falseFn: (...ops: any[]) => T, ...operands: unknown[]): T {
+export function cond<T>(
+  pred: Array | boolean,
+  trueFn: (...ops: any[]) => T,
+  falseFn: (...ops: any[]) => T,
+  ...operands: unknown[]
+): T {
   const p = asArray(pred);
-  if (p.ndim !== 0) throw new ShapeError(`cond: predicate must be a scalar, got shape [${p.shape}]; use np.where for elementwise choice`);
+  if (p.ndim !== 0)
+    throw new ShapeError(
+      `cond: predicate must be a scalar, got shape [${p.shape}]; use np.where for elementwise choice`,
+    );
   return switchCase(cast(cast(p, 'bool'), 'int32'), [falseFn, trueFn], ...operands);
 }

@@ -29,8 +29,12 @@ function outAvalsOf(fun: Flat, avals: ShapedArray[]): ShapedArray[] {
   return r;
 }
 const allZero = (n: number) => new globalThis.Array(n).fill(0);
-const batchFlat = (f: Flat, size: number): Flat => (...xs) => vmapFlat(f, size, xs, allZero(xs.length), (n) => allZero(n));
-const moveAll = (vals: Array[], dims: (number | null)[], size: number) => vals.map((v, i) => moveBatchAxis(v, dims[i], 0, size));
+const batchFlat =
+  (f: Flat, size: number): Flat =>
+  (...xs) =>
+    vmapFlat(f, size, xs, allZero(xs.length), (n) => allZero(n));
+const moveAll = (vals: Array[], dims: (number | null)[], size: number) =>
+  vals.map((v, i) => moveBatchAxis(v, dims[i], 0, size));
 
 // ---------------------------------------------------------------- custom_jvp
 
@@ -75,7 +79,10 @@ export const customJvpP: Primitive<CustomJvpParams> = definePrimitive({
  * const safeLog1pExp = customJvp((x) => np.log1p(np.exp(x)), ([x], [t]) => [np.log1p(np.exp(x)), t.multiply(np.sigmoid(x))]);
  * @category Transforms
  */
-export function customJvp<F extends (...args: any[]) => any>(f: F, rule: (primals: Parameters<F>, tangents: Parameters<F>) => [ReturnType<F>, ReturnType<F>]): F {
+export function customJvp<F extends (...args: any[]) => any>(
+  f: F,
+  rule: (primals: Parameters<F>, tangents: Parameters<F>) => [ReturnType<F>, ReturnType<F>],
+): F {
   return ((...args: any[]) => {
     const [leaves, def] = flattenArgs(args);
     let outDef: TreeDef | undefined;
@@ -88,7 +95,10 @@ export function customJvp<F extends (...args: any[]) => any>(f: F, rule: (primal
       const [o, t] = rule(unflatten(def, ps), unflatten(def, ts));
       return [flattenArgs([o])[0], flattenArgs([t])[0]];
     };
-    outAvalsOf(fun, leaves.map((l) => l.aval));
+    outAvalsOf(
+      fun,
+      leaves.map((l) => l.aval),
+    );
     return unflatten(outDef!, bind(customJvpP, leaves, { fun, rule: flatRule }))[0];
   }) as F;
 }
@@ -104,14 +114,20 @@ export const customLinP: Primitive<CustomLinParams> = definePrimitive({
   props: { linear: true },
   abstractEval: (_, { outAvals }) => outAvals,
   impl() {
-    throw new TraceError('forward-mode differentiation (jvp, jacfwd) of a customVjp function is not supported; use customJvp');
+    throw new TraceError(
+      'forward-mode differentiation (jvp, jacfwd) of a customVjp function is not supported; use customJvp',
+    );
   },
   transpose(cts, inputs, { bwd, numRes }) {
     const res = inputs.slice(0, numRes) as Array[];
     return [...res.map(() => null), ...bwd(...res, ...cts)];
   },
   batch(vals, dims, { bwd, numRes, outAvals }, size) {
-    const outs = bind(customLinP, moveAll(vals, dims, size), { bwd: batchFlat(bwd, size), numRes, outAvals: outAvals.map((a) => ({ shape: [size, ...a.shape], dtype: a.dtype })) });
+    const outs = bind(customLinP, moveAll(vals, dims, size), {
+      bwd: batchFlat(bwd, size),
+      numRes,
+      outAvals: outAvals.map((a) => ({ shape: [size, ...a.shape], dtype: a.dtype })),
+    });
     return [outs, outs.map(() => 0)];
   },
 });
@@ -124,12 +140,22 @@ export const customVjpP: Primitive<CustomVjpParams> = definePrimitive({
   onnx: (e, inputs, { fun }, { ins }) => inlineFlat(e, fun, ins, inputs),
   jvp(primals, tangents, { fwd, bwd, numOuts }) {
     const r = fwd(...primals);
-    const outs = r.slice(0, numOuts), res = r.slice(numOuts);
-    const touts = bind(customLinP, [...res, ...tangents], { bwd, numRes: res.length, outAvals: outs.map((o) => o.aval) });
+    const outs = r.slice(0, numOuts),
+      res = r.slice(numOuts);
+    const touts = bind(customLinP, [...res, ...tangents], {
+      bwd,
+      numRes: res.length,
+      outAvals: outs.map((o) => o.aval),
+    });
     return [outs, touts];
   },
   batch(vals, dims, { fun, fwd, bwd, numOuts }, size) {
-    const outs = bind(customVjpP, moveAll(vals, dims, size), { fun: batchFlat(fun, size), fwd: batchFlat(fwd, size), bwd: batchFlat(bwd, size), numOuts });
+    const outs = bind(customVjpP, moveAll(vals, dims, size), {
+      fun: batchFlat(fun, size),
+      fwd: batchFlat(fwd, size),
+      bwd: batchFlat(bwd, size),
+      numOuts,
+    });
     return [outs, outs.map(() => 0)];
   },
 });
@@ -160,7 +186,10 @@ export function customVjp<F extends (...args: any[]) => any, R>(
       resDef = rd;
       return [...flattenArgs([o])[0], ...rl];
     };
-    const numOuts = outAvalsOf(fun, leaves.map((l) => l.aval)).length;
+    const numOuts = outAvalsOf(
+      fun,
+      leaves.map((l) => l.aval),
+    ).length;
     const flatBwd: Flat = (...xs) => {
       const nRes = xs.length - numOuts;
       const cts = bwd(unflatten(resDef!, xs.slice(0, nRes))[0], unflatten(outDef!, xs.slice(nRes))[0]);
@@ -199,11 +228,37 @@ export const rematP: Primitive<RematParams> = definePrimitive({
 partialEvalRules.set('checkpoint', (eqn, unknownIns) => {
   const { graph } = eqn.params as RematParams;
   const pe = partialEval(graph, unknownIns);
-  const knownGraph = dce(new Graph(pe.known.inVars, pe.known.eqns, graph.outs.filter((_, i) => !pe.outUnknown[i])));
-  const unknownGraph = dce(new Graph(graph.inVars, graph.eqns, graph.outs.filter((_, i) => pe.outUnknown[i])));
+  const knownGraph = dce(
+    new Graph(
+      pe.known.inVars,
+      pe.known.eqns,
+      graph.outs.filter((_, i) => !pe.outUnknown[i]),
+    ),
+  );
+  const unknownGraph = dce(
+    new Graph(
+      graph.inVars,
+      graph.eqns,
+      graph.outs.filter((_, i) => pe.outUnknown[i]),
+    ),
+  );
   return {
-    known: [{ prim: rematP, params: { graph: knownGraph }, inputs: eqn.inputs.filter((_, i) => !unknownIns[i]), outs: eqn.outs.filter((_, i) => !pe.outUnknown[i]) }],
-    unknown: [{ prim: rematP, params: { graph: unknownGraph }, inputs: eqn.inputs, outs: eqn.outs.filter((_, i) => pe.outUnknown[i]) }],
+    known: [
+      {
+        prim: rematP,
+        params: { graph: knownGraph },
+        inputs: eqn.inputs.filter((_, i) => !unknownIns[i]),
+        outs: eqn.outs.filter((_, i) => !pe.outUnknown[i]),
+      },
+    ],
+    unknown: [
+      {
+        prim: rematP,
+        params: { graph: unknownGraph },
+        inputs: eqn.inputs,
+        outs: eqn.outs.filter((_, i) => pe.outUnknown[i]),
+      },
+    ],
     outUnknown: pe.outUnknown,
   };
 });
@@ -218,11 +273,14 @@ export function checkpoint<F extends (...args: any[]) => any>(f: F): F {
   return ((...args: any[]) => {
     const [leaves, def] = flattenArgs(args);
     let outDef: TreeDef | undefined;
-    const { graph, consts } = stage((...xs) => {
-      const [o, od] = flattenArgs([f(...unflatten(def, xs))]);
-      outDef = od;
-      return o;
-    }, leaves.map((l) => l.aval));
+    const { graph, consts } = stage(
+      (...xs) => {
+        const [o, od] = flattenArgs([f(...unflatten(def, xs))]);
+        outDef = od;
+        return o;
+      },
+      leaves.map((l) => l.aval),
+    );
     return unflatten(outDef!, bind(rematP, [...consts, ...leaves], { graph }))[0];
   }) as F;
 }

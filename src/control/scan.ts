@@ -37,10 +37,16 @@ export const scanP: Primitive<ScanParams> = definePrimitive({
     const want = body.inAvals;
     const got = avals.map((a, i) => (i < nc + nk ? a : { shape: a.shape.slice(1), dtype: a.dtype }));
     avals.slice(nc + nk).forEach((a) => {
-      if (a.shape[0] !== length) throw new ShapeError(`scan: every xs leaf needs leading axis ${length}, got ${avalString(a)}`);
+      if (a.shape[0] !== length)
+        throw new ShapeError(`scan: every xs leaf needs leading axis ${length}, got ${avalString(a)}`);
     });
-    if (got.length !== want.length || got.some((a, i) => a.dtype !== want[i].dtype || !shapesEqual(a.shape, want[i].shape))) {
-      throw new ShapeError(`scan: operands ${got.map(avalString)} do not match the body's inputs ${want.map(avalString)}`);
+    if (
+      got.length !== want.length ||
+      got.some((a, i) => a.dtype !== want[i].dtype || !shapesEqual(a.shape, want[i].shape))
+    ) {
+      throw new ShapeError(
+        `scan: operands ${got.map(avalString)} do not match the body's inputs ${want.map(avalString)}`,
+      );
     }
     const outs = body.outAvals;
     return [...outs.slice(0, nk), ...outs.slice(nk).map((a) => stackedAval(a, length))];
@@ -48,8 +54,10 @@ export const scanP: Primitive<ScanParams> = definePrimitive({
   // Unrolled into the enclosing ONNX graph: every step is the body inlined, so ONNX Runtime sees
   // (and fuses across) the whole loop. Very long loops stay host-driven (see MAX_UNROLLED).
   onnx(e, inputs, { body, numConsts: nc, numCarry: nk, length, reverse }) {
-    if (length * body.eqns.length > MAX_UNROLLED) throw new ValueError(`scan: ${length} steps of ${body.eqns.length} equations is too long to unroll into ONNX`);
-    const consts = inputs.slice(0, nc), xs = inputs.slice(nc + nk);
+    if (length * body.eqns.length > MAX_UNROLLED)
+      throw new ValueError(`scan: ${length} steps of ${body.eqns.length} equations is too long to unroll into ONNX`);
+    const consts = inputs.slice(0, nc),
+      xs = inputs.slice(nc + nk);
     let carry = inputs.slice(nc, nc + nk);
     const ys: string[][] = body.outs.slice(nk).map(() => []);
     for (let k = 0; k < length; k++) {
@@ -61,7 +69,9 @@ export const scanP: Primitive<ScanParams> = definePrimitive({
     }
     const stacked = ys.map((list, i) => {
       const a = body.outAvals[nk + i];
-      return length === 0 ? e.constant(allocate(a.dtype, 0), a.dtype, [0, ...a.shape]) : e.op('Concat', list, { axis: 0 });
+      return length === 0
+        ? e.constant(allocate(a.dtype, 0), a.dtype, [0, ...a.shape])
+        : e.op('Concat', list, { axis: 0 });
     });
     return [...carry, ...stacked];
   },
@@ -81,19 +91,41 @@ export const scanP: Primitive<ScanParams> = definePrimitive({
       carry = outs.slice(0, nk);
       outs.slice(nk).forEach((y, i) => ys[i].set(y.buffer, t * y.size));
     }
-    return [...(carry as ConcreteArray[]), ...ys.map((d, i) => new ConcreteArray(d, [length, ...yAvals[i].shape], yAvals[i].dtype))];
+    return [
+      ...(carry as ConcreteArray[]),
+      ...ys.map((d, i) => new ConcreteArray(d, [length, ...yAvals[i].shape], yAvals[i].dtype)),
+    ];
   },
   jvp(primals, tangents, p) {
     const { body, numConsts: nc, numCarry: nk } = p;
-    const nx = body.inVars.length - nc - nk, ny = body.outs.length - nk;
+    const nx = body.inVars.length - nc - nk,
+      ny = body.outs.length - nk;
     const { graph: jg, consts: jc } = jvpGraph(body);
-    const m = jc.length, N = nc + nk + nx;
+    const m = jc.length,
+      N = nc + nk + nx;
     // jvp graph order: [jc, c, k, x, ct, kt, xt] -> [k', y, kt', yt]; scan wants consts, carry, xs.
-    const ins = [...range(0, m), ...range(m, nc), ...range(m + N, nc), ...range(m + nc, nk), ...range(m + N + nc, nk), ...range(m + nc + nk, nx), ...range(m + N + nc + nk, nx)];
+    const ins = [
+      ...range(0, m),
+      ...range(m, nc),
+      ...range(m + N, nc),
+      ...range(m + nc, nk),
+      ...range(m + N + nc, nk),
+      ...range(m + nc + nk, nx),
+      ...range(m + N + nc + nk, nx),
+    ];
     const outs = [...range(0, nk), ...range(nk + ny, nk), ...range(nk, ny), ...range(2 * nk + ny, ny)];
-    const c = primals.slice(0, nc), k = primals.slice(nc, nc + nk), x = primals.slice(nc + nk);
-    const ct = tangents.slice(0, nc), kt = tangents.slice(nc, nc + nk), xt = tangents.slice(nc + nk);
-    const res = bind(scanP, [...jc, ...c, ...ct, ...k, ...kt, ...x, ...xt], { ...p, body: reorder(jg, ins, outs), numConsts: m + 2 * nc, numCarry: 2 * nk });
+    const c = primals.slice(0, nc),
+      k = primals.slice(nc, nc + nk),
+      x = primals.slice(nc + nk);
+    const ct = tangents.slice(0, nc),
+      kt = tangents.slice(nc, nc + nk),
+      xt = tangents.slice(nc + nk);
+    const res = bind(scanP, [...jc, ...c, ...ct, ...k, ...kt, ...x, ...xt], {
+      ...p,
+      body: reorder(jg, ins, outs),
+      numConsts: m + 2 * nc,
+      numCarry: 2 * nk,
+    });
     return [
       [...res.slice(0, nk), ...res.slice(2 * nk, 2 * nk + ny)],
       [...res.slice(nk, 2 * nk), ...res.slice(2 * nk + ny)],
@@ -102,7 +134,17 @@ export const scanP: Primitive<ScanParams> = definePrimitive({
   batch(vals, dims, p, size) {
     const { body, numConsts: nc, numCarry: nk } = p;
     // Every carry is batched (simplest fixpoint); xs keep their time axis first.
-    const moved = vals.map((v, i) => (i < nc ? (dims[i] === null ? v : moveBatchAxis(v, dims[i], 0, size)) : i < nc + nk ? moveBatchAxis(v, dims[i], 0, size) : dims[i] === null ? v : moveBatchAxis(v, dims[i], 1, size)));
+    const moved = vals.map((v, i) =>
+      i < nc
+        ? dims[i] === null
+          ? v
+          : moveBatchAxis(v, dims[i], 0, size)
+        : i < nc + nk
+          ? moveBatchAxis(v, dims[i], 0, size)
+          : dims[i] === null
+            ? v
+            : moveBatchAxis(v, dims[i], 1, size),
+    );
     const bodyDims = dims.map((d, i) => (i < nc ? (d === null ? null : 0) : i < nc + nk ? 0 : d === null ? null : 0));
     const { graph, consts } = vmapGraph(body, bodyDims, size, 0);
     const outs = bind(scanP, [...consts, ...moved], { ...p, body: graph, numConsts: consts.length + nc });
@@ -120,28 +162,81 @@ export const scanP: Primitive<ScanParams> = definePrimitive({
     const xAvals = body.inAvals.slice(nc + nk);
     const yAvals = body.outAvals.slice(nk);
     // Transposed body: consts [resConsts], carry [ctCarry, ctLinConstAcc], xs [resXs_t, ctY_t] -> carry', ctLinX_t
-    const tBody = stage((...args) => {
-      let o = 0;
-      const take = (n: number) => args.slice(o, (o += n));
-      const rc = take(resConsts.length), ctCarry = take(nk), acc = take(linConsts.length), rx = take(resXs.length), ctY = take(yAvals.length);
-      let ri = 0, li = 0, xi = 0;
-      const bodyArgs = body.inVars.map((v, i) =>
-        i < nc ? (isLin[i] ? new UndefinedPrimal(linConsts[li++].aval) : rc[ri++]) : i < nc + nk ? new UndefinedPrimal(v.aval) : isLin[i] ? new UndefinedPrimal(xAvals[i - nc - nk]) : rx[xi++],
-      );
-      const inCts = backwardPass(body, bodyArgs, [...ctCarry, ...ctY]);
-      const ctConsts = inCts.slice(0, nc).filter((_, i) => isLin[i]) as Array[];
-      return [
-        ...(inCts.slice(nc, nc + nk) as Array[]),
-        ...acc.map((a, i) => add(a, ctConsts[i])),
-        ...(inCts.slice(nc + nk).filter((_, i) => isLin[nc + nk + i]) as Array[]),
-      ];
-    }, [...resConsts.map((c) => c.aval), ...carryAvals, ...linConsts.map((c) => c.aval), ...resXs.map((x) => ({ shape: x.shape.slice(1), dtype: x.dtype })), ...yAvals]);
-    const outs = bind(scanP, [...tBody.consts, ...resConsts, ...cts.slice(0, nk), ...linConsts.map((c) => zerosLike(c.aval)), ...resXs, ...cts.slice(nk)], {
-      body: tBody.graph, numConsts: tBody.consts.length + resConsts.length, numCarry: nk + linConsts.length, length, reverse: !reverse,
-    });
-    const ctCarry = outs.slice(0, nk), ctLinConsts = outs.slice(nk, nk + linConsts.length), ctLinXs = outs.slice(nk + linConsts.length);
-    let a = 0, b = 0;
-    return inputs.map((x, i) => (i < nc ? (isLin[i] ? ctLinConsts[a++] : null) : i < nc + nk ? (x instanceof UndefinedPrimal ? ctCarry[i - nc] : null) : isLin[i] ? ctLinXs[b++] : null));
+    const tBody = stage(
+      (...args) => {
+        let o = 0;
+        const take = (n: number) => args.slice(o, (o += n));
+        const rc = take(resConsts.length),
+          ctCarry = take(nk),
+          acc = take(linConsts.length),
+          rx = take(resXs.length),
+          ctY = take(yAvals.length);
+        let ri = 0,
+          li = 0,
+          xi = 0;
+        const bodyArgs = body.inVars.map((v, i) =>
+          i < nc
+            ? isLin[i]
+              ? new UndefinedPrimal(linConsts[li++].aval)
+              : rc[ri++]
+            : i < nc + nk
+              ? new UndefinedPrimal(v.aval)
+              : isLin[i]
+                ? new UndefinedPrimal(xAvals[i - nc - nk])
+                : rx[xi++],
+        );
+        const inCts = backwardPass(body, bodyArgs, [...ctCarry, ...ctY]);
+        const ctConsts = inCts.slice(0, nc).filter((_, i) => isLin[i]) as Array[];
+        return [
+          ...(inCts.slice(nc, nc + nk) as Array[]),
+          ...acc.map((a, i) => add(a, ctConsts[i])),
+          ...(inCts.slice(nc + nk).filter((_, i) => isLin[nc + nk + i]) as Array[]),
+        ];
+      },
+      [
+        ...resConsts.map((c) => c.aval),
+        ...carryAvals,
+        ...linConsts.map((c) => c.aval),
+        ...resXs.map((x) => ({ shape: x.shape.slice(1), dtype: x.dtype })),
+        ...yAvals,
+      ],
+    );
+    const outs = bind(
+      scanP,
+      [
+        ...tBody.consts,
+        ...resConsts,
+        ...cts.slice(0, nk),
+        ...linConsts.map((c) => zerosLike(c.aval)),
+        ...resXs,
+        ...cts.slice(nk),
+      ],
+      {
+        body: tBody.graph,
+        numConsts: tBody.consts.length + resConsts.length,
+        numCarry: nk + linConsts.length,
+        length,
+        reverse: !reverse,
+      },
+    );
+    const ctCarry = outs.slice(0, nk),
+      ctLinConsts = outs.slice(nk, nk + linConsts.length),
+      ctLinXs = outs.slice(nk + linConsts.length);
+    let a = 0,
+      b = 0;
+    return inputs.map((x, i) =>
+      i < nc
+        ? isLin[i]
+          ? ctLinConsts[a++]
+          : null
+        : i < nc + nk
+          ? x instanceof UndefinedPrimal
+            ? ctCarry[i - nc]
+            : null
+          : isLin[i]
+            ? ctLinXs[b++]
+            : null,
+    );
   },
 });
 
@@ -152,16 +247,29 @@ partialEvalRules.set('scan', (eqn, unknownIns) => {
   const { body, numConsts: nc, numCarry: nk, length } = p;
   const ny = body.outs.length - nk;
   let carryU = unknownIns.slice(nc, nc + nk);
-  let pe = partialEval(body, [...unknownIns.slice(0, nc), ...carryU, ...unknownIns.slice(nc + nk)], [...carryU, ...new globalThis.Array(ny).fill(false)]);
+  let pe = partialEval(
+    body,
+    [...unknownIns.slice(0, nc), ...carryU, ...unknownIns.slice(nc + nk)],
+    [...carryU, ...new globalThis.Array(ny).fill(false)],
+  );
   for (;;) {
     const next = carryU.map((u, i) => u || pe.outUnknown[i]);
     if (next.every((u, i) => u === carryU[i])) break;
     carryU = next;
-    pe = partialEval(body, [...unknownIns.slice(0, nc), ...carryU, ...unknownIns.slice(nc + nk)], [...carryU, ...new globalThis.Array(ny).fill(false)]);
+    pe = partialEval(
+      body,
+      [...unknownIns.slice(0, nc), ...carryU, ...unknownIns.slice(nc + nk)],
+      [...carryU, ...new globalThis.Array(ny).fill(false)],
+    );
   }
   const inU = [...unknownIns.slice(0, nc), ...carryU, ...unknownIns.slice(nc + nk)];
   const yU = pe.outUnknown.slice(nk);
-  const knownConstVars = new Set(body.inVars.slice(0, nc).filter((_, i) => !inU[i]).map((v) => v.id));
+  const knownConstVars = new Set(
+    body.inVars
+      .slice(0, nc)
+      .filter((_, i) => !inU[i])
+      .map((v) => v.id),
+  );
   const constRes = pe.residuals.map((v) => knownConstVars.has(v.id));
   // Known scan: [known consts, known carry, known xs] -> [known carry', known ys, stacked residuals]
   const knownOuts = body.outs.filter((_, i) => !pe.outUnknown[i]);
@@ -171,21 +279,42 @@ partialEvalRules.set('scan', (eqn, unknownIns) => {
   const ins = eqn.inputs;
   const knownInputs = ins.filter((_, i) => !inU[i]);
   const known: Eqn = {
-    prim: scanP, inputs: knownInputs, outs: [...eqn.outs.filter((_, i) => !pe.outUnknown[i]), ...resVars],
-    params: { ...p, body: knownBody, numConsts: unknownIns.slice(0, nc).filter((u) => !u).length, numCarry: carryU.filter((u) => !u).length },
+    prim: scanP,
+    inputs: knownInputs,
+    outs: [...eqn.outs.filter((_, i) => !pe.outUnknown[i]), ...resVars],
+    params: {
+      ...p,
+      body: knownBody,
+      numConsts: unknownIns.slice(0, nc).filter((u) => !u).length,
+      numCarry: carryU.filter((u) => !u).length,
+    },
   };
   // Unknown scan: consts [const residuals, unknown consts], carry [unknown carry], xs [stacked residuals, unknown xs]
   const resIn = pe.unknown.inVars.slice(0, pe.numResiduals);
   const uIn = pe.unknown.inVars.slice(pe.numResiduals);
-  const nuc = unknownIns.slice(0, nc).filter(Boolean).length, nuk = carryU.filter(Boolean).length;
+  const nuc = unknownIns.slice(0, nc).filter(Boolean).length,
+    nuk = carryU.filter(Boolean).length;
   const unknownBody = new Graph(
-    [...resIn.filter((_, i) => constRes[i]), ...uIn.slice(0, nuc), ...uIn.slice(nuc, nuc + nuk), ...resIn.filter((_, i) => !constRes[i]), ...uIn.slice(nuc + nuk)],
-    pe.unknown.eqns, pe.unknown.outs,
+    [
+      ...resIn.filter((_, i) => constRes[i]),
+      ...uIn.slice(0, nuc),
+      ...uIn.slice(nuc, nuc + nuk),
+      ...resIn.filter((_, i) => !constRes[i]),
+      ...uIn.slice(nuc + nuk),
+    ],
+    pe.unknown.eqns,
+    pe.unknown.outs,
   );
   const constResAtoms = pe.residuals.filter((_, i) => constRes[i]).map((v) => ins[body.inVars.indexOf(v)]);
   const unknown: Eqn = {
     prim: scanP,
-    inputs: [...constResAtoms, ...ins.slice(0, nc).filter((_, i) => inU[i]), ...ins.slice(nc, nc + nk).filter((_, i) => carryU[i]), ...resVars, ...ins.slice(nc + nk).filter((_, i) => inU[nc + nk + i])],
+    inputs: [
+      ...constResAtoms,
+      ...ins.slice(0, nc).filter((_, i) => inU[i]),
+      ...ins.slice(nc, nc + nk).filter((_, i) => carryU[i]),
+      ...resVars,
+      ...ins.slice(nc + nk).filter((_, i) => inU[nc + nk + i]),
+    ],
     outs: eqn.outs.filter((_, i) => pe.outUnknown[i]),
     params: { ...p, body: unknownBody, numConsts: constResAtoms.length + nuc, numCarry: nuk },
   };
@@ -214,22 +343,39 @@ export function scan<C, X, Y>(f: (carry: C, x: X) => [C, Y], init: C, xs: X, opt
   const length = opts.length ?? xsLeaves[0]?.shape[0];
   if (length === undefined) throw new ValueError('scan: pass xs with a leading axis or the length option');
   xsLeaves.forEach((x, i) => {
-    if (x.ndim === 0 || x.shape[0] !== length) throw new ShapeError(`scan: ${paths[i].replace(/^xs\[0\]/, 'xs')} has shape [${x.shape}] but the scan length is ${length}`);
+    if (x.ndim === 0 || x.shape[0] !== length)
+      throw new ShapeError(
+        `scan: ${paths[i].replace(/^xs\[0\]/, 'xs')} has shape [${x.shape}] but the scan length is ${length}`,
+      );
   });
   const nk = initLeaves.length;
   let yDef: ReturnType<typeof flattenArgs>[1] | undefined;
-  const closed = traceToGraph((...ins) => {
-    const carry = unflatten(initDef, ins.slice(0, nk))[0];
-    const x = unflatten(xsDef, ins.slice(nk))[0];
-    const [c2, y] = f(carry, x);
-    const [cl, cd] = flattenArgs([c2]);
-    checkSameTypes('scan', 'the body', initDef, initLeaves.map((l) => l.aval), cd, cl.map((l) => l.aval));
-    const [yl, yd] = flattenArgs([y]);
-    yDef = yd;
-    return [...cl, ...yl];
-  }, [...initLeaves.map((l) => l.aval), ...xsLeaves.map((x) => ({ shape: x.shape.slice(1), dtype: x.dtype }))]);
+  const closed = traceToGraph(
+    (...ins) => {
+      const carry = unflatten(initDef, ins.slice(0, nk))[0];
+      const x = unflatten(xsDef, ins.slice(nk))[0];
+      const [c2, y] = f(carry, x);
+      const [cl, cd] = flattenArgs([c2]);
+      checkSameTypes(
+        'scan',
+        'the body',
+        initDef,
+        initLeaves.map((l) => l.aval),
+        cd,
+        cl.map((l) => l.aval),
+      );
+      const [yl, yd] = flattenArgs([y]);
+      yDef = yd;
+      return [...cl, ...yl];
+    },
+    [...initLeaves.map((l) => l.aval), ...xsLeaves.map((x) => ({ shape: x.shape.slice(1), dtype: x.dtype }))],
+  );
   const outs = bind(scanP, [...closed.consts, ...initLeaves, ...xsLeaves], {
-    body: closed.graph, numConsts: closed.consts.length, numCarry: nk, length, reverse: opts.reverse ?? false,
+    body: closed.graph,
+    numConsts: closed.consts.length,
+    numCarry: nk,
+    length,
+    reverse: opts.reverse ?? false,
   });
   return [unflatten(initDef, outs.slice(0, nk))[0], unflatten(yDef!, outs.slice(nk))[0]];
 }

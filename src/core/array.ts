@@ -31,9 +31,31 @@ export type Index = number | null | readonly [number | null, number | null, numb
 
 /** The operations Array methods delegate to (installed by the np layer). */
 export interface ArrayOps {
-  binary(op: 'add' | 'subtract' | 'multiply' | 'divide' | 'power' | 'maximum' | 'minimum' | 'less' | 'lessEqual' | 'greater' | 'greaterEqual' | 'equal' | 'notEqual' | 'matmul', x: Array, y: ArrayLike): Array;
+  binary(
+    op:
+      | 'add'
+      | 'subtract'
+      | 'multiply'
+      | 'divide'
+      | 'power'
+      | 'maximum'
+      | 'minimum'
+      | 'less'
+      | 'lessEqual'
+      | 'greater'
+      | 'greaterEqual'
+      | 'equal'
+      | 'notEqual'
+      | 'matmul',
+    x: Array,
+    y: ArrayLike,
+  ): Array;
   unary(op: 'negative' | 'exp' | 'log' | 'sqrt' | 'abs' | 'tanh' | 'sin' | 'cos' | 'square', x: Array): Array;
-  reduce(op: 'sum' | 'mean' | 'max' | 'min' | 'prod' | 'argmax' | 'argmin', x: Array, opts?: { axis?: number | number[]; keepdims?: boolean }): Array;
+  reduce(
+    op: 'sum' | 'mean' | 'max' | 'min' | 'prod' | 'argmax' | 'argmin',
+    x: Array,
+    opts?: { axis?: number | number[]; keepdims?: boolean },
+  ): Array;
   reshape(x: Array, shape: number[]): Array;
   transpose(x: Array, axes?: number[]): Array;
   astype(x: Array, dtype: DType): Array;
@@ -111,44 +133,114 @@ export abstract class Array {
   /** The single element of a size-1 array as a JS number (or boolean). */
   item(): number {
     const c = this.concrete('item');
-    if (c.size !== 1) throw new FluxionError(`item: array of shape ${fmtShape(c.shape)} has ${c.size} elements, expected 1`);
+    if (c.size !== 1)
+      throw new FluxionError(`item: array of shape ${fmtShape(c.shape)} has ${c.size} elements, expected 1`);
     return c.buffer[0];
   }
 
-  /** `this + y` with broadcasting. */ add(y: ArrayLike): Array { return O().binary('add', this, y); }
-  /** `this - y` with broadcasting. */ subtract(y: ArrayLike): Array { return O().binary('subtract', this, y); }
-  /** `this * y` with broadcasting. */ multiply(y: ArrayLike): Array { return O().binary('multiply', this, y); }
-  /** `this / y` with broadcasting. */ divide(y: ArrayLike): Array { return O().binary('divide', this, y); }
-  /** `this ** y` with broadcasting. */ pow(y: ArrayLike): Array { return O().binary('power', this, y); }
-  /** Elementwise maximum. */ maximum(y: ArrayLike): Array { return O().binary('maximum', this, y); }
-  /** Elementwise minimum. */ minimum(y: ArrayLike): Array { return O().binary('minimum', this, y); }
-  /** Matrix product (np.matmul). */ matmul(y: ArrayLike): Array { return O().binary('matmul', this, y); }
-  /** `this < y`. */ less(y: ArrayLike): Array { return O().binary('less', this, y); }
-  /** `this <= y`. */ lessEqual(y: ArrayLike): Array { return O().binary('lessEqual', this, y); }
-  /** `this > y`. */ greater(y: ArrayLike): Array { return O().binary('greater', this, y); }
-  /** `this >= y`. */ greaterEqual(y: ArrayLike): Array { return O().binary('greaterEqual', this, y); }
-  /** `this == y` elementwise. */ equal(y: ArrayLike): Array { return O().binary('equal', this, y); }
-  /** `this != y` elementwise. */ notEqual(y: ArrayLike): Array { return O().binary('notEqual', this, y); }
-  /** `-this`. */ neg(): Array { return O().unary('negative', this); }
-  /** Elementwise e^x. */ exp(): Array { return O().unary('exp', this); }
-  /** Elementwise natural log. */ log(): Array { return O().unary('log', this); }
-  /** Elementwise square root. */ sqrt(): Array { return O().unary('sqrt', this); }
-  /** Elementwise absolute value. */ abs(): Array { return O().unary('abs', this); }
-  /** Elementwise tanh. */ tanh(): Array { return O().unary('tanh', this); }
-  /** Elementwise x*x. */ square(): Array { return O().unary('square', this); }
-  /** Sum over `axis` (all axes by default). */ sum(opts?: { axis?: number | number[]; keepdims?: boolean }): Array { return O().reduce('sum', this, opts); }
-  /** Mean over `axis`. */ mean(opts?: { axis?: number | number[]; keepdims?: boolean }): Array { return O().reduce('mean', this, opts); }
-  /** Maximum over `axis`. */ max(opts?: { axis?: number | number[]; keepdims?: boolean }): Array { return O().reduce('max', this, opts); }
-  /** Minimum over `axis`. */ min(opts?: { axis?: number | number[]; keepdims?: boolean }): Array { return O().reduce('min', this, opts); }
-  /** Product over `axis`. */ prod(opts?: { axis?: number | number[]; keepdims?: boolean }): Array { return O().reduce('prod', this, opts); }
-  /** Index of the maximum along `axis` (flattened by default). */ argmax(opts?: { axis?: number; keepdims?: boolean }): Array { return O().reduce('argmax', this, opts); }
-  /** Index of the minimum along `axis`. */ argmin(opts?: { axis?: number; keepdims?: boolean }): Array { return O().reduce('argmin', this, opts); }
-  /** Same elements, new shape (one entry may be -1). */ reshape(...shape: number[] | [number[]]): Array { return O().reshape(this, (globalThis.Array.isArray(shape[0]) ? shape[0] : shape) as number[]); }
-  /** Permutes axes (reverses them by default). */ transpose(axes?: number[]): Array { return O().transpose(this, axes); }
-  /** Transpose (reversed axes). */ get T(): Array { return O().transpose(this); }
-  /** Converts to another dtype. */ astype(dtype: DType): Array { return O().astype(this, dtype); }
+  /** `this + y` with broadcasting. */ add(y: ArrayLike): Array {
+    return O().binary('add', this, y);
+  }
+  /** `this - y` with broadcasting. */ subtract(y: ArrayLike): Array {
+    return O().binary('subtract', this, y);
+  }
+  /** `this * y` with broadcasting. */ multiply(y: ArrayLike): Array {
+    return O().binary('multiply', this, y);
+  }
+  /** `this / y` with broadcasting. */ divide(y: ArrayLike): Array {
+    return O().binary('divide', this, y);
+  }
+  /** `this ** y` with broadcasting. */ pow(y: ArrayLike): Array {
+    return O().binary('power', this, y);
+  }
+  /** Elementwise maximum. */ maximum(y: ArrayLike): Array {
+    return O().binary('maximum', this, y);
+  }
+  /** Elementwise minimum. */ minimum(y: ArrayLike): Array {
+    return O().binary('minimum', this, y);
+  }
+  /** Matrix product (np.matmul). */ matmul(y: ArrayLike): Array {
+    return O().binary('matmul', this, y);
+  }
+  /** `this < y`. */ less(y: ArrayLike): Array {
+    return O().binary('less', this, y);
+  }
+  /** `this <= y`. */ lessEqual(y: ArrayLike): Array {
+    return O().binary('lessEqual', this, y);
+  }
+  /** `this > y`. */ greater(y: ArrayLike): Array {
+    return O().binary('greater', this, y);
+  }
+  /** `this >= y`. */ greaterEqual(y: ArrayLike): Array {
+    return O().binary('greaterEqual', this, y);
+  }
+  /** `this == y` elementwise. */ equal(y: ArrayLike): Array {
+    return O().binary('equal', this, y);
+  }
+  /** `this != y` elementwise. */ notEqual(y: ArrayLike): Array {
+    return O().binary('notEqual', this, y);
+  }
+  /** `-this`. */ neg(): Array {
+    return O().unary('negative', this);
+  }
+  /** Elementwise e^x. */ exp(): Array {
+    return O().unary('exp', this);
+  }
+  /** Elementwise natural log. */ log(): Array {
+    return O().unary('log', this);
+  }
+  /** Elementwise square root. */ sqrt(): Array {
+    return O().unary('sqrt', this);
+  }
+  /** Elementwise absolute value. */ abs(): Array {
+    return O().unary('abs', this);
+  }
+  /** Elementwise tanh. */ tanh(): Array {
+    return O().unary('tanh', this);
+  }
+  /** Elementwise x*x. */ square(): Array {
+    return O().unary('square', this);
+  }
+  /** Sum over `axis` (all axes by default). */ sum(opts?: { axis?: number | number[]; keepdims?: boolean }): Array {
+    return O().reduce('sum', this, opts);
+  }
+  /** Mean over `axis`. */ mean(opts?: { axis?: number | number[]; keepdims?: boolean }): Array {
+    return O().reduce('mean', this, opts);
+  }
+  /** Maximum over `axis`. */ max(opts?: { axis?: number | number[]; keepdims?: boolean }): Array {
+    return O().reduce('max', this, opts);
+  }
+  /** Minimum over `axis`. */ min(opts?: { axis?: number | number[]; keepdims?: boolean }): Array {
+    return O().reduce('min', this, opts);
+  }
+  /** Product over `axis`. */ prod(opts?: { axis?: number | number[]; keepdims?: boolean }): Array {
+    return O().reduce('prod', this, opts);
+  }
+  /** Index of the maximum along `axis` (flattened by default). */ argmax(opts?: {
+    axis?: number;
+    keepdims?: boolean;
+  }): Array {
+    return O().reduce('argmax', this, opts);
+  }
+  /** Index of the minimum along `axis`. */ argmin(opts?: { axis?: number; keepdims?: boolean }): Array {
+    return O().reduce('argmin', this, opts);
+  }
+  /** Same elements, new shape (one entry may be -1). */ reshape(...shape: number[] | [number[]]): Array {
+    return O().reshape(this, (globalThis.Array.isArray(shape[0]) ? shape[0] : shape) as number[]);
+  }
+  /** Permutes axes (reverses them by default). */ transpose(axes?: number[]): Array {
+    return O().transpose(this, axes);
+  }
+  /** Transpose (reversed axes). */ get T(): Array {
+    return O().transpose(this);
+  }
+  /** Converts to another dtype. */ astype(dtype: DType): Array {
+    return O().astype(this, dtype);
+  }
   /** Basic indexing: one entry per leading axis, an integer, `null` or `[start, stop, step]`. */
-  slice(...index: Index[]): Array { return O().slice(this, index); }
+  slice(...index: Index[]): Array {
+    return O().slice(this, index);
+  }
   /**
    * Functional update at an index: `x.at(0).set(5)`, `x.at(null, [1, 3]).add(1)`.
    * Returns a new array; `x` is unchanged.
@@ -174,7 +266,6 @@ export abstract class Array {
   [Symbol.dispose](): void {
     this.dispose();
   }
-
 }
 
 /**
@@ -204,7 +295,9 @@ export function registerMemoryStats(backend: string, stats: () => { buffers: num
  * @example memoryStats().cpu.bytes
  * @category Arrays
  */
-export function memoryStats(): Record<string, { buffers: number; bytes: number }> & { cpu: { buffers: number; bytes: number } } {
+export function memoryStats(): Record<string, { buffers: number; bytes: number }> & {
+  cpu: { buffers: number; bytes: number };
+} {
   return { ...Object.fromEntries(Object.entries(backendStats).map(([k, f]) => [k, f()])), cpu: { ...live } };
 }
 
@@ -250,4 +343,3 @@ export class ConcreteArray extends Array {
     return new ConcreteArray(data, [], dtype);
   }
 }
-

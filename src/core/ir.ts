@@ -58,7 +58,9 @@ export class Graph {
 
 /** Is this param value a Graph (or list of Graphs)? Printers and passes look inside. */
 export const subGraphs = (params: Params): Graph[] =>
-  Object.values(params as Record<string, unknown>).flatMap((v) => (v instanceof Graph ? [v] : globalThis.Array.isArray(v) ? v.filter((g) => g instanceof Graph) : []));
+  Object.values(params as Record<string, unknown>).flatMap((v) =>
+    v instanceof Graph ? [v] : globalThis.Array.isArray(v) ? v.filter((g) => g instanceof Graph) : [],
+  );
 
 function varNamer(): (v: Var) => string {
   const names = new Map<number, string>();
@@ -94,7 +96,9 @@ export function printGraph(g: Graph, indent = ''): string {
     const ps = Object.entries(e.params as Record<string, unknown>)
       .map(([k, v]) => `${k}=${fmtParam(v, indent)}`)
       .join(' ');
-    lines.push(`${indent}  let ${e.outs.map(typed).join(' ')} = ${e.prim.name}${ps ? '[' + ps + ']' : ''} ${e.inputs.map(atom).join(' ')}`);
+    lines.push(
+      `${indent}  let ${e.outs.map(typed).join(' ')} = ${e.prim.name}${ps ? '[' + ps + ']' : ''} ${e.inputs.map(atom).join(' ')}`,
+    );
   }
   lines.push(`${indent}  in ( ${g.outs.map(atom).join(', ')} ) }`);
   return lines.join('\n');
@@ -111,12 +115,21 @@ export function typecheckGraph(g: Graph): void {
   };
   g.inVars.forEach(def);
   for (const e of g.eqns) {
-    for (const a of e.inputs) if (a instanceof Var && !env.has(a.id)) throw new FluxionError(`typecheck: ${e.prim.name} uses an undefined variable\n${g}`);
-    const outs = e.prim.abstractEval(e.inputs.map((a) => a.aval), e.params);
+    for (const a of e.inputs)
+      if (a instanceof Var && !env.has(a.id))
+        throw new FluxionError(`typecheck: ${e.prim.name} uses an undefined variable\n${g}`);
+    const outs = e.prim.abstractEval(
+      e.inputs.map((a) => a.aval),
+      e.params,
+    );
     if (outs.length !== e.outs.length || outs.some((o, i) => !avalsEqual(o, e.outs[i].aval))) {
-      throw new FluxionError(`typecheck: ${e.prim.name} produces ${outs.map(avalString)} but declares ${e.outs.map((v) => avalString(v.aval))}`);
+      throw new FluxionError(
+        `typecheck: ${e.prim.name} produces ${outs.map(avalString)} but declares ${e.outs.map((v) => avalString(v.aval))}`,
+      );
     }
     e.outs.forEach(def);
   }
-  for (const a of g.outs) if (a instanceof Var && !env.has(a.id)) throw new FluxionError(`typecheck: output uses an undefined variable\n${g}`);
+  for (const a of g.outs)
+    if (a instanceof Var && !env.has(a.id))
+      throw new FluxionError(`typecheck: output uses an undefined variable\n${g}`);
 }

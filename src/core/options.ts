@@ -21,8 +21,13 @@ export function checkOptions<P extends t.Props>(fn: string, props: P, opts: unkn
   const result = t.partial(props).decode(opts);
   if (isLeft(result)) {
     const e = result.left[0];
-    const path = e.context.map((c) => c.key).filter(Boolean).join('.');
-    throw new OptionError(`${fn}: option '${path}' must be ${e.context[e.context.length - 1].type.name}, got ${JSON.stringify(e.value)}`);
+    const path = e.context
+      .map((c) => c.key)
+      .filter(Boolean)
+      .join('.');
+    throw new OptionError(
+      `${fn}: option '${path}' must be ${e.context[e.context.length - 1].type.name}, got ${JSON.stringify(e.value)}`,
+    );
   }
   return result.right as Partial<t.TypeOf<t.TypeC<P>>>;
 }

@@ -105,4 +105,9 @@ export interface OnnxEmitter {
 }
 
 /** A primitive's ONNX lowering; `avals` are its operand and result types. */
-export type OnnxRule<P> = (e: OnnxEmitter, inputs: string[], params: P, avals: { ins: ShapedArray[]; outs: ShapedArray[] }) => string[];
+export type OnnxRule<P> = (
+  e: OnnxEmitter,
+  inputs: string[],
+  params: P,
+  avals: { ins: ShapedArray[]; outs: ShapedArray[] },
+) => string[];

@@ -77,14 +77,23 @@ export interface ClosedGraph {
  */
 export function traceToGraph(fn: (...args: Array[]) => Array[], inAvals: readonly ShapedArray[]): ClosedGraph {
   const builder = new Builder();
-  return withMainTrace((m) => new GraphTrace(m), builder, (main) =>
-    withDynamicTrace(main, () => {
-      const trace = main.trace as GraphTrace;
-      const argVars = inAvals.map((a) => new Var(a));
-      const outs = fn(...argVars.map((v) => new GraphTracer(trace, v.aval, v))).map((o) => fullRaise(trace, o) as GraphTracer);
-      const graph = new Graph([...builder.constVars, ...argVars], builder.eqns, outs.map((o) => o.atom));
-      return { graph, consts: builder.constVals };
-    }),
+  return withMainTrace(
+    (m) => new GraphTrace(m),
+    builder,
+    (main) =>
+      withDynamicTrace(main, () => {
+        const trace = main.trace as GraphTrace;
+        const argVars = inAvals.map((a) => new Var(a));
+        const outs = fn(...argVars.map((v) => new GraphTracer(trace, v.aval, v))).map(
+          (o) => fullRaise(trace, o) as GraphTracer,
+        );
+        const graph = new Graph(
+          [...builder.constVars, ...argVars],
+          builder.eqns,
+          outs.map((o) => o.atom),
+        );
+        return { graph, consts: builder.constVals };
+      }),
   );
 }
 
@@ -103,7 +112,8 @@ export function evalGraph(graph: Graph, args: readonly Array[]): Array[] {
 /** Evaluates a typechecked graph on CPU arrays, calling each equation's kernel directly. */
 export function interpret(graph: Graph, args: readonly ConcreteArray[]): ConcreteArray[] {
   const env = new Map<number, ConcreteArray>();
-  const read = (a: Atom): ConcreteArray => (a instanceof Lit ? ConcreteArray.scalar(a.value, a.aval.dtype) : env.get(a.id)!);
+  const read = (a: Atom): ConcreteArray =>
+    a instanceof Lit ? ConcreteArray.scalar(a.value, a.aval.dtype) : env.get(a.id)!;
   graph.inVars.forEach((v, i) => env.set(v.id, args[i]));
   for (const e of graph.eqns) {
     const outs = e.prim.impl(e.inputs.map(read), e.params);
@@ -124,5 +134,7 @@ export function installGraphRunner(runner: GraphRunner): void {
  * a scan body is a compiled executable called once per step rather than a chain of eager operations.
  */
 export function runGraph(graph: Graph, args: readonly Array[]): Array[] {
-  return graphRunner && args.every((a) => a instanceof ConcreteArray) ? graphRunner(graph, args as ConcreteArray[]) : evalGraph(graph, args);
+  return graphRunner && args.every((a) => a instanceof ConcreteArray)
+    ? graphRunner(graph, args as ConcreteArray[])
+    : evalGraph(graph, args);
 }

@@ -65,7 +65,10 @@ class EvalTrace extends Trace {
   }
   processPrimitive(prim: Primitive, args: Array[], params: Params): Array[] {
     // The shape rule validates operands before any kernel runs, so bad input is an error, not a wrong answer.
-    prim.abstractEval(args.map((a) => a.aval), params);
+    prim.abstractEval(
+      args.map((a) => a.aval),
+      params,
+    );
     return backendHook?.(prim, args, params) ?? prim.impl(args as ConcreteArray[], params);
   }
 }
@@ -74,7 +77,11 @@ const stack: MainTrace[] = [new MainTrace(0, (m) => new EvalTrace(m), null)];
 let dynamic: MainTrace = stack[0];
 
 /** Runs `fn` with a new transform of the given kind pushed on the trace stack. */
-export function withMainTrace<T>(makeTrace: (main: MainTrace) => Trace, global: unknown, fn: (main: MainTrace) => T): T {
+export function withMainTrace<T>(
+  makeTrace: (main: MainTrace) => Trace,
+  global: unknown,
+  fn: (main: MainTrace) => T,
+): T {
   const main = new MainTrace(stack.length, makeTrace, global);
   stack.push(main);
   try {
@@ -99,7 +106,9 @@ function topTrace(args: readonly Array[]): MainTrace {
   let top = dynamic;
   for (const a of args) if (a instanceof Tracer && a.trace.main.level > top.level) top = a.trace.main;
   if (stack[top.level] !== top) {
-    throw new TraceError(`a traced array from a finished transform (jit, grad or vmap) was used outside it; return values from transformed functions instead of storing them outside`);
+    throw new TraceError(
+      `a traced array from a finished transform (jit, grad or vmap) was used outside it; return values from transformed functions instead of storing them outside`,
+    );
   }
   return top;
 }

@@ -15,7 +15,7 @@ export interface ImageSplit {
 }
 
 // Node built-ins are fetched on use, so the package also loads in browsers (where these loaders are unavailable).
-const node = <T,>(name: string): T => {
+const node = <T>(name: string): T => {
   const get = (globalThis as { process?: { getBuiltinModule?: (n: string) => unknown } }).process?.getBuiltinModule;
   if (!get) throw new ValueError(`datasets: ${name} is needed to read files; dataset loaders run in Node only`);
   return get(name) as T;
@@ -54,7 +54,10 @@ export function loadIdxPair(imagesPath: string, labelsPath: string, limit = Infi
  * @example const { train, test } = mnist({ limitTrain: 1000 });
  * @category Data
  */
-export function mnist(opts: { dir?: string; limitTrain?: number; limitTest?: number } = {}): { train: ImageSplit; test: ImageSplit } {
+export function mnist(opts: { dir?: string; limitTrain?: number; limitTest?: number } = {}): {
+  train: ImageSplit;
+  test: ImageSplit;
+} {
   let dir = opts.dir;
   if (dir === undefined) {
     try {
@@ -71,7 +74,10 @@ export function mnist(opts: { dir?: string; limitTrain?: number; limitTest?: num
 function idxSplits(fn: string, dir: string, opts: { limitTrain?: number; limitTest?: number }) {
   const need = (base: string) => {
     const f = [join(dir, base), join(dir, base + '.gz')].find(existsSync);
-    if (!f) throw new ValueError(`${fn}: ${base} not found under ${dir}${fn === 'fashionMnist' ? ' (apt-get install dataset-fashion-mnist)' : ''}`);
+    if (!f)
+      throw new ValueError(
+        `${fn}: ${base} not found under ${dir}${fn === 'fashionMnist' ? ' (apt-get install dataset-fashion-mnist)' : ''}`,
+      );
     return f;
   };
   return {
@@ -81,7 +87,10 @@ function idxSplits(fn: string, dir: string, opts: { limitTrain?: number; limitTe
 }
 
 /** Fashion-MNIST (Xiao et al. 2017) from Debian's `dataset-fashion-mnist` (apt-get install dataset-fashion-mnist), read from /usr/share/datasets/fashion-mnist. @category Data */
-export function fashionMnist(opts: { dir?: string; limitTrain?: number; limitTest?: number } = {}): { train: ImageSplit; test: ImageSplit } {
+export function fashionMnist(opts: { dir?: string; limitTrain?: number; limitTest?: number } = {}): {
+  train: ImageSplit;
+  test: ImageSplit;
+} {
   const dir = opts.dir ?? '/usr/share/datasets/fashion-mnist';
   return idxSplits('fashionMnist', dir, opts);
 }

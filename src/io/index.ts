@@ -19,6 +19,8 @@ const asFluxionError = (e: unknown): FluxionError => (e instanceof FluxionError 
  * @example pipe(io.loadSafetensorsE(bytes), E.map(({ params }) => params))
  * @category IO
  */
-export const loadSafetensorsE = (bytes: Uint8Array): Either<FluxionError, ReturnType<typeof loadSafetensors>> => tryCatch(() => loadSafetensors(bytes), asFluxionError);
+export const loadSafetensorsE = (bytes: Uint8Array): Either<FluxionError, ReturnType<typeof loadSafetensors>> =>
+  tryCatch(() => loadSafetensors(bytes), asFluxionError);
 /** {@link parseIdx} returning an fp-ts Either. @category IO */
-export const parseIdxE = (bytes: Uint8Array, name?: string): Either<FluxionError, ReturnType<typeof parseIdx>> => tryCatch(() => parseIdx(bytes, name), asFluxionError);
+export const parseIdxE = (bytes: Uint8Array, name?: string): Either<FluxionError, ReturnType<typeof parseIdx>> =>
+  tryCatch(() => parseIdx(bytes, name), asFluxionError);

@@ -14,7 +14,11 @@ import { flatten, type TreeDef } from '../tree.js';
 const codes: Record<string, DType> = { F32: 'float32', I32: 'int32', U32: 'uint32', BOOL: 'bool' };
 const names = Object.fromEntries(Object.entries(codes).map(([k, v]) => [v, k]));
 
-const TensorInfo = t.strict({ dtype: t.keyof({ F32: null, I32: null, U32: null, BOOL: null, F16: null }), shape: t.array(t.number), data_offsets: t.tuple([t.number, t.number]) });
+const TensorInfo = t.strict({
+  dtype: t.keyof({ F32: null, I32: null, U32: null, BOOL: null, F16: null }),
+  shape: t.array(t.number),
+  data_offsets: t.tuple([t.number, t.number]),
+});
 const Header = t.record(t.string, t.unknown);
 const Metadata = t.record(t.string, t.string);
 
@@ -22,7 +26,10 @@ const Metadata = t.record(t.string, t.string);
 const FORBIDDEN = new Set(['__proto__', 'constructor', 'prototype']);
 function segments(fn: string, name: string): string[] {
   const path = name.split('.');
-  if (path.some((p) => p === '' || FORBIDDEN.has(p))) throw new ValueError(`${fn}: tensor name '${name.slice(0, 80)}' has an empty or reserved segment (__proto__, constructor, prototype)`);
+  if (path.some((p) => p === '' || FORBIDDEN.has(p)))
+    throw new ValueError(
+      `${fn}: tensor name '${name.slice(0, 80)}' has an empty or reserved segment (__proto__, constructor, prototype)`,
+    );
   return path;
 }
 
@@ -51,7 +58,8 @@ export function saveSafetensors(params: unknown, metadata: Record<string, string
   const taken = new Set<string>();
   for (const name of names_) {
     segments('saveSafetensors', name);
-    if (name === '__metadata__') throw new ValueError("saveSafetensors: a parameter named '__metadata__' would be read back as the metadata");
+    if (name === '__metadata__')
+      throw new ValueError("saveSafetensors: a parameter named '__metadata__' would be read back as the metadata");
     if (taken.has(name)) throw new ValueError(`saveSafetensors: two parameters are both named '${name}'`);
     taken.add(name);
   }
@@ -59,7 +67,8 @@ export function saveSafetensors(params: unknown, metadata: Record<string, string
     const parts = name.split('.');
     for (let k = 1; k < parts.length; k++) {
       const prefix = parts.slice(0, k).join('.');
-      if (taken.has(prefix)) throw new ValueError(`saveSafetensors: parameter '${prefix}' is also a prefix of '${name}'`);
+      if (taken.has(prefix))
+        throw new ValueError(`saveSafetensors: parameter '${prefix}' is also a prefix of '${name}'`);
     }
   }
   const header: Record<string, unknown> = Object.keys(metadata).length ? { __metadata__: metadata } : {};
@@ -67,7 +76,11 @@ export function saveSafetensors(params: unknown, metadata: Record<string, string
   const datas = leaves.map((leaf, i) => {
     const data = (leaf as Array).dataSync();
     if (!names[leaf.dtype]) throw new ValueError(`saveSafetensors: ${names_[i]} has unsupported dtype ${leaf.dtype}`);
-    header[names_[i]] = { dtype: names[leaf.dtype], shape: [...leaf.shape], data_offsets: [offset, offset + data.byteLength] };
+    header[names_[i]] = {
+      dtype: names[leaf.dtype],
+      shape: [...leaf.shape],
+      data_offsets: [offset, offset + data.byteLength],
+    };
     offset += data.byteLength;
     return data;
   });
@@ -93,7 +106,8 @@ export function saveSafetensors(params: unknown, metadata: Record<string, string
 export function loadSafetensors(bytes: Uint8Array): { params: Record<string, any>; metadata: Record<string, string> } {
   if (bytes.length < 8) throw new ValueError('loadSafetensors: file shorter than its 8-byte header length');
   const n = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
-  if (8 + n > bytes.length) throw new ValueError(`loadSafetensors: header length ${n} exceeds the file size ${bytes.length}`);
+  if (8 + n > bytes.length)
+    throw new ValueError(`loadSafetensors: header length ${n} exceeds the file size ${bytes.length}`);
   let raw: unknown;
   try {
     raw = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
@@ -119,15 +133,36 @@ export function loadSafetensors(bytes: Uint8Array): { params: Record<string, any
     const info = TensorInfo.decode(value);
     if (isLeft(info)) {
       const e = info.left[0];
-      throw new ValueError(`loadSafetensors: tensor '${name.slice(0, 80)}' field '${e.context.map((c) => c.key).filter(Boolean).join('.')}' is invalid: ${JSON.stringify(e.value).slice(0, 80)}`);
+      throw new ValueError(
+        `loadSafetensors: tensor '${name.slice(0, 80)}' field '${e.context
+          .map((c) => c.key)
+          .filter(Boolean)
+          .join('.')}' is invalid: ${JSON.stringify(e.value).slice(0, 80)}`,
+      );
     }
-    const { dtype: code, shape, data_offsets: [begin, end] } = info.right;
+    const {
+      dtype: code,
+      shape,
+      data_offsets: [begin, end],
+    } = info.right;
     const dtype = codes[code];
-    if (!dtype) throw new ValueError(`loadSafetensors: tensor '${name}' has dtype ${code}, which this build cannot hold`);
-    if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new ValueError(`loadSafetensors: tensor '${name}' has shape [${shape.slice(0, 8)}], not non-negative integers`);
+    if (!dtype)
+      throw new ValueError(`loadSafetensors: tensor '${name}' has dtype ${code}, which this build cannot hold`);
+    if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+      throw new ValueError(
+        `loadSafetensors: tensor '${name}' has shape [${shape.slice(0, 8)}], not non-negative integers`,
+      );
     const size = shape.reduce((a, b) => a * b, 1);
-    if (!Number.isSafeInteger(begin) || !Number.isSafeInteger(end) || begin < 0 || end - begin !== size * byteSize(dtype) || end > dataBytes) {
-      throw new ValueError(`loadSafetensors: tensor '${name}' of shape [${shape}] ${code} has data_offsets [${begin}, ${end}] that do not fit (file data is ${dataBytes} bytes)`);
+    if (
+      !Number.isSafeInteger(begin) ||
+      !Number.isSafeInteger(end) ||
+      begin < 0 ||
+      end - begin !== size * byteSize(dtype) ||
+      end > dataBytes
+    ) {
+      throw new ValueError(
+        `loadSafetensors: tensor '${name}' of shape [${shape}] ${code} has data_offsets [${begin}, ${end}] that do not fit (file data is ${dataBytes} bytes)`,
+      );
     }
     spans.push([begin, end, name]);
     const path = segments('loadSafetensors', name);
@@ -147,9 +182,13 @@ export function loadSafetensors(bytes: Uint8Array): { params: Record<string, any
   spans.sort((a, b) => a[0] - b[0]);
   let at = 0;
   for (const [begin, end, name] of spans) {
-    if (begin !== at) throw new ValueError(`loadSafetensors: tensor '${name}' starts at byte ${begin}, but the data before it ends at ${at} (${begin < at ? 'overlap' : 'a hole'})`);
+    if (begin !== at)
+      throw new ValueError(
+        `loadSafetensors: tensor '${name}' starts at byte ${begin}, but the data before it ends at ${at} (${begin < at ? 'overlap' : 'a hole'})`,
+      );
     at = end;
   }
-  if (at !== dataBytes) throw new ValueError(`loadSafetensors: ${dataBytes - at} bytes after the last tensor are not part of any tensor`);
+  if (at !== dataBytes)
+    throw new ValueError(`loadSafetensors: ${dataBytes - at} bytes after the last tensor are not part of any tensor`);
   return { params, metadata };
 }

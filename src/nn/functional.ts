@@ -19,9 +19,11 @@ import { uniform as randomUniform } from '../random.js';
 /** max(x, 0); the derivative at 0 is 0 (as in JAX and PyTorch). @category Activations */
 export const relu = (x: ArrayLike): Array => np.where(np.greater(x, 0), x, 0);
 /** x for x > 0, `negativeSlope * x` otherwise (default 0.01). @category Activations */
-export const leakyRelu = (x: ArrayLike, negativeSlope = 0.01): Array => np.where(np.greater(x, 0), x, np.multiply(x, negativeSlope));
+export const leakyRelu = (x: ArrayLike, negativeSlope = 0.01): Array =>
+  np.where(np.greater(x, 0), x, np.multiply(x, negativeSlope));
 /** x for x > 0, `alpha * (e^x - 1)` otherwise (Clevert et al. 2015). @category Activations */
-export const elu = (x: ArrayLike, alpha = 1): Array => np.where(np.greater(x, 0), x, np.multiply(np.expm1(np.minimum(x, 0)), alpha));
+export const elu = (x: ArrayLike, alpha = 1): Array =>
+  np.where(np.greater(x, 0), x, np.multiply(np.expm1(np.minimum(x, 0)), alpha));
 /** Logistic sigmoid. @category Activations */
 export const sigmoid = np.sigmoid;
 /** Hyperbolic tangent. @category Activations */
@@ -67,14 +69,16 @@ export function logSoftmax(x: ArrayLike, axis = -1): Array {
 
 /** `x @ w^T + b` with PyTorch's `w: [out, in]`; x is `[..., in]`. @category Layers */
 export function linear(x: Array, w: Array, b?: Array | null): Array {
-  if (w.ndim !== 2 || x.shape[x.ndim - 1] !== w.shape[1]) throw new ShapeError(`linear: input ${fmtShape(x.shape)} does not fit weight ${fmtShape(w.shape)} ([out, in])`);
+  if (w.ndim !== 2 || x.shape[x.ndim - 1] !== w.shape[1])
+    throw new ShapeError(`linear: input ${fmtShape(x.shape)} does not fit weight ${fmtShape(w.shape)} ([out, in])`);
   const y = dotGeneral(x, w, { contract: [[x.ndim - 1], [1]], batch: [[], []] });
   return b ? np.add(y, b) : y;
 }
 
 /** Rows of `weight [V, D]` at integer `indices` (any shape): `indices.shape + [D]`. @category Layers */
 export function embedding(indices: Array, weight: Array): Array {
-  if (indices.dtype !== 'int32' && indices.dtype !== 'uint32') throw new ValueError(`embedding: indices must be integers, got ${indices.dtype}`);
+  if (indices.dtype !== 'int32' && indices.dtype !== 'uint32')
+    throw new ValueError(`embedding: indices must be integers, got ${indices.dtype}`);
   return np.take(weight, indices, { axis: 0 });
 }
 
@@ -82,7 +86,8 @@ export function embedding(indices: Array, weight: Array): Array {
 
 /** A size per spatial axis, or one for all. @category Layers */
 export type IntOrList = number | number[];
-const tuple = (v: IntOrList | undefined, n: number, dflt: number): number[] => (v === undefined ? new globalThis.Array(n).fill(dflt) : typeof v === 'number' ? new globalThis.Array(n).fill(v) : v);
+const tuple = (v: IntOrList | undefined, n: number, dflt: number): number[] =>
+  v === undefined ? new globalThis.Array(n).fill(dflt) : typeof v === 'number' ? new globalThis.Array(n).fill(v) : v;
 const intOrList = t.union([t.number, t.array(t.number)]);
 
 /** Options of {@link conv} (and conv1d/conv2d). @category Layers */
@@ -93,10 +98,22 @@ export interface ConvOptions {
   dilation?: IntOrList;
   groups?: number;
 }
-const convProps = { stride: intOrList, padding: t.union([intOrList, t.literal('same'), t.literal('valid')]), dilation: intOrList, groups: t.number };
+const convProps = {
+  stride: intOrList,
+  padding: t.union([intOrList, t.literal('same'), t.literal('valid')]),
+  dilation: intOrList,
+  groups: t.number,
+};
 
 /** Resolves padding (numbers, 'same', 'valid') into [before, after] pairs. */
-function padPairs(fn: string, padding: ConvOptions['padding'], spatial: readonly number[], window: number[], strides: number[], dilation: number[]): [number, number][] {
+function padPairs(
+  fn: string,
+  padding: ConvOptions['padding'],
+  spatial: readonly number[],
+  window: number[],
+  strides: number[],
+  dilation: number[],
+): [number, number][] {
   if (padding === 'valid' || padding === undefined) return spatial.map(() => [0, 0]);
   if (padding === 'same') {
     return spatial.map((s, i) => {
@@ -117,19 +134,28 @@ function padPairs(fn: string, padding: ConvOptions['padding'], spatial: readonly
 export function conv(x: Array, w: Array, b: Array | null | undefined, opts: ConvOptions = {}, name = 'conv'): Array {
   const o = checkOptions(name, convProps, opts);
   const r = w.ndim - 2;
-  if (x.ndim !== r + 2) throw new ShapeError(`${name}: input ${fmtShape(x.shape)} must be [N, C, ${r} spatial dims] for weight ${fmtShape(w.shape)}`);
+  if (x.ndim !== r + 2)
+    throw new ShapeError(
+      `${name}: input ${fmtShape(x.shape)} must be [N, C, ${r} spatial dims] for weight ${fmtShape(w.shape)}`,
+    );
   const groups = o.groups ?? 1;
   const [n, c] = x.shape;
   const [oc, icg] = w.shape;
   if (c % groups !== 0 || oc % groups !== 0 || icg * groups !== c) {
-    throw new ShapeError(`${name}: input has ${c} channels but weight ${fmtShape(w.shape)} with groups=${groups} expects ${icg * groups}`);
+    throw new ShapeError(
+      `${name}: input has ${c} channels but weight ${fmtShape(w.shape)} with groups=${groups} expects ${icg * groups}`,
+    );
   }
   const window = w.shape.slice(2);
-  const strides = tuple(o.stride, r, 1), dilation = tuple(o.dilation, r, 1);
+  const strides = tuple(o.stride, r, 1),
+    dilation = tuple(o.dilation, r, 1);
   const padding = padPairs(name, o.padding as ConvOptions['padding'], x.shape.slice(2), window, strides, dilation);
   const p: UnfoldParams = { window, strides, padding, dilation, padValue: 0 };
   const out = windowOutShape(x.shape.slice(2), p);
-  if (out.some((d) => d <= 0)) throw new ShapeError(`${name}: kernel ${fmtShape(window)} with dilation [${dilation}] is larger than the padded input ${fmtShape(x.shape)}`);
+  if (out.some((d) => d <= 0))
+    throw new ShapeError(
+      `${name}: kernel ${fmtShape(window)} with dilation [${dilation}] is larger than the padded input ${fmtShape(x.shape)}`,
+    );
   // Large eager convolutions run as one staged graph, which the CPU backend hands to a native Conv.
   const staged = x.toConcrete() !== null && w.toConcrete() !== null && x.size + w.size >= STAGED_CONV_ELEMENTS;
   const yy = staged ? stagedCorrelate(x, w, p, groups) : correlate(x, w, p, groups);
@@ -140,7 +166,10 @@ const STAGED_CONV_ELEMENTS = 1 << 16;
 
 /** The convolution proper: unfold (im2col) contracted with the kernel over channels and window, per group. */
 function correlate(x: Array, w: Array, p: UnfoldParams, groups: number): Array {
-  const [n] = x.shape, [oc, icg] = w.shape, window = p.window, r = window.length;
+  const [n] = x.shape,
+    [oc, icg] = w.shape,
+    window = p.window,
+    r = window.length;
   const out = windowOutShape(x.shape.slice(2), p);
   const patches = P.reshape(unfold(x, p), [n, groups, icg, ...window, ...out]); // [N, g, C/g, ...k, ...out]
   const wg = P.reshape(w, [groups, oc / groups, icg, ...window]);
@@ -151,9 +180,11 @@ function correlate(x: Array, w: Array, p: UnfoldParams, groups: number): Array {
 }
 const stagedCorrelate = jit(correlate, { staticArgnums: [2, 3] });
 /** 1-d convolution: `x [N, C, L]`, `w [O, C/g, K]`. @example conv1d(x, w, b, {padding: 1}) @category Layers */
-export const conv1d = (x: Array, w: Array, b?: Array | null, opts?: ConvOptions): Array => conv(x, w, b, opts, 'conv1d');
+export const conv1d = (x: Array, w: Array, b?: Array | null, opts?: ConvOptions): Array =>
+  conv(x, w, b, opts, 'conv1d');
 /** 2-d convolution: `x [N, C, H, W]`, `w [O, C/g, kH, kW]`. @example conv2d(x, w, b, {stride: 2, padding: 'same'}) @category Layers */
-export const conv2d = (x: Array, w: Array, b?: Array | null, opts?: ConvOptions): Array => conv(x, w, b, opts, 'conv2d');
+export const conv2d = (x: Array, w: Array, b?: Array | null, opts?: ConvOptions): Array =>
+  conv(x, w, b, opts, 'conv2d');
 
 /** Options of {@link convTranspose2d}. @category Layers */
 export interface ConvTransposeOptions {
@@ -170,29 +201,50 @@ export interface ConvTransposeOptions {
  * flipped kernel.
  * @category Layers
  */
-export function convTranspose(x: Array, w: Array, b: Array | null | undefined, opts: ConvTransposeOptions = {}, name = 'convTranspose'): Array {
-  const o = checkOptions(name, { stride: intOrList, padding: intOrList, outputPadding: intOrList, groups: t.number, dilation: intOrList }, opts);
+export function convTranspose(
+  x: Array,
+  w: Array,
+  b: Array | null | undefined,
+  opts: ConvTransposeOptions = {},
+  name = 'convTranspose',
+): Array {
+  const o = checkOptions(
+    name,
+    { stride: intOrList, padding: intOrList, outputPadding: intOrList, groups: t.number, dilation: intOrList },
+    opts,
+  );
   const r = w.ndim - 2;
   const groups = o.groups ?? 1;
   const [cin, ocg] = w.shape;
   if (x.ndim !== r + 2 || x.shape[1] !== cin || cin % groups !== 0) {
-    throw new ShapeError(`${name}: input ${fmtShape(x.shape)} does not fit weight ${fmtShape(w.shape)} ([C_in, C_out/groups, ...kernel]) with groups=${groups}`);
+    throw new ShapeError(
+      `${name}: input ${fmtShape(x.shape)} does not fit weight ${fmtShape(w.shape)} ([C_in, C_out/groups, ...kernel]) with groups=${groups}`,
+    );
   }
   const window = w.shape.slice(2);
-  const s = tuple(o.stride, r, 1), pd = tuple(o.padding, r, 0), op = tuple(o.outputPadding, r, 0), d = tuple(o.dilation, r, 1);
+  const s = tuple(o.stride, r, 1),
+    pd = tuple(o.padding, r, 0),
+    op = tuple(o.outputPadding, r, 0),
+    d = tuple(o.dilation, r, 1);
   op.forEach((v, i) => {
-    if (v >= Math.max(s[i], d[i])) throw new ValueError(`${name}: outputPadding ${v} must be smaller than stride or dilation (${s[i]}, ${d[i]})`);
+    if (v >= Math.max(s[i], d[i]))
+      throw new ValueError(`${name}: outputPadding ${v} must be smaller than stride or dilation (${s[i]}, ${d[i]})`);
   });
   // Spread the input by the stride, pad by dilation*(k-1) - padding (negative crops), then correlate with the flipped kernel.
   const lo = window.map((k, i) => d[i] * (k - 1) - pd[i]);
   const xd = P.pad(x, [0, 0, ...lo], [0, 0, ...lo.map((l, i) => l + op[i])], [0, 0, ...s.map((v) => v - 1)], 0);
   const wg = P.reshape(w, [groups, cin / groups, ocg, ...window]);
-  const wt = P.reshape(P.transpose(wg, [0, 2, 1, ...window.map((_, i) => 3 + i)]), [groups * ocg, cin / groups, ...window]);
+  const wt = P.reshape(P.transpose(wg, [0, 2, 1, ...window.map((_, i) => 3 + i)]), [
+    groups * ocg,
+    cin / groups,
+    ...window,
+  ]);
   const flipped = np.flip(wt, { axis: window.map((_, i) => 2 + i) });
   return conv(xd, flipped, b, { dilation: d, groups }, name);
 }
 /** 2-d transposed convolution, `x [N, C_in, H, W]`, `w [C_in, C_out/g, kH, kW]`. @category Layers */
-export const convTranspose2d = (x: Array, w: Array, b?: Array | null, opts?: ConvTransposeOptions): Array => convTranspose(x, w, b, opts, 'convTranspose2d');
+export const convTranspose2d = (x: Array, w: Array, b?: Array | null, opts?: ConvTransposeOptions): Array =>
+  convTranspose(x, w, b, opts, 'convTranspose2d');
 
 // ---------------------------------------------------------------- pooling
 
@@ -205,17 +257,26 @@ export interface PoolOptions {
   dilation?: IntOrList;
   ceilMode?: boolean;
 }
-const poolProps = { kernelSize: intOrList, stride: intOrList, padding: intOrList, dilation: intOrList, ceilMode: t.boolean };
+const poolProps = {
+  kernelSize: intOrList,
+  stride: intOrList,
+  padding: intOrList,
+  dilation: intOrList,
+  ceilMode: t.boolean,
+};
 
 /** Window params for pooling over the trailing `r` axes, including ceil-mode's extra padding. */
 function poolWindow(fn: string, x: Array, o: Partial<PoolOptions>, r: number): UnfoldParams {
   if (o.kernelSize === undefined) throw new ValueError(`${fn}: kernelSize is required`);
   if (x.ndim < r + 1) throw new ShapeError(`${fn}: input ${fmtShape(x.shape)} needs at least ${r + 1} axes`);
-  const window = tuple(o.kernelSize, r, 1), strides = tuple(o.stride ?? o.kernelSize, r, 1);
-  const pad = tuple(o.padding, r, 0), dilation = tuple(o.dilation, r, 1);
+  const window = tuple(o.kernelSize, r, 1),
+    strides = tuple(o.stride ?? o.kernelSize, r, 1);
+  const pad = tuple(o.padding, r, 0),
+    dilation = tuple(o.dilation, r, 1);
   const spatial = x.shape.slice(x.ndim - r);
   pad.forEach((p, i) => {
-    if (p > window[i] / 2) throw new ValueError(`${fn}: padding ${p} must be at most half the kernel size ${window[i]}`);
+    if (p > window[i] / 2)
+      throw new ValueError(`${fn}: padding ${p} must be at most half the kernel size ${window[i]}`);
   });
   const padding = spatial.map((s, i): [number, number] => {
     if (!o.ceilMode) return [pad[i], pad[i]];
@@ -232,7 +293,10 @@ const windowAxes = (ndim: number, r: number) => globalThis.Array.from({ length: 
 export function maxPool2d(x: Array, opts: PoolOptions): Array {
   const p = poolWindow('maxPool2d', x, checkOptions('maxPool2d', poolProps, opts), 2);
   const patches = unfold(x, { ...p, padValue: -Infinity });
-  return P.reduceMax(patches, windowAxes(x.ndim, 2).map((a) => a));
+  return P.reduceMax(
+    patches,
+    windowAxes(x.ndim, 2).map((a) => a),
+  );
 }
 
 /** Average pooling over the trailing 2 axes; `countIncludePad` (default true) as in PyTorch. @category Layers */
@@ -255,7 +319,8 @@ export function avgPool2d(x: Array, opts: PoolOptions & { countIncludePad?: bool
 function adaptiveMatrix(n: number, out: number): Array {
   const data: number[][] = [];
   for (let i = 0; i < out; i++) {
-    const lo = Math.floor((i * n) / out), hi = Math.ceil(((i + 1) * n) / out);
+    const lo = Math.floor((i * n) / out),
+      hi = Math.ceil(((i + 1) * n) / out);
     data.push(globalThis.Array.from({ length: n }, (_, j) => (j >= lo && j < hi ? 1 / (hi - lo) : 0)));
   }
   return np.array(data);
@@ -286,12 +351,22 @@ export interface BatchNormOptions {
  * the running variance uses the unbiased estimate); in inference, use the running statistics.
  * @category Layers
  */
-export function batchNorm(x: Array, runningMean: Array, runningVar: Array, weight: Array | null, bias: Array | null, opts: BatchNormOptions = {}): { y: Array; runningMean: Array; runningVar: Array } {
+export function batchNorm(
+  x: Array,
+  runningMean: Array,
+  runningVar: Array,
+  weight: Array | null,
+  bias: Array | null,
+  opts: BatchNormOptions = {},
+): { y: Array; runningMean: Array; runningVar: Array } {
   const o = checkOptions('batchNorm', { training: t.boolean, momentum: t.number, eps: t.number }, opts);
-  const eps = o.eps ?? 1e-5, momentum = o.momentum ?? 0.1;
+  const eps = o.eps ?? 1e-5,
+    momentum = o.momentum ?? 0.1;
   const c = x.shape[1];
   if (x.ndim < 2 || runningMean.shape.join() !== `${c}` || runningVar.shape.join() !== `${c}`) {
-    throw new ShapeError(`batchNorm: input ${fmtShape(x.shape)} has ${c} channels but running stats are ${fmtShape(runningMean.shape)}, ${fmtShape(runningVar.shape)}`);
+    throw new ShapeError(
+      `batchNorm: input ${fmtShape(x.shape)} has ${c} channels but running stats are ${fmtShape(runningMean.shape)}, ${fmtShape(runningVar.shape)}`,
+    );
   }
   const axes = x.shape.map((_, i) => i).filter((i) => i !== 1);
   const bshape = x.shape.map((d, i) => (i === 1 ? d : 1));
@@ -302,7 +377,10 @@ export function batchNorm(x: Array, runningMean: Array, runningVar: Array, weigh
     return y;
   };
   if (!(o.training ?? true)) {
-    const xhat = np.divide(np.subtract(x, P.reshape(runningMean, bshape)), np.sqrt(np.add(P.reshape(runningVar, bshape), eps)));
+    const xhat = np.divide(
+      np.subtract(x, P.reshape(runningMean, bshape)),
+      np.sqrt(np.add(P.reshape(runningVar, bshape), eps)),
+    );
     return { y: affine(xhat), runningMean, runningVar };
   }
   const mean = np.mean(x, { axis: axes, keepdims: true });
@@ -310,7 +388,8 @@ export function batchNorm(x: Array, runningMean: Array, runningVar: Array, weigh
   const variance = np.mean(np.square(centered), { axis: axes, keepdims: true });
   const y = affine(np.multiply(centered, np.rsqrt(np.add(variance, eps))));
   const n = x.size / c;
-  const m = np.stopGradient(P.reshape(mean, [c])), v = np.stopGradient(P.reshape(variance, [c]));
+  const m = np.stopGradient(P.reshape(mean, [c])),
+    v = np.stopGradient(P.reshape(variance, [c]));
   return {
     y,
     runningMean: np.add(np.multiply(runningMean, 1 - momentum), np.multiply(m, momentum)),
@@ -319,14 +398,24 @@ export function batchNorm(x: Array, runningMean: Array, runningVar: Array, weigh
 }
 
 /** Layer normalisation (Ba et al. 2016) over the trailing `normalizedShape` axes (biased variance). @category Layers */
-export function layerNorm(x: Array, normalizedShape: number | number[], weight?: Array | null, bias?: Array | null, opts?: { eps?: number }): Array {
+export function layerNorm(
+  x: Array,
+  normalizedShape: number | number[],
+  weight?: Array | null,
+  bias?: Array | null,
+  opts?: { eps?: number },
+): Array {
   const o = checkOptions('layerNorm', { eps: t.number }, opts);
   const ns = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape;
-  if (x.shape.slice(x.ndim - ns.length).join() !== ns.join()) throw new ShapeError(`layerNorm: input ${fmtShape(x.shape)} does not end in normalizedShape ${fmtShape(ns)}`);
+  if (x.shape.slice(x.ndim - ns.length).join() !== ns.join())
+    throw new ShapeError(`layerNorm: input ${fmtShape(x.shape)} does not end in normalizedShape ${fmtShape(ns)}`);
   const axes = windowAxes(x.ndim, ns.length);
   const mean = np.mean(x, { axis: axes, keepdims: true });
   const centered = np.subtract(x, mean);
-  let y = np.multiply(centered, np.rsqrt(np.add(np.mean(np.square(centered), { axis: axes, keepdims: true }), o.eps ?? 1e-5)));
+  let y = np.multiply(
+    centered,
+    np.rsqrt(np.add(np.mean(np.square(centered), { axis: axes, keepdims: true }), o.eps ?? 1e-5)),
+  );
   if (weight) y = np.multiply(y, weight);
   if (bias) y = np.add(y, bias);
   return y;
@@ -358,7 +447,11 @@ export function mse(pred: ArrayLike, target: ArrayLike, opts?: { reduction?: Red
  * targets `[..., C]`, with optional label smoothing.
  * @category Losses
  */
-export function softmaxCrossEntropy(logits: Array, labels: Array, opts?: { labelSmoothing?: number; reduction?: Reduction }): Array {
+export function softmaxCrossEntropy(
+  logits: Array,
+  labels: Array,
+  opts?: { labelSmoothing?: number; reduction?: Reduction },
+): Array {
   const o = checkOptions('softmaxCrossEntropy', { labelSmoothing: t.number, reduction: reductionCodec }, opts);
   const c = logits.shape[logits.ndim - 1];
   const s = o.labelSmoothing ?? 0;
@@ -366,14 +459,21 @@ export function softmaxCrossEntropy(logits: Array, labels: Array, opts?: { label
   let targets = labels;
   let valid: Array | null = null;
   if (labels.dtype === 'int32' || labels.dtype === 'uint32') {
-    if (labels.shape.join() !== logits.shape.slice(0, -1).join()) throw new ShapeError(`softmaxCrossEntropy: labels ${fmtShape(labels.shape)} must be logits' shape ${fmtShape(logits.shape)} without the class axis`);
+    if (labels.shape.join() !== logits.shape.slice(0, -1).join())
+      throw new ShapeError(
+        `softmaxCrossEntropy: labels ${fmtShape(labels.shape)} must be logits' shape ${fmtShape(logits.shape)} without the class axis`,
+      );
     // A label outside [0, classes) is an error when known, and a NaN loss for its example when traced: never a silent 0.
     const known = labels.toConcrete();
     const bad = known ? globalThis.Array.from(known.buffer).find((l) => l < 0 || l >= c) : undefined;
-    if (bad !== undefined) throw new ValueError(`softmaxCrossEntropy: label ${bad} is outside [0, ${c}) for ${c} classes`);
+    if (bad !== undefined)
+      throw new ValueError(`softmaxCrossEntropy: label ${bad} is outside [0, ${c}) for ${c} classes`);
     if (!known) valid = np.logicalAnd(np.greaterEqual(labels, 0), np.less(labels, c));
     targets = np.equal(np.expandDims(labels, -1), np.arange(c)).astype('float32');
-  } else if (labels.shape.join() !== logits.shape.join()) throw new ShapeError(`softmaxCrossEntropy: targets ${fmtShape(labels.shape)} must match logits ${fmtShape(logits.shape)}`);
+  } else if (labels.shape.join() !== logits.shape.join())
+    throw new ShapeError(
+      `softmaxCrossEntropy: targets ${fmtShape(labels.shape)} must match logits ${fmtShape(logits.shape)}`,
+    );
   if (s) targets = np.add(np.multiply(targets, 1 - s), s / c);
   // Classes with no target weight add nothing, even where a logit is masked to -inf (0 * -inf would be NaN).
   const terms = np.where(np.equal(targets, 0), 0, np.multiply(targets, logSoftmax(logits)));
@@ -385,13 +485,23 @@ export function softmaxCrossEntropy(logits: Array, labels: Array, opts?: { label
 /** Negative log-likelihood of integer `labels` under `logProbs [..., C]`. @category Losses */
 export function nll(logProbs: Array, labels: Array, opts?: { reduction?: Reduction }): Array {
   const o = checkOptions('nll', { reduction: reductionCodec }, opts);
-  return reduce(np.negative(np.squeeze(np.takeAlongAxis(logProbs, np.expandDims(labels, -1), -1), { axis: -1 })), o.reduction);
+  return reduce(
+    np.negative(np.squeeze(np.takeAlongAxis(logProbs, np.expandDims(labels, -1), -1), { axis: -1 })),
+    o.reduction,
+  );
 }
 
 /** Binary cross-entropy on logits, `max(x,0) - x*t + log(1+e^-|x|)`, stable for large |x|. @category Losses */
-export function binaryCrossEntropyWithLogits(logits: ArrayLike, targets: ArrayLike, opts?: { reduction?: Reduction }): Array {
+export function binaryCrossEntropyWithLogits(
+  logits: ArrayLike,
+  targets: ArrayLike,
+  opts?: { reduction?: Reduction },
+): Array {
   const o = checkOptions('binaryCrossEntropyWithLogits', { reduction: reductionCodec }, opts);
-  const loss = np.add(np.subtract(np.maximum(logits, 0), np.multiply(logits, targets)), np.log1p(np.exp(np.negative(np.abs(logits)))));
+  const loss = np.add(
+    np.subtract(np.maximum(logits, 0), np.multiply(logits, targets)),
+    np.log1p(np.exp(np.negative(np.abs(logits)))),
+  );
   return reduce(loss, o.reduction);
 }
 
@@ -405,7 +515,8 @@ export function huber(pred: ArrayLike, target: ArrayLike, opts?: { delta?: numbe
 }
 
 /** Fraction of rows whose argmax matches the integer label. @category Losses */
-export const accuracy = (logits: Array, labels: Array): Array => np.mean(np.equal(np.argmax(logits, { axis: -1 }), labels).astype('float32'));
+export const accuracy = (logits: Array, labels: Array): Array =>
+  np.mean(np.equal(np.argmax(logits, { axis: -1 }), labels).astype('float32'));
 
 // ---------------------------------------------------------------- recurrent (whole sequences, PyTorch weights)
 
@@ -436,28 +547,59 @@ export function gruStep(w: RnnWeights, x: Array, h: Array): Array {
   return np.add(np.multiply(np.subtract(1, zt), n), np.multiply(zt, h));
 }
 /** One Elman step with tanh. */
-export const rnnTanhStep = (w: RnnWeights, x: Array, h: Array): Array => np.tanh(np.add(linear(x, w.wIh, w.bIh), linear(h, w.wHh, w.bHh)));
+export const rnnTanhStep = (w: RnnWeights, x: Array, h: Array): Array =>
+  np.tanh(np.add(linear(x, w.wIh, w.bIh), linear(h, w.wHh, w.bHh)));
 
 const squeeze0 = (h: Array) => np.squeeze(h, { axis: 0 });
 const seqMajor = (x: Array, batchFirst?: boolean) => (batchFirst ? np.swapaxes(x, 0, 1) : x);
 
 /** LSTM over a sequence `x [T, N, I]` (or `[N, T, I]` with batchFirst) from `h0, c0 [1, N, H]`, via scan. @category Recurrent */
-export function lstm(x: Array, h0: Array, c0: Array, w: RnnWeights, opts?: { batchFirst?: boolean }): { output: Array; hN: Array; cN: Array } {
-  const [[h, c], ys] = scan(([h, c]: [Array, Array], xt: Array) => {
-    const [h2, c2] = lstmStep(w, xt, h, c);
-    return [[h2, c2] as [Array, Array], h2];
-  }, [squeeze0(h0), squeeze0(c0)] as [Array, Array], seqMajor(x, opts?.batchFirst));
+export function lstm(
+  x: Array,
+  h0: Array,
+  c0: Array,
+  w: RnnWeights,
+  opts?: { batchFirst?: boolean },
+): { output: Array; hN: Array; cN: Array } {
+  const [[h, c], ys] = scan(
+    ([h, c]: [Array, Array], xt: Array) => {
+      const [h2, c2] = lstmStep(w, xt, h, c);
+      return [[h2, c2] as [Array, Array], h2];
+    },
+    [squeeze0(h0), squeeze0(c0)] as [Array, Array],
+    seqMajor(x, opts?.batchFirst),
+  );
   return { output: seqMajor(ys, opts?.batchFirst), hN: np.expandDims(h, 0), cN: np.expandDims(c, 0) };
 }
 /** Runs a single-state step `h' = step(w, x_t, h)` over a sequence with scan. */
-function runSingleState(step: (w: RnnWeights, x: Array, h: Array) => Array, x: Array, h0: Array, w: RnnWeights, opts?: { batchFirst?: boolean }): { output: Array; hN: Array } {
-  const [h, ys] = scan((h: Array, xt: Array) => {
-    const h2 = step(w, xt, h);
-    return [h2, h2];
-  }, squeeze0(h0), seqMajor(x, opts?.batchFirst));
+function runSingleState(
+  step: (w: RnnWeights, x: Array, h: Array) => Array,
+  x: Array,
+  h0: Array,
+  w: RnnWeights,
+  opts?: { batchFirst?: boolean },
+): { output: Array; hN: Array } {
+  const [h, ys] = scan(
+    (h: Array, xt: Array) => {
+      const h2 = step(w, xt, h);
+      return [h2, h2];
+    },
+    squeeze0(h0),
+    seqMajor(x, opts?.batchFirst),
+  );
   return { output: seqMajor(ys, opts?.batchFirst), hN: np.expandDims(h, 0) };
 }
 /** GRU over a sequence, as {@link lstm}. @category Recurrent */
-export const gru = (x: Array, h0: Array, w: RnnWeights, opts?: { batchFirst?: boolean }): { output: Array; hN: Array } => runSingleState(gruStep, x, h0, w, opts);
+export const gru = (
+  x: Array,
+  h0: Array,
+  w: RnnWeights,
+  opts?: { batchFirst?: boolean },
+): { output: Array; hN: Array } => runSingleState(gruStep, x, h0, w, opts);
 /** Elman RNN (tanh) over a sequence, as {@link lstm}. @category Recurrent */
-export const rnn = (x: Array, h0: Array, w: RnnWeights, opts?: { batchFirst?: boolean }): { output: Array; hN: Array } => runSingleState(rnnTanhStep, x, h0, w, opts);
+export const rnn = (
+  x: Array,
+  h0: Array,
+  w: RnnWeights,
+  opts?: { batchFirst?: boolean },
+): { output: Array; hN: Array } => runSingleState(rnnTanhStep, x, h0, w, opts);

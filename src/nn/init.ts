@@ -5,7 +5,12 @@
  */
 import type { Array } from '../core/array.js';
 import { ValueError, fmtShape } from '../core/errors.js';
-import { type Key, normal as randomNormal, truncatedNormal as randomTruncated, uniform as randomUniform } from '../random.js';
+import {
+  type Key,
+  normal as randomNormal,
+  truncatedNormal as randomTruncated,
+  uniform as randomUniform,
+} from '../random.js';
 import * as np from '../np/index.js';
 
 /** An initialiser: a key and a shape to an array. @category Initializers */
@@ -21,16 +26,27 @@ export function fans(shape: readonly number[]): { fanIn: number; fanOut: number 
 
 /** All zeros. @category Initializers */ export const zeros: Initializer = (_, shape) => np.zeros(shape);
 /** All ones. @category Initializers */ export const ones: Initializer = (_, shape) => np.ones(shape);
-/** A constant. @category Initializers */ export const constant = (v: number): Initializer => (_, shape) => np.full(shape, v);
-/** N(0, std^2). @category Initializers */ export const normal = (std = 1): Initializer => (key, shape) => np.multiply(randomNormal(key, shape), std);
-/** U(-scale, scale). @category Initializers */ export const uniform = (scale = 1): Initializer => (key, shape) => randomUniform(key, shape, { minval: -scale, maxval: scale });
+/** A constant. @category Initializers */ export const constant =
+  (v: number): Initializer =>
+  (_, shape) =>
+    np.full(shape, v);
+/** N(0, std^2). @category Initializers */ export const normal =
+  (std = 1): Initializer =>
+  (key, shape) =>
+    np.multiply(randomNormal(key, shape), std);
+/** U(-scale, scale). @category Initializers */ export const uniform =
+  (scale = 1): Initializer =>
+  (key, shape) =>
+    randomUniform(key, shape, { minval: -scale, maxval: scale });
 
-const byFan = (kind: 'in' | 'out' | 'avg', gain: number, dist: 'uniform' | 'normal'): Initializer => (key, shape) => {
-  const { fanIn, fanOut } = fans(shape);
-  const fan = kind === 'in' ? fanIn : kind === 'out' ? fanOut : (fanIn + fanOut) / 2;
-  const std = gain / Math.sqrt(fan);
-  return dist === 'uniform' ? uniform(std * Math.sqrt(3))(key, shape) : normal(std)(key, shape);
-};
+const byFan =
+  (kind: 'in' | 'out' | 'avg', gain: number, dist: 'uniform' | 'normal'): Initializer =>
+  (key, shape) => {
+    const { fanIn, fanOut } = fans(shape);
+    const fan = kind === 'in' ? fanIn : kind === 'out' ? fanOut : (fanIn + fanOut) / 2;
+    const std = gain / Math.sqrt(fan);
+    return dist === 'uniform' ? uniform(std * Math.sqrt(3))(key, shape) : normal(std)(key, shape);
+  };
 /** Glorot/Xavier uniform (Glorot & Bengio 2010): U(±sqrt(6/(fanIn+fanOut))). @category Initializers */
 export const glorotUniform = (gain = 1): Initializer => byFan('avg', gain, 'uniform');
 /** Glorot/Xavier normal: N(0, 2/(fanIn+fanOut)). @category Initializers */
@@ -44,7 +60,10 @@ export const lecunUniform = (): Initializer => byFan('in', 1, 'uniform');
 /** LeCun normal: N(0, 1/fanIn). @category Initializers */
 export const lecunNormal = (): Initializer => byFan('in', 1, 'normal');
 /** Normal truncated to ±2 std. @category Initializers */
-export const truncatedNormal = (std = 1): Initializer => (key, shape) => np.multiply(randomTruncated(key, -2, 2, shape), std);
+export const truncatedNormal =
+  (std = 1): Initializer =>
+  (key, shape) =>
+    np.multiply(randomTruncated(key, -2, 2, shape), std);
 /** PyTorch's default for Linear and Conv weights and biases: U(±1/sqrt(fanIn)) of the weight. @category Initializers */
 export const torchDefault = (fanIn: number): Initializer => uniform(1 / Math.sqrt(Math.max(1, fanIn)));
 /** Alias of glorotUniform. @category Initializers */
@@ -55,22 +74,25 @@ export const xavier = glorotUniform;
  * by Gram-Schmidt on a Gaussian matrix.
  * @category Initializers
  */
-export const orthogonal = (gain = 1): Initializer => (key, shape) => {
-  if (shape.length < 2) throw new ValueError(`orthogonal: needs at least 2 dimensions, got ${fmtShape(shape)}`);
-  const rows = shape[0], cols = shape.slice(1).reduce((a, b) => a * b, 1);
-  const [n, m] = rows < cols ? [rows, cols] : [cols, rows]; // orthonormalise the n shorter vectors of length m
-  const g = randomNormal(key, [n, m]).dataSync() as Float32Array;
-  const q: Float64Array[] = [];
-  for (let i = 0; i < n; i++) {
-    const v = Float64Array.from(g.subarray(i * m, (i + 1) * m));
-    for (const u of q) {
-      let d = 0;
-      for (let k = 0; k < m; k++) d += u[k] * v[k];
-      for (let k = 0; k < m; k++) v[k] -= d * u[k];
+export const orthogonal =
+  (gain = 1): Initializer =>
+  (key, shape) => {
+    if (shape.length < 2) throw new ValueError(`orthogonal: needs at least 2 dimensions, got ${fmtShape(shape)}`);
+    const rows = shape[0],
+      cols = shape.slice(1).reduce((a, b) => a * b, 1);
+    const [n, m] = rows < cols ? [rows, cols] : [cols, rows]; // orthonormalise the n shorter vectors of length m
+    const g = randomNormal(key, [n, m]).dataSync() as Float32Array;
+    const q: Float64Array[] = [];
+    for (let i = 0; i < n; i++) {
+      const v = Float64Array.from(g.subarray(i * m, (i + 1) * m));
+      for (const u of q) {
+        let d = 0;
+        for (let k = 0; k < m; k++) d += u[k] * v[k];
+        for (let k = 0; k < m; k++) v[k] -= d * u[k];
+      }
+      const norm = Math.sqrt(v.reduce((a, x) => a + x * x, 0));
+      q.push(v.map((x) => x / norm));
     }
-    const norm = Math.sqrt(v.reduce((a, x) => a + x * x, 0));
-    q.push(v.map((x) => x / norm));
-  }
-  const mat = np.array(q.map((row) => globalThis.Array.from(row, (x) => x * gain)));
-  return np.reshape(rows < cols ? mat : np.transpose(mat), shape);
-};
+    const mat = np.array(q.map((row) => globalThis.Array.from(row, (x) => x * gain)));
+    return np.reshape(rows < cols ? mat : np.transpose(mat), shape);
+  };

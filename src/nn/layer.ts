@@ -72,13 +72,15 @@ function entries(layers: readonly Layer[] | Record<string, Layer>): [string, Lay
  * @category Combinators
  */
 export function serial(...args: Layer[] | [Record<string, Layer>]): Layer {
-  const list = args.length === 1 && !('init' in args[0]) ? entries(args[0] as Record<string, Layer>) : entries(args as Layer[]);
+  const list =
+    args.length === 1 && !('init' in args[0]) ? entries(args[0] as Record<string, Layer>) : entries(args as Layer[]);
   return {
     name: 'serial',
     layers: list.map(([, l]) => l),
     init(key, inShape) {
       const keys = split(key, Math.max(1, list.length));
-      const params: Record<string, unknown> = {}, state: Record<string, unknown> = {};
+      const params: Record<string, unknown> = {},
+        state: Record<string, unknown> = {};
       let shape = [...inShape];
       list.forEach(([k, l], i) => {
         const r = l.init(np.slice(keys, i), shape);
@@ -112,14 +114,23 @@ export function parallel(...layers: Layer[]): Layer {
     layers,
     init(key, inShapes) {
       const shapes = inShapes as unknown as number[][];
-      if (!globalThis.Array.isArray(shapes[0]) || shapes.length !== layers.length) throw new ShapeError(`parallel: expects a list of ${layers.length} input shapes, got ${JSON.stringify(inShapes)}`);
+      if (!globalThis.Array.isArray(shapes[0]) || shapes.length !== layers.length)
+        throw new ShapeError(
+          `parallel: expects a list of ${layers.length} input shapes, got ${JSON.stringify(inShapes)}`,
+        );
       const keys = split(key, layers.length);
       const rs = layers.map((l, i) => l.init(np.slice(keys, i), shapes[i]));
-      return { params: rs.map((r) => r.params), state: rs.map((r) => r.state), outShape: rs.map((r) => r.outShape) as unknown as number[] };
+      return {
+        params: rs.map((r) => r.params),
+        state: rs.map((r) => r.state),
+        outShape: rs.map((r) => r.outShape) as unknown as number[],
+      };
     },
     apply(params, state, xs, opts = {}) {
       const keys = opts.key ? split(opts.key, layers.length) : null;
-      const rs = layers.map((l, i) => l.apply(params[i], state[i], xs[i], { ...opts, key: keys ? np.slice(keys, i) : undefined }));
+      const rs = layers.map((l, i) =>
+        l.apply(params[i], state[i], xs[i], { ...opts, key: keys ? np.slice(keys, i) : undefined }),
+      );
       return { y: rs.map((r) => r.y), state: rs.map((r) => r.state) };
     },
   };
@@ -128,13 +139,18 @@ export function parallel(...layers: Layer[]): Layer {
 /** Copies the input into a list of `n` (feed it to {@link parallel}). @category Combinators */
 export const fanOut = (n: number): Layer<{}, {}> => ({
   name: 'fanOut',
-  init: (_, inShape) => ({ params: {}, state: {}, outShape: new globalThis.Array(n).fill([...inShape]) as unknown as number[] }),
+  init: (_, inShape) => ({
+    params: {},
+    state: {},
+    outShape: new globalThis.Array(n).fill([...inShape]) as unknown as number[],
+  }),
   apply: (_, state, x) => ({ y: new globalThis.Array(n).fill(x), state }),
 });
 
 const listShapes = (name: string, inShape: readonly number[]): number[][] => {
   const shapes = inShape as unknown as number[][];
-  if (!globalThis.Array.isArray(shapes[0])) throw new ShapeError(`${name}: expects a list of inputs, got one of shape ${fmtShape(inShape)}`);
+  if (!globalThis.Array.isArray(shapes[0]))
+    throw new ShapeError(`${name}: expects a list of inputs, got one of shape ${fmtShape(inShape)}`);
   return shapes;
 };
 
@@ -144,7 +160,8 @@ export const fanInSum: Layer<{}, {}> = {
   init(_, inShape) {
     const shapes = listShapes('fanInSum', inShape);
     shapes.forEach((s) => {
-      if (s.join() !== shapes[0].join()) throw new ShapeError(`fanInSum: shapes differ: ${shapes.map(fmtShape).join(', ')}`);
+      if (s.join() !== shapes[0].join())
+        throw new ShapeError(`fanInSum: shapes differ: ${shapes.map(fmtShape).join(', ')}`);
     });
     return { params: {}, state: {}, outShape: shapes[0] };
   },
@@ -161,7 +178,12 @@ export const fanInConcat = (axis = 1): Layer<{}, {}> => ({
   apply: (_, state, xs: Array[]) => ({ y: np.concatenate(xs, { axis }), state }),
 });
 function shapeOfMany(fn: (...xs: Array[]) => Array, shapes: number[][]): number[] {
-  return [...traceToGraph((...xs) => [fn(...xs)], shapes.map((s) => ({ shape: s, dtype: 'float32' as const }))).graph.outAvals[0].shape];
+  return [
+    ...traceToGraph(
+      (...xs) => [fn(...xs)],
+      shapes.map((s) => ({ shape: s, dtype: 'float32' as const })),
+    ).graph.outAvals[0].shape,
+  ];
 }
 
 /**
@@ -169,22 +191,34 @@ function shapeOfMany(fn: (...xs: Array[]) => Array, shapes: number[][]): number[
  * conv when shapes change). Built from fanOut, parallel and fanInSum.
  * @category Combinators
  */
-export const residual = (layer: Layer, shortcut: Layer = identity): Layer => ({ ...serial(fanOut(2), parallel(layer, shortcut), fanInSum), name: 'residual' });
+export const residual = (layer: Layer, shortcut: Layer = identity): Layer => ({
+  ...serial(fanOut(2), parallel(layer, shortcut), fanInSum),
+  name: 'residual',
+});
 
 /**
  * `concat([x, layer(x)], axis 1)`: a DenseNet connection (Huang et al. 2017).
  * @category Combinators
  */
-export const denseConcat = (layer: Layer): Layer => ({ ...serial(fanOut(2), parallel(identity, layer), fanInConcat(1)), name: 'denseConcat' });
+export const denseConcat = (layer: Layer): Layer => ({
+  ...serial(fanOut(2), parallel(identity, layer), fanInConcat(1)),
+  name: 'denseConcat',
+});
 
 /**
  * Skip connection across an inner block, U-Net style (Ronneberger et al. 2015):
  * `merge([x, inner(x)])`, merging by channel concatenation by default.
  * @category Combinators
  */
-export const skip = (inner: Layer, merge: Layer = fanInConcat(1)): Layer => ({ ...serial(fanOut(2), parallel(identity, inner), merge), name: 'skip' });
+export const skip = (inner: Layer, merge: Layer = fanInConcat(1)): Layer => ({
+  ...serial(fanOut(2), parallel(identity, inner), merge),
+  name: 'skip',
+});
 
 /** Throws unless `x` has `inShape` off the batch axis; for layers that fix their input size. */
 export function expectFeatures(name: string, x: Array, expected: readonly number[]): void {
-  if (x.shape.slice(1).join() !== expected.join()) throw new ShapeError(`${name}: input ${fmtShape(x.shape)} does not match the initialised features ${fmtShape(expected)}`);
+  if (x.shape.slice(1).join() !== expected.join())
+    throw new ShapeError(
+      `${name}: input ${fmtShape(x.shape)} does not match the initialised features ${fmtShape(expected)}`,
+    );
 }

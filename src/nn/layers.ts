@@ -14,7 +14,8 @@ import { unfold } from '../primitives/index.js';
 import { type Layer, lambda, shapeOf } from './layer.js';
 
 const intOrList = t.union([t.number, t.array(t.number)]);
-const tuple = (v: number | number[] | undefined, n: number, d: number) => (v === undefined ? new globalThis.Array(n).fill(d) : typeof v === 'number' ? new globalThis.Array(n).fill(v) : v);
+const tuple = (v: number | number[] | undefined, n: number, d: number) =>
+  v === undefined ? new globalThis.Array(n).fill(d) : typeof v === 'number' ? new globalThis.Array(n).fill(v) : v;
 const initCodec = t.Function as unknown as t.Type<Initializer>;
 const keys2 = (key: Key): [Key, Key] => {
   const k = split(key, 2);
@@ -22,7 +23,14 @@ const keys2 = (key: Key): [Key, Key] => {
 };
 
 /** Weight and optional bias, PyTorch-initialised by default. */
-function weightAndBias(key: Key, wShape: number[], bShape: number[], bias: boolean, init?: Initializer, biasInit?: Initializer) {
+function weightAndBias(
+  key: Key,
+  wShape: number[],
+  bShape: number[],
+  bias: boolean,
+  init?: Initializer,
+  biasInit?: Initializer,
+) {
   const [kw, kb] = keys2(key);
   const dflt = torchDefault(fans(wShape).fanIn);
   const params: { weight: Array; bias?: Array } = { weight: (init ?? dflt)(kw, wShape) };
@@ -49,7 +57,11 @@ export function dense(outFeatures: number, opts?: DenseOptions): Layer {
     name: 'dense',
     init(key, inShape) {
       const inF = inShape[inShape.length - 1];
-      return { params: weightAndBias(key, [outFeatures, inF], [outFeatures], o.bias ?? true, o.init, o.biasInit), state: {}, outShape: [...inShape.slice(0, -1), outFeatures] };
+      return {
+        params: weightAndBias(key, [outFeatures, inF], [outFeatures], o.bias ?? true, o.init, o.biasInit),
+        state: {},
+        outShape: [...inShape.slice(0, -1), outFeatures],
+      };
     },
     apply: (p, state, x) => ({ y: F.linear(x, p.weight, p.bias), state }),
   };
@@ -60,7 +72,11 @@ export function embedding(num: number, dim: number, opts?: { init?: Initializer 
   const o = checkOptions('embedding', { init: initCodec }, opts);
   return {
     name: 'embedding',
-    init: (key, inShape) => ({ params: { weight: (o.init ?? normal(1))(key, [num, dim]) }, state: {}, outShape: [...inShape, dim] }),
+    init: (key, inShape) => ({
+      params: { weight: (o.init ?? normal(1))(key, [num, dim]) },
+      state: {},
+      outShape: [...inShape, dim],
+    }),
     apply: (p, state, x) => ({ y: F.embedding(x, p.weight), state }),
   };
 }
@@ -72,47 +88,122 @@ export const flatten: Layer = lambda('flatten', (x) => np.reshape(x, [x.shape[0]
 
 /** Options of {@link conv2d} and {@link conv1d}. @category Layers */
 export interface ConvLayerOptions extends F.ConvOptions, DenseOptions {}
-const convProps = { stride: intOrList, padding: t.union([intOrList, t.literal('same'), t.literal('valid')]), dilation: intOrList, groups: t.number, bias: t.boolean, init: initCodec, biasInit: initCodec };
+const convProps = {
+  stride: intOrList,
+  padding: t.union([intOrList, t.literal('same'), t.literal('valid')]),
+  dilation: intOrList,
+  groups: t.number,
+  bias: t.boolean,
+  init: initCodec,
+  biasInit: initCodec,
+};
 
-function convLayer(name: string, r: number, outChannels: number, kernelSize: number | number[], opts?: ConvLayerOptions): Layer {
+function convLayer(
+  name: string,
+  r: number,
+  outChannels: number,
+  kernelSize: number | number[],
+  opts?: ConvLayerOptions,
+): Layer {
   const o = checkOptions(name, convProps, opts);
   const k = tuple(kernelSize, r, 1);
   const groups = o.groups ?? 1;
-  const fopts: F.ConvOptions = { stride: o.stride, padding: o.padding as F.ConvOptions['padding'], dilation: o.dilation, groups };
-  const s = tuple(o.stride, r, 1)[0], d = tuple(o.dilation, r, 1)[0];
-  const pad = typeof o.padding === 'string' ? (o.padding === 'same' ? Math.floor((d * (k[0] - 1)) / 2) : 0) : tuple(o.padding, r, 0)[0];
+  const fopts: F.ConvOptions = {
+    stride: o.stride,
+    padding: o.padding as F.ConvOptions['padding'],
+    dilation: o.dilation,
+    groups,
+  };
+  const s = tuple(o.stride, r, 1)[0],
+    d = tuple(o.dilation, r, 1)[0];
+  const pad =
+    typeof o.padding === 'string'
+      ? o.padding === 'same'
+        ? Math.floor((d * (k[0] - 1)) / 2)
+        : 0
+      : tuple(o.padding, r, 0)[0];
   return {
     name,
     window: { kernel: k[0], stride: s, padding: pad, dilation: d },
     init(key, inShape) {
       const c = inShape[1];
-      if (inShape.length !== r + 2 || c % groups !== 0) throw new ShapeError(`${name}: input shape ${fmtShape(inShape)} must be [N, C, ${r} spatial] with C divisible by groups=${groups}`);
-      const params = weightAndBias(key, [outChannels, c / groups, ...k], [outChannels], o.bias ?? true, o.init, o.biasInit);
-      return { params, state: {}, outShape: shapeOf((x) => F.conv(x, params.weight, params.bias, fopts, name), inShape) };
+      if (inShape.length !== r + 2 || c % groups !== 0)
+        throw new ShapeError(
+          `${name}: input shape ${fmtShape(inShape)} must be [N, C, ${r} spatial] with C divisible by groups=${groups}`,
+        );
+      const params = weightAndBias(
+        key,
+        [outChannels, c / groups, ...k],
+        [outChannels],
+        o.bias ?? true,
+        o.init,
+        o.biasInit,
+      );
+      return {
+        params,
+        state: {},
+        outShape: shapeOf((x) => F.conv(x, params.weight, params.bias, fopts, name), inShape),
+      };
     },
     apply: (p, state, x) => ({ y: F.conv(x, p.weight, p.bias, fopts, name), state }),
   };
 }
 /** 2-d convolution layer, `weight [O, C/groups, kH, kW]` (OIHW). @example conv2d(6, 5, {padding: 2}) @category Layers */
-export const conv2d = (outChannels: number, kernelSize: number | number[], opts?: ConvLayerOptions): Layer => convLayer('conv2d', 2, outChannels, kernelSize, opts);
+export const conv2d = (outChannels: number, kernelSize: number | number[], opts?: ConvLayerOptions): Layer =>
+  convLayer('conv2d', 2, outChannels, kernelSize, opts);
 /** 1-d convolution layer, `weight [O, C/groups, K]`. @category Layers */
-export const conv1d = (outChannels: number, kernelSize: number, opts?: ConvLayerOptions): Layer => convLayer('conv1d', 1, outChannels, kernelSize, opts);
+export const conv1d = (outChannels: number, kernelSize: number, opts?: ConvLayerOptions): Layer =>
+  convLayer('conv1d', 1, outChannels, kernelSize, opts);
 
 /** Options of {@link convTranspose2d}. @category Layers */
 export interface ConvTransposeLayerOptions extends F.ConvTransposeOptions, DenseOptions {}
 /** Transposed 2-d convolution layer, `weight [C_in, O/groups, kH, kW]` (IOHW). @category Layers */
-export function convTranspose2d(outChannels: number, kernelSize: number | number[], opts?: ConvTransposeLayerOptions): Layer {
-  const o = checkOptions('convTranspose2d', { stride: intOrList, padding: intOrList, outputPadding: intOrList, groups: t.number, dilation: intOrList, bias: t.boolean, init: initCodec, biasInit: initCodec }, opts);
+export function convTranspose2d(
+  outChannels: number,
+  kernelSize: number | number[],
+  opts?: ConvTransposeLayerOptions,
+): Layer {
+  const o = checkOptions(
+    'convTranspose2d',
+    {
+      stride: intOrList,
+      padding: intOrList,
+      outputPadding: intOrList,
+      groups: t.number,
+      dilation: intOrList,
+      bias: t.boolean,
+      init: initCodec,
+      biasInit: initCodec,
+    },
+    opts,
+  );
   const k = tuple(kernelSize, 2, 1);
   const groups = o.groups ?? 1;
-  const fopts: F.ConvTransposeOptions = { stride: o.stride, padding: o.padding, outputPadding: o.outputPadding, groups, dilation: o.dilation };
+  const fopts: F.ConvTransposeOptions = {
+    stride: o.stride,
+    padding: o.padding,
+    outputPadding: o.outputPadding,
+    groups,
+    dilation: o.dilation,
+  };
   return {
     name: 'convTranspose2d',
     init(key, inShape) {
       const c = inShape[1];
       // PyTorch computes the fan from weight.shape[1] * kernel for transposed convs too.
-      const params = weightAndBias(key, [c, outChannels / groups, ...k], [outChannels], o.bias ?? true, o.init ?? torchDefault((outChannels / groups) * k[0] * k[1]), o.biasInit ?? torchDefault((outChannels / groups) * k[0] * k[1]));
-      return { params, state: {}, outShape: shapeOf((x) => F.convTranspose2d(x, params.weight, params.bias, fopts), inShape) };
+      const params = weightAndBias(
+        key,
+        [c, outChannels / groups, ...k],
+        [outChannels],
+        o.bias ?? true,
+        o.init ?? torchDefault((outChannels / groups) * k[0] * k[1]),
+        o.biasInit ?? torchDefault((outChannels / groups) * k[0] * k[1]),
+      );
+      return {
+        params,
+        state: {},
+        outShape: shapeOf((x) => F.convTranspose2d(x, params.weight, params.bias, fopts), inShape),
+      };
     },
     apply: (p, state, x) => ({ y: F.convTranspose2d(x, p.weight, p.bias, fopts), state }),
   };
@@ -123,9 +214,15 @@ export function convTranspose2d(outChannels: number, kernelSize: number | number
  * `weight [Ho, Wo, O, C, kH, kW]` (unfold, then one small matrix per output position).
  * @category Layers
  */
-export function locallyConnected2d(outChannels: number, kernelSize: number | number[], opts?: { stride?: number | number[]; padding?: number | number[]; bias?: boolean }): Layer {
+export function locallyConnected2d(
+  outChannels: number,
+  kernelSize: number | number[],
+  opts?: { stride?: number | number[]; padding?: number | number[]; bias?: boolean },
+): Layer {
   const o = checkOptions('locallyConnected2d', { stride: intOrList, padding: intOrList, bias: t.boolean }, opts);
-  const k = tuple(kernelSize, 2, 1), s = tuple(o.stride, 2, 1), p = tuple(o.padding, 2, 0);
+  const k = tuple(kernelSize, 2, 1),
+    s = tuple(o.stride, 2, 1),
+    p = tuple(o.padding, 2, 0);
   const patches = (x: Array) => unfoldPatches(x, k, s, p); // [N, C, kH, kW, Ho, Wo]
   return {
     name: 'locallyConnected2d',
@@ -133,7 +230,14 @@ export function locallyConnected2d(outChannels: number, kernelSize: number | num
     init(key, inShape) {
       const [n, c] = inShape;
       const [, , , , ho, wo] = shapeOf(patches, inShape);
-      const params = weightAndBias(key, [ho, wo, outChannels, c, k[0], k[1]], [outChannels, ho, wo], o.bias ?? true, torchDefault(c * k[0] * k[1]), torchDefault(c * k[0] * k[1]));
+      const params = weightAndBias(
+        key,
+        [ho, wo, outChannels, c, k[0], k[1]],
+        [outChannels, ho, wo],
+        o.bias ?? true,
+        torchDefault(c * k[0] * k[1]),
+        torchDefault(c * k[0] * k[1]),
+      );
       return { params, state: {}, outShape: [n, outChannels, ho, wo] };
     },
     apply(prm, state, x) {
@@ -143,21 +247,36 @@ export function locallyConnected2d(outChannels: number, kernelSize: number | num
     },
   };
 }
-const unfoldPatches = (x: Array, k: number[], s: number[], p: number[]) => unfold(x, { window: k, strides: s, padding: p.map((v) => [v, v] as [number, number]), dilation: [1, 1], padValue: 0 });
+const unfoldPatches = (x: Array, k: number[], s: number[], p: number[]) =>
+  unfold(x, {
+    window: k,
+    strides: s,
+    padding: p.map((v) => [v, v] as [number, number]),
+    dilation: [1, 1],
+    padValue: 0,
+  });
 
 // ---------------------------------------------------------------- pooling
 
-const poolLayer = (name: string, fn: (x: Array, o: F.PoolOptions & { countIncludePad?: boolean }) => Array) => (kernelSize: number | number[], opts?: Omit<F.PoolOptions, 'kernelSize'> & { countIncludePad?: boolean }): Layer => {
-  const o = { kernelSize, ...opts }; // validated by the functional form when init traces it
-  const k = tuple(kernelSize, 2, 1)[0];
-  return lambda(name, (x) => fn(x, o), { kernel: k, stride: tuple(opts?.stride ?? kernelSize, 2, 1)[0], padding: tuple(opts?.padding, 2, 0)[0], dilation: tuple(opts?.dilation, 2, 1)[0] });
-};
+const poolLayer =
+  (name: string, fn: (x: Array, o: F.PoolOptions & { countIncludePad?: boolean }) => Array) =>
+  (kernelSize: number | number[], opts?: Omit<F.PoolOptions, 'kernelSize'> & { countIncludePad?: boolean }): Layer => {
+    const o = { kernelSize, ...opts }; // validated by the functional form when init traces it
+    const k = tuple(kernelSize, 2, 1)[0];
+    return lambda(name, (x) => fn(x, o), {
+      kernel: k,
+      stride: tuple(opts?.stride ?? kernelSize, 2, 1)[0],
+      padding: tuple(opts?.padding, 2, 0)[0],
+      dilation: tuple(opts?.dilation, 2, 1)[0],
+    });
+  };
 /** Max pooling layer (NCHW). @example maxPool2d(2) @category Layers */
 export const maxPool2d = poolLayer('maxPool2d', F.maxPool2d);
 /** Average pooling layer (NCHW). @category Layers */
 export const avgPool2d = poolLayer('avgPool2d', F.avgPool2d);
 /** Adaptive average pooling to a fixed output size. @category Layers */
-export const adaptiveAvgPool2d = (outputSize: number | number[]): Layer => lambda('adaptiveAvgPool2d', (x) => F.adaptiveAvgPool2d(x, outputSize));
+export const adaptiveAvgPool2d = (outputSize: number | number[]): Layer =>
+  lambda('adaptiveAvgPool2d', (x) => F.adaptiveAvgPool2d(x, outputSize));
 /** Global average pooling `[N, C, ...] -> [N, C]`. @category Layers */
 export const globalAvgPool: Layer = lambda('globalAvgPool', F.globalAvgPool);
 /** Global max pooling `[N, C, ...] -> [N, C]`. @category Layers */
@@ -180,7 +299,11 @@ export function batchNorm(opts?: { momentum?: number; eps?: number; affine?: boo
       return { params, state: { runningMean: np.zeros([c]), runningVar: np.ones([c]) }, outShape: [...inShape] };
     },
     apply(p, s, x, a = {}) {
-      const r = F.batchNorm(x, s.runningMean, s.runningVar, p.weight ?? null, p.bias ?? null, { training: a.training ?? false, momentum: o.momentum, eps: o.eps });
+      const r = F.batchNorm(x, s.runningMean, s.runningVar, p.weight ?? null, p.bias ?? null, {
+        training: a.training ?? false,
+        momentum: o.momentum,
+        eps: o.eps,
+      });
       return { y: r.y, state: { runningMean: r.runningMean, runningVar: r.runningVar } };
     },
   };
@@ -213,11 +336,14 @@ export function dropout(rate: number): Layer {
 // ---------------------------------------------------------------- activations
 
 /** @category Activations */ export const relu: Layer = lambda('relu', F.relu);
-/** @category Activations */ export const leakyRelu = (slope = 0.01): Layer => lambda('leakyRelu', (x) => F.leakyRelu(x, slope));
+/** @category Activations */ export const leakyRelu = (slope = 0.01): Layer =>
+  lambda('leakyRelu', (x) => F.leakyRelu(x, slope));
 /** @category Activations */ export const elu = (alpha = 1): Layer => lambda('elu', (x) => F.elu(x, alpha));
-/** @category Activations */ export const gelu = (approximate: 'none' | 'tanh' = 'none'): Layer => lambda('gelu', (x) => F.gelu(x, { approximate }));
+/** @category Activations */ export const gelu = (approximate: 'none' | 'tanh' = 'none'): Layer =>
+  lambda('gelu', (x) => F.gelu(x, { approximate }));
 /** @category Activations */ export const sigmoid: Layer = lambda('sigmoid', F.sigmoid);
 /** @category Activations */ export const tanh: Layer = lambda('tanh', F.tanh);
 /** @category Activations */ export const softplus: Layer = lambda('softplus', F.softplus);
 /** @category Activations */ export const softmax = (axis = -1): Layer => lambda('softmax', (x) => F.softmax(x, axis));
-/** @category Activations */ export const logSoftmax = (axis = -1): Layer => lambda('logSoftmax', (x) => F.logSoftmax(x, axis));
+/** @category Activations */ export const logSoftmax = (axis = -1): Layer =>
+  lambda('logSoftmax', (x) => F.logSoftmax(x, axis));

@@ -45,7 +45,11 @@ export function receptiveField(layer: Layer, inShape: number[]): ReceptiveFieldR
     }
     if (l.window) {
       const { kernel: k, stride: s, padding: p, dilation: d } = l.window;
-      cur = { size: cur.size + (k - 1) * d * cur.jump, jump: cur.jump * s, start: cur.start + (((k - 1) * d) / 2 - p) * cur.jump };
+      cur = {
+        size: cur.size + (k - 1) * d * cur.jump,
+        jump: cur.jump * s,
+        start: cur.start + (((k - 1) * d) / 2 - p) * cur.jump,
+      };
     }
     rows.push({ name: l.name, ...cur, outShape: [] });
   };

@@ -40,16 +40,18 @@ function gateWeights(key: Key, gates: number, inputSize: number, hidden: number)
 }
 
 /** A cell whose carry is its output `h`, with `gates` stacked PyTorch weight blocks. */
-const singleStateCell = (name: string, gates: number, step: (w: F.RnnWeights, x: Array, h: Array) => Array) => (hiddenSize: number): Cell => ({
-  name,
-  hiddenSize,
-  init: (key, i) => gateWeights(key, gates, i, hiddenSize),
-  initialCarry: (n) => np.zeros([n, hiddenSize]),
-  step: (p, h, x) => {
-    const h2 = step(p, x, h);
-    return [h2, h2];
-  },
-});
+const singleStateCell =
+  (name: string, gates: number, step: (w: F.RnnWeights, x: Array, h: Array) => Array) =>
+  (hiddenSize: number): Cell => ({
+    name,
+    hiddenSize,
+    init: (key, i) => gateWeights(key, gates, i, hiddenSize),
+    initialCarry: (n) => np.zeros([n, hiddenSize]),
+    step: (p, h, x) => {
+      const h2 = step(p, x, h);
+      return [h2, h2];
+    },
+  });
 
 /** Elman cell `h' = tanh(W_ih x + b_ih + W_hh h + b_hh)`. @category Recurrent */
 export const rnnCell: (hiddenSize: number) => Cell = singleStateCell('rnnCell', 1, F.rnnTanhStep);
@@ -69,8 +71,13 @@ export function lstmCell(hiddenSize: number, opts?: { peephole?: boolean }): Cel
       const [k1, k2] = split(key, 2);
       const p: Record<string, Array> = gateWeights(k1, 4, i, hiddenSize);
       if (o.peephole) {
-        const k = split(k2, 3), u = torchDefault(hiddenSize);
-        Object.assign(p, { wCi: u(np.slice(k, 0), [hiddenSize]), wCf: u(np.slice(k, 1), [hiddenSize]), wCo: u(np.slice(k, 2), [hiddenSize]) });
+        const k = split(k2, 3),
+          u = torchDefault(hiddenSize);
+        Object.assign(p, {
+          wCi: u(np.slice(k, 0), [hiddenSize]),
+          wCf: u(np.slice(k, 1), [hiddenSize]),
+          wCo: u(np.slice(k, 2), [hiddenSize]),
+        });
       }
       return p;
     },
@@ -115,26 +122,40 @@ export interface RnnOptions {
  * @category Recurrent
  */
 export function rnn(cell: Cell, opts?: RnnOptions): Layer {
-  const o = checkOptions('rnn', { batchFirst: t.boolean, bidirectional: t.boolean, returnSequences: t.boolean, returnState: t.boolean }, opts);
+  const o = checkOptions(
+    'rnn',
+    { batchFirst: t.boolean, bidirectional: t.boolean, returnSequences: t.boolean, returnState: t.boolean },
+    opts,
+  );
   const run = (p: unknown, x: Array, reverse: boolean): [Array, unknown] => {
     const xs = o.batchFirst ? np.swapaxes(x, 0, 1) : x;
-    const [carry, ys] = scan((c: unknown, xt: Array) => cell.step(p, c, xt), cell.initialCarry(xs.shape[1]), xs, { reverse });
+    const [carry, ys] = scan((c: unknown, xt: Array) => cell.step(p, c, xt), cell.initialCarry(xs.shape[1]), xs, {
+      reverse,
+    });
     return [ys, carry];
   };
   return {
     name: `rnn(${cell.name})`,
     init(key, inShape) {
-      if (inShape.length !== 3) throw new ShapeError(`rnn: input must be [T, N, I] (or [N, T, I] with batchFirst), got ${fmtShape(inShape)}`);
+      if (inShape.length !== 3)
+        throw new ShapeError(`rnn: input must be [T, N, I] (or [N, T, I] with batchFirst), got ${fmtShape(inShape)}`);
       const [k1, k2] = split(key, 2);
       const i = inShape[2];
-      const params = o.bidirectional ? { forward: cell.init(k1, i), backward: cell.init(k2, i) } : { forward: cell.init(k1, i) };
+      const params = o.bidirectional
+        ? { forward: cell.init(k1, i), backward: cell.init(k2, i) }
+        : { forward: cell.init(k1, i) };
       const h = cell.hiddenSize * (o.bidirectional ? 2 : 1);
       const outShape = o.returnSequences === false ? [inShape[o.batchFirst ? 0 : 1], h] : [inShape[0], inShape[1], h];
       if (o.returnState) {
         const n = inShape[o.batchFirst ? 0 : 1];
         const carry = cell.initialCarry(n);
-        const carryShapes = carry instanceof Array ? [...carry.shape] : tree.leaves<Array>(carry).map((c) => [...c.shape]);
-        return { params, state: {}, outShape: [outShape, o.bidirectional ? [carryShapes, carryShapes] : carryShapes] as unknown as number[] };
+        const carryShapes =
+          carry instanceof Array ? [...carry.shape] : tree.leaves<Array>(carry).map((c) => [...c.shape]);
+        return {
+          params,
+          state: {},
+          outShape: [outShape, o.bidirectional ? [carryShapes, carryShapes] : carryShapes] as unknown as number[],
+        };
       }
       return { params, state: {}, outShape };
     },
@@ -145,7 +166,12 @@ export function rnn(cell: Cell, opts?: RnnOptions): Layer {
       if (o.returnSequences === false) {
         // Last step of the forward direction; for the backward direction its last step is t = 0.
         const last = np.slice(ys, ys.shape[0] - 1);
-        ys = bwd ? np.concatenate([np.slice(last, null, [0, cell.hiddenSize]), np.slice(np.slice(ys, 0), null, [cell.hiddenSize, null])], { axis: -1 }) : last;
+        ys = bwd
+          ? np.concatenate(
+              [np.slice(last, null, [0, cell.hiddenSize]), np.slice(np.slice(ys, 0), null, [cell.hiddenSize, null])],
+              { axis: -1 },
+            )
+          : last;
       } else if (o.batchFirst) ys = np.swapaxes(ys, 0, 1);
       const finalState = bwd ? [fCarry, bCarry] : fCarry;
       return { y: o.returnState ? [ys, finalState] : ys, state };
@@ -156,7 +182,12 @@ export function rnn(cell: Cell, opts?: RnnOptions): Layer {
 /** A causal 1-d convolution: left padding `dilation*(k-1)` so step t sees only steps <= t. @category Recurrent */
 export function causalConv1d(outChannels: number, kernelSize: number, dilation = 1): Layer {
   const inner = conv1d(outChannels, kernelSize, { dilation });
-  const padLeft = (x: Array) => np.pad(x, [[0, 0], [0, 0], [dilation * (kernelSize - 1), 0]]);
+  const padLeft = (x: Array) =>
+    np.pad(x, [
+      [0, 0],
+      [0, 0],
+      [dilation * (kernelSize - 1), 0],
+    ]);
   return {
     name: 'causalConv1d',
     window: { kernel: kernelSize, stride: 1, padding: dilation * (kernelSize - 1), dilation },
@@ -171,6 +202,11 @@ export function causalConv1d(outChannels: number, kernelSize: number, dilation =
  * @category Recurrent
  */
 export function temporalBlock(inChannels: number, outChannels: number, kernelSize: number, dilation: number): Layer {
-  const body = serial(causalConv1d(outChannels, kernelSize, dilation), relu, causalConv1d(outChannels, kernelSize, dilation), relu);
+  const body = serial(
+    causalConv1d(outChannels, kernelSize, dilation),
+    relu,
+    causalConv1d(outChannels, kernelSize, dilation),
+    relu,
+  );
   return residual(body, inChannels === outChannels ? identity : conv1d(outChannels, 1));
 }

@@ -9,15 +9,18 @@ import { DTypeError, ValueError } from '../core/errors.js';
 import { broadcastShapes } from '../core/shape.js';
 import { broadcastInDim, cast } from '../primitives/index.js';
 
-const weakKind = (x: number | boolean): 'int' | 'float' | 'bool' => (typeof x === 'boolean' ? 'bool' : Number.isInteger(x) ? 'int' : 'float');
+const weakKind = (x: number | boolean): 'int' | 'float' | 'bool' =>
+  typeof x === 'boolean' ? 'bool' : Number.isInteger(x) ? 'int' : 'float';
 
 /** What a non-array value is, for messages (never the whole value). */
-const describe = (x: unknown) => (x === null ? 'null' : typeof x === 'string' ? `the string ${JSON.stringify(x.slice(0, 20))}` : typeof x);
+const describe = (x: unknown) =>
+  x === null ? 'null' : typeof x === 'string' ? `the string ${JSON.stringify(x.slice(0, 20))}` : typeof x;
 
 /** A JS scalar or list as an array, or an error naming `op` and what it got (strings, null, objects are not arrays). */
 function fromJs(op: string, x: unknown, dtype?: DType): Array {
   if (globalThis.Array.isArray(x)) return fromNested(x as NestedArray, dtype);
-  if (typeof x !== 'number' && typeof x !== 'boolean') throw new DTypeError(`${op}: expected an array, a nested list, a number or a boolean, got ${describe(x)}`);
+  if (typeof x !== 'number' && typeof x !== 'boolean')
+    throw new DTypeError(`${op}: expected an array, a nested list, a number or a boolean, got ${describe(x)}`);
   return ConcreteArray.scalar(Number(x), dtype ?? defaultDType(x));
 }
 
@@ -57,15 +60,26 @@ export function broadcastTo(x: Array, shape: readonly number[], op = 'broadcastT
   broadcastShapes(op, x.shape, shape);
   if (x.ndim > shape.length) broadcastShapes(op, shape, x.shape);
   const lead = shape.length - x.ndim;
-  return broadcastInDim(x, shape, x.shape.map((_, i) => lead + i));
+  return broadcastInDim(
+    x,
+    shape,
+    x.shape.map((_, i) => lead + i),
+  );
 }
 
 /** Promotes to one dtype (JS numbers are weak) and broadcasts to one shape. */
 export function prepare(op: string, given: readonly ArrayLike[], dtype?: DType): Array[] {
   // Lists are arrays (strongly typed, as in JAX); numbers and booleans stay weak.
-  const args = given.map((a) => (a instanceof Array || typeof a === 'number' || typeof a === 'boolean' ? a : fromJs(op, a)));
+  const args = given.map((a) =>
+    a instanceof Array || typeof a === 'number' || typeof a === 'boolean' ? a : fromJs(op, a),
+  );
   const arrays = args.filter((a): a is Array => a instanceof Array);
-  const dt = dtype ?? promote(arrays.map((a) => a.dtype), args.filter((a): a is number | boolean => !(a instanceof Array)).map(weakKind));
+  const dt =
+    dtype ??
+    promote(
+      arrays.map((a) => a.dtype),
+      args.filter((a): a is number | boolean => !(a instanceof Array)).map(weakKind),
+    );
   const converted = args.map((a) => asArray(a, dt, op));
   const shape = broadcastShapes(op, ...converted.map((a) => a.shape));
   return converted.map((a) => broadcastTo(a, shape, op));

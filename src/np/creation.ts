@@ -19,7 +19,8 @@ const shapeOf = (shape: number | readonly number[]) => (typeof shape === 'number
  * @example np.array([[1, 2], [3, 4]], {dtype: 'int32'})
  * @category Creation
  */
-export const array = (data: NestedArray | ArrayLike, opts?: DTypeOpt): Array => fromNested(data, checkOptions('array', dtypeOpt, opts).dtype);
+export const array = (data: NestedArray | ArrayLike, opts?: DTypeOpt): Array =>
+  fromNested(data, checkOptions('array', dtypeOpt, opts).dtype);
 /** Alias of {@link array} that returns arrays unchanged. @category Creation */
 export const asarray = array;
 
@@ -29,14 +30,21 @@ export function full(shape: number | readonly number[], value: ArrayLike, opts?:
   const s = shapeOf(shape);
   if (s.some((d) => !Number.isInteger(d) || d < 0)) throw new ValueError(`full: invalid shape [${s}]`);
   const v = asArray(value, dtype);
-  return P.broadcastInDim(v, s, v.shape.map((_, i) => s.length - v.ndim + i));
+  return P.broadcastInDim(
+    v,
+    s,
+    v.shape.map((_, i) => s.length - v.ndim + i),
+  );
 }
 /** Zeros of `shape`. @example np.zeros([2, 2]) @category Creation */
-export const zeros = (shape: number | readonly number[], opts?: DTypeOpt): Array => full(shape, 0, { dtype: opts?.dtype ?? 'float32', ...opts });
+export const zeros = (shape: number | readonly number[], opts?: DTypeOpt): Array =>
+  full(shape, 0, { dtype: opts?.dtype ?? 'float32', ...opts });
 /** Ones of `shape`. @category Creation */
-export const ones = (shape: number | readonly number[], opts?: DTypeOpt): Array => full(shape, 1, { dtype: opts?.dtype ?? 'float32', ...opts });
+export const ones = (shape: number | readonly number[], opts?: DTypeOpt): Array =>
+  full(shape, 1, { dtype: opts?.dtype ?? 'float32', ...opts });
 /** Fill with `value`, shape and dtype of `x`. @category Creation */
-export const fullLike = (x: ShapedArray, value: ArrayLike, opts?: DTypeOpt): Array => full(x.shape, value, { dtype: opts?.dtype ?? x.dtype });
+export const fullLike = (x: ShapedArray, value: ArrayLike, opts?: DTypeOpt): Array =>
+  full(x.shape, value, { dtype: opts?.dtype ?? x.dtype });
 /** Zeros shaped like `x`. @category Creation */
 export const zerosLike = (x: ShapedArray, opts?: DTypeOpt): Array => fullLike(x, 0, opts);
 /** Ones shaped like `x`. @category Creation */

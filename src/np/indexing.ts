@@ -21,17 +21,21 @@ interface AxisRange {
 
 /** Resolves python-style index entries against a shape (missing trailing entries take everything). */
 function resolve(op: string, shape: readonly number[], index: readonly Index[]): AxisRange[] {
-  if (index.length > shape.length) throw new ValueError(`${op}: too many indices (${index.length}) for an array of shape ${fmtShape(shape)}`);
+  if (index.length > shape.length)
+    throw new ValueError(`${op}: too many indices (${index.length}) for an array of shape ${fmtShape(shape)}`);
   return shape.map((n, axis) => {
     const ix = index[axis] ?? null;
     if (ix === null) return { start: 0, count: n, step: 1, drop: false };
     if (typeof ix === 'number') {
-      if (!Number.isInteger(ix) || ix < -n || ix >= n) throw new ValueError(`${op}: index ${ix} is out of bounds for axis ${axis} with size ${n}`);
+      if (!Number.isInteger(ix) || ix < -n || ix >= n)
+        throw new ValueError(`${op}: index ${ix} is out of bounds for axis ${axis} with size ${n}`);
       return { start: ix < 0 ? ix + n : ix, count: 1, step: 1, drop: true };
     }
     const step = ix[2] ?? 1;
-    if (!Number.isInteger(step) || step === 0) throw new ValueError(`${op}: slice step must be a nonzero integer, got ${step}`);
-    const clampIdx = (v: number | null, dflt: number, lo: number, hi: number) => (v === null ? dflt : Math.min(Math.max(v < 0 ? v + n : v, lo), hi));
+    if (!Number.isInteger(step) || step === 0)
+      throw new ValueError(`${op}: slice step must be a nonzero integer, got ${step}`);
+    const clampIdx = (v: number | null, dflt: number, lo: number, hi: number) =>
+      v === null ? dflt : Math.min(Math.max(v < 0 ? v + n : v, lo), hi);
     const start = step > 0 ? clampIdx(ix[0], 0, 0, n) : clampIdx(ix[0], n - 1, -1, n - 1);
     const stop = step > 0 ? clampIdx(ix[1], n, 0, n) : clampIdx(ix[1], -1, -1, n - 1);
     const count = Math.max(0, Math.ceil((stop - start) / step));
@@ -40,7 +44,8 @@ function resolve(op: string, shape: readonly number[], index: readonly Index[]):
 }
 
 /** The selected box as positive-stride [start, step, count] (negative steps are flipped). */
-const box = (r: AxisRange) => (r.step > 0 ? { lo: r.start, step: r.step } : { lo: r.start + (r.count - 1) * r.step, step: -r.step });
+const box = (r: AxisRange) =>
+  r.step > 0 ? { lo: r.start, step: r.step } : { lo: r.start + (r.count - 1) * r.step, step: -r.step };
 
 /**
  * Basic indexing: integers pick (and drop an axis), `null` keeps an axis, `[start, stop, step]`
@@ -57,7 +62,10 @@ export function slice(x: ArrayLike, ...index: Index[]): Array {
   let y = bind1(P.sliceP, [a], { start, limit, strides });
   const flipped = ranges.flatMap((r, i) => (r.step < 0 ? [i] : []));
   if (flipped.length) y = bind1(P.revP, [y], { axes: flipped });
-  return P.reshape(y, ranges.filter((r) => !r.drop).map((r) => r.count));
+  return P.reshape(
+    y,
+    ranges.filter((r) => !r.drop).map((r) => r.count),
+  );
 }
 
 /** Places `v` (already of the box's shape) into a zero array of `shape`, plus a mask of the box. */
@@ -115,10 +123,15 @@ export function takeAlongAxis(x: ArrayLike, indices: ArrayLike, axis: number): A
   const a = asArray(x);
   const ax = normAxis('takeAlongAxis', axis, a.ndim);
   let idx = wrapIndices(asArray(indices, 'int32'), a.shape[ax]);
-  if (idx.ndim !== a.ndim) throw new ValueError(`takeAlongAxis: indices of rank ${idx.ndim} must match the array's rank ${a.ndim}`);
+  if (idx.ndim !== a.ndim)
+    throw new ValueError(`takeAlongAxis: indices of rank ${idx.ndim} must match the array's rank ${a.ndim}`);
   const shape = a.shape.map((d, i) => (i === ax ? idx.shape[i] : Math.max(d, idx.shape[i])));
   idx = broadcastTo(idx, shape, 'takeAlongAxis');
-  const src = broadcastTo(a, a.shape.map((d, i) => (i === ax ? d : shape[i])), 'takeAlongAxis');
+  const src = broadcastTo(
+    a,
+    a.shape.map((d, i) => (i === ax ? d : shape[i])),
+    'takeAlongAxis',
+  );
   // Flat position in src = sum over axes of coordinate * stride, the coordinate along `axis` from idx.
   let flat = P.zerosLike(idx);
   let stride = 1;

@@ -11,7 +11,8 @@ import { asArray, broadcastTo } from './convert.js';
 import { expandDims, ravel } from './shapes.js';
 
 function promoted(x: ArrayLike, y: ArrayLike): [Array, Array] {
-  const a = asArray(x), b = asArray(y);
+  const a = asArray(x),
+    b = asArray(y);
   const d = promote([a.dtype, b.dtype]);
   return [P.cast(a, d === 'bool' ? 'int32' : d), P.cast(b, d === 'bool' ? 'int32' : d)];
 }
@@ -24,18 +25,26 @@ function promoted(x: ArrayLike, y: ArrayLike): [Array, Array] {
  */
 export function matmul(x: ArrayLike, y: ArrayLike): Array {
   let [a, b] = promoted(x, y);
-  if (a.ndim === 0 || b.ndim === 0) throw new ShapeError('matmul: operands must be at least 1-D (use multiply for scalars)');
-  const aVec = a.ndim === 1, bVec = b.ndim === 1;
+  if (a.ndim === 0 || b.ndim === 0)
+    throw new ShapeError('matmul: operands must be at least 1-D (use multiply for scalars)');
+  const aVec = a.ndim === 1,
+    bVec = b.ndim === 1;
   if (aVec) a = expandDims(a, 0);
   if (bVec) b = expandDims(b, 1);
   const k = a.shape[a.ndim - 1];
-  if (b.shape[b.ndim - 2] !== k) throw new ShapeError(`matmul: inner dimensions differ: ${fmtShape(asArray(x).shape)} @ ${fmtShape(asArray(y).shape)}`);
+  if (b.shape[b.ndim - 2] !== k)
+    throw new ShapeError(
+      `matmul: inner dimensions differ: ${fmtShape(asArray(x).shape)} @ ${fmtShape(asArray(y).shape)}`,
+    );
   const batch = broadcastShapes('matmul', a.shape.slice(0, -2), b.shape.slice(0, -2));
   const nb = batch.length;
   let out: Array;
   if (b.ndim === 2 && !bVec) {
     // Common case [..., M, K] @ [K, N]: contract without materialising a broadcast of b.
-    out = P.dotGeneral(broadcastTo(a, [...batch, ...a.shape.slice(-2)]), b, { contract: [[nb + 1], [0]], batch: [[], []] });
+    out = P.dotGeneral(broadcastTo(a, [...batch, ...a.shape.slice(-2)]), b, {
+      contract: [[nb + 1], [0]],
+      batch: [[], []],
+    });
   } else {
     a = broadcastTo(a, [...batch, ...a.shape.slice(-2)]);
     b = broadcastTo(b, [...batch, ...b.shape.slice(-2)]);
@@ -51,7 +60,7 @@ export function matmul(x: ArrayLike, y: ArrayLike): Array {
 /** numpy `dot`: inner product for vectors, matmul for matrices, sum over a's last and b's second-to-last axis otherwise. @category Linear algebra */
 export function dot(x: ArrayLike, y: ArrayLike): Array {
   const [a, b] = promoted(x, y);
-  if (a.ndim === 0 || b.ndim === 0) return P.mul(...(promotedBroadcast(a, b)));
+  if (a.ndim === 0 || b.ndim === 0) return P.mul(...promotedBroadcast(a, b));
   if (b.ndim === 1) return tensordot(a, b, [[a.ndim - 1], [0]]);
   return tensordot(a, b, [[a.ndim - 1], [b.ndim - 2]]);
 }
@@ -61,11 +70,19 @@ function promotedBroadcast(a: Array, b: Array): [Array, Array] {
 }
 
 /** Sums products over the given axes (`axes` = n means a's last n with b's first n). @category Linear algebra */
-export function tensordot(x: ArrayLike, y: ArrayLike, axes: number | [readonly number[], readonly number[]] = 2): Array {
+export function tensordot(
+  x: ArrayLike,
+  y: ArrayLike,
+  axes: number | [readonly number[], readonly number[]] = 2,
+): Array {
   const [a, b] = promoted(x, y);
-  const [ca, cb] = typeof axes === 'number'
-    ? [a.shape.map((_, i) => i).slice(a.ndim - axes), b.shape.map((_, i) => i).slice(0, axes)]
-    : [axes[0].map((ax) => normAxis('tensordot', ax, a.ndim)), axes[1].map((ax) => normAxis('tensordot', ax, b.ndim))];
+  const [ca, cb] =
+    typeof axes === 'number'
+      ? [a.shape.map((_, i) => i).slice(a.ndim - axes), b.shape.map((_, i) => i).slice(0, axes)]
+      : [
+          axes[0].map((ax) => normAxis('tensordot', ax, a.ndim)),
+          axes[1].map((ax) => normAxis('tensordot', ax, b.ndim)),
+        ];
   return P.dotGeneral(a, b, { contract: [ca, cb], batch: [[], []] });
 }
 
@@ -87,25 +104,35 @@ export function inner(x: ArrayLike, y: ArrayLike): Array {
 export function einsum(spec: string, ...operands: ArrayLike[]): Array {
   const [lhs, rhsGiven] = spec.replace(/\s/g, '').split('->');
   const inputs = lhs.split(',');
-  if (inputs.length !== operands.length) throw new ValueError(`einsum: '${spec}' names ${inputs.length} operands, got ${operands.length}`);
+  if (inputs.length !== operands.length)
+    throw new ValueError(`einsum: '${spec}' names ${inputs.length} operands, got ${operands.length}`);
   if (spec.includes('.')) throw new ValueError(`einsum: ellipsis ('...') is not supported in '${spec}'`);
   const counts = new Map<string, number>();
   for (const s of inputs) for (const c of s) counts.set(c, (counts.get(c) ?? 0) + 1);
-  const out = rhsGiven ?? [...counts.keys()].filter((c) => counts.get(c) === 1).sort().join('');
+  const out =
+    rhsGiven ??
+    [...counts.keys()]
+      .filter((c) => counts.get(c) === 1)
+      .sort()
+      .join('');
   const arrays = operands.map((x) => asArray(x));
   const dtype = promote(arrays.map((a) => a.dtype));
   const sizes = new Map<string, number>();
   let terms = inputs.map((s, i) => {
     const a = P.cast(arrays[i], dtype);
-    if (s.length !== a.ndim) throw new ShapeError(`einsum: operand ${i} has shape ${fmtShape(a.shape)} but subscripts '${s}'`);
-    if (new Set(s).size !== s.length) throw new ValueError(`einsum: repeated index in operand '${s}' (diagonals) is not supported`);
+    if (s.length !== a.ndim)
+      throw new ShapeError(`einsum: operand ${i} has shape ${fmtShape(a.shape)} but subscripts '${s}'`);
+    if (new Set(s).size !== s.length)
+      throw new ValueError(`einsum: repeated index in operand '${s}' (diagonals) is not supported`);
     [...s].forEach((c, k) => {
-      if (sizes.has(c) && sizes.get(c) !== a.shape[k]) throw new ShapeError(`einsum: index '${c}' has sizes ${sizes.get(c)} and ${a.shape[k]}`);
+      if (sizes.has(c) && sizes.get(c) !== a.shape[k])
+        throw new ShapeError(`einsum: index '${c}' has sizes ${sizes.get(c)} and ${a.shape[k]}`);
       sizes.set(c, a.shape[k]);
     });
     return { s, a };
   });
-  for (const c of out) if (!sizes.has(c)) throw new ValueError(`einsum: output index '${c}' does not appear in the inputs`);
+  for (const c of out)
+    if (!sizes.has(c)) throw new ValueError(`einsum: output index '${c}' does not appear in the inputs`);
   // Sum out indices that appear in one operand only and not in the output.
   const needed = (c: string, skip: number) => out.includes(c) || terms.some((t, j) => j !== skip && t.s.includes(c));
   terms = terms.map((t, i) => {
@@ -123,12 +150,20 @@ export function einsum(spec: string, ...operands: ArrayLike[]): Array {
       contract: [contract.map((c) => acc.s.indexOf(c)), contract.map((c) => t.s.indexOf(c))],
       batch: [batch.map((c) => acc.s.indexOf(c)), batch.map((c) => t.s.indexOf(c))],
     });
-    const s = [...batch, ...[...acc.s].filter((c) => !shared.includes(c)), ...[...t.s].filter((c) => !shared.includes(c))].join('');
+    const s = [
+      ...batch,
+      ...[...acc.s].filter((c) => !shared.includes(c)),
+      ...[...t.s].filter((c) => !shared.includes(c)),
+    ].join('');
     // Indices no longer needed after this step are summed now.
     const drop = [...s].flatMap((c, k) => (later(c) ? [] : [k]));
     acc = drop.length ? { s: [...s].filter((_, k) => !drop.includes(k)).join(''), a: P.reduceSum(a, drop) } : { s, a };
   }
   const leftover = [...acc.s].flatMap((c, k) => (out.includes(c) ? [] : [k]));
-  if (leftover.length) acc = { s: [...acc.s].filter((_, k) => !leftover.includes(k)).join(''), a: P.reduceSum(acc.a, leftover) };
-  return P.transpose(acc.a, [...out].map((c) => acc.s.indexOf(c)));
+  if (leftover.length)
+    acc = { s: [...acc.s].filter((_, k) => !leftover.includes(k)).join(''), a: P.reduceSum(acc.a, leftover) };
+  return P.transpose(
+    acc.a,
+    [...out].map((c) => acc.s.indexOf(c)),
+  );
 }

@@ -10,16 +10,20 @@ import * as P from '../primitives/index.js';
 import { asArray, broadcastTo, prepare } from './convert.js';
 import { broadcastShapes } from '../core/shape.js';
 
-const binary = (name: string, prim: Primitive, floatOnly = false) => (x: ArrayLike, y: ArrayLike): Array => {
-  let [a, b] = prepare(name, [x, y]);
-  if (floatOnly && !isFloat(a.dtype)) [a, b] = [P.cast(a, 'float32'), P.cast(b, 'float32')];
-  return bind1(prim, [a, b]);
-};
-const unary = (name: string, prim: Primitive, floatOnly = true) => (x: ArrayLike): Array => {
-  let a = asArray(x);
-  if (floatOnly && !isFloat(a.dtype)) a = P.cast(a, 'float32');
-  return bind1(prim, [a]);
-};
+const binary =
+  (name: string, prim: Primitive, floatOnly = false) =>
+  (x: ArrayLike, y: ArrayLike): Array => {
+    let [a, b] = prepare(name, [x, y]);
+    if (floatOnly && !isFloat(a.dtype)) [a, b] = [P.cast(a, 'float32'), P.cast(b, 'float32')];
+    return bind1(prim, [a, b]);
+  };
+const unary =
+  (name: string, prim: Primitive, floatOnly = true) =>
+  (x: ArrayLike): Array => {
+    let a = asArray(x);
+    if (floatOnly && !isFloat(a.dtype)) a = P.cast(a, 'float32');
+    return bind1(prim, [a]);
+  };
 
 /** `x + y` elementwise with broadcasting. @example np.add([1, 2], 1) // [2, 3] @category Math */
 export const add = binary('add', P.addP);
@@ -104,7 +108,10 @@ export function clip(x: ArrayLike, lo: ArrayLike | null, hi: ArrayLike | null): 
   return y;
 }
 
-const compare = (name: string, prim: Primitive) => (x: ArrayLike, y: ArrayLike): Array => bind1(prim, prepare(name, [x, y]));
+const compare =
+  (name: string, prim: Primitive) =>
+  (x: ArrayLike, y: ArrayLike): Array =>
+    bind1(prim, prepare(name, [x, y]));
 /** `x == y` elementwise (bool). @category Logic */ export const equal = compare('equal', P.eqP);
 /** `x != y` elementwise. @category Logic */ export const notEqual = compare('notEqual', P.neP);
 /** `x < y` elementwise. @category Logic */ export const less = compare('less', P.ltP);
@@ -112,11 +119,18 @@ const compare = (name: string, prim: Primitive) => (x: ArrayLike, y: ArrayLike):
 /** `x > y` elementwise. @category Logic */ export const greater = compare('greater', P.gtP);
 /** `x >= y` elementwise. @category Logic */ export const greaterEqual = compare('greaterEqual', P.geP);
 
-const logical = (name: string, prim: Primitive) => (x: ArrayLike, y: ArrayLike): Array => bind1(prim, prepare(name, [x, y], 'bool'));
-/** Logical and (operands converted to bool). @category Logic */ export const logicalAnd = logical('logicalAnd', P.andP);
+const logical =
+  (name: string, prim: Primitive) =>
+  (x: ArrayLike, y: ArrayLike): Array =>
+    bind1(prim, prepare(name, [x, y], 'bool'));
+/** Logical and (operands converted to bool). @category Logic */ export const logicalAnd = logical(
+  'logicalAnd',
+  P.andP,
+);
 /** Logical or. @category Logic */ export const logicalOr = logical('logicalOr', P.orP);
 /** Logical xor. @category Logic */ export const logicalXor = logical('logicalXor', P.xorP);
-/** Logical not. @category Logic */ export const logicalNot = (x: ArrayLike): Array => bind1(P.notP, [asArray(x, 'bool')]);
+/** Logical not. @category Logic */ export const logicalNot = (x: ArrayLike): Array =>
+  bind1(P.notP, [asArray(x, 'bool')]);
 /** Bitwise and of integer arrays. @category Logic */ export const bitwiseAnd = compare('bitwiseAnd', P.andP);
 /** Bitwise or. @category Logic */ export const bitwiseOr = compare('bitwiseOr', P.orP);
 /** Bitwise xor. @category Logic */ export const bitwiseXor = compare('bitwiseXor', P.xorP);

@@ -21,10 +21,16 @@ export interface ReduceOptions {
 const reduceProps = { axis: codecs.axis, keepdims: t.boolean };
 
 function keep(y: Array, x: Array, axes: number[], keepdims: boolean | undefined): Array {
-  return keepdims ? P.reshape(y, x.shape.map((d, i) => (axes.includes(i) ? 1 : d))) : y;
+  return keepdims
+    ? P.reshape(
+        y,
+        x.shape.map((d, i) => (axes.includes(i) ? 1 : d)),
+      )
+    : y;
 }
 
-const reducer = (name: string, prim: Primitive, prepareInput: (x: Array) => Array = (x) => x) =>
+const reducer =
+  (name: string, prim: Primitive, prepareInput: (x: Array) => Array = (x) => x) =>
   (x: ArrayLike, opts?: ReduceOptions): Array => {
     const o = checkOptions(name, reduceProps, opts);
     const a = prepareInput(asArray(x));
@@ -64,14 +70,22 @@ export function variance(x: ArrayLike, opts?: ReduceOptions & { ddof?: number })
   const o = checkOptions('var', { ...reduceProps, ddof: t.number }, opts);
   const a = toFloat(asArray(x));
   const axes = normAxes('var', o.axis, a.ndim);
-  const centered = P.sub(a, P.broadcastInDim(mean(a, { axis: axes, keepdims: true }), a.shape, a.shape.map((_, i) => i)));
+  const centered = P.sub(
+    a,
+    P.broadcastInDim(
+      mean(a, { axis: axes, keepdims: true }),
+      a.shape,
+      a.shape.map((_, i) => i),
+    ),
+  );
   const s = sum(P.mul(centered, centered), { axis: axes, keepdims: o.keepdims });
   return P.div(s, P.fullLike(s, count(a, axes) - (o.ddof ?? 0)));
 }
 export { variance as var };
 
 /** Standard deviation over `axis`. @category Reductions */
-export const std = (x: ArrayLike, opts?: ReduceOptions & { ddof?: number }): Array => bind1(P.sqrtP, [variance(x, opts)]);
+export const std = (x: ArrayLike, opts?: ReduceOptions & { ddof?: number }): Array =>
+  bind1(P.sqrtP, [variance(x, opts)]);
 
 /** log(sum(exp(x))) over `axis`, computed stably (shifted by the max). @category Reductions */
 export function logsumexp(x: ArrayLike, opts?: ReduceOptions): Array {
@@ -81,10 +95,19 @@ export function logsumexp(x: ArrayLike, opts?: ReduceOptions): Array {
   const m = max(a, { axis: axes, keepdims: true });
   // An all -inf row would give inf - inf; shift by 0 there instead.
   const safeM = stopGradient(P.select(bind1(P.isFiniteP, [m]), m, P.zerosLike(m)));
-  const full = P.broadcastInDim(safeM, a.shape, a.shape.map((_, i) => i));
+  const full = P.broadcastInDim(
+    safeM,
+    a.shape,
+    a.shape.map((_, i) => i),
+  );
   const s = sum(P.exp(P.sub(a, full)), { axis: axes, keepdims: true });
   const y = P.add(P.log(s), safeM);
-  return o.keepdims ? y : P.reshape(y, a.shape.filter((_, i) => !axes.includes(i)));
+  return o.keepdims
+    ? y
+    : P.reshape(
+        y,
+        a.shape.filter((_, i) => !axes.includes(i)),
+      );
 }
 
 /**
@@ -104,7 +127,13 @@ export function cumsum(x: ArrayLike, opts?: { axis?: number }): Array {
   const zero = a.shape.map(() => 0);
   for (let k = 1; k < n; k *= 2) {
     // The sums k positions back: drop the last k along the axis, pad k zeros in front.
-    const back = P.pad(y, zero.map((_, i) => (i === axis ? k : 0)), zero.map((_, i) => (i === axis ? -k : 0)), zero, 0);
+    const back = P.pad(
+      y,
+      zero.map((_, i) => (i === axis ? k : 0)),
+      zero.map((_, i) => (i === axis ? -k : 0)),
+      zero,
+      0,
+    );
     y = P.add(y, back);
   }
   return y;
@@ -127,18 +156,25 @@ export function sort(x: ArrayLike, opts?: { axis?: number; descending?: boolean 
   return takeAlongAxis(a, argsort(a, opts), axis);
 }
 
-const argReducer = (name: string, prim: Primitive) => (x: ArrayLike, opts?: { axis?: number | null; keepdims?: boolean }): Array => {
-  const o = checkOptions(name, { axis: t.union([t.number, t.null]), keepdims: t.boolean }, opts);
-  let a = asArray(x);
-  if (o.axis === undefined || o.axis === null) {
-    const flat = P.reshape(a, [a.size]);
-    const y = bind1(prim, [flat], { axis: 0, indexDtype: 'int32' });
-    return o.keepdims ? P.reshape(y, a.shape.map(() => 1)) : y;
-  }
-  const axis = normAxis(name, o.axis, a.ndim);
-  const y = bind1(prim, [a], { axis, indexDtype: 'int32' });
-  return keep(y, a, [axis], o.keepdims);
-};
+const argReducer =
+  (name: string, prim: Primitive) =>
+  (x: ArrayLike, opts?: { axis?: number | null; keepdims?: boolean }): Array => {
+    const o = checkOptions(name, { axis: t.union([t.number, t.null]), keepdims: t.boolean }, opts);
+    let a = asArray(x);
+    if (o.axis === undefined || o.axis === null) {
+      const flat = P.reshape(a, [a.size]);
+      const y = bind1(prim, [flat], { axis: 0, indexDtype: 'int32' });
+      return o.keepdims
+        ? P.reshape(
+            y,
+            a.shape.map(() => 1),
+          )
+        : y;
+    }
+    const axis = normAxis(name, o.axis, a.ndim);
+    const y = bind1(prim, [a], { axis, indexDtype: 'int32' });
+    return keep(y, a, [axis], o.keepdims);
+  };
 /** Index of the maximum along `axis` (over the flattened array when omitted). @category Reductions */
 export const argmax = argReducer('argmax', P.argmaxP);
 /** Index of the minimum along `axis`. @category Reductions */

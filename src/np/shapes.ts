@@ -19,7 +19,8 @@ export function reshape(x: ArrayLike, shape: readonly number[]): Array {
   let s = [...shape];
   if (unknown === 1) {
     const known = sizeOf(shape.filter((d) => d !== -1));
-    if (known === 0 || a.size % known !== 0) throw new ShapeError(`reshape: cannot reshape ${fmtShape(a.shape)} into [${shape}]`);
+    if (known === 0 || a.size % known !== 0)
+      throw new ShapeError(`reshape: cannot reshape ${fmtShape(a.shape)} into [${shape}]`);
     s = shape.map((d) => (d === -1 ? a.size / known : d));
   }
   return P.reshape(a, s);
@@ -44,7 +45,8 @@ export function swapaxes(x: ArrayLike, a1: number, a2: number): Array {
 /** Moves axis `source` to position `destination`. @category Shapes */
 export function moveaxis(x: ArrayLike, source: number, destination: number): Array {
   const a = asArray(x);
-  const s = normAxis('moveaxis', source, a.ndim), d = normAxis('moveaxis', destination, a.ndim);
+  const s = normAxis('moveaxis', source, a.ndim),
+    d = normAxis('moveaxis', destination, a.ndim);
   const perm = a.shape.map((_, i) => i).filter((i) => i !== s);
   perm.splice(d, 0, s);
   return P.transpose(a, perm);
@@ -64,9 +66,17 @@ export function expandDims(x: ArrayLike, axis: number | readonly number[]): Arra
 export function squeeze(x: ArrayLike, opts?: { axis?: number | number[] }): Array {
   const a = asArray(x);
   const o = checkOptions('squeeze', { axis: codecs.axis }, opts);
-  const axes = o.axis === undefined || o.axis === null ? a.shape.flatMap((d, i) => (d === 1 ? [i] : [])) : normAxes('squeeze', o.axis, a.ndim);
-  for (const ax of axes) if (a.shape[ax] !== 1) throw new ShapeError(`squeeze: axis ${ax} of ${fmtShape(a.shape)} has size ${a.shape[ax]}, not 1`);
-  return P.reshape(a, a.shape.filter((_, i) => !axes.includes(i)));
+  const axes =
+    o.axis === undefined || o.axis === null
+      ? a.shape.flatMap((d, i) => (d === 1 ? [i] : []))
+      : normAxes('squeeze', o.axis, a.ndim);
+  for (const ax of axes)
+    if (a.shape[ax] !== 1)
+      throw new ShapeError(`squeeze: axis ${ax} of ${fmtShape(a.shape)} has size ${a.shape[ax]}, not 1`);
+  return P.reshape(
+    a,
+    a.shape.filter((_, i) => !axes.includes(i)),
+  );
 }
 /** Broadcasts to `shape` with numpy rules. @category Shapes */
 export const broadcastTo = (x: ArrayLike, shape: readonly number[]): Array => broadcastArray(asArray(x), shape);
@@ -81,7 +91,11 @@ export function concatenate(xs: readonly ArrayLike[], opts?: { axis?: number }):
   const dtype = promote(arrays.map((a) => a.dtype));
   if (arrays[0].ndim === 0) throw new ShapeError('concatenate: zero-dimensional arrays cannot be concatenated');
   const axis = normAxis('concatenate', o.axis ?? 0, arrays[0].ndim);
-  return bind1(P.concatenateP, arrays.map((a) => P.cast(a, dtype)), { axis });
+  return bind1(
+    P.concatenateP,
+    arrays.map((a) => P.cast(a, dtype)),
+    { axis },
+  );
 }
 /** Joins arrays along a new axis. @category Shapes */
 export function stack(xs: readonly ArrayLike[], opts?: { axis?: number }): Array {
@@ -89,7 +103,10 @@ export function stack(xs: readonly ArrayLike[], opts?: { axis?: number }): Array
   if (xs.length === 0) throw new ValueError('stack: needs at least one array');
   const arrays = xs.map((x) => asArray(x));
   const axis = normAxis('stack', o.axis ?? 0, arrays[0].ndim + 1);
-  return concatenate(arrays.map((a) => expandDims(a, axis)), { axis });
+  return concatenate(
+    arrays.map((a) => expandDims(a, axis)),
+    { axis },
+  );
 }
 /** Splits into `sections` equal parts or at the given indices along `axis`. @category Shapes */
 export function split(x: ArrayLike, sections: number | readonly number[], opts?: { axis?: number }): Array[] {
@@ -99,12 +116,17 @@ export function split(x: ArrayLike, sections: number | readonly number[], opts?:
   const n = a.shape[axis];
   let cuts: number[];
   if (typeof sections === 'number') {
-    if (sections <= 0 || n % sections !== 0) throw new ValueError(`split: axis ${axis} of size ${n} does not divide into ${sections} equal sections`);
+    if (sections <= 0 || n % sections !== 0)
+      throw new ValueError(`split: axis ${axis} of size ${n} does not divide into ${sections} equal sections`);
     cuts = globalThis.Array.from({ length: sections - 1 }, (_, i) => ((i + 1) * n) / sections);
   } else cuts = [...sections];
   const bounds = [0, ...cuts.map((c) => Math.min(Math.max(c, 0), n)), n];
   return bounds.slice(0, -1).map((s, i) =>
-    bind1(P.sliceP, [a], { start: a.shape.map((_, k) => (k === axis ? s : 0)), limit: a.shape.map((d, k) => (k === axis ? Math.max(s, bounds[i + 1]) : d)), strides: a.shape.map(() => 1) }),
+    bind1(P.sliceP, [a], {
+      start: a.shape.map((_, k) => (k === axis ? s : 0)),
+      limit: a.shape.map((d, k) => (k === axis ? Math.max(s, bounds[i + 1]) : d)),
+      strides: a.shape.map(() => 1),
+    }),
   );
 }
 /** Repeats the whole array `reps` times per axis. @category Shapes */
@@ -115,8 +137,15 @@ export function tile(x: ArrayLike, reps: number | readonly number[]): Array {
   while (r.length < a.ndim) r.unshift(1);
   // Broadcast a new axis before each axis, then merge: [r0, d0, r1, d1, ...] -> [r0*d0, ...]
   const shape = a.shape.flatMap((d, i) => [r[i], d]);
-  const b = P.broadcastInDim(a, shape, a.shape.map((_, i) => 2 * i + 1));
-  return P.reshape(b, a.shape.map((d, i) => d * r[i]));
+  const b = P.broadcastInDim(
+    a,
+    shape,
+    a.shape.map((_, i) => 2 * i + 1),
+  );
+  return P.reshape(
+    b,
+    a.shape.map((d, i) => d * r[i]),
+  );
 }
 /** Repeats each element `repeats` times along `axis` (flattened when omitted). @category Shapes */
 export function repeat(x: ArrayLike, repeats: number, opts?: { axis?: number }): Array {
@@ -125,8 +154,15 @@ export function repeat(x: ArrayLike, repeats: number, opts?: { axis?: number }):
   if (o.axis === undefined) a = ravel(a);
   const axis = normAxis('repeat', o.axis ?? 0, a.ndim);
   const shape = [...a.shape.slice(0, axis + 1), repeats, ...a.shape.slice(axis + 1)];
-  const b = P.broadcastInDim(a, shape, a.shape.map((_, i) => (i <= axis ? i : i + 1)));
-  return P.reshape(b, a.shape.map((d, i) => (i === axis ? d * repeats : d)));
+  const b = P.broadcastInDim(
+    a,
+    shape,
+    a.shape.map((_, i) => (i <= axis ? i : i + 1)),
+  );
+  return P.reshape(
+    b,
+    a.shape.map((d, i) => (i === axis ? d * repeats : d)),
+  );
 }
 
 /**
@@ -134,17 +170,31 @@ export function repeat(x: ArrayLike, repeats: number, opts?: { axis?: number }):
  * @example np.pad(x, [[1, 1], [2, 0]], {constantValues: 0})
  * @category Shapes
  */
-export function pad(x: ArrayLike, padWidth: number | readonly number[] | readonly (readonly number[])[], opts?: { constantValues?: number; mode?: 'constant' }): Array {
+export function pad(
+  x: ArrayLike,
+  padWidth: number | readonly number[] | readonly (readonly number[])[],
+  opts?: { constantValues?: number; mode?: 'constant' },
+): Array {
   const o = checkOptions('pad', { constantValues: codecs.number, mode: t.literal('constant') }, opts);
   const a = asArray(x);
   const pairs: number[][] =
-    typeof padWidth === 'number' ? a.shape.map(() => [padWidth, padWidth])
-    : typeof padWidth[0] === 'number' ? a.shape.map(() => [...(padWidth as number[])])
-    : (padWidth as number[][]).map((p) => [...p]);
+    typeof padWidth === 'number'
+      ? a.shape.map(() => [padWidth, padWidth])
+      : typeof padWidth[0] === 'number'
+        ? a.shape.map(() => [...(padWidth as number[])])
+        : (padWidth as number[][]).map((p) => [...p]);
   if (pairs.length !== a.ndim || pairs.some((p) => p.length !== 2 || p.some((v) => !Number.isInteger(v) || v < 0))) {
-    throw new ValueError(`pad: padWidth ${JSON.stringify(padWidth)} does not fit an array of shape ${fmtShape(a.shape)}`);
+    throw new ValueError(
+      `pad: padWidth ${JSON.stringify(padWidth)} does not fit an array of shape ${fmtShape(a.shape)}`,
+    );
   }
-  return P.pad(a, pairs.map((p) => p[0]), pairs.map((p) => p[1]), pairs.map(() => 0), o.constantValues ?? 0);
+  return P.pad(
+    a,
+    pairs.map((p) => p[0]),
+    pairs.map((p) => p[1]),
+    pairs.map(() => 0),
+    o.constantValues ?? 0,
+  );
 }
 /** Reverses the order of elements along `axis` (all axes by default). @category Shapes */
 export function flip(x: ArrayLike, opts?: { axis?: number | number[] | null }): Array {

@@ -9,7 +9,16 @@ import { type Array, ConcreteArray } from '../core/array.js';
 import type { DType, TypedArray } from '../core/dtype.js';
 import { FluxionError } from '../core/errors.js';
 import * as np from '../np/index.js';
-import { type AttributeProto, AttributeProto_AttributeType as AttrType, type GraphProto, type ModelProto, ModelProtoSchema, type NodeProto, type TensorProto, TensorProto_DataType as T } from './onnx_pb.js';
+import {
+  type AttributeProto,
+  AttributeProto_AttributeType as AttrType,
+  type GraphProto,
+  type ModelProto,
+  ModelProtoSchema,
+  type NodeProto,
+  type TensorProto,
+  TensorProto_DataType as T,
+} from './onnx_pb.js';
 import { OPS, type OpContext } from './ops.js';
 
 /** A model file this large or larger is refused (protobuf's own limit is 2 GiB). */
@@ -41,9 +50,20 @@ export interface ImportedModel {
 }
 
 const TYPE_NAMES: Record<number, string> = {
-  [T.FLOAT]: 'float', [T.UINT8]: 'uint8', [T.INT8]: 'int8', [T.UINT16]: 'uint16', [T.INT16]: 'int16', [T.INT32]: 'int32',
-  [T.INT64]: 'int64', [T.STRING]: 'string', [T.BOOL]: 'bool', [T.FLOAT16]: 'float16', [T.DOUBLE]: 'double', [T.UINT32]: 'uint32',
-  [T.UINT64]: 'uint64', [T.BFLOAT16]: 'bfloat16',
+  [T.FLOAT]: 'float',
+  [T.UINT8]: 'uint8',
+  [T.INT8]: 'int8',
+  [T.UINT16]: 'uint16',
+  [T.INT16]: 'int16',
+  [T.INT32]: 'int32',
+  [T.INT64]: 'int64',
+  [T.STRING]: 'string',
+  [T.BOOL]: 'bool',
+  [T.FLOAT16]: 'float16',
+  [T.DOUBLE]: 'double',
+  [T.UINT32]: 'uint32',
+  [T.UINT64]: 'uint64',
+  [T.BFLOAT16]: 'bfloat16',
 };
 
 /**
@@ -54,16 +74,32 @@ const TYPE_NAMES: Record<number, string> = {
  */
 export function fluxionDType(elemType: number, where: string): DType {
   switch (elemType) {
-    case T.FLOAT: case T.FLOAT16: case T.BFLOAT16: case T.DOUBLE: return 'float32';
-    case T.INT8: case T.INT16: case T.INT32: case T.INT64: case T.UINT8: case T.UINT16: return 'int32';
-    case T.UINT32: case T.UINT64: return 'uint32';
-    case T.BOOL: return 'bool';
-    default: throw new OnnxImportError(`${where}: element type ${TYPE_NAMES[elemType] ?? elemType} is not supported`);
+    case T.FLOAT:
+    case T.FLOAT16:
+    case T.BFLOAT16:
+    case T.DOUBLE:
+      return 'float32';
+    case T.INT8:
+    case T.INT16:
+    case T.INT32:
+    case T.INT64:
+    case T.UINT8:
+    case T.UINT16:
+      return 'int32';
+    case T.UINT32:
+    case T.UINT64:
+      return 'uint32';
+    case T.BOOL:
+      return 'bool';
+    default:
+      throw new OnnxImportError(`${where}: element type ${TYPE_NAMES[elemType] ?? elemType} is not supported`);
   }
 }
 
 const half = (bits: number) => {
-  const s = bits & 0x8000 ? -1 : 1, e = (bits >> 10) & 0x1f, f = bits & 0x3ff;
+  const s = bits & 0x8000 ? -1 : 1,
+    e = (bits >> 10) & 0x1f,
+    f = bits & 0x3ff;
   return e === 0 ? s * 2 ** -14 * (f / 1024) : e === 31 ? (f ? NaN : s * Infinity) : s * 2 ** (e - 15) * (1 + f / 1024);
 };
 const bfloat = (bits: number) => new Float32Array(new Uint32Array([bits << 16]).buffer)[0];
@@ -80,20 +116,37 @@ function elementCount(dims: readonly (number | bigint)[], where: string): number
   let n = 1;
   for (const d of dims) {
     const v = Number(d);
-    if (!Number.isSafeInteger(v) || v < 0) throw new OnnxImportError(`${where}: dimension ${d} is not a non-negative integer`);
+    if (!Number.isSafeInteger(v) || v < 0)
+      throw new OnnxImportError(`${where}: dimension ${d} is not a non-negative integer`);
     n *= v;
-    if (n > MAX_ELEMENTS) throw new OnnxImportError(`${where}: ${dims.join('x')} elements exceed the limit of ${MAX_ELEMENTS}`);
+    if (n > MAX_ELEMENTS)
+      throw new OnnxImportError(`${where}: ${dims.join('x')} elements exceed the limit of ${MAX_ELEMENTS}`);
   }
   return n;
 }
 
 /** Converts a TensorProto (raw or typed fields) to a Fluxion array, checking its size and values. */
 export function tensorToArray(t: TensorProto, where = `tensor '${t.name}'`): ConcreteArray {
-  if (t.dataLocation === 1 || t.externalData.length) throw new OnnxImportError(`${where}: external data is not supported`);
+  if (t.dataLocation === 1 || t.externalData.length)
+    throw new OnnxImportError(`${where}: external data is not supported`);
   const shape = t.dims.map(Number);
   const n = elementCount(t.dims, where);
   const dtype = fluxionDType(t.dataType, where);
-  const widths: Record<number, number> = { [T.FLOAT]: 4, [T.UINT8]: 1, [T.INT8]: 1, [T.UINT16]: 2, [T.INT16]: 2, [T.INT32]: 4, [T.INT64]: 8, [T.BOOL]: 1, [T.FLOAT16]: 2, [T.DOUBLE]: 8, [T.UINT32]: 4, [T.UINT64]: 8, [T.BFLOAT16]: 2 };
+  const widths: Record<number, number> = {
+    [T.FLOAT]: 4,
+    [T.UINT8]: 1,
+    [T.INT8]: 1,
+    [T.UINT16]: 2,
+    [T.INT16]: 2,
+    [T.INT32]: 4,
+    [T.INT64]: 8,
+    [T.BOOL]: 1,
+    [T.FLOAT16]: 2,
+    [T.DOUBLE]: 8,
+    [T.UINT32]: 4,
+    [T.UINT64]: 8,
+    [T.BFLOAT16]: 2,
+  };
   const values: number[] | Float64Array = new Float64Array(n);
   const put = (read: (i: number) => number, have: number) => {
     if (have !== n) throw new OnnxImportError(`${where}: declares ${n} elements ([${shape}]) but holds ${have}`);
@@ -101,13 +154,23 @@ export function tensorToArray(t: TensorProto, where = `tensor '${t.name}'`): Con
   };
   if (t.rawData.length) {
     const w = widths[t.dataType];
-    if (t.rawData.length !== n * w) throw new OnnxImportError(`${where}: declares ${n} elements ([${shape}]) but holds ${t.rawData.length} bytes`);
+    if (t.rawData.length !== n * w)
+      throw new OnnxImportError(`${where}: declares ${n} elements ([${shape}]) but holds ${t.rawData.length} bytes`);
     const v = new DataView(t.rawData.buffer, t.rawData.byteOffset, t.rawData.byteLength);
     const readers: Record<number, (i: number) => number> = {
-      [T.FLOAT]: (i) => v.getFloat32(4 * i, true), [T.DOUBLE]: (i) => v.getFloat64(8 * i, true), [T.FLOAT16]: (i) => half(v.getUint16(2 * i, true)),
-      [T.BFLOAT16]: (i) => bfloat(v.getUint16(2 * i, true)), [T.INT8]: (i) => v.getInt8(i), [T.UINT8]: (i) => v.getUint8(i), [T.INT16]: (i) => v.getInt16(2 * i, true),
-      [T.UINT16]: (i) => v.getUint16(2 * i, true), [T.INT32]: (i) => v.getInt32(4 * i, true), [T.UINT32]: (i) => v.getUint32(4 * i, true),
-      [T.INT64]: (i) => int64(v.getBigInt64(8 * i, true)), [T.UINT64]: (i) => Number(v.getBigUint64(8 * i, true)), [T.BOOL]: (i) => (v.getUint8(i) ? 1 : 0),
+      [T.FLOAT]: (i) => v.getFloat32(4 * i, true),
+      [T.DOUBLE]: (i) => v.getFloat64(8 * i, true),
+      [T.FLOAT16]: (i) => half(v.getUint16(2 * i, true)),
+      [T.BFLOAT16]: (i) => bfloat(v.getUint16(2 * i, true)),
+      [T.INT8]: (i) => v.getInt8(i),
+      [T.UINT8]: (i) => v.getUint8(i),
+      [T.INT16]: (i) => v.getInt16(2 * i, true),
+      [T.UINT16]: (i) => v.getUint16(2 * i, true),
+      [T.INT32]: (i) => v.getInt32(4 * i, true),
+      [T.UINT32]: (i) => v.getUint32(4 * i, true),
+      [T.INT64]: (i) => int64(v.getBigInt64(8 * i, true)),
+      [T.UINT64]: (i) => Number(v.getBigUint64(8 * i, true)),
+      [T.BOOL]: (i) => (v.getUint8(i) ? 1 : 0),
     };
     put(readers[t.dataType], n);
   } else if (t.dataType === T.FLOAT) put((i) => t.floatData[i], t.floatData.length);
@@ -117,12 +180,22 @@ export function tensorToArray(t: TensorProto, where = `tensor '${t.name}'`): Con
   else if (t.dataType === T.FLOAT16) put((i) => half(t.int32Data[i]), t.int32Data.length);
   else if (t.dataType === T.BFLOAT16) put((i) => bfloat(t.int32Data[i]), t.int32Data.length);
   else put((i) => t.int32Data[i], t.int32Data.length);
-  const data = dtype === 'float32' ? Float32Array.from(values) : dtype === 'int32' ? new Int32Array(n) : dtype === 'uint32' ? new Uint32Array(n) : new Uint8Array(n);
+  const data =
+    dtype === 'float32'
+      ? Float32Array.from(values)
+      : dtype === 'int32'
+        ? new Int32Array(n)
+        : dtype === 'uint32'
+          ? new Uint32Array(n)
+          : new Uint8Array(n);
   if (dtype !== 'float32') {
     const [lo, hi] = dtype === 'int32' ? [-(2 ** 31), 2 ** 31 - 1] : dtype === 'uint32' ? [0, 2 ** 32 - 1] : [0, 1];
     for (let i = 0; i < n; i++) {
       const x = dtype === 'bool' ? (values[i] ? 1 : 0) : values[i];
-      if (x < lo || x > hi) throw new OnnxImportError(`${where}: value ${x} does not fit ${dtype} (Fluxion holds ${TYPE_NAMES[t.dataType]} as ${dtype})`);
+      if (x < lo || x > hi)
+        throw new OnnxImportError(
+          `${where}: value ${x} does not fit ${dtype} (Fluxion holds ${TYPE_NAMES[t.dataType]} as ${dtype})`,
+        );
       data[i] = x;
     }
   }
@@ -182,14 +255,18 @@ function valueInfo(v: GraphProto['input'][number]): OnnxValueInfo {
   const dims = t.value.shape?.dim ?? [];
   return {
     name: v.name,
-    shape: dims.map((d) => (d.value.case === 'dimValue' ? Number(d.value.value) : d.value.case === 'dimParam' ? d.value.value : '?')),
+    shape: dims.map((d) =>
+      d.value.case === 'dimValue' ? Number(d.value.value) : d.value.case === 'dimParam' ? d.value.value : '?',
+    ),
     elemType: TYPE_NAMES[t.value.elemType] ?? String(t.value.elemType),
   };
 }
 
 function decode(bytes: Uint8Array): ModelProto {
-  if (!(bytes instanceof Uint8Array)) throw new OnnxImportError('onnx.load: expected the bytes of an .onnx file (a Uint8Array)');
-  if (bytes.length >= MAX_BYTES) throw new OnnxImportError(`onnx.load: ${bytes.length} bytes exceed the 2 GiB protobuf limit`);
+  if (!(bytes instanceof Uint8Array))
+    throw new OnnxImportError('onnx.load: expected the bytes of an .onnx file (a Uint8Array)');
+  if (bytes.length >= MAX_BYTES)
+    throw new OnnxImportError(`onnx.load: ${bytes.length} bytes exceed the 2 GiB protobuf limit`);
   try {
     return fromBinary(ModelProtoSchema, bytes);
   } catch (e) {
@@ -221,14 +298,23 @@ export function load(bytes: Uint8Array): ImportedModel {
   const inputs = graph.input.filter((v) => !initial.has(v.name)).map(valueInfo);
   const outputs = graph.output.map(valueInfo);
   for (const v of [...inputs, ...outputs]) {
-    if (v.elemType === 'unknown') throw new OnnxImportError(`onnx.load: '${v.name}' is not a tensor (sequence, map and optional values are not supported)`);
-    if (v.elemType === 'bfloat16') throw new OnnxImportError(`onnx.load: '${v.name}' has element type bfloat16, which is not supported at the model's boundary`);
+    if (v.elemType === 'unknown')
+      throw new OnnxImportError(
+        `onnx.load: '${v.name}' is not a tensor (sequence, map and optional values are not supported)`,
+      );
+    if (v.elemType === 'bfloat16')
+      throw new OnnxImportError(
+        `onnx.load: '${v.name}' has element type bfloat16, which is not supported at the model's boundary`,
+      );
   }
   checkGraph(graph, new Set([...initial.keys(), ...inputs.map((i) => i.name)]), foreign?.domain);
   const params: Record<string, Array> = Object.create(null);
   for (const [name, v] of initial) if (v.dtype === 'float32') params[name] = v;
   const fn = (p: Record<string, Array>, ...xs: Array[]): Array[] => {
-    if (xs.length !== inputs.length) throw new OnnxImportError(`onnx model: called with ${xs.length} inputs, expected ${inputs.length} (${inputs.map((i) => i.name)})`);
+    if (xs.length !== inputs.length)
+      throw new OnnxImportError(
+        `onnx model: called with ${xs.length} inputs, expected ${inputs.length} (${inputs.map((i) => i.name)})`,
+      );
     const env = new Map<string, Array>();
     for (const [name, v] of initial) env.set(name, v.dtype === 'float32' && p[name] !== undefined ? p[name] : v);
     inputs.forEach((info, i) => env.set(info.name, np.asarray(xs[i])));
@@ -245,14 +331,19 @@ function checkGraph(graph: GraphProto, defined: Set<string>, foreignDomain: stri
   const known = new Set(defined);
   graph.node.forEach((node, i) => {
     const where = `node ${node.name || i} (${node.opType})`;
-    if (node.domain && node.domain !== 'ai.onnx') throw new OnnxImportError(`${where}: operator domain '${node.domain}' is not supported${foreignDomain ? '' : ''}`);
+    if (node.domain && node.domain !== 'ai.onnx')
+      throw new OnnxImportError(
+        `${where}: operator domain '${node.domain}' is not supported${foreignDomain ? '' : ''}`,
+      );
     if (!OPS[node.opType]) throw new OnnxImportError(`${where}: operator ${node.opType} is not supported`);
     for (const x of node.input) {
-      if (x !== '' && !known.has(x)) throw new OnnxImportError(`${where}: input '${x}' is not defined before it (a cycle or a missing value)`);
+      if (x !== '' && !known.has(x))
+        throw new OnnxImportError(`${where}: input '${x}' is not defined before it (a cycle or a missing value)`);
     }
     node.output.forEach((o) => o && known.add(o));
   });
-  for (const o of graph.output) if (!known.has(o.name)) throw new OnnxImportError(`graph output '${o.name}' is not produced by any node`);
+  for (const o of graph.output)
+    if (!known.has(o.name)) throw new OnnxImportError(`graph output '${o.name}' is not produced by any node`);
 }
 
 /** Evaluates a graph's nodes in order over an environment of named values (sub-graphs see the outer scope). */
@@ -260,7 +351,14 @@ export function runGraph(graph: GraphProto, env: Map<string, Array>, opset: numb
   graph.node.forEach((node, i) => {
     const where = `node ${node.name || i} (${node.opType})`;
     const ins = node.input.map((x) => (x === '' ? undefined : env.get(x)));
-    const ctx: OpContext = { attrs: new Attributes(node, where), where, opset, outputs: node.output.length, env, run: runGraph };
+    const ctx: OpContext = {
+      attrs: new Attributes(node, where),
+      where,
+      opset,
+      outputs: node.output.length,
+      env,
+      run: runGraph,
+    };
     let outs: (Array | undefined)[];
     try {
       outs = OPS[node.opType](ins, ctx);

@@ -31,22 +31,34 @@ export interface ExportOptions {
  * await fs.writeFile('lenet.onnx', bytes);
  * @category ONNX
  */
-export function exportModel(f: (...args: any[]) => unknown, exampleArgs: unknown[], opts: ExportOptions = {}): Uint8Array {
+export function exportModel(
+  f: (...args: any[]) => unknown,
+  exampleArgs: unknown[],
+  opts: ExportOptions = {},
+): Uint8Array {
   const known = new Set(['opset', 'inputNames', 'outputNames']);
-  for (const k of Object.keys(opts)) if (!known.has(k)) throw new OptionError(`exportModel: unknown option '${k}' (opset, inputNames, outputNames)`);
-  if (opts.opset !== undefined && opts.opset !== OPSET) throw new ValueError(`exportModel: opset ${opts.opset} is not supported (Fluxion writes opset ${OPSET})`);
+  for (const k of Object.keys(opts))
+    if (!known.has(k)) throw new OptionError(`exportModel: unknown option '${k}' (opset, inputNames, outputNames)`);
+  if (opts.opset !== undefined && opts.opset !== OPSET)
+    throw new ValueError(`exportModel: opset ${opts.opset} is not supported (Fluxion writes opset ${OPSET})`);
   const { graph, consts } = makeClosedGraph(f)(...exampleArgs);
   const nIn = graph.inVars.length - consts.length;
-  if (opts.inputNames && opts.inputNames.length !== nIn) throw new ValueError(`exportModel: ${opts.inputNames.length} input names for ${nIn} array inputs`);
-  if (opts.outputNames && opts.outputNames.length !== graph.outs.length) throw new ValueError(`exportModel: ${opts.outputNames.length} output names for ${graph.outs.length} outputs`);
+  if (opts.inputNames && opts.inputNames.length !== nIn)
+    throw new ValueError(`exportModel: ${opts.inputNames.length} input names for ${nIn} array inputs`);
+  if (opts.outputNames && opts.outputNames.length !== graph.outs.length)
+    throw new ValueError(`exportModel: ${opts.outputNames.length} output names for ${graph.outs.length} outputs`);
   const initializers = new Map(
     consts.map((c: Array, i) => {
       const v = c.toConcrete();
-      if (!(v instanceof ConcreteArray)) throw new TraceError('exportModel: the function closed over a traced value; export outside of transforms');
+      if (!(v instanceof ConcreteArray))
+        throw new TraceError('exportModel: the function closed over a traced value; export outside of transforms');
       return [i, { data: v.buffer, aval: v.aval }] as const;
     }),
   );
-  const inputNames = [...consts.map((_, i) => `param${i}`), ...(opts.inputNames ?? globalThis.Array.from({ length: nIn }, (_, i) => `input${i}`))];
+  const inputNames = [
+    ...consts.map((_, i) => `param${i}`),
+    ...(opts.inputNames ?? globalThis.Array.from({ length: nIn }, (_, i) => `input${i}`)),
+  ];
   const outputNames = opts.outputNames ?? graph.outs.map((_, i) => `output${i}`);
   return lowerGraph(graph, { initializers, inputNames, outputNames, name: f.name || 'fluxion' }).bytes;
 }

@@ -33,14 +33,19 @@ export class UnlowerableError extends FluxionError {}
 
 /** CPU storage decides the element type: float16 arrays are held as float32 here. */
 const ELEM: Record<DType, OnnxType> = {
-  float32: OnnxType.FLOAT, float16: OnnxType.FLOAT, int32: OnnxType.INT32, uint32: OnnxType.UINT32, bool: OnnxType.BOOL,
+  float32: OnnxType.FLOAT,
+  float16: OnnxType.FLOAT,
+  int32: OnnxType.INT32,
+  uint32: OnnxType.UINT32,
+  bool: OnnxType.BOOL,
 };
 
 /** Does every equation (and every nested graph it inlines) have an ONNX rule? */
 export const isLowerable = (g: Graph): boolean => g.eqns.every((e) => e.prim.onnx !== undefined);
 
 function attribute(name: string, v: OnnxAttr) {
-  if (typeof v === 'string') return create(AttributeProtoSchema, { name, type: AttrType.STRING, s: new TextEncoder().encode(v) });
+  if (typeof v === 'string')
+    return create(AttributeProtoSchema, { name, type: AttrType.STRING, s: new TextEncoder().encode(v) });
   if (typeof v === 'number') return create(AttributeProtoSchema, { name, type: AttrType.INT, i: BigInt(v) });
   if ('f' in v) return create(AttributeProtoSchema, { name, type: AttrType.FLOAT, f: v.f });
   return create(AttributeProtoSchema, { name, type: AttrType.INTS, ints: v.map(BigInt) });
@@ -49,7 +54,15 @@ function attribute(name: string, v: OnnxAttr) {
 function valueInfo(name: string, aval: ShapedArray): ValueInfoProto {
   return create(ValueInfoProtoSchema, {
     name,
-    type: { value: { case: 'tensorType', value: { elemType: ELEM[aval.dtype], shape: { dim: aval.shape.map((d) => ({ value: { case: 'dimValue' as const, value: BigInt(d) } })) } } } },
+    type: {
+      value: {
+        case: 'tensorType',
+        value: {
+          elemType: ELEM[aval.dtype],
+          shape: { dim: aval.shape.map((d) => ({ value: { case: 'dimValue' as const, value: BigInt(d) } })) },
+        },
+      },
+    },
   });
 }
 
@@ -82,7 +95,15 @@ class Builder implements OnnxEmitter {
   ops(type: string, inputs: readonly string[], attrs: Record<string, OnnxAttr>, outputs: number): string[] {
     const output = Array.from({ length: outputs }, () => this.fresh('t'));
     const attribute_ = Object.entries(attrs).map(([k, v]) => attribute(k, v));
-    this.nodes.push(create(NodeProtoSchema, { opType: type, input: [...inputs], output, attribute: attribute_, name: `${type}_${output[0]}` }));
+    this.nodes.push(
+      create(NodeProtoSchema, {
+        opType: type,
+        input: [...inputs],
+        output,
+        attribute: attribute_,
+        name: `${type}_${output[0]}`,
+      }),
+    );
     return output;
   }
   private tensor(key: string, dims: readonly number[], dataType: OnnxType, raw: Uint8Array): string {
@@ -100,7 +121,8 @@ class Builder implements OnnxEmitter {
   }
   constant(value: number | TypedArray, dtype: DType, shape: readonly number[] = []): string {
     const data = typeof value === 'number' ? scalarOf(value, dtype) : value;
-    const key = data.length <= 16 ? `${dtype}:${shape}:${Array.from(data, (v) => (Object.is(v, -0) ? '-0' : String(v)))}` : '';
+    const key =
+      data.length <= 16 ? `${dtype}:${shape}:${Array.from(data, (v) => (Object.is(v, -0) ? '-0' : String(v)))}` : '';
     return this.tensor(key, shape, ELEM[dtype], bytesOf(data));
   }
   elemType(dtype: DType): number {
@@ -118,7 +140,12 @@ class Builder implements OnnxEmitter {
       const outs = rule(this, ins, e.params, { ins: e.inputs.map((a) => a.aval), outs: e.outs.map((v) => v.aval) });
       e.outs.forEach((v, i) => {
         this.bind(v.id, outs[i]);
-        this.producers.set(outs[i], { prim: e.prim, params: e.params, inputs: ins, inAvals: e.inputs.map((a) => a.aval) });
+        this.producers.set(outs[i], {
+          prim: e.prim,
+          params: e.params,
+          inputs: ins,
+          inAvals: e.inputs.map((a) => a.aval),
+        });
       });
     }
     return graph.outs.map((a) => this.atom(a));
@@ -127,10 +154,14 @@ class Builder implements OnnxEmitter {
 
 function scalarOf(value: number, dtype: DType): TypedArray {
   switch (dtype) {
-    case 'int32': return Int32Array.of(value);
-    case 'uint32': return Uint32Array.of(value);
-    case 'bool': return Uint8Array.of(value ? 1 : 0);
-    default: return Float32Array.of(value);
+    case 'int32':
+      return Int32Array.of(value);
+    case 'uint32':
+      return Uint32Array.of(value);
+    case 'bool':
+      return Uint8Array.of(value ? 1 : 0);
+    default:
+      return Float32Array.of(value);
   }
 }
 
@@ -171,7 +202,14 @@ export function lowerGraph(g: Graph, opts: LowerOptions = {}): LoweredModel {
     const init = opts.initializers?.get(i);
     const name = opts.inputNames?.[i] ?? `in${i}`;
     if (init) {
-      b.initializers.push(create(TensorProtoSchema, { name, dims: init.aval.shape.map(BigInt), dataType: ELEM[init.aval.dtype], rawData: bytesOf(init.data) }));
+      b.initializers.push(
+        create(TensorProtoSchema, {
+          name,
+          dims: init.aval.shape.map(BigInt),
+          dataType: ELEM[init.aval.dtype],
+          rawData: bytesOf(init.data),
+        }),
+      );
     } else inputs.push(valueInfo(name, v.aval));
     return name;
   });
@@ -186,7 +224,14 @@ export function lowerGraph(g: Graph, opts: LowerOptions = {}): LoweredModel {
       return want ?? v;
     }
     const name = want ?? b.fresh('out');
-    b.nodes.push(create(NodeProtoSchema, { opType: 'Identity', input: [finalName.get(v) ?? v], output: [name], name: `Identity_${name}` }));
+    b.nodes.push(
+      create(NodeProtoSchema, {
+        opType: 'Identity',
+        input: [finalName.get(v) ?? v],
+        output: [name],
+        name: `Identity_${name}`,
+      }),
+    );
     return name;
   });
   const nodes = prune(b.nodes, outNames);
@@ -198,7 +243,12 @@ export function lowerGraph(g: Graph, opts: LowerOptions = {}): LoweredModel {
     input: inputs,
     output: outNames.map((n, i) => valueInfo(n, g.outs[i].aval)),
   });
-  const model = create(ModelProtoSchema, { irVersion: IR_VERSION, producerName: 'fluxion', opsetImport: [{ domain: '', version: BigInt(OPSET) }], graph });
+  const model = create(ModelProtoSchema, {
+    irVersion: IR_VERSION,
+    producerName: 'fluxion',
+    opsetImport: [{ domain: '', version: BigInt(OPSET) }],
+    graph,
+  });
   return { bytes: toBinary(ModelProtoSchema, model), inputs: inputs.map((i) => i.name), outputs: outNames };
 }
 

@@ -46,9 +46,15 @@ function known(x: Array | undefined, ctx: OpContext, what: string): number[] {
 const axis = (a: number, rank: number) => (a < 0 ? a + rank : a);
 const isInt = (d: DType) => d === 'int32' || d === 'uint32';
 
-const unary = (f: (x: Array) => Array): Op => (ins, ctx) => [f(need(ins, 0, ctx))];
-const binary = (f: (a: Array, b: Array) => Array): Op => (ins, ctx) => [f(need(ins, 0, ctx), need(ins, 1, ctx))];
-const variadic = (f: (a: Array, b: Array) => Array): Op => (ins) => [(ins.filter(Boolean) as Array[]).reduce(f)];
+const unary =
+  (f: (x: Array) => Array): Op =>
+  (ins, ctx) => [f(need(ins, 0, ctx))];
+const binary =
+  (f: (a: Array, b: Array) => Array): Op =>
+  (ins, ctx) => [f(need(ins, 0, ctx), need(ins, 1, ctx))];
+const variadic =
+  (f: (a: Array, b: Array) => Array): Op =>
+  (ins) => [(ins.filter(Boolean) as Array[]).reduce(f)];
 /** Integer division and remainder on equal shapes (ONNX's C semantics), through the strict primitives. */
 const strict = (prim: (a: Array, b: Array) => Array) => (a: Array, b: Array) => {
   const [x, y] = np.broadcastArrays(a, b);
@@ -61,7 +67,13 @@ function reshapeTo(x: Array, target: number[], allowzero: boolean): Array {
 }
 
 /** `[begin, end]` pads per spatial axis from ONNX's `pads`/`auto_pad`, for a window op. */
-function windowPads(ctx: OpContext, spatial: readonly number[], kernel: number[], strides: number[], dilations: number[]): [number, number][] {
+function windowPads(
+  ctx: OpContext,
+  spatial: readonly number[],
+  kernel: number[],
+  strides: number[],
+  dilations: number[],
+): [number, number][] {
   const r = spatial.length;
   const auto = ctx.attrs.string('auto_pad', 'NOTSET');
   if (auto === 'VALID') return spatial.map(() => [0, 0]);
@@ -72,9 +84,11 @@ function windowPads(ctx: OpContext, spatial: readonly number[], kernel: number[]
       return auto === 'SAME_UPPER' ? [small, total - small] : [total - small, small];
     });
   }
-  if (auto !== 'NOTSET') throw new FluxionError(`${ctx.where}: auto_pad '${auto}' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID`);
+  if (auto !== 'NOTSET')
+    throw new FluxionError(`${ctx.where}: auto_pad '${auto}' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID`);
   const pads = ctx.attrs.ints('pads', new globalThis.Array(2 * r).fill(0));
-  if (pads.length !== 2 * r || pads.some((p) => p < 0)) throw new FluxionError(`${ctx.where}: pads [${pads}] must be ${2 * r} non-negative values`);
+  if (pads.length !== 2 * r || pads.some((p) => p < 0))
+    throw new FluxionError(`${ctx.where}: pads [${pads}] must be ${2 * r} non-negative values`);
   return spatial.map((_, i) => [pads[i], pads[r + i]]);
 }
 
@@ -83,7 +97,14 @@ function poolParams(x: Array, ctx: OpContext) {
   const kernel = ctx.attrs.ints('kernel_shape');
   const r = kernel.length;
   const spatial = x.shape.slice(x.ndim - r);
-  const strides = ctx.attrs.ints('strides', kernel.map(() => 1)), dilation = ctx.attrs.ints('dilations', kernel.map(() => 1));
+  const strides = ctx.attrs.ints(
+      'strides',
+      kernel.map(() => 1),
+    ),
+    dilation = ctx.attrs.ints(
+      'dilations',
+      kernel.map(() => 1),
+    );
   const padding = windowPads(ctx, spatial, kernel, strides, dilation);
   const real = padding.map((p) => [...p] as [number, number]);
   if (ctx.attrs.int('ceil_mode', 0)) {
@@ -133,7 +154,20 @@ function softmaxLike(f: (x: Array, axis: number) => Array): Op {
 
 const castTo = (x: Array, to: DType) => (x.dtype === to ? x : np.astype(x, to));
 const dtypeOf = (code: number, ctx: OpContext): DType => {
-  const map: Record<number, DType> = { 1: 'float32', 10: 'float32', 11: 'float32', 2: 'int32', 3: 'int32', 4: 'int32', 5: 'int32', 6: 'int32', 7: 'int32', 12: 'uint32', 13: 'uint32', 9: 'bool' };
+  const map: Record<number, DType> = {
+    1: 'float32',
+    10: 'float32',
+    11: 'float32',
+    2: 'int32',
+    3: 'int32',
+    4: 'int32',
+    5: 'int32',
+    6: 'int32',
+    7: 'int32',
+    12: 'uint32',
+    13: 'uint32',
+    9: 'bool',
+  };
   const d = map[code];
   if (!d) throw new FluxionError(`${ctx.where}: cast to element type ${code} is not supported`);
   return d;
@@ -161,7 +195,15 @@ function depthSpace(toSpace: boolean): Op {
     const x = need(ins, 0, ctx);
     const b = ctx.attrs.int('blocksize');
     const [n, c, h, w] = x.shape;
-    if (!toSpace) return [np.reshape(np.transpose(np.reshape(x, [n, c, h / b, b, w / b, b]), [0, 3, 5, 1, 2, 4]), [n, c * b * b, h / b, w / b])];
+    if (!toSpace)
+      return [
+        np.reshape(np.transpose(np.reshape(x, [n, c, h / b, b, w / b, b]), [0, 3, 5, 1, 2, 4]), [
+          n,
+          c * b * b,
+          h / b,
+          w / b,
+        ]),
+      ];
     const crd = ctx.attrs.string('mode', 'DCR') === 'CRD';
     const split = crd ? np.reshape(x, [n, c / (b * b), b, b, h, w]) : np.reshape(x, [n, b, b, c / (b * b), h, w]);
     const moved = np.transpose(split, crd ? [0, 1, 4, 2, 5, 3] : [0, 3, 4, 1, 5, 2]);
@@ -172,7 +214,8 @@ function depthSpace(toSpace: boolean): Op {
 /** Flat row indices of ONNX's index tuples: `idx [..., k]` into the first `k` axes of `shape`. */
 function linearIndex(idx: Array, shape: readonly number[], ctx: OpContext): { rows: Array; k: number } {
   const k = idx.shape[idx.ndim - 1];
-  if (k > shape.length) throw new FluxionError(`${ctx.where}: index tuples of length ${k} for a rank-${shape.length} tensor`);
+  if (k > shape.length)
+    throw new FluxionError(`${ctx.where}: index tuples of length ${k} for a rank-${shape.length} tensor`);
   const strides = shape.slice(0, k).map((_, i) => shape.slice(i + 1, k).reduce((p, d) => p * d, 1));
   const i32 = np.astype(idx, 'int32');
   const wrapped = np.where(np.less(i32, 0), np.add(i32, np.array(shape.slice(0, k), { dtype: 'int32' })), i32);
@@ -187,8 +230,12 @@ function scatterRows(data: Array, rows: Array, updates: Array, restShape: readon
   const u = np.reshape(updates, [r.shape[0], ...restShape]);
   const reduction = ctx.attrs.string('reduction', 'none');
   if (reduction === 'add') return np.reshape(P.scatterAdd(flat, r, u, 0), data.shape);
-  if (reduction !== 'none') throw new FluxionError(`${ctx.where}: reduction '${reduction}' is not supported (none, add)`);
-  const hit = np.greater(P.scatterAdd(np.zeros([n], { dtype: 'int32' }), r, np.ones([r.shape[0]], { dtype: 'int32' }), 0), 0);
+  if (reduction !== 'none')
+    throw new FluxionError(`${ctx.where}: reduction '${reduction}' is not supported (none, add)`);
+  const hit = np.greater(
+    P.scatterAdd(np.zeros([n], { dtype: 'int32' }), r, np.ones([r.shape[0]], { dtype: 'int32' }), 0),
+    0,
+  );
   const kept = np.where(np.reshape(hit, [n, ...restShape.map(() => 1)]), np.zerosLike(flat), flat);
   return np.reshape(P.scatterAdd(kept, r, u, 0), data.shape);
 }
@@ -197,7 +244,17 @@ function scatterRows(data: Array, rows: Array, updates: Array, restShape: readon
 function scatterElements(ins: (Array | undefined)[], ctx: OpContext): Array {
   const [data, idx, upd] = [need(ins, 0, ctx), need(ins, 1, ctx), need(ins, 2, ctx)];
   const a = axis(ctx.attrs.int('axis', 0), data.ndim);
-  const coords = idx.shape.map((d, i) => (i === a ? np.astype(idx, 'int32') : np.broadcastTo(np.reshape(np.arange(d, undefined, 1, { dtype: 'int32' }), idx.shape.map((e, j) => (j === i ? e : 1))), idx.shape)));
+  const coords = idx.shape.map((d, i) =>
+    i === a
+      ? np.astype(idx, 'int32')
+      : np.broadcastTo(
+          np.reshape(
+            np.arange(d, undefined, 1, { dtype: 'int32' }),
+            idx.shape.map((e, j) => (j === i ? e : 1)),
+          ),
+          idx.shape,
+        ),
+  );
   const tuples = np.stack(coords, { axis: -1 });
   const { rows } = linearIndex(tuples, data.shape, ctx);
   return scatterRows(data, rows, upd, [], ctx);
@@ -229,26 +286,64 @@ const asinLike = (x: Array) => np.arctan2(x, np.sqrt(np.subtract(1, np.square(x)
 /** Every supported operator. */
 export const OPS: Record<string, Op> = {
   // ---- elementwise
-  Add: binary(np.add), Sub: binary(np.subtract), Mul: binary(np.multiply),
+  Add: binary(np.add),
+  Sub: binary(np.subtract),
+  Mul: binary(np.multiply),
   Div: binary((a, b) => (isInt(a.dtype) ? strict(P.div)(a, b) : np.divide(a, b))),
   Mod: (ins, ctx) => {
     const [a, b] = [need(ins, 0, ctx), need(ins, 1, ctx)];
     return [ctx.attrs.int('fmod', 0) ? strict((x, y) => bind1(P.remP, [x, y]))(a, b) : np.remainder(a, b)];
   },
   Pow: binary((a, b) => castTo(np.power(np.astype(a, 'float32'), np.astype(b, 'float32')), a.dtype)),
-  Max: variadic(np.maximum), Min: variadic(np.minimum), Sum: variadic(np.add),
-  Mean: (ins) => [np.divide((ins.filter(Boolean) as Array[]).reduce((a, b) => np.add(a, b)), ins.filter(Boolean).length)],
-  Equal: binary(np.equal), Less: binary(np.less), LessOrEqual: binary(np.lessEqual), Greater: binary(np.greater), GreaterOrEqual: binary(np.greaterEqual),
-  And: binary(np.logicalAnd), Or: binary(np.logicalOr), Xor: binary(np.logicalXor), Not: unary(np.logicalNot),
-  BitwiseAnd: binary(np.bitwiseAnd), BitwiseOr: binary(np.bitwiseOr), BitwiseXor: binary(np.bitwiseXor),
+  Max: variadic(np.maximum),
+  Min: variadic(np.minimum),
+  Sum: variadic(np.add),
+  Mean: (ins) => [
+    np.divide(
+      (ins.filter(Boolean) as Array[]).reduce((a, b) => np.add(a, b)),
+      ins.filter(Boolean).length,
+    ),
+  ],
+  Equal: binary(np.equal),
+  Less: binary(np.less),
+  LessOrEqual: binary(np.lessEqual),
+  Greater: binary(np.greater),
+  GreaterOrEqual: binary(np.greaterEqual),
+  And: binary(np.logicalAnd),
+  Or: binary(np.logicalOr),
+  Xor: binary(np.logicalXor),
+  Not: unary(np.logicalNot),
+  BitwiseAnd: binary(np.bitwiseAnd),
+  BitwiseOr: binary(np.bitwiseOr),
+  BitwiseXor: binary(np.bitwiseXor),
   Where: (ins, ctx) => [np.where(need(ins, 0, ctx), need(ins, 1, ctx), need(ins, 2, ctx))],
-  Abs: unary(np.abs), Neg: unary(np.negative), Exp: unary(np.exp), Log: unary(np.log), Sqrt: unary(np.sqrt), Reciprocal: unary(np.reciprocal),
-  Sin: unary(np.sin), Cos: unary(np.cos), Tan: unary(np.tan), Tanh: unary(np.tanh), Sigmoid: unary(np.sigmoid), Erf: unary(np.erf),
-  Floor: unary(np.floor), Ceil: unary(np.ceil), Round: unary(np.round), Sign: unary(np.sign), IsNaN: unary(np.isnan),
+  Abs: unary(np.abs),
+  Neg: unary(np.negative),
+  Exp: unary(np.exp),
+  Log: unary(np.log),
+  Sqrt: unary(np.sqrt),
+  Reciprocal: unary(np.reciprocal),
+  Sin: unary(np.sin),
+  Cos: unary(np.cos),
+  Tan: unary(np.tan),
+  Tanh: unary(np.tanh),
+  Sigmoid: unary(np.sigmoid),
+  Erf: unary(np.erf),
+  Floor: unary(np.floor),
+  Ceil: unary(np.ceil),
+  Round: unary(np.round),
+  Sign: unary(np.sign),
+  IsNaN: unary(np.isnan),
   IsInf: (ins, ctx) => {
     const x = need(ins, 0, ctx);
-    const pos = ctx.attrs.int('detect_positive', 1), neg = ctx.attrs.int('detect_negative', 1);
-    return [np.logicalOr(pos ? np.equal(x, Infinity) : np.zerosLike(x, { dtype: 'bool' }), neg ? np.equal(x, -Infinity) : np.zerosLike(x, { dtype: 'bool' }))];
+    const pos = ctx.attrs.int('detect_positive', 1),
+      neg = ctx.attrs.int('detect_negative', 1);
+    return [
+      np.logicalOr(
+        pos ? np.equal(x, Infinity) : np.zerosLike(x, { dtype: 'bool' }),
+        neg ? np.equal(x, -Infinity) : np.zerosLike(x, { dtype: 'bool' }),
+      ),
+    ];
   },
   Relu: unary((x) => np.maximum(x, 0)),
   LeakyRelu: (ins, ctx) => [F.leakyRelu(need(ins, 0, ctx), ctx.attrs.float('alpha', 0.01))],
@@ -259,7 +354,8 @@ export const OPS: Record<string, Op> = {
   Elu: (ins, ctx) => [F.elu(need(ins, 0, ctx), ctx.attrs.float('alpha', 1))],
   Selu: (ins, ctx) => {
     const x = need(ins, 0, ctx);
-    const alpha = ctx.attrs.float('alpha', 1.67326319217681884765625), gamma = ctx.attrs.float('gamma', 1.05070102214813232421875);
+    const alpha = ctx.attrs.float('alpha', 1.67326319217681884765625),
+      gamma = ctx.attrs.float('gamma', 1.05070102214813232421875);
     return [np.multiply(np.where(np.greater(x, 0), x, np.multiply(np.expm1(x), alpha)), gamma)];
   },
   ThresholdedRelu: (ins, ctx) => {
@@ -268,7 +364,9 @@ export const OPS: Record<string, Op> = {
   },
   Softplus: unary(F.softplus),
   Softsign: unary((x) => np.divide(x, np.add(np.abs(x), 1))),
-  HardSigmoid: (ins, ctx) => [np.clip(np.add(np.multiply(need(ins, 0, ctx), ctx.attrs.float('alpha', 0.2)), ctx.attrs.float('beta', 0.5)), 0, 1)],
+  HardSigmoid: (ins, ctx) => [
+    np.clip(np.add(np.multiply(need(ins, 0, ctx), ctx.attrs.float('alpha', 0.2)), ctx.attrs.float('beta', 0.5)), 0, 1),
+  ],
   HardSwish: unary((x) => np.multiply(x, np.clip(np.add(np.divide(x, 6), 0.5), 0, 1))),
   Identity: unary((x) => x),
   Sinh: unary((x) => np.divide(np.subtract(np.exp(x), np.exp(np.negative(x))), 2)),
@@ -280,23 +378,37 @@ export const OPS: Record<string, Op> = {
   Acos: unary((x) => np.arctan2(np.sqrt(np.subtract(1, np.square(x))), x)),
   Atan: unary((x) => np.arctan2(x, np.onesLike(x))),
   Celu: (ins, ctx) => {
-    const x = need(ins, 0, ctx), alpha = ctx.attrs.float('alpha', 1);
+    const x = need(ins, 0, ctx),
+      alpha = ctx.attrs.float('alpha', 1);
     return [np.add(np.maximum(x, 0), np.minimum(0, np.multiply(np.expm1(np.divide(x, alpha)), alpha)))];
   },
   Mish: unary((x) => np.multiply(x, np.tanh(F.softplus(x)))),
-  Gelu: (ins, ctx) => [F.gelu(need(ins, 0, ctx), { approximate: ctx.attrs.string('approximate', 'none') as 'none' | 'tanh' })],
+  Gelu: (ins, ctx) => [
+    F.gelu(need(ins, 0, ctx), { approximate: ctx.attrs.string('approximate', 'none') as 'none' | 'tanh' }),
+  ],
   Shrink: (ins, ctx) => {
-    const x = need(ins, 0, ctx), bias = ctx.attrs.float('bias', 0), lambd = ctx.attrs.float('lambd', 0.5);
-    return [castTo(np.where(np.less(x, -lambd), np.add(x, bias), np.where(np.greater(x, lambd), np.subtract(x, bias), 0)), x.dtype)];
+    const x = need(ins, 0, ctx),
+      bias = ctx.attrs.float('bias', 0),
+      lambd = ctx.attrs.float('lambd', 0.5);
+    return [
+      castTo(
+        np.where(np.less(x, -lambd), np.add(x, bias), np.where(np.greater(x, lambd), np.subtract(x, bias), 0)),
+        x.dtype,
+      ),
+    ];
   },
   Dropout: (ins, ctx) => {
     const x = need(ins, 0, ctx);
-    if (ins[2] && known(ins[2], ctx, 'training_mode')[0]) throw new FluxionError(`${ctx.where}: training-mode dropout is not supported (use nn.dropout with a key)`);
+    if (ins[2] && known(ins[2], ctx, 'training_mode')[0])
+      throw new FluxionError(`${ctx.where}: training-mode dropout is not supported (use nn.dropout with a key)`);
     return [x, ctx.outputs > 1 ? np.onesLike(x, { dtype: 'bool' }) : undefined];
   },
   Clip: (ins, ctx) => {
     const x = need(ins, 0, ctx);
-    if (ctx.opset < 11) return [np.clip(x, ctx.attrs.float('min', -3.4028234663852886e38), ctx.attrs.float('max', 3.4028234663852886e38))];
+    if (ctx.opset < 11)
+      return [
+        np.clip(x, ctx.attrs.float('min', -3.4028234663852886e38), ctx.attrs.float('max', 3.4028234663852886e38)),
+      ];
     return [np.clip(x, ins[1] ?? null, ins[2] ?? null)];
   },
   Cast: (ins, ctx) => [castTo(need(ins, 0, ctx), dtypeOf(ctx.attrs.int('to'), ctx))],
@@ -305,7 +417,8 @@ export const OPS: Record<string, Op> = {
   // ---- contractions
   MatMul: binary(np.matmul),
   Gemm: (ins, ctx) => {
-    let a = need(ins, 0, ctx), b = need(ins, 1, ctx);
+    let a = need(ins, 0, ctx),
+      b = need(ins, 1, ctx);
     if (ctx.attrs.int('transA', 0)) a = np.transpose(a);
     if (ctx.attrs.int('transB', 0)) b = np.transpose(b);
     let y = np.multiply(np.matmul(a, b), ctx.attrs.float('alpha', 1));
@@ -315,15 +428,31 @@ export const OPS: Record<string, Op> = {
   Einsum: (ins, ctx) => [np.einsum(ctx.attrs.string('equation').replace(/\s+/g, ''), ...(ins as Array[]))],
 
   // ---- shapes and data movement
-  Reshape: (ins, ctx) => [reshapeTo(need(ins, 0, ctx), ctx.opset >= 5 ? known(ins[1], ctx, 'shape') : ctx.attrs.ints('shape'), ctx.attrs.int('allowzero', 0) === 1)],
+  Reshape: (ins, ctx) => [
+    reshapeTo(
+      need(ins, 0, ctx),
+      ctx.opset >= 5 ? known(ins[1], ctx, 'shape') : ctx.attrs.ints('shape'),
+      ctx.attrs.int('allowzero', 0) === 1,
+    ),
+  ],
   Flatten: (ins, ctx) => {
     const x = need(ins, 0, ctx);
     const a = axis(ctx.attrs.int('axis', 1), x.ndim);
-    return [np.reshape(x, [x.shape.slice(0, a).reduce((p, d) => p * d, 1), x.shape.slice(a).reduce((p, d) => p * d, 1)])];
+    return [
+      np.reshape(x, [x.shape.slice(0, a).reduce((p, d) => p * d, 1), x.shape.slice(a).reduce((p, d) => p * d, 1)]),
+    ];
   },
   Transpose: (ins, ctx) => {
     const x = need(ins, 0, ctx);
-    return [np.transpose(x, ctx.attrs.ints('perm', x.shape.map((_, i) => x.ndim - 1 - i)))];
+    return [
+      np.transpose(
+        x,
+        ctx.attrs.ints(
+          'perm',
+          x.shape.map((_, i) => x.ndim - 1 - i),
+        ),
+      ),
+    ];
   },
   Squeeze: (ins, ctx) => {
     const x = need(ins, 0, ctx);
@@ -353,7 +482,8 @@ export const OPS: Record<string, Op> = {
       const each = Math.ceil(n / parts);
       sizes = globalThis.Array.from({ length: parts }, (_, i) => Math.max(0, Math.min(each, n - i * each)));
     }
-    if (sizes.reduce((p, s) => p + s, 0) !== n) throw new FluxionError(`${ctx.where}: split sizes [${sizes}] do not add up to ${n}`);
+    if (sizes.reduce((p, s) => p + s, 0) !== n)
+      throw new FluxionError(`${ctx.where}: split sizes [${sizes}] do not add up to ${n}`);
     let at = 0;
     return sizes.map((s) => {
       const part = np.take(x, np.arange(at, at + s, 1, { dtype: 'int32' }), { axis: a });
@@ -366,10 +496,20 @@ export const OPS: Record<string, Op> = {
     const old = ctx.opset < 10;
     const starts = old ? ctx.attrs.ints('starts') : known(ins[1], ctx, 'starts');
     const ends = old ? ctx.attrs.ints('ends') : known(ins[2], ctx, 'ends');
-    const axes = (old ? ctx.attrs.ints('axes', starts.map((_, i) => i)) : ins[3] ? known(ins[3], ctx, 'axes') : starts.map((_, i) => i)).map((a) => axis(a, x.ndim));
+    const axes = (
+      old
+        ? ctx.attrs.ints(
+            'axes',
+            starts.map((_, i) => i),
+          )
+        : ins[3]
+          ? known(ins[3], ctx, 'axes')
+          : starts.map((_, i) => i)
+    ).map((a) => axis(a, x.ndim));
     const steps = !old && ins[4] ? known(ins[4], ctx, 'steps') : starts.map(() => 1);
     axes.forEach((a, i) => {
-      const d = x.shape[a], step = steps[i];
+      const d = x.shape[a],
+        step = steps[i];
       if (step === 0) throw new FluxionError(`${ctx.where}: step 0 on axis ${a}`);
       const clampTo = (v: number, lo: number, hi: number) => Math.min(Math.max(v < 0 ? v + d : v, lo), hi);
       const start = step > 0 ? clampTo(starts[i], 0, d) : clampTo(starts[i], -1, d - 1);
@@ -398,7 +538,12 @@ export const OPS: Record<string, Op> = {
     const rank = Math.max(x.ndim, shape.length);
     const pad = (s: readonly number[]) => [...new globalThis.Array(rank - s.length).fill(1), ...s];
     const [xs, ts] = [pad(x.shape), pad(shape)];
-    return [np.broadcastTo(np.reshape(x, xs), xs.map((d, i) => (d === 1 ? ts[i] : d)))];
+    return [
+      np.broadcastTo(
+        np.reshape(x, xs),
+        xs.map((d, i) => (d === 1 ? ts[i] : d)),
+      ),
+    ];
   },
   Tile: (ins, ctx) => [np.tile(need(ins, 0, ctx), known(ins[1], ctx, 'repeats'))],
   Shape: (ins, ctx) => {
@@ -424,7 +569,11 @@ export const OPS: Record<string, Op> = {
     return [np.full(shape, v ? v.buffer[0] : 0, { dtype: v?.dtype ?? 'float32' })];
   },
   Range: (ins, ctx) => {
-    const [start, limit, delta] = [known(ins[0], ctx, 'start')[0], known(ins[1], ctx, 'limit')[0], known(ins[2], ctx, 'delta')[0]];
+    const [start, limit, delta] = [
+      known(ins[0], ctx, 'start')[0],
+      known(ins[1], ctx, 'limit')[0],
+      known(ins[2], ctx, 'delta')[0],
+    ];
     const n = Math.max(Math.ceil((limit - start) / delta), 0);
     return [np.astype(np.add(np.multiply(np.arange(n), delta), start), need(ins, 0, ctx).dtype)];
   },
@@ -434,16 +583,35 @@ export const OPS: Record<string, Op> = {
     const pads = ctx.opset >= 11 ? known(ins[1], ctx, 'pads') : ctx.attrs.ints('pads');
     if (mode === 'reflect' || mode === 'edge') {
       const r = x.ndim;
-      return [x.shape.reduce((y, n, a) => (pads[a] || pads[r + a] ? np.take(y, np.array(padSource(n, pads[a], pads[r + a], mode), { dtype: 'int32' }), { axis: a }) : y), x)];
+      return [
+        x.shape.reduce(
+          (y, n, a) =>
+            pads[a] || pads[r + a]
+              ? np.take(y, np.array(padSource(n, pads[a], pads[r + a], mode), { dtype: 'int32' }), { axis: a })
+              : y,
+          x,
+        ),
+      ];
     }
-    if (mode !== 'constant') throw new FluxionError(`${ctx.where}: pad mode '${mode}' is not supported (constant, reflect, edge)`);
-    const value = ctx.opset >= 11 ? (ins[2] ? known(ins[2], ctx, 'constant_value')[0] : 0) : ctx.attrs.float('value', 0);
+    if (mode !== 'constant')
+      throw new FluxionError(`${ctx.where}: pad mode '${mode}' is not supported (constant, reflect, edge)`);
+    const value =
+      ctx.opset >= 11 ? (ins[2] ? known(ins[2], ctx, 'constant_value')[0] : 0) : ctx.attrs.float('value', 0);
     const axes = ins[3] ? known(ins[3], ctx, 'axes').map((a) => axis(a, x.ndim)) : x.shape.map((_, i) => i);
     const pairs = x.shape.map(() => [0, 0]);
     axes.forEach((a, i) => (pairs[a] = [pads[i], pads[axes.length + i]]));
     if (pairs.some(([lo, hi]) => lo < 0 || hi < 0)) {
-      const lo = pairs.map((p) => p[0]), hi = pairs.map((p) => p[1]);
-      return [P.pad(x, lo, hi, lo.map(() => 0), value)];
+      const lo = pairs.map((p) => p[0]),
+        hi = pairs.map((p) => p[1]);
+      return [
+        P.pad(
+          x,
+          lo,
+          hi,
+          lo.map(() => 0),
+          value,
+        ),
+      ];
     }
     return [np.pad(x, pairs, { constantValues: value })];
   },
@@ -453,7 +621,8 @@ export const OPS: Record<string, Op> = {
     const x = need(ins, 0, ctx);
     const k = ins[1] ? known(ins[1], ctx, 'k')[0] : 0;
     const [rows, cols] = x.shape.slice(-2);
-    const i = np.reshape(np.arange(rows, undefined, 1, { dtype: 'int32' }), [rows, 1]), j = np.reshape(np.arange(cols, undefined, 1, { dtype: 'int32' }), [1, cols]);
+    const i = np.reshape(np.arange(rows, undefined, 1, { dtype: 'int32' }), [rows, 1]),
+      j = np.reshape(np.arange(cols, undefined, 1, { dtype: 'int32' }), [1, cols]);
     const d = np.subtract(j, i);
     const keep = ctx.attrs.int('upper', 1) ? np.greaterEqual(d, k) : np.lessEqual(d, k);
     return [np.where(keep, x, np.zerosLike(x))];
@@ -469,9 +638,15 @@ export const OPS: Record<string, Op> = {
     const rank = idx.ndim + 1;
     const a = axis(ctx.attrs.int('axis', -1), rank);
     const wrapped = np.astype(np.where(np.less(idx, 0), np.add(idx, depth), idx), 'int32');
-    const classes = np.reshape(np.arange(depth, undefined, 1, { dtype: 'int32' }), globalThis.Array.from({ length: rank }, (_, i) => (i === a ? depth : 1)));
+    const classes = np.reshape(
+      np.arange(depth, undefined, 1, { dtype: 'int32' }),
+      globalThis.Array.from({ length: rank }, (_, i) => (i === a ? depth : 1)),
+    );
     const hit = np.equal(np.expandDims(wrapped, a), classes);
-    const [off, on] = [np.take(values, np.array(0, { dtype: 'int32' })), np.take(values, np.array(1, { dtype: 'int32' }))];
+    const [off, on] = [
+      np.take(values, np.array(0, { dtype: 'int32' })),
+      np.take(values, np.array(1, { dtype: 'int32' })),
+    ];
     return [np.where(hit, on, off)];
   },
   BitShift: (ins, ctx) => {
@@ -495,25 +670,45 @@ export const OPS: Record<string, Op> = {
   },
   ReverseSequence: (ins, ctx) => {
     const [x, lens] = [need(ins, 0, ctx), need(ins, 1, ctx)];
-    const b = ctx.attrs.int('batch_axis', 1), t = ctx.attrs.int('time_axis', 0);
-    const along = (v: Array, ax: number) => np.reshape(v, x.shape.map((d, i) => (i === ax ? d : 1)));
-    const time = along(np.arange(x.shape[t], undefined, 1, { dtype: 'int32' }), t), len = along(np.astype(lens, 'int32'), b);
+    const b = ctx.attrs.int('batch_axis', 1),
+      t = ctx.attrs.int('time_axis', 0);
+    const along = (v: Array, ax: number) =>
+      np.reshape(
+        v,
+        x.shape.map((d, i) => (i === ax ? d : 1)),
+      );
+    const time = along(np.arange(x.shape[t], undefined, 1, { dtype: 'int32' }), t),
+      len = along(np.astype(lens, 'int32'), b);
     const src = np.broadcastTo(np.where(np.less(time, len), np.subtract(np.subtract(len, 1), time), time), x.shape);
     return [np.takeAlongAxis(x, src, t)];
   },
   Compress: (ins, ctx) => {
     const x = need(ins, 0, ctx);
     const keep = known(ins[1], ctx, 'condition');
-    const picked = np.array(keep.flatMap((c, i) => (c ? [i] : [])), { dtype: 'int32' });
+    const picked = np.array(
+      keep.flatMap((c, i) => (c ? [i] : [])),
+      { dtype: 'int32' },
+    );
     if (!ctx.attrs.has('axis')) return [np.take(np.reshape(x, [-1]), picked, { axis: 0 })];
     const a = axis(ctx.attrs.int('axis'), x.ndim);
-    return [np.take(x, np.array(keep.slice(0, x.shape[a]).flatMap((c, i) => (c ? [i] : [])), { dtype: 'int32' }), { axis: a })];
+    return [
+      np.take(
+        x,
+        np.array(
+          keep.slice(0, x.shape[a]).flatMap((c, i) => (c ? [i] : [])),
+          { dtype: 'int32' },
+        ),
+        { axis: a },
+      ),
+    ];
   },
   NonZero: (ins, ctx) => {
     const x = need(ins, 0, ctx);
     const v = known(x, ctx, 'X');
     const hits = v.flatMap((e, i) => (e ? [i] : []));
-    const coords = x.shape.map((_, d) => hits.map((i) => Math.floor(i / x.shape.slice(d + 1).reduce((p, q) => p * q, 1)) % x.shape[d]));
+    const coords = x.shape.map((_, d) =>
+      hits.map((i) => Math.floor(i / x.shape.slice(d + 1).reduce((p, q) => p * q, 1)) % x.shape[d]),
+    );
     return [np.reshape(np.array(coords.flat(), { dtype: 'int32' }), [x.ndim, hits.length])];
   },
   HannWindow: cosineWindow([0.5, 0.5, 0]),
@@ -522,7 +717,8 @@ export const OPS: Record<string, Op> = {
   CumSum: (ins, ctx) => {
     let x = need(ins, 0, ctx);
     const a = axis(known(ins[1], ctx, 'axis')[0], x.ndim);
-    const reverse = ctx.attrs.int('reverse', 0), exclusive = ctx.attrs.int('exclusive', 0);
+    const reverse = ctx.attrs.int('reverse', 0),
+      exclusive = ctx.attrs.int('exclusive', 0);
     if (reverse) x = np.flip(x, { axis: a });
     let y = np.cumsum(x, { axis: a });
     if (exclusive) y = np.subtract(y, x);
@@ -542,7 +738,18 @@ export const OPS: Record<string, Op> = {
   ReduceLogSumExp: reduce((x, o) => np.logsumexp(x, o), 18),
   ArgMax: argReduce(np.argmax),
   ArgMin: argReduce(np.argmin),
-  Hardmax: softmaxLike((x, a) => np.astype(np.equal(np.expandDims(np.argmax(x, { axis: a }), a), np.reshape(np.arange(x.shape[a], undefined, 1, { dtype: 'int32' }), x.shape.map((d, i) => (i === a ? d : 1)))), x.dtype)),
+  Hardmax: softmaxLike((x, a) =>
+    np.astype(
+      np.equal(
+        np.expandDims(np.argmax(x, { axis: a }), a),
+        np.reshape(
+          np.arange(x.shape[a], undefined, 1, { dtype: 'int32' }),
+          x.shape.map((d, i) => (i === a ? d : 1)),
+        ),
+      ),
+      x.dtype,
+    ),
+  ),
   TopK: (ins, ctx) => {
     const x = need(ins, 0, ctx);
     const k = known(ins[1], ctx, 'K')[0];
@@ -562,8 +769,16 @@ export const OPS: Record<string, Op> = {
   // ---- neural network layers
   Conv: (ins, ctx) => {
     const [x, w] = [need(ins, 0, ctx), need(ins, 1, ctx)];
-    const kernel = w.shape.slice(2), r = kernel.length;
-    const strides = ctx.attrs.ints('strides', kernel.map(() => 1)), dilation = ctx.attrs.ints('dilations', kernel.map(() => 1));
+    const kernel = w.shape.slice(2),
+      r = kernel.length;
+    const strides = ctx.attrs.ints(
+        'strides',
+        kernel.map(() => 1),
+      ),
+      dilation = ctx.attrs.ints(
+        'dilations',
+        kernel.map(() => 1),
+      );
     const pads = windowPads(ctx, x.shape.slice(2), kernel, strides, dilation);
     const padded = pads.some(([lo, hi]) => lo || hi) ? np.pad(x, [[0, 0], [0, 0], ...pads]) : x;
     if (r < 1) throw new FluxionError(`${ctx.where}: weight ${w.shape} has no spatial axes`);
@@ -571,9 +786,21 @@ export const OPS: Record<string, Op> = {
   },
   ConvTranspose: (ins, ctx) => {
     const [x, w] = [need(ins, 0, ctx), need(ins, 1, ctx)];
-    const kernel = w.shape.slice(2), r = kernel.length, spatial = x.shape.slice(2);
-    const strides = ctx.attrs.ints('strides', kernel.map(() => 1)), dilation = ctx.attrs.ints('dilations', kernel.map(() => 1));
-    const outPad = ctx.attrs.ints('output_padding', kernel.map(() => 0));
+    const kernel = w.shape.slice(2),
+      r = kernel.length,
+      spatial = x.shape.slice(2);
+    const strides = ctx.attrs.ints(
+        'strides',
+        kernel.map(() => 1),
+      ),
+      dilation = ctx.attrs.ints(
+        'dilations',
+        kernel.map(() => 1),
+      );
+    const outPad = ctx.attrs.ints(
+      'output_padding',
+      kernel.map(() => 0),
+    );
     const full = spatial.map((s, i) => strides[i] * (s - 1) + outPad[i] + (kernel[i] - 1) * dilation[i] + 1);
     let pads: [number, number][];
     if (ctx.attrs.has('output_shape')) {
@@ -581,41 +808,81 @@ export const OPS: Record<string, Op> = {
       const upper = ctx.attrs.string('auto_pad', 'NOTSET') === 'SAME_UPPER';
       pads = full.map((f, i) => {
         const total = f - want[i];
-        return upper ? [Math.floor(total / 2), total - Math.floor(total / 2)] : [total - Math.floor(total / 2), Math.floor(total / 2)];
+        return upper
+          ? [Math.floor(total / 2), total - Math.floor(total / 2)]
+          : [total - Math.floor(total / 2), Math.floor(total / 2)];
       });
     } else if (ctx.attrs.string('auto_pad', 'NOTSET') !== 'NOTSET' && ctx.attrs.string('auto_pad') !== 'VALID') {
       const upper = ctx.attrs.string('auto_pad') === 'SAME_UPPER';
       pads = full.map((f, i) => {
         const total = f - spatial[i] * strides[i];
-        return upper ? [Math.floor(total / 2), total - Math.floor(total / 2)] : [total - Math.floor(total / 2), Math.floor(total / 2)];
+        return upper
+          ? [Math.floor(total / 2), total - Math.floor(total / 2)]
+          : [total - Math.floor(total / 2), Math.floor(total / 2)];
       });
     } else {
       const p = ctx.attrs.ints('pads', new globalThis.Array(2 * r).fill(0));
       pads = kernel.map((_, i) => [p[i], p[r + i]]);
     }
     // The full transposed convolution, then the padding cropped off each side (negative padding extends with zeros).
-    const y = F.convTranspose(x, w, ins[2], { stride: strides, dilation, groups: ctx.attrs.int('group', 1), outputPadding: outPad });
-    return [P.pad(y, [0, 0, ...pads.map((q) => -q[0])], [0, 0, ...pads.map((q) => -q[1])], y.shape.map(() => 0), 0)];
+    const y = F.convTranspose(x, w, ins[2], {
+      stride: strides,
+      dilation,
+      groups: ctx.attrs.int('group', 1),
+      outputPadding: outPad,
+    });
+    return [
+      P.pad(
+        y,
+        [0, 0, ...pads.map((q) => -q[0])],
+        [0, 0, ...pads.map((q) => -q[1])],
+        y.shape.map(() => 0),
+        0,
+      ),
+    ];
   },
   MaxPool: (ins, ctx) => {
     const x = need(ins, 0, ctx);
     if (ctx.outputs > 1) throw new FluxionError(`${ctx.where}: the Indices output is not supported`);
     const p = poolParams(x, ctx);
     const lowest = x.dtype === 'float32' ? -Infinity : x.dtype === 'int32' ? -(2 ** 31) : 0;
-    const patches = P.unfold(x, { window: p.window, strides: p.strides, padding: p.padding, dilation: p.dilation, padValue: lowest });
-    return [P.reduceMax(patches, windowAxes(x, p.r).map((a) => a - p.r))];
+    const patches = P.unfold(x, {
+      window: p.window,
+      strides: p.strides,
+      padding: p.padding,
+      dilation: p.dilation,
+      padValue: lowest,
+    });
+    return [
+      P.reduceMax(
+        patches,
+        windowAxes(x, p.r).map((a) => a - p.r),
+      ),
+    ];
   },
   AveragePool: (ins, ctx) => {
     const x = need(ins, 0, ctx);
     const p = poolParams(x, ctx);
     const axes = windowAxes(x, p.r).map((a) => a - p.r);
-    const sums = P.reduceSum(P.unfold(x, { window: p.window, strides: p.strides, padding: p.padding, dilation: p.dilation, padValue: 0 }), axes);
+    const sums = P.reduceSum(
+      P.unfold(x, { window: p.window, strides: p.strides, padding: p.padding, dilation: p.dilation, padValue: 0 }),
+      axes,
+    );
     // The divisor counts taps inside the input, or inside the declared padding too (never ceil mode's extra).
     const spatial = x.shape.slice(x.ndim - p.r);
     const include = ctx.attrs.int('count_include_pad', 0) === 1;
     const ones = np.ones(include ? spatial.map((s, i) => s + p.real[i][0] + p.real[i][1]) : spatial);
     const countPadding = include ? p.padding.map(([, hi], i): [number, number] => [0, hi - p.real[i][1]]) : p.padding;
-    const counts = P.reduceSum(P.unfold(ones, { window: p.window, strides: p.strides, padding: countPadding, dilation: p.dilation, padValue: 0 }), p.window.map((_, i) => i));
+    const counts = P.reduceSum(
+      P.unfold(ones, {
+        window: p.window,
+        strides: p.strides,
+        padding: countPadding,
+        dilation: p.dilation,
+        padValue: 0,
+      }),
+      p.window.map((_, i) => i),
+    );
     return [np.divide(sums, counts)];
   },
   GlobalAveragePool: unary((x) => np.mean(x, { axis: x.shape.slice(2).map((_, i) => i + 2), keepdims: true })),
@@ -626,19 +893,37 @@ export const OPS: Record<string, Op> = {
     if (ctx.attrs.int('training_mode', 0)) {
       // Batch statistics normalise; the running statistics move toward them by (1 - momentum).
       const axes = x.shape.map((_, i) => i).filter((i) => i !== 1);
-      const m = np.mean(x, { axis: axes }), v = np.mean(np.square(np.subtract(x, np.reshape(m, c))), { axis: axes });
-      const momentum = ctx.attrs.float('momentum', 0.9), eps = ctx.attrs.float('epsilon', 1e-5);
-      const y = np.add(np.multiply(np.divide(np.subtract(x, np.reshape(m, c)), np.sqrt(np.add(np.reshape(v, c), eps))), np.reshape(scale, c)), np.reshape(bias, c));
-      return [y, np.add(np.multiply(mean, momentum), np.multiply(m, 1 - momentum)), np.add(np.multiply(variance, momentum), np.multiply(v, 1 - momentum))];
+      const m = np.mean(x, { axis: axes }),
+        v = np.mean(np.square(np.subtract(x, np.reshape(m, c))), { axis: axes });
+      const momentum = ctx.attrs.float('momentum', 0.9),
+        eps = ctx.attrs.float('epsilon', 1e-5);
+      const y = np.add(
+        np.multiply(
+          np.divide(np.subtract(x, np.reshape(m, c)), np.sqrt(np.add(np.reshape(v, c), eps))),
+          np.reshape(scale, c),
+        ),
+        np.reshape(bias, c),
+      );
+      return [
+        y,
+        np.add(np.multiply(mean, momentum), np.multiply(m, 1 - momentum)),
+        np.add(np.multiply(variance, momentum), np.multiply(v, 1 - momentum)),
+      ];
     }
-    const inv = np.divide(np.reshape(scale, c), np.sqrt(np.add(np.reshape(variance, c), ctx.attrs.float('epsilon', 1e-5))));
+    const inv = np.divide(
+      np.reshape(scale, c),
+      np.sqrt(np.add(np.reshape(variance, c), ctx.attrs.float('epsilon', 1e-5))),
+    );
     return [np.add(np.multiply(np.subtract(x, np.reshape(mean, c)), inv), np.reshape(bias, c))];
   },
   InstanceNormalization: (ins, ctx) => {
     const [x, scale, bias] = [need(ins, 0, ctx), need(ins, 1, ctx), need(ins, 2, ctx)];
-    const axes = x.shape.slice(2).map((_, i) => i + 2), c = [x.shape[1], ...axes.map(() => 1)];
+    const axes = x.shape.slice(2).map((_, i) => i + 2),
+      c = [x.shape[1], ...axes.map(() => 1)];
     const centered = np.subtract(x, np.mean(x, { axis: axes, keepdims: true }));
-    const std = np.sqrt(np.add(np.mean(np.square(centered), { axis: axes, keepdims: true }), ctx.attrs.float('epsilon', 1e-5)));
+    const std = np.sqrt(
+      np.add(np.mean(np.square(centered), { axis: axes, keepdims: true }), ctx.attrs.float('epsilon', 1e-5)),
+    );
     return [np.add(np.multiply(np.divide(centered, std), np.reshape(scale, c)), np.reshape(bias, c))];
   },
   MeanVarianceNormalization: (ins, ctx) => {
@@ -649,11 +934,20 @@ export const OPS: Record<string, Op> = {
   },
   LRN: (ins, ctx) => {
     const x = need(ins, 0, ctx);
-    const size = ctx.attrs.int('size'), alpha = ctx.attrs.float('alpha', 1e-4), beta = ctx.attrs.float('beta', 0.75), bias = ctx.attrs.float('bias', 1);
-    const before = Math.floor((size - 1) / 2), after = Math.ceil((size - 1) / 2), channels = x.shape[1];
-    const sq = np.pad(np.square(x), x.shape.map((_, i) => (i === 1 ? [before, after] : [0, 0])));
+    const size = ctx.attrs.int('size'),
+      alpha = ctx.attrs.float('alpha', 1e-4),
+      beta = ctx.attrs.float('beta', 0.75),
+      bias = ctx.attrs.float('bias', 1);
+    const before = Math.floor((size - 1) / 2),
+      after = Math.ceil((size - 1) / 2),
+      channels = x.shape[1];
+    const sq = np.pad(
+      np.square(x),
+      x.shape.map((_, i) => (i === 1 ? [before, after] : [0, 0])),
+    );
     let sum = np.zerosLike(x);
-    for (let k = 0; k < size; k++) sum = np.add(sum, np.take(sq, np.arange(k, k + channels, 1, { dtype: 'int32' }), { axis: 1 }));
+    for (let k = 0; k < size; k++)
+      sum = np.add(sum, np.take(sq, np.arange(k, k + channels, 1, { dtype: 'int32' }), { axis: 1 }));
     return [np.divide(x, np.power(np.add(np.multiply(sum, alpha / size), bias), beta))];
   },
   LayerNormalization: (ins, ctx) => {
@@ -662,7 +956,9 @@ export const OPS: Record<string, Op> = {
     const axes = x.shape.slice(a).map((_, i) => a + i);
     const mean = np.mean(x, { axis: axes, keepdims: true });
     const centered = np.subtract(x, mean);
-    const invStd = np.reciprocal(np.sqrt(np.add(np.mean(np.square(centered), { axis: axes, keepdims: true }), ctx.attrs.float('epsilon', 1e-5))));
+    const invStd = np.reciprocal(
+      np.sqrt(np.add(np.mean(np.square(centered), { axis: axes, keepdims: true }), ctx.attrs.float('epsilon', 1e-5))),
+    );
     let y = np.multiply(np.multiply(centered, invStd), need(ins, 1, ctx));
     if (ins[2]) y = np.add(y, ins[2]);
     return [y, mean, invStd];
@@ -692,13 +988,18 @@ export const OPS: Record<string, Op> = {
     const tripCount = ins[0] ? ins[0].toConcrete() : null;
     if (nScan > 0) {
       // Scan outputs need a known trip count and a loop that runs it to the end: lax.scan.
-      if (!tripCount || ins[1]?.toConcrete()?.buffer[0] === 0) throw new FluxionError(`${ctx.where}: scan outputs need a constant trip count`);
+      if (!tripCount || ins[1]?.toConcrete()?.buffer[0] === 0)
+        throw new FluxionError(`${ctx.where}: scan outputs need a constant trip count`);
       const n = Number(tripCount.buffer[0]);
       try {
-        const [final, ys] = scan((vs: Array[], i: Array) => {
-          const out = step(i, np.array(true), vs);
-          return [out.slice(1, 1 + carried.length), out.slice(1 + carried.length)];
-        }, carried, np.arange(n, undefined, 1, { dtype: 'int32' }));
+        const [final, ys] = scan(
+          (vs: Array[], i: Array) => {
+            const out = step(i, np.array(true), vs);
+            return [out.slice(1, 1 + carried.length), out.slice(1 + carried.length)];
+          },
+          carried,
+          np.arange(n, undefined, 1, { dtype: 'int32' }),
+        );
         return [...final, ...ys];
       } catch (e) {
         // A body whose shapes depend on the iteration number unrolls, each step with its number known.
@@ -726,28 +1027,38 @@ export const OPS: Record<string, Op> = {
     return done.slice(2);
   },
   Scan: (ins, ctx) => {
-    if (ctx.opset < 9) throw new FluxionError(`${ctx.where}: Scan before opset 9 (with sequence_lens) is not supported`);
+    if (ctx.opset < 9)
+      throw new FluxionError(`${ctx.where}: Scan before opset 9 (with sequence_lens) is not supported`);
     const body = ctx.attrs.graph('body');
     if (!body) throw new FluxionError(`${ctx.where}: needs a body`);
     const m = ctx.attrs.int('num_scan_inputs');
     const n = ins.length - m;
-    const inAxes = ctx.attrs.ints('scan_input_axes', new globalThis.Array(m).fill(0)), inDirs = ctx.attrs.ints('scan_input_directions', new globalThis.Array(m).fill(0));
+    const inAxes = ctx.attrs.ints('scan_input_axes', new globalThis.Array(m).fill(0)),
+      inDirs = ctx.attrs.ints('scan_input_directions', new globalThis.Array(m).fill(0));
     const nOut = body.output.length - n;
-    const outAxes = ctx.attrs.ints('scan_output_axes', new globalThis.Array(nOut).fill(0)), outDirs = ctx.attrs.ints('scan_output_directions', new globalThis.Array(nOut).fill(0));
+    const outAxes = ctx.attrs.ints('scan_output_axes', new globalThis.Array(nOut).fill(0)),
+      outDirs = ctx.attrs.ints('scan_output_directions', new globalThis.Array(nOut).fill(0));
     const xs = (ins.slice(n) as Array[]).map((x, k) => {
       const moved = np.moveaxis(x, axis(inAxes[k], x.ndim), 0);
       return inDirs[k] ? np.flip(moved, { axis: 0 }) : moved;
     });
-    const [final, ys] = scan((state: Array[], x: Array[]) => {
-      const env = new Map(ctx.env);
-      state.forEach((v, k) => env.set(body.input[k].name, v));
-      x.forEach((v, k) => env.set(body.input[n + k].name, v));
-      const out = ctx.run(body, env, ctx.opset) as Array[];
-      return [out.slice(0, n), out.slice(n)];
-    }, ins.slice(0, n) as Array[], xs);
-    return [...final, ...ys.map((y, k) => {
-      const ordered = outDirs[k] ? np.flip(y, { axis: 0 }) : y;
-      return np.moveaxis(ordered, 0, axis(outAxes[k], y.ndim));
-    })];
+    const [final, ys] = scan(
+      (state: Array[], x: Array[]) => {
+        const env = new Map(ctx.env);
+        state.forEach((v, k) => env.set(body.input[k].name, v));
+        x.forEach((v, k) => env.set(body.input[n + k].name, v));
+        const out = ctx.run(body, env, ctx.opset) as Array[];
+        return [out.slice(0, n), out.slice(n)];
+      },
+      ins.slice(0, n) as Array[],
+      xs,
+    );
+    return [
+      ...final,
+      ...ys.map((y, k) => {
+        const ordered = outDirs[k] ? np.flip(y, { axis: 0 }) : y;
+        return np.moveaxis(ordered, 0, axis(outAxes[k], y.ndim));
+      }),
+    ];
   },
 };

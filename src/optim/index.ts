@@ -52,10 +52,14 @@ export function chain(...ts: GradientTransformation[]): GradientTransformation<a
 }
 
 /** `params + updates`, leaf by leaf. @category Optimizers */
-export const applyUpdates = (params: Params, updates: Params): Params => tree.map((p: Array, u: Array) => np.add(p, u), params, updates);
+export const applyUpdates = (params: Params, updates: Params): Params =>
+  tree.map((p: Array, u: Array) => np.add(p, u), params, updates);
 
 /** The identity transformation (the unit of chain). @category Optimizers */
-export const identity = (): GradientTransformation<{}> => ({ init: () => ({}), update: (g, s) => ({ updates: g, state: s }) });
+export const identity = (): GradientTransformation<{}> => ({
+  init: () => ({}),
+  update: (g, s) => ({ updates: g, state: s }),
+});
 
 // ---------------------------------------------------------------- building blocks
 
@@ -70,7 +74,10 @@ export function scaleByLearningRate(lr: ScalarOrSchedule): GradientTransformatio
   };
 }
 /** `u = s * g`. @category Optimizers */
-export const scale = (s: number): GradientTransformation<{}> => ({ init: () => ({}), update: (g, st) => ({ updates: tree.map((x: Array) => np.multiply(x, s), g), state: st }) });
+export const scale = (s: number): GradientTransformation<{}> => ({
+  init: () => ({}),
+  update: (g, st) => ({ updates: tree.map((x: Array) => np.multiply(x, s), g), state: st }),
+});
 
 /**
  * Momentum (Polyak 1964; Sutskever et al. 2013 for Nesterov): `t = decay*t + g`;
@@ -101,18 +108,31 @@ export interface ScaleByAdamState {
  * `u = m̂ / (sqrt(v̂) + eps)` with bias-corrected m̂, v̂.
  * @category Optimizers
  */
-export function scaleByAdam(opts: { b1?: number; b2?: number; eps?: number } = {}): GradientTransformation<ScaleByAdamState> {
+export function scaleByAdam(
+  opts: { b1?: number; b2?: number; eps?: number } = {},
+): GradientTransformation<ScaleByAdamState> {
   const o = checkOptions('scaleByAdam', { b1: t.number, b2: t.number, eps: t.number }, opts);
-  const b1 = o.b1 ?? 0.9, b2 = o.b2 ?? 0.999, eps = o.eps ?? 1e-8;
+  const b1 = o.b1 ?? 0.9,
+    b2 = o.b2 ?? 0.999,
+    eps = o.eps ?? 1e-8;
   return {
     init: (p) => ({ count: count0(), mu: zerosLikeTree(p), nu: zerosLikeTree(p) }),
     update(g, s) {
       const count = np.add(s.count, 1);
       const mu = tree.map((m: Array, x: Array) => np.add(np.multiply(m, b1), np.multiply(x, 1 - b1)), s.mu, g);
-      const nu = tree.map((v: Array, x: Array) => np.add(np.multiply(v, b2), np.multiply(np.square(x), 1 - b2)), s.nu, g);
+      const nu = tree.map(
+        (v: Array, x: Array) => np.add(np.multiply(v, b2), np.multiply(np.square(x), 1 - b2)),
+        s.nu,
+        g,
+      );
       // 1 - b^t as -expm1(t log b): in float32, 1 - 0.999^t would lose most of its digits.
-      const c1 = np.negative(np.expm1(np.multiply(count, Math.log(b1)))), c2 = np.negative(np.expm1(np.multiply(count, Math.log(b2))));
-      const updates = tree.map((m: Array, v: Array) => np.divide(np.divide(m, c1), np.add(np.sqrt(np.divide(v, c2)), eps)), mu, nu);
+      const c1 = np.negative(np.expm1(np.multiply(count, Math.log(b1)))),
+        c2 = np.negative(np.expm1(np.multiply(count, Math.log(b2))));
+      const updates = tree.map(
+        (m: Array, v: Array) => np.divide(np.divide(m, c1), np.add(np.sqrt(np.divide(v, c2)), eps)),
+        mu,
+        nu,
+      );
       return { updates, state: { count, mu, nu } };
     },
   };
@@ -123,28 +143,47 @@ export function scaleByAdam(opts: { b1?: number; b2?: number; eps?: number } = {
  * `u = g / (sqrt(v) + eps)`; centered subtracts the squared running mean of g inside the root.
  * @category Optimizers
  */
-export function scaleByRms(opts: { decay?: number; eps?: number; centered?: boolean } = {}): GradientTransformation<{ nu: Params; mu?: Params }> {
+export function scaleByRms(
+  opts: { decay?: number; eps?: number; centered?: boolean } = {},
+): GradientTransformation<{ nu: Params; mu?: Params }> {
   const o = checkOptions('scaleByRms', { decay: t.number, eps: t.number, centered: t.boolean }, opts);
-  const decay = o.decay ?? 0.99, eps = o.eps ?? 1e-8;
+  const decay = o.decay ?? 0.99,
+    eps = o.eps ?? 1e-8;
   return {
     init: (p) => (o.centered ? { nu: zerosLikeTree(p), mu: zerosLikeTree(p) } : { nu: zerosLikeTree(p) }),
     update(g, s) {
-      const nu = tree.map((v: Array, x: Array) => np.add(np.multiply(v, decay), np.multiply(np.square(x), 1 - decay)), s.nu, g);
-      const mu = o.centered ? tree.map((m: Array, x: Array) => np.add(np.multiply(m, decay), np.multiply(x, 1 - decay)), s.mu, g) : undefined;
-      const denom = o.centered ? tree.map((v: Array, m: Array) => np.add(np.sqrt(np.subtract(v, np.square(m))), eps), nu, mu) : tree.map((v: Array) => np.add(np.sqrt(v), eps), nu);
-      return { updates: tree.map((x: Array, d: Array) => np.divide(x, d), g, denom), state: o.centered ? { nu, mu } : { nu } };
+      const nu = tree.map(
+        (v: Array, x: Array) => np.add(np.multiply(v, decay), np.multiply(np.square(x), 1 - decay)),
+        s.nu,
+        g,
+      );
+      const mu = o.centered
+        ? tree.map((m: Array, x: Array) => np.add(np.multiply(m, decay), np.multiply(x, 1 - decay)), s.mu, g)
+        : undefined;
+      const denom = o.centered
+        ? tree.map((v: Array, m: Array) => np.add(np.sqrt(np.subtract(v, np.square(m))), eps), nu, mu)
+        : tree.map((v: Array) => np.add(np.sqrt(v), eps), nu);
+      return {
+        updates: tree.map((x: Array, d: Array) => np.divide(x, d), g, denom),
+        state: o.centered ? { nu, mu } : { nu },
+      };
     },
   };
 }
 
 /** Adagrad's rescaling (Duchi et al. 2011): `s += g^2`, `u = g / (sqrt(s) + eps)`. @category Optimizers */
-export function scaleByAdagrad(opts: { initialAccumulatorValue?: number; eps?: number } = {}): GradientTransformation<{ sum: Params }> {
+export function scaleByAdagrad(
+  opts: { initialAccumulatorValue?: number; eps?: number } = {},
+): GradientTransformation<{ sum: Params }> {
   const o = checkOptions('scaleByAdagrad', { initialAccumulatorValue: t.number, eps: t.number }, opts);
   return {
     init: (p) => ({ sum: tree.map((x: Array) => np.fullLike(x, o.initialAccumulatorValue ?? 0), p) }),
     update(g, s) {
       const sum = tree.map((a: Array, x: Array) => np.add(a, np.square(x)), s.sum, g);
-      return { updates: tree.map((x: Array, a: Array) => np.divide(x, np.add(np.sqrt(a), o.eps ?? 1e-10)), g, sum), state: { sum } };
+      return {
+        updates: tree.map((x: Array, a: Array) => np.divide(x, np.add(np.sqrt(a), o.eps ?? 1e-10)), g, sum),
+        state: { sum },
+      };
     },
   };
 }
@@ -165,18 +204,24 @@ export function clipByGlobalNorm(maxNorm: number): GradientTransformation<{}> {
   return {
     init: () => ({}),
     update(g, s) {
-      const norm = np.sqrt(tree.leaves(g).reduce((acc: Array, x: Array) => np.add(acc, np.sum(np.square(x))), np.array(0)));
+      const norm = np.sqrt(
+        tree.leaves(g).reduce((acc: Array, x: Array) => np.add(acc, np.sum(np.square(x))), np.array(0)),
+      );
       const factor = np.divide(maxNorm, np.maximum(norm, maxNorm));
       return { updates: tree.map((x: Array) => np.multiply(x, factor), g), state: s };
     },
   };
 }
 /** Clips each gradient element into `[-maxDelta, maxDelta]`. @category Optimizers */
-export const clip = (maxDelta: number): GradientTransformation<{}> => ({ init: () => ({}), update: (g, s) => ({ updates: tree.map((x: Array) => np.clip(x, -maxDelta, maxDelta), g), state: s }) });
+export const clip = (maxDelta: number): GradientTransformation<{}> => ({
+  init: () => ({}),
+  update: (g, s) => ({ updates: tree.map((x: Array) => np.clip(x, -maxDelta, maxDelta), g), state: s }),
+});
 
 // ---------------------------------------------------------------- aliases
 
-const maybe = (cond: boolean | undefined, t: () => GradientTransformation): GradientTransformation[] => (cond ? [t()] : []);
+const maybe = (cond: boolean | undefined, t: () => GradientTransformation): GradientTransformation[] =>
+  cond ? [t()] : [];
 
 /**
  * Stochastic gradient descent with optional momentum, Nesterov momentum and (L2) weight
@@ -184,23 +229,51 @@ const maybe = (cond: boolean | undefined, t: () => GradientTransformation): Grad
  * @example const opt = sgd(0.1, {momentum: 0.9});
  * @category Optimizers
  */
-export function sgd(lr: ScalarOrSchedule, opts?: { momentum?: number; nesterov?: boolean; weightDecay?: number }): GradientTransformation {
+export function sgd(
+  lr: ScalarOrSchedule,
+  opts?: { momentum?: number; nesterov?: boolean; weightDecay?: number },
+): GradientTransformation {
   const o = checkOptions('sgd', { momentum: t.number, nesterov: t.boolean, weightDecay: t.number }, opts);
-  return chain(...maybe(!!o.weightDecay, () => addDecayedWeights(o.weightDecay!)), ...maybe(!!o.momentum, () => trace({ decay: o.momentum!, nesterov: o.nesterov })), scaleByLearningRate(lr));
+  return chain(
+    ...maybe(!!o.weightDecay, () => addDecayedWeights(o.weightDecay!)),
+    ...maybe(!!o.momentum, () => trace({ decay: o.momentum!, nesterov: o.nesterov })),
+    scaleByLearningRate(lr),
+  );
 }
 /** Adam (Kingma & Ba 2015), with optional L2 weight decay added to the gradient (PyTorch's Adam). @category Optimizers */
-export function adam(lr: ScalarOrSchedule = 1e-3, opts?: { b1?: number; b2?: number; eps?: number; weightDecay?: number }): GradientTransformation {
+export function adam(
+  lr: ScalarOrSchedule = 1e-3,
+  opts?: { b1?: number; b2?: number; eps?: number; weightDecay?: number },
+): GradientTransformation {
   const o = checkOptions('adam', { b1: t.number, b2: t.number, eps: t.number, weightDecay: t.number }, opts);
-  return chain(...maybe(!!o.weightDecay, () => addDecayedWeights(o.weightDecay!)), scaleByAdam({ b1: o.b1, b2: o.b2, eps: o.eps }), scaleByLearningRate(lr));
+  return chain(
+    ...maybe(!!o.weightDecay, () => addDecayedWeights(o.weightDecay!)),
+    scaleByAdam({ b1: o.b1, b2: o.b2, eps: o.eps }),
+    scaleByLearningRate(lr),
+  );
 }
 /** AdamW (Loshchilov & Hutter 2019): Adam with decoupled weight decay (default 1e-2). @category Optimizers */
-export function adamw(lr: ScalarOrSchedule = 1e-3, opts?: { b1?: number; b2?: number; eps?: number; weightDecay?: number }): GradientTransformation {
+export function adamw(
+  lr: ScalarOrSchedule = 1e-3,
+  opts?: { b1?: number; b2?: number; eps?: number; weightDecay?: number },
+): GradientTransformation {
   const o = checkOptions('adamw', { b1: t.number, b2: t.number, eps: t.number, weightDecay: t.number }, opts);
-  return chain(scaleByAdam({ b1: o.b1, b2: o.b2, eps: o.eps }), addDecayedWeights(o.weightDecay ?? 1e-2), scaleByLearningRate(lr));
+  return chain(
+    scaleByAdam({ b1: o.b1, b2: o.b2, eps: o.eps }),
+    addDecayedWeights(o.weightDecay ?? 1e-2),
+    scaleByLearningRate(lr),
+  );
 }
 /** RMSprop as in PyTorch (alpha 0.99, eps 1e-8 outside the root), with optional momentum and centering. @category Optimizers */
-export function rmsprop(lr: ScalarOrSchedule = 1e-2, opts?: { alpha?: number; eps?: number; momentum?: number; centered?: boolean; weightDecay?: number }): GradientTransformation {
-  const o = checkOptions('rmsprop', { alpha: t.number, eps: t.number, momentum: t.number, centered: t.boolean, weightDecay: t.number }, opts);
+export function rmsprop(
+  lr: ScalarOrSchedule = 1e-2,
+  opts?: { alpha?: number; eps?: number; momentum?: number; centered?: boolean; weightDecay?: number },
+): GradientTransformation {
+  const o = checkOptions(
+    'rmsprop',
+    { alpha: t.number, eps: t.number, momentum: t.number, centered: t.boolean, weightDecay: t.number },
+    opts,
+  );
   return chain(
     ...maybe(!!o.weightDecay, () => addDecayedWeights(o.weightDecay!)),
     scaleByRms({ decay: o.alpha, eps: o.eps, centered: o.centered }),
@@ -209,25 +282,52 @@ export function rmsprop(lr: ScalarOrSchedule = 1e-2, opts?: { alpha?: number; ep
   );
 }
 /** Adagrad as in PyTorch: `lr / (1 + (t-1) lrDecay)` times `g / (sqrt(s) + eps)`. @category Optimizers */
-export function adagrad(lr: ScalarOrSchedule = 1e-2, opts?: { lrDecay?: number; eps?: number; initialAccumulatorValue?: number; weightDecay?: number }): GradientTransformation {
-  const o = checkOptions('adagrad', { lrDecay: t.number, eps: t.number, initialAccumulatorValue: t.number, weightDecay: t.number }, opts);
-  const decayed: ScalarOrSchedule = o.lrDecay ? (c) => np.divide(value(lr, c), np.add(np.multiply(c, o.lrDecay!), 1)) : lr;
-  return chain(...maybe(!!o.weightDecay, () => addDecayedWeights(o.weightDecay!)), scaleByAdagrad({ eps: o.eps, initialAccumulatorValue: o.initialAccumulatorValue }), scaleByLearningRate(decayed));
+export function adagrad(
+  lr: ScalarOrSchedule = 1e-2,
+  opts?: { lrDecay?: number; eps?: number; initialAccumulatorValue?: number; weightDecay?: number },
+): GradientTransformation {
+  const o = checkOptions(
+    'adagrad',
+    { lrDecay: t.number, eps: t.number, initialAccumulatorValue: t.number, weightDecay: t.number },
+    opts,
+  );
+  const decayed: ScalarOrSchedule = o.lrDecay
+    ? (c) => np.divide(value(lr, c), np.add(np.multiply(c, o.lrDecay!), 1))
+    : lr;
+  return chain(
+    ...maybe(!!o.weightDecay, () => addDecayedWeights(o.weightDecay!)),
+    scaleByAdagrad({ eps: o.eps, initialAccumulatorValue: o.initialAccumulatorValue }),
+    scaleByLearningRate(decayed),
+  );
 }
 
 // ---------------------------------------------------------------- schedules
 
 /** A constant value. @category Schedules */
-export const constantSchedule = (v: number): Schedule => (c) => np.fullLike(c, v, { dtype: 'float32' });
+export const constantSchedule =
+  (v: number): Schedule =>
+  (c) =>
+    np.fullLike(c, v, { dtype: 'float32' });
 /** Alias of {@link constantSchedule} (optax's `constant_schedule`). @category Schedules */
 export const constant = constantSchedule;
 /** `init * scales[i]` products after each boundary step (as optax.piecewise_constant_schedule). @category Schedules */
 export function piecewiseConstant(init: number, boundariesAndScales: Record<number, number>): Schedule {
-  const entries = Object.entries(boundariesAndScales).map(([b, s]) => [Number(b), s] as const).sort((a, b) => a[0] - b[0]);
-  return (c) => entries.reduce((v, [b, s]) => np.where(np.greaterEqual(c, b), np.multiply(v, s), v), np.fullLike(c, init, { dtype: 'float32' }));
+  const entries = Object.entries(boundariesAndScales)
+    .map(([b, s]) => [Number(b), s] as const)
+    .sort((a, b) => a[0] - b[0]);
+  return (c) =>
+    entries.reduce(
+      (v, [b, s]) => np.where(np.greaterEqual(c, b), np.multiply(v, s), v),
+      np.fullLike(c, init, { dtype: 'float32' }),
+    );
 }
 /** `init * rate^(count / transitionSteps)` (floored with staircase). @category Schedules */
-export function exponentialDecay(init: number, transitionSteps: number, decayRate: number, opts?: { staircase?: boolean }): Schedule {
+export function exponentialDecay(
+  init: number,
+  transitionSteps: number,
+  decayRate: number,
+  opts?: { staircase?: boolean },
+): Schedule {
   return (c) => {
     let p = np.divide(c, transitionSteps);
     if (opts?.staircase) p = np.floor(p);
@@ -235,15 +335,19 @@ export function exponentialDecay(init: number, transitionSteps: number, decayRat
   };
 }
 /** Cosine decay from `init` to `init * alpha` over `decaySteps` (Loshchilov & Hutter 2017). @category Schedules */
-export const cosineDecay = (init: number, decaySteps: number, alpha = 0): Schedule => (c) => {
-  const frac = np.minimum(np.divide(c, decaySteps), 1);
-  const cos = np.multiply(np.add(np.cos(np.multiply(frac, Math.PI)), 1), 0.5);
-  return np.multiply(init, np.add(np.multiply(cos, 1 - alpha), alpha));
-};
+export const cosineDecay =
+  (init: number, decaySteps: number, alpha = 0): Schedule =>
+  (c) => {
+    const frac = np.minimum(np.divide(c, decaySteps), 1);
+    const cos = np.multiply(np.add(np.cos(np.multiply(frac, Math.PI)), 1), 0.5);
+    return np.multiply(init, np.add(np.multiply(cos, 1 - alpha), alpha));
+  };
 /** Linear warmup from `init` to `peak` over `warmupSteps`, then cosine decay to `end` by `decaySteps`. @category Schedules */
-export const warmupCosineDecay = (init: number, peak: number, warmupSteps: number, decaySteps: number, end = 0): Schedule => (c) => {
-  const warm = np.add(init, np.multiply(np.divide(c, Math.max(1, warmupSteps)), peak - init));
-  const frac = np.clip(np.divide(np.subtract(c, warmupSteps), Math.max(1, decaySteps - warmupSteps)), 0, 1);
-  const cos = np.add(end, np.multiply(np.multiply(np.add(np.cos(np.multiply(frac, Math.PI)), 1), 0.5), peak - end));
-  return np.where(np.less(c, warmupSteps), warm, cos);
-};
+export const warmupCosineDecay =
+  (init: number, peak: number, warmupSteps: number, decaySteps: number, end = 0): Schedule =>
+  (c) => {
+    const warm = np.add(init, np.multiply(np.divide(c, Math.max(1, warmupSteps)), peak - init));
+    const frac = np.clip(np.divide(np.subtract(c, warmupSteps), Math.max(1, decaySteps - warmupSteps)), 0, 1);
+    const cos = np.add(end, np.multiply(np.multiply(np.add(np.cos(np.multiply(frac, Math.PI)), 1), 0.5), peak - end));
+    return np.where(np.less(c, warmupSteps), warm, cos);
+  };

@@ -22,7 +22,8 @@ export interface DotParams {
   batch: readonly [readonly number[], readonly number[]];
 }
 
-const freeAxes = (nd: number, ...used: (readonly number[])[]) => range(nd).filter((i) => !used.some((u) => u.includes(i)));
+const freeAxes = (nd: number, ...used: (readonly number[])[]) =>
+  range(nd).filter((i) => !used.some((u) => u.includes(i)));
 
 export const dotGeneralP: Primitive<DotParams> = definePrimitive({
   name: 'dot_general',
@@ -30,21 +31,32 @@ export const dotGeneralP: Primitive<DotParams> = definePrimitive({
   abstractEval([a, b], { contract: [ca, cb], batch: [ba, bb] }) {
     const dtype = expectSameDType('dot_general', [a, b]);
     const bad =
-      ca.length !== cb.length || ba.length !== bb.length ||
+      ca.length !== cb.length ||
+      ba.length !== bb.length ||
       ca.some((x, i) => a.shape[x] === undefined || a.shape[x] !== b.shape[cb[i]]) ||
       ba.some((x, i) => a.shape[x] === undefined || a.shape[x] !== b.shape[bb[i]]) ||
-      new Set([...ca, ...ba]).size !== ca.length + ba.length || new Set([...cb, ...bb]).size !== cb.length + bb.length;
+      new Set([...ca, ...ba]).size !== ca.length + ba.length ||
+      new Set([...cb, ...bb]).size !== cb.length + bb.length;
     if (bad) {
-      throw new ShapeError(`dot_general: cannot contract ${fmt(a.shape)} axes [${ca}] with ${fmt(b.shape)} axes [${cb}] (batch [${ba}] / [${bb}])`);
+      throw new ShapeError(
+        `dot_general: cannot contract ${fmt(a.shape)} axes [${ca}] with ${fmt(b.shape)} axes [${cb}] (batch [${ba}] / [${bb}])`,
+      );
     }
     if (dtype === 'bool') throw new ShapeError('dot_general: bool operands are not supported; cast first');
-    const fa = freeAxes(a.shape.length, ca, ba), fb = freeAxes(b.shape.length, cb, bb);
-    return [{ shape: [...ba.map((i) => a.shape[i]), ...fa.map((i) => a.shape[i]), ...fb.map((i) => b.shape[i])], dtype }];
+    const fa = freeAxes(a.shape.length, ca, ba),
+      fb = freeAxes(b.shape.length, cb, bb);
+    return [
+      { shape: [...ba.map((i) => a.shape[i]), ...fa.map((i) => a.shape[i]), ...fb.map((i) => b.shape[i])], dtype },
+    ];
   },
   impl([a, b], { contract: [ca, cb], batch: [ba, bb] }) {
-    const fa = freeAxes(a.shape.length, ca, ba), fb = freeAxes(b.shape.length, cb, bb);
+    const fa = freeAxes(a.shape.length, ca, ba),
+      fb = freeAxes(b.shape.length, cb, bb);
     const size = (x: ConcreteArray, axes: readonly number[]) => axes.reduce((p, i) => p * x.shape[i], 1);
-    const nb = size(a, ba), m = size(a, fa), k = size(a, ca), n = size(b, fb);
+    const nb = size(a, ba),
+      m = size(a, fa),
+      k = size(a, ca),
+      n = size(b, fb);
     const shape = [...ba.map((i) => a.shape[i]), ...fa.map((i) => a.shape[i]), ...fb.map((i) => b.shape[i])];
     // float32: the WebAssembly SIMD kernel on contiguous copies, its rows along the shorter free dimension.
     if (a.dtype === 'float32') {
@@ -54,19 +66,23 @@ export const dotGeneralP: Primitive<DotParams> = definePrimitive({
       const c = gemmBatched(X.buffer, Y.buffer, nb, wide ? m : n, k, wide ? n : m);
       if (c) {
         const out = new ConcreteArray(c, wide ? shape : [nb, n, m], 'float32');
-        return [wide ? out : new ConcreteArray(transposeP.impl([out], { perm: [0, 2, 1] })[0].buffer, shape, 'float32')];
+        return [
+          wide ? out : new ConcreteArray(transposeP.impl([out], { perm: [0, 2, 1] })[0].buffer, shape, 'float32'),
+        ];
       }
     }
     // Without WebAssembly: long contractions into a small output (weight gradients) accumulate outer products
     // over contiguous [batch, contract, free] copies of both operands.
     if (k >= 8 * Math.max(m, n) && m * n <= 4096 && isFloat(a.dtype)) {
-      const A = contiguous(a, [...ba, ...ca, ...fa]).buffer, B = contiguous(b, [...bb, ...cb, ...fb]).buffer;
+      const A = contiguous(a, [...ba, ...ca, ...fa]).buffer,
+        B = contiguous(b, [...bb, ...cb, ...fb]).buffer;
       const out = allocate(a.dtype, nb * m * n);
       const acc = new Float64Array(m * n);
       for (let bi = 0; bi < nb; bi++) {
         acc.fill(0);
         for (let kk = 0; kk < k; kk++) {
-          const aRow = (bi * k + kk) * m, bRow = (bi * k + kk) * n;
+          const aRow = (bi * k + kk) * m,
+            bRow = (bi * k + kk) * n;
           for (let i = 0; i < m; i++) {
             const v = A[aRow + i];
             if (v === 0) continue;
@@ -97,7 +113,13 @@ export const dotGeneralP: Primitive<DotParams> = definePrimitive({
     const shift = (axes: readonly number[], d: number) => axes.map((x) => (x >= d ? x + 1 : x));
     if (da !== null && db !== null) {
       // Both batched: the vmapped axis becomes a new leading batch dimension.
-      const p: DotParams = { contract: [shift(ca, da), shift(cb, db)], batch: [[da, ...shift(ba, da)], [db, ...shift(bb, db)]] };
+      const p: DotParams = {
+        contract: [shift(ca, da), shift(cb, db)],
+        batch: [
+          [da, ...shift(ba, da)],
+          [db, ...shift(bb, db)],
+        ],
+      };
       return [[dotGeneral(a, b, p)], [0]];
     }
     if (da !== null) {
@@ -112,24 +134,47 @@ export const dotGeneralP: Primitive<DotParams> = definePrimitive({
     return [[dotGeneral(a, b, p)], [ba.length + fa.length + fb.indexOf(d)]];
   },
   transpose([ct], [a, b], p) {
-    const aU = a instanceof UndefinedPrimal, bU = b instanceof UndefinedPrimal;
-    return [aU ? transposeLhs(ct, b as Array, a.aval.shape.length, p) : null, bU ? transposeRhs(ct, a as Array, b.aval.shape.length, p) : null];
+    const aU = a instanceof UndefinedPrimal,
+      bU = b instanceof UndefinedPrimal;
+    return [
+      aU ? transposeLhs(ct, b as Array, a.aval.shape.length, p) : null,
+      bU ? transposeRhs(ct, a as Array, b.aval.shape.length, p) : null,
+    ];
   },
-  onnx: (e, [a, b], p, { ins: [av, bv], outs: [out] }) => [convolutionOnnx(e, [a, b], p, [av, bv], out) ?? contractionOnnx(e, a, b, p, av, bv, out.shape)],
+  onnx: (e, [a, b], p, { ins: [av, bv], outs: [out] }) => [
+    convolutionOnnx(e, [a, b], p, [av, bv], out) ?? contractionOnnx(e, a, b, p, av, bv, out.shape),
+  ],
 });
 
 /**
  * Generic ONNX contraction: each operand permuted to [batch, free, contract] / [batch, contract, free]
  * and flattened to three axes for MatMul (2-d float products become one Gemm, transposes folded in).
  */
-function contractionOnnx(e: OnnxEmitter, a: string, b: string, { contract: [ca, cb], batch: [ba, bb] }: DotParams, av: ShapedArray, bv: ShapedArray, shape: readonly number[]): string {
-  const fa = freeAxes(av.shape.length, ca, ba), fb = freeAxes(bv.shape.length, cb, bb);
+function contractionOnnx(
+  e: OnnxEmitter,
+  a: string,
+  b: string,
+  { contract: [ca, cb], batch: [ba, bb] }: DotParams,
+  av: ShapedArray,
+  bv: ShapedArray,
+  shape: readonly number[],
+): string {
+  const fa = freeAxes(av.shape.length, ca, ba),
+    fb = freeAxes(bv.shape.length, cb, bb);
   const size = (x: ShapedArray, axes: readonly number[]) => axes.reduce((p, i) => p * x.shape[i], 1);
-  const nb = size(av, ba), m = size(av, fa), k = size(av, ca), n = size(bv, fb);
+  const nb = size(av, ba),
+    m = size(av, fa),
+    k = size(av, ca),
+    n = size(bv, fb);
   const isIdentity = (perm: number[]) => perm.every((v, i) => v === i);
   const arrange = (x: string, v: ShapedArray, perm: number[], dims: number[]) => {
     const t = isIdentity(perm) ? x : e.op('Transpose', [x], { perm });
-    return shapesEqual(perm.map((i) => v.shape[i]), dims) ? t : e.op('Reshape', [t, e.ints(dims)], { allowzero: 1 });
+    return shapesEqual(
+      perm.map((i) => v.shape[i]),
+      dims,
+    )
+      ? t
+      : e.op('Reshape', [t, e.ints(dims)], { allowzero: 1 });
   };
   let y: string;
   if (ba.length === 0 && isFloat(av.dtype)) {
@@ -141,9 +186,14 @@ function contractionOnnx(e: OnnxEmitter, a: string, b: string, { contract: [ca, 
     y = e.op('Gemm', [A, B], { transA, transB });
   } else {
     const lead = ba.length ? [nb] : [];
-    y = e.op('MatMul', [arrange(a, av, [...ba, ...fa, ...ca], [...lead, m, k]), arrange(b, bv, [...bb, ...cb, ...fb], [...lead, k, n])]);
+    y = e.op('MatMul', [
+      arrange(a, av, [...ba, ...fa, ...ca], [...lead, m, k]),
+      arrange(b, bv, [...bb, ...cb, ...fb], [...lead, k, n]),
+    ]);
   }
-  return shapesEqual([...(ba.length ? [nb] : []), m, n], shape) ? y : e.op('Reshape', [y, e.ints(shape)], { allowzero: 1 });
+  return shapesEqual([...(ba.length ? [nb] : []), m, n], shape)
+    ? y
+    : e.op('Reshape', [y, e.ints(shape)], { allowzero: 1 });
 }
 
 // The cotangent of one operand is the contraction of ct with the other operand, then a
@@ -173,17 +223,32 @@ function transposeRhs(ct: Array, a: Array, bNd: number, { contract: [ca, cb], ba
 }
 
 /** Copies `x` into the axis order `perm` unless it already is. */
-const contiguous = (x: ConcreteArray, perm: number[]) => (perm.every((p, i) => p === i) ? x : transposeP.impl([x], { perm })[0]);
+const contiguous = (x: ConcreteArray, perm: number[]) =>
+  perm.every((p, i) => p === i) ? x : transposeP.impl([x], { perm })[0];
 
 /**
  * out[b, i, :] = sum_k x[b, i, k] * Y[b, k, :] where x is read through its axis groups
  * `[batch, rows, contract]` and Y is contiguous `[batch, contract, cols]`. Rows accumulate in
  * float64 (integers wrap as int32).
  */
-function matmulRows(x: ConcreteArray, [bx, rx, kx]: (readonly number[])[], Y: ArrayLike<number>, nb: number, rows: number, k: number, cols: number) {
+function matmulRows(
+  x: ConcreteArray,
+  [bx, rx, kx]: (readonly number[])[],
+  Y: ArrayLike<number>,
+  nb: number,
+  rows: number,
+  k: number,
+  cols: number,
+) {
   const st = stridesOf(x.shape);
-  const offs = (axes: readonly number[]) => stridedOffsets(axes.map((i) => x.shape[i]), axes.map((i) => st[i]));
-  const xB = offs(bx), xR = offs(rx), xK = offs(kx);
+  const offs = (axes: readonly number[]) =>
+    stridedOffsets(
+      axes.map((i) => x.shape[i]),
+      axes.map((i) => st[i]),
+    );
+  const xB = offs(bx),
+    xR = offs(rx),
+    xK = offs(kx);
   const X = x.buffer;
   const out = allocate(x.dtype, nb * rows * cols);
   const acc = new Float64Array(cols);
@@ -196,8 +261,14 @@ function matmulRows(x: ConcreteArray, [bx, rx, kx]: (readonly number[])[], Y: Ar
       // Four rows of Y per pass over the accumulator: a quarter of the loads and stores.
       if (!integer) {
         for (; kk + 4 <= k; kk += 4) {
-          const v0 = X[xRow + xK[kk]], v1 = X[xRow + xK[kk + 1]], v2 = X[xRow + xK[kk + 2]], v3 = X[xRow + xK[kk + 3]];
-          const r0 = (bi * k + kk) * cols, r1 = r0 + cols, r2 = r1 + cols, r3 = r2 + cols;
+          const v0 = X[xRow + xK[kk]],
+            v1 = X[xRow + xK[kk + 1]],
+            v2 = X[xRow + xK[kk + 2]],
+            v3 = X[xRow + xK[kk + 3]];
+          const r0 = (bi * k + kk) * cols,
+            r1 = r0 + cols,
+            r2 = r1 + cols,
+            r3 = r2 + cols;
           for (let j = 0; j < cols; j++) acc[j] += v0 * Y[r0 + j] + v1 * Y[r1 + j] + v2 * Y[r2 + j] + v3 * Y[r3 + j];
         }
       }

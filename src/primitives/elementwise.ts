@@ -6,7 +6,14 @@
 import { type Array, ConcreteArray, type ShapedArray } from '../core/array.js';
 import { type DType, allocate, checkDType, coerce, dtypes as allDTypes, isFloat } from '../core/dtype.js';
 import { DTypeError } from '../core/errors.js';
-import { type BatchDim, type OnnxEmitter, type Primitive, UndefinedPrimal, definePrimitive, symbolicZeros } from '../core/primitive.js';
+import {
+  type BatchDim,
+  type OnnxEmitter,
+  type Primitive,
+  UndefinedPrimal,
+  definePrimitive,
+  symbolicZeros,
+} from '../core/primitive.js';
 import { checkSameShapes, shapesEqual } from '../core/shape.js';
 import { bind1 } from '../core/trace.js';
 import { build, expectArity, expectSameDType, moveBatchAxis } from './util.js';
@@ -30,7 +37,10 @@ function batchElementwise(prim: Primitive) {
  */
 function kernel(f: (...xs: number[]) => number, arity: number, outDType?: (d: DType) => DType) {
   const args = globalThis.Array.from({ length: arity }, (_, k) => `b${k}[i]`).join(', ');
-  const loop = new Function('f', `return (out, n, ${globalThis.Array.from({ length: arity }, (_, k) => `b${k}`).join(', ')}) => { for (let i = 0; i < n; i++) out[i] = f(${args}); };`)(f);
+  const loop = new Function(
+    'f',
+    `return (out, n, ${globalThis.Array.from({ length: arity }, (_, k) => `b${k}`).join(', ')}) => { for (let i = 0; i < n; i++) out[i] = f(${args}); };`,
+  )(f);
   return (inputs: ConcreteArray[]): ConcreteArray[] => {
     const x = inputs[0];
     const dtype = outDType ? outDType(x.dtype) : x.dtype;
@@ -61,25 +71,48 @@ const zeroOf = (d: DType) => (d === 'int32' ? '0i' : d === 'uint32' ? '0u' : '0.
 /** WGSL expressions of the elementwise primitives (see kernels/wgsl.ts for the helpers). */
 const WGSL: Record<string, (a: string[], d: DType[]) => string> = {
   neg: ([a], [d]) => (d === 'uint32' ? `(0u - ${a})` : `(-${a})`),
-  exp: ([a]) => `exp(${a})`, log: ([a]) => `log(${a})`, log1p: ([a]) => `log1p_(${a})`, expm1: ([a]) => `expm1_(${a})`,
-  sin: ([a]) => `sin(${a})`, cos: ([a]) => `cos(${a})`, tanh: ([a]) => `tanh_(${a})`, logistic: ([a]) => `(1.0 / (1.0 + exp(-${a})))`,
-  sqrt: ([a]) => `sqrt(${a})`, rsqrt: ([a]) => `inverseSqrt(${a})`, erf: ([a]) => `erf_(${a})`, erf_inv: ([a]) => `erfinv_(${a})`,
-  abs: ([a]) => `abs(${a})`, sign: ([a], [d]) => (d === 'uint32' ? `select(0u, 1u, ${a} > 0u)` : `sign(${a})`),
-  floor: ([a]) => `floor(${a})`, ceil: ([a]) => `ceil(${a})`, round: ([a]) => `round(${a})`, is_finite: ([a]) => `isfinite_(${a})`,
-  add: ([a, b]) => `(${a} + ${b})`, sub: ([a, b]) => `(${a} - ${b})`, mul: ([a, b]) => `(${a} * ${b})`,
+  exp: ([a]) => `exp(${a})`,
+  log: ([a]) => `log(${a})`,
+  log1p: ([a]) => `log1p_(${a})`,
+  expm1: ([a]) => `expm1_(${a})`,
+  sin: ([a]) => `sin(${a})`,
+  cos: ([a]) => `cos(${a})`,
+  tanh: ([a]) => `tanh_(${a})`,
+  logistic: ([a]) => `(1.0 / (1.0 + exp(-${a})))`,
+  sqrt: ([a]) => `sqrt(${a})`,
+  rsqrt: ([a]) => `inverseSqrt(${a})`,
+  erf: ([a]) => `erf_(${a})`,
+  erf_inv: ([a]) => `erfinv_(${a})`,
+  abs: ([a]) => `abs(${a})`,
+  sign: ([a], [d]) => (d === 'uint32' ? `select(0u, 1u, ${a} > 0u)` : `sign(${a})`),
+  floor: ([a]) => `floor(${a})`,
+  ceil: ([a]) => `ceil(${a})`,
+  round: ([a]) => `round(${a})`,
+  is_finite: ([a]) => `isfinite_(${a})`,
+  add: ([a, b]) => `(${a} + ${b})`,
+  sub: ([a, b]) => `(${a} - ${b})`,
+  mul: ([a, b]) => `(${a} * ${b})`,
   div: ([a, b], [d]) => (isF(d) ? `(${a} / ${b})` : `select(${a} / ${b}, ${zeroOf(d)}, ${b} == ${zeroOf(d)})`),
   rem: ([a, b], [d]) => (isF(d) ? `(${a} % ${b})` : `select(${a} % ${b}, ${zeroOf(d)}, ${b} == ${zeroOf(d)})`),
-  pow: ([a, b]) => `pow_(${a}, ${b})`, atan2: ([a, b]) => `atan2(${a}, ${b})`,
+  pow: ([a, b]) => `pow_(${a}, ${b})`,
+  atan2: ([a, b]) => `atan2(${a}, ${b})`,
   max: ([a, b], [d]) => (d === 'bool' ? `(${a} || ${b})` : isF(d) ? `max_(${a}, ${b})` : `max(${a}, ${b})`),
   min: ([a, b], [d]) => (d === 'bool' ? `(${a} && ${b})` : isF(d) ? `min_(${a}, ${b})` : `min(${a}, ${b})`),
-  eq: ([a, b]) => `(${a} == ${b})`, ne: ([a, b]) => `(${a} != ${b})`, lt: ([a, b]) => `(${a} < ${b})`,
-  le: ([a, b]) => `(${a} <= ${b})`, gt: ([a, b]) => `(${a} > ${b})`, ge: ([a, b]) => `(${a} >= ${b})`,
+  eq: ([a, b]) => `(${a} == ${b})`,
+  ne: ([a, b]) => `(${a} != ${b})`,
+  lt: ([a, b]) => `(${a} < ${b})`,
+  le: ([a, b]) => `(${a} <= ${b})`,
+  gt: ([a, b]) => `(${a} > ${b})`,
+  ge: ([a, b]) => `(${a} >= ${b})`,
   and: ([a, b], [d]) => (d === 'bool' ? `(${a} && ${b})` : `(${a} & ${b})`),
   or: ([a, b], [d]) => (d === 'bool' ? `(${a} || ${b})` : `(${a} | ${b})`),
   xor: ([a, b], [d]) => (d === 'bool' ? `(${a} != ${b})` : `(${a} ^ ${b})`),
   not: ([a], [d]) => (d === 'bool' ? `(!${a})` : `(~${a})`),
   shift_left: ([a, b], [d]) => `select(${zeroOf(d)}, ${a} << u32(${b}), u32(${b}) < 32u)`,
-  shift_right_logical: ([a, b], [d]) => (d === 'uint32' ? `select(0u, ${a} >> ${b}, ${b} < 32u)` : `select(0i, bitcast<i32>(bitcast<u32>(${a}) >> u32(${b})), u32(${b}) < 32u)`),
+  shift_right_logical: ([a, b], [d]) =>
+    d === 'uint32'
+      ? `select(0u, ${a} >> ${b}, ${b} < 32u)`
+      : `select(0i, bitcast<i32>(bitcast<u32>(${a}) >> u32(${b})), u32(${b}) < 32u)`,
 };
 
 /**
@@ -88,25 +121,49 @@ const WGSL: Record<string, (a: string[], d: DType[]) => string> = {
  * (erf_inv, atan2, shifts) run in JavaScript between ONNX segments.
  */
 type OnnxElementwise = (e: OnnxEmitter, a: string[], d: DType[]) => string;
-const guardZero = (op: (e: OnnxEmitter, a: string, b: string) => string): OnnxElementwise => (e, [a, b], [d]) => {
-  if (isF(d)) return op(e, a, b);
-  const zero = e.op('Equal', [b, e.constant(0, d)]);
-  return e.op('Where', [zero, e.constant(0, d), op(e, a, e.op('Where', [zero, e.constant(1, d), b]))]);
-};
-const nanAware = (type: 'Max' | 'Min', boolType: 'Or' | 'And'): OnnxElementwise => (e, [a, b], [d]) => {
-  if (d === 'bool') return e.op(boolType, [a, b]);
-  if (!isF(d)) return e.op(type, [a, b]);
-  // NaN wins, as in the JavaScript kernel: a + b is NaN whenever either is.
-  const nan = e.op('Or', [e.op('IsNaN', [a]), e.op('IsNaN', [b])]);
-  return e.op('Where', [nan, e.op('Add', [a, b]), e.op(type, [a, b])]);
-};
-const unaryOnnx = (type: string): OnnxElementwise => (e, [a]) => e.op(type, [a]);
-const binaryOnnx = (type: string): OnnxElementwise => (e, [a, b]) => e.op(type, [a, b]);
-const bitwise = (boolType: string, intType: string): OnnxElementwise => (e, a, [d]) => e.op(d === 'bool' ? boolType : intType, a);
+const guardZero =
+  (op: (e: OnnxEmitter, a: string, b: string) => string): OnnxElementwise =>
+  (e, [a, b], [d]) => {
+    if (isF(d)) return op(e, a, b);
+    const zero = e.op('Equal', [b, e.constant(0, d)]);
+    return e.op('Where', [zero, e.constant(0, d), op(e, a, e.op('Where', [zero, e.constant(1, d), b]))]);
+  };
+const nanAware =
+  (type: 'Max' | 'Min', boolType: 'Or' | 'And'): OnnxElementwise =>
+  (e, [a, b], [d]) => {
+    if (d === 'bool') return e.op(boolType, [a, b]);
+    if (!isF(d)) return e.op(type, [a, b]);
+    // NaN wins, as in the JavaScript kernel: a + b is NaN whenever either is.
+    const nan = e.op('Or', [e.op('IsNaN', [a]), e.op('IsNaN', [b])]);
+    return e.op('Where', [nan, e.op('Add', [a, b]), e.op(type, [a, b])]);
+  };
+const unaryOnnx =
+  (type: string): OnnxElementwise =>
+  (e, [a]) =>
+    e.op(type, [a]);
+const binaryOnnx =
+  (type: string): OnnxElementwise =>
+  (e, [a, b]) =>
+    e.op(type, [a, b]);
+const bitwise =
+  (boolType: string, intType: string): OnnxElementwise =>
+  (e, a, [d]) =>
+    e.op(d === 'bool' ? boolType : intType, a);
 const ONNX: Record<string, OnnxElementwise> = {
-  neg: unaryOnnx('Neg'), exp: unaryOnnx('Exp'), log: unaryOnnx('Log'), sin: unaryOnnx('Sin'), cos: unaryOnnx('Cos'),
-  tanh: unaryOnnx('Tanh'), logistic: unaryOnnx('Sigmoid'), sqrt: unaryOnnx('Sqrt'), erf: unaryOnnx('Erf'),
-  abs: unaryOnnx('Abs'), sign: unaryOnnx('Sign'), floor: unaryOnnx('Floor'), ceil: unaryOnnx('Ceil'), round: unaryOnnx('Round'),
+  neg: unaryOnnx('Neg'),
+  exp: unaryOnnx('Exp'),
+  log: unaryOnnx('Log'),
+  sin: unaryOnnx('Sin'),
+  cos: unaryOnnx('Cos'),
+  tanh: unaryOnnx('Tanh'),
+  logistic: unaryOnnx('Sigmoid'),
+  sqrt: unaryOnnx('Sqrt'),
+  erf: unaryOnnx('Erf'),
+  abs: unaryOnnx('Abs'),
+  sign: unaryOnnx('Sign'),
+  floor: unaryOnnx('Floor'),
+  ceil: unaryOnnx('Ceil'),
+  round: unaryOnnx('Round'),
   rsqrt: (e, [a]) => e.op('Reciprocal', [e.op('Sqrt', [a])]),
   // log1p and expm1 keep their accuracy near 0 by the classic correction u = 1 + x, log(u) * x / (u - 1).
   log1p: (e, [a], [d]) => {
@@ -127,13 +184,24 @@ const ONNX: Record<string, OnnxElementwise> = {
     return e.op('Where', [exact, a, e.op('Where', [plain, um1, corrected])]);
   },
   is_finite: (e, [a]) => e.op('Not', [e.op('Or', [e.op('IsInf', [a]), e.op('IsNaN', [a])])]),
-  add: binaryOnnx('Add'), sub: binaryOnnx('Sub'), mul: binaryOnnx('Mul'), pow: binaryOnnx('Pow'),
+  add: binaryOnnx('Add'),
+  sub: binaryOnnx('Sub'),
+  mul: binaryOnnx('Mul'),
+  pow: binaryOnnx('Pow'),
   div: guardZero((e, a, b) => e.op('Div', [a, b])),
   rem: guardZero((e, a, b) => e.op('Mod', [a, b], { fmod: 1 })),
-  max: nanAware('Max', 'Or'), min: nanAware('Min', 'And'),
-  eq: binaryOnnx('Equal'), ne: (e, a) => e.op('Not', [e.op('Equal', a)]),
-  lt: binaryOnnx('Less'), le: binaryOnnx('LessOrEqual'), gt: binaryOnnx('Greater'), ge: binaryOnnx('GreaterOrEqual'),
-  and: bitwise('And', 'BitwiseAnd'), or: bitwise('Or', 'BitwiseOr'), xor: bitwise('Xor', 'BitwiseXor'), not: bitwise('Not', 'BitwiseNot'),
+  max: nanAware('Max', 'Or'),
+  min: nanAware('Min', 'And'),
+  eq: binaryOnnx('Equal'),
+  ne: (e, a) => e.op('Not', [e.op('Equal', a)]),
+  lt: binaryOnnx('Less'),
+  le: binaryOnnx('LessOrEqual'),
+  gt: binaryOnnx('Greater'),
+  ge: binaryOnnx('GreaterOrEqual'),
+  and: bitwise('And', 'BitwiseAnd'),
+  or: bitwise('Or', 'BitwiseOr'),
+  xor: bitwise('Xor', 'BitwiseXor'),
+  not: bitwise('Not', 'BitwiseNot'),
 };
 
 /**
@@ -162,7 +230,10 @@ function elementwise(spec: ElementwiseSpec): Primitive {
     props: { elementwise: true, linear: spec.linear },
     abstractEval(avals: ShapedArray[]) {
       expectArity(spec.name, avals, spec.arity);
-      checkSameShapes(spec.name, avals.map((a) => a.shape));
+      checkSameShapes(
+        spec.name,
+        avals.map((a) => a.shape),
+      );
       const d = expectSameDType(spec.name, avals);
       checkDType(spec.name, d, spec.dtypes);
       return [{ shape: avals[0].shape, dtype: spec.out ? spec.out(d) : d }];
@@ -182,7 +253,15 @@ function elementwise(spec: ElementwiseSpec): Primitive {
     batch: (vals, dims, params, size) => batchElementwise(prim)(vals, dims, params, size),
     transpose: spec.transpose,
     wgsl: (args, dts) => WGSL[spec.name](args, dts),
-    onnx: ONNX[spec.name] ? (e, args, _, { ins }) => [ONNX[spec.name](e, leanOperands(e, args), ins.map((a) => a.dtype))] : undefined,
+    onnx: ONNX[spec.name]
+      ? (e, args, _, { ins }) => [
+          ONNX[spec.name](
+            e,
+            leanOperands(e, args),
+            ins.map((a) => a.dtype),
+          ),
+        ]
+      : undefined,
   });
   return prim;
 }
@@ -201,7 +280,11 @@ const unary = (name: string, f: (x: number) => number, jvp?: ElementwiseSpec['jv
   elementwise({ name, arity: 1, dtypes: dts, f, jvp });
 
 export const negP = elementwise({
-  name: 'neg', arity: 1, dtypes: numeric, f: (x) => -x, linear: true,
+  name: 'neg',
+  arity: 1,
+  dtypes: numeric,
+  f: (x) => -x,
+  linear: true,
   jvp: (_, [t]) => neg(t),
   transpose: ([ct]) => [neg(ct)],
 });
@@ -212,21 +295,55 @@ export const expm1P = unary('expm1', Math.expm1, (_, [t], y) => mul(t, add(y, fu
 export const sinP = unary('sin', Math.sin, ([x], [t]) => mul(t, cos(x)));
 export const cosP = unary('cos', Math.cos, ([x], [t]) => neg(mul(t, sin(x))));
 export const tanhP = unary('tanh', Math.tanh, (_, [t], y) => mul(t, sub(fullLike(y, 1), mul(y, y))));
-export const logisticP = unary('logistic', (x) => 1 / (1 + Math.exp(-x)), (_, [t], y) => mul(t, mul(y, sub(fullLike(y, 1), y))));
+export const logisticP = unary(
+  'logistic',
+  (x) => 1 / (1 + Math.exp(-x)),
+  (_, [t], y) => mul(t, mul(y, sub(fullLike(y, 1), y))),
+);
 export const sqrtP = unary('sqrt', Math.sqrt, (_, [t], y) => div(t, mul(y, fullLike(y, 2))));
-export const rsqrtP = unary('rsqrt', (x) => 1 / Math.sqrt(x), ([x], [t], y) => mul(t, mul(div(y, x), fullLike(y, -0.5))));
-export const erfP = unary('erf', erfImpl, ([x], [t]) => mul(t, mul(fullLike(x, 2 / Math.sqrt(Math.PI)), exp(neg(mul(x, x))))));
-export const erfInvP = unary('erf_inv', erfInvImpl, (_, [t], y) => mul(t, mul(fullLike(y, Math.sqrt(Math.PI) / 2), exp(mul(y, y)))));
-export const absP = elementwise({ name: 'abs', arity: 1, dtypes: ['float32', 'float16', 'int32'], f: Math.abs, jvp: ([x], [t]) => mul(t, sign(x)) });
-export const signP = elementwise({ name: 'sign', arity: 1, dtypes: numeric, f: (x) => (x > 0 ? 1 : x < 0 ? -1 : x), jvp: ([x]) => zerosLike(x) });
+export const rsqrtP = unary(
+  'rsqrt',
+  (x) => 1 / Math.sqrt(x),
+  ([x], [t], y) => mul(t, mul(div(y, x), fullLike(y, -0.5))),
+);
+export const erfP = unary('erf', erfImpl, ([x], [t]) =>
+  mul(t, mul(fullLike(x, 2 / Math.sqrt(Math.PI)), exp(neg(mul(x, x))))),
+);
+export const erfInvP = unary('erf_inv', erfInvImpl, (_, [t], y) =>
+  mul(t, mul(fullLike(y, Math.sqrt(Math.PI) / 2), exp(mul(y, y)))),
+);
+export const absP = elementwise({
+  name: 'abs',
+  arity: 1,
+  dtypes: ['float32', 'float16', 'int32'],
+  f: Math.abs,
+  jvp: ([x], [t]) => mul(t, sign(x)),
+});
+export const signP = elementwise({
+  name: 'sign',
+  arity: 1,
+  dtypes: numeric,
+  f: (x) => (x > 0 ? 1 : x < 0 ? -1 : x),
+  jvp: ([x]) => zerosLike(x),
+});
 export const floorP = unary('floor', Math.floor, ([x]) => zerosLike(x));
 export const ceilP = unary('ceil', Math.ceil, ([x]) => zerosLike(x));
 /** Rounds half to even, as numpy and JAX do. */
-export const roundP = unary('round', (x) => {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}, ([x]) => zerosLike(x));
-export const isFiniteP = elementwise({ name: 'is_finite', arity: 1, dtypes: floats, f: (x) => (Number.isFinite(x) ? 1 : 0), out: () => 'bool' });
+export const roundP = unary(
+  'round',
+  (x) => {
+    const r = Math.round(x);
+    return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+  },
+  ([x]) => zerosLike(x),
+);
+export const isFiniteP = elementwise({
+  name: 'is_finite',
+  arity: 1,
+  dtypes: floats,
+  f: (x) => (Number.isFinite(x) ? 1 : 0),
+  out: () => 'bool',
+});
 
 // ---------------------------------------------------------------- binary arithmetic
 
@@ -234,25 +351,42 @@ const transposeAdd: Primitive['transpose'] = ([ct], [x, y]) => [isUndefined(x) ?
 const isUndefined = (x: unknown): x is UndefinedPrimal => x instanceof UndefinedPrimal;
 
 export const addP = elementwise({
-  name: 'add', arity: 2, dtypes: allDTypes.filter((d) => d !== 'bool'), f: (a, b) => a + b, linear: true,
+  name: 'add',
+  arity: 2,
+  dtypes: allDTypes.filter((d) => d !== 'bool'),
+  f: (a, b) => a + b,
+  linear: true,
   jvp: (_, [tx, ty]) => add(tx, ty),
   transpose: transposeAdd,
 });
 export const subP = elementwise({
-  name: 'sub', arity: 2, dtypes: numeric, f: (a, b) => a - b, linear: true,
+  name: 'sub',
+  arity: 2,
+  dtypes: numeric,
+  f: (a, b) => a - b,
+  linear: true,
   jvp: (_, [tx, ty]) => sub(tx, ty),
   transpose: ([ct], [x, y]) => [isUndefined(x) ? ct : null, isUndefined(y) ? neg(ct) : null],
 });
 export const mulP = elementwise({
-  name: 'mul', arity: 2, dtypes: numeric, f: (a, b) => a * b, fFor: (d) => (isFloat(d) ? (a, b) => a * b : (a, b) => Math.imul(a, b)), linear: true,
+  name: 'mul',
+  arity: 2,
+  dtypes: numeric,
+  f: (a, b) => a * b,
+  fFor: (d) => (isFloat(d) ? (a, b) => a * b : (a, b) => Math.imul(a, b)),
+  linear: true,
   jvp: ([x, y], [tx, ty]) => add(mul(tx, y), mul(x, ty)),
   transpose: ([ct], [x, y]) => {
-    if (isUndefined(x) && isUndefined(y)) throw new DTypeError('mul: transpose of a product of two linear values (the graph is not linear)');
+    if (isUndefined(x) && isUndefined(y))
+      throw new DTypeError('mul: transpose of a product of two linear values (the graph is not linear)');
     return isUndefined(x) ? [mul(ct, y as Array), null] : [null, mul(x as Array, ct)];
   },
 });
 export const divP = elementwise({
-  name: 'div', arity: 2, dtypes: numeric, f: (a, b) => a / b,
+  name: 'div',
+  arity: 2,
+  dtypes: numeric,
+  f: (a, b) => a / b,
   fFor: (d) => (isFloat(d) ? (a, b) => a / b : (a, b) => (b === 0 ? 0 : Math.trunc(a / b))),
   linear: true,
   jvp: ([x, y], [tx, ty], out) => sub(div(tx, y), mul(ty, div(out, y))),
@@ -263,11 +397,18 @@ export const divP = elementwise({
 });
 /** C-style remainder: the sign follows the dividend (lax.rem). */
 export const remP = elementwise({
-  name: 'rem', arity: 2, dtypes: numeric, f: (a, b) => a % b, fFor: (d) => (isFloat(d) ? (a, b) => a % b : (a, b) => (b === 0 ? 0 : a % b)),
+  name: 'rem',
+  arity: 2,
+  dtypes: numeric,
+  f: (a, b) => a % b,
+  fFor: (d) => (isFloat(d) ? (a, b) => a % b : (a, b) => (b === 0 ? 0 : a % b)),
   jvp: ([x, y], [tx, ty]) => sub(tx, mul(ty, truncate(div(x, y)))),
 });
 export const powP = elementwise({
-  name: 'pow', arity: 2, dtypes: floats, f: Math.pow,
+  name: 'pow',
+  arity: 2,
+  dtypes: floats,
+  f: Math.pow,
   jvp: ([x, y], [tx, ty], out) => {
     // d/dx = y x^(y-1); d/dy = log(x) x^y, taken as 0 where x == 0 (as JAX does).
     const dx = mul(tx, mul(y, pow(x, sub(y, fullLike(y, 1)))));
@@ -277,18 +418,35 @@ export const powP = elementwise({
   },
 });
 // max/min split the tangent evenly at ties, as JAX does.
-const minmaxJvp = (pick: (x: Array, y: Array) => Array) => ([x, y]: Array[], [tx, ty]: Array[]) => {
-  const half = fullLike(tx, 0.5);
-  const xWins = cast(pick(x, y), x.dtype);
-  const tie = cast(eq(x, y), x.dtype);
-  const wx = add(xWins, mul(tie, half));
-  const wy = sub(fullLike(wx, 1), wx);
-  return add(mul(tx, wx), mul(ty, wy));
-};
-export const maxP = elementwise({ name: 'max', arity: 2, dtypes: [...numeric, 'bool'], f: (a, b) => (a > b || Number.isNaN(a) ? a : b), jvp: minmaxJvp(gt) });
-export const minP = elementwise({ name: 'min', arity: 2, dtypes: [...numeric, 'bool'], f: (a, b) => (a < b || Number.isNaN(a) ? a : b), jvp: minmaxJvp(lt) });
+const minmaxJvp =
+  (pick: (x: Array, y: Array) => Array) =>
+  ([x, y]: Array[], [tx, ty]: Array[]) => {
+    const half = fullLike(tx, 0.5);
+    const xWins = cast(pick(x, y), x.dtype);
+    const tie = cast(eq(x, y), x.dtype);
+    const wx = add(xWins, mul(tie, half));
+    const wy = sub(fullLike(wx, 1), wx);
+    return add(mul(tx, wx), mul(ty, wy));
+  };
+export const maxP = elementwise({
+  name: 'max',
+  arity: 2,
+  dtypes: [...numeric, 'bool'],
+  f: (a, b) => (a > b || Number.isNaN(a) ? a : b),
+  jvp: minmaxJvp(gt),
+});
+export const minP = elementwise({
+  name: 'min',
+  arity: 2,
+  dtypes: [...numeric, 'bool'],
+  f: (a, b) => (a < b || Number.isNaN(a) ? a : b),
+  jvp: minmaxJvp(lt),
+});
 export const atan2P = elementwise({
-  name: 'atan2', arity: 2, dtypes: floats, f: Math.atan2,
+  name: 'atan2',
+  arity: 2,
+  dtypes: floats,
+  f: Math.atan2,
   jvp: ([x, y], [tx, ty]) => div(sub(mul(tx, y), mul(ty, x)), add(mul(x, x), mul(y, y))),
 });
 
@@ -307,10 +465,24 @@ export const geP = compare('ge', (a, b) => a >= b);
 export const andP = elementwise({ name: 'and', arity: 2, dtypes: integral, f: (a, b) => a & b });
 export const orP = elementwise({ name: 'or', arity: 2, dtypes: integral, f: (a, b) => a | b });
 export const xorP = elementwise({ name: 'xor', arity: 2, dtypes: integral, f: (a, b) => a ^ b });
-export const notP = elementwise({ name: 'not', arity: 1, dtypes: integral, f: (a) => ~a, fFor: (d) => (d === 'bool' ? (a) => (a ? 0 : 1) : (a) => ~a) });
-export const shiftLeftP = elementwise({ name: 'shift_left', arity: 2, dtypes: ['int32', 'uint32'], f: (a, b) => (b >= 32 ? 0 : a << b) });
+export const notP = elementwise({
+  name: 'not',
+  arity: 1,
+  dtypes: integral,
+  f: (a) => ~a,
+  fFor: (d) => (d === 'bool' ? (a) => (a ? 0 : 1) : (a) => ~a),
+});
+export const shiftLeftP = elementwise({
+  name: 'shift_left',
+  arity: 2,
+  dtypes: ['int32', 'uint32'],
+  f: (a, b) => (b >= 32 ? 0 : a << b),
+});
 export const shiftRightLogicalP = elementwise({
-  name: 'shift_right_logical', arity: 2, dtypes: ['int32', 'uint32'], f: (a, b) => (b >= 32 ? 0 : a >>> b),
+  name: 'shift_right_logical',
+  arity: 2,
+  dtypes: ['int32', 'uint32'],
+  f: (a, b) => (b >= 32 ? 0 : a >>> b),
 });
 
 /** `select(pred, onTrue, onFalse)`: pred is bool and of the same shape. */
@@ -319,13 +491,18 @@ export const selectP: Primitive = definePrimitive({
   props: { elementwise: true, linear: true },
   abstractEval(avals) {
     expectArity('select', avals, 3);
-    checkSameShapes('select', avals.map((a) => a.shape));
+    checkSameShapes(
+      'select',
+      avals.map((a) => a.shape),
+    );
     if (avals[0].dtype !== 'bool') throw new DTypeError(`select: predicate must be bool, got ${avals[0].dtype}`);
     const d = expectSameDType('select', avals.slice(1));
     return [{ shape: avals[0].shape, dtype: d }];
   },
   impl([p, a, b]) {
-    const pb = p.buffer, ab = a.buffer, bb = b.buffer;
+    const pb = p.buffer,
+      ab = a.buffer,
+      bb = b.buffer;
     return [build(p.shape, a.dtype, (i) => (pb[i] ? ab[i] : bb[i]))];
   },
   jvp: ([p, a, b], [, ta, tb]) => [[select(p, a, b)], [select(p, ta, tb)]],
@@ -349,17 +526,28 @@ export const castP: Primitive<{ dtype: DType }> = definePrimitive({
   impl([x], { dtype }) {
     const src = x.buffer;
     // NaN is true, as in numpy and JAX (it is not zero).
-    const f = dtype === 'bool' ? (v: number) => (v !== 0 ? 1 : 0) : isFloat(dtype) ? Math.fround : (v: number) => coerce(dtype, Math.trunc(v));
+    const f =
+      dtype === 'bool'
+        ? (v: number) => (v !== 0 ? 1 : 0)
+        : isFloat(dtype)
+          ? Math.fround
+          : (v: number) => coerce(dtype, Math.trunc(v));
     return [build(x.shape, dtype, (i) => f(src[i]))];
   },
-  jvp: ([x], [t], { dtype }) => [[cast(x, dtype)], [isFloat(dtype) && isFloat(x.dtype) ? cast(t, dtype) : zerosLike({ shape: x.shape, dtype })]],
+  jvp: ([x], [t], { dtype }) => [
+    [cast(x, dtype)],
+    [isFloat(dtype) && isFloat(x.dtype) ? cast(t, dtype) : zerosLike({ shape: x.shape, dtype })],
+  ],
   batch: ([x], [d], params) => [[bind1(castP, [x], params)], [d]],
   transpose: ([ct], [x]) => [cast(ct, (x as UndefinedPrimal).aval.dtype)],
-  onnx: (e, [x], { dtype }, { ins: [from] }) => [from.dtype === dtype ? e.op('Identity', [x]) : e.op('Cast', [x], { to: e.elemType(dtype) })],
+  onnx: (e, [x], { dtype }, { ins: [from] }) => [
+    from.dtype === dtype ? e.op('Identity', [x]) : e.op('Cast', [x], { to: e.elemType(dtype) }),
+  ],
   wgsl([a], [from], { dtype }) {
     if (from === dtype) return a;
     if (dtype === 'bool') return from === 'bool' ? a : `(${a} != ${zeroOf(from)})`;
-    if (from === 'bool') return `select(${zeroOf(dtype)}, ${dtype === 'float32' ? '1.0' : dtype === 'int32' ? '1i' : '1u'}, ${a})`;
+    if (from === 'bool')
+      return `select(${zeroOf(dtype)}, ${dtype === 'float32' ? '1.0' : dtype === 'int32' ? '1i' : '1u'}, ${a})`;
     // Float to int truncates toward zero and wraps like JS (u32 through i32); NaN becomes 0.
     if (isF(from) && dtype === 'uint32') return `select(bitcast<u32>(i32(${a})), 0u, isnan_(${a}))`;
     if (isF(from) && dtype === 'int32') return `select(i32(${a}), 0i, isnan_(${a}))`;
@@ -380,7 +568,9 @@ export const bitcastP: Primitive<{ dtype: DType }> = definePrimitive({
   },
   impl([x], { dtype }) {
     const src = x.buffer;
-    const out = new (dtype === 'float32' ? Float32Array : dtype === 'int32' ? Int32Array : Uint32Array)(src.slice().buffer as ArrayBuffer);
+    const out = new (dtype === 'float32' ? Float32Array : dtype === 'int32' ? Int32Array : Uint32Array)(
+      src.slice().buffer as ArrayBuffer,
+    );
     return [new ConcreteArray(out, x.shape, dtype)];
   },
   batch: ([x], [d], params) => [[bind1(bitcastP, [x], params)], [d]],
@@ -431,11 +621,15 @@ export const eq = (x: Array, y: Array) => bind1(eqP, [x, y]);
 /** lax.ne: the strict primitive (equal shapes and dtypes, no broadcasting). @category lax */
 export const ne = (x: Array, y: Array) => bind1(neP, [x, y]);
 /** lax.lt: the strict primitive (equal shapes and dtypes, no broadcasting). @category lax */
-export function lt(x: Array, y: Array) { return bind1(ltP, [x, y]); }
+export function lt(x: Array, y: Array) {
+  return bind1(ltP, [x, y]);
+}
 /** lax.le: the strict primitive (equal shapes and dtypes, no broadcasting). @category lax */
 export const le = (x: Array, y: Array) => bind1(leP, [x, y]);
 /** lax.gt: the strict primitive (equal shapes and dtypes, no broadcasting). @category lax */
-export function gt(x: Array, y: Array) { return bind1(gtP, [x, y]); }
+export function gt(x: Array, y: Array) {
+  return bind1(gtP, [x, y]);
+}
 /** lax.select: the strict primitive (equal shapes and dtypes, no broadcasting). @category lax */
 export const select = (p: Array, onTrue: Array, onFalse: Array) => bind1(selectP, [p, onTrue, onFalse]);
 /** lax.cast: the strict primitive (equal shapes and dtypes, no broadcasting). @category lax */
@@ -452,7 +646,8 @@ function erfImpl(x: number): number {
   const ax = Math.abs(x);
   if (Number.isNaN(x)) return NaN;
   if (ax < 3) {
-    let term = x, sum = x;
+    let term = x,
+      sum = x;
     const x2 = x * x;
     for (let n = 1; n < 200 && Math.abs(term) > 1e-17 * Math.abs(sum); n++) {
       term *= -x2 / n;
@@ -477,11 +672,19 @@ function erfInvImpl(x: number): number {
   if (w < 5) {
     w -= 2.5;
     p = 2.81022636e-8;
-    for (const c of [3.43273939e-7, -3.5233877e-6, -4.39150654e-6, 0.00021858087, -0.00125372503, -0.00417768164, 0.246640727, 1.50140941]) p = c + p * w;
+    for (const c of [
+      3.43273939e-7, -3.5233877e-6, -4.39150654e-6, 0.00021858087, -0.00125372503, -0.00417768164, 0.246640727,
+      1.50140941,
+    ])
+      p = c + p * w;
   } else {
     w = Math.sqrt(w) - 3;
     p = -0.000200214257;
-    for (const c of [0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613, 0.00943887047, 1.00167406, 2.83297682]) p = c + p * w;
+    for (const c of [
+      0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613, 0.00943887047, 1.00167406,
+      2.83297682,
+    ])
+      p = c + p * w;
   }
   let y = p * x;
   for (let i = 0; i < 2; i++) y -= (erfImpl(y) - x) / ((2 / Math.sqrt(Math.PI)) * Math.exp(-y * y));

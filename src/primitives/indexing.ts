@@ -8,7 +8,13 @@
 import { type Array, ConcreteArray } from '../core/array.js';
 import { allocate, checkDType } from '../core/dtype.js';
 import { ShapeError, ValueError } from '../core/errors.js';
-import { type BatchDim, type OnnxEmitter, type Primitive, UndefinedPrimal, definePrimitive } from '../core/primitive.js';
+import {
+  type BatchDim,
+  type OnnxEmitter,
+  type Primitive,
+  UndefinedPrimal,
+  definePrimitive,
+} from '../core/primitive.js';
 import { type Shape, shapesEqual, sizeOf } from '../core/shape.js';
 import { bind1 } from '../core/trace.js';
 import { fmt, moveBatchAxis } from './util.js';
@@ -20,7 +26,8 @@ type AxisParams = { axis: number };
 const gatherShape = (x: Shape, idx: Shape, axis: number) => [...x.slice(0, axis), ...idx, ...x.slice(axis + 1)];
 
 function checkAxis(name: string, x: Shape, axis: number) {
-  if (!Number.isInteger(axis) || axis < 0 || axis >= x.length) throw new ValueError(`${name}: axis ${axis} out of range for ${fmt(x)}`);
+  if (!Number.isInteger(axis) || axis < 0 || axis >= x.length)
+    throw new ValueError(`${name}: axis ${axis} out of range for ${fmt(x)}`);
 }
 
 /** Visits (outIndex, srcIndex) pairs of a gather; scatter runs the same loop backwards. */
@@ -58,7 +65,8 @@ export const gatherP: Primitive<AxisParams> = definePrimitive({
   abstractEval([x, idx], { axis }) {
     checkAxis('gather', x.shape, axis);
     checkDType('gather (indices)', idx.dtype, ['int32']);
-    if (x.shape[axis] === 0 && sizeOf(idx.shape) > 0) throw new ValueError(`gather: cannot index an empty axis ${axis} of ${fmt(x.shape)}`);
+    if (x.shape[axis] === 0 && sizeOf(idx.shape) > 0)
+      throw new ValueError(`gather: cannot index an empty axis ${axis} of ${fmt(x.shape)}`);
     return [{ shape: gatherShape(x.shape, idx.shape, axis), dtype: x.dtype }];
   },
   impl([x, idx], { axis }) {
@@ -91,7 +99,9 @@ export const scatterAddP: Primitive<AxisParams> = definePrimitive({
     checkDType('scatter_add (indices)', idx.dtype, ['int32']);
     const expected = gatherShape(x.shape, idx.shape, axis);
     if (!shapesEqual(expected, upd.shape) || upd.dtype !== x.dtype) {
-      throw new ShapeError(`scatter_add: updates ${upd.dtype}${fmt(upd.shape)} must be ${x.dtype}${fmt(expected)} for operand ${fmt(x.shape)} and indices ${fmt(idx.shape)}`);
+      throw new ShapeError(
+        `scatter_add: updates ${upd.dtype}${fmt(upd.shape)} must be ${x.dtype}${fmt(expected)} for operand ${fmt(x.shape)} and indices ${fmt(idx.shape)}`,
+      );
     }
     return [x];
   },
@@ -109,13 +119,20 @@ export const scatterAddP: Primitive<AxisParams> = definePrimitive({
     return [[reshape(out, [...out.shape.slice(0, axis), size, m.a, ...out.shape.slice(axis + 1)])], [axis]];
   },
   transpose([ct], [x, idx, upd], { axis }) {
-    return [x instanceof UndefinedPrimal ? ct : null, null, upd instanceof UndefinedPrimal ? gather(ct, idx as Array, axis) : null];
+    return [
+      x instanceof UndefinedPrimal ? ct : null,
+      null,
+      upd instanceof UndefinedPrimal ? gather(ct, idx as Array, axis) : null,
+    ];
   },
   // ScatterElements wants indices shaped like the updates: spread them over the other axes, flatten the indexed ones.
   onnx(e, [x, idx, upd], { axis }, { ins: [xv, iv] }) {
     const flat = [...xv.shape.slice(0, axis), sizeOf(iv.shape), ...xv.shape.slice(axis + 1)];
     const column = xv.shape.map((_, i) => (i === axis ? sizeOf(iv.shape) : 1));
-    const indices = e.op('Expand', [e.op('Reshape', [clampOnnx(e, idx, xv.shape[axis]), e.ints(column)], { allowzero: 1 }), e.ints(flat)]);
+    const indices = e.op('Expand', [
+      e.op('Reshape', [clampOnnx(e, idx, xv.shape[axis]), e.ints(column)], { allowzero: 1 }),
+      e.ints(flat),
+    ]);
     const updates = e.op('Reshape', [upd, e.ints(flat)], { allowzero: 1 });
     return [e.op('ScatterElements', [x, indices, updates], { axis, reduction: 'add' })];
   },
@@ -128,4 +145,5 @@ const clampOnnx = (e: OnnxEmitter, idx: string, size: number) =>
 /** lax.gather: `x.shape[:axis] + idx.shape + x.shape[axis+1:]`, indices clamped. @category lax */
 export const gather = (x: Array, idx: Array, axis: number) => bind1(gatherP, [x, idx], { axis });
 /** lax.scatterAdd: adds `upd` into `x` at `idx` along `axis` (the transpose of gather). @category lax */
-export const scatterAdd = (x: Array, idx: Array, upd: Array, axis: number) => bind1(scatterAddP, [x, idx, upd], { axis });
+export const scatterAdd = (x: Array, idx: Array, upd: Array, axis: number) =>
+  bind1(scatterAddP, [x, idx, upd], { axis });

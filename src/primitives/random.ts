@@ -36,18 +36,28 @@ export const threefry2x32P: Primitive = definePrimitive({
   name: 'threefry2x32',
   props: { elementwise: true, kernel: true },
   abstractEval(avals) {
-    checkSameShapes('threefry2x32', avals.map((a) => a.shape));
+    checkSameShapes(
+      'threefry2x32',
+      avals.map((a) => a.shape),
+    );
     for (const a of avals) checkDType('threefry2x32', a.dtype, ['uint32']);
     return [avals[0], avals[0]];
   },
   impl([k0, k1, x0, x1]) {
     const [a, b, c, d] = [k0.buffer, k1.buffer, x0.buffer, x1.buffer];
     const n = a.length;
-    const y0 = new Uint32Array(n), y1 = new Uint32Array(n);
+    const y0 = new Uint32Array(n),
+      y1 = new Uint32Array(n);
     for (let i = 0; i < n; i++) [y0[i], y1[i]] = threefry2x32Block(a[i], b[i], c[i], d[i]);
     return [build(k0.shape, 'uint32', (i) => y0[i]), build(k0.shape, 'uint32', (i) => y1[i])];
   },
-  batch: (vals, dims, _, size) => [bind(threefry2x32P, vals.map((v, i) => moveBatchAxis(v, dims[i], 0, size))), [0, 0]],
+  batch: (vals, dims, _, size) => [
+    bind(
+      threefry2x32P,
+      vals.map((v, i) => moveBatchAxis(v, dims[i], 0, size)),
+    ),
+    [0, 0],
+  ],
 });
 
 /** lax.threefry2x32: the counter-based hash behind random keys (uint32 operands of one shape). @category lax */

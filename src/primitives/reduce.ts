@@ -22,7 +22,13 @@ function checkAxes(name: string, x: ShapedArray, axes: readonly number[]): numbe
 }
 
 /** Moves the reduced axes last, so each output element reduces one contiguous run. */
-function reduceKernel(x: ConcreteArray, axes: readonly number[], init: number, step: (acc: number, v: number) => number, dtype: DType): ConcreteArray {
+function reduceKernel(
+  x: ConcreteArray,
+  axes: readonly number[],
+  init: number,
+  step: (acc: number, v: number) => number,
+  dtype: DType,
+): ConcreteArray {
   const kept = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
   const perm = [...kept, ...axes];
   const xs = stridesOf(x.shape);
@@ -48,18 +54,30 @@ function reduceKernel(x: ConcreteArray, axes: readonly number[], init: number, s
 
 /** Re-inserts reduced axes as broadcast: the shape of `x` again. */
 const unreduce = (y: Array, x: ShapedArray, axes: readonly number[]) =>
-  broadcastInDim(y, x.shape, x.shape.map((_, i) => i).filter((i) => !axes.includes(i)));
+  broadcastInDim(
+    y,
+    x.shape,
+    x.shape.map((_, i) => i).filter((i) => !axes.includes(i)),
+  );
 
 type ReduceParams = { axes: readonly number[] };
 
 /** ONNX reduction over `axes` (bool through int32, which ONNX Runtime's reductions hold). */
-const onnxReduce = (type: string): Primitive<ReduceParams>['onnx'] => (e, [x], { axes }, { ins: [a] }) => {
-  if (a.dtype !== 'bool') return [e.op(type, [x, e.ints(axes)], { keepdims: 0 })];
-  const r = e.op(type, [e.op('Cast', [x], { to: e.elemType('int32') }), e.ints(axes)], { keepdims: 0 });
-  return [e.op('Cast', [r], { to: e.elemType('bool') })];
-};
+const onnxReduce =
+  (type: string): Primitive<ReduceParams>['onnx'] =>
+  (e, [x], { axes }, { ins: [a] }) => {
+    if (a.dtype !== 'bool') return [e.op(type, [x, e.ints(axes)], { keepdims: 0 })];
+    const r = e.op(type, [e.op('Cast', [x], { to: e.elemType('int32') }), e.ints(axes)], { keepdims: 0 });
+    return [e.op('Cast', [r], { to: e.elemType('bool') })];
+  };
 
-function reduction(name: string, init: (d: DType) => number, step: (a: number, b: number) => number, dtypes: DType[], rules: Partial<Primitive<ReduceParams>>): Primitive<ReduceParams> {
+function reduction(
+  name: string,
+  init: (d: DType) => number,
+  step: (a: number, b: number) => number,
+  dtypes: DType[],
+  rules: Partial<Primitive<ReduceParams>>,
+): Primitive<ReduceParams> {
   const prim: Primitive<ReduceParams> = definePrimitive({
     name,
     props: { kernel: true },
@@ -74,7 +92,16 @@ function reduction(name: string, init: (d: DType) => number, step: (a: number, b
       const outDim = bd - moved.filter((a) => a < bd).length;
       return [[bind1(prim, [x], { axes: moved })], [outDim]];
     },
-    onnx: onnxReduce(({ reduce_sum: 'ReduceSum', reduce_max: 'ReduceMax', reduce_min: 'ReduceMin', reduce_prod: 'ReduceProd' } as Record<string, string>)[name]),
+    onnx: onnxReduce(
+      (
+        {
+          reduce_sum: 'ReduceSum',
+          reduce_max: 'ReduceMax',
+          reduce_min: 'ReduceMin',
+          reduce_prod: 'ReduceProd',
+        } as Record<string, string>
+      )[name],
+    ),
     ...rules,
   });
   return prim;
@@ -82,35 +109,62 @@ function reduction(name: string, init: (d: DType) => number, step: (a: number, b
 
 const numeric: DType[] = ['float32', 'float16', 'int32', 'uint32'];
 const lowest = (d: DType) => (d === 'float32' || d === 'float16' ? -Infinity : d === 'int32' ? -2147483648 : 0);
-const highest = (d: DType) => (d === 'float32' || d === 'float16' ? Infinity : d === 'int32' ? 2147483647 : d === 'uint32' ? 4294967295 : 1);
+const highest = (d: DType) =>
+  d === 'float32' || d === 'float16' ? Infinity : d === 'int32' ? 2147483647 : d === 'uint32' ? 4294967295 : 1;
 
-export const reduceSumP = reduction('reduce_sum', () => 0, (a, b) => a + b, numeric, {
-  props: { linear: true, kernel: true },
-  jvp: ([x], [t], p) => [[reduceSum(x, p.axes)], [reduceSum(t, p.axes)]],
-  transpose: ([ct], [x], { axes }) => [unreduce(ct, x.aval, axes)],
-});
+export const reduceSumP = reduction(
+  'reduce_sum',
+  () => 0,
+  (a, b) => a + b,
+  numeric,
+  {
+    props: { linear: true, kernel: true },
+    jvp: ([x], [t], p) => [[reduceSum(x, p.axes)], [reduceSum(t, p.axes)]],
+    transpose: ([ct], [x], { axes }) => [unreduce(ct, x.aval, axes)],
+  },
+);
 
 // The tangent of max/min is spread evenly over the positions that attain it (as JAX does).
-const extremumJvp = (prim: () => Primitive<ReduceParams>) => ([x]: Array[], [t]: Array[], p: ReduceParams): [Array[], Array[]] => {
-  const y = bind1(prim(), [x], p);
-  const hit = cast(eq(x, unreduce(y, x, p.axes)), x.dtype);
-  const count = reduceSum(hit, p.axes);
-  return [[y], [div(reduceSum(mul(t, hit), p.axes), count)]];
-};
-export const reduceMaxP: Primitive<ReduceParams> = reduction('reduce_max', lowest, (a, b) => (b > a || Number.isNaN(b) ? b : a), [...numeric, 'bool'], {
-  jvp: extremumJvp(() => reduceMaxP),
-});
-export const reduceMinP: Primitive<ReduceParams> = reduction('reduce_min', highest, (a, b) => (b < a || Number.isNaN(b) ? b : a), [...numeric, 'bool'], {
-  jvp: extremumJvp(() => reduceMinP),
-});
-export const reduceProdP: Primitive<ReduceParams> = reduction('reduce_prod', () => 1, (a, b) => a * b, numeric, {
-  // d(prod)/dx_i = prod of the others, computed without dividing so zeros are handled.
-  jvp([x], [t], { axes }) {
-    const y = bind1(reduceProdP, [x], { axes });
-    const others = prodOfOthers(x, axes);
-    return [[y], [reduceSum(mul(t, others), axes)]];
+const extremumJvp =
+  (prim: () => Primitive<ReduceParams>) =>
+  ([x]: Array[], [t]: Array[], p: ReduceParams): [Array[], Array[]] => {
+    const y = bind1(prim(), [x], p);
+    const hit = cast(eq(x, unreduce(y, x, p.axes)), x.dtype);
+    const count = reduceSum(hit, p.axes);
+    return [[y], [div(reduceSum(mul(t, hit), p.axes), count)]];
+  };
+export const reduceMaxP: Primitive<ReduceParams> = reduction(
+  'reduce_max',
+  lowest,
+  (a, b) => (b > a || Number.isNaN(b) ? b : a),
+  [...numeric, 'bool'],
+  {
+    jvp: extremumJvp(() => reduceMaxP),
   },
-});
+);
+export const reduceMinP: Primitive<ReduceParams> = reduction(
+  'reduce_min',
+  highest,
+  (a, b) => (b < a || Number.isNaN(b) ? b : a),
+  [...numeric, 'bool'],
+  {
+    jvp: extremumJvp(() => reduceMinP),
+  },
+);
+export const reduceProdP: Primitive<ReduceParams> = reduction(
+  'reduce_prod',
+  () => 1,
+  (a, b) => a * b,
+  numeric,
+  {
+    // d(prod)/dx_i = prod of the others, computed without dividing so zeros are handled.
+    jvp([x], [t], { axes }) {
+      const y = bind1(reduceProdP, [x], { axes });
+      const others = prodOfOthers(x, axes);
+      return [[y], [reduceSum(mul(t, others), axes)]];
+    },
+  },
+);
 
 /** For each element, the product of the other elements of its reduction group. */
 function prodOfOthers(x: Array, axes: readonly number[]): Array {
@@ -151,12 +205,19 @@ function argReduction(name: string, better: (a: number, b: number) => boolean): 
       for (let r = 0; r < rows; r++) {
         let best = 0;
         for (let j = 1; j < n; j++) {
-          const a = src[r * n + j], b = src[r * n + best];
+          const a = src[r * n + j],
+            b = src[r * n + best];
           if (!Number.isNaN(b) && (Number.isNaN(a) || better(a, b))) best = j;
         }
         out[r] = best;
       }
-      return [new Concrete(out, perm.slice(0, -1).map((p) => x0.shape[p]), indexDtype)];
+      return [
+        new Concrete(
+          out,
+          perm.slice(0, -1).map((p) => x0.shape[p]),
+          indexDtype,
+        ),
+      ];
     },
     batch([x], [d], { axis, indexDtype }) {
       const bd = d as number;
@@ -165,7 +226,11 @@ function argReduction(name: string, better: (a: number, b: number) => boolean): 
     },
     onnx: (e, [x], { axis, indexDtype }, { ins: [a] }) => {
       const operand = a.dtype === 'bool' ? e.op('Cast', [x], { to: e.elemType('int32') }) : x;
-      return [e.op('Cast', [e.op(name === 'argmax' ? 'ArgMax' : 'ArgMin', [operand], { axis, keepdims: 0 })], { to: e.elemType(indexDtype) })];
+      return [
+        e.op('Cast', [e.op(name === 'argmax' ? 'ArgMax' : 'ArgMin', [operand], { axis, keepdims: 0 })], {
+          to: e.elemType(indexDtype),
+        }),
+      ];
     },
   });
   return prim;
@@ -216,6 +281,8 @@ export const argsortP: Primitive<{ descending: boolean }> = definePrimitive({
 // ---------------------------------------------------------------- strict functions (lax)
 
 /** lax.reduceSum: the strict primitive (equal shapes and dtypes, no broadcasting). @category lax */
-export const reduceSum = (x: Array, axes: readonly number[]) => (axes.length === 0 ? x : bind1(reduceSumP, [x], { axes: [...axes] }));
+export const reduceSum = (x: Array, axes: readonly number[]) =>
+  axes.length === 0 ? x : bind1(reduceSumP, [x], { axes: [...axes] });
 /** lax.reduceMax: the strict primitive (equal shapes and dtypes, no broadcasting). @category lax */
-export const reduceMax = (x: Array, axes: readonly number[]) => (axes.length === 0 ? x : bind1(reduceMaxP, [x], { axes: [...axes] }));
+export const reduceMax = (x: Array, axes: readonly number[]) =>
+  axes.length === 0 ? x : bind1(reduceMaxP, [x], { axes: [...axes] });

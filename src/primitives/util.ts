@@ -23,7 +23,13 @@ export function build(shape: Shape, dtype: DType, fill: (i: number) => number): 
  * `off` = sum(idx[k] * strides[k]) in step; returns the new offset. The odometer of the
  * strided CPU kernels.
  */
-export function advance(idx: number[], shape: Shape, strides: readonly number[], off: number, last = shape.length - 1): number {
+export function advance(
+  idx: number[],
+  shape: Shape,
+  strides: readonly number[],
+  off: number,
+  last = shape.length - 1,
+): number {
   for (let k = last; k >= 0; k--) {
     idx[k]++;
     off += strides[k];
@@ -63,7 +69,8 @@ export function stridedCopy(x: ConcreteArray, shape: Shape, strides: readonly nu
     if (n) out[0] = src[offset];
     return new ConcreteArray(out, shape, x.dtype);
   }
-  const last = shape[nd - 1], ls = strides[nd - 1];
+  const last = shape[nd - 1],
+    ls = strides[nd - 1];
   const rows = last === 0 ? 0 : n / last;
   const idx = new globalThis.Array<number>(nd).fill(0);
   let base = offset;
@@ -89,7 +96,8 @@ export function expectArity(name: string, avals: ShapedArray[], n: number): void
 export function expectSameDType(name: string, avals: readonly ShapedArray[]): DType {
   const d = avals[0].dtype;
   for (const a of avals) {
-    if (a.dtype !== d) throw new DTypeError(`${name}: operands must have equal dtypes, got ${avals.map((x) => x.dtype).join(' and ')}`);
+    if (a.dtype !== d)
+      throw new DTypeError(`${name}: operands must have equal dtypes, got ${avals.map((x) => x.dtype).join(' and ')}`);
   }
   return d;
 }

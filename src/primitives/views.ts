@@ -6,7 +6,13 @@
 import { type Array, ConcreteArray, type ShapedArray, weakConstants } from '../core/array.js';
 import { type DType, allocate, coerce } from '../core/dtype.js';
 import { ShapeError, ValueError } from '../core/errors.js';
-import { type BatchDim, type OnnxEmitter, type Primitive, UndefinedPrimal, definePrimitive } from '../core/primitive.js';
+import {
+  type BatchDim,
+  type OnnxEmitter,
+  type Primitive,
+  UndefinedPrimal,
+  definePrimitive,
+} from '../core/primitive.js';
 import { type Shape, shapesEqual, sizeOf } from '../core/shape.js';
 import { bind1 } from '../core/trace.js';
 import { build, expectSameDType, fmt, moveBatchAxis, stridedCopy, stridedOffsets, stridesOf } from './util.js';
@@ -43,8 +49,12 @@ export const broadcastInDimP: Primitive<{ shape: Shape; dims: readonly number[] 
   abstractEval([x], { shape, dims }) {
     const ok =
       dims.length === x.shape.length &&
-      dims.every((d, i) => d >= 0 && d < shape.length && (i === 0 || d > dims[i - 1]) && (x.shape[i] === 1 || x.shape[i] === shape[d]));
-    if (!ok) throw new ShapeError(`broadcast_in_dim: cannot broadcast ${fmt(x.shape)} to ${fmt(shape)} with dims [${dims}]`);
+      dims.every(
+        (d, i) =>
+          d >= 0 && d < shape.length && (i === 0 || d > dims[i - 1]) && (x.shape[i] === 1 || x.shape[i] === shape[d]),
+      );
+    if (!ok)
+      throw new ShapeError(`broadcast_in_dim: cannot broadcast ${fmt(x.shape)} to ${fmt(shape)} with dims [${dims}]`);
     return [{ shape, dtype: x.dtype }];
   },
   impl([x], { shape, dims }) {
@@ -63,7 +73,9 @@ export const broadcastInDimP: Primitive<{ shape: Shape; dims: readonly number[] 
   transpose([ct], [x], { shape, dims }) {
     const xShape = avalOf(x).shape;
     // Sum over the new axes and over axes that were stretched from size 1.
-    const summed = shape.map((_, i) => i).filter((i) => !dims.includes(i) || (xShape[dims.indexOf(i)] === 1 && shape[i] !== 1));
+    const summed = shape
+      .map((_, i) => i)
+      .filter((i) => !dims.includes(i) || (xShape[dims.indexOf(i)] === 1 && shape[i] !== 1));
     return [reshape(reduceSum(ct, summed), xShape)];
   },
   onnx: (e, [x], { shape, dims }, { ins: [a] }) => [onnxBroadcast(e, x, a.shape, shape, dims)],
@@ -84,7 +96,13 @@ export const transposeP: Primitive<{ perm: readonly number[] }> = definePrimitiv
   impl([x], { perm }) {
     const xs = stridesOf(x.shape);
     const shape = perm.map((p) => x.shape[p]);
-    return [stridedCopy(x, shape, perm.map((p) => xs[p]))];
+    return [
+      stridedCopy(
+        x,
+        shape,
+        perm.map((p) => xs[p]),
+      ),
+    ];
   },
   jvp: ([x], [t], { perm }) => [[transpose(x, perm)], [transpose(t, perm)]],
   batch([x], [d], { perm }) {
@@ -102,44 +120,65 @@ export const transposeP: Primitive<{ perm: readonly number[] }> = definePrimitiv
 // ---------------------------------------------------------------- slice
 
 /** Static slice `x[start:limit:strides]` per axis (strides positive). */
-export const sliceP: Primitive<{ start: readonly number[]; limit: readonly number[]; strides: readonly number[] }> = definePrimitive({
-  name: 'slice',
-  props: { linear: true, view: true },
-  abstractEval([x], { start, limit, strides }) {
-    const nd = x.shape.length;
-    const ok =
-      start.length === nd && limit.length === nd && strides.length === nd &&
-      x.shape.every((d, i) => start[i] >= 0 && start[i] <= limit[i] && limit[i] <= d && strides[i] >= 1);
-    if (!ok) throw new ValueError(`slice: start [${start}], limit [${limit}], strides [${strides}] do not fit shape ${fmt(x.shape)}`);
-    return [{ shape: x.shape.map((_, i) => Math.ceil((limit[i] - start[i]) / strides[i])), dtype: x.dtype }];
-  },
-  impl([x], { start, limit, strides }) {
-    const xs = stridesOf(x.shape);
-    const shape = x.shape.map((_, i) => Math.ceil((limit[i] - start[i]) / strides[i]));
-    const offset = start.reduce((a, s, i) => a + s * xs[i], 0);
-    return [stridedCopy(x, shape, xs.map((s, i) => s * strides[i]), offset)];
-  },
-  jvp: ([x], [t], p) => [[bind1(sliceP, [x], p)], [bind1(sliceP, [t], p)]],
-  batch([x], [d], { start, limit, strides }) {
-    const bd = d as number;
-    const ins = <T,>(a: readonly T[], v: T) => [...a.slice(0, bd), v, ...a.slice(bd)];
-    return [[bind1(sliceP, [x], { start: ins(start, 0), limit: ins(limit, x.shape[bd]), strides: ins(strides, 1) })], [bd]];
-  },
-  transpose([ct], [x], { start, limit, strides }) {
-    const shape = avalOf(x).shape;
-    // Scatter back: interior padding re-creates the strides, edge padding the offsets.
-    const lo = start.map((s) => s);
-    const interior = strides.map((s) => s - 1);
-    const hi = shape.map((d, i) => d - start[i] - (ct.shape[i] === 0 ? 0 : (ct.shape[i] - 1) * strides[i] + 1));
-    return [pad(ct, lo, hi, interior, 0)];
-  },
-  onnx: (e, [x], { start, limit, strides }) => [onnxSlice(e, x, start, limit, strides)],
-});
+export const sliceP: Primitive<{ start: readonly number[]; limit: readonly number[]; strides: readonly number[] }> =
+  definePrimitive({
+    name: 'slice',
+    props: { linear: true, view: true },
+    abstractEval([x], { start, limit, strides }) {
+      const nd = x.shape.length;
+      const ok =
+        start.length === nd &&
+        limit.length === nd &&
+        strides.length === nd &&
+        x.shape.every((d, i) => start[i] >= 0 && start[i] <= limit[i] && limit[i] <= d && strides[i] >= 1);
+      if (!ok)
+        throw new ValueError(
+          `slice: start [${start}], limit [${limit}], strides [${strides}] do not fit shape ${fmt(x.shape)}`,
+        );
+      return [{ shape: x.shape.map((_, i) => Math.ceil((limit[i] - start[i]) / strides[i])), dtype: x.dtype }];
+    },
+    impl([x], { start, limit, strides }) {
+      const xs = stridesOf(x.shape);
+      const shape = x.shape.map((_, i) => Math.ceil((limit[i] - start[i]) / strides[i]));
+      const offset = start.reduce((a, s, i) => a + s * xs[i], 0);
+      return [
+        stridedCopy(
+          x,
+          shape,
+          xs.map((s, i) => s * strides[i]),
+          offset,
+        ),
+      ];
+    },
+    jvp: ([x], [t], p) => [[bind1(sliceP, [x], p)], [bind1(sliceP, [t], p)]],
+    batch([x], [d], { start, limit, strides }) {
+      const bd = d as number;
+      const ins = <T>(a: readonly T[], v: T) => [...a.slice(0, bd), v, ...a.slice(bd)];
+      return [
+        [bind1(sliceP, [x], { start: ins(start, 0), limit: ins(limit, x.shape[bd]), strides: ins(strides, 1) })],
+        [bd],
+      ];
+    },
+    transpose([ct], [x], { start, limit, strides }) {
+      const shape = avalOf(x).shape;
+      // Scatter back: interior padding re-creates the strides, edge padding the offsets.
+      const lo = start.map((s) => s);
+      const interior = strides.map((s) => s - 1);
+      const hi = shape.map((d, i) => d - start[i] - (ct.shape[i] === 0 ? 0 : (ct.shape[i] - 1) * strides[i] + 1));
+      return [pad(ct, lo, hi, interior, 0)];
+    },
+    onnx: (e, [x], { start, limit, strides }) => [onnxSlice(e, x, start, limit, strides)],
+  });
 
 // ---------------------------------------------------------------- pad
 
 /** Pads with a constant: `lo`/`hi` elements before/after each axis (negative crops), `interior` between elements. */
-export const padP: Primitive<{ lo: readonly number[]; hi: readonly number[]; interior: readonly number[]; value: number }> = definePrimitive({
+export const padP: Primitive<{
+  lo: readonly number[];
+  hi: readonly number[];
+  interior: readonly number[];
+  value: number;
+}> = definePrimitive({
   name: 'pad',
   props: { linear: true, view: true },
   abstractEval([x], { lo, hi, interior }) {
@@ -157,7 +196,10 @@ export const padP: Primitive<{ lo: readonly number[]; hi: readonly number[]; int
     const os = stridesOf(shape);
     const src = x.buffer;
     const dst = out.buffer;
-    const offs = stridedOffsets(x.shape, os.map((s, i) => s * (interior[i] + 1)));
+    const offs = stridedOffsets(
+      x.shape,
+      os.map((s, i) => s * (interior[i] + 1)),
+    );
     const base = lo.reduce((a, l, i) => a + l * os[i], 0);
     // Elements that fall outside (negative padding) are skipped by an explicit bounds check.
     const xs = stridesOf(x.shape);
@@ -183,7 +225,13 @@ export const padP: Primitive<{ lo: readonly number[]; hi: readonly number[]; int
   transpose([ct], [x], { lo, hi, interior }) {
     const shape = avalOf(x).shape;
     // Undo negative padding first, then take every (interior+1)-th element.
-    const unpadded = pad(ct, lo.map((l) => Math.max(0, -l)), hi.map((h) => Math.max(0, -h)), lo.map(() => 0), 0);
+    const unpadded = pad(
+      ct,
+      lo.map((l) => Math.max(0, -l)),
+      hi.map((h) => Math.max(0, -h)),
+      lo.map(() => 0),
+      0,
+    );
     const start = lo.map((l) => Math.max(0, l));
     const limit = shape.map((d, i) => start[i] + (d === 0 ? 0 : (d - 1) * (interior[i] + 1) + 1));
     return [bind1(sliceP, [unpadded], { start, limit, strides: interior.map((v) => v + 1) })];
@@ -197,7 +245,8 @@ export const revP: Primitive<{ axes: readonly number[] }> = definePrimitive({
   name: 'rev',
   props: { linear: true, view: true },
   abstractEval: ([x], { axes }) => {
-    if (axes.some((a) => a < 0 || a >= x.shape.length)) throw new ValueError(`rev: axes [${axes}] out of range for ${fmt(x.shape)}`);
+    if (axes.some((a) => a < 0 || a >= x.shape.length))
+      throw new ValueError(`rev: axes [${axes}] out of range for ${fmt(x.shape)}`);
     return [x];
   },
   impl([x], { axes }) {
@@ -209,7 +258,17 @@ export const revP: Primitive<{ axes: readonly number[] }> = definePrimitive({
   jvp: ([x], [t], p) => [[bind1(revP, [x], p)], [bind1(revP, [t], p)]],
   batch: ([x], [d], { axes }) => [[bind1(revP, [x], { axes: axes.map((a) => (a >= (d as number) ? a + 1 : a)) })], [d]],
   transpose: ([ct], _, p) => [bind1(revP, [ct], p)],
-  onnx: (e, [x], { axes }) => [axes.length ? e.op('Slice', [x, e.ints(axes.map(() => -1)), e.ints(axes.map(() => -(2 ** 31))), e.ints(axes), e.ints(axes.map(() => -1))]) : x],
+  onnx: (e, [x], { axes }) => [
+    axes.length
+      ? e.op('Slice', [
+          x,
+          e.ints(axes.map(() => -1)),
+          e.ints(axes.map(() => -(2 ** 31))),
+          e.ints(axes),
+          e.ints(axes.map(() => -1)),
+        ])
+      : x,
+  ],
 });
 
 // ---------------------------------------------------------------- concatenate
@@ -221,8 +280,14 @@ export const concatenateP: Primitive<{ axis: number }> = definePrimitive({
     if (avals.length === 0) throw new ValueError('concatenate: needs at least one operand');
     const dtype = expectSameDType('concatenate', avals);
     const s0 = avals[0].shape;
-    const ok = axis >= 0 && axis < s0.length && avals.every((a) => a.shape.length === s0.length && a.shape.every((d, i) => i === axis || d === s0[i]));
-    if (!ok) throw new ShapeError(`concatenate: shapes ${avals.map((a) => fmt(a.shape)).join(', ')} do not agree off axis ${axis}`);
+    const ok =
+      axis >= 0 &&
+      axis < s0.length &&
+      avals.every((a) => a.shape.length === s0.length && a.shape.every((d, i) => i === axis || d === s0[i]));
+    if (!ok)
+      throw new ShapeError(
+        `concatenate: shapes ${avals.map((a) => fmt(a.shape)).join(', ')} do not agree off axis ${axis}`,
+      );
     const shape = [...s0];
     shape[axis] = avals.reduce((a, v) => a + v.shape[axis], 0);
     return [{ shape, dtype }];
@@ -244,7 +309,16 @@ export const concatenateP: Primitive<{ axis: number }> = definePrimitive({
   },
   jvp: (xs, ts, p) => [[bind1(concatenateP, xs, p)], [bind1(concatenateP, ts, p)]],
   batch(vals, dims, { axis }, size) {
-    return [[bind1(concatenateP, vals.map((v, i) => moveBatchAxis(v, dims[i], 0, size)), { axis: axis + 1 })], [0]];
+    return [
+      [
+        bind1(
+          concatenateP,
+          vals.map((v, i) => moveBatchAxis(v, dims[i], 0, size)),
+          { axis: axis + 1 },
+        ),
+      ],
+      [0],
+    ];
   },
   transpose([ct], xs, { axis }) {
     let at = 0;
@@ -266,7 +340,8 @@ export const iotaP: Primitive<{ shape: Shape; dtype: DType; dimension: number }>
   name: 'iota',
   props: { view: true },
   abstractEval(_, { shape, dtype, dimension }) {
-    if (dimension < 0 || dimension >= shape.length) throw new ValueError(`iota: dimension ${dimension} out of range for ${fmt(shape)}`);
+    if (dimension < 0 || dimension >= shape.length)
+      throw new ValueError(`iota: dimension ${dimension} out of range for ${fmt(shape)}`);
     return [{ shape, dtype }];
   },
   impl(_, { shape, dtype, dimension }) {
@@ -281,7 +356,8 @@ export const iotaP: Primitive<{ shape: Shape; dtype: DType; dimension: number }>
 /** A Transpose, or a Reshape when it only moves unit axes (the elements keep their order). */
 export function onnxTranspose(e: OnnxEmitter, x: string, shape: Shape, perm: readonly number[]): string {
   const moved = perm.filter((p) => shape[p] !== 1);
-  if (moved.every((p, i) => i === 0 || moved[i - 1] < p)) return e.op('Reshape', [x, e.ints(perm.map((p) => shape[p]))], { allowzero: 1 });
+  if (moved.every((p, i) => i === 0 || moved[i - 1] < p))
+    return e.op('Reshape', [x, e.ints(perm.map((p) => shape[p]))], { allowzero: 1 });
   return e.op('Transpose', [x], { perm });
 }
 
@@ -293,13 +369,29 @@ function onnxBroadcast(e: OnnxEmitter, x: string, from: Shape, shape: Shape, dim
   return shapesEqual(mid, shape) ? r : e.op('Expand', [r, e.ints(shape)]);
 }
 
-function onnxSlice(e: OnnxEmitter, x: string, start: readonly number[], limit: readonly number[], strides: readonly number[]): string {
+function onnxSlice(
+  e: OnnxEmitter,
+  x: string,
+  start: readonly number[],
+  limit: readonly number[],
+  strides: readonly number[],
+): string {
   const axes = start.map((_, i) => i);
   return e.op('Slice', [x, e.ints(start), e.ints(limit), e.ints(axes), e.ints(strides)]);
 }
 
 /** Interior padding spreads each axis through an extra unit axis; negative edges crop with a Slice. */
-function onnxPad(e: OnnxEmitter, x: string, a: ShapedArray, { lo, hi, interior, value }: { lo: readonly number[]; hi: readonly number[]; interior: readonly number[]; value: number }): string {
+function onnxPad(
+  e: OnnxEmitter,
+  x: string,
+  a: ShapedArray,
+  {
+    lo,
+    hi,
+    interior,
+    value,
+  }: { lo: readonly number[]; hi: readonly number[]; interior: readonly number[]; value: number },
+): string {
   const fill = e.constant(value, a.dtype);
   const shape = [...a.shape];
   let y = x;
@@ -311,14 +403,28 @@ function onnxPad(e: OnnxEmitter, x: string, a: ShapedArray, { lo, hi, interior, 
     pads[unit.length + ax + 1] = k;
     const spread = e.op('Pad', [e.op('Reshape', [y, e.ints(unit)], { allowzero: 1 }), e.ints(pads), fill]);
     shape[ax] = n * (k + 1) - k;
-    const merged = e.op('Reshape', [spread, e.ints([...shape.slice(0, ax), n * (k + 1), ...shape.slice(ax + 1)])], { allowzero: 1 });
-    y = onnxSlice(e, merged, shape.map(() => 0), shape, shape.map(() => 1));
+    const merged = e.op('Reshape', [spread, e.ints([...shape.slice(0, ax), n * (k + 1), ...shape.slice(ax + 1)])], {
+      allowzero: 1,
+    });
+    y = onnxSlice(
+      e,
+      merged,
+      shape.map(() => 0),
+      shape,
+      shape.map(() => 1),
+    );
   });
   const grow = [...lo, ...hi].map((v) => Math.max(0, v));
   if (grow.some((v) => v > 0)) y = e.op('Pad', [y, e.ints(grow), fill]);
   if ([...lo, ...hi].some((v) => v < 0)) {
     const padded = shape.map((d, i) => d + Math.max(0, lo[i]) + Math.max(0, hi[i]));
-    y = onnxSlice(e, y, lo.map((v) => Math.max(0, -v)), padded.map((d, i) => d - Math.max(0, -hi[i])), shape.map(() => 1));
+    y = onnxSlice(
+      e,
+      y,
+      lo.map((v) => Math.max(0, -v)),
+      padded.map((d, i) => d - Math.max(0, -hi[i])),
+      shape.map(() => 1),
+    );
   }
   return y === x ? e.op('Identity', [x]) : y;
 }
@@ -334,17 +440,30 @@ function onnxIota(e: OnnxEmitter, shape: Shape, dtype: DType, dimension: number)
 // ---------------------------------------------------------------- strict functions (lax)
 
 /** lax.reshape: the strict primitive (equal shapes and dtypes, no broadcasting). @category lax */
-export const reshape = (x: Array, shape: Shape) => (shapesEqual(x.shape, shape) ? x : bind1(reshapeP, [x], { shape: [...shape] }));
+export const reshape = (x: Array, shape: Shape) =>
+  shapesEqual(x.shape, shape) ? x : bind1(reshapeP, [x], { shape: [...shape] });
 /** lax.broadcastInDim: the strict primitive (equal shapes and dtypes, no broadcasting). @category lax */
 export const broadcastInDim = (x: Array, shape: Shape, dims: readonly number[]) =>
-  shapesEqual(x.shape, shape) && dims.every((d, i) => d === i) ? x : bind1(broadcastInDimP, [x], { shape: [...shape], dims: [...dims] });
+  shapesEqual(x.shape, shape) && dims.every((d, i) => d === i)
+    ? x
+    : bind1(broadcastInDimP, [x], { shape: [...shape], dims: [...dims] });
 /** lax.transpose: the strict primitive (equal shapes and dtypes, no broadcasting). @category lax */
-export const transpose = (x: Array, perm: readonly number[]) => (perm.every((p, i) => p === i) ? x : bind1(transposeP, [x], { perm: [...perm] }));
+export const transpose = (x: Array, perm: readonly number[]) =>
+  perm.every((p, i) => p === i) ? x : bind1(transposeP, [x], { perm: [...perm] });
 /** lax.pad: the strict primitive (equal shapes and dtypes, no broadcasting). @category lax */
-export const pad = (x: Array, lo: readonly number[], hi: readonly number[], interior: readonly number[], value: number) =>
-  lo.every((v) => v === 0) && hi.every((v) => v === 0) && interior.every((v) => v === 0) ? x : bind1(padP, [x], { lo: [...lo], hi: [...hi], interior: [...interior], value });
+export const pad = (
+  x: Array,
+  lo: readonly number[],
+  hi: readonly number[],
+  interior: readonly number[],
+  value: number,
+) =>
+  lo.every((v) => v === 0) && hi.every((v) => v === 0) && interior.every((v) => v === 0)
+    ? x
+    : bind1(padP, [x], { lo: [...lo], hi: [...hi], interior: [...interior], value });
 /** lax.iota: the strict primitive (equal shapes and dtypes, no broadcasting). @category lax */
-export const iota = (shape: Shape, dtype: DType, dimension: number) => bind1(iotaP, [], { shape: [...shape], dtype, dimension });
+export const iota = (shape: Shape, dtype: DType, dimension: number) =>
+  bind1(iotaP, [], { shape: [...shape], dtype, dimension });
 
 // Reductions are needed by broadcast's transpose; imported late to keep the cycle one-way at load time.
 import { reduceSum } from './reduce.js';

@@ -27,17 +27,24 @@ export type FoldParams = WindowParams & { spatial: readonly number[] };
 
 /** Output spatial size of a window op (the conv formula). */
 export function windowOutShape(spatial: Shape, p: WindowParams): number[] {
-  return spatial.map((s, i) => Math.floor((s + p.padding[i][0] + p.padding[i][1] - p.dilation[i] * (p.window[i] - 1) - 1) / p.strides[i]) + 1);
+  return spatial.map(
+    (s, i) =>
+      Math.floor((s + p.padding[i][0] + p.padding[i][1] - p.dilation[i] * (p.window[i] - 1) - 1) / p.strides[i]) + 1,
+  );
 }
 
 function check(name: string, shape: Shape, p: WindowParams): number[] {
   const r = p.window.length;
   const spatial = shape.slice(shape.length - r);
-  const ok = r <= shape.length && [p.strides, p.padding, p.dilation].every((a) => a.length === r) &&
+  const ok =
+    r <= shape.length &&
+    [p.strides, p.padding, p.dilation].every((a) => a.length === r) &&
     p.window.every((k, i) => k >= 1 && p.strides[i] >= 1 && p.dilation[i] >= 1);
   const out = ok ? windowOutShape(spatial, p) : [];
   if (!ok || out.some((d) => d < 0)) {
-    throw new ValueError(`${name}: window [${p.window}] strides [${p.strides}] padding ${JSON.stringify(p.padding)} dilation [${p.dilation}] do not fit input ${fmt(shape)}`);
+    throw new ValueError(
+      `${name}: window [${p.window}] strides [${p.strides}] padding ${JSON.stringify(p.padding)} dilation [${p.dilation}] do not fit input ${fmt(shape)}`,
+    );
   }
   return out;
 }
@@ -47,12 +54,18 @@ function check(name: string, shape: Shape, p: WindowParams): number[] {
  * last output axis: elements `patchStart + j` read input `srcStart + j*srcStep`, or padding
  * where `valid(j)` is false. Rows keep the kernels' inner loops tight.
  */
-function forEachRow(leadSize: number, spatial: Shape, p: WindowParams, row: (patch: number, src: number, step: number, lo: number, hi: number) => void) {
+function forEachRow(
+  leadSize: number,
+  spatial: Shape,
+  p: WindowParams,
+  row: (patch: number, src: number, step: number, lo: number, hi: number) => void,
+) {
   const r = spatial.length;
   const out = windowOutShape(spatial, p);
   const sstr = stridesOf(spatial);
   const inner = sizeOf(spatial);
-  const nw = sizeOf(p.window), no = sizeOf(out);
+  const nw = sizeOf(p.window),
+    no = sizeOf(out);
   const last = out[r - 1] ?? 1;
   const rowsPer = last === 0 ? 0 : no / last;
   const w = new globalThis.Array<number>(r).fill(0);
@@ -71,7 +84,8 @@ function forEachRow(leadSize: number, spatial: Shape, p: WindowParams, row: (pat
           orem = Math.floor(orem / out[d]);
         }
         // Leading spatial dims: one position each; invalid means the whole row is padding.
-        let src = l * inner, valid = true;
+        let src = l * inner,
+          valid = true;
         for (let d = 0; d < r - 1; d++) {
           const pos = o[d] * p.strides[d] - p.padding[d][0] + w[d] * p.dilation[d];
           if (pos < 0 || pos >= spatial[d]) valid = false;
@@ -89,7 +103,12 @@ function forEachRow(leadSize: number, spatial: Shape, p: WindowParams, row: (pat
   }
 }
 
-const windowOnly = (p: WindowParams): WindowParams => ({ window: p.window, strides: p.strides, padding: p.padding, dilation: p.dilation });
+const windowOnly = (p: WindowParams): WindowParams => ({
+  window: p.window,
+  strides: p.strides,
+  padding: p.padding,
+  dilation: p.dilation,
+});
 
 export const unfoldP: Primitive<UnfoldParams> = definePrimitive({
   name: 'unfold',
@@ -115,7 +134,9 @@ export const unfoldP: Primitive<UnfoldParams> = definePrimitive({
   },
   jvp: ([x], [t], p) => [[unfold(x, p)], [unfold(t, { ...p, padValue: 0 })]],
   batch: ([x], [d], p, size) => [[unfold(moveBatchAxis(x, d, 0, size), p)], [0]],
-  transpose: ([ct], [x], p) => [fold(ct, { ...windowOnly(p), spatial: (x as UndefinedPrimal).aval.shape.slice(-p.window.length) })],
+  transpose: ([ct], [x], p) => [
+    fold(ct, { ...windowOnly(p), spatial: (x as UndefinedPrimal).aval.shape.slice(-p.window.length) }),
+  ],
   onnx: (e, [x], p, { ins: [xv], outs: [out] }) => [unfoldOnnx(e, x, xv, p, out.shape)],
 });
 
@@ -126,7 +147,8 @@ export const foldP: Primitive<FoldParams> = definePrimitive({
     const r = p.window.length;
     const lead = x.shape.slice(0, x.shape.length - 2 * r);
     const expected = [...lead, ...p.window, ...check('fold', [...lead, ...p.spatial], p)];
-    if (expected.join() !== x.shape.join()) throw new ValueError(`fold: patches ${fmt(x.shape)} do not match ${fmt(expected)} for spatial [${p.spatial}]`);
+    if (expected.join() !== x.shape.join())
+      throw new ValueError(`fold: patches ${fmt(x.shape)} do not match ${fmt(expected)} for spatial [${p.spatial}]`);
     return [{ shape: [...lead, ...p.spatial], dtype: x.dtype }];
   },
   impl([x], p) {
@@ -142,14 +164,18 @@ export const foldP: Primitive<FoldParams> = definePrimitive({
   jvp: ([x], [t], p) => [[fold(x, p)], [fold(t, p)]],
   batch: ([x], [d], p, size) => [[fold(moveBatchAxis(x, d, 0, size), p)], [0]],
   transpose: ([ct], _, p) => [unfold(ct, { ...windowOnly(p), padValue: 0 })],
-  onnx: (e, [x], p, { ins: [xv], outs: [out] }) => [convInputGradOnnx(e, x, p, out.shape) ?? foldOnnx(e, x, xv, p, out.shape)],
+  onnx: (e, [x], p, { ins: [xv], outs: [out] }) => [
+    convInputGradOnnx(e, x, p, out.shape) ?? foldOnnx(e, x, xv, p, out.shape),
+  ],
 });
 
 // ---------------------------------------------------------------- ONNX lowerings
 
 /** Square 2-d windows that tile the spatial axes exactly (2x2 pooling): SpaceToDepth moves them (faster than strided Slices). */
 const squareTiles = (p: WindowParams, spatial: readonly number[], out: readonly number[]) =>
-  p.window.length === 2 && p.window[0] === p.window[1] && p.window.every((k, i) => p.strides[i] === k && p.dilation[i] === 1 && out[i] * k === spatial[i]) &&
+  p.window.length === 2 &&
+  p.window[0] === p.window[1] &&
+  p.window.every((k, i) => p.strides[i] === k && p.dilation[i] === 1 && out[i] * k === spatial[i]) &&
   p.padding.every((q) => q[0] === 0 && q[1] === 0);
 
 const cornerOf = (k: number, window: readonly number[]) => {
@@ -167,13 +193,21 @@ const cornerOf = (k: number, window: readonly number[]) => {
  * windows never get here: they become a Conv (see convolutionOnnx).
  */
 function unfoldOnnx(e: OnnxEmitter, x: string, xv: ShapedArray, p: UnfoldParams, shape: readonly number[]): string {
-  const r = p.window.length, nl = xv.shape.length - r;
+  const r = p.window.length,
+    nl = xv.shape.length - r;
   const out = shape.slice(shape.length - r);
-  const pads = [...xv.shape.map((_, i) => (i < nl ? 0 : p.padding[i - nl][0])), ...xv.shape.map((_, i) => (i < nl ? 0 : p.padding[i - nl][1]))];
+  const pads = [
+    ...xv.shape.map((_, i) => (i < nl ? 0 : p.padding[i - nl][0])),
+    ...xv.shape.map((_, i) => (i < nl ? 0 : p.padding[i - nl][1])),
+  ];
   if (squareTiles(p, xv.shape.slice(nl), out)) {
     // Each channel alone through SpaceToDepth: its output channels are exactly the window offsets.
-    const planes = e.op('Reshape', [x, e.ints([sizeOf(xv.shape.slice(0, nl)), 1, ...xv.shape.slice(nl)])], { allowzero: 1 });
-    return e.op('Reshape', [e.op('SpaceToDepth', [planes], { blocksize: p.window[0] }), e.ints(shape)], { allowzero: 1 });
+    const planes = e.op('Reshape', [x, e.ints([sizeOf(xv.shape.slice(0, nl)), 1, ...xv.shape.slice(nl)])], {
+      allowzero: 1,
+    });
+    return e.op('Reshape', [e.op('SpaceToDepth', [planes], { blocksize: p.window[0] }), e.ints(shape)], {
+      allowzero: 1,
+    });
   }
   const padded = pads.some((v) => v !== 0) ? e.op('Pad', [x, e.ints(pads), e.constant(p.padValue, xv.dtype)]) : x;
   const axes = out.map((_, i) => nl + i);
@@ -190,14 +224,20 @@ function unfoldOnnx(e: OnnxEmitter, x: string, xv: ShapedArray, p: UnfoldParams,
 
 /** Generic fold: a ConvTranspose whose one-hot kernel sends window offset k back to its place. */
 function foldOnnx(e: OnnxEmitter, x: string, xv: ShapedArray, p: FoldParams, shape: readonly number[]): string {
-  const r = p.window.length, k = sizeOf(p.window);
+  const r = p.window.length,
+    k = sizeOf(p.window);
   const lead = xv.shape.slice(0, xv.shape.length - 2 * r);
   const out = xv.shape.slice(xv.shape.length - r);
   const oneHot = new Float32Array(k * k);
   for (let i = 0; i < k; i++) oneHot[i * k + i] = 1;
   const kernel = e.constant(oneHot, 'float32', [k, 1, ...p.window]);
   const patches = e.op('Reshape', [x, e.ints([sizeOf(lead), k, ...out])], { allowzero: 1 });
-  const y = e.op('ConvTranspose', [patches, kernel], { strides: p.strides, dilations: p.dilation, pads: pairs(p), output_padding: outputPadding(p, out) });
+  const y = e.op('ConvTranspose', [patches, kernel], {
+    strides: p.strides,
+    dilations: p.dilation,
+    pads: pairs(p),
+    output_padding: outputPadding(p, out),
+  });
   return e.op('Reshape', [y, e.ints(shape)], { allowzero: 1 });
 }
 
@@ -211,7 +251,8 @@ function patchesBehind(e: OnnxEmitter, name: string) {
   const r = e.producer(name);
   if (r?.prim !== reshapeP) return undefined;
   const u = e.producer(r.inputs[0]);
-  if (u?.prim !== unfoldP || u.inAvals[0].shape.length !== (u.params as UnfoldParams).window.length + 2) return undefined;
+  if (u?.prim !== unfoldP || u.inAvals[0].shape.length !== (u.params as UnfoldParams).window.length + 2)
+    return undefined;
   return { x: u.inputs[0], xv: u.inAvals[0], p: u.params as UnfoldParams };
 }
 
@@ -227,15 +268,30 @@ const seq = (from: number, n: number) => globalThis.Array.from({ length: n }, (_
  *   with the batch-transposed cotangent as its kernel (strides and dilations swap roles).
  * Anything else returns undefined and lowers generically.
  */
-export function convolutionOnnx(e: OnnxEmitter, [a, b]: string[], { contract, batch }: DotParams, [av, bv]: ShapedArray[], out: ShapedArray): string | undefined {
+export function convolutionOnnx(
+  e: OnnxEmitter,
+  [a, b]: string[],
+  { contract, batch }: DotParams,
+  [av, bv]: ShapedArray[],
+  out: ShapedArray,
+): string | undefined {
   if (!isFloat(av.dtype)) return undefined;
   const forward = patchesBehind(e, a);
   if (forward && forward.p.padValue === 0) {
-    const { x, xv, p } = forward, r = p.window.length;
-    const [n, g, icg] = av.shape, [, og] = bv.shape;
+    const { x, xv, p } = forward,
+      r = p.window.length;
+    const [n, g, icg] = av.shape,
+      [, og] = bv.shape;
     const taps = [2, ...seq(3, r)];
-    const fits = av.shape.length === 3 + 2 * r && shapesEqual(bv.shape, [g, og, icg, ...p.window]) && n === xv.shape[0] && g * icg === xv.shape[1] &&
-      shapesEqual(contract[0], taps) && shapesEqual(contract[1], taps) && shapesEqual(batch[0], [1]) && shapesEqual(batch[1], [0]);
+    const fits =
+      av.shape.length === 3 + 2 * r &&
+      shapesEqual(bv.shape, [g, og, icg, ...p.window]) &&
+      n === xv.shape[0] &&
+      g * icg === xv.shape[1] &&
+      shapesEqual(contract[0], taps) &&
+      shapesEqual(contract[1], taps) &&
+      shapesEqual(batch[0], [1]) &&
+      shapesEqual(batch[1], [0]);
     if (!fits) return undefined;
     const kernel = e.op('Reshape', [b, e.ints([g * og, icg, ...p.window])], { allowzero: 1 });
     const y = e.op('Conv', [x, kernel], { group: g, strides: p.strides, dilations: p.dilation, pads: pairs(p) });
@@ -245,20 +301,42 @@ export function convolutionOnnx(e: OnnxEmitter, [a, b]: string[], { contract, ba
   }
   const weight = patchesBehind(e, b);
   if (weight && weight.p.padValue === 0) {
-    const { x, xv, p } = weight, r = p.window.length;
-    const [g, n] = av.shape, og = av.shape[av.shape.length - 1], outSpatial = av.shape.slice(2, 2 + r);
+    const { x, xv, p } = weight,
+      r = p.window.length;
+    const [g, n] = av.shape,
+      og = av.shape[av.shape.length - 1],
+      outSpatial = av.shape.slice(2, 2 + r);
     const c = xv.shape[1];
-    const fits = g === 1 && av.shape.length === 3 + r && shapesEqual(bv.shape, [n, 1, c, ...p.window, ...outSpatial]) &&
-      shapesEqual(contract[0], seq(1, 1 + r)) && shapesEqual(contract[1], [0, ...seq(3 + r, r)]) && shapesEqual(batch[0], [0]) && shapesEqual(batch[1], [1]);
+    const fits =
+      g === 1 &&
+      av.shape.length === 3 + r &&
+      shapesEqual(bv.shape, [n, 1, c, ...p.window, ...outSpatial]) &&
+      shapesEqual(contract[0], seq(1, 1 + r)) &&
+      shapesEqual(contract[1], [0, ...seq(3 + r, r)]) &&
+      shapesEqual(batch[0], [0]) &&
+      shapesEqual(batch[1], [1]);
     if (!fits) return undefined;
     const inputT = onnxTranspose(e, x, xv.shape, [1, 0, ...seq(2, r)]); // [C, N, ...spatial]
-    const kernel = e.op('Transpose', [nchwBehind(e, a, r) ?? e.op('Reshape', [a, e.ints([n, ...outSpatial, og])], { allowzero: 1 })], {
-      perm: nchwBehind(e, a, r) ? [1, 0, ...seq(2, r)] : [1 + r, 0, ...seq(1, r)],
-    }); // [O, N, ...out]
+    const kernel = e.op(
+      'Transpose',
+      [nchwBehind(e, a, r) ?? e.op('Reshape', [a, e.ints([n, ...outSpatial, og])], { allowzero: 1 })],
+      {
+        perm: nchwBehind(e, a, r) ? [1, 0, ...seq(2, r)] : [1 + r, 0, ...seq(1, r)],
+      },
+    ); // [O, N, ...out]
     let y = e.op('Conv', [inputT, kernel], { strides: p.dilation, dilations: p.strides, pads: pairs(p) }); // [C, O, >= window]
-    const span = xv.shape.slice(2).map((s, i) => Math.floor((s + p.padding[i][0] + p.padding[i][1] - p.strides[i] * (outSpatial[i] - 1) - 1) / p.dilation[i]) + 1);
-    if (!shapesEqual(span, p.window)) y = e.op('Slice', [y, e.ints(p.window.map(() => 0)), e.ints(p.window), e.ints(seq(2, r))]);
-    return e.op('Reshape', [e.op('Transpose', [y], { perm: [1, 0, ...seq(2, r)] }), e.ints(out.shape)], { allowzero: 1 });
+    const span = xv.shape
+      .slice(2)
+      .map(
+        (s, i) =>
+          Math.floor((s + p.padding[i][0] + p.padding[i][1] - p.strides[i] * (outSpatial[i] - 1) - 1) / p.dilation[i]) +
+          1,
+      );
+    if (!shapesEqual(span, p.window))
+      y = e.op('Slice', [y, e.ints(p.window.map(() => 0)), e.ints(p.window), e.ints(seq(2, r))]);
+    return e.op('Reshape', [e.op('Transpose', [y], { perm: [1, 0, ...seq(2, r)] }), e.ints(out.shape)], {
+      allowzero: 1,
+    });
   }
   return undefined;
 }
@@ -270,10 +348,12 @@ export function convolutionOnnx(e: OnnxEmitter, [a, b]: string[], { contract, ba
  */
 function nchwBehind(e: OnnxEmitter, name: string, r: number): string | undefined {
   const t = e.producer(name);
-  if (t?.prim !== transposeP || !shapesEqual((t.params as { perm: number[] }).perm, [1, 0, ...seq(3, r), 2])) return undefined;
+  if (t?.prim !== transposeP || !shapesEqual((t.params as { perm: number[] }).perm, [1, 0, ...seq(3, r), 2]))
+    return undefined;
   const rs = e.producer(t.inputs[0]);
   if (rs?.prim !== reshapeP) return undefined;
-  const [n, g, o] = t.inAvals[0].shape, v = rs.inAvals[0].shape;
+  const [n, g, o] = t.inAvals[0].shape,
+    v = rs.inAvals[0].shape;
   return g === 1 && shapesEqual(v, [n, o, ...t.inAvals[0].shape.slice(3)]) ? rs.inputs[0] : undefined;
 }
 
@@ -285,21 +365,41 @@ function convInputGradOnnx(e: OnnxEmitter, name: string, p: FoldParams, shape: r
   const r = p.window.length;
   const rs = e.producer(name);
   const tr = rs?.prim === reshapeP ? e.producer(rs.inputs[0]) : undefined;
-  if (tr?.prim !== transposeP || !shapesEqual((tr.params as { perm: number[] }).perm, [1, 0, 2 + r, ...seq(3 + r, r), ...seq(2, r)])) return undefined;
+  if (
+    tr?.prim !== transposeP ||
+    !shapesEqual((tr.params as { perm: number[] }).perm, [1, 0, 2 + r, ...seq(3 + r, r), ...seq(2, r)])
+  )
+    return undefined;
   const dot = e.producer(tr.inputs[0]);
   if (dot?.prim.name !== 'dot_general' || !isFloat(dot.inAvals[0].dtype)) return undefined;
   const { contract, batch } = dot.params as DotParams;
   const [ctv, kv] = dot.inAvals;
-  const [n, g, og] = ctv.shape, icg = kv.shape[2];
-  const fits = ctv.shape.length === 3 + r && shapesEqual(kv.shape, [g, og, icg, ...p.window]) && shapesEqual(shape, [n, g * icg, ...p.spatial]) &&
-    shapesEqual(contract[0], [2]) && shapesEqual(contract[1], [1]) && shapesEqual(batch[0], [1]) && shapesEqual(batch[1], [0]);
+  const [n, g, og] = ctv.shape,
+    icg = kv.shape[2];
+  const fits =
+    ctv.shape.length === 3 + r &&
+    shapesEqual(kv.shape, [g, og, icg, ...p.window]) &&
+    shapesEqual(shape, [n, g * icg, ...p.spatial]) &&
+    shapesEqual(contract[0], [2]) &&
+    shapesEqual(contract[1], [1]) &&
+    shapesEqual(batch[0], [1]) &&
+    shapesEqual(batch[1], [0]);
   if (!fits) return undefined;
   const out = ctv.shape.slice(3);
   const ct = e.op('Reshape', [dot.inputs[0], e.ints([n, g * og, ...out])], { allowzero: 1 });
   const kernel = e.op('Reshape', [dot.inputs[1], e.ints([g * og, icg, ...p.window])], { allowzero: 1 });
-  return e.op('ConvTranspose', [ct, kernel], { group: g, strides: p.strides, dilations: p.dilation, pads: pairs(p), output_padding: outputPadding(p, out) });
+  return e.op('ConvTranspose', [ct, kernel], {
+    group: g,
+    strides: p.strides,
+    dilations: p.dilation,
+    pads: pairs(p),
+    output_padding: outputPadding(p, out),
+  });
 }
 
 /** ConvTranspose's output padding that restores the exact spatial size (what the forward's floor dropped). */
 const outputPadding = (p: FoldParams, out: readonly number[]) =>
-  p.spatial.map((s, i) => s + p.padding[i][0] + p.padding[i][1] - p.strides[i] * (out[i] - 1) - 1 - p.dilation[i] * (p.window[i] - 1));
+  p.spatial.map(
+    (s, i) =>
+      s + p.padding[i][0] + p.padding[i][1] - p.strides[i] * (out[i] - 1) - 1 - p.dilation[i] * (p.window[i] - 1),
+  );

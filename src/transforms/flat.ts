@@ -28,7 +28,10 @@ export function leafPaths(def: TreeDef, root = 'args'): string[] {
 }
 
 /** A function on flat leaves from a function on trees; `outDef()` tells the output structure after a call. */
-export function flatFn(f: (...args: any[]) => unknown, inDef: TreeDef): { fn: (...leaves: Array[]) => Array[]; outDef: () => TreeDef } {
+export function flatFn(
+  f: (...args: any[]) => unknown,
+  inDef: TreeDef,
+): { fn: (...leaves: Array[]) => Array[]; outDef: () => TreeDef } {
   let out: TreeDef | undefined;
   return {
     fn: (...leaves) => {
@@ -43,6 +46,9 @@ export function flatFn(f: (...args: any[]) => unknown, inDef: TreeDef): { fn: (.
 /** Throws unless every leaf is floating point (differentiation needs it). */
 export function requireFloat(fn: string, leaves: Array[], paths: string[]): void {
   leaves.forEach((l, i) => {
-    if (!isFloat(l.dtype)) throw new DTypeError(`${fn}: can only differentiate with respect to float arrays, but ${paths[i]} has dtype ${l.dtype}`);
+    if (!isFloat(l.dtype))
+      throw new DTypeError(
+        `${fn}: can only differentiate with respect to float arrays, but ${paths[i]} has dtype ${l.dtype}`,
+      );
   });
 }

@@ -29,10 +29,13 @@ export interface LinearFn {
 export function linearizeFlat(fn: (...xs: Array[]) => Array[], primals: Array[]): [Array[], LinearFn] {
   const n = primals.length;
   const avals = primals.map((p) => p.aval);
-  const { graph, consts } = traceToGraph((...xt) => {
-    const [o, t] = jvpFlat(fn, xt.slice(0, n), xt.slice(n));
-    return [...o, ...t];
-  }, [...avals, ...avals]);
+  const { graph, consts } = traceToGraph(
+    (...xt) => {
+      const [o, t] = jvpFlat(fn, xt.slice(0, n), xt.slice(n));
+      return [...o, ...t];
+    },
+    [...avals, ...avals],
+  );
   const m = graph.outs.length / 2;
   // Jitted calls stay calls: their partial-evaluation and transpose rules keep both passes jitted.
   const nc = consts.length;
@@ -47,18 +50,24 @@ export function linearizeFlat(fn: (...xs: Array[]) => Array[], primals: Array[])
 }
 
 /** Applies a linear function forward. */
-export const applyLinear = (lin: LinearFn, tangents: Array[]): Array[] => evalGraph(lin.graph, [...lin.residuals, ...tangents]);
+export const applyLinear = (lin: LinearFn, tangents: Array[]): Array[] =>
+  evalGraph(lin.graph, [...lin.residuals, ...tangents]);
 
 /** Applies the transpose of a linear function: cotangents of outputs to cotangents of inputs. */
 export const transposeLinear = (lin: LinearFn, cts: Array[]): Array[] =>
-  backwardPass(lin.graph, [...lin.residuals, ...lin.inAvals.map((a) => new UndefinedPrimal(a))], cts).slice(lin.residuals.length) as Array[];
+  backwardPass(lin.graph, [...lin.residuals, ...lin.inAvals.map((a) => new UndefinedPrimal(a))], cts).slice(
+    lin.residuals.length,
+  ) as Array[];
 
 /**
  * Linearizes `f` at `primals`: returns `f(...primals)` and the linear map `t -> J t`.
  * @example const [y, fLin] = linearize(np.sin, x); fLin(v) // cos(x) * v
  * @category Transforms
  */
-export function linearize<F extends (...args: any[]) => any>(f: F, ...primals: Parameters<F>): [ReturnType<F>, (...tangents: Parameters<F>) => ReturnType<F>] {
+export function linearize<F extends (...args: any[]) => any>(
+  f: F,
+  ...primals: Parameters<F>
+): [ReturnType<F>, (...tangents: Parameters<F>) => ReturnType<F>] {
   const [leaves, def] = flattenArgs(primals);
   const { fn, outDef } = flatFn(f, def);
   const [outs, lin] = linearizeFlat(fn, leaves);
@@ -72,7 +81,10 @@ export function linearize<F extends (...args: any[]) => any>(f: F, ...primals: P
  * @example const [y, back] = vjp(f, x); const [xBar] = back(np.onesLike(y));
  * @category Transforms
  */
-export function vjp<F extends (...args: any[]) => any>(f: F, ...primals: Parameters<F>): [ReturnType<F>, (ct: ReturnType<F>) => Parameters<F>] {
+export function vjp<F extends (...args: any[]) => any>(
+  f: F,
+  ...primals: Parameters<F>
+): [ReturnType<F>, (ct: ReturnType<F>) => Parameters<F>] {
   const [leaves, def] = flattenArgs(primals);
   requireFloat('vjp', leaves, leafPaths(def));
   const { fn, outDef } = flatFn(f, def);
@@ -117,9 +129,15 @@ export function valueAndGrad<F extends (...args: any[]) => any, const O extends 
   const argnums = opts.argnums ?? 0;
   const list = typeof argnums === 'number' ? [argnums] : argnums;
   return (...args) => {
-    for (const i of list) if (i < 0 || i >= args.length) throw new ShapeError(`grad: argnums ${i} is out of range for ${args.length} arguments`);
+    for (const i of list)
+      if (i < 0 || i >= args.length)
+        throw new ShapeError(`grad: argnums ${i} is out of range for ${args.length} arguments`);
     const [leaves, def] = flattenArgs(list.map((i) => args[i]));
-    requireFloat('grad', leaves, leafPaths(def, 'args').map((p) => p.replace(/^args\[(\d+)\]/, (_, k) => `args[${list[Number(k)]}]`)));
+    requireFloat(
+      'grad',
+      leaves,
+      leafPaths(def, 'args').map((p) => p.replace(/^args\[(\d+)\]/, (_, k) => `args[${list[Number(k)]}]`)),
+    );
     let auxDef: TreeDef | undefined;
     const fn = (...ls: Array[]): Array[] => {
       const full = [...args];
@@ -129,7 +147,9 @@ export function valueAndGrad<F extends (...args: any[]) => any, const O extends 
       const [out, aux] = opts.hasAux ? (r as [unknown, unknown]) : [r, undefined];
       if (!(out instanceof Array) || out.ndim !== 0 || !isFloat(out.dtype)) {
         const what = out instanceof Array ? avalString(out) : typeof out;
-        throw new DTypeError(`grad: the function must return a float scalar${opts.hasAux ? ' (as the first of [value, aux])' : ''}, got ${what}; use vjp or jacrev for non-scalar outputs`);
+        throw new DTypeError(
+          `grad: the function must return a float scalar${opts.hasAux ? ' (as the first of [value, aux])' : ''}, got ${what}; use vjp or jacrev for non-scalar outputs`,
+        );
       }
       const [auxLeaves, ad] = flattenArgs([aux]);
       auxDef = ad;
@@ -152,7 +172,11 @@ export function valueAndGrad<F extends (...args: any[]) => any, const O extends 
 export function grad<F extends (...args: any[]) => any, const O extends GradOptions = {}>(
   f: F,
   options?: O,
-): (...args: Parameters<F>) => O extends { hasAux: true } ? [GradOf<Parameters<F>, O['argnums']>, AuxOf<ReturnType<F>>] : GradOf<Parameters<F>, O['argnums']> {
+): (
+  ...args: Parameters<F>
+) => O extends { hasAux: true }
+  ? [GradOf<Parameters<F>, O['argnums']>, AuxOf<ReturnType<F>>]
+  : GradOf<Parameters<F>, O['argnums']> {
   const vg = valueAndGrad(f, options);
   return ((...args: Parameters<F>) => {
     const [value, g] = vg(...args);
@@ -161,7 +185,15 @@ export function grad<F extends (...args: any[]) => any, const O extends GradOpti
 }
 
 /** Identity basis of a shape: `[size, ...shape]`. */
-const basis = (a: ShapedArray) => reshape(eye(a.shape.reduce((x, y) => x * y, 1), undefined, { dtype: a.dtype }), [a.shape.reduce((x, y) => x * y, 1), ...a.shape]);
+const basis = (a: ShapedArray) =>
+  reshape(
+    eye(
+      a.shape.reduce((x, y) => x * y, 1),
+      undefined,
+      { dtype: a.dtype },
+    ),
+    [a.shape.reduce((x, y) => x * y, 1), ...a.shape],
+  );
 
 /**
  * Jacobian by forward mode (one jvp per input element, vmapped). For `f: R^[in] -> R^[out]`

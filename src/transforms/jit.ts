@@ -32,7 +32,13 @@ export function stage(fn: (...xs: Array[]) => Array[], avals: readonly ShapedArr
  * Derived graphs are built once per source graph (and variant), so every call of a transformed
  * jitted function binds the same graph and its compiled executable is reused.
  */
-function memo<K extends object, V>(cache: WeakMap<K, Map<string, V>>, g: K, key: string, build: () => V, cacheable: (v: V) => boolean = () => true): V {
+function memo<K extends object, V>(
+  cache: WeakMap<K, Map<string, V>>,
+  g: K,
+  key: string,
+  build: () => V,
+  cacheable: (v: V) => boolean = () => true,
+): V {
   let m = cache.get(g);
   if (!m) cache.set(g, (m = new Map()));
   let v = m.get(key);
@@ -48,21 +54,41 @@ const jvpGraphs = new WeakMap<Graph, Map<string, ClosedGraph>>();
 /** The graph of `jvp(graph)`: inputs [...primals, ...tangents], outputs [...primal outs, ...tangent outs]. */
 export function jvpGraph(g: Graph): ClosedGraph {
   const n = g.inVars.length;
-  return memo(jvpGraphs, g, '', () => stage((...xs) => {
-    const [o, t] = jvpFlat((...ps) => evalGraph(g, ps), xs.slice(0, n), xs.slice(n));
-    return [...o, ...t];
-  }, [...g.inAvals, ...g.inAvals]), closedOverNoTracer);
+  return memo(
+    jvpGraphs,
+    g,
+    '',
+    () =>
+      stage(
+        (...xs) => {
+          const [o, t] = jvpFlat((...ps) => evalGraph(g, ps), xs.slice(0, n), xs.slice(n));
+          return [...o, ...t];
+        },
+        [...g.inAvals, ...g.inAvals],
+      ),
+    closedOverNoTracer,
+  );
 }
 
 const transposeGraphs = new WeakMap<Graph, Map<string, ClosedGraph>>();
 /** The graph of the transpose of `g` in its `linear` inputs: `[...other inputs, ...output cotangents] -> linear inputs' cotangents`. */
 function transposeGraph(g: Graph, linear: boolean[]): ClosedGraph {
   const others = g.inAvals.filter((_, i) => !linear[i]);
-  return memo(transposeGraphs, g, linear.map(Number).join(''), () => stage((...xs) => {
-    let k = 0;
-    const args = g.inVars.map((v, i) => (linear[i] ? new UndefinedPrimal(v.aval) : xs[k++]));
-    return backwardPass(g, args, xs.slice(others.length)).filter((_, i) => linear[i]) as Array[];
-  }, [...others, ...g.outAvals]), closedOverNoTracer);
+  return memo(
+    transposeGraphs,
+    g,
+    linear.map(Number).join(''),
+    () =>
+      stage(
+        (...xs) => {
+          let k = 0;
+          const args = g.inVars.map((v, i) => (linear[i] ? new UndefinedPrimal(v.aval) : xs[k++]));
+          return backwardPass(g, args, xs.slice(others.length)).filter((_, i) => linear[i]) as Array[];
+        },
+        [...others, ...g.outAvals],
+      ),
+    closedOverNoTracer,
+  );
 }
 
 const partialGraphs = new WeakMap<Graph, Map<string, PartialGraphs>>();
@@ -70,15 +96,21 @@ const partialGraphs = new WeakMap<Graph, Map<string, PartialGraphs>>();
 // the known one's residuals (autodidax's xla_call rule): grad(jit(f)) keeps both passes jitted.
 partialEvalRules.set('call', (eqn, unknownIns) => {
   const params = eqn.params as CallParams;
-  const pe = memo(partialGraphs, params.graph, unknownIns.map(Number).join(''), () => partialEval(params.graph, unknownIns));
+  const pe = memo(partialGraphs, params.graph, unknownIns.map(Number).join(''), () =>
+    partialEval(params.graph, unknownIns),
+  );
   const residuals = pe.residuals.map((v) => new Var(v.aval));
   const known: Eqn = {
-    prim: callP, params: { ...params, graph: pe.known, name: `known(${params.name})` },
-    inputs: eqn.inputs.filter((_, i) => !unknownIns[i]), outs: [...eqn.outs.filter((_, i) => pe.outKnown[i]), ...residuals],
+    prim: callP,
+    params: { ...params, graph: pe.known, name: `known(${params.name})` },
+    inputs: eqn.inputs.filter((_, i) => !unknownIns[i]),
+    outs: [...eqn.outs.filter((_, i) => pe.outKnown[i]), ...residuals],
   };
   const unknown: Eqn = {
-    prim: callP, params: { ...params, graph: pe.unknown, name: `unknown(${params.name})`, donate: undefined },
-    inputs: [...residuals, ...eqn.inputs.filter((_, i) => unknownIns[i])], outs: eqn.outs.filter((_, i) => pe.outUnknown[i]),
+    prim: callP,
+    params: { ...params, graph: pe.unknown, name: `unknown(${params.name})`, donate: undefined },
+    inputs: [...residuals, ...eqn.inputs.filter((_, i) => unknownIns[i])],
+    outs: eqn.outs.filter((_, i) => pe.outUnknown[i]),
   };
   return { known: [known], unknown: [unknown], outUnknown: pe.outUnknown };
 });
@@ -92,7 +124,17 @@ export function vmapGraph(g: Graph, dims: BatchDim[], size: number, outDim = 0):
     shape.splice(d, 0, size);
     return { shape, dtype: a.dtype };
   });
-  return stage((...xs) => vmapFlat((...ys) => evalGraph(g, ys), size, xs, dims, (n) => new globalThis.Array(n).fill(outDim)), avals);
+  return stage(
+    (...xs) =>
+      vmapFlat(
+        (...ys) => evalGraph(g, ys),
+        size,
+        xs,
+        dims,
+        (n) => new globalThis.Array(n).fill(outDim),
+      ),
+    avals,
+  );
 }
 
 /** Applies a staged graph (the primitive behind jit). */
@@ -101,8 +143,13 @@ export const callP: Primitive<CallParams> = definePrimitive({
   props: { control: true, staged: true },
   abstractEval(avals, { graph, name }) {
     const want = graph.inAvals;
-    if (avals.length !== want.length || avals.some((a, i) => a.dtype !== want[i].dtype || !shapesEqual(a.shape, want[i].shape))) {
-      throw new ValueError(`${name}: called with ${avals.map(avalString).join(', ')} but traced for ${want.map(avalString).join(', ')}`);
+    if (
+      avals.length !== want.length ||
+      avals.some((a, i) => a.dtype !== want[i].dtype || !shapesEqual(a.shape, want[i].shape))
+    ) {
+      throw new ValueError(
+        `${name}: called with ${avals.map(avalString).join(', ')} but traced for ${want.map(avalString).join(', ')}`,
+      );
     }
     return graph.outAvals;
   },
@@ -125,7 +172,10 @@ export const callP: Primitive<CallParams> = definePrimitive({
   transpose(cts, inputs, { graph, name }) {
     const linear = inputs.map((x) => x instanceof UndefinedPrimal);
     const { graph: t, consts } = transposeGraph(graph, linear);
-    const outs = bind(callP, [...consts, ...(inputs.filter((_, i) => !linear[i]) as Array[]), ...cts], { graph: t, name: `transpose(${name})` });
+    const outs = bind(callP, [...consts, ...(inputs.filter((_, i) => !linear[i]) as Array[]), ...cts], {
+      graph: t,
+      name: `transpose(${name})`,
+    });
     let k = 0;
     return linear.map((l) => (l ? outs[k++] : null));
   },
@@ -157,13 +207,19 @@ function stageCall(f: (...args: any[]) => unknown, args: unknown[], statics: Set
   const arrays = leaves.filter((l): l is Array => l instanceof Array);
   let outDef: TreeDef | undefined;
   const stageNow = () =>
-    stage((...xs) => {
-      let k = 0;
-      const rebuilt = unflatten(def, leaves.map((l, i) => (isDyn[i] ? xs[k++] : l)));
-      const [outs, od] = flatten<unknown>(f(...args.map((a, i) => (statics.has(i) ? a : rebuilt[i]))));
-      outDef = od;
-      return outs.map((o) => (o instanceof Array ? o : asArray(o as number)));
-    }, arrays.map((a) => a.aval));
+    stage(
+      (...xs) => {
+        let k = 0;
+        const rebuilt = unflatten(
+          def,
+          leaves.map((l, i) => (isDyn[i] ? xs[k++] : l)),
+        );
+        const [outs, od] = flatten<unknown>(f(...args.map((a, i) => (statics.has(i) ? a : rebuilt[i]))));
+        outDef = od;
+        return outs.map((o) => (o instanceof Array ? o : asArray(o as number)));
+      },
+      arrays.map((a) => a.aval),
+    );
   return { leaves, def, isDyn, arrays, stageNow, outDef: () => outDef! };
 }
 
@@ -182,7 +238,8 @@ export function jit<F extends (...args: any[]) => any>(f: F, opts: JitOptions = 
   const name = f.name || 'jit';
   const jitted = ((...args: any[]) => {
     const dynamic = statics.size ? args.map((a, i) => (statics.has(i) ? null : a)) : args;
-    const key = signature(dynamic, avalString) + (statics.size ? JSON.stringify(args.filter((_, i) => statics.has(i))) : '');
+    const key =
+      signature(dynamic, avalString) + (statics.size ? JSON.stringify(args.filter((_, i) => statics.has(i))) : '');
     let entry = cache.get(key);
     const [leaves] = flatten<unknown>(dynamic);
     const isDyn = leaves.map((l) => l instanceof Array);
@@ -200,10 +257,19 @@ export function jit<F extends (...args: any[]) => any>(f: F, opts: JitOptions = 
     const nc = entry.closed.consts.length;
     let donate: number[] = [];
     if (donated.size) {
-      const fromDonated = args.flatMap((a, i) => flatten<unknown>([statics.has(i) ? null : a])[0].map(() => donated.has(i)));
-      donate = leaves.flatMap((_, i) => (isDyn[i] && fromDonated[i] ? [nc + isDyn.slice(0, i).filter(Boolean).length] : []));
+      const fromDonated = args.flatMap((a, i) =>
+        flatten<unknown>([statics.has(i) ? null : a])[0].map(() => donated.has(i)),
+      );
+      donate = leaves.flatMap((_, i) =>
+        isDyn[i] && fromDonated[i] ? [nc + isDyn.slice(0, i).filter(Boolean).length] : [],
+      );
     }
-    const params: CallParams = { graph: entry.closed.graph, name, ...(opts.device ? { device: opts.device } : {}), ...(donate.length ? { donate } : {}) };
+    const params: CallParams = {
+      graph: entry.closed.graph,
+      name,
+      ...(opts.device ? { device: opts.device } : {}),
+      ...(donate.length ? { donate } : {}),
+    };
     return unflatten(entry.outDef, bind(callP, [...entry.closed.consts, ...arrays], params));
   }) as Jitted<F>;
   jitted.traceCount = 0;

@@ -56,7 +56,8 @@ class JVPTrace extends Trace {
     if (prim.jvp) [outs, touts] = prim.jvp(primals, tangents, params);
     else {
       outs = bind(prim, primals, params);
-      if (outs.some((o) => isFloat(o.dtype))) throw new TraceError(`jvp: primitive ${prim.name} has no differentiation rule`);
+      if (outs.some((o) => isFloat(o.dtype)))
+        throw new TraceError(`jvp: primitive ${prim.name} has no differentiation rule`);
       touts = outs.map((o) => zeroTangent(o));
     }
     // Integer and bool outputs have no tangent: keep them exactly zero.
@@ -66,12 +67,18 @@ class JVPTrace extends Trace {
 
 /** jvp on flat lists of arrays: the building block other transforms use. */
 export function jvpFlat(fn: (...xs: Array[]) => Array[], primals: Array[], tangents: Array[]): [Array[], Array[]] {
-  return withMainTrace((m) => new JVPTrace(m), null, (main) => {
-    const trace = main.trace as JVPTrace;
-    const ins = primals.map((p, i) => new JVPTracer(trace, p, tangents[i]));
-    const outs = fn(...ins).map((o) => (o instanceof JVPTracer && o.trace.main === main ? o : trace.pure(o) as JVPTracer));
-    return [outs.map((o) => o.primal), outs.map((o) => o.tangent)];
-  });
+  return withMainTrace(
+    (m) => new JVPTrace(m),
+    null,
+    (main) => {
+      const trace = main.trace as JVPTrace;
+      const ins = primals.map((p, i) => new JVPTracer(trace, p, tangents[i]));
+      const outs = fn(...ins).map((o) =>
+        o instanceof JVPTracer && o.trace.main === main ? o : (trace.pure(o) as JVPTracer),
+      );
+      return [outs.map((o) => o.primal), outs.map((o) => o.tangent)];
+    },
+  );
 }
 
 /**
@@ -81,13 +88,20 @@ export function jvpFlat(fn: (...xs: Array[]) => Array[], primals: Array[], tange
  * const [y, yDot] = jvp(np.sin, [x], [np.onesLike(x)]); // yDot = cos(x)
  * @category Transforms
  */
-export function jvp<F extends (...args: any[]) => any>(f: F, primals: Parameters<F>, tangents: Parameters<F>): [ReturnType<F>, ReturnType<F>] {
+export function jvp<F extends (...args: any[]) => any>(
+  f: F,
+  primals: Parameters<F>,
+  tangents: Parameters<F>,
+): [ReturnType<F>, ReturnType<F>] {
   const [ps, pDef] = flattenArgs(primals);
   const [ts, tDef] = flattenArgs(tangents);
-  if (!structuresEqual(pDef, tDef)) throw new ValueError(`jvp: tangents have structure ${structureString(tDef)} but primals ${structureString(pDef)}`);
+  if (!structuresEqual(pDef, tDef))
+    throw new ValueError(`jvp: tangents have structure ${structureString(tDef)} but primals ${structureString(pDef)}`);
   ps.forEach((p, i) => {
     if (!shapesEqual(p.shape, ts[i].shape) || p.dtype !== ts[i].dtype) {
-      throw new ValueError(`jvp: tangent ${i} is ${ts[i].dtype}[${ts[i].shape}] but its primal is ${p.dtype}[${p.shape}]`);
+      throw new ValueError(
+        `jvp: tangent ${i} is ${ts[i].dtype}[${ts[i].shape}] but its primal is ${p.dtype}[${p.shape}]`,
+      );
     }
   });
   const { fn, outDef } = flatFn(f, pDef);

@@ -26,14 +26,21 @@ export interface PartialGraphs {
  * Rule for higher-order primitives with mixed known/unknown inputs: returns the equations for
  * each side (known-side outputs it creates may be used by unknown-side equations).
  */
-export type PartialEvalRule = (eqn: Eqn, unknownIns: boolean[]) => { known: Eqn[]; unknown: Eqn[]; outUnknown: boolean[] };
+export type PartialEvalRule = (
+  eqn: Eqn,
+  unknownIns: boolean[],
+) => { known: Eqn[]; unknown: Eqn[]; outUnknown: boolean[] };
 export const partialEvalRules = new Map<string, PartialEvalRule>();
 
 /**
  * Splits `g`. `instantiate[i]` forces output i into the unknown graph even if it is known
  * (it then travels as a residual).
  */
-export function partialEval(g: Graph, unknownIns: boolean[], instantiate: boolean[] = g.outs.map(() => false)): PartialGraphs {
+export function partialEval(
+  g: Graph,
+  unknownIns: boolean[],
+  instantiate: boolean[] = g.outs.map(() => false),
+): PartialGraphs {
   const unknown = new Set<number>();
   g.inVars.forEach((v, i) => unknownIns[i] && unknown.add(v.id));
   const isUnknown = (a: Atom) => a instanceof Var && unknown.has(a.id);
@@ -66,19 +73,37 @@ export function partialEval(g: Graph, unknownIns: boolean[], instantiate: boolea
       residuals.push(a);
     }
   };
-  const unknownGraph0 = dce(new Graph([], unknownEqns, g.outs.filter((_, i) => outUnknown[i])));
+  const unknownGraph0 = dce(
+    new Graph(
+      [],
+      unknownEqns,
+      g.outs.filter((_, i) => outUnknown[i]),
+    ),
+  );
   unknownGraph0.eqns.forEach((e) => e.inputs.forEach(need));
   unknownGraph0.outs.forEach(need);
   // Residual variables are fresh inputs of the unknown graph (the known graph defines the originals).
   const resIn = residuals.map((v) => new Var(v.aval));
   const rename = new Map(residuals.map((v, i) => [v.id, resIn[i]] as const));
-  const sub = (a: Atom) => (a instanceof Var ? rename.get(a.id) ?? a : a);
+  const sub = (a: Atom) => (a instanceof Var ? (rename.get(a.id) ?? a) : a);
   const unknownGraph = new Graph(
     [...resIn, ...g.inVars.filter((_, i) => unknownIns[i])],
     unknownGraph0.eqns.map((e) => ({ ...e, inputs: e.inputs.map(sub) })),
     unknownGraph0.outs.map(sub),
   );
-  const knownGraph = dce(new Graph(g.inVars.filter((_, i) => !unknownIns[i]), knownEqns, [...g.outs.filter((_, i) => !isUnknown(g.outs[i])), ...residuals]));
-  return { known: knownGraph, unknown: unknownGraph, outUnknown, outKnown: g.outs.map((a) => !isUnknown(a)), numResiduals: residuals.length, residuals };
+  const knownGraph = dce(
+    new Graph(
+      g.inVars.filter((_, i) => !unknownIns[i]),
+      knownEqns,
+      [...g.outs.filter((_, i) => !isUnknown(g.outs[i])), ...residuals],
+    ),
+  );
+  return {
+    known: knownGraph,
+    unknown: unknownGraph,
+    outUnknown,
+    outKnown: g.outs.map((a) => !isUnknown(a)),
+    numResiduals: residuals.length,
+    residuals,
+  };
 }
-

@@ -30,7 +30,10 @@ function paramKey(v: unknown): string {
     return `#${id}`;
   }
   if (globalThis.Array.isArray(v)) return `[${v.map(paramKey).join(',')}]`;
-  if (v !== null && typeof v === 'object') return `{${Object.entries(v).map(([k, x]) => `${k}:${paramKey(x)}`).join(',')}}`;
+  if (v !== null && typeof v === 'object')
+    return `{${Object.entries(v)
+      .map(([k, x]) => `${k}:${paramKey(x)}`)
+      .join(',')}}`;
   return JSON.stringify(v) ?? String(v);
 }
 
@@ -38,7 +41,7 @@ function paramKey(v: unknown): string {
 export function cse(g: Graph): Graph {
   const seen = new Map<string, readonly Var[]>();
   const rename = new Map<number, Atom>();
-  const sub = (a: Atom): Atom => (a instanceof Var ? rename.get(a.id) ?? a : a);
+  const sub = (a: Atom): Atom => (a instanceof Var ? (rename.get(a.id) ?? a) : a);
   const eqns: Eqn[] = [];
   for (const e of g.eqns) {
     const inputs = e.inputs.map(sub);
@@ -79,10 +82,16 @@ export function simplify(g: Graph, prims: { dot: Primitive; transpose: Primitive
 }
 
 type DotP = { contract: [number[], number[]]; batch: [number[], number[]] };
-const freeOf = (nd: number, p: DotP, side: 0 | 1) => [...Array(nd).keys()].filter((k) => !p.contract[side].includes(k) && !p.batch[side].includes(k));
+const freeOf = (nd: number, p: DotP, side: 0 | 1) =>
+  [...Array(nd).keys()].filter((k) => !p.contract[side].includes(k) && !p.batch[side].includes(k));
 
 // dot_general(transpose(a, perm), b): rename the operand's axes through perm.
-function foldTransposeIntoDot(e: Eqn, side: 0 | 1, defs: Map<number, Eqn>, prims: { transpose: Primitive }): Eqn | null {
+function foldTransposeIntoDot(
+  e: Eqn,
+  side: 0 | 1,
+  defs: Map<number, Eqn>,
+  prims: { transpose: Primitive },
+): Eqn | null {
   const t = e.inputs[side] instanceof Var ? defs.get((e.inputs[side] as Var).id) : undefined;
   if (!t || t.prim !== prims.transpose) return null;
   const perm = (t.params as { perm: number[] }).perm;
@@ -91,7 +100,8 @@ function foldTransposeIntoDot(e: Eqn, side: 0 | 1, defs: Map<number, Eqn>, prims
   const free = freeOf(nd, p, side).map((k) => perm[k]);
   if (free.some((k, i) => i > 0 && k < free[i - 1])) return null; // free-axis order would change
   const map = (axes: number[]) => axes.map((k) => perm[k]);
-  const contract: [number[], number[]] = side === 0 ? [map(p.contract[0]), p.contract[1]] : [p.contract[0], map(p.contract[1])];
+  const contract: [number[], number[]] =
+    side === 0 ? [map(p.contract[0]), p.contract[1]] : [p.contract[0], map(p.contract[1])];
   const batch: [number[], number[]] = side === 0 ? [map(p.batch[0]), p.batch[1]] : [p.batch[0], map(p.batch[1])];
   const inputs = [...e.inputs];
   inputs[side] = t.inputs[0];
@@ -99,24 +109,40 @@ function foldTransposeIntoDot(e: Eqn, side: 0 | 1, defs: Map<number, Eqn>, prims
 }
 
 // transpose(dot_general(a, b)) whose perm is [batch, rhs free, lhs free] -> dot_general(b, a).
-function swapDotOperands(e: Eqn, defs: Map<number, Eqn>, uses: Map<number, number>, prims: { dot: Primitive }): Eqn | null {
+function swapDotOperands(
+  e: Eqn,
+  defs: Map<number, Eqn>,
+  uses: Map<number, number>,
+  prims: { dot: Primitive },
+): Eqn | null {
   const x = e.inputs[0];
   const d = x instanceof Var ? defs.get(x.id) : undefined;
   if (!d || d.prim !== prims.dot || uses.get((x as Var).id) !== 1) return null;
   const p = d.params as DotP;
   const [a, b] = d.inputs;
-  const nb = p.batch[0].length, nl = freeOf(a.aval.shape.length, p, 0).length, nr = freeOf(b.aval.shape.length, p, 1).length;
-  const want = [...Array(nb).keys(), ...Array.from({ length: nr }, (_, i) => nb + nl + i), ...Array.from({ length: nl }, (_, i) => nb + i)];
+  const nb = p.batch[0].length,
+    nl = freeOf(a.aval.shape.length, p, 0).length,
+    nr = freeOf(b.aval.shape.length, p, 1).length;
+  const want = [
+    ...Array(nb).keys(),
+    ...Array.from({ length: nr }, (_, i) => nb + nl + i),
+    ...Array.from({ length: nl }, (_, i) => nb + i),
+  ];
   const perm = (e.params as { perm: number[] }).perm;
   if (perm.length !== want.length || perm.some((v, i) => v !== want[i])) return null;
-  return { prim: prims.dot, inputs: [b, a], params: { contract: [p.contract[1], p.contract[0]], batch: [p.batch[1], p.batch[0]] }, outs: e.outs };
+  return {
+    prim: prims.dot,
+    inputs: [b, a],
+    params: { contract: [p.contract[1], p.contract[0]], batch: [p.batch[1], p.batch[0]] },
+    outs: e.outs,
+  };
 }
 
 /** Copies the equations of `g` with fresh variables, inputs bound to `args`; returns the outputs. */
 export function inlineInto(g: Graph, args: readonly Atom[], emit: (e: Eqn) => void): Atom[] {
   const env = new Map<number, Atom>();
   g.inVars.forEach((v, i) => env.set(v.id, args[i]));
-  const read = (a: Atom): Atom => (a instanceof Var ? env.get(a.id) ?? a : a);
+  const read = (a: Atom): Atom => (a instanceof Var ? (env.get(a.id) ?? a) : a);
   for (const e of g.eqns) {
     const outs = e.outs.map((v) => new Var(v.aval));
     e.outs.forEach((v, i) => env.set(v.id, outs[i]));
@@ -129,7 +155,7 @@ export function inlineInto(g: Graph, args: readonly Atom[], emit: (e: Eqn) => vo
 export function inlineCalls(g: Graph, shouldInline: (e: Eqn) => boolean): Graph {
   const eqns: Eqn[] = [];
   const rename = new Map<number, Atom>();
-  const sub = (a: Atom): Atom => (a instanceof Var ? rename.get(a.id) ?? a : a);
+  const sub = (a: Atom): Atom => (a instanceof Var ? (rename.get(a.id) ?? a) : a);
   const emit = (e: Eqn): void => {
     const inputs = e.inputs.map(sub);
     if (shouldInline(e)) {

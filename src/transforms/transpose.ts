@@ -44,12 +44,15 @@ export function backwardPass(g: Graph, args: (Array | UndefinedPrimal)[], cts: A
   for (let k = linearEqns.length - 1; k >= 0; k--) {
     const e = linearEqns[k];
     if (!e.outs.some((v) => ctEnv.has(v.id))) continue;
-    if (!e.prim.transpose) throw new TraceError(`grad: primitive ${e.prim.name} is not linear in its tangent inputs and cannot be transposed`);
+    if (!e.prim.transpose)
+      throw new TraceError(
+        `grad: primitive ${e.prim.name} is not linear in its tangent inputs and cannot be transposed`,
+      );
     const outCts = e.outs.map((v) => ctEnv.get(v.id) ?? zerosLike(v.aval));
     e.outs.forEach((v) => ctEnv.delete(v.id));
     const ins = e.inputs.map((a) => (a instanceof Var && linear.has(a.id) ? new UndefinedPrimal(a.aval) : read(a)));
     const inCts = e.prim.transpose(outCts, ins, e.params);
     e.inputs.forEach((a, i) => addCt(a, inCts[i]));
   }
-  return g.inVars.map((v, i) => (args[i] instanceof UndefinedPrimal ? ctEnv.get(v.id) ?? zerosLike(v.aval) : null));
+  return g.inVars.map((v, i) => (args[i] instanceof UndefinedPrimal ? (ctEnv.get(v.id) ?? zerosLike(v.aval)) : null));
 }

@@ -49,22 +49,37 @@ class BatchTrace extends Trace {
 }
 
 /** vmap on flat lists: inputs batched at `inDims`, outputs moved to `outDims` (null: must be unbatched). */
-export function vmapFlat(fn: (...xs: Array[]) => Array[], axisSize: number, vals: Array[], inDims: BatchDim[], outDims: BatchDim[] | ((n: number) => BatchDim[])): Array[] {
-  return withMainTrace((m) => new BatchTrace(m), axisSize, (main) => {
-    const trace = main.trace as BatchTrace;
-    const ins = vals.map((v, i) => (inDims[i] === null ? v : new BatchTracer(trace, v, inDims[i])));
-    const outs = fn(...ins);
-    const want = typeof outDims === 'function' ? outDims(outs.length) : outDims;
-    return outs.map((o, i) => {
-      const t = o instanceof BatchTracer && o.trace.main === main ? o : new BatchTracer(trace, o, null);
-      const target = want[i];
-      if (target === null) {
-        if (t.bdim !== null) throw new ValueError(`vmap: output ${i} is batched but outAxes asks for null`);
-        return t.val;
-      }
-      return moveBatchAxis(t.val, t.bdim, normAxis('vmap outAxes', target, t.val.ndim + (t.bdim === null ? 1 : 0)), axisSize);
-    });
-  });
+export function vmapFlat(
+  fn: (...xs: Array[]) => Array[],
+  axisSize: number,
+  vals: Array[],
+  inDims: BatchDim[],
+  outDims: BatchDim[] | ((n: number) => BatchDim[]),
+): Array[] {
+  return withMainTrace(
+    (m) => new BatchTrace(m),
+    axisSize,
+    (main) => {
+      const trace = main.trace as BatchTrace;
+      const ins = vals.map((v, i) => (inDims[i] === null ? v : new BatchTracer(trace, v, inDims[i])));
+      const outs = fn(...ins);
+      const want = typeof outDims === 'function' ? outDims(outs.length) : outDims;
+      return outs.map((o, i) => {
+        const t = o instanceof BatchTracer && o.trace.main === main ? o : new BatchTracer(trace, o, null);
+        const target = want[i];
+        if (target === null) {
+          if (t.bdim !== null) throw new ValueError(`vmap: output ${i} is batched but outAxes asks for null`);
+          return t.val;
+        }
+        return moveBatchAxis(
+          t.val,
+          t.bdim,
+          normAxis('vmap outAxes', target, t.val.ndim + (t.bdim === null ? 1 : 0)),
+          axisSize,
+        );
+      });
+    },
+  );
 }
 
 /** Batch-axis spec: a number, null (not mapped), or a tree of them matching the arguments. @category Transforms */
@@ -84,7 +99,9 @@ function expandAxes(spec: Axes, def: TreeDef, what: string): BatchDim[] {
     const keys = d.kind === 'object' ? d.keys : d.kind === 'array' ? d.children.map((_, i) => String(i)) : [];
     const sKeys = globalThis.Array.isArray(s) ? s.map((_, i) => String(i)) : Object.keys(s).sort();
     if (!kids || keys.join() !== sKeys.join()) {
-      throw new ValueError(`vmap: ${what} at ${path} has structure ${structureString(sDef)} but the argument there has ${structureString(d)}`);
+      throw new ValueError(
+        `vmap: ${what} at ${path} has structure ${structureString(sDef)} but the argument there has ${structureString(d)}`,
+      );
     }
     keys.forEach((k, i) => go((s as any)[globalThis.Array.isArray(s) ? i : k], kids[i], `${path}[${k}]`));
   };
@@ -112,7 +129,8 @@ export function vmap<F extends (...args: any[]) => any>(f: F, opts: VmapOptions 
   return ((...args: any[]) => {
     const [leaves, def] = flattenArgs(args);
     const inAxes = opts.inAxes ?? 0;
-    const dims = typeof inAxes === 'number' || inAxes === null ? leaves.map(() => inAxes) : expandAxes(inAxes, def, 'inAxes');
+    const dims =
+      typeof inAxes === 'number' || inAxes === null ? leaves.map(() => inAxes) : expandAxes(inAxes, def, 'inAxes');
     const paths = leafPaths(def);
     let size = opts.axisSize;
     const normDims = dims.map((d, i) => {
@@ -120,7 +138,9 @@ export function vmap<F extends (...args: any[]) => any>(f: F, opts: VmapOptions 
       const a = normAxis(`vmap (${paths[i]})`, d, leaves[i].ndim);
       const n = leaves[i].shape[a];
       if (size !== undefined && n !== size) {
-        throw new ShapeError(`vmap: mapped axes disagree in size: ${paths[i]} of shape ${fmtShape(leaves[i].shape)} has ${n} along axis ${a}, others have ${size}`);
+        throw new ShapeError(
+          `vmap: mapped axes disagree in size: ${paths[i]} of shape ${fmtShape(leaves[i].shape)} has ${n} along axis ${a}, others have ${size}`,
+        );
       }
       size = n;
       return a;
@@ -129,7 +149,9 @@ export function vmap<F extends (...args: any[]) => any>(f: F, opts: VmapOptions 
     const { fn, outDef } = flatFn(f, def);
     const outAxes = opts.outAxes ?? 0;
     const outs = vmapFlat(fn, size, leaves, normDims, (n) =>
-      typeof outAxes === 'number' || outAxes === null ? new globalThis.Array(n).fill(outAxes) : expandAxes(outAxes, outDef(), 'outAxes'),
+      typeof outAxes === 'number' || outAxes === null
+        ? new globalThis.Array(n).fill(outAxes)
+        : expandAxes(outAxes, outDef(), 'outAxes'),
     );
     return unflatten(outDef(), outs);
   }) as F;
