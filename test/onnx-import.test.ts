@@ -11,10 +11,10 @@ import {
   NodeProtoSchema,
   TensorProtoSchema,
   TensorProto_DataType as T,
-  ValueInfoProtoSchema,
 } from '../src/onnx/onnx_pb.js';
 import { assertClose } from '../laws/index.js';
 import { NODE_TESTS, runConformance, summarize } from '../scripts/onnx-conformance.js';
+import { exportedModels, f32 } from './onnx-models.js';
 
 /** Passing conformance tests when this floor was set; raise it when more pass, never lower it. */
 const CONFORMANCE_FLOOR = 771;
@@ -35,19 +35,7 @@ describe('ONNX conformance (libonnx-testdata node tests)', () => {
 });
 
 describe('exported models import back', () => {
-  const cases: [string, () => { layer: ReturnType<typeof models.lenet5>; shape: number[] }][] = [
-    ['LeNet-5', () => ({ layer: models.lenet5(), shape: [2, 1, 28, 28] })],
-    [
-      'ResNet-18 (small input)',
-      () => ({ layer: models.resnet18({ numClasses: 10, small: true }), shape: [1, 3, 16, 16] }),
-    ],
-    ['U-Net', () => ({ layer: models.unet({ widths: [4, 8], numClasses: 2 }), shape: [1, 1, 16, 16] })],
-    [
-      'LSTM sequence classifier',
-      () => ({ layer: models.sequenceClassifier({ cell: 'lstm', hidden: 8, numClasses: 3 }), shape: [2, 6, 4] }),
-    ],
-  ];
-  for (const [name, make] of cases) {
+  for (const [name, make] of exportedModels) {
     it(`${name}: same outputs, and the same input gradient`, () => {
       const { layer, shape } = make();
       const init = layer.init(random.key(0), shape);
@@ -92,19 +80,6 @@ describe('exported models import back', () => {
 });
 
 describe('control flow maps to lax', () => {
-  const f32 = (name: string, dims: number[]) =>
-    create(ValueInfoProtoSchema, {
-      name,
-      type: {
-        value: {
-          case: 'tensorType',
-          value: {
-            elemType: T.FLOAT,
-            shape: { dim: dims.map((d) => ({ value: { case: 'dimValue' as const, value: BigInt(d) } })) },
-          },
-        },
-      },
-    });
   const node = (
     op: string,
     input: string[],
@@ -211,19 +186,6 @@ describe('control flow maps to lax', () => {
 });
 
 describe('hostile ONNX files are refused clearly', () => {
-  const f32 = (name: string, dims: number[]) =>
-    create(ValueInfoProtoSchema, {
-      name,
-      type: {
-        value: {
-          case: 'tensorType',
-          value: {
-            elemType: T.FLOAT,
-            shape: { dim: dims.map((d) => ({ value: { case: 'dimValue' as const, value: BigInt(d) } })) },
-          },
-        },
-      },
-    });
   const model = (
     nodes: { op: string; ins: string[]; outs: string[]; domain?: string }[],
     extra: { initializer?: ReturnType<typeof create<typeof TensorProtoSchema>>[] } = {},

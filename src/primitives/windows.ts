@@ -9,7 +9,13 @@ import { type Array, ConcreteArray, type ShapedArray } from '../core/array.js';
 import { allocate, coerce, isFloat } from '../core/dtype.js';
 import type { DotParams } from './dot.js';
 import { ValueError } from '../core/errors.js';
-import { type OnnxEmitter, type Primitive, UndefinedPrimal, definePrimitive } from '../core/primitive.js';
+import {
+  type OnnxEmitter,
+  type OnnxProducer,
+  type Primitive,
+  UndefinedPrimal,
+  definePrimitive,
+} from '../core/primitive.js';
 import { type Shape, shapesEqual, sizeOf, stridesOf } from '../core/shape.js';
 import { bind1 } from '../core/trace.js';
 import { fmt, moveBatchAxis } from './util.js';
@@ -357,6 +363,10 @@ function nchwBehind(e: OnnxEmitter, name: string, r: number): string | undefined
   return g === 1 && shapesEqual(v, [n, o, ...t.inAvals[0].shape.slice(3)]) ? rs.inputs[0] : undefined;
 }
 
+/** A contraction (dot_general) recognised by its parameters: windows.ts cannot import dot.ts, which imports it. */
+const isContraction = (p: OnnxProducer) =>
+  p.prim.props?.linear === true && 'contract' in p.params && 'batch' in p.params;
+
 /**
  * The input gradient of a convolution, `fold(reshape(transpose(ct[N, g, O/g, ...out] · kernel[g, O/g, C/g, ...window])))`
  * as the transpose rules build it, becomes one `ConvTranspose`.
@@ -371,7 +381,7 @@ function convInputGradOnnx(e: OnnxEmitter, name: string, p: FoldParams, shape: r
   )
     return undefined;
   const dot = e.producer(tr.inputs[0]);
-  if (dot?.prim.name !== 'dot_general' || !isFloat(dot.inAvals[0].dtype)) return undefined;
+  if (!dot || !isContraction(dot) || !isFloat(dot.inAvals[0].dtype)) return undefined;
   const { contract, batch } = dot.params as DotParams;
   const [ctv, kv] = dot.inAvals;
   const [n, g, og] = ctv.shape,
