@@ -38,6 +38,10 @@ const cpuGraphBackend = (): GraphBackend => (cpuBackend ??= onnxBackend() ?? jsB
 /**
  * Chooses how jitted graphs run on the CPU: `'onnx'` (ONNX Runtime, the default where it loads)
  * or `'js'` (the JavaScript kernels), e.g. to compare them. Returns the previous choice.
+ * @example
+ * const previous = setCpuBackend('js');
+ * const slow = jit(step)(params, x); // the JavaScript kernels
+ * setCpuBackend(previous);
  * @category Backends
  */
 export function setCpuBackend(name: 'onnx' | 'js'): 'onnx' | 'js' {
@@ -50,7 +54,7 @@ export function setCpuBackend(name: 'onnx' | 'js'): 'onnx' | 'js' {
   return previous;
 }
 
-/** Which CPU graph backend jit uses: `'onnx'` (ONNX Runtime) or `'js'`. @category Backends */
+/** Which CPU graph backend jit uses: `'onnx'` (ONNX Runtime) or `'js'`. @example getCpuBackend() // 'onnx' @category Backends */
 export const getCpuBackend = (): 'onnx' | 'js' => cpuGraphBackend().name;
 
 const executables = { onnx: new WeakMap<Graph, Executable>(), js: new WeakMap<Graph, Executable>() };

@@ -11,6 +11,7 @@ import * as np from '../np/index.js';
 import * as P from '../primitives/index.js';
 import * as F from '../nn/functional.js';
 import { FluxionError } from '../core/errors.js';
+import { normAxis } from '../core/shape.js';
 import { bind1 } from '../core/trace.js';
 import { cond } from '../control/cond.js';
 import { scan } from '../control/scan.js';
@@ -43,7 +44,8 @@ function known(x: Array | undefined, ctx: OpContext, what: string): number[] {
   if (!c) throw new FluxionError(`${ctx.where}: ${what} must be a constant (it depends on a model input or parameter)`);
   return globalThis.Array.from(c.buffer, Number);
 }
-const axis = (a: number, rank: number) => (a < 0 ? a + rank : a);
+/** An axis attribute, negative ones counting from the end (out of range is an error). */
+const axis = (a: number, rank: number) => normAxis('onnx', a, rank);
 const isInt = (d: DType) => d === 'int32' || d === 'uint32';
 
 const unary =
@@ -548,9 +550,10 @@ export const OPS: Record<string, Op> = {
   Tile: (ins, ctx) => [np.tile(need(ins, 0, ctx), known(ins[1], ctx, 'repeats'))],
   Shape: (ins, ctx) => {
     const x = need(ins, 0, ctx);
-    const start = axis(Math.max(-x.ndim, Math.min(ctx.attrs.int('start', 0), x.ndim)), x.ndim);
-    const endAttr = ctx.attrs.int('end', x.ndim);
-    const end = Math.min(axis(Math.max(-x.ndim, endAttr), x.ndim), x.ndim);
+    // start and end are slice bounds: clamped into [0, rank], negative ones counting from the end.
+    const bound = (b: number) => Math.min(Math.max(b < 0 ? b + x.ndim : b, 0), x.ndim);
+    const start = bound(ctx.attrs.int('start', 0)),
+      end = bound(ctx.attrs.int('end', x.ndim));
     return [np.array(x.shape.slice(start, Math.max(start, end)), { dtype: 'int32' })];
   },
   Size: (ins, ctx) => [np.array(need(ins, 0, ctx).size, { dtype: 'int32' })],
