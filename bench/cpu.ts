@@ -215,7 +215,8 @@ for (const r of rows) best.set(r.workload, Math.min(best.get(r.workload) ?? Infi
 console.log('\n| workload | library | median ms | × fastest | note |\n|---|---|---:|---:|---|');
 for (const r of rows.sort((a, b) => a.workload.localeCompare(b.workload) || a.ms - b.ms)) {
   console.log(
-    `| ${r.workload} | ${r.library} | ${r.ms.toFixed(2)} | ${(r.ms / best.get(r.workload)!).toFixed(2)} | ${r.note ?? ''} |`,
+    `| ${r.workload} | ${r.library} | ${r.ms.toFixed(2)} | ${(r.ms / best.get(r.workload)!).toFixed(2)} | ` +
+      `${r.note ?? ''} |`,
   );
 }
 process.exit(0);

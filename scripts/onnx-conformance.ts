@@ -104,7 +104,18 @@ if (process.argv[1]?.endsWith('onnx-conformance.ts')) {
   if (process.argv.includes('--failures'))
     for (const r of results.filter((r) => r.outcome !== 'pass')) console.log(`${r.outcome} ${r.test}: ${r.why}`);
   if (process.argv.includes('--write')) {
-    const doc = `# ONNX conformance\n\nDebian's \`libonnx-testdata\` node tests (${results.length}), each imported with \`onnx.load\`, run on its first data set with Fluxion's eager CPU kernels and compared at float32 tolerance (rtol 1e-3, atol 1e-5). "Unsupported" means a clear refusal (an operator, element type or attribute Fluxion does not import); "fail" means a wrong or missing result or another error. Regenerate with \`npm run onnx:conformance -- --write\`; the test suite holds the pass count as a floor.\n\n${table}\n`;
+    const doc = [
+      '# ONNX conformance',
+      '',
+      `Debian's \`libonnx-testdata\` node tests (${results.length}), each imported with \`onnx.load\`, run on its first`,
+      "data set with Fluxion's eager CPU kernels and compared at float32 tolerance (rtol 1e-3, atol 1e-5).",
+      '"Unsupported" means a clear refusal (an operator, element type or attribute Fluxion does not import);',
+      '"fail" means a wrong or missing result or another error. Regenerate with',
+      '`npm run onnx:conformance -- --write`; the test suite holds the pass count as a floor.',
+      '',
+      table,
+      '',
+    ].join('\n');
     writeFileSync('docs/onnx-conformance.md', doc);
   }
 }

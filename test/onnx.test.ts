@@ -34,7 +34,7 @@ const backend = onnxBackend();
 const ort = createRequire(import.meta.url)('onnxruntime-node');
 
 /** Node types of a lowered graph, counted. */
-/** Node types of a lowered graph, counted; a ConvTranspose whose kernel is a constant (a one-hot fold) counts as `ConvTranspose(one-hot)`. */
+/** Node types of a lowered graph, counted; a ConvTranspose with a constant kernel (a one-hot fold) is `ConvTranspose(one-hot)`. */
 function opTypes(bytes: Uint8Array): Record<string, number> {
   const graph = fromBinary(ModelProtoSchema, bytes).graph!;
   const constants = new Set(graph.initializer.map((t) => t.name));
@@ -220,7 +220,8 @@ describe('onnx.exportModel', () => {
 describe('without ONNX Runtime', () => {
   it('FLUXION_CPU=js runs jit on the JavaScript kernels and says so in one line', () => {
     const script =
-      "import { jit, np, grad } from './src/index.ts'; console.log(jit(grad((x) => np.sum(np.sin(x))))(np.array([0, 1])).toArray().join(','));";
+      "import { jit, np, grad } from './src/index.ts'; " +
+      "console.log(jit(grad((x) => np.sum(np.sin(x))))(np.array([0, 1])).toArray().join(','));";
     const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
       env: { ...process.env, FLUXION_CPU: 'js' },
       encoding: 'utf8',

@@ -49,7 +49,8 @@ export class PendingArray extends Array {
   }
   protected override concrete(what: string): never {
     throw new FluxionError(
-      `${what}: this ${avalString(this.aval)} array is still being computed by ONNX Runtime Web; use await x.data() or await toDevice(x, 'cpu')`,
+      `${what}: this ${avalString(this.aval)} array is still being computed by ONNX Runtime Web; ` +
+        `use await x.data() or await toDevice(x, 'cpu')`,
     );
   }
   override async data(): Promise<TypedArray> {
@@ -102,7 +103,10 @@ const pending = (avals: ShapedArray[], values: Promise<ConcreteArray[]>) =>
 
 type Compiled = { session: WebSession; inputs: string[]; outputs: string[] } | null;
 const compiled = new WeakMap<Graph, Promise<Compiled>>();
-/** Each graph compiles once into one session; a graph that cannot be lowered (or is refused) runs on the JavaScript kernels. */
+/**
+ * Each graph compiles once into one session; a graph that cannot be lowered (or is refused) runs on
+ * the JavaScript kernels.
+ */
 function compile(g: Graph, rt: OnnxRuntimeWeb): Promise<Compiled> {
   let c = compiled.get(g);
   if (!c) {
@@ -119,7 +123,7 @@ function compile(g: Graph, rt: OnnxRuntimeWeb): Promise<Compiled> {
   return c;
 }
 
-/** Does this graph run as an ONNX Runtime Web session (rather than on the JavaScript kernels)? For tests and debugging. */
+/** Does this graph run as an ONNX Runtime Web session (not on the JavaScript kernels)? For tests and debugging. */
 export async function runsOnOnnxRuntimeWeb(g: Graph): Promise<boolean> {
   return ort !== null && (await compile(g, ort)) !== null;
 }

@@ -27,7 +27,8 @@ export interface ExportOptions {
  * inputs; arrays it closes over (the trained parameters) become initializers. Control flow
  * unrolls (`scan`); `whileLoop` and `cond` with traced predicates cannot be exported.
  * @example
- * const bytes = onnx.exportModel((x) => model.apply(params, state, x).y, [np.zeros([1, 1, 28, 28])], { inputNames: ['image'] });
+ * const predict = (x: Array) => model.apply(params, state, x).y;
+ * const bytes = onnx.exportModel(predict, [np.zeros([1, 1, 28, 28])], { inputNames: ['image'] });
  * await fs.writeFile('lenet.onnx', bytes);
  * @category ONNX
  */

@@ -175,7 +175,10 @@ const dtypeOf = (code: number, ctx: OpContext): DType => {
   return d;
 };
 
-/** Negative log-likelihood of `logProb [N, C, ...]` at integer `target [N, ...]` (ONNX's weights, ignore_index, reductions). */
+/**
+ * Negative log-likelihood of `logProb [N, C, ...]` at integer `target [N, ...]`
+ * (ONNX's weights, ignore_index and reductions).
+ */
 function nll(logProb: Array, target: Array, weight: Array | undefined, ctx: OpContext): Array {
   const t = np.astype(target, 'int32');
   const ignore = ctx.attrs.has('ignore_index') ? ctx.attrs.int('ignore_index') : null;

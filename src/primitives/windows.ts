@@ -49,7 +49,8 @@ function check(name: string, shape: Shape, p: WindowParams): number[] {
   const out = ok ? windowOutShape(spatial, p) : [];
   if (!ok || out.some((d) => d < 0)) {
     throw new ValueError(
-      `${name}: window [${p.window}] strides [${p.strides}] padding ${JSON.stringify(p.padding)} dilation [${p.dilation}] do not fit input ${fmt(shape)}`,
+      `${name}: window [${p.window}] strides [${p.strides}] padding ${JSON.stringify(p.padding)} ` +
+        `dilation [${p.dilation}] do not fit input ${fmt(shape)}`,
     );
   }
   return out;
@@ -177,7 +178,7 @@ export const foldP: Primitive<FoldParams> = definePrimitive({
 
 // ---------------------------------------------------------------- ONNX lowerings
 
-/** Square 2-d windows that tile the spatial axes exactly (2x2 pooling): SpaceToDepth moves them (faster than strided Slices). */
+/** Square 2-d windows that tile the spatial axes exactly (2x2 pooling): one SpaceToDepth, faster than strided Slices. */
 const squareTiles = (p: WindowParams, spatial: readonly number[], out: readonly number[]) =>
   p.window.length === 2 &&
   p.window[0] === p.window[1] &&
@@ -330,7 +331,8 @@ export function convolutionOnnx(
         perm: nchwBehind(e, a, r) ? [1, 0, ...seq(2, r)] : [1 + r, 0, ...seq(1, r)],
       },
     ); // [O, N, ...out]
-    let y = e.op('Conv', [inputT, kernel], { strides: p.dilation, dilations: p.strides, pads: pairs(p) }); // [C, O, >= window]
+    // [C, O, >= window]: strides and dilations swap roles.
+    let y = e.op('Conv', [inputT, kernel], { strides: p.dilation, dilations: p.strides, pads: pairs(p) });
     const span = xv.shape
       .slice(2)
       .map(
@@ -368,7 +370,8 @@ const isContraction = (p: OnnxProducer) =>
   p.prim.props?.linear === true && 'contract' in p.params && 'batch' in p.params;
 
 /**
- * The input gradient of a convolution, `fold(reshape(transpose(ct[N, g, O/g, ...out] · kernel[g, O/g, C/g, ...window])))`
+ * The input gradient of a convolution,
+ * `fold(reshape(transpose(ct[N, g, O/g, ...out] · kernel[g, O/g, C/g, ...window])))`
  * as the transpose rules build it, becomes one `ConvTranspose`.
  */
 function convInputGradOnnx(e: OnnxEmitter, name: string, p: FoldParams, shape: readonly number[]): string | undefined {
