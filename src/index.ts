@@ -35,7 +35,7 @@ export { customJvp, customVjp, checkpoint } from './control/custom.js';
 
 // Arrays
 /** `NDArray` is `Array` under a name that does not shadow JavaScript's own `Array`. */
-export { Array, Array as NDArray, ConcreteArray, memoryStats } from './core/array.js';
+export { Array, Array as NDArray, ConcreteArray, memoryStats, ShapeDtype } from './core/array.js';
 export type { ArrayLike, NestedArray, ShapedArray, Index } from './core/array.js';
 export type { DType, TypedArray } from './core/dtype.js';
 export type { Shape } from './core/shape.js';

@@ -3,7 +3,7 @@
  * `null` and `undefined` are empty subtrees. Transforms flatten their arguments with these.
  * @module
  */
-import { Array } from './core/array.js';
+import { Array, ShapeDtype } from './core/array.js';
 import { ValueError } from './core/errors.js';
 
 /** A nested structure of leaves of type L. @category Pytrees */
@@ -18,6 +18,7 @@ export type TreeDef =
 
 const isLeaf = (x: unknown) =>
   x instanceof Array ||
+  x instanceof ShapeDtype ||
   typeof x === 'number' ||
   typeof x === 'boolean' ||
   typeof x === 'string' ||
@@ -146,4 +147,21 @@ export function map<R = Array>(f: (...leaves: any[]) => R, t: unknown, ...rest: 
     def,
     ls.map((x, i) => f(x, ...others.map((o) => o[i]))),
   );
+}
+
+/**
+ * The path of each leaf (object keys, list indices as strings), in flatten order: `{a: {b: x}}`
+ * has the path `['a', 'b']`. Joined with dots, these are the names of checkpoint entries.
+ * @example tree.leafPaths(tree.flatten({ w: x, b: [y] })[1]) // [['w'], ['b', '0']]
+ * @category Pytrees
+ */
+export function leafPaths(def: TreeDef): string[][] {
+  const out: string[][] = [];
+  const go = (d: TreeDef, p: string[]) => {
+    if (d.kind === 'leaf') out.push(p);
+    else if (d.kind === 'array') d.children.forEach((c, i) => go(c, [...p, String(i)]));
+    else if (d.kind === 'object') d.children.forEach((c, i) => go(c, [...p, d.keys[i]]));
+  };
+  go(def, []);
+  return out;
 }

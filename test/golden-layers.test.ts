@@ -92,7 +92,7 @@ const builders: Record<string, (c: GoldenCase) => Built | null> = {
   batch_norm: (c) => ({
     layer: nn.batchNorm({ momentum: c.params.momentum, eps: c.params.eps }),
     params: (i) => ({ weight: i.weight, bias: i.bias }),
-    state: (i) => ({ runningMean: i.running_mean, runningVar: i.running_var }),
+    state: (i) => ({ running_mean: i.running_mean, running_var: i.running_var }),
     input: 'x',
     training: true,
     diff: ['x', 'weight', 'bias'],
@@ -100,7 +100,7 @@ const builders: Record<string, (c: GoldenCase) => Built | null> = {
   batch_norm_eval: (c) => ({
     layer: nn.batchNorm({ eps: c.params.eps }),
     params: (i) => ({ weight: i.weight, bias: i.bias }),
-    state: (i) => ({ runningMean: i.running_mean, runningVar: i.running_var }),
+    state: (i) => ({ running_mean: i.running_mean, running_var: i.running_var }),
     input: 'x',
     training: false,
     diff: ['x', 'weight', 'bias'],
@@ -141,8 +141,8 @@ for (const family of ['linalg', 'conv', 'pool', 'norm', 'embedding']) {
         if (c.outputs.running_mean) {
           // Batch norm's state comes out updated with PyTorch's rule (unbiased variance).
           const next = b.layer.apply(b.params(inputs), state, inputs[b.input], { training: true }).state;
-          assertClose(next.runningMean, c.outputs.running_mean, { rtol: 1e-4, atol: 1e-5 }, `${c.name} running_mean`);
-          assertClose(next.runningVar, c.outputs.running_var, { rtol: 1e-4, atol: 1e-5 }, `${c.name} running_var`);
+          assertClose(next.running_mean, c.outputs.running_mean, { rtol: 1e-4, atol: 1e-5 }, `${c.name} running_mean`);
+          assertClose(next.running_var, c.outputs.running_var, { rtol: 1e-4, atol: 1e-5 }, `${c.name} running_var`);
         }
         if (c.cotangents?.out) {
           const grads = back([toArray(c.cotangents.out)] as never) as Array[];

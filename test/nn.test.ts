@@ -75,8 +75,12 @@ const table: [string, nn.Layer, number[]][] = [
   ['lenet5', models.lenet5(), [2, 1, 28, 28]],
   ['alexnet (narrow)', models.alexnet({ width: 0.05, numClasses: 10 }), [1, 3, 63, 63]],
   ['vgg (tiny)', models.vgg([4, 'M', 8, 'M'], { numClasses: 3, hidden: 8, batchNorm: true }), [2, 3, 8, 8]],
-  ['resnet (tiny)', models.resnet([1, 1], { width: 4, small: true, numClasses: 5 }), [2, 3, 8, 8]],
-  ['densenet (tiny)', models.densenet({ growth: 2, blocks: [2, 2], numClasses: 3, initChannels: 4 }), [1, 3, 8, 8]],
+  ['resnet (tiny)', models.resnet(models.basicBlock, [1, 1], { width: 4, small: true, numClasses: 5 }), [2, 3, 8, 8]],
+  [
+    'densenet (tiny)',
+    models.densenet({ growthRate: 2, blockConfig: [2, 2], numClasses: 3, numInitFeatures: 4, small: true }),
+    [1, 3, 8, 8],
+  ],
   ['fcn', models.fcn({ numClasses: 3, widths: [4, 4] }), [1, 1, 8, 8]],
   ['encoderDecoder', models.encoderDecoder({ widths: [4, 8], outChannels: 1 }), [1, 1, 8, 8]],
   ['unet', models.unet({ widths: [4, 8], numClasses: 2 }), [1, 1, 8, 8]],
@@ -127,10 +131,10 @@ describe('layer behaviour', () => {
     const { params, state } = l.init(key, [8, 2]);
     const x = np.add(np.multiply(random.normal(key, [8, 2]), 3), 5);
     const { state: s1 } = l.apply(params, state, x, { training: true });
-    assertClose(s1.runningMean, np.multiply(np.mean(x, { axis: 0 }), 0.5));
+    assertClose(s1.running_mean, np.multiply(np.mean(x, { axis: 0 }), 0.5));
     const { y, state: s2 } = l.apply(params, s1, x);
-    assertClose(s2.runningMean, s1.runningMean); // inference leaves the statistics alone
-    assertClose(s2.runningVar, s1.runningVar);
+    assertClose(s2.running_mean, s1.running_mean); // inference leaves the statistics alone
+    assertClose(s2.running_var, s1.running_var);
     expect(y.shape).toEqual([8, 2]);
   });
   it('lstm peephole gates follow the lecture equations', () => {

@@ -17,6 +17,25 @@ export interface ShapedArray {
   readonly dtype: DType;
 }
 
+/**
+ * The shape and dtype of an array that need not exist: a tree leaf, as JAX's
+ * `ShapeDtypeStruct` (what `models.paramShapes` returns instead of weights).
+ * @category Arrays
+ */
+export class ShapeDtype implements ShapedArray {
+  constructor(
+    readonly shape: Shape,
+    readonly dtype: DType,
+  ) {}
+  /** The number of elements. */
+  get size(): number {
+    return sizeOf(this.shape);
+  }
+  toString(): string {
+    return `ShapeDtype(${avalString(this)})`;
+  }
+}
+
 export const avalString = (a: ShapedArray): string =>
   `${a.dtype === 'float32' ? 'f32' : a.dtype === 'int32' ? 'i32' : a.dtype === 'uint32' ? 'u32' : a.dtype === 'bool' ? 'bool' : 'f16'}[${a.shape.join(',')}]`;
 

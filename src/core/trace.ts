@@ -102,6 +102,16 @@ export function withDynamicTrace<T>(main: MainTrace, fn: () => T): T {
   }
 }
 
+/**
+ * Runs `fn` with operations on plain values staged where `anchor` lives: evaluated when it is a
+ * plain array, recorded by its trace when it is a tracer, never by the traces opened since. For
+ * values that belong outside the program being traced, such as parameters initialised from a
+ * key while a model's forward pass is traced for its shapes.
+ */
+export function stagedWith<T>(anchor: Array, fn: () => T): T {
+  return withDynamicTrace(anchor instanceof Tracer ? anchor.trace.main : stack[0], fn);
+}
+
 function topTrace(args: readonly Array[]): MainTrace {
   let top = dynamic;
   for (const a of args) if (a instanceof Tracer && a.trace.main.level > top.level) top = a.trace.main;

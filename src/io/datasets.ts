@@ -7,6 +7,7 @@ import type { Array } from '../core/array.js';
 import { ConcreteArray } from '../core/array.js';
 import { ValueError } from '../core/errors.js';
 import { parseIdx } from './idx.js';
+import { nodeModule } from './node.js';
 
 /** A split of an image-classification dataset: images `[N, 1, 28, 28]` in [0, 1], labels int32 `[N]`. @category Data */
 export interface ImageSplit {
@@ -14,12 +15,7 @@ export interface ImageSplit {
   labels: Array;
 }
 
-// Node built-ins are fetched on use, so the package also loads in browsers (where these loaders are unavailable).
-const node = <T>(name: string): T => {
-  const get = (globalThis as { process?: { getBuiltinModule?: (n: string) => unknown } }).process?.getBuiltinModule;
-  if (!get) throw new ValueError(`datasets: ${name} is needed to read files; dataset loaders run in Node only`);
-  return get(name) as T;
-};
+const node = <T>(name: string): T => nodeModule<T>(name, 'datasets');
 const fs = () => node<typeof import('node:fs')>('node:fs');
 const path = () => node<typeof import('node:path')>('node:path');
 const join = (...p: string[]) => path().join(...p);

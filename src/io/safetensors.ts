@@ -9,13 +9,46 @@ import { isLeft } from 'fp-ts/lib/Either.js';
 import { type Array, ConcreteArray } from '../core/array.js';
 import { type DType, allocate, byteSize } from '../core/dtype.js';
 import { ValueError } from '../core/errors.js';
-import { flatten, type TreeDef } from '../tree.js';
+import { flatten, leafPaths } from '../tree.js';
 
 const codes: Record<string, DType> = { F32: 'float32', I32: 'int32', U32: 'uint32', BOOL: 'bool' };
 const names = Object.fromEntries(Object.entries(codes).map(([k, v]) => [v, k]));
 
+/** Element types Fluxion does not hold, read into the nearest one it does (exactly, except F64). */
+const widened: Record<string, { dtype: DType; bytes: number; read: (v: DataView, at: number) => number }> = {
+  F16: { dtype: 'float32', bytes: 2, read: (v, at) => halfToFloat(v.getUint16(at, true)) },
+  BF16: { dtype: 'float32', bytes: 2, read: (v, at) => bf16ToFloat(v.getUint16(at, true)) },
+  F64: { dtype: 'float32', bytes: 8, read: (v, at) => v.getFloat64(at, true) },
+  I64: { dtype: 'int32', bytes: 8, read: (v, at) => Number(v.getBigInt64(at, true)) },
+  I16: { dtype: 'int32', bytes: 2, read: (v, at) => v.getInt16(at, true) },
+  U16: { dtype: 'int32', bytes: 2, read: (v, at) => v.getUint16(at, true) },
+  I8: { dtype: 'int32', bytes: 1, read: (v, at) => v.getInt8(at) },
+  U8: { dtype: 'int32', bytes: 1, read: (v, at) => v.getUint8(at) },
+};
+const f32 = new Float32Array(1),
+  u32 = new Uint32Array(f32.buffer);
+function bf16ToFloat(bits: number): number {
+  u32[0] = bits << 16;
+  return f32[0];
+}
+/** IEEE binary16 to a number (Node 20 has no Float16Array). */
+function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1,
+    exp = (h >> 10) & 0x1f,
+    frac = h & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24;
+  if (exp === 31) return frac ? NaN : sign * Infinity;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
+
 const TensorInfo = t.strict({
-  dtype: t.keyof({ F32: null, I32: null, U32: null, BOOL: null, F16: null }),
+  dtype: t.keyof({
+    F32: null,
+    I32: null,
+    U32: null,
+    BOOL: null,
+    ...Object.fromEntries(Object.keys(widened).map((k) => [k, null])),
+  }),
   shape: t.array(t.number),
   data_offsets: t.tuple([t.number, t.number]),
 });
@@ -33,18 +66,6 @@ function segments(fn: string, name: string): string[] {
   return path;
 }
 
-/** Dotted names of a tree's leaves, in flatten order. */
-function leafNames(def: TreeDef): string[] {
-  const out: string[] = [];
-  const go = (d: TreeDef, p: string[]) => {
-    if (d.kind === 'leaf') out.push(p.join('.'));
-    else if (d.kind === 'array') d.children.forEach((c, i) => go(c, [...p, String(i)]));
-    else if (d.kind === 'object') d.children.forEach((c, i) => go(c, [...p, d.keys[i]]));
-  };
-  go(def, []);
-  return out;
-}
-
 /**
  * Serialises a tree of arrays (e.g. params) to safetensors bytes.
  * @example writeFileSync('model.safetensors', saveSafetensors(params))
@@ -52,7 +73,7 @@ function leafNames(def: TreeDef): string[] {
  */
 export function saveSafetensors(params: unknown, metadata: Record<string, string> = {}): Uint8Array {
   const [leaves, def] = flatten<Array>(params);
-  const names_ = leafNames(def);
+  const names_ = leafPaths(def).map((p) => p.join('.'));
   if (isLeft(Metadata.decode(metadata))) throw new ValueError('saveSafetensors: metadata must map strings to strings');
   // Names must stay distinct once dotted, and none may be another's prefix ({"a.b": x, a: {b: y}} would merge).
   const taken = new Set<string>();
@@ -98,12 +119,24 @@ export function saveSafetensors(params: unknown, metadata: Record<string, string
   return out;
 }
 
+/** What {@link loadSafetensors} reads: the tree, the metadata, and the tensors it converted. @category IO */
+export interface Loaded {
+  /** Dotted names as nested objects (`conv1.weight` is `params.conv1.weight`). */
+  params: Record<string, any>;
+  metadata: Record<string, string>;
+  /** Tensors stored in a dtype Fluxion does not hold, by name: `'F16 -> float32'`, `'I64 -> int32'`. */
+  converted: Record<string, string>;
+}
+
 /**
- * Reads safetensors bytes into a nested tree (dotted names become nested objects). Corrupt
- * input gets a ValueError naming the bad field.
+ * Reads safetensors bytes into a nested tree (dotted names become nested objects). F16, BF16,
+ * F64, I64, I16, U16, I8 and U8 tensors are read into float32 or int32 (F64 rounds; I64 values
+ * must fit in int32) and listed in `converted`. Corrupt input gets a ValueError naming the bad
+ * field; names never reach object prototypes.
+ * @example const { params, converted } = io.loadSafetensors(bytes);
  * @category IO
  */
-export function loadSafetensors(bytes: Uint8Array): { params: Record<string, any>; metadata: Record<string, string> } {
+export function loadSafetensors(bytes: Uint8Array): Loaded {
   if (bytes.length < 8) throw new ValueError('loadSafetensors: file shorter than its 8-byte header length');
   const n = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
   if (8 + n > bytes.length)
@@ -121,6 +154,7 @@ export function loadSafetensors(bytes: Uint8Array): { params: Record<string, any
   // Trees are built on prototype-free objects, and the data must be covered exactly once.
   const params: Record<string, any> = Object.create(null);
   let metadata: Record<string, string> = {};
+  const converted: Record<string, string> = Object.create(null);
   const spans: [number, number, string][] = [];
   const leafAt = new Set<string>();
   for (const [name, value] of Object.entries(header.right)) {
@@ -145,9 +179,9 @@ export function loadSafetensors(bytes: Uint8Array): { params: Record<string, any
       shape,
       data_offsets: [begin, end],
     } = info.right;
-    const dtype = codes[code];
-    if (!dtype)
-      throw new ValueError(`loadSafetensors: tensor '${name}' has dtype ${code}, which this build cannot hold`);
+    const wide = widened[code];
+    const dtype = wide?.dtype ?? codes[code];
+    const elementBytes = wide?.bytes ?? byteSize(dtype);
     if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0))
       throw new ValueError(
         `loadSafetensors: tensor '${name}' has shape [${shape.slice(0, 8)}], not non-negative integers`,
@@ -157,7 +191,7 @@ export function loadSafetensors(bytes: Uint8Array): { params: Record<string, any
       !Number.isSafeInteger(begin) ||
       !Number.isSafeInteger(end) ||
       begin < 0 ||
-      end - begin !== size * byteSize(dtype) ||
+      end - begin !== size * elementBytes ||
       end > dataBytes
     ) {
       throw new ValueError(
@@ -176,7 +210,13 @@ export function loadSafetensors(bytes: Uint8Array): { params: Record<string, any
     if (last in node) throw new ValueError(`loadSafetensors: '${name}' names both a tensor and a group of tensors`);
     leafAt.add(name);
     const data = allocate(dtype, size);
-    new Uint8Array(data.buffer).set(bytes.subarray(dataStart + begin, dataStart + end));
+    if (wide) {
+      const view = new DataView(bytes.buffer, bytes.byteOffset + dataStart + begin, end - begin);
+      for (let i = 0; i < size; i++) data[i] = wide.read(view, i * wide.bytes);
+      if ((code as string) === 'I64' && data.some((v, i) => v !== Number(view.getBigInt64(i * 8, true))))
+        throw new ValueError(`loadSafetensors: tensor '${name}' (I64) holds values outside int32's range`);
+      converted[name] = `${code} -> ${dtype}`;
+    } else new Uint8Array(data.buffer).set(bytes.subarray(dataStart + begin, dataStart + end));
     node[last] = new ConcreteArray(data, shape, dtype);
   }
   spans.sort((a, b) => a[0] - b[0]);
@@ -190,5 +230,5 @@ export function loadSafetensors(bytes: Uint8Array): { params: Record<string, any
   }
   if (at !== dataBytes)
     throw new ValueError(`loadSafetensors: ${dataBytes - at} bytes after the last tensor are not part of any tensor`);
-  return { params, metadata };
+  return { params, metadata, converted };
 }

@@ -8,6 +8,7 @@
 import { Array } from '../core/array.js';
 import { ShapeError, fmtShape } from '../core/errors.js';
 import { traceToGraph } from '../core/staging.js';
+import { stagedWith } from '../core/trace.js';
 import { type Key, split } from '../random.js';
 import * as np from '../np/index.js';
 
@@ -36,6 +37,8 @@ export interface Layer<P = any, S = any> {
   readonly layers?: readonly Layer[];
   /** Window geometry along the spatial axes, for receptive-field analysis. */
   readonly window?: WindowInfo;
+  /** The input shape a model is designed for (batch 1): the default of `paramCount` and `fromStateDict`. */
+  readonly inputShape?: readonly number[];
 }
 
 /** Output shape of an array function on inputs of `inShape` (traced abstractly, nothing computed). */
@@ -100,6 +103,78 @@ export function serial(...args: Layer[] | [Record<string, Layer>]): Layer {
         y = r.y;
       });
       return { y, state: newState };
+    },
+  };
+}
+
+/** A sub-layer bound to its params and state inside {@link module}'s forward function. */
+export type Bound = (x: any) => any;
+
+/**
+ * A layer from named sub-layers and a forward function that calls them, as a PyTorch `Module`
+ * defines `__init__` and `forward`. Params and state are keyed by the sub-layer names
+ * (`{conv1: {weight}, bn1: {...}}` flattens to `conv1.weight`, `bn1.running_mean`), so models
+ * written this way carry the names of their PyTorch counterparts. `init` traces the forward
+ * function once on an abstract input: each sub-layer is initialised on the shape it first sees.
+ * @example
+ * const block = module('block', { conv1: conv2d(8, 3, { padding: 1 }), bn1: batchNorm() }, (m, x) =>
+ *   np.add(x, m.bn1(m.conv1(x))),
+ * );
+ * @category Combinators
+ */
+export function module<K extends string>(
+  name: string,
+  layers: Record<K, Layer>,
+  forward: (m: Record<K, Bound>, x: any, opts: ApplyOptions) => any,
+  inputShape?: readonly number[],
+): Layer {
+  const names = Object.keys(layers) as K[];
+  const keysOf = (key: Key) => {
+    const ks = split(key, Math.max(1, names.length));
+    return (i: number) => np.slice(ks, i);
+  };
+  return {
+    name,
+    layers: names.map((k) => layers[k]),
+    inputShape,
+    init(key, inShape) {
+      const keyAt = keysOf(key);
+      const params: Record<string, unknown> = {},
+        state: Record<string, unknown> = {};
+      const bound = Object.fromEntries(
+        names.map((k, i) => [
+          k,
+          (x: Array) => {
+            if (!(k in params)) {
+              // Parameters are values of their own, not part of the traced forward pass.
+              const r = stagedWith(key, () => layers[k].init(keyAt(i), x.shape));
+              params[k] = r.params;
+              state[k] = r.state;
+            }
+            return layers[k].apply(params[k], state[k], x).y;
+          },
+        ]),
+      ) as Record<K, Bound>;
+      const traced = traceToGraph((x) => [forward(bound, x, {})], [{ shape: inShape, dtype: 'float32' }]);
+      return { params, state, outShape: [...traced.graph.outAvals[0].shape] };
+    },
+    apply(params, state, x, opts = {}) {
+      const keyAt = opts.key ? keysOf(opts.key) : null;
+      const newState: Record<string, unknown> = { ...state };
+      const bound = Object.fromEntries(
+        names.map((k, i) => [
+          k,
+          (v: Array) => {
+            const r = layers[k].apply(params[k] ?? {}, newState[k] ?? {}, v, {
+              ...opts,
+              key: keyAt ? keyAt(i) : undefined,
+            });
+            newState[k] = r.state;
+            return r.y;
+          },
+        ]),
+      ) as Record<K, Bound>;
+      return { y: forward(bound, x, opts), state: newState };
     },
   };
 }

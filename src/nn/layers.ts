@@ -285,8 +285,9 @@ export const globalMaxPool: Layer = lambda('globalMaxPool', F.globalMaxPool);
 // ---------------------------------------------------------------- normalisation and dropout
 
 /**
- * Batch normalisation over channels (axis 1). State `{runningMean, runningVar}` goes in and
- * comes out: training uses batch statistics and returns updated running ones.
+ * Batch normalisation over channels (axis 1). State `{running_mean, running_var,
+ * num_batches_tracked}` (PyTorch's names, so checkpoints interoperate) goes in and comes out:
+ * training uses batch statistics and returns updated running ones.
  * @category Layers
  */
 export function batchNorm(opts?: { momentum?: number; eps?: number; affine?: boolean }): Layer {
@@ -296,15 +297,29 @@ export function batchNorm(opts?: { momentum?: number; eps?: number; affine?: boo
     init(_, inShape) {
       const c = inShape[1];
       const params = o.affine === false ? {} : { weight: np.ones([c]), bias: np.zeros([c]) };
-      return { params, state: { runningMean: np.zeros([c]), runningVar: np.ones([c]) }, outShape: [...inShape] };
+      const state = {
+        running_mean: np.zeros([c]),
+        running_var: np.ones([c]),
+        num_batches_tracked: np.zeros([], { dtype: 'int32' }),
+      };
+      return { params, state, outShape: [...inShape] };
     },
     apply(p, s, x, a = {}) {
-      const r = F.batchNorm(x, s.runningMean, s.runningVar, p.weight ?? null, p.bias ?? null, {
-        training: a.training ?? false,
+      const training = a.training ?? false;
+      const r = F.batchNorm(x, s.running_mean, s.running_var, p.weight ?? null, p.bias ?? null, {
+        training,
         momentum: o.momentum,
         eps: o.eps,
       });
-      return { y: r.y, state: { runningMean: r.runningMean, runningVar: r.runningVar } };
+      const tracked = s.num_batches_tracked ?? np.zeros([], { dtype: 'int32' });
+      return {
+        y: r.y,
+        state: {
+          running_mean: r.runningMean,
+          running_var: r.runningVar,
+          num_batches_tracked: training ? np.add(tracked, 1) : tracked,
+        },
+      };
     },
   };
 }
