@@ -1,13 +1,20 @@
 // The examples stay runnable: each runs as a user would run it (npx tsx), on small settings.
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-const run = (...args: string[]) =>
-  execFileSync('npx', ['tsx', ...args], {
+/** Runs an example as a user would; its stdout and stderr (where progress bars go) together. */
+const run = (...args: string[]) => {
+  const r = spawnSync('npx', ['tsx', ...args], {
     encoding: 'utf8',
     timeout: 180_000,
     env: { ...process.env, FLUXION_BACKEND: '' },
   });
+  if (r.status !== 0) throw new Error(`${args[0]} exited with ${r.status}: ${r.stderr.slice(-2000)}`);
+  return r.stdout + r.stderr;
+};
 
 describe('examples', () => {
   it('transforms.ts prints per-example gradients, an HVP and a graph', () => {
@@ -26,10 +33,18 @@ describe('examples', () => {
     expect(losses.length).toBe(6);
     expect(losses[5]).toBeLessThan(losses[0] / 3);
   });
-  it('lenet-mnist.ts (the main job) trains on real MNIST and reports accuracy', () => {
-    const out = run('examples/lenet-mnist.ts', '--limit', '1024', '--test-limit', '500', '--backend', 'cpu');
-    expect(out).toMatch(/step 16\/16/);
-    const acc = Number(/test accuracy: ([\d.]+)%/.exec(out)![1]);
+  it('lenet-mnist.ts (the main job) trains on real MNIST, saves a checkpoint and curves, and resumes', () => {
+    const out = mkdtempSync(join(tmpdir(), 'fluxion-start-'));
+    const common = ['--limit', '1024', '--test-limit', '500', '--backend', 'cpu', '--out', out];
+    const first = run('examples/lenet-mnist.ts', ...common, '--epochs', '1');
+    expect(first).toMatch(/epoch 1\/1 \[.*\] 16\/16 \| loss [\d.]+ \| acc [\d.]+% \| \d+ img\/s/);
+    const acc = Number(/test accuracy: ([\d.]+)%/.exec(first)![1]);
     expect(acc).toBeGreaterThan(30); // 1024 images, one pass: far above chance (10%)
+    expect(readdirSync(out).sort()).toEqual(['lenet5-mnist.safetensors', 'lenet5-mnist.svg']);
+    expect(readFileSync(join(out, 'lenet5-mnist.svg'), 'utf8')).toMatch(/<svg[^]*<polyline[^]*test/);
+    const second = run('examples/lenet-mnist.ts', ...common, '--epochs', '2', '--resume');
+    expect(second).toMatch(/resumed from .* at epoch 1 \(step 16\)/);
+    expect(second).not.toMatch(/epoch 1\/2/);
+    expect(second).toMatch(/epoch 2\/2: train loss/);
   });
 });

@@ -5,6 +5,7 @@
 export * from './datasets.js';
 export * from './safetensors.js';
 export * from './checkpoint.js';
+export * from './pipeline.js';
 export { parseIdx, type Idx } from './idx.js';
 
 import { type Either, tryCatch } from 'fp-ts/lib/Either.js';

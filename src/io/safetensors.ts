@@ -6,7 +6,7 @@
  */
 import * as t from 'io-ts';
 import { isLeft } from 'fp-ts/lib/Either.js';
-import { type Array, ConcreteArray } from '../core/array.js';
+import { Array as ArrayClass, ConcreteArray } from '../core/array.js';
 import { type DType, allocate, byteSize } from '../core/dtype.js';
 import { ValueError } from '../core/errors.js';
 import { flatten, leafPaths } from '../tree.js';
@@ -72,7 +72,7 @@ function segments(fn: string, name: string): string[] {
  * @category IO
  */
 export function saveSafetensors(params: unknown, metadata: Record<string, string> = {}): Uint8Array {
-  const [leaves, def] = flatten<Array>(params);
+  const [leaves, def] = flatten<unknown>(params);
   const names_ = leafPaths(def).map((p) => p.join('.'));
   if (isLeft(Metadata.decode(metadata))) throw new ValueError('saveSafetensors: metadata must map strings to strings');
   // Names must stay distinct once dotted, and none may be another's prefix ({"a.b": x, a: {b: y}} would merge).
@@ -95,7 +95,9 @@ export function saveSafetensors(params: unknown, metadata: Record<string, string
   const header: Record<string, unknown> = Object.keys(metadata).length ? { __metadata__: metadata } : {};
   let offset = 0;
   const datas = leaves.map((leaf, i) => {
-    const data = (leaf as Array).dataSync();
+    if (!(leaf instanceof ArrayClass))
+      throw new ValueError(`saveSafetensors: '${names_[i]}' is a ${typeof leaf}, not an array (wrap it: np.array(v))`);
+    const data = leaf.dataSync();
     if (!names[leaf.dtype]) throw new ValueError(`saveSafetensors: ${names_[i]} has unsupported dtype ${leaf.dtype}`);
     header[names_[i]] = {
       dtype: names[leaf.dtype],
