@@ -48,10 +48,11 @@ const available = args.backend === 'cpu' ? [cpu] : await devices();
 const backend = (args.backend ?? available[0].name) as 'cpu' | 'webgpu';
 const device = available.find((d) => d.name === backend);
 if (!device) throw new Error(`backend ${backend} is not available (have: ${available.map((d) => d.name)})`);
-const place = async <T>(t: T): Promise<T> => {
+const placeOn = async <T>(t: T, on: 'cpu' | 'webgpu'): Promise<T> => {
   const [leaves, def] = tree.flatten<NDArray>(t);
-  return tree.unflatten(def, await Promise.all(leaves.map((l) => toDevice(l, backend))));
+  return tree.unflatten(def, await Promise.all(leaves.map((l) => toDevice(l, on))));
 };
+const place = <T>(t: T) => placeOn(t, backend);
 
 const { train, test } = io.mnist({ limitTrain: Number(args.limit), limitTest: Number(args['test-limit']) });
 const n = train.images.shape[0];
@@ -167,7 +168,7 @@ for (let epoch = firstEpoch; epoch < epochs; epoch++) {
   console.log(
     `epoch ${epoch + 1}/${epochs}: train loss ${(lossSum / seen).toFixed(4)}, test accuracy ${accuracy.toFixed(2)}% (${epochTimes.at(-1)!.toFixed(1)} s)`,
   );
-  await io.saveFile(checkpoint, await place(s), {
+  await io.saveFile(checkpoint, await placeOn(s, 'cpu'), {
     metadata: { model: 'lenet5', epoch: String(epoch + 1), history: JSON.stringify(history) },
   });
   writeFileSync(

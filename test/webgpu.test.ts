@@ -247,4 +247,13 @@ describe('webgpu: fused graphs and training', () => {
     );
     expect(() => g.dataSync()).toThrow(/read asynchronously: use await x.data\(\)/);
   });
+  gpuIt('arrays a jitted function makes or closes over go where the program runs', async () => {
+    const scale = np.array([1, 10, 100]);
+    const f = jit((x: Array) => np.add(np.multiply(x, scale), np.reshape(np.array([[0.5], [0.25]]), [2, 1])));
+    const x = np.ones([2, 3]);
+    const r = f(await up(x));
+    expect(r).toBeInstanceOf(GpuArray);
+    assertClose(await host(r), f(x), { rtol: 0, atol: 0 });
+    assertClose(await host(f(await up(x))), f(x), { rtol: 0, atol: 0 }); // a second call reuses the uploads
+  });
 });

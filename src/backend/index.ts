@@ -150,6 +150,16 @@ const cpuDevice = (): Device => (onnxWebReady() ? webCpu : cpu);
 // An operation runs where its operands live; a jit call runs on its `device` option or the default
 // backend (its CPU array inputs are placed there). Eager operations on CPU arrays stay on the CPU.
 // Mixing non-scalar CPU arrays into work on another device is an error.
+// A constant is uploaded once per device, not at every call of its program.
+const placedConstants = new WeakMap<Array, Map<string, Array>>();
+function placedConstant(device: Device, a: ConcreteArray): Array {
+  let byDevice = placedConstants.get(a);
+  if (!byDevice) placedConstants.set(a, (byDevice = new Map()));
+  let placed = byDevice.get(device.name);
+  if (!placed) byDevice.set(device.name, (placed = device.place(a)));
+  return placed;
+}
+
 installBackend((prim, args, params) => {
   const call = prim.props?.staged
     ? (params as { graph: Graph; name: string; device?: BackendName; donate?: number[] })
@@ -168,7 +178,8 @@ installBackend((prim, args, params) => {
       ? args
       : args.map((a) => {
           if (device.holds(a) || !(a instanceof ConcreteArray) || a.ndim === 0) return a;
-          if (weakConstants.has(a) || want === device) return device.place(a);
+          if (weakConstants.has(a)) return placedConstant(device, a);
+          if (want === device) return device.place(a);
           throw new FluxionError(
             `${prim.name}: mixes a cpu array (shape [${a.shape}]) with ${device.name} arrays; move it with await toDevice(x, '${device.name}')`,
           );

@@ -288,8 +288,9 @@ export abstract class Array {
 }
 
 /**
- * Arrays that are a scalar broadcast to a shape (JS numbers in np calls become these).
- * Backends may place them anywhere, like the scalar they come from.
+ * Arrays that are a scalar broadcast to a shape (JS numbers in np calls become these), and the
+ * constants of jitted programs. Backends may place them anywhere, like the scalar they come
+ * from or the program they belong to.
  */
 export const weakConstants = new WeakSet<Array>();
 

@@ -3,7 +3,7 @@
  * values), optimise it, and bind it as a `call` primitive so it composes with every transform.
  * @module
  */
-import { Array, type ShapedArray, avalString } from '../core/array.js';
+import { Array, ConcreteArray, type ShapedArray, avalString, weakConstants } from '../core/array.js';
 import { ValueError } from '../core/errors.js';
 import { type Eqn, Graph, Var, typecheckGraph } from '../core/ir.js';
 import { type Primitive, UndefinedPrimal, definePrimitive } from '../core/primitive.js';
@@ -249,6 +249,8 @@ export function jit<F extends (...args: any[]) => any>(f: F, opts: JitOptions = 
       const closed = call.stageNow();
       typecheckGraph(closed.graph);
       entry = { closed, outDef: call.outDef() };
+      // Arrays the function made or closed over belong to the program: they go where it runs.
+      for (const c of closed.consts) if (c instanceof ConcreteArray) weakConstants.add(c);
       // Graphs that captured values of an enclosing transform are valid for this call only.
       if (!closed.consts.some((c) => c instanceof Tracer)) cache.set(key, entry);
     }
