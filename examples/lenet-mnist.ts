@@ -152,8 +152,10 @@ for (let epoch = firstEpoch; epoch < epochs; epoch++) {
     }
     const rate = seen / ((performance.now() - start) / 1000);
     // Let the progress bar's timer run (the loop itself never yields to the event loop on the CPU).
-    if (performance.now() - lastYield > 200)
-      (await new Promise((r) => setImmediate(r)), (lastYield = performance.now()));
+    if (performance.now() - lastYield > 200) {
+      await new Promise((r) => setImmediate(r));
+      lastYield = performance.now();
+    }
     bar.increment(1, {
       loss: (lossSum / seen).toFixed(4),
       acc: ((100 * correct) / seen).toFixed(2),

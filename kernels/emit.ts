@@ -134,7 +134,7 @@ class Emitter {
         const c = this.coords(idx, oShape);
         let acc = '';
         let offset = 0;
-        e.inputs.forEach((inp, j) => {
+        e.inputs.forEach((inp) => {
           const ish = inp.aval.shape,
             is = stridesOf(ish);
           const w = ish[p.axis];
@@ -677,7 +677,7 @@ export function lowerGraph(g: Graph, maxBuffers: number, tile = 16): { kernels: 
       // Split the kernel: materialise the inputs of the value that pulled in one buffer too many.
       const e = defs.get(err.culprit.id);
       const before = forced.size;
-      for (const [id, eq] of defs) if (eq.inputs.includes(err.culprit)) for (const v of eq.outs) forced.add(v.id);
+      for (const [, eq] of defs) if (eq.inputs.includes(err.culprit)) for (const v of eq.outs) forced.add(v.id);
       if (e) for (const v of e.outs) forced.add(v.id);
       if (forced.size === before)
         throw new FluxionError(

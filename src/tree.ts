@@ -150,16 +150,16 @@ export function map<R = Array>(f: (...leaves: any[]) => R, t: unknown, ...rest: 
 }
 
 /**
- * The path of each leaf (object keys, list indices as strings), in flatten order: `{a: {b: x}}`
+ * The path of each leaf (object keys, list indices as numbers), in flatten order: `{a: {b: x}}`
  * has the path `['a', 'b']`. Joined with dots, these are the names of checkpoint entries.
- * @example tree.leafPaths(tree.flatten({ w: x, b: [y] })[1]) // [['w'], ['b', '0']]
+ * @example tree.leafPaths(tree.flatten({ w: x, b: [y] })[1]) // [['b', 0], ['w']]
  * @category Pytrees
  */
-export function leafPaths(def: TreeDef): string[][] {
-  const out: string[][] = [];
-  const go = (d: TreeDef, p: string[]) => {
+export function leafPaths(def: TreeDef): (string | number)[][] {
+  const out: (string | number)[][] = [];
+  const go = (d: TreeDef, p: (string | number)[]) => {
     if (d.kind === 'leaf') out.push(p);
-    else if (d.kind === 'array') d.children.forEach((c, i) => go(c, [...p, String(i)]));
+    else if (d.kind === 'array') d.children.forEach((c, i) => go(c, [...p, i]));
     else if (d.kind === 'object') d.children.forEach((c, i) => go(c, [...p, d.keys[i]]));
   };
   go(def, []);

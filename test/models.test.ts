@@ -81,7 +81,10 @@ function rawSafetensors(entries: [string, string, number[], Uint8Array][]): Uint
   new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
   out.set(json, 8);
   let p = 8 + json.length;
-  for (const e of entries) (out.set(e[3], p), (p += e[3].length));
+  for (const e of entries) {
+    out.set(e[3], p);
+    p += e[3].length;
+  }
   return out;
 }
 const bytesOf = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);

@@ -18,7 +18,6 @@ const {
   batchNorm,
   layerNorm,
   dropout,
-  flatten,
   relu,
   residual,
   denseConcat,

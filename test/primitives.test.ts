@@ -1,9 +1,8 @@
 // Every registered primitive runs through every law that applies to it, from one table.
 import { describe, expect, it } from 'vitest';
-import { registry, np } from '../src/index.js';
+import { makeGraph, registry, np } from '../src/index.js';
 import { bind } from '../src/core/trace.js';
 import { typecheckGraph } from '../src/core/ir.js';
-import { makeGraph } from '../src/index.js';
 import {
   samples,
   rng,

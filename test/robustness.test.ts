@@ -129,3 +129,62 @@ describe('softmaxCrossEntropy', () => {
     );
   });
 });
+
+describe('found by the fuzz suite, fixed at the root', () => {
+  const inJit = <T>(f: (x: Array) => T, x: Array) => [f(x), jit(f)(x)];
+  it('zero-size results need no ONNX Runtime kernel (TopK on an empty row crashed the process)', () => {
+    const x = np.zeros([2, 0, 3]);
+    for (const y of inJit((a) => np.argsort(a, { axis: 0 }), x)) expect((y as Array).shape).toEqual([2, 0, 3]);
+    for (const y of inJit((a) => np.add(np.reshape(a, [0, 2, 3]), 1), x)) expect((y as Array).shape).toEqual([0, 2, 3]);
+  });
+  it('reductions under jit keep numpy semantics: empty is the identity, NaN propagates, int32 wraps', () => {
+    for (const y of inJit((a) => np.any(a, { axis: 1 }), np.zeros([3, 0])))
+      expect((y as Array).toArray()).toEqual([false, false, false]);
+    for (const y of inJit((a) => np.sum(a, { axis: 1 }), np.zeros([2, 0])))
+      expect((y as Array).toArray()).toEqual([0, 0]);
+    for (const y of inJit((a) => np.max(a), np.array([1, NaN, 1e38]))) expect((y as Array).item()).toBeNaN();
+    for (const y of inJit((a) => np.argmax(a), np.array([Infinity, 1, NaN, NaN]))) expect((y as Array).item()).toBe(2);
+    const big = np.array([2147483647, 5], { dtype: 'int32' });
+    for (const y of inJit((a) => np.sum(a), big)) expect((y as Array).item()).toBe(-2147483644);
+    for (const y of inJit((a) => np.prod(a), big)) expect((y as Array).item()).toBe(2147483643);
+    for (const y of inJit((a) => np.sort(a), np.array([3, NaN, 1, 2])))
+      expect((y as Array).toArray()).toEqual([1, 2, 3, NaN]);
+  });
+  it('int32 division by -1 of the most negative value wraps under jit (the CPU instruction traps)', () => {
+    const lo = np.array([-2147483648, 7], { dtype: 'int32' }),
+      d = np.array([-1, 0], { dtype: 'int32' });
+    for (const f of [np.floorDivide, np.remainder])
+      expect(jit((a: Array, b: Array) => f(a, b))(lo, d).toArray()).toEqual(f(lo, d).toArray());
+    expect(np.floorDivide(lo, d).toArray()).toEqual([-2147483648, 0]);
+  });
+  it('log1p and expm1 of large values do not overflow under jit; relu keeps NaN', () => {
+    for (const y of inJit((a) => np.log1p(a), np.array([1e38, 3e38]))) {
+      const [p, q] = (y as Array).toArray() as number[];
+      expect(p).toBeCloseTo(Math.log1p(1e38), 4);
+      expect(q).toBeCloseTo(Math.log1p(3e38), 4);
+    }
+    for (const y of inJit((a) => np.expm1(a), np.array([80, -80]))) {
+      const [p, q] = (y as Array).toArray() as number[];
+      expect(p / Math.expm1(80)).toBeCloseTo(1, 5);
+      expect(q).toBe(-1);
+    }
+    expect(nn.functional.relu(np.array([NaN, -1, 0, 2])).toArray()).toEqual([NaN, 0, 0, 2]);
+    expect(grad((x: Array) => np.sum(nn.functional.relu(x)))(np.array([0, 1])).toArray()).toEqual([0, 1]);
+  });
+  it('invalid sizes, axes and argument types are FluxionErrors naming the op and the value', () => {
+    expect(() => np.linspace(0, 1, 2.5)).toThrow(/linspace: num must be a non-negative integer, got 2.5/);
+    expect(() => np.linspace(0, 1, -1)).toThrow(FluxionError);
+    expect(() => np.zeros(1e12)).toThrow(/has 1000000000000 elements, more than 2147483647/);
+    expect(() => np.eye(-1)).toThrow(/eye: n must be a non-negative integer, got -1/);
+    expect(() => np.tile(np.ones([2]), -1)).toThrow(/tile: reps must be a non-negative integer, got -1/);
+    expect(() => np.broadcastTo(np.ones([1]), [3, -1])).toThrow(/shape \(3, -1\) must be non-negative integers/);
+    expect(() => np.repeat(np.ones([2]), 1.5)).toThrow(/repeat: repeats must be a non-negative integer/);
+    expect(() => np.expandDims(np.ones([2]), null as never)).toThrow(/expandDims: axis must be an integer/);
+    expect(() => np.split(np.ones([4]), undefined as never)).toThrow(/split: sections must be a number/);
+    expect(() => np.pad(np.ones([2]), null as never)).toThrow(/pad: padWidth must be a number or a list/);
+    expect(() => np.sum(np.ones([2]), { axis: 'a' as never })).toThrow(FluxionError);
+    expect(np.zerosLike(3).shape).toEqual([]);
+    expect(np.onesLike([[1, 2]]).toArray()).toEqual([[1, 1]]);
+    expect(np.zeros([0, 1e12]).shape).toEqual([0, 1e12]); // empty, so valid (as in numpy)
+  });
+});

@@ -62,12 +62,16 @@ export function loadOnnxRuntime(): Runtime | null {
 }
 
 const ORT_TYPE = { float32: 'float32', float16: 'float32', int32: 'int32', uint32: 'uint32', bool: 'bool' } as const;
-/** One intra-op thread per core (set when ONNX Runtime loads), all graph optimisations. */
+/**
+ * One intra-op thread per core (set when ONNX Runtime loads), all graph optimisations, and only
+ * errors logged (its warnings about folding constants are noise to a user).
+ */
 const sessionOptions = {
   intraOpNumThreads: 1,
   interOpNumThreads: 1,
   graphOptimizationLevel: 'all',
   executionMode: 'sequential',
+  logSeverityLevel: 3,
 } as Record<string, unknown>;
 
 /** Can this equation, and every graph nested in it, be lowered? */

@@ -31,8 +31,10 @@ export interface WebGPUDevice {
 
 let current: WebGPUDevice | null = null;
 // Kept referenced on purpose (see initWebGPU).
+/* eslint-disable @typescript-eslint/no-unused-vars -- held so that Dawn is not garbage collected */
 let instance: GPU | null = null;
 let keptAdapter: GPUAdapter | null = null;
+/* eslint-enable @typescript-eslint/no-unused-vars */
 const pendingErrors: string[] = [];
 
 /** Acquires (once) a WebGPU device, or returns null where no adapter exists. */
@@ -316,7 +318,11 @@ export function runGraph(graph: Graph, args: Array[], donate: readonly number[] 
     return out;
   });
   const seen = new Set<GPUBuffer>();
-  for (const t of temps) if (!seen.has(t)) (seen.add(t), release(t));
+  for (const t of temps)
+    if (!seen.has(t)) {
+      seen.add(t);
+      release(t);
+    }
   for (const d of donated) release(d.buffer);
   return outs;
 }

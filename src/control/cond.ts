@@ -19,7 +19,7 @@ import { partialEval, partialEvalRules } from '../transforms/partial.js';
 import { backwardPass } from '../transforms/transpose.js';
 import { vmapFlat } from '../transforms/vmap.js';
 import { checkSameTypes, joinConsts, zerosEqn } from './util.js';
-import { asArray } from '../np/convert.js';
+import { toArray } from '../core/convert.js';
 
 type CondParams = { branches: Graph[] };
 
@@ -184,7 +184,7 @@ export function switchCase<T>(
     ),
   );
   const { graphs, consts } = joinConsts(closed);
-  const idx = cast(asArray(index, 'int32'), 'int32');
+  const idx = cast(toArray(index, 'switch', 'int32'), 'int32');
   if (idx.ndim !== 0) throw new ShapeError(`switch: index must be a scalar, got shape [${idx.shape}]`);
   const outs = bind(condP, [idx, ...consts, ...leaves], { branches: graphs });
   return unflatten(outDef!, outs)[0];
@@ -202,7 +202,7 @@ export function cond<T>(
   falseFn: (...ops: any[]) => T,
   ...operands: unknown[]
 ): T {
-  const p = asArray(pred);
+  const p = toArray(pred, 'cond');
   if (p.ndim !== 0)
     throw new ShapeError(
       `cond: predicate must be a scalar, got shape [${p.shape}]; use np.where for elementwise choice`,

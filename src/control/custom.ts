@@ -9,7 +9,7 @@ import { Graph } from '../core/ir.js';
 import { type OnnxEmitter, type Primitive, UndefinedPrimal, definePrimitive } from '../core/primitive.js';
 import { runGraph, traceToGraph } from '../core/staging.js';
 import { bind } from '../core/trace.js';
-import { moveBatchAxis } from '../primitives/util.js';
+import { moveBatchAxis } from '../primitives/views.js';
 import { type TreeDef, unflatten } from '../tree.js';
 import { flattenArgs } from '../transforms/flat.js';
 import { jvpGraph, stage, vmapGraph } from '../transforms/jit.js';

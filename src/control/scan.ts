@@ -14,7 +14,7 @@ import { shapesEqual, sizeOf } from '../core/shape.js';
 import { runGraph, traceToGraph } from '../core/staging.js';
 import { bind } from '../core/trace.js';
 import { add, zerosLike } from '../primitives/index.js';
-import { moveBatchAxis } from '../primitives/util.js';
+import { moveBatchAxis } from '../primitives/views.js';
 import { unflatten } from '../tree.js';
 import { flattenArgs, leafPaths } from '../transforms/flat.js';
 import { jvpGraph, stage, vmapGraph } from '../transforms/jit.js';
@@ -157,7 +157,6 @@ export const scanP: Primitive<ScanParams> = definePrimitive({
     const resConsts = inputs.slice(0, nc).filter((x, i) => !isLin[i]) as Array[];
     const linConsts = inputs.slice(0, nc).filter((_, i) => isLin[i]) as UndefinedPrimal[];
     const resXs = inputs.slice(nc + nk).filter((_, i) => !isLin[nc + nk + i]) as Array[];
-    const linXs = inputs.slice(nc + nk).filter((_, i) => isLin[nc + nk + i]) as UndefinedPrimal[];
     const carryAvals = body.inAvals.slice(nc, nc + nk);
     const xAvals = body.inAvals.slice(nc + nk);
     const yAvals = body.outAvals.slice(nk);

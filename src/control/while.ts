@@ -11,16 +11,15 @@ import { type Primitive, definePrimitive } from '../core/primitive.js';
 import { shapesEqual } from '../core/shape.js';
 import { evalGraph, runGraph, traceToGraph } from '../core/staging.js';
 import { bind } from '../core/trace.js';
-import { broadcastInDim, cast, reduceMax, select } from '../primitives/index.js';
-import { moveBatchAxis } from '../primitives/util.js';
+import { add, broadcastInDim, cast, fullLike, iota, reduceMax, select } from '../primitives/index.js';
+import { moveBatchAxis } from '../primitives/views.js';
 import { unflatten } from '../tree.js';
 import { flattenArgs } from '../transforms/flat.js';
 import { jvpFlat } from '../transforms/jvp.js';
 import { stage } from '../transforms/jit.js';
 import { partialEvalRules } from '../transforms/partial.js';
 import { vmapFlat } from '../transforms/vmap.js';
-import { asArray } from '../np/convert.js';
-import { arange } from '../np/creation.js';
+import { toArray } from '../core/convert.js';
 import { checkSameTypes } from './util.js';
 import { scan } from './scan.js';
 
@@ -146,7 +145,7 @@ partialEvalRules.set('while', () => {
 export function whileLoop<C>(condFn: (c: C) => Array | boolean, bodyFn: (c: C) => C, init: C): C {
   const [leaves, def] = flattenArgs([init]);
   const avals = leaves.map((l) => l.aval);
-  const condG = traceToGraph((...xs) => [asArray(condFn(unflatten(def, xs)[0]))], avals);
+  const condG = traceToGraph((...xs) => [toArray(condFn(unflatten(def, xs)[0]), 'whileLoop')], avals);
   const bodyG = traceToGraph((...xs) => {
     const [out, od] = flattenArgs([bodyFn(unflatten(def, xs)[0])]);
     checkSameTypes(
@@ -168,6 +167,12 @@ export function whileLoop<C>(condFn: (c: C) => Array | boolean, bodyFn: (c: C) =
   return unflatten(def, outs)[0];
 }
 
+/** The int32 counters `lower, ..., upper - 1`. */
+function steps(lower: number, upper: number): Array {
+  const i = iota([upper - lower], 'int32', 0);
+  return add(i, fullLike(i, lower));
+}
+
 /**
  * `for (i = lower; i < upper; i++) carry = body(i, carry)`. Static (number) bounds lower to
  * scan (reverse-differentiable); array bounds to whileLoop.
@@ -176,13 +181,9 @@ export function whileLoop<C>(condFn: (c: C) => Array | boolean, bodyFn: (c: C) =
  */
 export function fori<C>(lower: number | Array, upper: number | Array, body: (i: Array, carry: C) => C, init: C): C {
   if (typeof lower === 'number' && typeof upper === 'number') {
-    return scan(
-      (c: C, i: Array) => [body(i, c), null],
-      init,
-      arange(lower, Math.max(lower, upper), 1, { dtype: 'int32' }),
-    )[0];
+    return scan((c: C, i: Array) => [body(i, c), null], init, steps(lower, Math.max(lower, upper)))[0];
   }
-  const lo = cast(asArray(lower), 'int32');
+  const lo = cast(toArray(lower, 'fori'), 'int32');
   const [, out] = whileLoop(
     ([i]: [Array, C]) => i.less(upper),
     ([i, c]: [Array, C]) => [i.add(1), body(i, c)] as [Array, C],

@@ -27,6 +27,9 @@ export class OptionError extends FluxionError {}
 /** A traced value used where a concrete one is needed, or a transform misused. @category Errors */
 export class TraceError extends FluxionError {}
 
+/** A program the ONNX lowering cannot express faithfully; it runs on the JavaScript kernels instead. @category Errors */
+export class UnlowerableError extends FluxionError {}
+
 /** Formats a shape the way numpy prints it: `(3, 4)`, `(5,)`, `()`. */
 export function fmtShape(shape: readonly number[]): string {
   return shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;

@@ -6,6 +6,7 @@
 import type { Array, ConcreteArray, ShapedArray } from './array.js';
 import type { DType, TypedArray } from './dtype.js';
 import type { Graph } from './ir.js';
+import { checkShape } from './shape.js';
 
 /** Static parameters of an equation (axes, shapes, sub-graphs, ...). */
 export type Params = object;
@@ -67,8 +68,19 @@ export const registry = new Map<string, Primitive>();
 /** Registers and returns a primitive. */
 export function definePrimitive<P extends Params>(p: Primitive<P>): Primitive<P> {
   if (registry.has(p.name)) throw new Error(`primitive ${p.name} defined twice`);
-  registry.set(p.name, p);
-  return p;
+  // Every shape a primitive produces is checked here, once for all: sizes computed from user
+  // input (a fractional count, a negative repeat, a size past memory) are errors, not arrays.
+  const shapeRule = p.abstractEval;
+  const checked: Primitive<P> = {
+    ...p,
+    abstractEval(ins, params) {
+      const outs = shapeRule.call(checked, ins, params);
+      for (const o of outs) checkShape(p.name, o.shape);
+      return outs;
+    },
+  };
+  registry.set(p.name, checked);
+  return checked;
 }
 
 /** An ONNX node attribute: integers, integer lists and strings as they are; floats as `{ f }`. */
@@ -97,7 +109,7 @@ export interface OnnxEmitter {
   /** A constant of a Fluxion dtype (a 0-d one from a number). */
   constant(value: number | TypedArray, dtype: DType, shape?: readonly number[]): string;
   /** The ONNX element type of a dtype. */
-  elemType(dtype: DType): number;
+  elemType(dtype: DType | 'int64'): number;
   /** Lowers a sub-graph in place (nested jit, checkpoint) and returns its outputs. */
   inline(graph: Graph, inputs: readonly string[]): string[];
   /** The equation that produced a value (undefined for inputs and constants). */

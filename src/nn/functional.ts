@@ -17,7 +17,7 @@ import { uniform as randomUniform } from '../random.js';
 // ---------------------------------------------------------------- activations
 
 /** max(x, 0); the derivative at 0 is 0 (as in JAX and PyTorch). @category Activations */
-export const relu = (x: ArrayLike): Array => np.where(np.greater(x, 0), x, 0);
+export const relu = (x: ArrayLike): Array => np.where(np.lessEqual(x, 0), 0, x); // NaN stays NaN, as in JAX
 /** x for x > 0, `negativeSlope * x` otherwise (default 0.01). @category Activations */
 export const leakyRelu = (x: ArrayLike, negativeSlope = 0.01): Array =>
   np.where(np.greater(x, 0), x, np.multiply(x, negativeSlope));
@@ -139,7 +139,7 @@ export function conv(x: Array, w: Array, b: Array | null | undefined, opts: Conv
       `${name}: input ${fmtShape(x.shape)} must be [N, C, ${r} spatial dims] for weight ${fmtShape(w.shape)}`,
     );
   const groups = o.groups ?? 1;
-  const [n, c] = x.shape;
+  const c = x.shape[1];
   const [oc, icg] = w.shape;
   if (c % groups !== 0 || oc % groups !== 0 || icg * groups !== c) {
     throw new ShapeError(

@@ -6,6 +6,7 @@ import type { Array, ArrayLike, NestedArray, ShapedArray } from '../core/array.j
 import type { DType } from '../core/dtype.js';
 import { ValueError } from '../core/errors.js';
 import { checkOptions, codecs } from '../core/options.js';
+import { checkCount } from '../core/shape.js';
 import * as P from '../primitives/index.js';
 import { asArray, fromNested } from './convert.js';
 
@@ -43,12 +44,16 @@ export const zeros = (shape: number | readonly number[], opts?: DTypeOpt): Array
 export const ones = (shape: number | readonly number[], opts?: DTypeOpt): Array =>
   full(shape, 1, { dtype: opts?.dtype ?? 'float32', ...opts });
 /** Fill with `value`, shape and dtype of `x`. @category Creation */
-export const fullLike = (x: ShapedArray, value: ArrayLike, opts?: DTypeOpt): Array =>
-  full(x.shape, value, { dtype: opts?.dtype ?? x.dtype });
+export const fullLike = (x: ShapedArray | ArrayLike, value: ArrayLike, opts?: DTypeOpt): Array => {
+  const a = isShaped(x) ? x : asArray(x as ArrayLike, undefined, 'fullLike');
+  return full(a.shape, value, { dtype: opts?.dtype ?? a.dtype });
+};
+const isShaped = (x: unknown): x is ShapedArray =>
+  typeof x === 'object' && x !== null && 'shape' in x && 'dtype' in x && globalThis.Array.isArray(x.shape);
 /** Zeros shaped like `x`. @category Creation */
-export const zerosLike = (x: ShapedArray, opts?: DTypeOpt): Array => fullLike(x, 0, opts);
+export const zerosLike = (x: ShapedArray | ArrayLike, opts?: DTypeOpt): Array => fullLike(x, 0, opts);
 /** Ones shaped like `x`. @category Creation */
-export const onesLike = (x: ShapedArray, opts?: DTypeOpt): Array => fullLike(x, 1, opts);
+export const onesLike = (x: ShapedArray | ArrayLike, opts?: DTypeOpt): Array => fullLike(x, 1, opts);
 
 /**
  * Evenly spaced values in `[start, stop)`: `arange(n)` or `arange(start, stop, step)`.
@@ -69,6 +74,7 @@ export function arange(start: number, stop?: number, step = 1, opts?: DTypeOpt):
 /** `num` evenly spaced values from `start` to `stop` (inclusive unless `endpoint: false`). @category Creation */
 export function linspace(start: number, stop: number, num = 50, opts?: DTypeOpt & { endpoint?: boolean }): Array {
   const o = checkOptions('linspace', { ...dtypeOpt, endpoint: codecs.boolean }, opts);
+  checkCount('linspace', 'num', num);
   const div = (o.endpoint ?? true) ? num - 1 : num;
   const step = div > 0 ? (stop - start) / div : 0;
   const i = P.iota([num], 'float32', 0);
@@ -78,6 +84,8 @@ export function linspace(start: number, stop: number, num = 50, opts?: DTypeOpt 
 /** Identity-like matrix `[n, m]` with ones on diagonal `k`. @category Creation */
 export function eye(n: number, m = n, opts?: DTypeOpt & { k?: number }): Array {
   const o = checkOptions('eye', { ...dtypeOpt, k: codecs.number }, opts);
+  checkCount('eye', 'n', n);
+  checkCount('eye', 'm', m);
   const r = P.iota([n, m], 'int32', 0);
   const c = P.iota([n, m], 'int32', 1);
   return P.cast(P.eq(P.add(r, P.fullLike(r, o.k ?? 0)), c), o.dtype ?? 'float32');

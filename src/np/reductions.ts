@@ -160,7 +160,7 @@ const argReducer =
   (name: string, prim: Primitive) =>
   (x: ArrayLike, opts?: { axis?: number | null; keepdims?: boolean }): Array => {
     const o = checkOptions(name, { axis: t.union([t.number, t.null]), keepdims: t.boolean }, opts);
-    let a = asArray(x);
+    const a = asArray(x);
     if (o.axis === undefined || o.axis === null) {
       const flat = P.reshape(a, [a.size]);
       const y = bind1(prim, [flat], { axis: 0, indexDtype: 'int32' });

@@ -6,7 +6,7 @@ import type { Array, ArrayLike } from '../core/array.js';
 import { promote } from '../core/dtype.js';
 import { ShapeError, ValueError, fmtShape } from '../core/errors.js';
 import { checkOptions, codecs, t } from '../core/options.js';
-import { normAxes, normAxis, sizeOf } from '../core/shape.js';
+import { checkCount, normAxes, normAxis, sizeOf } from '../core/shape.js';
 import { bind1 } from '../core/trace.js';
 import * as P from '../primitives/index.js';
 import { asArray, broadcastTo as broadcastArray, prepare } from './convert.js';
@@ -54,6 +54,8 @@ export function moveaxis(x: ArrayLike, source: number, destination: number): Arr
 /** Inserts size-1 axes at `axis` (positions in the result). @category Shapes */
 export function expandDims(x: ArrayLike, axis: number | readonly number[]): Array {
   const a = asArray(x);
+  if (axis === null || (typeof axis !== 'number' && !globalThis.Array.isArray(axis)))
+    throw new ValueError(`expandDims: axis must be an integer or a list of integers, got ${String(axis).slice(0, 20)}`);
   const list = typeof axis === 'number' ? [axis] : axis;
   const nd = a.ndim + list.length;
   const axes = normAxes('expandDims', list, nd);
@@ -113,6 +115,8 @@ export function split(x: ArrayLike, sections: number | readonly number[], opts?:
   const a = asArray(x);
   const o = checkOptions('split', { axis: codecs.number }, opts);
   const axis = normAxis('split', o.axis ?? 0, a.ndim);
+  if (typeof sections !== 'number' && !globalThis.Array.isArray(sections))
+    throw new ValueError(`split: sections must be a number or a list of indices, got ${String(sections).slice(0, 20)}`);
   const n = a.shape[axis];
   let cuts: number[];
   if (typeof sections === 'number') {
@@ -132,7 +136,7 @@ export function split(x: ArrayLike, sections: number | readonly number[], opts?:
 /** Repeats the whole array `reps` times per axis. @category Shapes */
 export function tile(x: ArrayLike, reps: number | readonly number[]): Array {
   let a = asArray(x);
-  const r = typeof reps === 'number' ? [reps] : [...reps];
+  const r = (typeof reps === 'number' ? [reps] : [...reps]).map((v) => checkCount('tile', 'reps', v));
   while (a.ndim < r.length) a = expandDims(a, 0);
   while (r.length < a.ndim) r.unshift(1);
   // Broadcast a new axis before each axis, then merge: [r0, d0, r1, d1, ...] -> [r0*d0, ...]
@@ -150,6 +154,7 @@ export function tile(x: ArrayLike, reps: number | readonly number[]): Array {
 /** Repeats each element `repeats` times along `axis` (flattened when omitted). @category Shapes */
 export function repeat(x: ArrayLike, repeats: number, opts?: { axis?: number }): Array {
   const o = checkOptions('repeat', { axis: codecs.number }, opts);
+  checkCount('repeat', 'repeats', repeats);
   let a = asArray(x);
   if (o.axis === undefined) a = ravel(a);
   const axis = normAxis('repeat', o.axis ?? 0, a.ndim);
@@ -177,6 +182,9 @@ export function pad(
 ): Array {
   const o = checkOptions('pad', { constantValues: codecs.number, mode: t.literal('constant') }, opts);
   const a = asArray(x);
+  if (typeof padWidth === 'number') checkCount('pad', 'padWidth', padWidth);
+  else if (!globalThis.Array.isArray(padWidth))
+    throw new ValueError(`pad: padWidth must be a number or a list, got ${String(padWidth).slice(0, 20)}`);
   const pairs: number[][] =
     typeof padWidth === 'number'
       ? a.shape.map(() => [padWidth, padWidth])

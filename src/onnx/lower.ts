@@ -6,8 +6,8 @@
  */
 import { create, toBinary } from '@bufbuild/protobuf';
 import type { ShapedArray } from '../core/array.js';
-import type { DType, TypedArray } from '../core/dtype.js';
-import { FluxionError } from '../core/errors.js';
+import { type DType, type TypedArray, allocate } from '../core/dtype.js';
+import { UnlowerableError } from '../core/errors.js';
 import { type Atom, type Graph, Lit } from '../core/ir.js';
 import type { OnnxAttr, OnnxEmitter, OnnxProducer } from '../core/primitive.js';
 import {
@@ -28,8 +28,7 @@ import {
 export const OPSET = 18;
 const IR_VERSION = 8n;
 
-/** A graph holds an equation whose primitive has no ONNX lowering. */
-export class UnlowerableError extends FluxionError {}
+export { UnlowerableError };
 
 /** CPU storage decides the element type: float16 arrays are held as float32 here. */
 const ELEM: Record<DType, OnnxType> = {
@@ -125,8 +124,8 @@ class Builder implements OnnxEmitter {
       data.length <= 16 ? `${dtype}:${shape}:${Array.from(data, (v) => (Object.is(v, -0) ? '-0' : String(v)))}` : '';
     return this.tensor(key, shape, ELEM[dtype], bytesOf(data));
   }
-  elemType(dtype: DType): number {
-    return ELEM[dtype];
+  elemType(dtype: DType | 'int64'): number {
+    return dtype === 'int64' ? OnnxType.INT64 : ELEM[dtype];
   }
   producer(name: string): OnnxProducer | undefined {
     return this.producers.get(name);
@@ -137,7 +136,11 @@ class Builder implements OnnxEmitter {
       const rule = e.prim.onnx;
       if (!rule) throw new UnlowerableError(`onnx: ${e.prim.name} has no ONNX lowering`);
       const ins = e.inputs.map((a) => this.atom(a));
-      const outs = rule(this, ins, e.params, { ins: e.inputs.map((a) => a.aval), outs: e.outs.map((v) => v.aval) });
+      // A result with no elements needs no computation (and some ONNX Runtime kernels fault on one).
+      const empty = e.outs.every((v) => v.aval.shape.includes(0));
+      const outs = empty
+        ? e.outs.map((v) => this.constant(allocate(v.aval.dtype, 0), v.aval.dtype, v.aval.shape))
+        : rule(this, ins, e.params, { ins: e.inputs.map((a) => a.aval), outs: e.outs.map((v) => v.aval) });
       e.outs.forEach((v, i) => {
         this.bind(v.id, outs[i]);
         this.producers.set(outs[i], {

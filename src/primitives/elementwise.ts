@@ -16,8 +16,8 @@ import {
 } from '../core/primitive.js';
 import { checkSameShapes, shapesEqual } from '../core/shape.js';
 import { bind1 } from '../core/trace.js';
-import { build, expectArity, expectSameDType, moveBatchAxis } from './util.js';
-import { broadcastInDim, broadcastInDimP } from './views.js';
+import { build, expectArity, expectSameDType } from './util.js';
+import { broadcastInDim, broadcastInDimP, moveBatchAxis } from './views.js';
 
 const floats: DType[] = ['float32', 'float16'];
 const numeric: DType[] = ['float32', 'float16', 'int32', 'uint32'];
@@ -121,12 +121,24 @@ const WGSL: Record<string, (a: string[], d: DType[]) => string> = {
  * (erf_inv, atan2, shifts) run in JavaScript between ONNX segments.
  */
 type OnnxElementwise = (e: OnnxEmitter, a: string[], d: DType[]) => string;
-const guardZero =
-  (op: (e: OnnxEmitter, a: string, b: string) => string): OnnxElementwise =>
+/**
+ * Integer division and remainder never reach the CPU's divide instruction with a divisor that
+ * traps (0, and -1 for int32's most negative value): 0 gives 0, as in the JavaScript kernel, and
+ * -1 gives `byMinusOne(a)` (negation, which wraps; remainder 0).
+ */
+const guardDivisor =
+  (
+    op: (e: OnnxEmitter, a: string, b: string) => string,
+    byMinusOne: (e: OnnxEmitter, a: string, d: DType) => string,
+  ): OnnxElementwise =>
   (e, [a, b], [d]) => {
     if (isF(d)) return op(e, a, b);
     const zero = e.op('Equal', [b, e.constant(0, d)]);
-    return e.op('Where', [zero, e.constant(0, d), op(e, a, e.op('Where', [zero, e.constant(1, d), b]))]);
+    const minusOne = d === 'int32' ? e.op('Equal', [b, e.constant(-1, d)]) : null;
+    const traps = minusOne ? e.op('Or', [zero, minusOne]) : zero;
+    const safe = op(e, a, e.op('Where', [traps, e.constant(1, d), b]));
+    const special = minusOne ? e.op('Where', [minusOne, byMinusOne(e, a, d), safe]) : safe;
+    return e.op('Where', [zero, e.constant(0, d), special]);
   };
 const nanAware =
   (type: 'Max' | 'Min', boolType: 'Or' | 'And'): OnnxElementwise =>
@@ -170,7 +182,8 @@ const ONNX: Record<string, OnnxElementwise> = {
     const u = e.op('Add', [a, e.constant(1, d)]);
     const um1 = e.op('Sub', [u, e.constant(1, d)]);
     const exact = e.op('Equal', [um1, e.constant(0, d)]);
-    const corrected = e.op('Div', [e.op('Mul', [e.op('Log', [u]), a]), e.op('Where', [exact, e.constant(1, d), um1])]);
+    // log(u) * (x / (u - 1)): the ratio is near 1, so large x cannot overflow the product.
+    const corrected = e.op('Mul', [e.op('Log', [u]), e.op('Div', [a, e.op('Where', [exact, e.constant(1, d), um1])])]);
     const big = e.op('IsInf', [a]);
     return e.op('Where', [exact, a, e.op('Where', [big, e.op('Log', [u]), corrected])]);
   },
@@ -179,7 +192,7 @@ const ONNX: Record<string, OnnxElementwise> = {
     const um1 = e.op('Sub', [u, e.constant(1, d)]);
     const exact = e.op('Equal', [um1, e.constant(0, d)]);
     const logu = e.op('Log', [u]);
-    const corrected = e.op('Div', [e.op('Mul', [um1, a]), e.op('Where', [exact, e.constant(1, d), logu])]);
+    const corrected = e.op('Mul', [um1, e.op('Div', [a, e.op('Where', [exact, e.constant(1, d), logu])])]);
     const plain = e.op('Or', [e.op('Equal', [um1, e.constant(-1, d)]), e.op('IsInf', [u])]);
     return e.op('Where', [exact, a, e.op('Where', [plain, um1, corrected])]);
   },
@@ -188,8 +201,14 @@ const ONNX: Record<string, OnnxElementwise> = {
   sub: binaryOnnx('Sub'),
   mul: binaryOnnx('Mul'),
   pow: binaryOnnx('Pow'),
-  div: guardZero((e, a, b) => e.op('Div', [a, b])),
-  rem: guardZero((e, a, b) => e.op('Mod', [a, b], { fmod: 1 })),
+  div: guardDivisor(
+    (e, a, b) => e.op('Div', [a, b]),
+    (e, a, d) => e.op('Sub', [e.constant(0, d), a]),
+  ),
+  rem: guardDivisor(
+    (e, a, b) => e.op('Mod', [a, b], { fmod: 1 }),
+    (e, _, d) => e.constant(0, d),
+  ),
   max: nanAware('Max', 'Or'),
   min: nanAware('Min', 'And'),
   eq: binaryOnnx('Equal'),
@@ -389,8 +408,8 @@ export const divP = elementwise({
   f: (a, b) => a / b,
   fFor: (d) => (isFloat(d) ? (a, b) => a / b : (a, b) => (b === 0 ? 0 : Math.trunc(a / b))),
   linear: true,
-  jvp: ([x, y], [tx, ty], out) => sub(div(tx, y), mul(ty, div(out, y))),
-  transpose: ([ct], [x, y]) => {
+  jvp: ([, y], [tx, ty], out) => sub(div(tx, y), mul(ty, div(out, y))),
+  transpose: ([ct], [, y]) => {
     if (isUndefined(y)) throw new DTypeError('div: transpose with respect to the divisor (not linear)');
     return [div(ct, y as Array), null];
   },

@@ -17,8 +17,8 @@ import {
 } from '../core/primitive.js';
 import { type Shape, shapesEqual, sizeOf } from '../core/shape.js';
 import { bind1 } from '../core/trace.js';
-import { fmt, moveBatchAxis } from './util.js';
-import { iota, reshape } from './views.js';
+import { fmt } from './util.js';
+import { iota, reshape, moveBatchAxis } from './views.js';
 import { add, mul, fullLike, zerosLike } from './elementwise.js';
 
 type AxisParams = { axis: number };

@@ -8,7 +8,8 @@ import { checkDType } from '../core/dtype.js';
 import { type Primitive, definePrimitive } from '../core/primitive.js';
 import { checkSameShapes } from '../core/shape.js';
 import { bind } from '../core/trace.js';
-import { build, moveBatchAxis } from './util.js';
+import { moveBatchAxis } from './views.js';
+import { build } from './util.js';
 
 const ROTATIONS = [
   [13, 15, 26, 6],

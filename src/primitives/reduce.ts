@@ -3,126 +3,25 @@
  * and argmax/argmin along one axis.
  * @module
  */
-import type { Array, ConcreteArray, ShapedArray } from '../core/array.js';
-import { type DType, allocate, checkDType, coerce } from '../core/dtype.js';
+import { type Array, ConcreteArray as Concrete } from '../core/array.js';
+import { type DType, allocate, checkDType } from '../core/dtype.js';
 import { ValueError } from '../core/errors.js';
 import { type Primitive, definePrimitive } from '../core/primitive.js';
-import { sizeOf, stridesOf } from '../core/shape.js';
 import { bind1 } from '../core/trace.js';
-import { ConcreteArray as Concrete } from '../core/array.js';
-import { advance, fmt } from './util.js';
-import { broadcastInDim, transpose } from './views.js';
-import { cast, div, eq, fullLike, mul, select, zerosLike } from './elementwise.js';
-
-function checkAxes(name: string, x: ShapedArray, axes: readonly number[]): number[] {
-  if (axes.some((a) => !Number.isInteger(a) || a < 0 || a >= x.shape.length) || new Set(axes).size !== axes.length) {
-    throw new ValueError(`${name}: axes [${axes}] are invalid for shape ${fmt(x.shape)}`);
-  }
-  return x.shape.filter((_, i) => !axes.includes(i));
-}
-
-/** Moves the reduced axes last, so each output element reduces one contiguous run. */
-function reduceKernel(
-  x: ConcreteArray,
-  axes: readonly number[],
-  init: number,
-  step: (acc: number, v: number) => number,
-  dtype: DType,
-): ConcreteArray {
-  const kept = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
-  const perm = [...kept, ...axes];
-  const xs = stridesOf(x.shape);
-  const outShape = kept.map((i) => x.shape[i]);
-  const n = sizeOf(outShape);
-  const m = sizeOf(axes.map((a) => x.shape[a]));
-  const src = x.buffer;
-  const out = allocate(dtype, n);
-  const shape = perm.map((p) => x.shape[p]);
-  const strides = perm.map((p) => xs[p]);
-  const idx = new globalThis.Array<number>(shape.length).fill(0);
-  let off = 0;
-  for (let o = 0; o < n; o++) {
-    let acc = init;
-    for (let r = 0; r < m; r++) {
-      acc = step(acc, src[off]);
-      off = advance(idx, shape, strides, off);
-    }
-    out[o] = coerce(dtype, acc);
-  }
-  return new Concrete(out, outShape, dtype);
-}
-
-/** Re-inserts reduced axes as broadcast: the shape of `x` again. */
-const unreduce = (y: Array, x: ShapedArray, axes: readonly number[]) =>
-  broadcastInDim(
-    y,
-    x.shape,
-    x.shape.map((_, i) => i).filter((i) => !axes.includes(i)),
-  );
-
-type ReduceParams = { axes: readonly number[] };
-
-/** ONNX reduction over `axes` (bool through int32, which ONNX Runtime's reductions hold). */
-const onnxReduce =
-  (type: string): Primitive<ReduceParams>['onnx'] =>
-  (e, [x], { axes }, { ins: [a] }) => {
-    if (a.dtype !== 'bool') return [e.op(type, [x, e.ints(axes)], { keepdims: 0 })];
-    const r = e.op(type, [e.op('Cast', [x], { to: e.elemType('int32') }), e.ints(axes)], { keepdims: 0 });
-    return [e.op('Cast', [r], { to: e.elemType('bool') })];
-  };
-
-function reduction(
-  name: string,
-  init: (d: DType) => number,
-  step: (a: number, b: number) => number,
-  dtypes: DType[],
-  rules: Partial<Primitive<ReduceParams>>,
-): Primitive<ReduceParams> {
-  const prim: Primitive<ReduceParams> = definePrimitive({
-    name,
-    props: { kernel: true },
-    abstractEval([x], { axes }) {
-      checkDType(name, x.dtype, dtypes);
-      return [{ shape: checkAxes(name, x, axes), dtype: x.dtype }];
-    },
-    impl: ([x], { axes }) => [reduceKernel(x, axes, init(x.dtype), step, x.dtype)],
-    batch([x], [d], { axes }) {
-      const bd = d as number;
-      const moved = axes.map((a) => (a >= bd ? a + 1 : a));
-      const outDim = bd - moved.filter((a) => a < bd).length;
-      return [[bind1(prim, [x], { axes: moved })], [outDim]];
-    },
-    onnx: onnxReduce(
-      (
-        {
-          reduce_sum: 'ReduceSum',
-          reduce_max: 'ReduceMax',
-          reduce_min: 'ReduceMin',
-          reduce_prod: 'ReduceProd',
-        } as Record<string, string>
-      )[name],
-    ),
-    ...rules,
-  });
-  return prim;
-}
-
-const numeric: DType[] = ['float32', 'float16', 'int32', 'uint32'];
-const lowest = (d: DType) => (d === 'float32' || d === 'float16' ? -Infinity : d === 'int32' ? -2147483648 : 0);
-const highest = (d: DType) =>
-  d === 'float32' || d === 'float16' ? Infinity : d === 'int32' ? 2147483647 : d === 'uint32' ? 4294967295 : 1;
-
-export const reduceSumP = reduction(
-  'reduce_sum',
-  () => 0,
-  (a, b) => a + b,
+import { fmt } from './util.js';
+import {
+  type ReduceParams,
+  checkAxes,
+  highest,
+  lowest,
   numeric,
-  {
-    props: { linear: true, kernel: true },
-    jvp: ([x], [t], p) => [[reduceSum(x, p.axes)], [reduceSum(t, p.axes)]],
-    transpose: ([ct], [x], { axes }) => [unreduce(ct, x.aval, axes)],
-  },
-);
+  reduceSum,
+  reduction,
+  transpose,
+  transposeP as transposeIdentity,
+  unreduce,
+} from './views.js';
+import { cast, div, eq, fullLike, mul, select, zerosLike } from './elementwise.js';
 
 // The tangent of max/min is spread evenly over the positions that attain it (as JAX does).
 const extremumJvp =
@@ -226,16 +125,21 @@ function argReduction(name: string, better: (a: number, b: number) => boolean): 
     },
     onnx: (e, [x], { axis, indexDtype }, { ins: [a] }) => {
       const operand = a.dtype === 'bool' ? e.op('Cast', [x], { to: e.elemType('int32') }) : x;
-      return [
-        e.op('Cast', [e.op(name === 'argmax' ? 'ArgMax' : 'ArgMin', [operand], { axis, keepdims: 0 })], {
-          to: e.elemType(indexDtype),
-        }),
-      ];
+      let index = e.op(name === 'argmax' ? 'ArgMax' : 'ArgMin', [operand], { axis, keepdims: 0 });
+      if (a.dtype === 'float32') {
+        // numpy answers the first NaN wherever one is; ONNX Runtime compares past it.
+        const nan = e.op('Cast', [e.op('IsNaN', [x])], { to: e.elemType('int32') });
+        const firstNan = e.op('ArgMax', [nan], { axis, keepdims: 0 });
+        const anyNan = e.op('Cast', [e.op('ReduceMax', [nan, e.ints([axis])], { keepdims: 0 })], {
+          to: e.elemType('bool'),
+        });
+        index = e.op('Where', [anyNan, firstNan, index]);
+      }
+      return [e.op('Cast', [index], { to: e.elemType(indexDtype) })];
     },
   });
   return prim;
 }
-import { transposeP as transposeIdentity } from './views.js';
 export const argmaxP = argReduction('argmax', (a, b) => a > b);
 export const argminP = argReduction('argmin', (a, b) => a < b);
 
@@ -273,16 +177,15 @@ export const argsortP: Primitive<{ descending: boolean }> = definePrimitive({
   // TopK of the whole row is a stable sort (ties keep the lower index first).
   onnx: (e, [x], { descending }, { ins: [a] }) => {
     const n = a.shape[a.shape.length - 1];
-    const [, idx] = e.ops('TopK', [x, e.ints([n])], { axis: -1, largest: descending ? 1 : 0, sorted: 1 }, 2);
+    // NaN sorts as the largest value, as in numpy (and the JavaScript kernel above).
+    const key = a.dtype === 'float32' ? e.op('Where', [e.op('IsNaN', [x]), e.constant(Infinity, 'float32'), x]) : x;
+    const [, idx] = e.ops('TopK', [key, e.ints([n])], { axis: -1, largest: descending ? 1 : 0, sorted: 1 }, 2);
     return [e.op('Cast', [idx], { to: e.elemType('int32') })];
   },
 });
 
 // ---------------------------------------------------------------- strict functions (lax)
 
-/** lax.reduceSum: the strict primitive (equal shapes and dtypes, no broadcasting). @category lax */
-export const reduceSum = (x: Array, axes: readonly number[]) =>
-  axes.length === 0 ? x : bind1(reduceSumP, [x], { axes: [...axes] });
 /** lax.reduceMax: the strict primitive (equal shapes and dtypes, no broadcasting). @category lax */
 export const reduceMax = (x: Array, axes: readonly number[]) =>
   axes.length === 0 ? x : bind1(reduceMaxP, [x], { axes: [...axes] });

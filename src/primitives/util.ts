@@ -3,12 +3,10 @@
  * strict array constructors that rules use (`full`, `zerosLike`, ...).
  * @module
  */
-import { ConcreteArray, type Array, type ShapedArray } from '../core/array.js';
+import { ConcreteArray, type ShapedArray } from '../core/array.js';
 import { type DType, allocate } from '../core/dtype.js';
 import { DTypeError, ShapeError, fmtShape } from '../core/errors.js';
 import { type Shape, sizeOf, stridesOf } from '../core/shape.js';
-import { bind1 } from '../core/trace.js';
-import type { BatchDim } from '../core/primitive.js';
 
 /** A fresh concrete array of `shape` and `dtype` filled by `fill(flatIndex)`. */
 export function build(shape: Shape, dtype: DType, fill: (i: number) => number): ConcreteArray {
@@ -103,20 +101,3 @@ export function expectSameDType(name: string, avals: readonly ShapedArray[]): DT
 }
 
 export const fmt = fmtShape;
-
-/** Moves the batch axis of `x` from `from` to `to` (broadcasting an unbatched value). */
-export function moveBatchAxis(x: Array, from: BatchDim, to: number, axisSize: number): Array {
-  if (from === null) {
-    const shape = [...x.shape];
-    shape.splice(to, 0, axisSize);
-    const dims = x.shape.map((_, i) => (i < to ? i : i + 1));
-    return broadcastInDim(x, shape, dims);
-  }
-  if (from === to) return x;
-  const perm = x.shape.map((_, i) => i).filter((i) => i !== from);
-  perm.splice(to, 0, from);
-  return transpose(x, perm);
-}
-
-// Late-bound references to view primitives, so rules in any file can use them.
-import { broadcastInDim, transpose } from './views.js';

@@ -4,8 +4,8 @@
  * @module
  */
 import { type Array, ConcreteArray, type ShapedArray, weakConstants } from '../core/array.js';
-import { type DType, allocate, coerce } from '../core/dtype.js';
-import { ShapeError, ValueError } from '../core/errors.js';
+import { type DType, allocate, checkDType, coerce } from '../core/dtype.js';
+import { ShapeError, UnlowerableError, ValueError } from '../core/errors.js';
 import {
   type BatchDim,
   type OnnxEmitter,
@@ -15,7 +15,7 @@ import {
 } from '../core/primitive.js';
 import { type Shape, shapesEqual, sizeOf } from '../core/shape.js';
 import { bind1 } from '../core/trace.js';
-import { build, expectSameDType, fmt, moveBatchAxis, stridedCopy, stridedOffsets, stridesOf } from './util.js';
+import { advance, build, expectSameDType, fmt, stridedCopy, stridedOffsets, stridesOf } from './util.js';
 
 const isUndef = (x: unknown): x is UndefinedPrimal => x instanceof UndefinedPrimal;
 const avalOf = (x: Array | UndefinedPrimal) => (isUndef(x) ? x.aval : x.aval);
@@ -159,7 +159,7 @@ export const sliceP: Primitive<{ start: readonly number[]; limit: readonly numbe
         [bd],
       ];
     },
-    transpose([ct], [x], { start, limit, strides }) {
+    transpose([ct], [x], { start, strides }) {
       const shape = avalOf(x).shape;
       // Scatter back: interior padding re-creates the strides, edge padding the offsets.
       const lo = start.map((s) => s);
@@ -376,6 +376,7 @@ function onnxSlice(
   limit: readonly number[],
   strides: readonly number[],
 ): string {
+  if (start.length === 0) return e.op('Identity', [x]); // a 0-d array: nothing to slice (ONNX's Slice refuses it)
   const axes = start.map((_, i) => i);
   return e.op('Slice', [x, e.ints(start), e.ints(limit), e.ints(axes), e.ints(strides)]);
 }
@@ -465,5 +466,158 @@ export const pad = (
 export const iota = (shape: Shape, dtype: DType, dimension: number) =>
   bind1(iotaP, [], { shape: [...shape], dtype, dimension });
 
-// Reductions are needed by broadcast's transpose; imported late to keep the cycle one-way at load time.
-import { reduceSum } from './reduce.js';
+// ---------------------------------------------------------------- reduce_sum and the reduction family
+
+// reduce_sum lives beside broadcast_in_dim because each is the other's transpose; max, min and
+// prod (src/primitives/reduce.ts) are made by the same family helper.
+
+export function checkAxes(name: string, x: ShapedArray, axes: readonly number[]): number[] {
+  if (axes.some((a) => !Number.isInteger(a) || a < 0 || a >= x.shape.length) || new Set(axes).size !== axes.length) {
+    throw new ValueError(`${name}: axes [${axes}] are invalid for shape ${fmt(x.shape)}`);
+  }
+  return x.shape.filter((_, i) => !axes.includes(i));
+}
+
+/** Moves the reduced axes last, so each output element reduces one contiguous run. */
+function reduceKernel(
+  x: ConcreteArray,
+  axes: readonly number[],
+  init: number,
+  step: (acc: number, v: number) => number,
+  dtype: DType,
+): ConcreteArray {
+  const kept = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
+  const perm = [...kept, ...axes];
+  const xs = stridesOf(x.shape);
+  const outShape = kept.map((i) => x.shape[i]);
+  const n = sizeOf(outShape);
+  const m = sizeOf(axes.map((a) => x.shape[a]));
+  const src = x.buffer;
+  const out = allocate(dtype, n);
+  const shape = perm.map((p) => x.shape[p]);
+  const strides = perm.map((p) => xs[p]);
+  const idx = new globalThis.Array<number>(shape.length).fill(0);
+  let off = 0;
+  for (let o = 0; o < n; o++) {
+    let acc = init;
+    for (let r = 0; r < m; r++) {
+      acc = step(acc, src[off]);
+      off = advance(idx, shape, strides, off);
+    }
+    out[o] = coerce(dtype, acc);
+  }
+  return new ConcreteArray(out, outShape, dtype);
+}
+
+/** Re-inserts reduced axes as broadcast: the shape of `x` again. */
+export const unreduce = (y: Array, x: ShapedArray, axes: readonly number[]) =>
+  broadcastInDim(
+    y,
+    x.shape,
+    x.shape.map((_, i) => i).filter((i) => !axes.includes(i)),
+  );
+
+export type ReduceParams = { axes: readonly number[] };
+
+/**
+ * ONNX reduction over `axes` (bool through int32, which ONNX Runtime's reductions hold). Where
+ * ONNX Runtime parts from numpy it is corrected: an empty reduction is the identity, max and min
+ * propagate NaN, and an int32 product (which saturates there) stays in JavaScript, where it wraps.
+ */
+const onnxReduce =
+  (type: string, init: (d: DType) => number): Primitive<ReduceParams>['onnx'] =>
+  (e, [x], { axes }, { ins: [a], outs: [out] }) => {
+    if (axes.some((ax) => a.shape[ax] === 0)) {
+      const fill = allocate(a.dtype, sizeOf(out.shape)).fill(init(a.dtype));
+      return [e.constant(fill, a.dtype, out.shape)];
+    }
+    if (type === 'ReduceProd' && a.dtype !== 'float32')
+      throw new UnlowerableError(`reduce_prod: ONNX Runtime saturates ${a.dtype} products; numpy wraps`);
+    if (type === 'ReduceSum' && a.dtype !== 'float32') {
+      // ONNX Runtime saturates int32 sums; an int64 sum cast back wraps, as numpy's int32 sum does.
+      const wide = e.op('ReduceSum', [e.op('Cast', [x], { to: e.elemType('int64') }), e.ints(axes)], { keepdims: 0 });
+      return [e.op('Cast', [wide], { to: e.elemType(a.dtype === 'bool' ? 'int32' : a.dtype) })];
+    }
+    if (a.dtype !== 'bool') {
+      const r = e.op(type, [x, e.ints(axes)], { keepdims: 0 });
+      if (type === 'ReduceSum' || type === 'ReduceProd' || a.dtype !== 'float32') return [r];
+      const nan = e.op('ReduceMax', [e.op('Cast', [e.op('IsNaN', [x])], { to: e.elemType('int32') }), e.ints(axes)], {
+        keepdims: 0,
+      });
+      return [e.op('Where', [e.op('Cast', [nan], { to: e.elemType('bool') }), e.constant(NaN, 'float32'), r])];
+    }
+    const r = e.op(type, [e.op('Cast', [x], { to: e.elemType('int32') }), e.ints(axes)], { keepdims: 0 });
+    return [e.op('Cast', [r], { to: e.elemType('bool') })];
+  };
+
+export function reduction(
+  name: string,
+  init: (d: DType) => number,
+  step: (a: number, b: number) => number,
+  dtypes: DType[],
+  rules: Partial<Primitive<ReduceParams>>,
+): Primitive<ReduceParams> {
+  const prim: Primitive<ReduceParams> = definePrimitive({
+    name,
+    props: { kernel: true },
+    abstractEval([x], { axes }) {
+      checkDType(name, x.dtype, dtypes);
+      return [{ shape: checkAxes(name, x, axes), dtype: x.dtype }];
+    },
+    impl: ([x], { axes }) => [reduceKernel(x, axes, init(x.dtype), step, x.dtype)],
+    batch([x], [d], { axes }) {
+      const bd = d as number;
+      const moved = axes.map((a) => (a >= bd ? a + 1 : a));
+      const outDim = bd - moved.filter((a) => a < bd).length;
+      return [[bind1(prim, [x], { axes: moved })], [outDim]];
+    },
+    onnx: onnxReduce(
+      (
+        {
+          reduce_sum: 'ReduceSum',
+          reduce_max: 'ReduceMax',
+          reduce_min: 'ReduceMin',
+          reduce_prod: 'ReduceProd',
+        } as Record<string, string>
+      )[name],
+      init,
+    ),
+    ...rules,
+  });
+  return prim;
+}
+
+export const numeric: DType[] = ['float32', 'float16', 'int32', 'uint32'];
+export const lowest = (d: DType) => (d === 'float32' || d === 'float16' ? -Infinity : d === 'int32' ? -2147483648 : 0);
+export const highest = (d: DType) =>
+  d === 'float32' || d === 'float16' ? Infinity : d === 'int32' ? 2147483647 : d === 'uint32' ? 4294967295 : 1;
+
+export const reduceSumP = reduction(
+  'reduce_sum',
+  () => 0,
+  (a, b) => a + b,
+  numeric,
+  {
+    props: { linear: true, kernel: true },
+    jvp: ([x], [t], p) => [[reduceSum(x, p.axes)], [reduceSum(t, p.axes)]],
+    transpose: ([ct], [x], { axes }) => [unreduce(ct, x.aval, axes)],
+  },
+);
+
+/** lax.reduceSum: the strict primitive (equal shapes and dtypes, no broadcasting). @category lax */
+export const reduceSum = (x: Array, axes: readonly number[]) =>
+  axes.length === 0 ? x : bind1(reduceSumP, [x], { axes: [...axes] });
+
+/** Moves the batch axis of `x` from `from` to `to` (broadcasting an unbatched value). */
+export function moveBatchAxis(x: Array, from: BatchDim, to: number, axisSize: number): Array {
+  if (from === null) {
+    const shape = [...x.shape];
+    shape.splice(to, 0, axisSize);
+    const dims = x.shape.map((_, i) => (i < to ? i : i + 1));
+    return broadcastInDim(x, shape, dims);
+  }
+  if (from === to) return x;
+  const perm = x.shape.map((_, i) => i).filter((i) => i !== from);
+  perm.splice(to, 0, from);
+  return transpose(x, perm);
+}

@@ -18,8 +18,8 @@ import {
 } from '../core/primitive.js';
 import { type Shape, shapesEqual, sizeOf, stridesOf } from '../core/shape.js';
 import { bind1 } from '../core/trace.js';
-import { fmt, moveBatchAxis } from './util.js';
-import { onnxTranspose, reshapeP, transposeP } from './views.js';
+import { fmt } from './util.js';
+import { onnxTranspose, reshapeP, transposeP, moveBatchAxis } from './views.js';
 
 export interface WindowParams {
   window: readonly number[];

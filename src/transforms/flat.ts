@@ -6,26 +6,18 @@
 import { Array } from '../core/array.js';
 import { DTypeError } from '../core/errors.js';
 import { isFloat } from '../core/dtype.js';
-import { type TreeDef, flatten, unflatten } from '../tree.js';
-import { asArray } from '../np/convert.js';
+import { type TreeDef, flatten, leafPaths as treeLeafPaths, unflatten } from '../tree.js';
+import { toArray } from '../core/convert.js';
 
 /** Flattens `args` into array leaves (numbers become float32 arrays). */
 export function flattenArgs(args: unknown[]): [Array[], TreeDef] {
   const [leaves, def] = flatten<unknown>(args);
-  return [leaves.map((l) => (l instanceof Array ? l : asArray(l as number))), def];
+  return [leaves.map((l) => (l instanceof Array ? l : toArray(l, 'flatten'))), def];
 }
 
 /** Paths of the leaves of a structure, as `args[0].w` strings, for error messages. */
-export function leafPaths(def: TreeDef, root = 'args'): string[] {
-  const out: string[] = [];
-  const go = (d: TreeDef, p: string) => {
-    if (d.kind === 'leaf') out.push(p);
-    else if (d.kind === 'array') d.children.forEach((c, i) => go(c, `${p}[${i}]`));
-    else if (d.kind === 'object') d.children.forEach((c, i) => go(c, `${p}.${d.keys[i]}`));
-  };
-  go(def, root);
-  return out;
-}
+export const leafPaths = (def: TreeDef, root = 'args'): string[] =>
+  treeLeafPaths(def).map((p) => root + p.map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`)).join(''));
 
 /** A function on flat leaves from a function on trees; `outDef()` tells the output structure after a call. */
 export function flatFn(
@@ -37,7 +29,7 @@ export function flatFn(
     fn: (...leaves) => {
       const [res, def] = flatten<unknown>(f(...unflatten(inDef, leaves)));
       out = def;
-      return res.map((l) => (l instanceof Array ? l : asArray(l as number)));
+      return res.map((l) => (l instanceof Array ? l : toArray(l, 'flatten')));
     },
     outDef: () => out!,
   };

@@ -9,9 +9,8 @@ import { DTypeError, ShapeError } from '../core/errors.js';
 import type { Graph } from '../core/ir.js';
 import { UndefinedPrimal } from '../core/primitive.js';
 import { evalGraph, traceToGraph } from '../core/staging.js';
-import { fullLike, zerosLike, reshape } from '../primitives/index.js';
+import { cast, eq, fullLike, iota, zerosLike, reshape } from '../primitives/index.js';
 import { type TreeDef, unflatten } from '../tree.js';
-import { eye } from '../np/creation.js';
 import { flatFn, flattenArgs, leafPaths, requireFloat } from './flat.js';
 import { jvpFlat } from './jvp.js';
 import { partialEval } from './partial.js';
@@ -185,15 +184,11 @@ export function grad<F extends (...args: any[]) => any, const O extends GradOpti
 }
 
 /** Identity basis of a shape: `[size, ...shape]`. */
-const basis = (a: ShapedArray) =>
-  reshape(
-    eye(
-      a.shape.reduce((x, y) => x * y, 1),
-      undefined,
-      { dtype: a.dtype },
-    ),
-    [a.shape.reduce((x, y) => x * y, 1), ...a.shape],
-  );
+function basis(a: ShapedArray): Array {
+  const n = a.shape.reduce((x, y) => x * y, 1);
+  const eye = cast(eq(iota([n, n], 'int32', 0), iota([n, n], 'int32', 1)), a.dtype);
+  return reshape(eye, [n, ...a.shape]);
+}
 
 /**
  * Jacobian by forward mode (one jvp per input element, vmapped). For `f: R^[in] -> R^[out]`

@@ -4,6 +4,7 @@
  * @module
  */
 import { Array, ConcreteArray, type ShapedArray, avalString, weakConstants } from '../core/array.js';
+import { toArray } from '../core/convert.js';
 import { ValueError } from '../core/errors.js';
 import { type Eqn, Graph, Var, typecheckGraph } from '../core/ir.js';
 import { type Primitive, UndefinedPrimal, definePrimitive } from '../core/primitive.js';
@@ -11,7 +12,6 @@ import { shapesEqual } from '../core/shape.js';
 import { type ClosedGraph, evalGraph, interpret, traceToGraph } from '../core/staging.js';
 import { Tracer, bind } from '../core/trace.js';
 import { type TreeDef, flatten, signature, unflatten } from '../tree.js';
-import { asArray } from '../np/convert.js';
 import { cse, dce, simplify } from './passes.js';
 import { type PartialGraphs, partialEval, partialEvalRules } from './partial.js';
 import { backwardPass } from './transpose.js';
@@ -216,7 +216,7 @@ function stageCall(f: (...args: any[]) => unknown, args: unknown[], statics: Set
         );
         const [outs, od] = flatten<unknown>(f(...args.map((a, i) => (statics.has(i) ? a : rebuilt[i]))));
         outDef = od;
-        return outs.map((o) => (o instanceof Array ? o : asArray(o as number)));
+        return outs.map((o) => (o instanceof Array ? o : toArray(o, 'jit')));
       },
       arrays.map((a) => a.aval),
     );

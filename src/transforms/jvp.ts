@@ -2,13 +2,12 @@
  * Forward-mode differentiation: each value carries a tangent; primitives apply their jvp rules.
  * @module
  */
-import { Array, type ShapedArray } from '../core/array.js';
+import { Array, ConcreteArray, type ShapedArray } from '../core/array.js';
 import { isFloat } from '../core/dtype.js';
 import { TraceError, ValueError } from '../core/errors.js';
 import { type Params, type Primitive, symbolicZeros } from '../core/primitive.js';
 import { shapesEqual } from '../core/shape.js';
 import { Trace, Tracer, bind, withMainTrace } from '../core/trace.js';
-import { ConcreteArray } from '../core/array.js';
 import { zerosLike } from '../primitives/index.js';
 import { unflatten, structuresEqual, structureString } from '../tree.js';
 import { flatFn, flattenArgs } from './flat.js';

@@ -7,7 +7,7 @@ import { ShapeError, TraceError, ValueError, fmtShape } from '../core/errors.js'
 import type { BatchDim, Params, Primitive } from '../core/primitive.js';
 import { normAxis } from '../core/shape.js';
 import { Trace, Tracer, bind, withMainTrace } from '../core/trace.js';
-import { moveBatchAxis } from '../primitives/util.js';
+import { moveBatchAxis } from '../primitives/views.js';
 import { type TreeDef, flatten, structureString, unflatten } from '../tree.js';
 import { flatFn, flattenArgs, leafPaths } from './flat.js';
 
