@@ -71,7 +71,9 @@ describe('ONNX Runtime backend', () => {
           .map((a) => new Var(a));
         const g = new Graph(ins, [{ prim: row.prim, inputs: ins, params: row.params, outs }], outs);
         const x = backend!.compile(g);
-        expect(x.plan).not.toContain('js');
+        // Integer products stay in JavaScript by design: ONNX Runtime saturates them, numpy wraps.
+        if (/^reduce_prod u?int32/.test(row.label)) expect(x.plan).toContain('js');
+        else expect(x.plan).not.toContain('js');
         const got = x.run(row.inputs as ConcreteArray[]),
           want = interpret(g, row.inputs as ConcreteArray[]);
         got.forEach((o, i) => {

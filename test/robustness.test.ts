@@ -147,6 +147,9 @@ describe('found by the fuzz suite, fixed at the root', () => {
     const big = np.array([2147483647, 5], { dtype: 'int32' });
     for (const y of inJit((a) => np.sum(a), big)) expect((y as Array).item()).toBe(-2147483644);
     for (const y of inJit((a) => np.prod(a), big)) expect((y as Array).item()).toBe(2147483643);
+    // Wrapping at every step, not rounding a float64 product at the end (which gave 0 here).
+    const cube = np.array([2147483647, 2147483647, 2147483647, 3], { dtype: 'int32' });
+    for (const y of inJit((a) => np.prod(a), cube)) expect((y as Array).item()).toBe(2147483645);
     for (const y of inJit((a) => np.sort(a), np.array([3, NaN, 1, 2])))
       expect((y as Array).toArray()).toEqual([1, 2, 3, NaN]);
   });

@@ -88,6 +88,11 @@ describe('emitted WGSL (no device needed)', () => {
     expect(ks.map((k) => k.name)).toEqual(['reduce_max']);
     expect(ks[0].code.slice(ks[0].code.indexOf('@group'))).toMatchSnapshot();
   });
+  it('a long reduction is split into partial reductions of 2^16-element chunks', () => {
+    const ks = kernelsOf((x) => np.sum(x, { axis: [0, 1] }), np.ones([3, 2 ** 16, 2]));
+    expect(ks.map((k) => k.name)).toEqual(['reduce_sum', 'reduce_sum']);
+    expect(kernelsOf((x) => np.sum(x), np.ones([2 ** 16])).length).toBe(1);
+  });
   it('bias and activation fuse into the matrix product as an epilogue', () => {
     const ks = kernelsOf(
       (x, w, b) => nn.functional.relu(np.add(np.matmul(x, w), b)),
@@ -247,6 +252,16 @@ describe('webgpu: fused graphs and training', () => {
     );
     expect(() => g.dataSync()).toThrow(/read asynchronously: use await x.data\(\)/);
   });
+  gpuIt(
+    'reductions of any length: 2^22 + 7 elements into one output (llvmpipe summed 2^22 ones to 131070)',
+    async () => {
+      const n = 2 ** 22 + 7;
+      const x = await up(np.ones([n]));
+      expect((await np.sum(x).data())[0]).toBe(n);
+      expect((await np.max(np.multiply(x, np.array(-1))).data())[0]).toBe(-1);
+      expect((await np.mean(x).data())[0]).toBe(1);
+    },
+  );
   gpuIt('arrays a jitted function makes or closes over go where the program runs', async () => {
     const scale = np.array([1, 10, 100]);
     const f = jit((x: Array) => np.add(np.multiply(x, scale), np.reshape(np.array([[0.5], [0.25]]), [2, 1])));

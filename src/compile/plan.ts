@@ -12,6 +12,8 @@ import { type Eqn, Graph, Var } from '../core/ir.js';
 import { FluxionError } from '../core/errors.js';
 import { registry } from '../core/primitive.js';
 import { traceToGraph } from '../core/staging.js';
+import { bind1 } from '../core/trace.js';
+import * as lax from '../primitives/index.js';
 import { inlineCalls, dce } from '../transforms/passes.js';
 
 /** Emitted as a kernel of its own (kernels/emit.ts has one emitter per such primitive). */
@@ -41,6 +43,11 @@ export function prepareGraph(g: Graph): Graph {
     }
     flat = inlineCalls(new Graph(flat.inVars, eqns, flat.outs), (e) => e.prim.name === 'call');
   }
+  if (flat.eqns.some(isLongReduction))
+    flat = inlineCalls(
+      new Graph(flat.inVars, flat.eqns.flatMap(splitLongReduction), flat.outs),
+      (e) => e.prim.name === 'call',
+    );
   for (const v of [...flat.inVars, ...flat.eqns.flatMap((e) => e.outs)]) {
     if (v.aval.dtype === 'float16')
       throw new FluxionError(
@@ -57,6 +64,50 @@ export function prepareGraph(g: Graph): Graph {
   return dce(flat);
 }
 const callPrim = () => registry.get('call')!;
+
+/**
+ * Elements one output of a reduction kernel may read. One workgroup reduces each output; past
+ * this, a thread's loop runs long enough to come back wrong on some drivers (Mesa's llvmpipe
+ * summed 2^22 ones to 131070), so longer reductions are split into partial reductions.
+ */
+const REDUCTION_CHUNK = 1 << 16;
+const isLongReduction = (e: Eqn): boolean => {
+  const axes = (e.params as { axes?: number[] }).axes;
+  const shape = e.inputs[0]?.aval.shape ?? [];
+  return !!e.prim.props?.reduction && !!axes && axes.reduce((n, a) => n * shape[a], 1) > REDUCTION_CHUNK;
+};
+/**
+ * A long reduction as two: the reduced axes moved last and flattened, padded with the
+ * reduction's identity to whole chunks, reduced per chunk, then across chunks.
+ */
+function splitLongReduction(e: Eqn): Eqn[] {
+  if (!isLongReduction(e)) return [e];
+  const x = e.inputs[0].aval;
+  const axes = (e.params as { axes: number[] }).axes;
+  const kept = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
+  const count = axes.reduce((n, a) => n * x.shape[a], 1);
+  const chunks = Math.ceil(count / REDUCTION_CHUNK);
+  const keptShape = kept.map((i) => x.shape[i]);
+  const identity = e.prim.props!.reduction!.identity(x.dtype);
+  const { graph } = traceToGraph(
+    (a) => {
+      let y = lax.transpose(a, [...kept, ...axes]);
+      y = lax.reshape(y, [...keptShape, count]);
+      y = lax.pad(
+        y,
+        [...kept.map(() => 0), 0],
+        [...kept.map(() => 0), chunks * REDUCTION_CHUNK - count],
+        [...kept.map(() => 0), 0],
+        identity,
+      );
+      y = lax.reshape(y, [...keptShape, chunks, REDUCTION_CHUNK]);
+      y = bind1(e.prim, [y], { axes: [kept.length + 1] });
+      return [bind1(e.prim, [y], { axes: [kept.length] })];
+    },
+    [x],
+  );
+  return [{ prim: callPrim(), params: { graph, name: e.prim.name }, inputs: e.inputs, outs: e.outs }];
+}
 
 /**
  * Which variables get buffers: graph inputs and outputs, kernel-primitive results, and values

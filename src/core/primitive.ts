@@ -53,6 +53,11 @@ export interface Primitive<P extends Params = any> {
     kernel?: boolean;
     /** Applies the staged graph in its params (jit's call): backends compile that graph whole. */
     staged?: boolean;
+    /**
+     * A reduction over `params.axes` with this identity (0 for sum, -inf for max...): backends may
+     * split a long one into partial reductions of padded chunks.
+     */
+    reduction?: { identity: (dtype: DType) => number };
   };
 }
 

@@ -53,7 +53,7 @@ export const reduceMinP: Primitive<ReduceParams> = reduction(
 export const reduceProdP: Primitive<ReduceParams> = reduction(
   'reduce_prod',
   () => 1,
-  (a, b) => a * b,
+  (a, b, d) => (d === 'int32' || d === 'uint32' ? Math.imul(a, b) : a * b), // integers wrap at every step
   numeric,
   {
     // d(prod)/dx_i = prod of the others, computed without dividing so zeros are handled.

@@ -483,7 +483,7 @@ function reduceKernel(
   x: ConcreteArray,
   axes: readonly number[],
   init: number,
-  step: (acc: number, v: number) => number,
+  step: (acc: number, v: number, dtype: DType) => number,
   dtype: DType,
 ): ConcreteArray {
   const kept = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
@@ -501,7 +501,7 @@ function reduceKernel(
   for (let o = 0; o < n; o++) {
     let acc = init;
     for (let r = 0; r < m; r++) {
-      acc = step(acc, src[off]);
+      acc = step(acc, src[off], dtype);
       off = advance(idx, shape, strides, off);
     }
     out[o] = coerce(dtype, acc);
@@ -522,7 +522,7 @@ export type ReduceParams = { axes: readonly number[] };
 /**
  * ONNX reduction over `axes` (bool through int32, which ONNX Runtime's reductions hold). Where
  * ONNX Runtime parts from numpy it is corrected: an empty reduction is the identity, max and min
- * propagate NaN, and an int32 product (which saturates there) stays in JavaScript, where it wraps.
+ * propagate NaN, integer sums wrap, and integer products (which saturate there) stay in JavaScript.
  */
 const onnxReduce =
   (type: string, init: (d: DType) => number): Primitive<ReduceParams>['onnx'] =>
@@ -532,10 +532,10 @@ const onnxReduce =
       return [e.constant(fill, a.dtype, out.shape)];
     }
     if (type === 'ReduceProd' && a.dtype !== 'float32')
-      throw new UnlowerableError(`reduce_prod: ONNX Runtime saturates ${a.dtype} products; numpy wraps`);
+      throw new UnlowerableError(`reduce_prod: ONNX Runtime saturates ${a.dtype} (and int64) products; numpy wraps`);
     if (type === 'ReduceSum' && a.dtype !== 'float32') {
       // ONNX Runtime saturates int32 sums; an int64 sum cast back wraps, as numpy's int32 sum does.
-      const wide = e.op('ReduceSum', [e.op('Cast', [x], { to: e.elemType('int64') }), e.ints(axes)], { keepdims: 0 });
+      const wide = e.op(type, [e.op('Cast', [x], { to: e.elemType('int64') }), e.ints(axes)], { keepdims: 0 });
       return [e.op('Cast', [wide], { to: e.elemType(a.dtype === 'bool' ? 'int32' : a.dtype) })];
     }
     if (a.dtype !== 'bool') {
@@ -553,13 +553,12 @@ const onnxReduce =
 export function reduction(
   name: string,
   init: (d: DType) => number,
-  step: (a: number, b: number) => number,
+  step: (a: number, b: number, dtype: DType) => number,
   dtypes: DType[],
   rules: Partial<Primitive<ReduceParams>>,
 ): Primitive<ReduceParams> {
   const prim: Primitive<ReduceParams> = definePrimitive({
     name,
-    props: { kernel: true },
     abstractEval([x], { axes }) {
       checkDType(name, x.dtype, dtypes);
       return [{ shape: checkAxes(name, x, axes), dtype: x.dtype }];
@@ -583,6 +582,7 @@ export function reduction(
       init,
     ),
     ...rules,
+    props: { kernel: true, reduction: { identity: init }, ...rules.props },
   });
   return prim;
 }
