@@ -1,7 +1,7 @@
 // Regression tests for silent wrong answers found by fuzzing (issue 11's list): each asserts the
 // numpy/JAX result, eagerly and under jit (the ONNX Runtime path on the CPU).
 import { describe, expect, it } from 'vitest';
-import { type Array, FluxionError, grad, io, jit, nn, np } from '../src/index.js';
+import { type Array, FluxionError, grad, io, jit, nn, np, vmap } from '../src/index.js';
 
 const both = (f: () => Array) => [f(), jit(f)()];
 
@@ -189,5 +189,36 @@ describe('found by the fuzz suite, fixed at the root', () => {
     expect(np.zerosLike(3).shape).toEqual([]);
     expect(np.onesLike([[1, 2]]).toArray()).toEqual([[1, 1]]);
     expect(np.zeros([0, 1e12]).shape).toEqual([0, 1e12]); // empty, so valid (as in numpy)
+  });
+});
+
+describe('integers and batched indexing', () => {
+  it('JS numbers past int32 are errors, not silent wraps; arange counts integers exactly', () => {
+    expect(() => np.multiply(3e9, 2)).toThrow(/multiply: 3000000000 does not fit in int32/);
+    expect(() => np.add(np.array([1], { dtype: 'int32' }), 3e9)).toThrow(FluxionError);
+    expect(() => np.array([3e9], { dtype: 'int32' })).toThrow(/does not fit in int32/);
+    expect(np.add(np.array([1.5]), 3e9).toArray()).toEqual([3e9]); // float32 holds it
+    expect(np.arange(16777217, 16777221).toArray()).toEqual([16777217, 16777218, 16777219, 16777220]);
+    expect(() => np.arange(2147483640, 2147483650)).toThrow(/arange: 2147483649 does not fit in int32/);
+    expect(() => np.arange(0, Infinity)).toThrow(/finite/);
+  });
+  it('vmap of take/takeAlongAxis clamps out-of-range indices within each batch row', () => {
+    const x = np.array([
+      [1, 2, 3],
+      [10, 20, 30],
+    ]);
+    const idx = np.array(
+      [
+        [5, 0],
+        [-9, 2],
+      ],
+      { dtype: 'int32' },
+    );
+    const rows = [0, 1].map((b) => np.takeAlongAxis(np.slice(x, b), np.slice(idx, b), 0).toArray());
+    expect(vmap((r: Array, i: Array) => np.takeAlongAxis(r, i, 0))(x, idx).toArray()).toEqual(rows);
+    expect(rows).toEqual([
+      [3, 1],
+      [10, 30],
+    ]);
   });
 });

@@ -15,6 +15,7 @@ import {
   GpuArray,
   download,
   initWebGPU,
+  probeWebGPU,
   runGraph,
   runPrimitive,
   upload,
@@ -88,9 +89,13 @@ function eagerOnGraphBackend(prim: Primitive, args: Array[], params: Params): Ar
   return executableFor(g).run(args as ConcreteArray[]);
 }
 
-/** The backends available here (WebGPU only if an adapter exists), best first. @category Backends */
+/**
+ * The backends available here (WebGPU only if an adapter exists), best first. Listing them does
+ * not start Dawn in this process (see {@link probeWebGPU}); using WebGPU does.
+ * @category Backends
+ */
 export async function devices(): Promise<{ name: BackendName; description: string }[]> {
-  const g = await initWebGPU();
+  const g = await probeWebGPU();
   const onCpu = {
     name: 'cpu' as const,
     description: cpuGraphBackend().name === 'onnx' ? 'ONNX Runtime (native CPU kernels)' : 'JavaScript CPU kernels',
@@ -193,4 +198,4 @@ if (typeof process !== 'undefined' && process.env?.FLUXION_BACKEND) {
   else if (b !== 'cpu') throw new ValueError(`FLUXION_BACKEND=${b} is not a backend (cpu or webgpu)`);
 }
 
-export { GpuArray, initWebGPU, webgpuMemoryStats, PendingArray, initOnnxRuntimeWeb };
+export { GpuArray, initWebGPU, probeWebGPU, webgpuMemoryStats, PendingArray, initOnnxRuntimeWeb };

@@ -165,12 +165,26 @@ function segment(run: Indexed[], lastUse: Map<number, number>, rt: Runtime): Ste
   }
 }
 
+/**
+ * ONNX Runtime sessions hold native memory the garbage collector cannot see: an executable's
+ * sessions are disposed when the executable is collected (a jit made per call would otherwise
+ * leak one session each).
+ */
+const sessionsOf = new FinalizationRegistry<{ dispose?: () => void }[]>((sessions) => {
+  for (const s of sessions) s.dispose?.();
+});
+
 class OnnxExecutable implements Executable {
   constructor(
     private readonly graph: Graph,
     private readonly steps: Step[],
     private readonly rt: Runtime,
-  ) {}
+  ) {
+    sessionsOf.register(
+      this,
+      steps.flatMap((s) => (s.kind === 'onnx' ? [s.session as { dispose?: () => void }] : [])),
+    );
+  }
 
   run(args: ConcreteArray[]): ConcreteArray[] {
     const env = new Map<number, ConcreteArray>();

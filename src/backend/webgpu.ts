@@ -97,6 +97,39 @@ export async function initWebGPU(): Promise<WebGPUDevice | null> {
   return current;
 }
 
+/**
+ * The adapter {@link initWebGPU} would get, without starting Dawn in this process: in Node the
+ * probe runs in a child process, so that the driver chatter Dawn prints on stderr (Vulkan and
+ * XDG warnings) stays out of runs that end up on the CPU. In browsers, initWebGPU itself.
+ */
+export async function probeWebGPU(): Promise<{ adapterInfo: string; software: boolean } | null> {
+  if (current) return current;
+  const proc = (globalThis as { process?: NodeJS.Process }).process;
+  const childProcess = proc?.getBuiltinModule?.('node:child_process') as
+    typeof import('node:child_process') | undefined;
+  if ((globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu || !proc || !childProcess) return initWebGPU();
+  const script = [
+    `const { initWebGPU } = await import(${JSON.stringify(import.meta.url)});`,
+    `const g = await initWebGPU();`,
+    `console.log(JSON.stringify(g && { adapterInfo: g.adapterInfo, software: g.software }));`,
+    `process.exit(0);`,
+  ].join('\n');
+  return new Promise((resolve) =>
+    childProcess.execFile(
+      proc.execPath,
+      [...proc.execArgv, '--input-type=module', '-e', script],
+      { timeout: 60_000, env: { ...proc.env, FLUXION_BACKEND: '' } },
+      (_, stdout) => {
+        try {
+          resolve(JSON.parse(String(stdout).trim().split('\n').pop() ?? 'null'));
+        } catch {
+          resolve(null);
+        }
+      },
+    ),
+  );
+}
+
 /** The device, or an error telling how to get one. */
 export function gpu(): WebGPUDevice {
   if (!current)

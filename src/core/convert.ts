@@ -14,12 +14,22 @@ export const weakKind = (x: number | boolean): 'int' | 'float' | 'bool' =>
 const describe = (x: unknown) =>
   x === null ? 'null' : typeof x === 'string' ? `the string ${JSON.stringify(x.slice(0, 20))}` : typeof x;
 
+const RANGE: Partial<Record<DType, [number, number]>> = { int32: [-(2 ** 31), 2 ** 31 - 1], uint32: [0, 2 ** 32 - 1] };
+/** `v` if an integer dtype can hold it; a JS number past its range is an error, not a silent wrap (as in JAX). */
+function fits(op: string, v: number, dtype: DType): number {
+  const r = RANGE[dtype];
+  if (r && Number.isFinite(v) && (Math.trunc(v) < r[0] || Math.trunc(v) > r[1]))
+    throw new ValueError(`${op}: ${v} does not fit in ${dtype} (${r[0]} to ${r[1]})`);
+  return v;
+}
+
 /** A JS scalar or list as an array, or an error naming `op` and what it got (strings, null, objects are not arrays). */
 export function fromJs(op: string, x: unknown, dtype?: DType): Array {
   if (globalThis.Array.isArray(x)) return fromNested(x as NestedArray, dtype);
   if (typeof x !== 'number' && typeof x !== 'boolean')
     throw new DTypeError(`${op}: expected an array, a nested list, a number or a boolean, got ${describe(x)}`);
-  return ConcreteArray.scalar(Number(x), dtype ?? defaultDType(x));
+  const dt = dtype ?? defaultDType(x);
+  return ConcreteArray.scalar(fits(op, Number(x), dt), dt);
 }
 
 /** The dtype a JS value gets when nothing else decides: numbers are float32 (as in tfjs). */
@@ -40,7 +50,7 @@ export function fromNested(data: NestedArray, dtype?: DType): Array {
   const buf = allocate(dt, expected);
   flat.forEach((v, i) => {
     if (v instanceof Array) buf[i] = coerce(dt, v.item());
-    else if (typeof v === 'number' || typeof v === 'boolean') buf[i] = coerce(dt, Number(v));
+    else if (typeof v === 'number' || typeof v === 'boolean') buf[i] = coerce(dt, fits('array', Number(v), dt));
     else throw new ValueError(`array: element ${i} is ${JSON.stringify(v)}, not a number or boolean`);
   });
   return new ConcreteArray(buf, shape, dt);

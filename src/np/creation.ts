@@ -65,10 +65,17 @@ export function arange(start: number, stop?: number, step = 1, opts?: DTypeOpt):
   const o = checkOptions('arange', dtypeOpt, opts);
   if (stop === undefined) [start, stop] = [0, start];
   if (step === 0) throw new ValueError('arange: step must not be zero');
+  if (![start, stop, step].every(Number.isFinite))
+    throw new ValueError(`arange: start, stop and step must be finite numbers, got ${start}, ${stop}, ${step}`);
   const n = Math.max(0, Math.ceil((stop - start) / step));
   const dtype = o.dtype ?? ([start, stop, step].every(Number.isInteger) ? 'int32' : 'float32');
-  const i = P.iota([n], 'float32', 0);
-  return P.cast(P.add(P.mul(i, P.fullLike(i, step)), P.fullLike(i, start)), dtype);
+  // Integers are counted in int32 (float32 would lose them past 2^24); the ends must fit.
+  const count = dtype === 'int32' || dtype === 'uint32' ? dtype : 'float32';
+  const i = P.iota([n], count, 0);
+  if (count !== 'float32' && n > 0) asArray(start + (n - 1) * step, count, 'arange');
+  const from = asArray(start, count, 'arange'),
+    by = asArray(step, count, 'arange');
+  return P.cast(P.add(P.mul(i, P.broadcastInDim(by, [n], [])), P.broadcastInDim(from, [n], [])), dtype);
 }
 
 /** `num` evenly spaced values from `start` to `stop` (inclusive unless `endpoint: false`). @category Creation */

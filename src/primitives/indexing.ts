@@ -19,7 +19,7 @@ import { type Shape, shapesEqual, sizeOf } from '../core/shape.js';
 import { bind1 } from '../core/trace.js';
 import { fmt } from './util.js';
 import { iota, reshape, moveBatchAxis } from './views.js';
-import { add, mul, fullLike, zerosLike } from './elementwise.js';
+import { add, fullLike, max, min, mul, zerosLike } from './elementwise.js';
 
 type AxisParams = { axis: number };
 
@@ -55,9 +55,12 @@ function mergeBatchIntoAxis(x: Array, dx: BatchDim, idx: Array, di: BatchDim, ax
   const xb = moveBatchAxis(x, dx, axis, size); // [pre, B, A, post]
   const a = xb.shape[axis + 1];
   const merged = reshape(xb, [...xb.shape.slice(0, axis), size * a, ...xb.shape.slice(axis + 2)]);
+  // Indices are clamped to their own row first, as gather and scatter clamp: an out-of-range index
+  // must not reach a neighbouring batch element's row.
   const ib = moveBatchAxis(idx, di, 0, size);
+  const clamped = min(max(ib, zerosLike(ib)), fullLike(ib, Math.max(0, a - 1)));
   const offsets = mul(iota(ib.shape, 'int32', 0), fullLike({ shape: ib.shape, dtype: 'int32' }, a));
-  return { merged, idx: add(ib, offsets), a };
+  return { merged, idx: add(clamped, offsets), a };
 }
 
 export const gatherP: Primitive<AxisParams> = definePrimitive({
