@@ -61,7 +61,7 @@ const lenetInit = lenet.init(random.key(8), [64, 1, 28, 28]);
 const adam = optim.adam(1e-3);
 const lenetX = random.normal(random.key(9), [64, 1, 28, 28]),
   lenetY = np.remainder(np.arange(64), 10).astype('int32');
-const lenetStep = (p: unknown, o: unknown, x: Array, y: Array) => {
+const lenetStep = (p: unknown, o: optim.ChainState, x: Array, y: Array) => {
   const [l, g] = valueAndGrad((q: unknown) =>
     nn.softmaxCrossEntropy(lenet.apply(q, lenetInit.state, x, { training: true }).y, y),
   )(p);

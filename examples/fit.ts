@@ -7,7 +7,7 @@ const ys = np.sin(xs);
 const { params: p0 } = model.init(random.key(0), [128, 1]);
 const opt = optim.adam(0.02);
 
-const step = jit((params: unknown, state: unknown) => {
+const step = jit((params: unknown, state: optim.ChainState) => {
   const [loss, grads] = valueAndGrad((p: unknown) => nn.mse(model.apply(p, {}, xs).y as Array, ys))(params);
   const { updates, state: s } = opt.update(grads, state, params);
   return { params: optim.applyUpdates(params, updates), state: s, loss };

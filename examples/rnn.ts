@@ -5,7 +5,7 @@ import { type Array, jit, nn, np, optim, random, valueAndGrad } from '../src/ind
 
 const [T, N] = [10, 32];
 const model = nn.serial({ rnn: nn.rnn(nn.lstmCell(16), { batchFirst: true }), head: nn.dense(1) });
-const { params: p0 } = model.init(random.key(0), [N, T, 1]);
+const { params: p0, state: s0 } = model.init(random.key(0), [N, T, 1]);
 const opt = optim.adam(0.01);
 
 const batch = (k: number) => {
@@ -13,8 +13,8 @@ const batch = (k: number) => {
   const y = np.cumsum(x, { axis: 1 });
   return { x, y };
 };
-const step = jit((params: unknown, state: unknown, x: Array, y: Array) => {
-  const [loss, grads] = valueAndGrad((p: unknown) => nn.mse(model.apply(p, {}, x).y as Array, y))(params);
+const step = jit((params: typeof p0, state: optim.ChainState, x: Array, y: Array) => {
+  const [loss, grads] = valueAndGrad((p: typeof p0) => nn.mse(model.apply(p, s0, x).y as Array, y))(params);
   const { updates, state: s } = opt.update(grads, state, params);
   return { params: optim.applyUpdates(params, updates), state: s, loss };
 });

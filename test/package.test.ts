@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { haveChromium, runPage } from './chromium.js';
 
 const root = process.cwd();
 const bin = (name: string) => join(root, 'node_modules', '.bin', name);
@@ -114,11 +115,11 @@ describe('the packed package, installed into a fresh project', () => {
     });
   }
 
-  it('(c) bundles for browsers with esbuild and no extra flags', () => {
+  it('(c) bundles for browsers with esbuild and no extra flags, and the bundle runs in Chromium', async (ctx) => {
     writeFileSync(
       join(consumer, 'page.js'),
       "import { jit, grad, np } from 'fluxion';\n" +
-        'window.result = jit(grad((x) => np.sum(np.sin(x))))(np.array([0, 1])).dataSync();\n',
+        'window.result = Array.from(jit(grad((x) => np.sum(np.sin(x))))(np.array([0, 1])).dataSync());\n',
     );
     run(
       bin('esbuild'),
@@ -127,7 +128,10 @@ describe('the packed package, installed into a fresh project', () => {
     );
     const bundle = readFileSync(join(consumer, 'bundle.js'), 'utf8');
     expect(bundle).not.toMatch(/from ["']node:|require\(["']webgpu/);
-  });
+    if (!haveChromium('running the bundle')) return ctx.skip();
+    const result = await runPage(consumer, '<!doctype html><script type="module" src="bundle.js"></script>');
+    expect(result).toEqual([1, Math.fround(Math.cos(1))]); // d/dx sum(sin x) = cos x
+  }, 120_000);
 
   it('states the Node version its code needs', () => {
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));

@@ -1,6 +1,19 @@
 // Type tests, checked by `tsc` in `npm test` (never run): transforms carry the user's types, so
 // mistakes that used to compile now fail. Each @ts-expect-error line must stay an error.
-import { type Array, type NDArray, grad, jit, jvp, np, valueAndGrad, vjp, vmap } from '../src/index.js';
+import {
+  type Array,
+  type NDArray,
+  grad,
+  jit,
+  jvp,
+  nn,
+  np,
+  optim,
+  random,
+  valueAndGrad,
+  vjp,
+  vmap,
+} from '../src/index.js';
 
 const params = { w: np.ones([2]), b: np.zeros([]) };
 const x = np.ones([2]);
@@ -43,3 +56,24 @@ const [y, back] = vjp(loss, params, x);
 export const yv: Array = y,
   ct: Array = back(np.ones([]))[0].w;
 export const tangentOut: Array = jvp(loss, [params, x], [params, x])[1];
+
+// Layers and optimizers: params, state and optimizer state are named types.
+const layer = nn.dense(3);
+const dense = layer.init(random.key(0), [2, 4]);
+export const weight: Array = dense.params.weight;
+// @ts-expect-error: a dense layer has no such param
+export const wieght = dense.params.wieght;
+const bn = nn.batchNorm().init(random.key(0), [2, 3, 4, 4]);
+export const runningMean: Array = bn.state.running_mean;
+// @ts-expect-error: batch norm's state uses PyTorch's names
+export const camel = bn.state.runningMean;
+const opt = optim.adam(1e-3);
+export const optState: optim.ChainState = opt.init(dense.params);
+// @ts-expect-error: an optimizer state is a chain of link states, not a record
+export const mu = opt.init(dense.params).mu;
+
+// serial over named layers infers its params' structure.
+const mlp = nn.serial({ fc1: nn.dense(8), act: nn.relu, fc2: nn.dense(2) }).init(random.key(0), [1, 4]);
+export const fc2: Array = mlp.params.fc2.weight;
+// @ts-expect-error: no layer of that name
+export const fc9 = mlp.params.fc9;

@@ -41,6 +41,13 @@ export interface Layer<P = any, S = any> {
   readonly inputShape?: readonly number[];
 }
 
+/** The params of each named layer of a record: what {@link serial} and {@link module} build. @category Layers */
+export type ParamsOf<R extends Record<string, Layer>> = {
+  [K in keyof R]: R[K] extends Layer<infer P, any> ? P : never;
+};
+/** The state of each named layer of a record. @category Layers */
+export type StateOf<R extends Record<string, Layer>> = { [K in keyof R]: R[K] extends Layer<any, infer S> ? S : never };
+
 /** Output shape of an array function on inputs of `inShape` (traced abstractly, nothing computed). */
 export function shapeOf(fn: (x: Array) => Array, inShape: readonly number[]): number[] {
   return [...traceToGraph((x) => [fn(x)], [{ shape: inShape, dtype: 'float32' }]).graph.outAvals[0].shape];
@@ -74,6 +81,8 @@ function entries(layers: readonly Layer[] | Record<string, Layer>): [string, Lay
  * @example const mlp = serial(dense(128), relu, dense(10));
  * @category Combinators
  */
+export function serial<R extends Record<string, Layer>>(layers: R): Layer<ParamsOf<R>, StateOf<R>>;
+export function serial(...layers: Layer[]): Layer;
 export function serial(...args: Layer[] | [Record<string, Layer>]): Layer {
   const list =
     args.length === 1 && !('init' in args[0]) ? entries(args[0] as Record<string, Layer>) : entries(args as Layer[]);

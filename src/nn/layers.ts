@@ -40,6 +40,18 @@ function weightAndBias(
 
 // ---------------------------------------------------------------- dense, embedding, flatten
 
+/** Params of a layer with a weight and an optional bias (dense, convolutions). @category Layers */
+export interface WeightBias {
+  weight: Array;
+  bias?: Array;
+}
+/** Batch norm's state, with PyTorch's names. @category Layers */
+export interface BatchNormState {
+  running_mean: Array;
+  running_var: Array;
+  num_batches_tracked: Array;
+}
+
 /** Options of {@link dense}. @category Layers */
 export interface DenseOptions {
   bias?: boolean;
@@ -51,7 +63,7 @@ export interface DenseOptions {
  * @example dense(10).init(key, [32, 784]).outShape // [32, 10]
  * @category Layers
  */
-export function dense(outFeatures: number, opts?: DenseOptions): Layer {
+export function dense(outFeatures: number, opts?: DenseOptions): Layer<WeightBias, {}> {
   const o = checkOptions('dense', { bias: t.boolean, init: initCodec, biasInit: initCodec }, opts);
   return {
     name: 'dense',
@@ -104,7 +116,7 @@ function convLayer(
   outChannels: number,
   kernelSize: number | number[],
   opts?: ConvLayerOptions,
-): Layer {
+): Layer<WeightBias, {}> {
   const o = checkOptions(name, convProps, opts);
   const k = tuple(kernelSize, r, 1);
   const groups = o.groups ?? 1;
@@ -149,10 +161,13 @@ function convLayer(
   };
 }
 /** 2-d convolution layer, `weight [O, C/groups, kH, kW]` (OIHW). @example conv2d(6, 5, {padding: 2}) @category Layers */
-export const conv2d = (outChannels: number, kernelSize: number | number[], opts?: ConvLayerOptions): Layer =>
-  convLayer('conv2d', 2, outChannels, kernelSize, opts);
+export const conv2d = (
+  outChannels: number,
+  kernelSize: number | number[],
+  opts?: ConvLayerOptions,
+): Layer<WeightBias, {}> => convLayer('conv2d', 2, outChannels, kernelSize, opts);
 /** 1-d convolution layer, `weight [O, C/groups, K]`. @category Layers */
-export const conv1d = (outChannels: number, kernelSize: number, opts?: ConvLayerOptions): Layer =>
+export const conv1d = (outChannels: number, kernelSize: number, opts?: ConvLayerOptions): Layer<WeightBias, {}> =>
   convLayer('conv1d', 1, outChannels, kernelSize, opts);
 
 /** Options of {@link convTranspose2d}. @category Layers */
@@ -290,7 +305,11 @@ export const globalMaxPool: Layer = lambda('globalMaxPool', F.globalMaxPool);
  * training uses batch statistics and returns updated running ones.
  * @category Layers
  */
-export function batchNorm(opts?: { momentum?: number; eps?: number; affine?: boolean }): Layer {
+export function batchNorm(opts?: {
+  momentum?: number;
+  eps?: number;
+  affine?: boolean;
+}): Layer<Partial<WeightBias>, BatchNormState> {
   const o = checkOptions('batchNorm', { momentum: t.number, eps: t.number, affine: t.boolean }, opts);
   return {
     name: 'batchNorm',

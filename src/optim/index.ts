@@ -20,6 +20,9 @@ export interface GradientTransformation<S = any> {
   update(grads: Params, state: S, params?: Params): { updates: Params; state: S };
 }
 
+/** The state of a {@link chain} (and of the aliases built from one): one state per link, in order. @category Optimizers */
+export type ChainState = readonly unknown[];
+
 /** A learning rate or any scalar hyperparameter that may depend on the step count (0-based). @category Schedules */
 export type Schedule = (count: Array) => Array;
 /** A number or a schedule. @category Schedules */
@@ -36,7 +39,7 @@ const value = (v: ScalarOrSchedule, count: Array): ArrayLike => (typeof v === 'n
  * @example const opt = chain(clipByGlobalNorm(1), scaleByAdam(), scaleByLearningRate(1e-3));
  * @category Optimizers
  */
-export function chain(...ts: GradientTransformation[]): GradientTransformation<any[]> {
+export function chain(...ts: GradientTransformation[]): GradientTransformation<ChainState> {
   return {
     init: (params) => ts.map((t) => t.init(params)),
     update(grads, state, params) {
@@ -232,7 +235,7 @@ const maybe = (cond: boolean | undefined, t: () => GradientTransformation): Grad
 export function sgd(
   lr: ScalarOrSchedule,
   opts?: { momentum?: number; nesterov?: boolean; weightDecay?: number },
-): GradientTransformation {
+): GradientTransformation<ChainState> {
   const o = checkOptions('sgd', { momentum: t.number, nesterov: t.boolean, weightDecay: t.number }, opts);
   return chain(
     ...maybe(!!o.weightDecay, () => addDecayedWeights(o.weightDecay!)),
@@ -244,7 +247,7 @@ export function sgd(
 export function adam(
   lr: ScalarOrSchedule = 1e-3,
   opts?: { b1?: number; b2?: number; eps?: number; weightDecay?: number },
-): GradientTransformation {
+): GradientTransformation<ChainState> {
   const o = checkOptions('adam', { b1: t.number, b2: t.number, eps: t.number, weightDecay: t.number }, opts);
   return chain(
     ...maybe(!!o.weightDecay, () => addDecayedWeights(o.weightDecay!)),
@@ -256,7 +259,7 @@ export function adam(
 export function adamw(
   lr: ScalarOrSchedule = 1e-3,
   opts?: { b1?: number; b2?: number; eps?: number; weightDecay?: number },
-): GradientTransformation {
+): GradientTransformation<ChainState> {
   const o = checkOptions('adamw', { b1: t.number, b2: t.number, eps: t.number, weightDecay: t.number }, opts);
   return chain(
     scaleByAdam({ b1: o.b1, b2: o.b2, eps: o.eps }),
@@ -268,7 +271,7 @@ export function adamw(
 export function rmsprop(
   lr: ScalarOrSchedule = 1e-2,
   opts?: { alpha?: number; eps?: number; momentum?: number; centered?: boolean; weightDecay?: number },
-): GradientTransformation {
+): GradientTransformation<ChainState> {
   const o = checkOptions(
     'rmsprop',
     { alpha: t.number, eps: t.number, momentum: t.number, centered: t.boolean, weightDecay: t.number },
@@ -285,7 +288,7 @@ export function rmsprop(
 export function adagrad(
   lr: ScalarOrSchedule = 1e-2,
   opts?: { lrDecay?: number; eps?: number; initialAccumulatorValue?: number; weightDecay?: number },
-): GradientTransformation {
+): GradientTransformation<ChainState> {
   const o = checkOptions(
     'adagrad',
     { lrDecay: t.number, eps: t.number, initialAccumulatorValue: t.number, weightDecay: t.number },
