@@ -192,6 +192,21 @@ describe('found by the fuzz suite, fixed at the root', () => {
   });
 });
 
+describe('conversions agree on every backend', () => {
+  it('float to int saturates and maps NaN to 0 (as WGSL converts); 1 to any power is 1', () => {
+    const x = np.array([NaN, Infinity, -Infinity, 3e9, -3e9, -2.7, 2.7]);
+    const want = [0, 2147483647, -2147483648, 2147483647, -2147483648, -2, 2];
+    expect(x.astype('int32').toArray()).toEqual(want);
+    expect(jit((a: Array) => a.astype('int32'))(x).toArray()).toEqual(want);
+    const p = np.power(np.array([1, 1, NaN]), np.array([NaN, Infinity, 0]));
+    expect(p.toArray()).toEqual([1, 1, 1]);
+    expect(
+      jit((a: Array, b: Array) => np.power(a, b))(np.array([1, 1, NaN]), np.array([NaN, Infinity, 0])).toArray(),
+    ).toEqual([1, 1, 1]);
+    expect(() => np.split(np.zeros([0, 2]), 1.5)).toThrow(/split: sections must be a positive integer/);
+  });
+});
+
 describe('integers and batched indexing', () => {
   it('JS numbers past int32 are errors, not silent wraps; arange counts integers exactly', () => {
     expect(() => np.multiply(3e9, 2)).toThrow(/multiply: 3000000000 does not fit in int32/);

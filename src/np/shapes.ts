@@ -115,6 +115,8 @@ export function split(x: ArrayLike, sections: number | readonly number[], opts?:
   const a = asArray(x);
   const o = checkOptions('split', { axis: codecs.number }, opts);
   const axis = normAxis('split', o.axis ?? 0, a.ndim);
+  if (typeof sections === 'number' && !(Number.isSafeInteger(sections) && sections > 0))
+    throw new ValueError(`split: sections must be a positive integer or a list of indices, got ${sections}`);
   if (typeof sections !== 'number' && !globalThis.Array.isArray(sections))
     throw new ValueError(`split: sections must be a number or a list of indices, got ${String(sections).slice(0, 20)}`);
   const n = a.shape[axis];

@@ -427,7 +427,7 @@ export const powP = elementwise({
   name: 'pow',
   arity: 2,
   dtypes: floats,
-  f: Math.pow,
+  f: (a, b) => (a === 1 ? 1 : Math.pow(a, b)), // 1 to any power is 1, NaN included (C, numpy; JS says NaN)
   jvp: ([x, y], [tx, ty], out) => {
     // d/dx = y x^(y-1); d/dy = log(x) x^y, taken as 0 where x == 0 (as JAX does).
     const dx = mul(tx, mul(y, pow(x, sub(y, fullLike(y, 1)))));
@@ -544,13 +544,17 @@ export const castP: Primitive<{ dtype: DType }> = definePrimitive({
   },
   impl([x], { dtype }) {
     const src = x.buffer;
-    // NaN is true, as in numpy and JAX (it is not zero).
+    // NaN is true, as in numpy and JAX (it is not zero). Floats become integers as WGSL converts
+    // them: truncated, saturated at int32's range, NaN as 0 (then reinterpreted for uint32).
     const f =
       dtype === 'bool'
         ? (v: number) => (v !== 0 ? 1 : 0)
         : isFloat(dtype)
           ? Math.fround
-          : (v: number) => coerce(dtype, Math.trunc(v));
+          : isFloat(x.dtype)
+            ? (v: number) =>
+                coerce(dtype, Number.isNaN(v) ? 0 : Math.min(Math.max(Math.trunc(v), -(2 ** 31)), 2 ** 31 - 1))
+            : (v: number) => coerce(dtype, v);
     return [build(x.shape, dtype, (i) => f(src[i]))];
   },
   jvp: ([x], [t], { dtype }) => [
@@ -559,9 +563,24 @@ export const castP: Primitive<{ dtype: DType }> = definePrimitive({
   ],
   batch: ([x], [d], params) => [[bind1(castP, [x], params)], [d]],
   transpose: ([ct], [x]) => [cast(ct, (x as UndefinedPrimal).aval.dtype)],
-  onnx: (e, [x], { dtype }, { ins: [from] }) => [
-    from.dtype === dtype ? e.op('Identity', [x]) : e.op('Cast', [x], { to: e.elemType(dtype) }),
-  ],
+  onnx: (e, [x], { dtype }, { ins: [from] }) => {
+    if (from.dtype === dtype) return [e.op('Identity', [x])];
+    if (!isF(from.dtype) || isF(dtype) || dtype === 'bool') return [e.op('Cast', [x], { to: e.elemType(dtype) })];
+    // Saturating, NaN as 0, like the kernels above (a plain Cast of an out-of-range float is undefined).
+    const f = from.dtype;
+    const big = e.op('GreaterOrEqual', [x, e.constant(2 ** 31, f)]);
+    const inRange = e.op('Where', [
+      e.op('Or', [big, e.op('IsNaN', [x])]),
+      e.constant(0, f),
+      e.op('Max', [x, e.constant(-(2 ** 31), f)]),
+    ]);
+    const i32 = e.op('Where', [
+      big,
+      e.constant(2 ** 31 - 1, 'int32'),
+      e.op('Cast', [inRange], { to: e.elemType('int32') }),
+    ]);
+    return [dtype === 'int32' ? i32 : e.op('Cast', [i32], { to: e.elemType(dtype) })];
+  },
   wgsl([a], [from], { dtype }) {
     if (from === dtype) return a;
     if (dtype === 'bool') return from === 'bool' ? a : `(${a} != ${zeroOf(from)})`;

@@ -53,7 +53,8 @@ export const reduceMinP: Primitive<ReduceParams> = reduction(
 export const reduceProdP: Primitive<ReduceParams> = reduction(
   'reduce_prod',
   () => 1,
-  (a, b, d) => (d === 'int32' || d === 'uint32' ? Math.imul(a, b) : a * b), // integers wrap at every step
+  // Each step in the dtype: integers wrap, float32 products overflow where float32 does (as numpy's).
+  (a, b, d) => (d === 'int32' || d === 'uint32' ? Math.imul(a, b) : Math.fround(a * b)),
   numeric,
   {
     // d(prod)/dx_i = prod of the others, computed without dividing so zeros are handled.

@@ -33,8 +33,12 @@ export type Outcome =
  * products (MLAS) do not propagate NaN from an `inf * 0` term of a dot product.
  */
 const contractions = new Set(['dot', 'matmul', 'inner', 'outer', 'tensordot', 'einsum']);
+/** Functions that accumulate: their results depend on the order of float32 additions and products. */
+const accumulating = new Set([...contractions, 'sum', 'mean', 'prod', 'var', 'variance', 'std', 'logsumexp', 'cumsum']);
 const documented = (fn: string, detail: string) =>
-  contractions.has(fn) && /^jit: element \d+: -?Infinity vs NaN$/.test(detail);
+  (contractions.has(fn) && /^jit: element \d+: -?Infinity vs NaN$/.test(detail)) ||
+  // Summing or multiplying near float32's limit in another order can overflow where eager did not.
+  (accumulating.has(fn) && /: element \d+: -?Infinity vs -?\d(\.\d+)?e\+3[6-8]$/.test(detail));
 
 // ---------------------------------------------------------------- generators
 
@@ -200,8 +204,8 @@ const binaryRefs: Record<string, ((a: number, b: number) => number) | null> = {
   divide: (a, b) => a / b,
   maximum: (a, b) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : Math.max(a, b)),
   minimum: (a, b) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : Math.min(a, b)),
-  pow: Math.pow,
-  power: Math.pow,
+  pow: (a, b) => (a === 1 ? 1 : Math.pow(a, b)), // C and numpy: 1 to any power is 1
+  power: (a, b) => (a === 1 ? 1 : Math.pow(a, b)),
   arctan2: Math.atan2,
   mod: null,
   remainder: null,
@@ -226,10 +230,10 @@ const binaryRefs: Record<string, ((a: number, b: number) => number) | null> = {
 };
 const reductions: Record<string, ((xs: number[]) => number) | null> = {
   sum: sumOf,
-  mean: (xs) => sumOf(xs) / xs.length,
+  mean: (xs) => Math.fround(sumOf(xs)) / xs.length, // a float32 sum past its range is inf, as in numpy
   max: nanMax,
   min: nanMin,
-  prod: (xs) => xs.reduce((a, b) => a * b, 1),
+  prod: (xs) => xs.reduce((a, b) => Math.fround(a * b), 1), // float32 at every step, as numpy
   all: null,
   any: null,
   logsumexp: null,
@@ -556,6 +560,19 @@ function withArrayFn(name: string): Maker {
   };
 }
 
+/**
+ * An accumulation over values near float32's limits (beyond 1e30, or denormal): its result
+ * depends on the order of the float32 operations, which numpy, ONNX Runtime and the eager
+ * kernels each choose differently, so no order is the reference.
+ */
+function nearLimits(c: Case): boolean {
+  if (!accumulating.has(c.fn)) return false;
+  const extreme = (v: number) => Math.abs(v) > 1e30 || (v !== 0 && Math.abs(v) < 1.18e-38);
+  return c.args.some(
+    (a) => a instanceof Object && 'dataSync' in (a as object) && [...(a as NDArray).dataSync()].some(extreme),
+  );
+}
+
 // ---------------------------------------------------------------- running a case
 
 const callable = (fn: string): ((...a: unknown[]) => unknown) =>
@@ -606,10 +623,10 @@ export function runCase(c: Case): Result {
   if (c.expected) {
     const want = c.expected();
     const why = want && close(got, { shape: want.shape, data: want.data.map(Math.fround) }, 2e-5, 1e-6);
-    if (why) return { outcome: 'wrong result', detail: why };
+    if (why) return { outcome: nearLimits(c) ? 'documented deviation' : 'wrong result', detail: why };
   }
   const agree = transformsAgree(c, f, got);
-  return agree.outcome === 'transform disagrees' && documented(c.fn, agree.detail ?? '')
+  return agree.outcome === 'transform disagrees' && (documented(c.fn, agree.detail ?? '') || nearLimits(c))
     ? { outcome: 'documented deviation', detail: agree.detail }
     : agree;
 }
@@ -622,7 +639,7 @@ function transformsAgree(c: Case, f: (...a: unknown[]) => unknown, eager: Expect
   if (!slots.length) return { outcome: 'value' };
   const withArrays = (xs: NDArray[]) => c.args.map((a, i) => (slots.includes(i) ? xs[slots.indexOf(i)] : a));
   const arrays = slots.map((i) => c.args[i] as NDArray);
-  const check = (what: string, run: () => unknown, want: Expected, rtol = 1e-5): Result | null => {
+  const check = (what: string, run: () => unknown, want: Expected, rtol = 1e-5, atol = 0): Result | null => {
     let r: unknown;
     try {
       r = run();
@@ -633,10 +650,20 @@ function transformsAgree(c: Case, f: (...a: unknown[]) => unknown, eager: Expect
       };
     }
     const got = flatResult(r);
-    const why = got ? close(got, want, rtol, 1e-5) : `${what} returned no array`;
+    const why = got ? close(got, want, rtol, Math.max(1e-5, atol)) : `${what} returned no array`;
     return why ? { outcome: 'transform disagrees', detail: `${what}: ${why}` } : null;
   };
-  const viaJit = check('jit', () => jit((...xs: NDArray[]) => f(...withArrays(xs)) as NDArray)(...arrays), eager, 2e-5);
+  // Accumulations may round differently in another order: allow float32 rounding of the largest partial sum.
+  const scale = accumulating.has(c.fn)
+    ? arrays.reduce((m, a) => m + [...a.dataSync()].reduce((t, v) => t + (Number.isFinite(v) ? Math.abs(v) : 0), 0), 0)
+    : 0;
+  const viaJit = check(
+    'jit',
+    () => jit((...xs: NDArray[]) => f(...withArrays(xs)) as NDArray)(...arrays),
+    eager,
+    2e-5,
+    scale * 1e-6,
+  );
   if (viaJit) return viaJit;
   const first = arrays[0];
   if (flatResult(f(...c.args))?.shape && !Array.isArray(f(...c.args))) {
