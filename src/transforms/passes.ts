@@ -63,7 +63,6 @@ export function cse(g: Graph): Graph {
  * - dot_general(transpose(a), b) reads `a` directly when the free axes keep their order;
  * - transpose(dot_general(a, b)) that only swaps the two operands' free axes becomes
  *   dot_general(b, a) (when the dot has no other use).
- * Scalar arithmetic on literals folds to a literal.
  */
 export function simplify(g: Graph, prims: { dot: Primitive; transpose: Primitive }): Graph {
   const defs = new Map<number, Eqn>();
