@@ -9,8 +9,10 @@ import { type ShapedArray } from '../src/core/array.js';
 import type { DType } from '../src/core/dtype.js';
 import { FluxionError } from '../src/core/errors.js';
 import { type Atom, type Eqn, Graph, Lit, Var } from '../src/core/ir.js';
+import type { Primitive } from '../src/core/primitive.js';
 import { sizeOf, stridesOf } from '../src/core/shape.js';
 import { WORKGROUP, entry, literal, load, prelude, storageType, store, valueType } from './wgsl.js';
+import * as P from '../src/primitives/index.js';
 import { windowOutShape, type FoldParams, type UnfoldParams, type DotParams } from '../src/primitives/index.js';
 import { type Epilogue, describePlan, epilogues, isKernel, materialised } from '../src/compile/plan.js';
 
@@ -88,33 +90,33 @@ class Emitter {
         ),
       );
     const xs = x ? stridesOf(x.aval.shape) : [];
-    switch (e.prim.name) {
-      case 'reshape':
+    switch (e.prim) {
+      case P.reshapeP:
         return this.expr(x, idx);
-      case 'broadcast_in_dim': {
+      case P.broadcastInDimP: {
         const c = this.coords(idx, oShape);
         return this.expr(x, this.flat(p.dims.map((d: number, i: number) => [c[d], x.aval.shape[i] === 1 ? 0 : xs[i]])));
       }
-      case 'transpose': {
+      case P.transposeP: {
         const c = this.coords(idx, oShape);
         return this.expr(x, this.flat(p.perm.map((q: number, k: number) => [c[k], xs[q]])));
       }
-      case 'slice': {
+      case P.sliceP: {
         const c = this.coords(idx, oShape);
         return this.expr(x, this.flat(c.map((ck, k) => [`(${u(p.start[k])} + ${ck} * ${u(p.strides[k])})`, xs[k]])));
       }
-      case 'rev': {
+      case P.revP: {
         const c = this.coords(idx, oShape);
         return this.expr(
           x,
           this.flat(c.map((ck, k) => [p.axes.includes(k) ? `(${u(x.aval.shape[k] - 1)} - ${ck})` : ck, xs[k]])),
         );
       }
-      case 'iota': {
+      case P.iotaP: {
         const c = this.coords(idx, oShape);
         return this.let(`${valueType(out.aval.dtype)}(${c[p.dimension]})`);
       }
-      case 'pad': {
+      case P.padP: {
         const c = this.coords(idx, oShape);
         const conds: string[] = [];
         const terms: [string, number][] = c.map((ck, k) => {
@@ -130,7 +132,7 @@ class Emitter {
             : this.expr(x, `select(0u, ${this.flat(terms)}, ${valid})`);
         return this.let(`select(${literal(p.value, out.aval.dtype)}, ${inner}, ${valid})`);
       }
-      case 'concatenate': {
+      case P.concatenateP: {
         const c = this.coords(idx, oShape);
         let acc = '';
         let offset = 0;
@@ -147,7 +149,7 @@ class Emitter {
         });
         return this.let(acc || literal(0, out.aval.dtype));
       }
-      case 'unfold': {
+      case P.unfoldP: {
         const q = p as UnfoldParams;
         const r = q.window.length;
         const lead = x.aval.shape.length - r;
@@ -166,7 +168,7 @@ class Emitter {
         const val = this.expr(x, `select(0u, ${this.flat(terms)}, ${valid})`);
         return this.let(`select(${literal(q.padValue, out.aval.dtype)}, ${val}, ${valid})`);
       }
-      case 'gather': {
+      case P.gatherP: {
         const [src, ix] = e.inputs;
         const axis = p.axis as number;
         const s = src.aval.shape,
@@ -235,20 +237,23 @@ class KernelBuilder {
 /** Reductions over at least this many elements cooperate within a workgroup. */
 const LONG_REDUCTION = 1024;
 
-const reduceInit: Record<string, (d: DType) => string> = {
-  reduce_sum: (d) => literal(0, d),
-  reduce_prod: (d) => literal(1, d),
-  reduce_max: (d) =>
-    d === 'bool' ? 'false' : literal(d === 'float32' ? -Infinity : d === 'int32' ? -2147483648 : 0, d),
-  reduce_min: (d) =>
-    d === 'bool' ? 'true' : literal(d === 'float32' ? Infinity : d === 'int32' ? 2147483647 : 4294967295, d),
+/** A reduction's starting value: its identity (0 for sum, -inf for max, ...), as the primitive states it. */
+const reduceInit = (e: Eqn, d: DType): string => {
+  const v = e.prim.props!.reduction!.identity(d);
+  return d === 'bool' ? (v ? 'true' : 'false') : literal(v, d);
 };
-const reduceStep: Record<string, (acc: string, v: string, d: DType) => string> = {
-  reduce_sum: (a, v) => `${a} + ${v}`,
-  reduce_prod: (a, v) => `${a} * ${v}`,
-  reduce_max: (a, v, d) => (d === 'bool' ? `${a} || ${v}` : d === 'float32' ? `max_(${a}, ${v})` : `max(${a}, ${v})`),
-  reduce_min: (a, v, d) => (d === 'bool' ? `${a} && ${v}` : d === 'float32' ? `min_(${a}, ${v})` : `min(${a}, ${v})`),
-};
+const reduceStep = new Map<Primitive, (acc: string, v: string, d: DType) => string>([
+  [P.reduceSumP, (a, v) => `${a} + ${v}`],
+  [P.reduceProdP, (a, v) => `${a} * ${v}`],
+  [
+    P.reduceMaxP,
+    (a, v, d) => (d === 'bool' ? `${a} || ${v}` : d === 'float32' ? `max_(${a}, ${v})` : `max(${a}, ${v})`),
+  ],
+  [
+    P.reduceMinP,
+    (a, v, d) => (d === 'bool' ? `${a} && ${v}` : d === 'float32' ? `min_(${a}, ${v})` : `min(${a}, ${v})`),
+  ],
+]);
 
 /** The body of the kernel that materialises `eqn`'s outputs. */
 function kernelBody(
@@ -271,17 +276,17 @@ function kernelBody(
   if (!isKernel(e)) return finish([`  out0[i] = ${store(em.eqnExpr(e, 'i', out), d)};`]);
   const x = e.inputs[0];
   const xs = stridesOf(x.aval.shape);
-  switch (e.prim.name) {
-    case 'reduce_sum':
-    case 'reduce_prod':
-    case 'reduce_max':
-    case 'reduce_min': {
+  switch (e.prim) {
+    case P.reduceSumP:
+    case P.reduceProdP:
+    case P.reduceMaxP:
+    case P.reduceMinP: {
       kb.fused.add(e.prim.name);
       const axes: number[] = p.axes;
       const kept = x.aval.shape.map((_, k) => k).filter((k) => !axes.includes(k));
       const count = sizeOf(axes.map((a) => x.aval.shape[a]));
       const vt = valueType(d);
-      const step = (acc: string, v: string) => reduceStep[e.prim.name](acc, v, d);
+      const step = (acc: string, v: string) => reduceStep.get(e.prim)!(acc, v, d);
       if (count >= LONG_REDUCTION && d !== 'bool') {
         // A long reduction: one workgroup per output, strided partial sums, then a tree in workgroup memory.
         const c = em.coords(
@@ -299,7 +304,7 @@ function kernelBody(
           `  let i = wg.x + wg.y * 65535u;`,
           `  if (i >= ${u(n)}) { return; }`,
           ...em.lines,
-          `  var acc: ${vt} = ${reduceInit[e.prim.name](d)};`,
+          `  var acc: ${vt} = ${reduceInit(e, d)};`,
           `  for (var r = lid.x; r < ${u(count)}; r += ${u(WORKGROUP)}) {`,
           ...inner.lines,
           `    acc = ${step('acc', v)};`,
@@ -326,7 +331,7 @@ function kernelBody(
       );
       const base = em.let(em.flat(kept.map((k, j) => [c[j], xs[k]])));
       return finish([
-        `  var acc: ${vt} = ${reduceInit[e.prim.name](d)};`,
+        `  var acc: ${vt} = ${reduceInit(e, d)};`,
         ...loop(count, (inner) => {
           const rc = inner.coords(
             'r',
@@ -338,8 +343,8 @@ function kernelBody(
         `  out0[i] = ${store('acc', d)};`,
       ]);
     }
-    case 'argmax':
-    case 'argmin': {
+    case P.argmaxP:
+    case P.argminP: {
       kb.fused.add(e.prim.name);
       const axis: number = p.axis;
       const kept = x.aval.shape.map((_, k) => k).filter((k) => k !== axis);
@@ -349,7 +354,7 @@ function kernelBody(
       );
       const base = em.let(em.flat(kept.map((k, j) => [c[j], xs[k]])));
       const xd = x.aval.dtype;
-      const better = e.prim.name === 'argmax' ? '>' : '<';
+      const better = e.prim === P.argmaxP ? '>' : '<';
       const nan = (v: string) => (xd === 'float32' ? `isnan_(${v})` : 'false');
       const val = (v: string) => (xd === 'bool' ? `select(0u, 1u, ${v})` : v);
       return finish([
@@ -362,9 +367,9 @@ function kernelBody(
         `  out0[i] = ${d === 'int32' ? 'i32(best)' : 'best'};`,
       ]);
     }
-    case 'dot_general':
+    case P.dotGeneralP:
       return { ...tiledMatmul(kb, e), n, size: [kb.tile, kb.tile] };
-    case 'scatter_add': {
+    case P.scatterAddP: {
       kb.fused.add('scatter_add');
       const [, ix, upd] = e.inputs;
       const axis: number = p.axis;
@@ -385,7 +390,7 @@ function kernelBody(
         `  out0[i] = acc;`,
       ]);
     }
-    case 'fold': {
+    case P.foldP: {
       kb.fused.add('fold');
       const q = p as FoldParams;
       const r = q.window.length;
@@ -415,7 +420,7 @@ function kernelBody(
       );
       return finish([...lines, `  out0[i] = acc;`]);
     }
-    case 'argsort': {
+    case P.argsortP: {
       // Rank sort: each element counts the elements that go before it in its row (stable; NaN
       // last), then writes its own index at that rank. O(n^2) per row, no synchronisation.
       kb.fused.add('argsort');
@@ -438,7 +443,7 @@ function kernelBody(
       ];
       return finish(lines);
     }
-    case 'threefry2x32': {
+    case P.threefry2x32P: {
       kb.fused.add('threefry2x32');
       const [k0, k1, x0, x1] = e.inputs.map((a) => em.expr(a, 'i'));
       const v = em.let(`threefry_(${k0}, ${k1}, ${x0}, ${x1})`);

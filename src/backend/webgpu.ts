@@ -10,7 +10,10 @@ import { Array, ConcreteArray, type ShapedArray, avalString, registerMemoryStats
 import type { DType, TypedArray } from '../core/dtype.js';
 import { FluxionError } from '../core/errors.js';
 import { type Atom, type Eqn, Graph, Lit, Var } from '../core/ir.js';
-import { registry } from '../core/primitive.js';
+import { broadcastInDimP, eqP, selectP } from '../primitives/index.js';
+import { condP } from '../control/cond.js';
+import { scanP } from '../control/scan.js';
+import { whileP } from '../control/while.js';
 import { inlineCalls } from '../transforms/passes.js';
 import type { Params, Primitive } from '../core/primitive.js';
 import { sizeOf } from '../core/shape.js';
@@ -295,8 +298,8 @@ export function compile(graph: Graph): Executable {
  * later kernels may write their outputs there.
  */
 export function runGraph(graph: Graph, args: Array[], donate: readonly number[] = []): Array[] {
-  const flat = inlineCalls(graph, (e) => e.prim.name === 'call' || e.prim.name === 'checkpoint');
-  if (flat.eqns.some((e) => hostControl[e.prim.name])) return runSegmented(flat, args);
+  const flat = inlineCalls(graph, (e) => e.prim.props?.inline === 'graph');
+  if (flat.eqns.some((e) => hostControl.has(e.prim))) return runSegmented(flat, args);
   const ex = compile(graph);
   const { device } = gpu();
   const bufs = new Map<number, GPUBuffer>();
@@ -394,7 +397,7 @@ function runSegmented(g: Graph, args: Array[]): Array[] {
     segment = [];
   };
   g.eqns.forEach((e, i) => {
-    const host = hostControl[e.prim.name];
+    const host = hostControl.get(e.prim);
     if (!host) return void segment.push(e);
     flush(i - 1);
     const outs = host(e.inputs.map(read), e.params);
@@ -414,7 +417,7 @@ function copyRow(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: n
   gpu().device.queue.submit([enc.finish()]);
 }
 
-const hostControl: Record<string, (inputs: Array[], params: any) => Array[]> = {
+const hostRules: Record<string, (inputs: Array[], params: any) => Array[]> = {
   // scan: slices and stacks with buffer copies, the body as a device graph per step.
   scan(
     inputs,
@@ -458,14 +461,14 @@ const hostControl: Record<string, (inputs: Array[], params: any) => Array[]> = {
       for (let i = 1; i < branches.length; i++) {
         const out = acc.aval;
         const hit = runPrimitive(
-          registry.get('eq')!,
+          eqP,
           [index, ConcreteArray.scalar(i, 'int32')].map((x) =>
             x instanceof GpuArray ? x : upload(x as ConcreteArray),
           ),
           {},
         )[0];
-        const mask = runPrimitive(registry.get('broadcast_in_dim')!, [hit], { shape: [...out.shape], dims: [] })[0];
-        acc = runPrimitive(registry.get('select')!, [mask, onDevice(results[i][k]), onDevice(acc)], {})[0];
+        const mask = runPrimitive(broadcastInDimP, [hit], { shape: [...out.shape], dims: [] })[0];
+        acc = runPrimitive(selectP, [mask, onDevice(results[i][k]), onDevice(acc)], {})[0];
       }
       return acc;
     });
@@ -476,6 +479,15 @@ const hostControl: Record<string, (inputs: Array[], params: any) => Array[]> = {
     );
   },
 };
+/** Whether WebGPU runs this primitive from the host (control flow whose steps are device graphs). */
+export const runsOnHost = (prim: Primitive): boolean => hostControl.has(prim);
+
+/** Host rules by primitive object: control flow whose steps run as device graphs. */
+const hostControl = new Map<Primitive, (inputs: Array[], params: any) => Array[]>([
+  [scanP, hostRules.scan],
+  [condP, hostRules.cond],
+  [whileP, hostRules.while],
+]);
 
 function constantBuffer(a: Array, temps: GPUBuffer[]): GPUBuffer {
   const c = a.toConcrete();

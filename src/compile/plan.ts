@@ -10,11 +10,11 @@
  */
 import { type Eqn, Graph, Var } from '../core/ir.js';
 import { FluxionError } from '../core/errors.js';
-import { registry } from '../core/primitive.js';
 import { traceToGraph } from '../core/staging.js';
 import { bind1 } from '../core/trace.js';
 import * as lax from '../primitives/index.js';
 import { inlineCalls, dce } from '../transforms/passes.js';
+import { callP } from '../transforms/jit.js';
 
 /** Emitted as a kernel of its own (kernels/emit.ts has one emitter per such primitive). */
 export const isKernel = (e: Eqn): boolean => e.prim.props?.kernel === true;
@@ -24,11 +24,11 @@ export const isView = (e: Eqn): boolean => e.prim.props?.view === true;
 /** A staged program ready for lowering: calls inlined, every equation supported. */
 export function prepareGraph(g: Graph): Graph {
   // jit calls and checkpoints are inlined; custom rules only matter to transforms, so their functions are traced and inlined.
-  let flat = inlineCalls(g, (e) => e.prim.name === 'call' || e.prim.name === 'checkpoint');
-  if (flat.eqns.some((e) => e.prim.name === 'custom_jvp_call' || e.prim.name === 'custom_vjp_call')) {
+  let flat = inlineCalls(g, (e) => e.prim.props?.inline === 'graph');
+  if (flat.eqns.some((e) => e.prim.props?.inline === 'function')) {
     const eqns: Eqn[] = [];
     for (const e of flat.eqns) {
-      if (e.prim.name !== 'custom_jvp_call' && e.prim.name !== 'custom_vjp_call') {
+      if (e.prim.props?.inline !== 'function') {
         eqns.push(e);
         continue;
       }
@@ -39,14 +39,14 @@ export function prepareGraph(g: Graph): Graph {
       );
       if (consts.length)
         throw new FluxionError(`webgpu: ${e.prim.name} closes over arrays; not supported on WebGPU yet`);
-      eqns.push({ prim: callPrim(), params: { graph, name: e.prim.name }, inputs: e.inputs, outs: e.outs });
+      eqns.push({ prim: callP, params: { graph, name: e.prim.name }, inputs: e.inputs, outs: e.outs });
     }
-    flat = inlineCalls(new Graph(flat.inVars, eqns, flat.outs), (e) => e.prim.name === 'call');
+    flat = inlineCalls(new Graph(flat.inVars, eqns, flat.outs), (e) => e.prim === callP);
   }
   if (flat.eqns.some(isLongReduction))
     flat = inlineCalls(
       new Graph(flat.inVars, flat.eqns.flatMap(splitLongReduction), flat.outs),
-      (e) => e.prim.name === 'call',
+      (e) => e.prim === callP,
     );
   for (const v of [...flat.inVars, ...flat.eqns.flatMap((e) => e.outs)]) {
     if (v.aval.dtype === 'float16')
@@ -63,7 +63,6 @@ export function prepareGraph(g: Graph): Graph {
   }
   return dce(flat);
 }
-const callPrim = () => registry.get('call')!;
 
 /**
  * Elements one output of a reduction kernel may read. One workgroup reduces each output; past
@@ -106,7 +105,7 @@ function splitLongReduction(e: Eqn): Eqn[] {
     },
     [x],
   );
-  return [{ prim: callPrim(), params: { graph, name: e.prim.name }, inputs: e.inputs, outs: e.outs }];
+  return [{ prim: callP, params: { graph, name: e.prim.name }, inputs: e.inputs, outs: e.outs }];
 }
 
 /**
@@ -132,7 +131,7 @@ export function materialised(g: Graph, forced: Set<number> = new Set()): Set<num
       cost.set(v.id, c);
       const users = consumers.get(v.id) ?? [];
       if (isKernel(e)) out.add(v.id);
-      else if (c > 0 && users.some((u) => u.prim.name === 'dot_general')) out.add(v.id);
+      else if (c > 0 && users.some((u) => u.prim === lax.dotGeneralP)) out.add(v.id);
       else if (c * (users.length - 1) > MAX_REPEAT) out.add(v.id);
     }
   }
@@ -163,7 +162,7 @@ export function epilogues(g: Graph, mat: Set<number>): Map<Eqn, Epilogue> {
   const regions = new Map<Eqn, Epilogue>();
   const taken = new Set<Eqn>();
   for (const d of g.eqns) {
-    if (d.prim.name !== 'dot_general') continue;
+    if (d.prim !== lax.dotGeneralP) continue;
     const v0 = d.outs[0];
     const shape = v0.aval.shape.join();
     // Grow the region in program order: elementwise, same shape, reading only region values or values independent of the dot.

@@ -53,7 +53,7 @@ type CustomJvpParams = { fun: Flat; rule: (primals: Array[], tangents: Array[]) 
 
 export const customJvpP: Primitive<CustomJvpParams> = definePrimitive({
   name: 'custom_jvp_call',
-  props: { control: true },
+  props: { control: true, inline: 'function' },
   abstractEval: (avals, { fun }) => outAvalsOf(fun, avals),
   impl: (args, { fun }) => fun(...args) as never,
   onnx: (e, inputs, { fun }, { ins }) => inlineFlat(e, fun, ins, inputs),
@@ -134,7 +134,7 @@ export const customLinP: Primitive<CustomLinParams> = definePrimitive({
 
 export const customVjpP: Primitive<CustomVjpParams> = definePrimitive({
   name: 'custom_vjp_call',
-  props: { control: true },
+  props: { control: true, inline: 'function' },
   abstractEval: (avals, { fun }) => outAvalsOf(fun, avals),
   impl: (args, { fun }) => fun(...args) as never,
   onnx: (e, inputs, { fun }, { ins }) => inlineFlat(e, fun, ins, inputs),
@@ -205,7 +205,7 @@ type RematParams = { graph: Graph };
 
 export const rematP: Primitive<RematParams> = definePrimitive({
   name: 'checkpoint',
-  props: { control: true },
+  props: { control: true, inline: 'graph' },
   abstractEval: (_, { graph }) => graph.outAvals,
   impl: (args, { graph }) => runGraph(graph, args) as never,
   onnx: (e, inputs, { graph }) => e.inline(graph, inputs),

@@ -58,6 +58,11 @@ export interface Primitive<P extends Params = any> {
      * split a long one into partial reductions of padded chunks.
      */
     reduction?: { identity: (dtype: DType) => number };
+    /**
+     * Compilers replace it by what it wraps: the graph in `params.graph` (a jit call, a
+     * checkpoint) or a trace of `params.fun` (custom derivative rules, which only transforms read).
+     */
+    inline?: 'graph' | 'function';
   };
 }
 

@@ -140,7 +140,7 @@ export function vmapGraph(g: Graph, dims: BatchDim[], size: number, outDim = 0):
 /** Applies a staged graph (the primitive behind jit). */
 export const callP: Primitive<CallParams> = definePrimitive({
   name: 'call',
-  props: { control: true, staged: true },
+  props: { control: true, staged: true, inline: 'graph' },
   abstractEval(avals, { graph, name }) {
     const want = graph.inAvals;
     if (
