@@ -11,6 +11,7 @@ import {
   type OnnxEmitter,
   type Primitive,
   UndefinedPrimal,
+  defineLinear,
   definePrimitive,
 } from '../core/primitive.js';
 import { type Shape, shapesEqual, sizeOf } from '../core/shape.js';
@@ -22,7 +23,7 @@ const avalOf = (x: Array | UndefinedPrimal) => (isUndef(x) ? x.aval : x.aval);
 
 // ---------------------------------------------------------------- reshape
 
-export const reshapeP: Primitive<{ shape: Shape }> = definePrimitive({
+export const reshapeP: Primitive<{ shape: Shape }> = defineLinear({
   name: 'reshape',
   props: { linear: true, view: true },
   abstractEval([x], { shape }) {
@@ -32,7 +33,6 @@ export const reshapeP: Primitive<{ shape: Shape }> = definePrimitive({
     return [{ shape, dtype: x.dtype }];
   },
   impl: ([x], { shape }) => [new ConcreteArray(x.buffer, shape, x.dtype)],
-  jvp: ([x], [t], p) => [[reshape(x, p.shape)], [reshape(t, p.shape)]],
   batch([x], [d], { shape }, size) {
     return [[reshape(moveBatchAxis(x, d, 0, size), [size, ...shape])], [0]];
   },
@@ -43,7 +43,7 @@ export const reshapeP: Primitive<{ shape: Shape }> = definePrimitive({
 // ---------------------------------------------------------------- broadcast_in_dim
 
 /** Broadcasts `x` to `shape`; operand axis i becomes output axis dims[i] (size 1 or equal). */
-export const broadcastInDimP: Primitive<{ shape: Shape; dims: readonly number[] }> = definePrimitive({
+export const broadcastInDimP: Primitive<{ shape: Shape; dims: readonly number[] }> = defineLinear({
   name: 'broadcast_in_dim',
   props: { linear: true, view: true },
   abstractEval([x], { shape, dims }) {
@@ -65,7 +65,6 @@ export const broadcastInDimP: Primitive<{ shape: Shape; dims: readonly number[] 
     if (x.shape.length === 0) weakConstants.add(out);
     return [out];
   },
-  jvp: ([x], [t], p) => [[bind1(broadcastInDimP, [x], p)], [bind1(broadcastInDimP, [t], p)]],
   batch([x], [d], { shape, dims }, size) {
     const xb = moveBatchAxis(x, d, 0, size);
     return [[broadcastInDim(xb, [size, ...shape], [0, ...dims.map((k) => k + 1)])], [0]];
@@ -83,7 +82,7 @@ export const broadcastInDimP: Primitive<{ shape: Shape; dims: readonly number[] 
 
 // ---------------------------------------------------------------- transpose
 
-export const transposeP: Primitive<{ perm: readonly number[] }> = definePrimitive({
+export const transposeP: Primitive<{ perm: readonly number[] }> = defineLinear({
   name: 'transpose',
   props: { linear: true, view: true },
   abstractEval([x], { perm }) {
@@ -104,7 +103,6 @@ export const transposeP: Primitive<{ perm: readonly number[] }> = definePrimitiv
       ),
     ];
   },
-  jvp: ([x], [t], { perm }) => [[transpose(x, perm)], [transpose(t, perm)]],
   batch([x], [d], { perm }) {
     const bd = d as number;
     const full = [bd, ...perm.map((p) => (p >= bd ? p + 1 : p))];
@@ -121,7 +119,7 @@ export const transposeP: Primitive<{ perm: readonly number[] }> = definePrimitiv
 
 /** Static slice `x[start:limit:strides]` per axis (strides positive). */
 export const sliceP: Primitive<{ start: readonly number[]; limit: readonly number[]; strides: readonly number[] }> =
-  definePrimitive({
+  defineLinear({
     name: 'slice',
     props: { linear: true, view: true },
     abstractEval([x], { start, limit, strides }) {
@@ -150,7 +148,6 @@ export const sliceP: Primitive<{ start: readonly number[]; limit: readonly numbe
         ),
       ];
     },
-    jvp: ([x], [t], p) => [[bind1(sliceP, [x], p)], [bind1(sliceP, [t], p)]],
     batch([x], [d], { start, limit, strides }) {
       const bd = d as number;
       const ins = <T>(a: readonly T[], v: T) => [...a.slice(0, bd), v, ...a.slice(bd)];
@@ -178,7 +175,7 @@ export const padP: Primitive<{
   hi: readonly number[];
   interior: readonly number[];
   value: number;
-}> = definePrimitive({
+}> = defineLinear({
   name: 'pad',
   props: { linear: true, view: true },
   abstractEval([x], { lo, hi, interior }) {
@@ -216,7 +213,7 @@ export const padP: Primitive<{
     }
     return [out];
   },
-  jvp: ([x], [t], p) => [[bind1(padP, [x], p)], [bind1(padP, [t], { ...p, value: 0 })]],
+  tangentParams: (p) => ({ ...p, value: 0 }),
   batch([x], [d], p) {
     const bd = d as number;
     const ins = (a: readonly number[], v: number) => [...a.slice(0, bd), v, ...a.slice(bd)];
@@ -241,7 +238,7 @@ export const padP: Primitive<{
 
 // ---------------------------------------------------------------- rev (flip)
 
-export const revP: Primitive<{ axes: readonly number[] }> = definePrimitive({
+export const revP: Primitive<{ axes: readonly number[] }> = defineLinear({
   name: 'rev',
   props: { linear: true, view: true },
   abstractEval: ([x], { axes }) => {
@@ -255,7 +252,6 @@ export const revP: Primitive<{ axes: readonly number[] }> = definePrimitive({
     const offset = axes.reduce((a, ax) => a + Math.max(0, x.shape[ax] - 1) * xs[ax], 0);
     return [stridedCopy(x, x.shape, strides, offset)];
   },
-  jvp: ([x], [t], p) => [[bind1(revP, [x], p)], [bind1(revP, [t], p)]],
   batch: ([x], [d], { axes }) => [[bind1(revP, [x], { axes: axes.map((a) => (a >= (d as number) ? a + 1 : a)) })], [d]],
   transpose: ([ct], _, p) => [bind1(revP, [ct], p)],
   onnx: (e, [x], { axes }) => [
@@ -273,7 +269,7 @@ export const revP: Primitive<{ axes: readonly number[] }> = definePrimitive({
 
 // ---------------------------------------------------------------- concatenate
 
-export const concatenateP: Primitive<{ axis: number }> = definePrimitive({
+export const concatenateP: Primitive<{ axis: number }> = defineLinear({
   name: 'concatenate',
   props: { linear: true, view: true },
   abstractEval(avals, { axis }) {
@@ -307,7 +303,6 @@ export const concatenateP: Primitive<{ axis: number }> = definePrimitive({
     }
     return [new ConcreteArray(data, shape, xs[0].dtype)];
   },
-  jvp: (xs, ts, p) => [[bind1(concatenateP, xs, p)], [bind1(concatenateP, ts, p)]],
   batch(vals, dims, { axis }, size) {
     return [
       [

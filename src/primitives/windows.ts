@@ -14,7 +14,7 @@ import {
   type OnnxProducer,
   type Primitive,
   UndefinedPrimal,
-  definePrimitive,
+  defineLinear,
 } from '../core/primitive.js';
 import { type Shape, shapesEqual, sizeOf, stridesOf } from '../core/shape.js';
 import { bind1 } from '../core/trace.js';
@@ -117,7 +117,7 @@ const windowOnly = (p: WindowParams): WindowParams => ({
   dilation: p.dilation,
 });
 
-export const unfoldP: Primitive<UnfoldParams> = definePrimitive({
+export const unfoldP: Primitive<UnfoldParams> = defineLinear({
   name: 'unfold',
   props: { linear: true, view: true },
   abstractEval([x], p) {
@@ -139,7 +139,7 @@ export const unfoldP: Primitive<UnfoldParams> = definePrimitive({
     });
     return [new ConcreteArray(out, shape, x.dtype)];
   },
-  jvp: ([x], [t], p) => [[unfold(x, p)], [unfold(t, { ...p, padValue: 0 })]],
+  tangentParams: (p) => ({ ...p, padValue: 0 }),
   batch: ([x], [d], p, size) => [[unfold(moveBatchAxis(x, d, 0, size), p)], [0]],
   transpose: ([ct], [x], p) => [
     fold(ct, { ...windowOnly(p), spatial: (x as UndefinedPrimal).aval.shape.slice(-p.window.length) }),
@@ -147,7 +147,7 @@ export const unfoldP: Primitive<UnfoldParams> = definePrimitive({
   onnx: (e, [x], p, { ins: [xv], outs: [out] }) => [unfoldOnnx(e, x, xv, p, out.shape)],
 });
 
-export const foldP: Primitive<FoldParams> = definePrimitive({
+export const foldP: Primitive<FoldParams> = defineLinear({
   name: 'fold',
   props: { linear: true, kernel: true },
   abstractEval([x], p) {
@@ -168,7 +168,6 @@ export const foldP: Primitive<FoldParams> = definePrimitive({
     });
     return [new ConcreteArray(out, shape, x.dtype)];
   },
-  jvp: ([x], [t], p) => [[fold(x, p)], [fold(t, p)]],
   batch: ([x], [d], p, size) => [[fold(moveBatchAxis(x, d, 0, size), p)], [0]],
   transpose: ([ct], _, p) => [unfold(ct, { ...windowOnly(p), padValue: 0 })],
   onnx: (e, [x], p, { ins: [xv], outs: [out] }) => [
