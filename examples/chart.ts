@@ -54,7 +54,8 @@ export function chart(
   height = 300,
 ): string {
   const body = panels.map((p, i) => panel(p.title, p.xLabel, p.series, i * width, 0, width, height)).join('\n');
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width * panels.length}" height="${height}" font-family="sans-serif" font-size="12">
+  const size = `width="${width * panels.length}" height="${height}"`;
+  return `<svg xmlns="http://www.w3.org/2000/svg" ${size} font-family="sans-serif" font-size="12">
 <rect width="100%" height="100%" fill="white"/>
 ${body}
 </svg>

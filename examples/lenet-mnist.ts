@@ -168,7 +168,8 @@ for (let epoch = firstEpoch; epoch < epochs; epoch++) {
   history.trainAcc.push([epoch + 1, (100 * correct) / seen]);
   history.testAcc.push([epoch + 1, accuracy]);
   console.log(
-    `epoch ${epoch + 1}/${epochs}: train loss ${(lossSum / seen).toFixed(4)}, test accuracy ${accuracy.toFixed(2)}% (${epochTimes.at(-1)!.toFixed(1)} s)`,
+    `epoch ${epoch + 1}/${epochs}: train loss ${(lossSum / seen).toFixed(4)}, test accuracy ${accuracy.toFixed(2)}% ` +
+      `(${epochTimes.at(-1)!.toFixed(1)} s)`,
   );
   await io.saveFile(checkpoint, await placeOn(s, 'cpu'), {
     metadata: { model: 'lenet5', epoch: String(epoch + 1), history: JSON.stringify(history) },

@@ -159,7 +159,8 @@ class Emitter {
         for (let d = 0; d < lead; d++) terms.push([c[d], xs[d]]);
         for (let d = 0; d < r; d++) {
           const pos = this.let(
-            `i32(${c[lead + r + d]}) * ${q.strides[d]}i - ${q.padding[d][0]}i + i32(${c[lead + d]}) * ${q.dilation[d]}i`,
+            `i32(${c[lead + r + d]}) * ${q.strides[d]}i - ${q.padding[d][0]}i + i32(${c[lead + d]}) * ` +
+              `${q.dilation[d]}i`,
           );
           conds.push(`${pos} >= 0i && ${pos} < ${x.aval.shape[lead + d]}i`);
           terms.push([`u32(max(${pos}, 0i))`, xs[lead + d]]);
@@ -222,12 +223,14 @@ class KernelBuilder {
       ),
       ...outs.map(
         (v, k) =>
-          `@group(0) @binding(${this.reads.length + k}) var<storage, read_write> out${k}: array<${storageType(v.aval.dtype)}>;`,
+          `@group(0) @binding(${this.reads.length + k}) var<storage, read_write> out${k}: ` +
+          `array<${storageType(v.aval.dtype)}>;`,
       ),
     ];
     if (grouped) {
       // Kernels that cooperate within a workgroup (tiled matmul, long reductions) index by workgroup.
-      const main = `@compute @workgroup_size(${grouped.size.join(', ')}) fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {\n${body}\n}`;
+      const ids = '@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u';
+      const main = `@compute @workgroup_size(${grouped.size.join(', ')}) fn main(${ids}) {\n${body}\n}`;
       return `${prelude}\n${decl.join('\n')}\n${grouped.workgroup}\n${main}`;
     }
     return `${prelude}\n${decl.join('\n')}\n${entry(body, n)}`;
@@ -454,7 +457,8 @@ function kernelBody(
 }
 
 /**
- * dot_general for thin products (a side under 64): each TILE x TILE workgroup (16, or 8 on small adapters) computes one output tile of one
+ * dot_general for thin products (a side under 64): each TILE x TILE workgroup (16, or 8 on small
+ * adapters) computes one output tile of one
  * batch element, staging tiles of both operands in workgroup memory. Operands are read
  * through their (possibly fused) expressions at `[batch, row, k]` and `[batch, k, col]`.
  */
@@ -498,12 +502,15 @@ function tiledMatmulSimple(
     ...stores(kb, e, sinks, 'acc', '    '),
     `  }`,
   );
-  const workgroup = `var<workgroup> tileA: array<array<${vt}, ${TILE}>, ${TILE}>;\nvar<workgroup> tileB: array<array<${vt}, ${TILE}>, ${TILE}>;`;
+  const workgroup = ['tileA', 'tileB']
+    .map((t) => `var<workgroup> ${t}: array<array<${vt}, ${TILE}>, ${TILE}>;`)
+    .join('\n');
   return { body: [...em.lines, ...lines].join('\n'), grid: [Math.ceil(n / TILE), Math.ceil(m / TILE), nb], workgroup };
 }
 
 /**
- * dot_general as a register-blocked tiled product: each of the TILE x TILE threads (16, or 8 on small adapters) computes 4x4 outputs of one
+ * dot_general as a register-blocked tiled product: each of the TILE x TILE threads (16, or 8 on small
+ * adapters) computes 4x4 outputs of one
  * batch element, staging tiles of both operands in workgroup memory. Operands are read
  * through their (possibly fused) expressions at `[batch, row, k]` and `[batch, k, col]`.
  */
@@ -549,8 +556,10 @@ function blockedMatmul(
     `    }`,
     `    workgroupBarrier();`,
     `    for (var q = 0u; q < ${u(BK)}; q++) {`,
-    `      let a4 = vec4<${vt}>(tileA[q][lid.y * 4u], tileA[q][lid.y * 4u + 1u], tileA[q][lid.y * 4u + 2u], tileA[q][lid.y * 4u + 3u]);`,
-    `      let b4 = vec4<${vt}>(tileB[q][lid.x * 4u], tileB[q][lid.x * 4u + 1u], tileB[q][lid.x * 4u + 2u], tileB[q][lid.x * 4u + 3u]);`,
+    `      let a4 = vec4<${vt}>(tileA[q][lid.y * 4u], tileA[q][lid.y * 4u + 1u], tileA[q][lid.y * 4u + 2u], ` +
+      `tileA[q][lid.y * 4u + 3u]);`,
+    `      let b4 = vec4<${vt}>(tileB[q][lid.x * 4u], tileB[q][lid.x * 4u + 1u], tileB[q][lid.x * 4u + 2u], ` +
+      `tileB[q][lid.x * 4u + 3u]);`,
     `      acc[0] = acc[0] + a4.x * b4;`,
     `      acc[1] = acc[1] + a4.y * b4;`,
     `      acc[2] = acc[2] + a4.z * b4;`,
@@ -566,7 +575,9 @@ function blockedMatmul(
     `        let o = (bi * ${u(m)} + row) * ${u(n)} + col;`,
   );
   lines.push(...stores(kb, e, sinks, 'acc[i][j]', '        '), `      }`, `    }`, `  }`);
-  const workgroup = `var<workgroup> tileA: array<array<${vt}, ${BM}>, ${BK}>;\nvar<workgroup> tileB: array<array<${vt}, ${BN}>, ${BK}>;`;
+  const workgroup =
+    `var<workgroup> tileA: array<array<${vt}, ${BM}>, ${BK}>;\n` +
+    `var<workgroup> tileB: array<array<${vt}, ${BN}>, ${BK}>;`;
   return { body: [...em.lines, ...lines].join('\n'), grid: [Math.ceil(n / BN), Math.ceil(m / BM), nb], workgroup };
 }
 
@@ -620,7 +631,10 @@ function matmulGeometry(e: Eqn) {
   };
 }
 
-/** A matmul kernel's stores at output index `o`: the epilogue on the accumulator, then one store per value read elsewhere. */
+/**
+ * A matmul kernel's stores at output index `o`: the epilogue on the accumulator, then one store per
+ * value read elsewhere.
+ */
 function stores(kb: KernelBuilder, e: Eqn, sinks: Var[] | undefined, register: string, indent: string): string[] {
   const ep = new Emitter(kb, indent);
   ep.seed(e.outs[0], 'o', register);

@@ -22,7 +22,8 @@ export const store = (v: string, d: DType): string => (d === 'bool' ? `select(0u
 /** A literal of dtype `d` (infinities and NaN through runtime bitcasts). */
 export function literal(v: number, d: DType): string {
   if (d === 'bool') return v ? 'true' : 'false';
-  if (d === 'int32') return (v | 0) === -2147483648 ? '(-2147483647i - 1i)' : `${v | 0}i`; // -2147483648i would overflow before negation
+  // -2147483648i would overflow before negation.
+  if (d === 'int32') return (v | 0) === -2147483648 ? '(-2147483647i - 1i)' : `${v | 0}i`;
   if (d === 'uint32') return `${v >>> 0}u`;
   if (Number.isNaN(v)) return 'nan_()';
   if (v === Infinity) return 'inf_()';
@@ -36,7 +37,10 @@ export const prelude = /* wgsl */ `
 // Constant expressions may not be NaN or infinite in WGSL: build them from runtime bits.
 fn nan_() -> f32 { var b = 0x7fc00000u; return bitcast<f32>(b); }
 fn inf_() -> f32 { var b = 0x7f800000u; return bitcast<f32>(b); }
-fn isnan_(x: f32) -> bool { let b = bitcast<u32>(x); return (b & 0x7f800000u) == 0x7f800000u && (b & 0x007fffffu) != 0u; }
+fn isnan_(x: f32) -> bool {
+  let b = bitcast<u32>(x);
+  return (b & 0x7f800000u) == 0x7f800000u && (b & 0x007fffffu) != 0u;
+}
 fn isfinite_(x: f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u; }
 fn max_(a: f32, b: f32) -> f32 { if (isnan_(a) || a > b) { return a; } return b; }
 fn min_(a: f32, b: f32) -> f32 { if (isnan_(a) || a < b) { return a; } return b; }
@@ -59,7 +63,9 @@ fn erf_(x: f32) -> f32 {
     return 1.1283791671 * x * (1.0 - x2 / 3.0 + x2 * x2 / 10.0 - x2 * x2 * x2 / 42.0 + x2 * x2 * x2 * x2 / 216.0);
   }
   let t = 1.0 / (1.0 + 0.5 * a);
-  let y = 1.0 - t * exp(-a * a - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+  let y = 1.0 - t * exp(-a * a - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418
+    + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223
+    + t * 0.17087277)))))))));
   return sign(x) * y;
 }
 fn erfinv_(x: f32) -> f32 {
@@ -67,11 +73,13 @@ fn erfinv_(x: f32) -> f32 {
   var p: f32;
   if (w < 5.0) {
     w = w - 2.5;
-    p = 2.81022636e-08; p = 3.43273939e-07 + p * w; p = -3.5233877e-06 + p * w; p = -4.39150654e-06 + p * w; p = 0.00021858087 + p * w;
+    p = 2.81022636e-08; p = 3.43273939e-07 + p * w; p = -3.5233877e-06 + p * w;
+    p = -4.39150654e-06 + p * w; p = 0.00021858087 + p * w;
     p = -0.00125372503 + p * w; p = -0.00417768164 + p * w; p = 0.246640727 + p * w; p = 1.50140941 + p * w;
   } else {
     w = sqrt(w) - 3.0;
-    p = -0.000200214257; p = 0.000100950558 + p * w; p = 0.00134934322 + p * w; p = -0.00367342844 + p * w; p = 0.00573950773 + p * w;
+    p = -0.000200214257; p = 0.000100950558 + p * w; p = 0.00134934322 + p * w;
+    p = -0.00367342844 + p * w; p = 0.00573950773 + p * w;
     p = -0.0076224613 + p * w; p = 0.00943887047 + p * w; p = 1.00167406 + p * w; p = 2.83297682 + p * w;
   }
   return p * x;
@@ -94,7 +102,8 @@ fn threefry_(k0: u32, k1: u32, x0: u32, x1: u32) -> vec2u {
 /** Entry point header: one invocation per element, 2-D dispatch past 65535 workgroups. */
 export const WORKGROUP = 64;
 export const entry = (body: string, n: number): string => /* wgsl */ `
-@compute @workgroup_size(${WORKGROUP}) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * ${WORKGROUP}u;
   if (i >= ${n}u) { return; }
 ${body}

@@ -21,7 +21,8 @@ export function initShapeMatchesApply(layer: nn.Layer, inShape: Shape, seed = 0)
     const { y } = layer.apply(params, state, input(inShape, seed + 1), { training, key: random.key(seed + 2) });
     if (JSON.stringify(shapes(y)) !== JSON.stringify(outShape)) {
       throw new LawError(
-        `${layer.name}: init says outShape ${JSON.stringify(outShape)} but apply (training=${training}) gives ${JSON.stringify(shapes(y))}`,
+        `${layer.name}: init says outShape ${JSON.stringify(outShape)} but apply (training=${training}) gives ` +
+          `${JSON.stringify(shapes(y))}`,
       );
     }
   }

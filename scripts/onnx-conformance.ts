@@ -107,7 +107,8 @@ if (process.argv[1]?.endsWith('onnx-conformance.ts')) {
     const doc = [
       '# ONNX conformance',
       '',
-      `Debian's \`libonnx-testdata\` node tests (${results.length}), each imported with \`onnx.load\`, run on its first`,
+      `Debian's \`libonnx-testdata\` node tests (${results.length}), each imported with \`onnx.load\`, ` +
+        'run on its first',
       "data set with Fluxion's eager CPU kernels and compared at float32 tolerance (rtol 1e-3, atol 1e-5).",
       '"Unsupported" means a clear refusal (an operator, element type or attribute Fluxion does not import);',
       '"fail" means a wrong or missing result or another error. Regenerate with',

@@ -18,12 +18,16 @@ export type Key = Array;
 function checkKey(fn: string, key: Key): void {
   if (key.dtype !== 'uint32' || key.shape.length !== 1 || key.shape[0] !== 2) {
     throw new ValueError(
-      `random.${fn}: expected a key (uint32 of shape (2,)), got ${key.dtype}${fmtShape(key.shape)}; make one with random.key(seed)`,
+      `random.${fn}: expected a key (uint32 of shape (2,)), got ${key.dtype}${fmtShape(key.shape)}; make one with ` +
+        `random.key(seed)`,
     );
   }
 }
 
-/** A key from an integer seed (same words as `jax.random.PRNGKey(seed)` for seeds below 2^32). @example const k = random.key(0) @category Random */
+/**
+ * A key from an integer seed (same words as `jax.random.PRNGKey(seed)` for seeds below 2^32). @example
+ * const k = random.key(0) @category Random
+ */
 export function key(seed: number): Key {
   if (!Number.isInteger(seed)) throw new ValueError(`random.key: seed must be an integer, got ${seed}`);
   const hi = Math.floor(seed / 2 ** 32) >>> 0;

@@ -52,7 +52,8 @@ function flattenInto(x: unknown, leaves: unknown[]): TreeDef {
     return { kind: 'object', keys, children: keys.map((k) => flattenInto(x[k], leaves)) };
   }
   throw new ValueError(
-    `tree: ${Object.prototype.toString.call(x)} is neither a leaf (Array, number) nor a container (plain object, JS array)`,
+    `tree: ${Object.prototype.toString.call(x)} is neither a leaf (Array, number) nor a container (plain object, JS ` +
+      `array)`,
   );
 }
 const LEAF: TreeDef = { kind: 'leaf' };
@@ -104,7 +105,8 @@ export function signature(t: unknown, describeArray: (a: Array) => string): stri
     return s + '}';
   }
   throw new ValueError(
-    `tree: ${Object.prototype.toString.call(t)} is neither a leaf (Array, number) nor a container (plain object, JS array)`,
+    `tree: ${Object.prototype.toString.call(t)} is neither a leaf (Array, number) nor a container (plain object, JS ` +
+      `array)`,
   );
 }
 

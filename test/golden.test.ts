@@ -132,7 +132,10 @@ const tolerances: Record<string, [Tolerance, Tolerance]> = {
   ],
 };
 
-/** Runs a family's cases eagerly, or (`jitted`) with forward and backward passes each one jit call (ONNX Runtime on the CPU). */
+/**
+ * Runs a family's cases eagerly, or (`jitted`) with forward and backward passes each one jit call
+ * (ONNX Runtime on the CPU).
+ */
 export function runGoldenFamily(
   family: string,
   run = (c: GoldenCase, fn: () => void) => it(c.name, fn),

@@ -22,7 +22,7 @@ import {
   valueAndGrad,
 } from '../src/index.js';
 import { onnxBackend } from '../src/backend/onnx.js';
-import { Graph, Var } from '../src/core/ir.js';
+import { Graph } from '../src/core/ir.js';
 import { bind } from '../src/core/trace.js';
 import { interpret } from '../src/core/staging.js';
 import { linearizeFlat } from '../src/transforms/grad.js';
@@ -34,7 +34,10 @@ const backend = onnxBackend();
 const ort = createRequire(import.meta.url)('onnxruntime-node');
 
 /** Node types of a lowered graph, counted. */
-/** Node types of a lowered graph, counted; a ConvTranspose with a constant kernel (a one-hot fold) is `ConvTranspose(one-hot)`. */
+/**
+ * Node types of a lowered graph, counted; a ConvTranspose with a constant kernel (a one-hot fold) is
+ * `ConvTranspose(one-hot)`.
+ */
 function opTypes(bytes: Uint8Array): Record<string, number> {
   const graph = fromBinary(ModelProtoSchema, bytes).graph!;
   const constants = new Set(graph.initializer.map((t) => t.name));
@@ -62,14 +65,11 @@ describe('ONNX Runtime backend', () => {
     for (const row of samples()) {
       if (row.noEval || !row.prim.onnx) continue;
       it(row.label, () => {
-        const ins = row.inputs.map((a) => new Var(a.aval));
-        const outs = row.prim
-          .abstractEval(
-            row.inputs.map((a) => a.aval),
-            row.params,
-          )
-          .map((a) => new Var(a));
-        const g = new Graph(ins, [{ prim: row.prim, inputs: ins, params: row.params, outs }], outs);
+        const g = Graph.ofEquation(
+          row.prim,
+          row.inputs.map((a) => a.aval),
+          row.params,
+        );
         const x = backend!.compile(g);
         // Integer products stay in JavaScript by design: ONNX Runtime saturates them, numpy wraps.
         if (/^reduce_prod u?int32/.test(row.label)) expect(x.plan).toContain('js');

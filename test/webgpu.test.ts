@@ -154,7 +154,8 @@ describe('webgpu: fused graphs and training', () => {
     const plan = kernelPlan(makeGraph(step)(params, x, y));
     const kernels = plan.split('\n').length;
     console.log(`MLP step plan (${kernels} kernels):\n${plan}`);
-    expect(kernels).toBeLessThanOrEqual(8 * 3); // per layer: forward dot (+bias, ReLU), backward dots, relu mask, bias sum, two updates
+    // Per layer: forward dot (+bias, ReLU), backward dots, relu mask, bias sum, two updates.
+    expect(kernels).toBeLessThanOrEqual(8 * 3);
     const cpu = jit(step)(params, x, y);
     const gp = { ...params } as any;
     for (const k of Object.keys(gp))

@@ -2,7 +2,8 @@
  * Backend choice. The CPU backend is always present: jitted graphs run on ONNX Runtime when
  * `onnxruntime-node` loads (else, or with `FLUXION_CPU=js`, on the JavaScript kernels; in browsers
  * on ONNX Runtime Web once initialised), eager operations on the JavaScript kernels except large
- * contractions and reductions. The WebGPU backend runs operations on arrays placed on it (`toDevice`), `jit` calls given such arrays or `device: 'webgpu'`, and
+ * contractions and reductions. The WebGPU backend runs operations on arrays placed on it
+ * (`toDevice`), `jit` calls given such arrays or `device: 'webgpu'`, and
  * every `jit` call when it is the default (`await setDefaultBackend('webgpu')` or
  * `FLUXION_BACKEND=webgpu`). Arrays on different backends never mix silently: moving is explicit.
  * @module
@@ -22,7 +23,7 @@ import {
   compile,
   webgpuMemoryStats,
 } from './webgpu.js';
-import { Graph, Var } from '../core/ir.js';
+import { Graph } from '../core/ir.js';
 import type { Params, Primitive } from '../core/primitive.js';
 import { type Device, type Executable, type GraphBackend, jsBackend } from './backend.js';
 import { onnxBackend } from './onnx.js';
@@ -55,7 +56,10 @@ export function setCpuBackend(name: 'onnx' | 'js'): 'onnx' | 'js' {
   return previous;
 }
 
-/** Which CPU graph backend jit uses: `'onnx'` (ONNX Runtime) or `'js'`. @example getCpuBackend() // 'onnx' @category Backends */
+/**
+ * Which CPU graph backend jit uses: `'onnx'` (ONNX Runtime) or `'js'`. @example getCpuBackend() //
+ * 'onnx' @category Backends
+ */
 export const getCpuBackend = (): 'onnx' | 'js' => cpuGraphBackend().name;
 
 const executables = { onnx: new WeakMap<Graph, Executable>(), js: new WeakMap<Graph, Executable>() };
@@ -77,14 +81,14 @@ function eagerOnGraphBackend(prim: Primitive, args: Array[], params: Params): Ar
   const key = `${prim.name}${JSON.stringify(params)}${args.map((a) => avalString(a.aval))}`;
   let g = eagerGraphs.get(key);
   if (!g) {
-    const ins = args.map((a) => new Var(a.aval));
-    const outs = prim
-      .abstractEval(
+    eagerGraphs.set(
+      key,
+      (g = Graph.ofEquation(
+        prim,
         args.map((a) => a.aval),
         params,
-      )
-      .map((a) => new Var(a));
-    eagerGraphs.set(key, (g = new Graph(ins, [{ prim, inputs: ins, params, outs }], outs)));
+      )),
+    );
   }
   return executableFor(g).run(args as ConcreteArray[]);
 }
@@ -139,7 +143,10 @@ export const kernelPlan = (g: Graph): string => compile(g).plan;
  */
 export const executionPlan = (g: Graph): string => executableFor(g).plan;
 
-/** The CPU: jitted graphs on the CPU graph backend, large eager kernels there too, the rest on the primitives' own kernels. */
+/**
+ * The CPU: jitted graphs on the CPU graph backend, large eager kernels there too, the rest on the
+ * primitives' own kernels.
+ */
 const cpu: Device = {
   name: 'cpu',
   holds: (x) => x instanceof ConcreteArray,
@@ -148,7 +155,10 @@ const cpu: Device = {
   runPrimitive: eagerOnGraphBackend,
 };
 const webgpu: Device = { name: 'webgpu', holds: (x) => x instanceof GpuArray, place: upload, runGraph, runPrimitive };
-/** Devices that hold arrays of their own; the CPU's is ONNX Runtime Web's pending arrays in a browser that initialised it. */
+/**
+ * Devices that hold arrays of their own; the CPU's is ONNX Runtime Web's pending arrays in a browser
+ * that initialised it.
+ */
 const holders: Device[] = [webgpu, webCpu];
 const cpuDevice = (): Device => (onnxWebReady() ? webCpu : cpu);
 
@@ -186,7 +196,8 @@ installBackend((prim, args, params) => {
           if (weakConstants.has(a)) return placedConstant(device, a);
           if (want === device) return device.place(a);
           throw new FluxionError(
-            `${prim.name}: mixes a cpu array (shape [${a.shape}]) with ${device.name} arrays; move it with await toDevice(x, '${device.name}')`,
+            `${prim.name}: mixes a cpu array (shape [${a.shape}]) with ${device.name} arrays; move it with await ` +
+              `toDevice(x, '${device.name}')`,
           );
         });
   return call ? device.runGraph(call.graph, placed, call.donate) : device.runPrimitive(prim, placed, params);

@@ -210,7 +210,8 @@ export class GpuArray extends Array {
     return (await download(this)).buffer.slice() as TypedArray;
   }
   override toString(): string {
-    return `Array(<webgpu>, shape=(${this.shape.join(', ')}${this.shape.length === 1 ? ',' : ''}), dtype=${this.dtype})  // await x.data() to read`;
+    const shape = `(${this.shape.join(', ')}${this.shape.length === 1 ? ',' : ''})`;
+    return `Array(<webgpu>, shape=${shape}, dtype=${this.dtype})  // await x.data() to read`;
   }
   override dispose(): void {
     const b = this.donate();
@@ -314,7 +315,8 @@ export function runGraph(graph: Graph, args: Array[], donate: readonly number[] 
   const donated = donate
     .filter((i) => args[i] instanceof GpuArray && !ex.graph.outs.includes(ex.graph.inVars[i]))
     .map((i) => ({ last: lastRead.get(ex.graph.inVars[i].id) ?? -1, buffer: (args[i] as GpuArray).donate() }))
-    .filter((d): d is { last: number; buffer: GPUBuffer } => d.buffer !== null); // an array passed twice is donated once
+    // An array passed twice is donated once.
+    .filter((d): d is { last: number; buffer: GPUBuffer } => d.buffer !== null);
   const enc = device.createCommandEncoder();
   ex.kernels.forEach((k, ki) => {
     for (const w of k.writes) {
@@ -475,7 +477,8 @@ const hostRules: Record<string, (inputs: Array[], params: any) => Array[]> = {
   },
   while() {
     throw new FluxionError(
-      'webgpu: whileLoop needs its predicate on the host every step, which WebGPU only gives asynchronously; run it on the CPU backend or use lax.scan / lax.fori with static bounds',
+      'webgpu: whileLoop needs its predicate on the host every step, which WebGPU only gives asynchronously; run it ' +
+        'on the CPU backend or use lax.scan / lax.fori with static bounds',
     );
   },
 };
@@ -493,9 +496,11 @@ function constantBuffer(a: Array, temps: GPUBuffer[]): GPUBuffer {
   const c = a.toConcrete();
   if (!c || c.ndim !== 0)
     throw new FluxionError(
-      `webgpu: a ${avalString(a)} CPU array was mixed with WebGPU arrays; move it explicitly with toDevice(x, 'webgpu')`,
+      `webgpu: a ${avalString(a)} CPU array was mixed with WebGPU arrays; move it explicitly with toDevice(x, ` +
+        `'webgpu')`,
     );
-  // The temporary array gives its buffer up: the pool gets it back once, at the end of the run, not again when the array is collected.
+  // The temporary array gives its buffer up: the pool gets it back once, at the end of the run, not
+  // again when the array is collected.
   const buffer = upload(c).donate()!;
   temps.push(buffer);
   return buffer;
@@ -505,7 +510,8 @@ const eqnGraphs = new Map<string, Graph>();
 /** Eager execution of one primitive: a cached one-equation graph. */
 export function runPrimitive(prim: Primitive, args: Array[], params: Params): Array[] {
   const avals: ShapedArray[] = args.map((a) => a.aval);
-  const key = `${prim.name}|${JSON.stringify(params, (_k, v) => (v instanceof Graph || typeof v === 'function' ? undefined : v))}|${avals.map(avalString).join(',')}`;
+  const plain = JSON.stringify(params, (_k, v) => (v instanceof Graph || typeof v === 'function' ? undefined : v));
+  const key = `${prim.name}|${plain}|${avals.map(avalString).join(',')}`;
   let g = eqnGraphs.get(key);
   const hasOpaque = Object.values(params as object).some(
     (v) =>
@@ -514,9 +520,7 @@ export function runPrimitive(prim: Primitive, args: Array[], params: Params): Ar
       (globalThis.Array.isArray(v) && v.some((x) => x instanceof Graph)),
   );
   if (!g || hasOpaque) {
-    const ins = avals.map((a) => new Var(a));
-    const outs = prim.abstractEval(avals, params).map((a) => new Var(a));
-    g = new Graph(ins, [{ prim, inputs: ins, params, outs }], outs);
+    g = Graph.ofEquation(prim, avals, params);
     if (!hasOpaque) eqnGraphs.set(key, g);
   }
   return runGraph(g, args);

@@ -23,7 +23,8 @@ export const isView = (e: Eqn): boolean => e.prim.props?.view === true;
 
 /** A staged program ready for lowering: calls inlined, every equation supported. */
 export function prepareGraph(g: Graph): Graph {
-  // jit calls and checkpoints are inlined; custom rules only matter to transforms, so their functions are traced and inlined.
+  // jit calls and checkpoints are inlined; custom rules only matter to transforms, so their functions
+  // are traced and inlined.
   let flat = inlineCalls(g, (e) => e.prim.props?.inline === 'graph');
   if (flat.eqns.some((e) => e.prim.props?.inline === 'function')) {
     const eqns: Eqn[] = [];
@@ -51,13 +52,15 @@ export function prepareGraph(g: Graph): Graph {
   for (const v of [...flat.inVars, ...flat.eqns.flatMap((e) => e.outs)]) {
     if (v.aval.dtype === 'float16')
       throw new FluxionError(
-        'webgpu: float16 arrays are not supported on the WebGPU backend yet (they need the shader-f16 feature); use float32',
+        'webgpu: float16 arrays are not supported on the WebGPU backend yet (they need the shader-f16 feature); use ' +
+          'float32',
       );
   }
   for (const e of flat.eqns) {
     if (!e.prim.wgsl && !isKernel(e) && !isView(e)) {
       throw new FluxionError(
-        `webgpu: primitive ${e.prim.name} is not supported on the WebGPU backend yet; run this computation on the CPU backend`,
+        `webgpu: primitive ${e.prim.name} is not supported on the WebGPU backend yet; run this computation on the ` +
+          `CPU backend`,
       );
     }
   }
@@ -165,7 +168,8 @@ export function epilogues(g: Graph, mat: Set<number>): Map<Eqn, Epilogue> {
     if (d.prim !== lax.dotGeneralP) continue;
     const v0 = d.outs[0];
     const shape = v0.aval.shape.join();
-    // Grow the region in program order: elementwise, same shape, reading only region values or values independent of the dot.
+    // Grow the region in program order: elementwise, same shape, reading only region values or values
+    // independent of the dot.
     const inRegion = new Set<number>([v0.id]);
     const dependent = new Set<number>([v0.id]);
     const eqns = new Set<Eqn>();

@@ -76,7 +76,8 @@ export const customJvpP: Primitive<CustomJvpParams> = definePrimitive({
  * Gives `f` a hand-written forward derivative: `rule(primals, tangents) -> [out, outTangent]`
  * (argument lists as tuples). Reverse mode follows by linearization, as in JAX.
  * @example
- * const safeLog1pExp = customJvp((x) => np.log1p(np.exp(x)), ([x], [t]) => [np.log1p(np.exp(x)), t.multiply(np.sigmoid(x))]);
+ * const safeLog1pExp = customJvp((x) => np.log1p(np.exp(x)), ([x], [t]) => [np.log1p(np.exp(x)),
+ * t.multiply(np.sigmoid(x))]);
  * @category Transforms
  */
 export function customJvp<F extends (...args: any[]) => any>(

@@ -332,7 +332,8 @@ export interface ScanOptions {
  * Loops `f(carry, x) -> [carry, y]` over the leading axis of `xs` (pytrees), returning the
  * final carry and the stacked ys. Differentiable (backprop through time) and batchable.
  * @example
- * const [total, partial] = lax.scan((c, x) => [c.add(x), c.add(x)], np.zeros([]), np.arange(5, undefined, 1, {dtype: 'float32'}));
+ * const [total, partial] = lax.scan((c, x) => [c.add(x), c.add(x)], np.zeros([]), np.arange(5,
+ * undefined, 1, {dtype: 'float32'}));
  * @category Control flow
  */
 export function scan<C, X, Y>(f: (carry: C, x: X) => [C, Y], init: C, xs: X, opts: ScanOptions = {}): [C, Y] {

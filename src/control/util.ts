@@ -71,7 +71,8 @@ export function checkSameTypes(
     const b = avals2[i];
     if (a.dtype !== b.dtype || !shapesEqual(a.shape, b.shape)) {
       throw new ShapeError(
-        `${fn}: ${what} changes ${paths[i]} from ${avalString(a)} to ${avalString(b)}; the carry must keep its shape and dtype`,
+        `${fn}: ${what} changes ${paths[i]} from ${avalString(a)} to ${avalString(b)}; the carry must keep its ` +
+          `shape and dtype`,
       );
     }
   });

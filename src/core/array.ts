@@ -36,10 +36,19 @@ export class ShapeDtype implements ShapedArray {
   }
 }
 
-export const avalString = (a: ShapedArray): string =>
-  `${a.dtype === 'float32' ? 'f32' : a.dtype === 'int32' ? 'i32' : a.dtype === 'uint32' ? 'u32' : a.dtype === 'bool' ? 'bool' : 'f16'}[${a.shape.join(',')}]`;
+const SHORT_DTYPE: Record<DType, string> = {
+  float32: 'f32',
+  int32: 'i32',
+  uint32: 'u32',
+  bool: 'bool',
+  float16: 'f16',
+};
+export const avalString = (a: ShapedArray): string => `${SHORT_DTYPE[a.dtype]}[${a.shape.join(',')}]`;
 
-/** Anything the np functions accept where an array is expected (nested lists become float32 arrays). @category Arrays */
+/**
+ * Anything the np functions accept where an array is expected (nested lists become float32 arrays).
+ * @category Arrays
+ */
 export type ArrayLike = Array | number | boolean | readonly NestedArray[];
 
 /** Nested JS arrays as returned by {@link Array.toArray}. */

@@ -27,7 +27,10 @@ export class OptionError extends FluxionError {}
 /** A traced value used where a concrete one is needed, or a transform misused. @category Errors */
 export class TraceError extends FluxionError {}
 
-/** A program the ONNX lowering cannot express faithfully; it runs on the JavaScript kernels instead. @category Errors */
+/**
+ * A program the ONNX lowering cannot express faithfully; it runs on the JavaScript kernels instead.
+ * @category Errors
+ */
 export class UnlowerableError extends FluxionError {}
 
 /** Formats a shape the way numpy prints it: `(3, 4)`, `(5,)`, `()`. */

@@ -42,6 +42,12 @@ export class Graph {
     readonly eqns: readonly Eqn[],
     readonly outs: readonly Atom[],
   ) {}
+  /** The program of one equation: `prim` applied to inputs of `inAvals` (how eager operations are compiled). */
+  static ofEquation(prim: Primitive, inAvals: ShapedArray[], params: Params): Graph {
+    const ins = inAvals.map((a) => new Var(a));
+    const outs = prim.abstractEval(inAvals, params).map((a) => new Var(a));
+    return new Graph(ins, [{ prim, inputs: ins, params, outs }], outs);
+  }
   get inAvals(): ShapedArray[] {
     return this.inVars.map((v) => v.aval);
   }
@@ -97,7 +103,8 @@ export function printGraph(g: Graph, indent = ''): string {
       .map(([k, v]) => `${k}=${fmtParam(v, indent)}`)
       .join(' ');
     lines.push(
-      `${indent}  let ${e.outs.map(typed).join(' ')} = ${e.prim.name}${ps ? '[' + ps + ']' : ''} ${e.inputs.map(atom).join(' ')}`,
+      `${indent}  let ${e.outs.map(typed).join(' ')} = ${e.prim.name}${ps ? '[' + ps + ']' : ''} ` +
+        `${e.inputs.map(atom).join(' ')}`,
     );
   }
   lines.push(`${indent}  in ( ${g.outs.map(atom).join(', ')} ) }`);
@@ -124,7 +131,8 @@ export function typecheckGraph(g: Graph): void {
     );
     if (outs.length !== e.outs.length || outs.some((o, i) => !avalsEqual(o, e.outs[i].aval))) {
       throw new FluxionError(
-        `typecheck: ${e.prim.name} produces ${outs.map(avalString)} but declares ${e.outs.map((v) => avalString(v.aval))}`,
+        `typecheck: ${e.prim.name} produces ${outs.map(avalString)} but declares ` +
+          `${e.outs.map((v) => avalString(v.aval))}`,
       );
     }
     e.outs.forEach(def);

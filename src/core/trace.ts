@@ -117,7 +117,8 @@ function topTrace(args: readonly Array[]): MainTrace {
   for (const a of args) if (a instanceof Tracer && a.trace.main.level > top.level) top = a.trace.main;
   if (stack[top.level] !== top) {
     throw new TraceError(
-      `a traced array from a finished transform (jit, grad or vmap) was used outside it; return values from transformed functions instead of storing them outside`,
+      `a traced array from a finished transform (jit, grad or vmap) was used outside it; return values from ` +
+        `transformed functions instead of storing them outside`,
     );
   }
   return top;

@@ -83,7 +83,8 @@ function idxSplits(fn: string, dir: string, opts: { limitTrain?: number; limitTe
     const f = [join(dir, base), join(dir, base + '.gz')].find(existsSync);
     if (!f)
       throw new ValueError(
-        `${fn}: ${base} not found under ${dir}${fn === 'fashionMnist' ? ' (apt-get install dataset-fashion-mnist)' : ''}`,
+        `${fn}: ${base} not found under ` +
+          `${dir}${fn === 'fashionMnist' ? ' (apt-get install dataset-fashion-mnist)' : ''}`,
       );
     return f;
   };
@@ -93,7 +94,10 @@ function idxSplits(fn: string, dir: string, opts: { limitTrain?: number; limitTe
   };
 }
 
-/** Fashion-MNIST (Xiao et al. 2017) from Debian's `dataset-fashion-mnist` (apt-get install dataset-fashion-mnist), read from /usr/share/datasets/fashion-mnist. @category Data */
+/**
+ * Fashion-MNIST (Xiao et al. 2017) from Debian's `dataset-fashion-mnist` (apt-get install
+ * dataset-fashion-mnist), read from /usr/share/datasets/fashion-mnist. @category Data
+ */
 export function fashionMnist(opts: { dir?: string; limitTrain?: number; limitTest?: number } = {}): {
   train: ImageSplit;
   test: ImageSplit;

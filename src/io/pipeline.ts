@@ -53,7 +53,8 @@ export const batchCount = (n: number, opts: BatchOptions): number =>
 
 /**
  * Applies `fn` to each item, with the item's index (derive per-batch keys with `foldIn`).
- * @example io.mapBatches(io.batches(train, opts), (b, i) => ({ ...b, images: io.randomHorizontalFlip(random.foldIn(key, i), b.images) }))
+ * @example io.mapBatches(io.batches(train, opts), (b, i) => ({ ...b, images:
+ * io.randomHorizontalFlip(random.foldIn(key, i), b.images) }))
  * @category Data
  */
 export function* mapBatches<T, U>(items: Iterable<T>, fn: (item: T, index: number) => U): Generator<U> {

@@ -197,7 +197,8 @@ export function loadSafetensors(bytes: Uint8Array): Loaded {
       end > dataBytes
     ) {
       throw new ValueError(
-        `loadSafetensors: tensor '${name}' of shape [${shape}] ${code} has data_offsets [${begin}, ${end}] that do not fit (file data is ${dataBytes} bytes)`,
+        `loadSafetensors: tensor '${name}' of shape [${shape}] ${code} has data_offsets [${begin}, ${end}] that do ` +
+          `not fit (file data is ${dataBytes} bytes)`,
       );
     }
     spans.push([begin, end, name]);
@@ -226,7 +227,8 @@ export function loadSafetensors(bytes: Uint8Array): Loaded {
   for (const [begin, end, name] of spans) {
     if (begin !== at)
       throw new ValueError(
-        `loadSafetensors: tensor '${name}' starts at byte ${begin}, but the data before it ends at ${at} (${begin < at ? 'overlap' : 'a hole'})`,
+        `loadSafetensors: tensor '${name}' starts at byte ${begin}, but the data before it ends at ${at} ` +
+          `(${begin < at ? 'overlap' : 'a hole'})`,
       );
     at = end;
   }

@@ -22,7 +22,10 @@ import {
 const doubleConv = (c: number) =>
   serial(conv2d(c, 3, { padding: 1 }), batchNorm(), relu, conv2d(c, 3, { padding: 1 }), batchNorm(), relu);
 
-/** Fully convolutional network (Long et al. 2015): conv/pool encoder, 1x1 classifier, transposed-conv upsampling to input size. @category Models */
+/**
+ * Fully convolutional network (Long et al. 2015): conv/pool encoder, 1x1 classifier, transposed-conv
+ * upsampling to input size. @category Models
+ */
 export function fcn(opts: { numClasses?: number; widths?: number[] } = {}): Layer {
   const widths = opts.widths ?? [16, 32];
   const down = widths.flatMap((c) => [conv2d(c, 3, { padding: 1 }), relu, maxPool2d(2)]);
@@ -94,7 +97,10 @@ export function autoencoder(opts: AutoencoderOptions = {}): Layer {
   );
 }
 
-/** U-Net (Ronneberger et al. 2015): each level is `doubleConv`, then a skip around (pool, deeper level, up-conv), then `doubleConv`. @category Models */
+/**
+ * U-Net (Ronneberger et al. 2015): each level is `doubleConv`, then a skip around (pool, deeper level,
+ * up-conv), then `doubleConv`. @category Models
+ */
 export function unet(opts: { widths?: number[]; numClasses?: number } = {}): Layer {
   const widths = opts.widths ?? [16, 32, 64];
   const level = (i: number): Layer => {

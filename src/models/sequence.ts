@@ -15,7 +15,10 @@ export interface SequenceClassifierOptions {
   bidirectional?: boolean;
 }
 
-/** Sequence classifier: an LSTM or GRU over `[N, T, I]` (batch first), classifying from the last step. @category Models */
+/**
+ * Sequence classifier: an LSTM or GRU over `[N, T, I]` (batch first), classifying from the last step.
+ * @category Models
+ */
 export function sequenceClassifier(opts: SequenceClassifierOptions = {}): Layer {
   const h = opts.hidden ?? 32;
   const cell = opts.cell === 'gru' ? gruCell(h) : lstmCell(h);
@@ -43,7 +46,10 @@ export function gruLanguageModel(opts: { vocab: number; embed?: number; hidden?:
   });
 }
 
-/** Temporal convolutional network (Bai et al. 2018) on `[N, C, T]`: dilated residual blocks (dilation 2^i), then the last step classified. @category Models */
+/**
+ * Temporal convolutional network (Bai et al. 2018) on `[N, C, T]`: dilated residual blocks (dilation
+ * 2^i), then the last step classified. @category Models
+ */
 export function tcn(
   inChannels: number,
   opts: { channels?: number[]; kernelSize?: number; numClasses?: number } = {},

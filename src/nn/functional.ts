@@ -154,7 +154,8 @@ export function conv(x: Array, w: Array, b: Array | null | undefined, opts: Conv
   const out = windowOutShape(x.shape.slice(2), p);
   if (out.some((d) => d <= 0))
     throw new ShapeError(
-      `${name}: kernel ${fmtShape(window)} with dilation [${dilation}] is larger than the padded input ${fmtShape(x.shape)}`,
+      `${name}: kernel ${fmtShape(window)} with dilation [${dilation}] is larger than the padded input ` +
+        `${fmtShape(x.shape)}`,
     );
   // Large eager convolutions run as one staged graph, which the CPU backend hands to a native Conv.
   const staged = x.toConcrete() !== null && w.toConcrete() !== null && x.size + w.size >= STAGED_CONV_ELEMENTS;
@@ -182,7 +183,10 @@ const stagedCorrelate = jit(correlate, { staticArgnums: [2, 3] });
 /** 1-d convolution: `x [N, C, L]`, `w [O, C/g, K]`. @example conv1d(x, w, b, {padding: 1}) @category Layers */
 export const conv1d = (x: Array, w: Array, b?: Array | null, opts?: ConvOptions): Array =>
   conv(x, w, b, opts, 'conv1d');
-/** 2-d convolution: `x [N, C, H, W]`, `w [O, C/g, kH, kW]`. @example conv2d(x, w, b, {stride: 2, padding: 'same'}) @category Layers */
+/**
+ * 2-d convolution: `x [N, C, H, W]`, `w [O, C/g, kH, kW]`. @example conv2d(x, w, b, {stride: 2,
+ * padding: 'same'}) @category Layers
+ */
 export const conv2d = (x: Array, w: Array, b?: Array | null, opts?: ConvOptions): Array =>
   conv(x, w, b, opts, 'conv2d');
 
@@ -218,7 +222,8 @@ export function convTranspose(
   const [cin, ocg] = w.shape;
   if (x.ndim !== r + 2 || x.shape[1] !== cin || cin % groups !== 0) {
     throw new ShapeError(
-      `${name}: input ${fmtShape(x.shape)} does not fit weight ${fmtShape(w.shape)} ([C_in, C_out/groups, ...kernel]) with groups=${groups}`,
+      `${name}: input ${fmtShape(x.shape)} does not fit weight ${fmtShape(w.shape)} ([C_in, C_out/groups, ` +
+        `...kernel]) with groups=${groups}`,
     );
   }
   const window = w.shape.slice(2);
@@ -230,7 +235,8 @@ export function convTranspose(
     if (v >= Math.max(s[i], d[i]))
       throw new ValueError(`${name}: outputPadding ${v} must be smaller than stride or dilation (${s[i]}, ${d[i]})`);
   });
-  // Spread the input by the stride, pad by dilation*(k-1) - padding (negative crops), then correlate with the flipped kernel.
+  // Spread the input by the stride, pad by dilation*(k-1) - padding (negative crops), then correlate
+  // with the flipped kernel.
   const lo = window.map((k, i) => d[i] * (k - 1) - pd[i]);
   const xd = P.pad(x, [0, 0, ...lo], [0, 0, ...lo.map((l, i) => l + op[i])], [0, 0, ...s.map((v) => v - 1)], 0);
   const wg = P.reshape(w, [groups, cin / groups, ocg, ...window]);
@@ -289,7 +295,10 @@ function poolWindow(fn: string, x: Array, o: Partial<PoolOptions>, r: number): U
 }
 const windowAxes = (ndim: number, r: number) => globalThis.Array.from({ length: r }, (_, i) => ndim - r + i);
 
-/** Max pooling over the trailing 2 axes (NCHW). Padding counts as -infinity. @example maxPool2d(x, {kernelSize: 2}) @category Layers */
+/**
+ * Max pooling over the trailing 2 axes (NCHW). Padding counts as -infinity. @example maxPool2d(x,
+ * {kernelSize: 2}) @category Layers
+ */
 export function maxPool2d(x: Array, opts: PoolOptions): Array {
   const p = poolWindow('maxPool2d', x, checkOptions('maxPool2d', poolProps, opts), 2);
   const patches = unfold(x, { ...p, padValue: -Infinity });
@@ -365,7 +374,8 @@ export function batchNorm(
   const c = x.shape[1];
   if (x.ndim < 2 || runningMean.shape.join() !== `${c}` || runningVar.shape.join() !== `${c}`) {
     throw new ShapeError(
-      `batchNorm: input ${fmtShape(x.shape)} has ${c} channels but running stats are ${fmtShape(runningMean.shape)}, ${fmtShape(runningVar.shape)}`,
+      `batchNorm: input ${fmtShape(x.shape)} has ${c} channels but running stats are ` +
+        `${fmtShape(runningMean.shape)}, ${fmtShape(runningVar.shape)}`,
     );
   }
   const axes = x.shape.map((_, i) => i).filter((i) => i !== 1);
@@ -461,9 +471,11 @@ export function softmaxCrossEntropy(
   if (labels.dtype === 'int32' || labels.dtype === 'uint32') {
     if (labels.shape.join() !== logits.shape.slice(0, -1).join())
       throw new ShapeError(
-        `softmaxCrossEntropy: labels ${fmtShape(labels.shape)} must be logits' shape ${fmtShape(logits.shape)} without the class axis`,
+        `softmaxCrossEntropy: labels ${fmtShape(labels.shape)} must be logits' shape ${fmtShape(logits.shape)} ` +
+          `without the class axis`,
       );
-    // A label outside [0, classes) is an error when known, and a NaN loss for its example when traced: never a silent 0.
+    // A label outside [0, classes) is an error when known, and a NaN loss for its example when traced:
+    // never a silent 0.
     const known = labels.toConcrete();
     const bad = known ? globalThis.Array.from(known.buffer).find((l) => l < 0 || l >= c) : undefined;
     if (bad !== undefined)
@@ -520,7 +532,10 @@ export const accuracy = (logits: Array, labels: Array): Array =>
 
 // ---------------------------------------------------------------- recurrent (whole sequences, PyTorch weights)
 
-/** PyTorch-layout weights of one recurrent layer: `wIh [G*H, I]`, `wHh [G*H, H]`, biases `[G*H]`. @category Recurrent */
+/**
+ * PyTorch-layout weights of one recurrent layer: `wIh [G*H, I]`, `wHh [G*H, H]`, biases `[G*H]`.
+ * @category Recurrent
+ */
 export interface RnnWeights {
   wIh: Array;
   wHh: Array;
@@ -553,7 +568,10 @@ export const rnnTanhStep = (w: RnnWeights, x: Array, h: Array): Array =>
 const squeeze0 = (h: Array) => np.squeeze(h, { axis: 0 });
 const seqMajor = (x: Array, batchFirst?: boolean) => (batchFirst ? np.swapaxes(x, 0, 1) : x);
 
-/** LSTM over a sequence `x [T, N, I]` (or `[N, T, I]` with batchFirst) from `h0, c0 [1, N, H]`, via scan. @category Recurrent */
+/**
+ * LSTM over a sequence `x [T, N, I]` (or `[N, T, I]` with batchFirst) from `h0, c0 [1, N, H]`, via
+ * scan. @category Recurrent
+ */
 export function lstm(
   x: Array,
   h0: Array,

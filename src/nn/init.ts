@@ -64,7 +64,10 @@ export const truncatedNormal =
   (std = 1): Initializer =>
   (key, shape) =>
     np.multiply(randomTruncated(key, -2, 2, shape), std);
-/** PyTorch's default for Linear and Conv weights and biases: U(±1/sqrt(fanIn)) of the weight. @category Initializers */
+/**
+ * PyTorch's default for Linear and Conv weights and biases: U(±1/sqrt(fanIn)) of the weight.
+ * @category Initializers
+ */
 export const torchDefault = (fanIn: number): Initializer => uniform(1 / Math.sqrt(Math.max(1, fanIn)));
 /** Alias of glorotUniform. @category Initializers */
 export const xavier = glorotUniform;

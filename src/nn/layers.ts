@@ -160,7 +160,10 @@ function convLayer(
     apply: (p, state, x) => ({ y: F.conv(x, p.weight, p.bias, fopts, name), state }),
   };
 }
-/** 2-d convolution layer, `weight [O, C/groups, kH, kW]` (OIHW). @example conv2d(6, 5, {padding: 2}) @category Layers */
+/**
+ * 2-d convolution layer, `weight [O, C/groups, kH, kW]` (OIHW). @example conv2d(6, 5, {padding: 2})
+ * @category Layers
+ */
 export const conv2d = (
   outChannels: number,
   kernelSize: number | number[],
@@ -357,7 +360,10 @@ export function layerNorm(opts?: { dims?: number; eps?: number }): Layer {
   };
 }
 
-/** Inverted dropout with drop probability `rate`; identity unless `training`. Needs a key when training. @category Layers */
+/**
+ * Inverted dropout with drop probability `rate`; identity unless `training`. Needs a key when
+ * training. @category Layers
+ */
 export function dropout(rate: number): Layer {
   if (!(rate >= 0 && rate < 1)) throw new ValueError(`dropout: rate must be in [0, 1), got ${rate}`);
   return lambda('dropout', (x, { training, key }) => {

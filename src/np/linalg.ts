@@ -57,7 +57,10 @@ export function matmul(x: ArrayLike, y: ArrayLike): Array {
   return P.reshape(out, shape);
 }
 
-/** numpy `dot`: inner product for vectors, matmul for matrices, sum over a's last and b's second-to-last axis otherwise. @category Linear algebra */
+/**
+ * numpy `dot`: inner product for vectors, matmul for matrices, sum over a's last and b's
+ * second-to-last axis otherwise. @category Linear algebra
+ */
 export function dot(x: ArrayLike, y: ArrayLike): Array {
   const [a, b] = promoted(x, y);
   if (a.ndim === 0 || b.ndim === 0) return P.mul(...promotedBroadcast(a, b));

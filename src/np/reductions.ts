@@ -40,7 +40,10 @@ const reducer =
   };
 const boolToInt = (x: Array) => (x.dtype === 'bool' ? P.cast(x, 'int32') : x);
 
-/** Sum over `axis` (all by default). bool sums as int32. @example np.sum(x, {axis: 1, keepdims: true}) @category Reductions */
+/**
+ * Sum over `axis` (all by default). bool sums as int32. @example np.sum(x, {axis: 1, keepdims: true})
+ * @category Reductions
+ */
 export const sum = reducer('sum', P.reduceSumP, boolToInt);
 /** Product over `axis`. @category Reductions */
 export const prod = reducer('prod', P.reduceProdP, boolToInt);

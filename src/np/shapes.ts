@@ -85,7 +85,10 @@ export const broadcastTo = (x: ArrayLike, shape: readonly number[]): Array => br
 /** Broadcasts several arrays against each other. @category Shapes */
 export const broadcastArrays = (...xs: ArrayLike[]): Array[] => prepare('broadcastArrays', xs);
 
-/** Joins arrays along an existing axis (default 0), promoting dtypes. @example np.concatenate([a, b], {axis: 1}) @category Shapes */
+/**
+ * Joins arrays along an existing axis (default 0), promoting dtypes. @example np.concatenate([a, b],
+ * {axis: 1}) @category Shapes
+ */
 export function concatenate(xs: readonly ArrayLike[], opts?: { axis?: number }): Array {
   const o = checkOptions('concatenate', { axis: codecs.number }, opts);
   if (xs.length === 0) throw new ValueError('concatenate: needs at least one array');

@@ -20,7 +20,10 @@ export interface GradientTransformation<S = any> {
   update(grads: Params, state: S, params?: Params): { updates: Params; state: S };
 }
 
-/** The state of a {@link chain} (and of the aliases built from one): one state per link, in order. @category Optimizers */
+/**
+ * The state of a {@link chain} (and of the aliases built from one): one state per link, in order.
+ * @category Optimizers
+ */
 export type ChainState = readonly unknown[];
 
 /** A learning rate or any scalar hyperparameter that may depend on the step count (0-based). @category Schedules */
@@ -191,7 +194,10 @@ export function scaleByAdagrad(
   };
 }
 
-/** Adds `weightDecay * params` to the updates (L2 before a rescaling, decoupled after it: AdamW). @category Optimizers */
+/**
+ * Adds `weightDecay * params` to the updates (L2 before a rescaling, decoupled after it: AdamW).
+ * @category Optimizers
+ */
 export function addDecayedWeights(weightDecay: number): GradientTransformation<{}> {
   return {
     init: () => ({}),
@@ -243,7 +249,10 @@ export function sgd(
     scaleByLearningRate(lr),
   );
 }
-/** Adam (Kingma & Ba 2015), with optional L2 weight decay added to the gradient (PyTorch's Adam). @category Optimizers */
+/**
+ * Adam (Kingma & Ba 2015), with optional L2 weight decay added to the gradient (PyTorch's Adam).
+ * @category Optimizers
+ */
 export function adam(
   lr: ScalarOrSchedule = 1e-3,
   opts?: { b1?: number; b2?: number; eps?: number; weightDecay?: number },
@@ -267,7 +276,10 @@ export function adamw(
     scaleByLearningRate(lr),
   );
 }
-/** RMSprop as in PyTorch (alpha 0.99, eps 1e-8 outside the root), with optional momentum and centering. @category Optimizers */
+/**
+ * RMSprop as in PyTorch (alpha 0.99, eps 1e-8 outside the root), with optional momentum and centering.
+ * @category Optimizers
+ */
 export function rmsprop(
   lr: ScalarOrSchedule = 1e-2,
   opts?: { alpha?: number; eps?: number; momentum?: number; centered?: boolean; weightDecay?: number },
@@ -345,7 +357,10 @@ export const cosineDecay =
     const cos = np.multiply(np.add(np.cos(np.multiply(frac, Math.PI)), 1), 0.5);
     return np.multiply(init, np.add(np.multiply(cos, 1 - alpha), alpha));
   };
-/** Linear warmup from `init` to `peak` over `warmupSteps`, then cosine decay to `end` by `decaySteps`. @category Schedules */
+/**
+ * Linear warmup from `init` to `peak` over `warmupSteps`, then cosine decay to `end` by `decaySteps`.
+ * @category Schedules
+ */
 export const warmupCosineDecay =
   (init: number, peak: number, warmupSteps: number, decaySteps: number, end = 0): Schedule =>
   (c) => {

@@ -39,7 +39,8 @@ export const dotGeneralP: Primitive<DotParams> = definePrimitive({
       new Set([...cb, ...bb]).size !== cb.length + bb.length;
     if (bad) {
       throw new ShapeError(
-        `dot_general: cannot contract ${fmt(a.shape)} axes [${ca}] with ${fmt(b.shape)} axes [${cb}] (batch [${ba}] / [${bb}])`,
+        `dot_general: cannot contract ${fmt(a.shape)} axes [${ca}] with ${fmt(b.shape)} axes [${cb}] (batch [${ba}] ` +
+          `/ [${bb}])`,
       );
     }
     if (dtype === 'bool') throw new ShapeError('dot_general: bool operands are not supported; cast first');
@@ -286,5 +287,8 @@ function matmulRows(
   return out;
 }
 
-/** lax.dotGeneral: contraction with batch dimensions; output axes `[...batch, ...lhs free, ...rhs free]`. @category lax */
+/**
+ * lax.dotGeneral: contraction with batch dimensions; output axes `[...batch, ...lhs free, ...rhs
+ * free]`. @category lax
+ */
 export const dotGeneral = (a: Array, b: Array, p: DotParams) => bind1(dotGeneralP, [a, b], p);

@@ -36,10 +36,11 @@ function batchElementwise(prim: Primitive) {
  * (new Function), so its call to `f` stays monomorphic and V8 inlines it.
  */
 function kernel(f: (...xs: number[]) => number, arity: number, outDType?: (d: DType) => DType) {
-  const args = globalThis.Array.from({ length: arity }, (_, k) => `b${k}[i]`).join(', ');
+  const names = globalThis.Array.from({ length: arity }, (_, k) => `b${k}`);
+  const args = names.map((b) => `${b}[i]`).join(', ');
   const loop = new Function(
     'f',
-    `return (out, n, ${globalThis.Array.from({ length: arity }, (_, k) => `b${k}`).join(', ')}) => { for (let i = 0; i < n; i++) out[i] = f(${args}); };`,
+    `return (out, n, ${names.join(', ')}) => { for (let i = 0; i < n; i++) out[i] = f(${args}); };`,
   )(f);
   return (inputs: ConcreteArray[]): ConcreteArray[] => {
     const x = inputs[0];

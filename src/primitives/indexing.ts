@@ -103,7 +103,8 @@ export const scatterAddP: Primitive<AxisParams> = definePrimitive({
     const expected = gatherShape(x.shape, idx.shape, axis);
     if (!shapesEqual(expected, upd.shape) || upd.dtype !== x.dtype) {
       throw new ShapeError(
-        `scatter_add: updates ${upd.dtype}${fmt(upd.shape)} must be ${x.dtype}${fmt(expected)} for operand ${fmt(x.shape)} and indices ${fmt(idx.shape)}`,
+        `scatter_add: updates ${upd.dtype}${fmt(upd.shape)} must be ${x.dtype}${fmt(expected)} for operand ` +
+          `${fmt(x.shape)} and indices ${fmt(idx.shape)}`,
       );
     }
     return [x];

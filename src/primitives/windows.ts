@@ -177,7 +177,10 @@ export const foldP: Primitive<FoldParams> = defineLinear({
 
 // ---------------------------------------------------------------- ONNX lowerings
 
-/** Square 2-d windows that tile the spatial axes exactly (2x2 pooling): one SpaceToDepth, faster than strided Slices. */
+/**
+ * Square 2-d windows that tile the spatial axes exactly (2x2 pooling): one SpaceToDepth, faster than
+ * strided Slices.
+ */
 const squareTiles = (p: WindowParams, spatial: readonly number[], out: readonly number[]) =>
   p.window.length === 2 &&
   p.window[0] === p.window[1] &&

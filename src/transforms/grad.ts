@@ -147,7 +147,8 @@ export function valueAndGrad<F extends (...args: any[]) => any, const O extends 
       if (!(out instanceof Array) || out.ndim !== 0 || !isFloat(out.dtype)) {
         const what = out instanceof Array ? avalString(out) : typeof out;
         throw new DTypeError(
-          `grad: the function must return a float scalar${opts.hasAux ? ' (as the first of [value, aux])' : ''}, got ${what}; use vjp or jacrev for non-scalar outputs`,
+          `grad: the function must return a float scalar${opts.hasAux ? ' (as the first of [value, aux])' : ''}, ` +
+            `got ${what}; use vjp or jacrev for non-scalar outputs`,
         );
       }
       const [auxLeaves, ad] = flattenArgs([aux]);

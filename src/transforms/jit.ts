@@ -71,7 +71,10 @@ export function jvpGraph(g: Graph): ClosedGraph {
 }
 
 const transposeGraphs = new WeakMap<Graph, Map<string, ClosedGraph>>();
-/** The graph of the transpose of `g` in its `linear` inputs: `[...other inputs, ...output cotangents] -> linear inputs' cotangents`. */
+/**
+ * The graph of the transpose of `g` in its `linear` inputs: `[...other inputs, ...output cotangents]
+ * -> linear inputs' cotangents`.
+ */
 function transposeGraph(g: Graph, linear: boolean[]): ClosedGraph {
   const others = g.inAvals.filter((_, i) => !linear[i]);
   return memo(

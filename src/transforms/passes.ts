@@ -45,7 +45,8 @@ export function cse(g: Graph): Graph {
   const eqns: Eqn[] = [];
   for (const e of g.eqns) {
     const inputs = e.inputs.map(sub);
-    const key = `${e.prim.name}|${paramKey(e.params)}|${inputs.map((a) => (a instanceof Lit ? `L${a.value}:${a.aval.dtype}` : `v${a.id}`)).join(',')}`;
+    const operands = inputs.map((a) => (a instanceof Lit ? `L${a.value}:${a.aval.dtype}` : `v${a.id}`)).join(',');
+    const key = `${e.prim.name}|${paramKey(e.params)}|${operands}`;
     const prev = seen.get(key);
     if (prev) {
       e.outs.forEach((v, i) => rename.set(v.id, prev[i]));

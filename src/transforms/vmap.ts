@@ -100,7 +100,8 @@ function expandAxes(spec: Axes, def: TreeDef, what: string): BatchDim[] {
     const sKeys = globalThis.Array.isArray(s) ? s.map((_, i) => String(i)) : Object.keys(s).sort();
     if (!kids || keys.join() !== sKeys.join()) {
       throw new ValueError(
-        `vmap: ${what} at ${path} has structure ${structureString(sDef)} but the argument there has ${structureString(d)}`,
+        `vmap: ${what} at ${path} has structure ${structureString(sDef)} but the argument there has ` +
+          `${structureString(d)}`,
       );
     }
     keys.forEach((k, i) => go((s as any)[globalThis.Array.isArray(s) ? i : k], kids[i], `${path}[${k}]`));
@@ -139,7 +140,8 @@ export function vmap<F extends (...args: any[]) => any>(f: F, opts: VmapOptions 
       const n = leaves[i].shape[a];
       if (size !== undefined && n !== size) {
         throw new ShapeError(
-          `vmap: mapped axes disagree in size: ${paths[i]} of shape ${fmtShape(leaves[i].shape)} has ${n} along axis ${a}, others have ${size}`,
+          `vmap: mapped axes disagree in size: ${paths[i]} of shape ${fmtShape(leaves[i].shape)} has ${n} along ` +
+            `axis ${a}, others have ${size}`,
         );
       }
       size = n;
