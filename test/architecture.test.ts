@@ -47,9 +47,10 @@ describe('architecture', () => {
     expect(files.length).toBeGreaterThan(60);
     expect(layerOf('np/convert.ts')).toBeGreaterThan(layerOf('transforms/jit.ts'));
   });
-  it('the compiler, kernels and backends ask primitives by property or by object, never by name', () => {
-    const byName = /prim\.name\s*[!=]==|registry\.get\(|\.prim\.name\]|switch \(\w+\.prim\.name\)/;
-    const dirs = ['compile', 'backend', '../kernels'];
+  it('the compiler, kernels, backends and transforms ask primitives by property or by object, never by name', () => {
+    const byName =
+      /prim\.name\s*[!=]==|registry\.get\(|\.prim\.name\]|\w+\.get\(\w+\.prim\.name\)|switch \(\w+\.prim\.name\)/;
+    const dirs = ['compile', 'backend', '../kernels', 'transforms', 'control', 'onnx'];
     const hits = dirs.flatMap((d) =>
       (readdirSync(join(src, d), { recursive: true }) as string[])
         .filter((f) => f.endsWith('.ts'))
@@ -60,7 +61,9 @@ describe('architecture', () => {
         ),
     );
     expect(hits).toEqual([]);
-    expect(byName.test("if (e.prim.name === 'call')")).toBe(true); // the pattern catches what it forbids
+    // the pattern catches what it forbids
+    expect(byName.test("if (e.prim.name === 'call')")).toBe(true);
+    expect(byName.test('const rule = partialEvalRules.get(e.prim.name);')).toBe(true);
   });
 });
 
@@ -85,6 +88,13 @@ describe('every primitive has the rules the compilers ask for', () => {
   it('ONNX: each primitive has a lowering, or is one of the documented JavaScript steps', () => {
     const without = [...registry.values()].filter((p) => !p.onnx).map((p) => p.name);
     expect(without.sort()).toEqual([...jsOnCpu, ...transposeOnly].sort());
+  });
+  it('reverse mode: every primitive that holds a program splits it under partial evaluation', () => {
+    // A control primitive without the rule would be wholly unknown under linearize: its forward pass
+    // recomputed inside the backward one. Custom rules ('function') are replaced by their rule first.
+    const control = [...registry.values()].filter((p) => p.props?.control && p.props.inline !== 'function');
+    expect(control.length).toBeGreaterThanOrEqual(5);
+    expect(control.filter((p) => !p.partialEval).map((p) => p.name)).toEqual([]);
   });
   it('every primitive has a sample row (so the laws and the checks above reach it)', () => {
     const sampled = new Set(samples().map((r) => r.prim.name));

@@ -7,7 +7,7 @@
 import { Array, avalString } from '../core/array.js';
 import { DTypeError, ShapeError } from '../core/errors.js';
 import { type Eqn, Graph, Var } from '../core/ir.js';
-import { type Primitive, UndefinedPrimal, definePrimitive } from '../core/primitive.js';
+import { type Primitive, UndefinedPrimal, type PartialEvalResult, definePrimitive } from '../core/primitive.js';
 import { shapesEqual } from '../core/shape.js';
 import { evalGraph, runGraph, traceToGraph } from '../core/staging.js';
 import { bind } from '../core/trace.js';
@@ -15,7 +15,7 @@ import { broadcastInDim, cast, eq, fullLike, select } from '../primitives/index.
 import { flatten, unflatten } from '../tree.js';
 import { flattenArgs } from '../transforms/flat.js';
 import { jvpGraph, stage, vmapGraph } from '../transforms/jit.js';
-import { partialEval, partialEvalRules } from '../transforms/partial.js';
+import { partialEval } from '../transforms/partial.js';
 import { backwardPass } from '../transforms/transpose.js';
 import { vmapFlat } from '../transforms/vmap.js';
 import { checkSameTypes, joinConsts, zerosEqn } from './util.js';
@@ -25,6 +25,7 @@ type CondParams = { branches: Graph[] };
 
 export const condP: Primitive<CondParams> = definePrimitive({
   name: 'cond',
+  partialEval: partialEvalCond,
   props: { control: true },
   abstractEval([index, ...ops], { branches }) {
     if (index.dtype !== 'int32' || index.shape.length !== 0)
@@ -103,7 +104,7 @@ export const condP: Primitive<CondParams> = definePrimitive({
 
 // Partial evaluation: split every branch with the same unknown inputs, make the known/unknown
 // split of outputs agree across branches, and pass each branch's residuals (zeros from the others).
-partialEvalRules.set('cond', (eqn, unknownIns) => {
+function partialEvalCond(eqn: Eqn, unknownIns: boolean[]): PartialEvalResult {
   const branches = (eqn.params as CondParams).branches;
   const opsUnknown = unknownIns.slice(1);
   let inst = eqn.outs.map(() => false);
@@ -148,7 +149,7 @@ partialEvalRules.set('cond', (eqn, unknownIns) => {
     outs: eqn.outs.filter((_, i) => inst[i]),
   };
   return { known: [known], unknown: [unknown], outUnknown: inst };
-});
+}
 
 /**
  * Runs `branches[index]` on the operands (pytrees). All branches must return the same

@@ -5,8 +5,14 @@
  */
 import { Array, type ShapedArray, avalString } from '../core/array.js';
 import { TraceError } from '../core/errors.js';
-import { Graph } from '../core/ir.js';
-import { type OnnxEmitter, type Primitive, UndefinedPrimal, definePrimitive } from '../core/primitive.js';
+import { type Eqn, Graph } from '../core/ir.js';
+import {
+  type OnnxEmitter,
+  type Primitive,
+  UndefinedPrimal,
+  type PartialEvalResult,
+  definePrimitive,
+} from '../core/primitive.js';
 import { runGraph, traceToGraph } from '../core/staging.js';
 import { bind } from '../core/trace.js';
 import { moveBatchAxis } from '../primitives/views.js';
@@ -14,7 +20,7 @@ import { type TreeDef, unflatten } from '../tree.js';
 import { flattenArgs } from '../transforms/flat.js';
 import { jvpGraph, stage, vmapGraph } from '../transforms/jit.js';
 import { dce } from '../transforms/passes.js';
-import { partialEval, partialEvalRules } from '../transforms/partial.js';
+import { partialEval } from '../transforms/partial.js';
 import { backwardPass } from '../transforms/transpose.js';
 import { vmapFlat } from '../transforms/vmap.js';
 
@@ -206,6 +212,7 @@ type RematParams = { graph: Graph };
 
 export const rematP: Primitive<RematParams> = definePrimitive({
   name: 'checkpoint',
+  partialEval: partialEvalCheckpoint,
   props: { control: true, inline: 'graph' },
   abstractEval: (_, { graph }) => graph.outAvals,
   impl: (args, { graph }) => runGraph(graph, args) as never,
@@ -226,7 +233,7 @@ export const rematP: Primitive<RematParams> = definePrimitive({
 
 // Under reverse mode, save only the checkpoint's inputs: the known side computes the outputs,
 // the unknown side recomputes everything it needs from the inputs.
-partialEvalRules.set('checkpoint', (eqn, unknownIns) => {
+function partialEvalCheckpoint(eqn: Eqn, unknownIns: boolean[]): PartialEvalResult {
   const { graph } = eqn.params as RematParams;
   const pe = partialEval(graph, unknownIns);
   const knownGraph = dce(
@@ -262,7 +269,7 @@ partialEvalRules.set('checkpoint', (eqn, unknownIns) => {
     ],
     outUnknown: pe.outUnknown,
   };
-});
+}
 
 /**
  * Rematerialisation: under reverse mode, `checkpoint(f)` stores only its inputs and recomputes

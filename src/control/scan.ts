@@ -9,7 +9,7 @@ import { Array, ConcreteArray, avalString } from '../core/array.js';
 import { allocate } from '../core/dtype.js';
 import { ShapeError, ValueError } from '../core/errors.js';
 import { type Eqn, Graph, Var } from '../core/ir.js';
-import { type Primitive, UndefinedPrimal, definePrimitive } from '../core/primitive.js';
+import { type Primitive, UndefinedPrimal, type PartialEvalResult, definePrimitive } from '../core/primitive.js';
 import { shapesEqual, sizeOf } from '../core/shape.js';
 import { runGraph, traceToGraph } from '../core/staging.js';
 import { bind } from '../core/trace.js';
@@ -18,7 +18,7 @@ import { moveBatchAxis } from '../primitives/views.js';
 import { unflatten } from '../tree.js';
 import { flattenArgs, leafPaths } from '../transforms/flat.js';
 import { jvpGraph, stage, vmapGraph } from '../transforms/jit.js';
-import { partialEval, partialEvalRules } from '../transforms/partial.js';
+import { partialEval } from '../transforms/partial.js';
 import { backwardPass } from '../transforms/transpose.js';
 import { checkSameTypes, reorder } from './util.js';
 
@@ -32,6 +32,7 @@ const stackedAval = (a: Array['aval'], length: number) => ({ shape: [length, ...
 
 export const scanP: Primitive<ScanParams> = definePrimitive({
   name: 'scan',
+  partialEval: partialEvalScan,
   props: { control: true },
   abstractEval(avals, { body, numConsts: nc, numCarry: nk, length }) {
     const want = body.inAvals;
@@ -241,7 +242,7 @@ export const scanP: Primitive<ScanParams> = definePrimitive({
 
 // Partial evaluation (for reverse mode): find which carries are unknown by fixpoint, then split
 // the body. Residuals that are known consts stay consts; all others are stacked per step.
-partialEvalRules.set('scan', (eqn, unknownIns) => {
+function partialEvalScan(eqn: Eqn, unknownIns: boolean[]): PartialEvalResult {
   const p = eqn.params as ScanParams;
   const { body, numConsts: nc, numCarry: nk, length } = p;
   const ny = body.outs.length - nk;
@@ -318,7 +319,7 @@ partialEvalRules.set('scan', (eqn, unknownIns) => {
     params: { ...p, body: unknownBody, numConsts: constResAtoms.length + nuc, numCarry: nuk },
   };
   return { known: [known], unknown: [unknown], outUnknown: [...carryU, ...yU] };
-});
+}
 
 /** Options of {@link scan}. @category Control flow */
 export interface ScanOptions {

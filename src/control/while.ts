@@ -7,7 +7,7 @@
 import { Array, avalString } from '../core/array.js';
 import { DTypeError, ShapeError, TraceError } from '../core/errors.js';
 import { Graph } from '../core/ir.js';
-import { type Primitive, definePrimitive } from '../core/primitive.js';
+import { type Primitive, type PartialEvalResult, definePrimitive } from '../core/primitive.js';
 import { shapesEqual } from '../core/shape.js';
 import { evalGraph, runGraph, traceToGraph } from '../core/staging.js';
 import { bind } from '../core/trace.js';
@@ -17,7 +17,6 @@ import { unflatten } from '../tree.js';
 import { flattenArgs } from '../transforms/flat.js';
 import { jvpFlat } from '../transforms/jvp.js';
 import { stage } from '../transforms/jit.js';
-import { partialEvalRules } from '../transforms/partial.js';
 import { vmapFlat } from '../transforms/vmap.js';
 import { toArray } from '../core/convert.js';
 import { checkSameTypes } from './util.js';
@@ -27,6 +26,7 @@ export type WhileParams = { cond: Graph; body: Graph; numCondConsts: number; num
 
 export const whileP: Primitive<WhileParams> = definePrimitive({
   name: 'while',
+  partialEval: partialEvalWhile,
   props: { control: true },
   abstractEval(avals, { cond, body, numCondConsts: a, numBodyConsts: b }) {
     const carry = avals.slice(a + b);
@@ -131,11 +131,11 @@ export const whileP: Primitive<WhileParams> = definePrimitive({
   },
 });
 
-partialEvalRules.set('while', () => {
+function partialEvalWhile(): PartialEvalResult {
   throw new TraceError(
     'whileLoop is not reverse-differentiable (its trip count is dynamic); use lax.scan or lax.fori with static bounds',
   );
-});
+}
 
 /**
  * `while (condFn(carry)) carry = bodyFn(carry)` as a traced loop (carry is a pytree).

@@ -5,7 +5,7 @@
  */
 import type { Array, ConcreteArray, ShapedArray } from './array.js';
 import type { DType, TypedArray } from './dtype.js';
-import type { Graph } from './ir.js';
+import type { Eqn, Graph } from './ir.js';
 import { checkShape } from './shape.js';
 import { bind } from './trace.js';
 
@@ -41,6 +41,12 @@ export interface Primitive<P extends Params = any> {
    * (`inDTypes` their dtypes). Kernel-shaped primitives are emitted in compile/ instead.
    */
   wgsl?(args: string[], inDTypes: DType[], params: P): string;
+  /**
+   * Partial evaluation with some inputs unknown (higher-order primitives; linearize asks it):
+   * equations for the known and the unknown side. Known-side outputs it creates may feed the
+   * unknown side. Without it, any unknown input makes the whole equation unknown.
+   */
+  partialEval?(eqn: Eqn, unknownIns: boolean[]): PartialEvalResult;
   /** ONNX lowering: nodes computing the outputs from the inputs' value names (see {@link OnnxEmitter}). */
   onnx?: OnnxRule<P>;
   /** Families (tinygrad's GroupOp): passes ask "is it elementwise?" instead of listing ops. */
@@ -65,6 +71,13 @@ export interface Primitive<P extends Params = any> {
      */
     inline?: 'graph' | 'function';
   };
+}
+
+/** What a {@link Primitive.partialEval} rule returns. */
+export interface PartialEvalResult {
+  known: Eqn[];
+  unknown: Eqn[];
+  outUnknown: boolean[];
 }
 
 /**

@@ -65,62 +65,17 @@ interface ElementwiseSpec {
   jvp?: (xs: Array[], ts: Array[], y: Array) => Array;
   linear?: boolean;
   transpose?: Primitive['transpose'];
+  /** WGSL: an expression of the operands' expressions (helpers in kernels/wgsl.ts). */
+  wgsl: (args: string[], dtypes: DType[]) => string;
+  /** ONNX nodes computing the result; without them the primitive runs in JavaScript between ONNX segments. */
+  onnx?: OnnxElementwise;
 }
+/** The lowerings of an elementwise row. */
+type Lowering = Pick<ElementwiseSpec, 'wgsl' | 'onnx'>;
 
 const isF = (d: DType) => d === 'float32' || d === 'float16';
 const zeroOf = (d: DType) => (d === 'int32' ? '0i' : d === 'uint32' ? '0u' : '0.0');
-/** WGSL expressions of the elementwise primitives (see kernels/wgsl.ts for the helpers). */
-const WGSL: Record<string, (a: string[], d: DType[]) => string> = {
-  neg: ([a], [d]) => (d === 'uint32' ? `(0u - ${a})` : `(-${a})`),
-  exp: ([a]) => `exp(${a})`,
-  log: ([a]) => `log(${a})`,
-  log1p: ([a]) => `log1p_(${a})`,
-  expm1: ([a]) => `expm1_(${a})`,
-  sin: ([a]) => `sin(${a})`,
-  cos: ([a]) => `cos(${a})`,
-  tanh: ([a]) => `tanh_(${a})`,
-  logistic: ([a]) => `(1.0 / (1.0 + exp(-${a})))`,
-  sqrt: ([a]) => `sqrt(${a})`,
-  rsqrt: ([a]) => `inverseSqrt(${a})`,
-  erf: ([a]) => `erf_(${a})`,
-  erf_inv: ([a]) => `erfinv_(${a})`,
-  abs: ([a]) => `abs(${a})`,
-  sign: ([a], [d]) => (d === 'uint32' ? `select(0u, 1u, ${a} > 0u)` : `sign(${a})`),
-  floor: ([a]) => `floor(${a})`,
-  ceil: ([a]) => `ceil(${a})`,
-  round: ([a]) => `round(${a})`,
-  is_finite: ([a]) => `isfinite_(${a})`,
-  add: ([a, b]) => `(${a} + ${b})`,
-  sub: ([a, b]) => `(${a} - ${b})`,
-  mul: ([a, b]) => `(${a} * ${b})`,
-  div: ([a, b], [d]) => (isF(d) ? `(${a} / ${b})` : `select(${a} / ${b}, ${zeroOf(d)}, ${b} == ${zeroOf(d)})`),
-  rem: ([a, b], [d]) => (isF(d) ? `(${a} % ${b})` : `select(${a} % ${b}, ${zeroOf(d)}, ${b} == ${zeroOf(d)})`),
-  pow: ([a, b]) => `pow_(${a}, ${b})`,
-  atan2: ([a, b]) => `atan2(${a}, ${b})`,
-  max: ([a, b], [d]) => (d === 'bool' ? `(${a} || ${b})` : isF(d) ? `max_(${a}, ${b})` : `max(${a}, ${b})`),
-  min: ([a, b], [d]) => (d === 'bool' ? `(${a} && ${b})` : isF(d) ? `min_(${a}, ${b})` : `min(${a}, ${b})`),
-  eq: ([a, b]) => `(${a} == ${b})`,
-  ne: ([a, b]) => `(${a} != ${b})`,
-  lt: ([a, b]) => `(${a} < ${b})`,
-  le: ([a, b]) => `(${a} <= ${b})`,
-  gt: ([a, b]) => `(${a} > ${b})`,
-  ge: ([a, b]) => `(${a} >= ${b})`,
-  and: ([a, b], [d]) => (d === 'bool' ? `(${a} && ${b})` : `(${a} & ${b})`),
-  or: ([a, b], [d]) => (d === 'bool' ? `(${a} || ${b})` : `(${a} | ${b})`),
-  xor: ([a, b], [d]) => (d === 'bool' ? `(${a} != ${b})` : `(${a} ^ ${b})`),
-  not: ([a], [d]) => (d === 'bool' ? `(!${a})` : `(~${a})`),
-  shift_left: ([a, b], [d]) => `select(${zeroOf(d)}, ${a} << u32(${b}), u32(${b}) < 32u)`,
-  shift_right_logical: ([a, b], [d]) =>
-    d === 'uint32'
-      ? `select(0u, ${a} >> ${b}, ${b} < 32u)`
-      : `select(0i, bitcast<i32>(bitcast<u32>(${a}) >> u32(${b})), u32(${b}) < 32u)`,
-};
-
-/**
- * ONNX lowerings of the elementwise primitives. Integer division and remainder guard a zero
- * divisor (ONNX Runtime would trap; Fluxion defines the result as 0). Primitives missing here
- * (erf_inv, atan2, shifts) run in JavaScript between ONNX segments.
- */
+/** An elementwise ONNX lowering: nodes from the operands' value names and dtypes. */
 type OnnxElementwise = (e: OnnxEmitter, a: string[], d: DType[]) => string;
 /**
  * Integer division and remainder never reach the CPU's divide instruction with a divisor that
@@ -162,67 +117,6 @@ const bitwise =
   (boolType: string, intType: string): OnnxElementwise =>
   (e, a, [d]) =>
     e.op(d === 'bool' ? boolType : intType, a);
-const ONNX: Record<string, OnnxElementwise> = {
-  neg: unaryOnnx('Neg'),
-  exp: unaryOnnx('Exp'),
-  log: unaryOnnx('Log'),
-  sin: unaryOnnx('Sin'),
-  cos: unaryOnnx('Cos'),
-  tanh: unaryOnnx('Tanh'),
-  logistic: unaryOnnx('Sigmoid'),
-  sqrt: unaryOnnx('Sqrt'),
-  erf: unaryOnnx('Erf'),
-  abs: unaryOnnx('Abs'),
-  sign: unaryOnnx('Sign'),
-  floor: unaryOnnx('Floor'),
-  ceil: unaryOnnx('Ceil'),
-  round: unaryOnnx('Round'),
-  rsqrt: (e, [a]) => e.op('Reciprocal', [e.op('Sqrt', [a])]),
-  // log1p and expm1 keep their accuracy near 0 by the classic correction u = 1 + x, log(u) * x / (u - 1).
-  log1p: (e, [a], [d]) => {
-    const u = e.op('Add', [a, e.constant(1, d)]);
-    const um1 = e.op('Sub', [u, e.constant(1, d)]);
-    const exact = e.op('Equal', [um1, e.constant(0, d)]);
-    // log(u) * (x / (u - 1)): the ratio is near 1, so large x cannot overflow the product.
-    const corrected = e.op('Mul', [e.op('Log', [u]), e.op('Div', [a, e.op('Where', [exact, e.constant(1, d), um1])])]);
-    const big = e.op('IsInf', [a]);
-    return e.op('Where', [exact, a, e.op('Where', [big, e.op('Log', [u]), corrected])]);
-  },
-  expm1: (e, [a], [d]) => {
-    const u = e.op('Exp', [a]);
-    const um1 = e.op('Sub', [u, e.constant(1, d)]);
-    const exact = e.op('Equal', [um1, e.constant(0, d)]);
-    const logu = e.op('Log', [u]);
-    const corrected = e.op('Mul', [um1, e.op('Div', [a, e.op('Where', [exact, e.constant(1, d), logu])])]);
-    const plain = e.op('Or', [e.op('Equal', [um1, e.constant(-1, d)]), e.op('IsInf', [u])]);
-    return e.op('Where', [exact, a, e.op('Where', [plain, um1, corrected])]);
-  },
-  is_finite: (e, [a]) => e.op('Not', [e.op('Or', [e.op('IsInf', [a]), e.op('IsNaN', [a])])]),
-  add: binaryOnnx('Add'),
-  sub: binaryOnnx('Sub'),
-  mul: binaryOnnx('Mul'),
-  pow: binaryOnnx('Pow'),
-  div: guardDivisor(
-    (e, a, b) => e.op('Div', [a, b]),
-    (e, a, d) => e.op('Sub', [e.constant(0, d), a]),
-  ),
-  rem: guardDivisor(
-    (e, a, b) => e.op('Mod', [a, b], { fmod: 1 }),
-    (e, _, d) => e.constant(0, d),
-  ),
-  max: nanAware('Max', 'Or'),
-  min: nanAware('Min', 'And'),
-  eq: binaryOnnx('Equal'),
-  ne: (e, a) => e.op('Not', [e.op('Equal', a)]),
-  lt: binaryOnnx('Less'),
-  le: binaryOnnx('LessOrEqual'),
-  gt: binaryOnnx('Greater'),
-  ge: binaryOnnx('GreaterOrEqual'),
-  and: bitwise('And', 'BitwiseAnd'),
-  or: bitwise('Or', 'BitwiseOr'),
-  xor: bitwise('Xor', 'BitwiseXor'),
-  not: bitwise('Not', 'BitwiseNot'),
-};
 
 /**
  * ONNX broadcasts elementwise operands itself: an operand made by broadcast_in_dim enters at its own
@@ -242,6 +136,16 @@ function leanOperands(e: OnnxEmitter, args: string[]): string[] {
   if (!lean.includes(undefined)) lean[0] = undefined;
   return args.map((a, i) => lean[i] ?? a);
 }
+
+const lowerToOnnx = (rule: OnnxElementwise | undefined): Primitive['onnx'] =>
+  rule &&
+  ((e, args, _, { ins }) => [
+    rule(
+      e,
+      leanOperands(e, args),
+      ins.map((a) => a.dtype),
+    ),
+  ]);
 
 function elementwise(spec: ElementwiseSpec): Primitive {
   const kernels = new Map<DType, ReturnType<typeof kernel>>();
@@ -272,16 +176,8 @@ function elementwise(spec: ElementwiseSpec): Primitive {
       : undefined,
     batch: (vals, dims, params, size) => batchElementwise(prim)(vals, dims, params, size),
     transpose: spec.transpose,
-    wgsl: (args, dts) => WGSL[spec.name](args, dts),
-    onnx: ONNX[spec.name]
-      ? (e, args, _, { ins }) => [
-          ONNX[spec.name](
-            e,
-            leanOperands(e, args),
-            ins.map((a) => a.dtype),
-          ),
-        ]
-      : undefined,
+    wgsl: spec.wgsl,
+    onnx: lowerToOnnx(spec.onnx),
   });
   return prim;
 }
@@ -296,8 +192,8 @@ export const zerosLike = (like: ShapedArray): Array => fullLike(like, 0);
 
 // ---------------------------------------------------------------- unary math
 
-const unary = (name: string, f: (x: number) => number, jvp?: ElementwiseSpec['jvp'], dts: readonly DType[] = floats) =>
-  elementwise({ name, arity: 1, dtypes: dts, f, jvp });
+const unary = (name: string, f: (x: number) => number, jvp: ElementwiseSpec['jvp'], lowering: Lowering) =>
+  elementwise({ name, arity: 1, dtypes: floats, f, jvp, ...lowering });
 
 export const negP = elementwise({
   name: 'neg',
@@ -307,30 +203,92 @@ export const negP = elementwise({
   linear: true,
   jvp: (_, [t]) => neg(t),
   transpose: ([ct]) => [neg(ct)],
+  wgsl: ([a], [d]) => (d === 'uint32' ? `(0u - ${a})` : `(-${a})`),
+  onnx: unaryOnnx('Neg'),
 });
-export const expP = unary('exp', Math.exp, (_, [t], y) => mul(t, y));
-export const logP = unary('log', Math.log, ([x], [t]) => div(t, x));
-export const log1pP = unary('log1p', Math.log1p, ([x], [t]) => div(t, add(x, fullLike(x, 1))));
-export const expm1P = unary('expm1', Math.expm1, (_, [t], y) => mul(t, add(y, fullLike(y, 1))));
-export const sinP = unary('sin', Math.sin, ([x], [t]) => mul(t, cos(x)));
-export const cosP = unary('cos', Math.cos, ([x], [t]) => neg(mul(t, sin(x))));
-export const tanhP = unary('tanh', Math.tanh, (_, [t], y) => mul(t, sub(fullLike(y, 1), mul(y, y))));
+export const expP = unary('exp', Math.exp, (_, [t], y) => mul(t, y), {
+  wgsl: ([a]) => `exp(${a})`,
+  onnx: unaryOnnx('Exp'),
+});
+export const logP = unary('log', Math.log, ([x], [t]) => div(t, x), {
+  wgsl: ([a]) => `log(${a})`,
+  onnx: unaryOnnx('Log'),
+});
+export const log1pP = unary('log1p', Math.log1p, ([x], [t]) => div(t, add(x, fullLike(x, 1))), {
+  wgsl: ([a]) => `log1p_(${a})`,
+  // log1p and expm1 keep their accuracy near 0 by the classic correction u = 1 + x, log(u) * x / (u - 1).
+  onnx: (e, [a], [d]) => {
+    const u = e.op('Add', [a, e.constant(1, d)]);
+    const um1 = e.op('Sub', [u, e.constant(1, d)]);
+    const exact = e.op('Equal', [um1, e.constant(0, d)]);
+    // log(u) * (x / (u - 1)): the ratio is near 1, so large x cannot overflow the product.
+    const corrected = e.op('Mul', [e.op('Log', [u]), e.op('Div', [a, e.op('Where', [exact, e.constant(1, d), um1])])]);
+    const big = e.op('IsInf', [a]);
+    return e.op('Where', [exact, a, e.op('Where', [big, e.op('Log', [u]), corrected])]);
+  },
+});
+export const expm1P = unary('expm1', Math.expm1, (_, [t], y) => mul(t, add(y, fullLike(y, 1))), {
+  wgsl: ([a]) => `expm1_(${a})`,
+  onnx: (e, [a], [d]) => {
+    const u = e.op('Exp', [a]);
+    const um1 = e.op('Sub', [u, e.constant(1, d)]);
+    const exact = e.op('Equal', [um1, e.constant(0, d)]);
+    const logu = e.op('Log', [u]);
+    const corrected = e.op('Mul', [um1, e.op('Div', [a, e.op('Where', [exact, e.constant(1, d), logu])])]);
+    const plain = e.op('Or', [e.op('Equal', [um1, e.constant(-1, d)]), e.op('IsInf', [u])]);
+    return e.op('Where', [exact, a, e.op('Where', [plain, um1, corrected])]);
+  },
+});
+export const sinP = unary('sin', Math.sin, ([x], [t]) => mul(t, cos(x)), {
+  wgsl: ([a]) => `sin(${a})`,
+  onnx: unaryOnnx('Sin'),
+});
+export const cosP = unary('cos', Math.cos, ([x], [t]) => neg(mul(t, sin(x))), {
+  wgsl: ([a]) => `cos(${a})`,
+  onnx: unaryOnnx('Cos'),
+});
+export const tanhP = unary('tanh', Math.tanh, (_, [t], y) => mul(t, sub(fullLike(y, 1), mul(y, y))), {
+  wgsl: ([a]) => `tanh_(${a})`,
+  onnx: unaryOnnx('Tanh'),
+});
 export const logisticP = unary(
   'logistic',
   (x) => 1 / (1 + Math.exp(-x)),
   (_, [t], y) => mul(t, mul(y, sub(fullLike(y, 1), y))),
+  {
+    wgsl: ([a]) => `(1.0 / (1.0 + exp(-${a})))`,
+    onnx: unaryOnnx('Sigmoid'),
+  },
 );
-export const sqrtP = unary('sqrt', Math.sqrt, (_, [t], y) => div(t, mul(y, fullLike(y, 2))));
+export const sqrtP = unary('sqrt', Math.sqrt, (_, [t], y) => div(t, mul(y, fullLike(y, 2))), {
+  wgsl: ([a]) => `sqrt(${a})`,
+  onnx: unaryOnnx('Sqrt'),
+});
 export const rsqrtP = unary(
   'rsqrt',
   (x) => 1 / Math.sqrt(x),
   ([x], [t], y) => mul(t, mul(div(y, x), fullLike(y, -0.5))),
+  {
+    wgsl: ([a]) => `inverseSqrt(${a})`,
+    onnx: (e, [a]) => e.op('Reciprocal', [e.op('Sqrt', [a])]),
+  },
 );
-export const erfP = unary('erf', erfImpl, ([x], [t]) =>
-  mul(t, mul(fullLike(x, 2 / Math.sqrt(Math.PI)), exp(neg(mul(x, x))))),
+export const erfP = unary(
+  'erf',
+  erfImpl,
+  ([x], [t]) => mul(t, mul(fullLike(x, 2 / Math.sqrt(Math.PI)), exp(neg(mul(x, x))))),
+  {
+    wgsl: ([a]) => `erf_(${a})`,
+    onnx: unaryOnnx('Erf'),
+  },
 );
-export const erfInvP = unary('erf_inv', erfInvImpl, (_, [t], y) =>
-  mul(t, mul(fullLike(y, Math.sqrt(Math.PI) / 2), exp(mul(y, y)))),
+export const erfInvP = unary(
+  'erf_inv',
+  erfInvImpl,
+  (_, [t], y) => mul(t, mul(fullLike(y, Math.sqrt(Math.PI) / 2), exp(mul(y, y)))),
+  {
+    wgsl: ([a]) => `erfinv_(${a})`,
+  },
 );
 export const absP = elementwise({
   name: 'abs',
@@ -338,6 +296,8 @@ export const absP = elementwise({
   dtypes: ['float32', 'float16', 'int32'],
   f: Math.abs,
   jvp: ([x], [t]) => mul(t, sign(x)),
+  wgsl: ([a]) => `abs(${a})`,
+  onnx: unaryOnnx('Abs'),
 });
 export const signP = elementwise({
   name: 'sign',
@@ -345,9 +305,17 @@ export const signP = elementwise({
   dtypes: numeric,
   f: (x) => (x > 0 ? 1 : x < 0 ? -1 : x),
   jvp: ([x]) => zerosLike(x),
+  wgsl: ([a], [d]) => (d === 'uint32' ? `select(0u, 1u, ${a} > 0u)` : `sign(${a})`),
+  onnx: unaryOnnx('Sign'),
 });
-export const floorP = unary('floor', Math.floor, ([x]) => zerosLike(x));
-export const ceilP = unary('ceil', Math.ceil, ([x]) => zerosLike(x));
+export const floorP = unary('floor', Math.floor, ([x]) => zerosLike(x), {
+  wgsl: ([a]) => `floor(${a})`,
+  onnx: unaryOnnx('Floor'),
+});
+export const ceilP = unary('ceil', Math.ceil, ([x]) => zerosLike(x), {
+  wgsl: ([a]) => `ceil(${a})`,
+  onnx: unaryOnnx('Ceil'),
+});
 /** Rounds half to even, as numpy and JAX do. */
 export const roundP = unary(
   'round',
@@ -356,6 +324,10 @@ export const roundP = unary(
     return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
   },
   ([x]) => zerosLike(x),
+  {
+    wgsl: ([a]) => `round(${a})`,
+    onnx: unaryOnnx('Round'),
+  },
 );
 export const isFiniteP = elementwise({
   name: 'is_finite',
@@ -363,6 +335,8 @@ export const isFiniteP = elementwise({
   dtypes: floats,
   f: (x) => (Number.isFinite(x) ? 1 : 0),
   out: () => 'bool',
+  wgsl: ([a]) => `isfinite_(${a})`,
+  onnx: (e, [a]) => e.op('Not', [e.op('Or', [e.op('IsInf', [a]), e.op('IsNaN', [a])])]),
 });
 
 // ---------------------------------------------------------------- binary arithmetic
@@ -378,6 +352,8 @@ export const addP = elementwise({
   linear: true,
   jvp: (_, [tx, ty]) => add(tx, ty),
   transpose: transposeAdd,
+  wgsl: ([a, b]) => `(${a} + ${b})`,
+  onnx: binaryOnnx('Add'),
 });
 export const subP = elementwise({
   name: 'sub',
@@ -387,6 +363,8 @@ export const subP = elementwise({
   linear: true,
   jvp: (_, [tx, ty]) => sub(tx, ty),
   transpose: ([ct], [x, y]) => [isUndefined(x) ? ct : null, isUndefined(y) ? neg(ct) : null],
+  wgsl: ([a, b]) => `(${a} - ${b})`,
+  onnx: binaryOnnx('Sub'),
 });
 export const mulP = elementwise({
   name: 'mul',
@@ -401,6 +379,8 @@ export const mulP = elementwise({
       throw new DTypeError('mul: transpose of a product of two linear values (the graph is not linear)');
     return isUndefined(x) ? [mul(ct, y as Array), null] : [null, mul(x as Array, ct)];
   },
+  wgsl: ([a, b]) => `(${a} * ${b})`,
+  onnx: binaryOnnx('Mul'),
 });
 export const divP = elementwise({
   name: 'div',
@@ -414,6 +394,11 @@ export const divP = elementwise({
     if (isUndefined(y)) throw new DTypeError('div: transpose with respect to the divisor (not linear)');
     return [div(ct, y as Array), null];
   },
+  wgsl: ([a, b], [d]) => (isF(d) ? `(${a} / ${b})` : `select(${a} / ${b}, ${zeroOf(d)}, ${b} == ${zeroOf(d)})`),
+  onnx: guardDivisor(
+    (e, a, b) => e.op('Div', [a, b]),
+    (e, a, d) => e.op('Sub', [e.constant(0, d), a]),
+  ),
 });
 /** C-style remainder: the sign follows the dividend (lax.rem). */
 export const remP = elementwise({
@@ -423,6 +408,11 @@ export const remP = elementwise({
   f: (a, b) => a % b,
   fFor: (d) => (isFloat(d) ? (a, b) => a % b : (a, b) => (b === 0 ? 0 : a % b)),
   jvp: ([x, y], [tx, ty]) => sub(tx, mul(ty, truncate(div(x, y)))),
+  wgsl: ([a, b], [d]) => (isF(d) ? `(${a} % ${b})` : `select(${a} % ${b}, ${zeroOf(d)}, ${b} == ${zeroOf(d)})`),
+  onnx: guardDivisor(
+    (e, a, b) => e.op('Mod', [a, b], { fmod: 1 }),
+    (e, _, d) => e.constant(0, d),
+  ),
 });
 export const powP = elementwise({
   name: 'pow',
@@ -436,6 +426,8 @@ export const powP = elementwise({
     const safeLog = select(eq(x, zerosLike(x)), zerosLike(x), log(x));
     return add(dx, mul(ty, mul(out, safeLog)));
   },
+  wgsl: ([a, b]) => `pow_(${a}, ${b})`,
+  onnx: binaryOnnx('Pow'),
 });
 // max/min split the tangent evenly at ties, as JAX does.
 const minmaxJvp =
@@ -454,6 +446,8 @@ export const maxP = elementwise({
   dtypes: [...numeric, 'bool'],
   f: (a, b) => (a > b || Number.isNaN(a) ? a : b),
   jvp: minmaxJvp(gt),
+  wgsl: ([a, b], [d]) => (d === 'bool' ? `(${a} || ${b})` : isF(d) ? `max_(${a}, ${b})` : `max(${a}, ${b})`),
+  onnx: nanAware('Max', 'Or'),
 });
 export const minP = elementwise({
   name: 'min',
@@ -461,6 +455,8 @@ export const minP = elementwise({
   dtypes: [...numeric, 'bool'],
   f: (a, b) => (a < b || Number.isNaN(a) ? a : b),
   jvp: minmaxJvp(lt),
+  wgsl: ([a, b], [d]) => (d === 'bool' ? `(${a} && ${b})` : isF(d) ? `min_(${a}, ${b})` : `min(${a}, ${b})`),
+  onnx: nanAware('Min', 'And'),
 });
 export const atan2P = elementwise({
   name: 'atan2',
@@ -468,41 +464,95 @@ export const atan2P = elementwise({
   dtypes: floats,
   f: Math.atan2,
   jvp: ([x, y], [tx, ty]) => div(sub(mul(tx, y), mul(ty, x)), add(mul(x, x), mul(y, y))),
+  wgsl: ([a, b]) => `atan2(${a}, ${b})`,
 });
 
 // ---------------------------------------------------------------- comparisons and logic
 
-const compare = (name: string, f: (a: number, b: number) => boolean) =>
-  elementwise({ name, arity: 2, dtypes: [...numeric, 'bool'], f: (a, b) => (f(a, b) ? 1 : 0), out: () => 'bool' });
-export const eqP = compare('eq', (a, b) => a === b);
-export const neP = compare('ne', (a, b) => a !== b);
-export const ltP = compare('lt', (a, b) => a < b);
-export const leP = compare('le', (a, b) => a <= b);
-export const gtP = compare('gt', (a, b) => a > b);
-export const geP = compare('ge', (a, b) => a >= b);
+const compare = (name: string, f: (a: number, b: number) => boolean, lowering: Lowering) =>
+  elementwise({
+    name,
+    arity: 2,
+    dtypes: [...numeric, 'bool'],
+    f: (a, b) => (f(a, b) ? 1 : 0),
+    out: () => 'bool',
+    ...lowering,
+  });
+export const eqP = compare('eq', (a, b) => a === b, {
+  wgsl: ([a, b]) => `(${a} == ${b})`,
+  onnx: binaryOnnx('Equal'),
+});
+export const neP = compare('ne', (a, b) => a !== b, {
+  wgsl: ([a, b]) => `(${a} != ${b})`,
+  onnx: (e, a) => e.op('Not', [e.op('Equal', a)]),
+});
+export const ltP = compare('lt', (a, b) => a < b, {
+  wgsl: ([a, b]) => `(${a} < ${b})`,
+  onnx: binaryOnnx('Less'),
+});
+export const leP = compare('le', (a, b) => a <= b, {
+  wgsl: ([a, b]) => `(${a} <= ${b})`,
+  onnx: binaryOnnx('LessOrEqual'),
+});
+export const gtP = compare('gt', (a, b) => a > b, {
+  wgsl: ([a, b]) => `(${a} > ${b})`,
+  onnx: binaryOnnx('Greater'),
+});
+export const geP = compare('ge', (a, b) => a >= b, {
+  wgsl: ([a, b]) => `(${a} >= ${b})`,
+  onnx: binaryOnnx('GreaterOrEqual'),
+});
 
 // Bitwise ops act on bool, int32 and uint32 (threefry's building blocks).
-export const andP = elementwise({ name: 'and', arity: 2, dtypes: integral, f: (a, b) => a & b });
-export const orP = elementwise({ name: 'or', arity: 2, dtypes: integral, f: (a, b) => a | b });
-export const xorP = elementwise({ name: 'xor', arity: 2, dtypes: integral, f: (a, b) => a ^ b });
+export const andP = elementwise({
+  name: 'and',
+  arity: 2,
+  dtypes: integral,
+  f: (a, b) => a & b,
+  wgsl: ([a, b], [d]) => (d === 'bool' ? `(${a} && ${b})` : `(${a} & ${b})`),
+  onnx: bitwise('And', 'BitwiseAnd'),
+});
+export const orP = elementwise({
+  name: 'or',
+  arity: 2,
+  dtypes: integral,
+  f: (a, b) => a | b,
+  wgsl: ([a, b], [d]) => (d === 'bool' ? `(${a} || ${b})` : `(${a} | ${b})`),
+  onnx: bitwise('Or', 'BitwiseOr'),
+});
+export const xorP = elementwise({
+  name: 'xor',
+  arity: 2,
+  dtypes: integral,
+  f: (a, b) => a ^ b,
+  wgsl: ([a, b], [d]) => (d === 'bool' ? `(${a} != ${b})` : `(${a} ^ ${b})`),
+  onnx: bitwise('Xor', 'BitwiseXor'),
+});
 export const notP = elementwise({
   name: 'not',
   arity: 1,
   dtypes: integral,
   f: (a) => ~a,
   fFor: (d) => (d === 'bool' ? (a) => (a ? 0 : 1) : (a) => ~a),
+  wgsl: ([a], [d]) => (d === 'bool' ? `(!${a})` : `(~${a})`),
+  onnx: bitwise('Not', 'BitwiseNot'),
 });
 export const shiftLeftP = elementwise({
   name: 'shift_left',
   arity: 2,
   dtypes: ['int32', 'uint32'],
   f: (a, b) => (b >= 32 ? 0 : a << b),
+  wgsl: ([a, b], [d]) => `select(${zeroOf(d)}, ${a} << u32(${b}), u32(${b}) < 32u)`,
 });
 export const shiftRightLogicalP = elementwise({
   name: 'shift_right_logical',
   arity: 2,
   dtypes: ['int32', 'uint32'],
   f: (a, b) => (b >= 32 ? 0 : a >>> b),
+  wgsl: ([a, b], [d]) =>
+    d === 'uint32'
+      ? `select(0u, ${a} >> ${b}, ${b} < 32u)`
+      : `select(0i, bitcast<i32>(bitcast<u32>(${a}) >> u32(${b})), u32(${b}) < 32u)`,
 });
 
 /** `select(pred, onTrue, onFalse)`: pred is bool and of the same shape. */

@@ -7,13 +7,13 @@ import { Array, ConcreteArray, type ShapedArray, avalString, weakConstants } fro
 import { toArray } from '../core/convert.js';
 import { ValueError } from '../core/errors.js';
 import { type Eqn, Graph, Var, typecheckGraph } from '../core/ir.js';
-import { type Primitive, UndefinedPrimal, definePrimitive } from '../core/primitive.js';
+import { type Primitive, UndefinedPrimal, type PartialEvalResult, definePrimitive } from '../core/primitive.js';
 import { shapesEqual } from '../core/shape.js';
 import { type ClosedGraph, evalGraph, interpret, traceToGraph } from '../core/staging.js';
 import { Tracer, bind } from '../core/trace.js';
 import { type TreeDef, flatten, signature, unflatten } from '../tree.js';
 import { cse, dce, simplify } from './passes.js';
-import { type PartialGraphs, partialEval, partialEvalRules } from './partial.js';
+import { type PartialGraphs, partialEval } from './partial.js';
 import { backwardPass } from './transpose.js';
 import { dotGeneralP, transposeP } from '../primitives/index.js';
 import { jvpFlat } from './jvp.js';
@@ -97,7 +97,7 @@ function transposeGraph(g: Graph, linear: boolean[]): ClosedGraph {
 const partialGraphs = new WeakMap<Graph, Map<string, PartialGraphs>>();
 // A jitted call with some unknown inputs splits into a known call and an unknown call that takes
 // the known one's residuals (autodidax's xla_call rule): grad(jit(f)) keeps both passes jitted.
-partialEvalRules.set('call', (eqn, unknownIns) => {
+function partialEvalCall(eqn: Eqn, unknownIns: boolean[]): PartialEvalResult {
   const params = eqn.params as CallParams;
   const pe = memo(partialGraphs, params.graph, unknownIns.map(Number).join(''), () =>
     partialEval(params.graph, unknownIns),
@@ -116,7 +116,7 @@ partialEvalRules.set('call', (eqn, unknownIns) => {
     outs: eqn.outs.filter((_, i) => pe.outUnknown[i]),
   };
   return { known: [known], unknown: [unknown], outUnknown: pe.outUnknown };
-});
+}
 
 /** The graph of `vmap(graph)` with the given input batch axes; every output is batched at `outDim`. */
 export function vmapGraph(g: Graph, dims: BatchDim[], size: number, outDim = 0): ClosedGraph {
@@ -143,6 +143,7 @@ export function vmapGraph(g: Graph, dims: BatchDim[], size: number, outDim = 0):
 /** Applies a staged graph (the primitive behind jit). */
 export const callP: Primitive<CallParams> = definePrimitive({
   name: 'call',
+  partialEval: partialEvalCall,
   props: { control: true, staged: true, inline: 'graph' },
   abstractEval(avals, { graph, name }) {
     const want = graph.inAvals;

@@ -23,16 +23,6 @@ export interface PartialGraphs {
 }
 
 /**
- * Rule for higher-order primitives with mixed known/unknown inputs: returns the equations for
- * each side (known-side outputs it creates may be used by unknown-side equations).
- */
-export type PartialEvalRule = (
-  eqn: Eqn,
-  unknownIns: boolean[],
-) => { known: Eqn[]; unknown: Eqn[]; outUnknown: boolean[] };
-export const partialEvalRules = new Map<string, PartialEvalRule>();
-
-/**
  * Splits `g`. `instantiate[i]` forces output i into the unknown graph even if it is known
  * (it then travels as a residual).
  */
@@ -52,9 +42,8 @@ export function partialEval(
       knownEqns.push(e);
       continue;
     }
-    const rule = partialEvalRules.get(e.prim.name);
-    if (rule) {
-      const r = rule(e, flags);
+    if (e.prim.partialEval) {
+      const r = e.prim.partialEval(e, flags);
       knownEqns.push(...r.known);
       unknownEqns.push(...r.unknown);
       e.outs.forEach((v, i) => r.outUnknown[i] && unknown.add(v.id));
