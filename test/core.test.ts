@@ -8,8 +8,11 @@ import {
   OptionError,
   ShapeError,
   ValueError,
+  grad,
+  jit,
   memoryStats,
   np,
+  vmap,
   random,
   tree,
 } from '../src/index.js';
@@ -58,7 +61,7 @@ describe('arrays', () => {
     const y = x.at(1).set(5);
     expect(x.toArray()).toEqual([0, 0, 0]);
     expect(y.toArray()).toEqual([0, 5, 0]);
-    expect(x.at([0, 3, 2]).add(1).toArray()).toEqual([1, 0, 1]);
+    expect(x.at('0:3:2').add(1).toArray()).toEqual([1, 0, 1]);
     expect(np.arange(6).reshape(2, 3).at(null, -1).multiply(10).toArray()).toEqual([
       [0, 1, 20],
       [3, 4, 50],
@@ -183,6 +186,8 @@ describe('np against plain loops', () => {
     ]);
     expect(x.slice([null, null, -1], -1).toArray()).toEqual([11, 7, 3]);
     expect(x.slice([-2, null]).shape).toEqual([2, 4]);
+    expect(x.slice('::-1', '1:3')).toEqual(x.slice([null, null, -1], [1, 3]));
+    expect(x.slice('...', 0).toArray()).toEqual([0, 4, 8]);
     expect(np.take(x, np.array([2, -1], { dtype: 'int32' }), { axis: 1 }).toArray()).toEqual([
       [2, 3],
       [6, 7],
@@ -242,6 +247,148 @@ describe('np against plain loops', () => {
     ]);
     expect(np.linspace(0, 1, 5).toArray()).toEqual([0, 0.25, 0.5, 0.75, 1]);
     expect(np.arange(1, 2, 0.25).toArray()).toEqual([1, 1.25, 1.5, 1.75]);
+  });
+});
+
+describe('fancy indexing (numpy and JAX semantics)', () => {
+  // Reference: plain loops over the row-major elements of a 2-d array.
+  const matrix = fc
+    .tuple(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 5 }))
+    .map(([r, c]) => np.arange(r * c).reshape(r, c));
+  const indicesFor = (n: number, len = fc.integer({ min: 0, max: 6 })) =>
+    len.chain((k) => fc.array(fc.integer({ min: -n, max: n - 1 }), { minLength: k, maxLength: k }));
+  const wrap = (i: number, n: number) => (i < 0 ? i + n : i);
+  const rows = (x: Array) => x.toArray() as number[][];
+
+  it('integer lists and arrays pick elements: x[i], x[:, j], x[i, j] (broadcast), x[i, 1:]', () =>
+    fc.assert(
+      fc.property(
+        matrix.chain((x) => fc.tuple(fc.constant(x), indicesFor(x.shape[0]), indicesFor(x.shape[1]))),
+        ([x, i, j]) => {
+          const [r, c] = x.shape;
+          const m = rows(x);
+          expect(x.at(i).get().toArray()).toEqual(i.map((k) => m[wrap(k, r)]));
+          expect(x.at(null, new Int32Array(j)).get().toArray()).toEqual(m.map((row) => j.map((k) => row[wrap(k, c)])));
+          if (j.length) {
+            // one column broadcasts against every row index
+            expect(x.at(i, [j[0]]).get().toArray()).toEqual(i.map((k) => m[wrap(k, r)][wrap(j[0], c)]));
+            if (j.length > 1)
+              expect(() => x.at([0, 0, 0, 0, 0, 0, 0], j).get()).toThrow(/at: cannot broadcast shapes \(7,\)/);
+          }
+          expect(x.at(i, '1:').get().toArray()).toEqual(i.map((k) => m[wrap(k, r)].slice(1)));
+        },
+      ),
+    ));
+  it('updates: add accumulates repeated positions, set keeps the last write, multiply multiplies each', () =>
+    fc.assert(
+      fc.property(
+        fc
+          .integer({ min: 1, max: 6 })
+          .chain((n) => fc.tuple(fc.constant(n), indicesFor(n, fc.integer({ min: 1, max: 8 })))),
+        ([n, idx]) => {
+          const v = idx.map((_, k) => k + 2);
+          const added = globalThis.Array<number>(n).fill(0);
+          const set = globalThis.Array<number>(n).fill(0);
+          const multiplied = globalThis.Array<number>(n).fill(1);
+          idx.forEach((i, k) => {
+            added[wrap(i, n)] += v[k];
+            set[wrap(i, n)] = v[k];
+            multiplied[wrap(i, n)] *= v[k];
+          });
+          const vs = np.array(v);
+          expect(np.zeros([n]).at(idx).add(vs).toArray()).toEqual(added);
+          expect(np.zeros([n]).at(idx).set(vs).toArray()).toEqual(set);
+          expect(np.ones([n]).at(idx).multiply(vs).toArray()).toEqual(multiplied);
+          // Under jit the indices are traced: positions are sorted to find the last write.
+          const traced = jit((i: Array, u: Array) => np.zeros([n]).at(i).set(u));
+          expect(traced(np.array(idx, { dtype: 'int32' }), vs).toArray()).toEqual(set);
+        },
+      ),
+    ));
+  it('numpy places broadcast index dimensions first when slices separate the index arrays', () => {
+    const x = np.arange(24).reshape(2, 3, 4);
+    expect(x.at([0, 1], null, [1, 2]).get().shape).toEqual([2, 3]); // separated: (2,) first
+    expect(x.at(null, [0, 2], [1, 3]).get().shape).toEqual([2, 2]); // adjacent: in place
+    // numpy's famous case: the integer 0 is an index array too, separated from [1, 3] by a slice.
+    expect(x.at(0, null, [1, 3]).get().toArray()).toEqual([
+      [1, 5, 9],
+      [3, 7, 11],
+    ]);
+    expect(x.at('...', [3]).get().shape).toEqual([2, 3, 1]);
+  });
+  it('boolean masks select in row-major order; an update by a mask is a where, so it runs under jit', () => {
+    const x = np.arange(12).reshape(3, 4);
+    const big = np.greater(x, 6);
+    expect(x.at(big).get().toArray()).toEqual([7, 8, 9, 10, 11]);
+    expect(
+      x
+        .at(np.array([true, false, true]))
+        .get()
+        .toArray(),
+    ).toEqual([rows(x)[0], rows(x)[2]]);
+    const zeroed = rows(x).map((row) => row.map((v) => (v > 6 ? 0 : v)));
+    expect(x.at(big).set(0).toArray()).toEqual(zeroed);
+    expect(jit((a: Array, m: Array) => a.at(m).set(0))(x, big).toArray()).toEqual(zeroed);
+    expect(
+      x
+        .at(np.greater(x, 8))
+        .set(np.array([1, 2, 3]))
+        .slice(2)
+        .toArray(),
+    ).toEqual([8, 1, 2, 3]);
+    expect(() => jit((a: Array, m: Array) => a.at(m).get())(x, big)).toThrow(/at: a boolean mask \(3, 4\) under jit/);
+    expect(() => x.at(np.array([true, false])).get()).toThrow(/at: boolean mask of shape \(2,\) does not match/);
+  });
+  it('traced indices: reads clamp and updates drop out-of-range positions (JAX); known ones are errors', () => {
+    const x = np.arange(4);
+    const i = np.array([0, 7, 2], { dtype: 'int32' });
+    expect(jit((a: Array, k: Array) => a.at(k).get())(x, i).toArray()).toEqual([0, 3, 2]);
+    expect(jit((a: Array, k: Array) => a.at(k).set(9))(x, i).toArray()).toEqual([9, 1, 9, 3]);
+    expect(() => x.at(i).get()).toThrow(/at: index 7 is out of bounds for axis 0 with size 4/);
+    expect(() => x.at([1.5]).get()).toThrow(/at: index 1.5 is not an integer/);
+    expect(() => x.at(np.array([1.5])).get()).toThrow(/at: indices must be integers or booleans, got float32/);
+    expect(() => np.take(x, np.array([1.5]))).toThrow(/take: indices must be integers, got float32/);
+    expect(() => x.at('...', '...').get()).toThrow(/only one '...'/);
+  });
+  it('vmap and grad go through fancy reads and updates', () => {
+    const idx = np.array(
+      [
+        [0, 1],
+        [4, 3],
+      ],
+      { dtype: 'int32' },
+    );
+    expect(vmap((k: Array) => np.arange(5).at(k).get())(idx).toArray()).toEqual([
+      [0, 1],
+      [4, 3],
+    ]);
+    expect(grad((a: Array) => np.sum(a.at([0, 0, 2]).get()))(np.ones([3])).toArray()).toEqual([2, 0, 1]);
+    // The overwritten write (first of the two to position 1) gets no gradient.
+    expect(grad((u: Array) => np.sum(np.ones([4]).at([1, 1, 3]).set(u)))(np.array([5, 6, 7])).toArray()).toEqual([
+      0, 1, 1,
+    ]);
+  });
+  it('typed arrays come in without a copy where the dtype matches', () => {
+    const data = new Float32Array([1, 2, 3, 4, 5, 6]);
+    const a = np.array(data, { shape: [2, 3] });
+    expect(a.toArray()).toEqual([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
+    expect((a as ConcreteArray).buffer).toBe(data);
+    expect(np.add(new Int32Array([1, 2]), 1).toArray()).toEqual([2, 3]);
+    expect(np.array(new Float64Array([1.5])).dtype).toBe('float32');
+    expect(() => np.array(data, { shape: [4, 2] })).toThrow(/array: shape \(4, 2\) does not hold the 6 elements/);
+    const huge = new Float32Array(100_000);
+    const message = (() => {
+      try {
+        np.array([huge as never]);
+      } catch (e) {
+        return (e as Error).message;
+      }
+    })();
+    expect(message).toMatch(/array: element 0 is a Float32Array/);
+    expect(message!.length).toBeLessThan(100);
   });
 });
 

@@ -128,7 +128,10 @@ describe('gradients at the edges', () => {
     expect(checkGrads((v) => np.logsumexp(v, { axis: 1 }), [x], { order: 2 })).toBe(true);
     expect(checkGrads((v) => np.variance(v, { axis: 0 }), [x], { order: 2 })).toBe(true);
     expect(checkGrads((v) => np.einsum('ij,kj->ik', v, np.sin(v)), [x])).toBe(true);
-    expect(checkGrads((v) => v.at(0, [1, 3]).set(np.sin(v.slice(1, [0, 2]))), [x])).toBe(true);
+    expect(checkGrads((v) => v.at(0, '1:3').set(np.sin(v.slice(1, [0, 2]))), [x])).toBe(true);
+    expect(checkGrads((v) => v.at([1, 0, 1], [2, 0, 2]).get(), [x])).toBe(true);
+    expect(checkGrads((v) => v.at(null, [2, 0]).set(np.sin(v.at(null, [0, 1]).get())), [x])).toBe(true);
+    expect(checkGrads((v) => v.at([1, 1], 0).multiply(v.at(0, '1:').get()), [x])).toBe(true);
     expect(checkGrads((v) => v.at(null, 0).add(3).multiply(v), [x])).toBe(true);
     expect(
       checkGrads(

@@ -49,13 +49,38 @@ export const avalString = (a: ShapedArray): string => `${SHORT_DTYPE[a.dtype]}[$
  * Anything the np functions accept where an array is expected (nested lists become float32 arrays).
  * @category Arrays
  */
-export type ArrayLike = Array | number | boolean | readonly NestedArray[];
+export type ArrayLike = Array | number | boolean | readonly NestedArray[] | TypedArrayInput;
+
+/**
+ * Typed arrays taken where arrays go (as 1-d arrays; `np.array(data, { shape })` gives a shape). One of
+ * the type a dtype is stored in is used without a copy.
+ * @category Arrays
+ */
+export type TypedArrayInput =
+  | Float32Array
+  | Float64Array
+  | Int32Array
+  | Uint32Array
+  | Int16Array
+  | Uint16Array
+  | Int8Array
+  | Uint8Array
+  | Uint8ClampedArray;
 
 /** Nested JS arrays as returned by {@link Array.toArray}. */
 export type NestedArray = number | boolean | NestedArray[];
 
-/** Index for `slice` and `at`: an integer, `null` (whole axis) or `[start, stop, step?]`. */
-export type Index = number | null | readonly [number | null, number | null, number?];
+/**
+ * Index entry for `slice`: an integer, `null` (a whole axis), a slice as a string (`'1:3'`, `'::-1'`,
+ * `'...'` for all the axes left) or as `[start, stop, step?]`.
+ */
+export type Index = number | null | string | readonly [number | null, number | null, number?];
+
+/**
+ * Index entry for `at`: an integer, `null`, a slice string (`'1:3'`, `'...'`), or an index array (an
+ * integer array, a JS list or a typed array; several broadcast together) or a boolean mask, as in numpy.
+ */
+export type AtIndex = number | null | string | Array | readonly NestedArray[] | TypedArrayInput;
 
 /** The operations Array methods delegate to (installed by the np layer). */
 export interface ArrayOps {
@@ -88,7 +113,8 @@ export interface ArrayOps {
   transpose(x: Array, axes?: number[]): Array;
   astype(x: Array, dtype: DType): Array;
   slice(x: Array, index: Index[]): Array;
-  atSet(x: Array, index: Index[], v: ArrayLike, mode: 'set' | 'add' | 'multiply'): Array;
+  at(x: Array, index: AtIndex[], mode: 'get' | 'set' | 'add' | 'multiply', v?: ArrayLike): Array;
+  take(x: Array, indices: ArrayLike, opts?: { axis?: number }): Array;
 }
 let ops: ArrayOps | undefined;
 /** Installs the np implementations behind Array methods (called once by np). */
@@ -270,15 +296,27 @@ export abstract class Array {
     return O().slice(this, index);
   }
   /**
-   * Functional update at an index: `x.at(0).set(5)`, `x.at(null, [1, 3]).add(1)`.
-   * Returns a new array; `x` is unchanged.
+   * Indexed read and functional updates, as JAX's `x.at[...]`: `x.at(0).set(5)`,
+   * `x.at(null, '1:3').add(1)`, `x.at([2, 0]).get()` (an index list picks rows), `x.at(mask).set(0)`.
+   * Updates return a new array; `x` is unchanged. Index arrays follow numpy: several broadcast
+   * together, repeated positions add up under `add` and the last one wins under `set`.
    */
-  at(...index: Index[]): { set(v: ArrayLike): Array; add(v: ArrayLike): Array; multiply(v: ArrayLike): Array } {
+  at(...index: AtIndex[]): {
+    get(): Array;
+    set(v: ArrayLike): Array;
+    add(v: ArrayLike): Array;
+    multiply(v: ArrayLike): Array;
+  } {
     return {
-      set: (v) => O().atSet(this, index, v, 'set'),
-      add: (v) => O().atSet(this, index, v, 'add'),
-      multiply: (v) => O().atSet(this, index, v, 'multiply'),
+      get: () => O().at(this, index, 'get'),
+      set: (v) => O().at(this, index, 'set', v),
+      add: (v) => O().at(this, index, 'add', v),
+      multiply: (v) => O().at(this, index, 'multiply', v),
     };
+  }
+  /** Elements at integer `indices` along `axis` (of the flattened array without one), as `np.take`. */
+  take(indices: ArrayLike, opts?: { axis?: number }): Array {
+    return O().take(this, indices, opts);
   }
 
   toString(): string {

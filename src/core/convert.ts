@@ -4,15 +4,23 @@
  * @module
  */
 import { Array, ConcreteArray, type NestedArray } from './array.js';
-import { type DType, allocate, coerce } from './dtype.js';
-import { DTypeError, ValueError } from './errors.js';
+import { type DType, type TypedArray, allocate, coerce } from './dtype.js';
+import { DTypeError, ValueError, fmtShape } from './errors.js';
 
 export const weakKind = (x: number | boolean): 'int' | 'float' | 'bool' =>
   typeof x === 'boolean' ? 'bool' : Number.isInteger(x) ? 'int' : 'float';
 
 /** What a non-array value is, for messages (never the whole value). */
 const describe = (x: unknown) =>
-  x === null ? 'null' : typeof x === 'string' ? `the string ${JSON.stringify(x.slice(0, 20))}` : typeof x;
+  x === null
+    ? 'null'
+    : typeof x === 'string'
+      ? `the string ${JSON.stringify(x.slice(0, 20))}`
+      : typeof x === 'object' && x.constructor !== Object && x.constructor?.name
+        ? `a ${x.constructor.name}`
+        : typeof x === 'object'
+          ? 'an object'
+          : typeof x;
 
 const RANGE: Partial<Record<DType, [number, number]>> = { int32: [-(2 ** 31), 2 ** 31 - 1], uint32: [0, 2 ** 32 - 1] };
 /** `v` if an integer dtype can hold it; a JS number past its range is an error, not a silent wrap (as in JAX). */
@@ -23,9 +31,51 @@ function fits(op: string, v: number, dtype: DType): number {
   return v;
 }
 
+/** The typed arrays Fluxion stores each dtype in: one of these with its dtype is used without a copy. */
+const STORAGE: [DType, new (n: number) => TypedArray][] = [
+  ['float32', Float32Array],
+  ['int32', Int32Array],
+  ['uint32', Uint32Array],
+  ['bool', Uint8Array],
+];
+/** The dtype a typed array becomes when none is given: the type it holds, else the nearest one. */
+function typedDType(op: string, data: ArrayBufferView): DType {
+  if (data instanceof Float32Array || data instanceof Float64Array) return 'float32';
+  if (data instanceof Uint32Array) return 'uint32';
+  if (data instanceof Int32Array || data instanceof Int16Array || data instanceof Int8Array) return 'int32';
+  if (data instanceof Uint16Array || data instanceof Uint8Array || data instanceof Uint8ClampedArray) return 'int32';
+  throw new DTypeError(`${op}: cannot make an array from a ${data.constructor.name}`);
+}
+
+/**
+ * A typed array as an array of `shape` (default: 1-d). It is used as it is, without a copy, when it is
+ * the type the dtype is stored in (Float32Array for float32, Int32Array, Uint32Array, Uint8Array of 0/1
+ * for bool), so later writes to it show through (as torch.from_numpy); other types are converted.
+ */
+export function fromTyped(op: string, data: ArrayBufferView, shape?: readonly number[], dtype?: DType): ConcreteArray {
+  const dt = dtype ?? typedDType(op, data);
+  const n = (data as TypedArray).length;
+  const s = shape ?? [n];
+  if (s.some((d) => !Number.isInteger(d) || d < 0) || s.reduce((a, b) => a * b, 1) !== n)
+    throw new ValueError(`${op}: shape ${fmtShape(s)} does not hold the ${n} elements given`);
+  const storage = STORAGE.find(([d]) => d === dt)?.[1];
+  const values = data as unknown as ArrayLike<number>;
+  const zeroOne = () => {
+    for (let i = 0; i < n; i++) if (values[i] !== 0 && values[i] !== 1) return false;
+    return true;
+  };
+  if (storage && data instanceof storage && (dt !== 'bool' || zeroOne())) return new ConcreteArray(data, s, dt);
+  if (typeof (values as { [i: number]: unknown })[0] === 'bigint')
+    throw new DTypeError(`${op}: cannot make an array from a ${data.constructor.name}`);
+  const buf = allocate(dt, n);
+  for (let i = 0; i < n; i++) buf[i] = coerce(dt, fits(op, values[i], dt));
+  return new ConcreteArray(buf, s, dt);
+}
+
 /** A JS scalar or list as an array, or an error naming `op` and what it got (strings, null, objects are not arrays). */
 export function fromJs(op: string, x: unknown, dtype?: DType): Array {
   if (globalThis.Array.isArray(x)) return fromNested(x as NestedArray, dtype);
+  if (ArrayBuffer.isView(x) && !(x instanceof DataView)) return fromTyped(op, x, undefined, dtype);
   if (typeof x !== 'number' && typeof x !== 'boolean')
     throw new DTypeError(`${op}: expected an array, a nested list, a number or a boolean, got ${describe(x)}`);
   const dt = dtype ?? defaultDType(x);
@@ -51,7 +101,7 @@ export function fromNested(data: NestedArray, dtype?: DType): Array {
   flat.forEach((v, i) => {
     if (v instanceof Array) buf[i] = coerce(dt, v.item());
     else if (typeof v === 'number' || typeof v === 'boolean') buf[i] = coerce(dt, fits('array', Number(v), dt));
-    else throw new ValueError(`array: element ${i} is ${JSON.stringify(v)}, not a number or boolean`);
+    else throw new ValueError(`array: element ${i} is ${describe(v)}, not a number or boolean`);
   });
   return new ConcreteArray(buf, shape, dt);
 }

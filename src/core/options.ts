@@ -11,7 +11,7 @@ import { OptionError } from './errors.js';
 export function checkOptions<P extends t.Props>(fn: string, props: P, opts: unknown): Partial<t.TypeOf<t.TypeC<P>>> {
   if (opts === undefined || opts === null) return {};
   if (typeof opts !== 'object' || globalThis.Array.isArray(opts)) {
-    throw new OptionError(`${fn}: options must be an object, got ${JSON.stringify(opts)}`);
+    throw new OptionError(`${fn}: options must be an object, got ${brief(opts)}`);
   }
   for (const key of Object.keys(opts)) {
     if (!(key in props)) {
@@ -26,16 +26,23 @@ export function checkOptions<P extends t.Props>(fn: string, props: P, opts: unkn
       .filter(Boolean)
       .join('.');
     throw new OptionError(
-      `${fn}: option '${path}' must be ${e.context[e.context.length - 1].type.name}, got ${JSON.stringify(e.value)}`,
+      `${fn}: option '${path}' must be ${e.context[e.context.length - 1].type.name}, got ${brief(e.value)}`,
     );
   }
   return result.right as Partial<t.TypeOf<t.TypeC<P>>>;
 }
 
+/** A value as short text for a message (never a whole array). */
+const brief = (v: unknown): string => {
+  const text = JSON.stringify(v) ?? String(v);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+};
+
 /** io-ts codecs for the option types used across the API. */
 export const codecs = {
   axis: t.union([t.number, t.array(t.number), t.null], 'number | number[] | null'),
   number: t.number,
+  shape: t.array(t.number, 'number[]'),
   any: t.unknown,
   boolean: t.boolean,
   dtype: t.keyof({ float32: null, int32: null, uint32: null, bool: null, float16: null }, 'a dtype name'),

@@ -4,13 +4,19 @@
  * @module
  */
 import { Array, type ArrayLike, type NestedArray } from '../core/array.js';
-import { fromJs, fromNested as fromNestedJs, weakKind } from '../core/convert.js';
+import { fromJs, fromNested as fromNestedJs, fromTyped, weakKind } from '../core/convert.js';
 import { type DType, promote } from '../core/dtype.js';
+import { ValueError } from '../core/errors.js';
 import { broadcastShapes } from '../core/shape.js';
 import { broadcastInDim, cast } from '../primitives/index.js';
 
-/** Converts nested JS arrays, numbers or booleans to an array of `dtype` (default float32, bool for booleans). */
-export function fromNested(data: NestedArray | ArrayLike, dtype?: DType): Array {
+/**
+ * Converts nested JS arrays, numbers, booleans or a typed array (of `shape`, 1-d by default) to an
+ * array of `dtype` (default float32, bool for booleans, the typed array's own type).
+ */
+export function fromNested(data: NestedArray | ArrayLike, dtype?: DType, shape?: readonly number[]): Array {
+  if (ArrayBuffer.isView(data)) return fromTyped('array', data, shape, dtype);
+  if (shape) throw new ValueError('array: the shape option is for typed arrays (nested lists carry their shape)');
   if (data instanceof Array) return dtype ? cast(data, dtype) : data;
   return fromNestedJs(data as NestedArray, dtype);
 }

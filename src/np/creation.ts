@@ -16,12 +16,17 @@ export type DTypeOpt = { dtype?: DType };
 const shapeOf = (shape: number | readonly number[]) => (typeof shape === 'number' ? [shape] : [...shape]);
 
 /**
- * An array from nested JS arrays. Numbers default to float32, booleans to bool.
+ * An array from nested JS arrays or a typed array. Numbers default to float32, booleans to bool. A
+ * typed array of the type its dtype is stored in (Float32Array for float32, Int32Array, Uint32Array,
+ * Uint8Array for bool) becomes the array's memory without a copy: do not write to it afterwards.
  * @example np.array([[1, 2], [3, 4]], {dtype: 'int32'})
+ * @example np.array(new Float32Array(6), {shape: [2, 3]}) // shares the Float32Array's memory
  * @category Creation
  */
-export const array = (data: NestedArray | ArrayLike, opts?: DTypeOpt): Array =>
-  fromNested(data, checkOptions('array', dtypeOpt, opts).dtype);
+export function array(data: NestedArray | ArrayLike, opts?: DTypeOpt & { shape?: readonly number[] }): Array {
+  const o = checkOptions('array', { ...dtypeOpt, shape: codecs.shape }, opts);
+  return fromNested(data, o.dtype, o.shape);
+}
 /** Alias of {@link array} that returns arrays unchanged. @category Creation */
 export const asarray = array;
 

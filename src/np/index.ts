@@ -26,5 +26,6 @@ installArrayOps({
   transpose: shapes.transpose,
   astype: math.astype,
   slice: (x, index) => indexing.slice(x, ...index),
-  atSet: indexing.atUpdate,
+  at: indexing.atIndex,
+  take: indexing.take,
 });

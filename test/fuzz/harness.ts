@@ -521,6 +521,120 @@ const shapes: Record<string, Maker> = {
   },
 };
 
+// ---------------------------------------------------------------- x.at(...): numpy's indexing
+
+type AtEntry = number | null | string | number[] | NDArray;
+/**
+ * A random index for `x.at(...)`: per axis an integer, null, a slice string, an integer list or a
+ * boolean mask (at most one list or mask, so the plain-JS reference stays short), sometimes out of range.
+ */
+function atIndex(g: Gen, shape: number[]): { index: AtEntry[]; invalid?: string; ref?: (x: Operand) => Expected } {
+  const index: AtEntry[] = [];
+  let invalid: string | undefined;
+  let arrays = 0;
+  let masked = false;
+  for (const n of shape.slice(0, int(g, 0, shape.length))) {
+    const k = int(g, 0, 9);
+    if (k < 2) index.push(null);
+    else if (k < 4) {
+      const i = int(g, -n - 1, n);
+      if (i < -n || i >= n) invalid ??= `index ${i} out of range`;
+      index.push(i);
+    } else if (k < 6) index.push(pick(g, [':', '1:', '::-1', '-2:', ':1', '::2']));
+    else if (k < 8 || arrays > 0) {
+      if (arrays > 0) {
+        index.push(null);
+        continue;
+      }
+      arrays++;
+      const list = Array.from({ length: int(g, 0, 4) }, () => int(g, -n, Math.max(0, n - 1)));
+      if (n === 0 && list.length) invalid ??= 'index into an empty axis';
+      index.push(list);
+    } else {
+      arrays++;
+      masked = true;
+      const len = chance(g, 0.1) ? n + 1 : n;
+      if (len !== n) invalid ??= 'mask of the wrong length';
+      index.push(
+        np.array(
+          Array.from({ length: len }, () => chance(g, 0.5)),
+          { dtype: 'bool' },
+        ),
+      );
+    }
+  }
+  if (chance(g, 0.05)) return { index: [...shape.map(() => null), 0], invalid: 'too many indices' };
+  if (chance(g, 0.03)) return { index: [[0.5]], invalid: 'fractional index' };
+  return { index, invalid, ref: invalid || masked ? undefined : (x) => atReference(x, index) };
+}
+
+/** numpy's x[index] for integers, nulls, slice strings and at most one integer list. */
+function atReference(x: Operand, index: AtEntry[]): Expected {
+  const axes = x.shape.map((n, d) => {
+    const e = index[d] ?? null;
+    if (e === null) return { picks: [...Array(n).keys()], kind: 'keep' as const };
+    if (typeof e === 'number') return { picks: [e < 0 ? e + n : e], kind: 'int' as const };
+    if (Array.isArray(e)) return { picks: e.map((i) => (i < 0 ? i + n : i)), kind: 'list' as const };
+    const [a, b, c] = (e as string).split(':').map((p) => (p === '' ? null : Number(p)));
+    const step = c ?? 1;
+    const norm = (v: number | null, dflt: number, lo: number, hi: number) =>
+      v === null ? dflt : Math.min(Math.max(v < 0 ? v + n : v, lo), hi);
+    const start = step > 0 ? norm(a, 0, 0, n) : norm(a, n - 1, -1, n - 1);
+    const stop = step > 0 ? norm(b, n, 0, n) : norm(b, -1, -1, n - 1);
+    const picks: number[] = [];
+    for (let i = start; step > 0 ? i < stop : i > stop; i += step) picks.push(i);
+    return { picks, kind: 'keep' as const };
+  });
+  const hasList = axes.some((a) => a.kind === 'list');
+  // With a list, integers are index arrays too: adjacent ones keep their place, separated ones go first.
+  const adv = axes.flatMap((a, d) => (a.kind === 'list' || (hasList && a.kind === 'int') ? [d] : []));
+  const adjacent = adv.length === 0 || adv[adv.length - 1] - adv[0] === adv.length - 1;
+  const listLen = axes.find((a) => a.kind === 'list')?.picks.length ?? 1;
+  // Result axes: [which, count]; 'adv' is the broadcast list axis.
+  const resultAxes: ('adv' | number)[] = [];
+  axes.forEach((a, d) => {
+    if (adv.includes(d)) {
+      if (d === adv[0] && adjacent) resultAxes.push('adv');
+    } else if (a.kind === 'keep') resultAxes.push(d);
+  });
+  if (hasList && !adjacent) resultAxes.unshift('adv');
+  const shape = resultAxes.map((r) => (r === 'adv' ? listLen : axes[r].picks.length));
+  const strides = x.shape.map((_, d) => x.shape.slice(d + 1).reduce((p, q) => p * q, 1));
+  const data: number[] = [];
+  const total = shape.reduce((p, q) => p * q, 1);
+  for (let flat = 0; flat < total; flat++) {
+    let rest = flat;
+    const coord = shape.map((_, i) => {
+      const inner = shape.slice(i + 1).reduce((p, q) => p * q, 1);
+      const c = Math.floor(rest / inner);
+      rest %= inner;
+      return c;
+    });
+    let pos = 0;
+    axes.forEach((a, d) => {
+      const r = resultAxes.indexOf(adv.includes(d) ? 'adv' : d);
+      const i = a.kind === 'int' ? a.picks[0] : a.picks[coord[r]];
+      pos += i * strides[d];
+    });
+    data.push(x.data[pos]);
+  }
+  return { shape, data };
+}
+
+const atMethods: Record<string, Maker> = Object.fromEntries(
+  (['get', 'set', 'add'] as const).map((mode) => [
+    `at.${mode}`,
+    (g: Gen): Case => {
+      const x = operand(g, shape(g), pick(g, ['float32', 'int32']));
+      if (!(x.value instanceof Object && 'dataSync' in (x.value as object)))
+        return { fn: `at.${mode}`, args: [np.zeros([1]), [], 1] };
+      const { index, invalid, ref } = atIndex(g, x.shape);
+      const expected = mode === 'get' && ref ? () => ref(x) : undefined;
+      return { fn: `at.${mode}`, args: [x.value, index, mode === 'get' ? undefined : 2], invalid, expected };
+    },
+  ]),
+);
+
 /** Every `np` function and how to call it. */
 export const signatures: Record<string, Maker> = {
   ...Object.fromEntries(Object.keys(unaryRefs).map((k) => [k, unary(k)])),
@@ -576,7 +690,11 @@ function nearLimits(c: Case): boolean {
 // ---------------------------------------------------------------- running a case
 
 const callable = (fn: string): ((...a: unknown[]) => unknown) =>
-  fn.startsWith('nn.') ? (nn.functional as any)[fn.slice(3)] : (np as any)[fn];
+  fn.startsWith('at.')
+    ? (x, index, v) => (x as NDArray).at(...(index as AtEntry[]))[fn.slice(3) as 'set'](v as number)
+    : fn.startsWith('nn.')
+      ? (nn.functional as any)[fn.slice(3)]
+      : (np as any)[fn];
 
 /** Flat numbers and shape of a result (an array, or a list of arrays concatenated flat). */
 function flatResult(r: unknown): Expected | null {
@@ -694,7 +812,7 @@ function transformsAgree(c: Case, f: (...a: unknown[]) => unknown, eager: Expect
 
 /** `n` cases from a fixed seed, cycling through every function so each gets its share. */
 export function makeCases(seed: number, n: number): Case[] {
-  const makers = Object.entries({ ...signatures, ...functional });
+  const makers = Object.entries({ ...signatures, ...functional, ...atMethods });
   const gens = fc.sample(fc.gen(), { seed, numRuns: n });
   return gens.map((g, i) => makers[i % makers.length][1](g));
 }
