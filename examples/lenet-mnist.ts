@@ -66,20 +66,24 @@ const opt = optim.adam(optim.cosineDecay(lr, epochs * stepsPerEpoch, 0.05));
 const normalise = (x: NDArray) => io.normalize(x, [0.1307], [0.3081]);
 
 type TrainState = { params: any; state: any; optState: any; step: NDArray };
-const step = jit((s: TrainState, x: NDArray, y: NDArray) => {
-  const loss = (params: unknown) => {
-    const { y: logits, state } = model.apply(params, s.state, normalise(x), { training: true });
-    return [nn.softmaxCrossEntropy(logits, y), { state, logits }] as const;
-  };
-  const [[l, { state, logits }], grads] = valueAndGrad(loss, { hasAux: true })(s.params);
-  const { updates, state: optState } = opt.update(grads, s.optState, s.params);
-  const correct = np.sum(np.equal(np.argmax(logits, { axis: -1 }), y).astype('int32'));
-  return {
-    next: { params: optim.applyUpdates(s.params, updates), state, optState, step: np.add(s.step, 1) },
-    l,
-    correct,
-  };
-});
+const step = jit(
+  (s: TrainState, x: NDArray, y: NDArray) => {
+    const loss = (params: unknown) => {
+      const { y: logits, state } = model.apply(params, s.state, normalise(x), { training: true });
+      return [nn.softmaxCrossEntropy(logits, y), { state, logits }] as const;
+    };
+    const [[l, { state, logits }], grads] = valueAndGrad(loss, { hasAux: true })(s.params);
+    const { updates, state: optState } = opt.update(grads, s.optState, s.params);
+    const correct = np.sum(np.equal(np.argmax(logits, { axis: -1 }), y).astype('int32'));
+    return {
+      next: { params: optim.applyUpdates(s.params, updates), state, optState, step: np.add(s.step, 1) },
+      l,
+      correct,
+    };
+    // The old training state is dropped every step: on WebGPU its buffers become the new state's.
+  },
+  { donateArgnums: [0] },
+);
 const predict = jit((params: unknown, state: unknown, x: NDArray) =>
   np.argmax(model.apply(params, state, normalise(x)).y, { axis: -1 }),
 );

@@ -3,7 +3,7 @@
  * shape [2]; `split` derives independent keys, and every sampler takes a key explicitly.
  * @module
  */
-import type { Array, ArrayLike } from './core/array.js';
+import { Array, type ArrayLike } from './core/array.js';
 import { type DType, isFloat } from './core/dtype.js';
 import { ValueError, fmtShape } from './core/errors.js';
 import { checkOptions, codecs } from './core/options.js';
@@ -16,10 +16,10 @@ import * as np from './np/index.js';
 export type Key = Array;
 
 function checkKey(fn: string, key: Key): void {
-  if (key.dtype !== 'uint32' || key.shape.length !== 1 || key.shape[0] !== 2) {
+  if (!(key instanceof Array) || key.dtype !== 'uint32' || key.shape.length !== 1 || key.shape[0] !== 2) {
+    const got = key instanceof Array ? `${key.dtype}${fmtShape(key.shape)}` : key === null ? 'null' : typeof key;
     throw new ValueError(
-      `random.${fn}: expected a key (uint32 of shape (2,)), got ${key.dtype}${fmtShape(key.shape)}; make one with ` +
-        `random.key(seed)`,
+      `random.${fn}: expected a key (uint32 of shape (2,)), got ${got}; make one with random.key(seed)`,
     );
   }
 }

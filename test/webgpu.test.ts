@@ -17,11 +17,13 @@ import {
   random,
   toDevice,
   initWebGPU,
+  tree,
   valueAndGrad,
+  vjp,
 } from '../src/index.js';
 import { bind } from '../src/core/trace.js';
 import { samples, assertClose } from '../laws/index.js';
-import { compile } from '../src/backend/webgpu.js';
+import { compile, submitScoped, webgpuPoolStats } from '../src/backend/webgpu.js';
 import { lowerGraph } from '../kernels/emit.js';
 import { prepareGraph } from '../src/compile/plan.js';
 
@@ -271,5 +273,70 @@ describe('webgpu: fused graphs and training', () => {
     expect(r).toBeInstanceOf(GpuArray);
     assertClose(await host(r), f(x), { rtol: 0, atol: 0 });
     assertClose(await host(f(await up(x))), f(x), { rtol: 0, atol: 0 }); // a second call reuses the uploads
+  });
+  gpuIt(
+    'a jitted LSTM (2 steps, batch 3, input 2, hidden 3): values and VJP equal the CPU, eager VJP too',
+    async () => {
+      const [k1, k2, k3, k4, k5] = [...random.split(random.key(7), 5)];
+      const w = {
+        wIh: random.normal(k1, [12, 2]),
+        wHh: random.normal(k2, [12, 3]),
+        bIh: random.normal(k3, [12]),
+        bHh: random.normal(k4, [12]),
+      };
+      const args: [Array, Array, Array] = [random.normal(k5, [2, 3, 2]), np.zeros([1, 3, 3]), np.zeros([1, 3, 3])];
+      const f = (x: Array, h0: Array, c0: Array, wt: typeof w) => {
+        const r = nn.functional.lstm(x, h0, c0, wt);
+        return [r.output, r.hN, r.cN];
+      };
+      const pullback = (x: Array, h0: Array, c0: Array, wt: typeof w) => {
+        const [ys, back] = vjp(f, x, h0, c0, wt);
+        return back(ys.map((y) => np.onesLike(y)));
+      };
+      const gw = Object.fromEntries(await Promise.all(Object.entries(w).map(async ([k, v]) => [k, await up(v)])));
+      const gargs = (await Promise.all(args.map(up))) as [Array, Array, Array];
+      const want = tree.leaves([jit(f)(...args, w), jit(pullback)(...args, w)]);
+      const jitted = tree.leaves([jit(f)(...gargs, gw as typeof w), jit(pullback)(...gargs, gw as typeof w)]);
+      const eager = tree.leaves(pullback(...gargs, gw as typeof w));
+      for (const [i, got] of jitted.entries()) assertClose(await host(got), want[i], tol, `jit leaf ${i}`);
+      for (const [i, got] of eager.entries()) assertClose(await host(got), want[i + 3], tol, `eager vjp leaf ${i}`);
+    },
+  );
+  gpuIt('an array past the storage binding limit is refused at the call, and the device keeps working', async () => {
+    const limit = (await initWebGPU())!.maxBindingBytes;
+    const big = np.zeros([limit / 4 + 64]);
+    await expect(up(big)).rejects.toThrow(/exceeds this device's storage binding limit/);
+    const one = await up(np.ones([1]));
+    expect(() => np.broadcastTo(one, [limit / 4 + 64])).toThrow(/storage binding limit of \d+ bytes/);
+    expect(globalThis.Array.from(await np.add(one, 1).data())).toEqual([2]);
+  });
+  gpuIt('a device error surfaces when the arrays of the failing submission are read, naming it', async () => {
+    const a = (await up(np.ones([4]))) as GpuArray;
+    const b = (await up(np.zeros([4]))) as GpuArray;
+    // A copy of 3 bytes is invalid (WebGPU copies whole words): the scope catches it.
+    const failure = submitScoped('test copy', (enc) => enc.copyBufferToBuffer(a.buffer, 0, b.buffer, 0, 3));
+    expect(await failure).toMatch(/^webgpu: test copy: /);
+    const tainted = new GpuArray(b.donate()!, [4], 'float32', failure);
+    await expect(tainted.data()).rejects.toThrow(/webgpu: test copy/);
+    // Arrays computed from it carry the error; unrelated arrays read normally.
+    await expect(np.add(tainted, 1).data()).rejects.toThrow(/webgpu: test copy/);
+    expect(globalThis.Array.from(await a.data())).toEqual([1, 1, 1, 1]);
+  });
+  gpuIt(
+    'the buffer pool keeps at most 64 MiB; an array passed twice with one position donated is read safely',
+    async () => {
+      for (let i = 0; i < 40; i++) (await up(np.zeros([2 ** 18 + 64 * i]))).dispose(); // 1 MiB each, all different sizes
+      expect(webgpuPoolStats().bytes).toBeLessThanOrEqual(64 * 2 ** 20);
+      expect(webgpuPoolStats().bytes).toBeGreaterThan(0);
+      const f = jit((a: Array, b: Array) => np.add(np.exp(a), np.multiply(b, 2)), { donateArgnums: [0] });
+      const w = await up(np.arange(8).astype('float32'));
+      const want = np.add(np.exp(np.arange(8).astype('float32')), np.multiply(np.arange(8), 2));
+      assertClose(await host(f(w, w)), want, tol);
+    },
+  );
+  gpuIt('reading a GPU array synchronously says how to read it, not that it is traced', async () => {
+    const g = await up(np.ones([2]));
+    expect(() => g.item()).toThrow(/item: webgpu arrays are read asynchronously/);
+    expect(() => g.toArray()).toThrow(/toArray: webgpu arrays are read asynchronously/);
   });
 });

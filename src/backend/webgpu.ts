@@ -28,6 +28,8 @@ export interface WebGPUDevice {
   /** True for software adapters (llvmpipe, SwiftShader): correct but slow. */
   software: boolean;
   maxStorageBuffers: number;
+  /** The largest buffer one kernel may bind (maxStorageBufferBindingSize, at most maxBufferSize). */
+  maxBindingBytes: number;
   /** Matmul tile edge: 16 where 256 invocations per workgroup are allowed, else 8. */
   tile: number;
 }
@@ -95,6 +97,7 @@ export async function initWebGPU(): Promise<WebGPUDevice | null> {
       /llvmpipe|swiftshader|software/i.test(desc) ||
       (info as { isFallbackAdapter?: boolean })?.isFallbackAdapter === true,
     maxStorageBuffers: lim.maxStorageBuffersPerShaderStage,
+    maxBindingBytes: Math.min(lim.maxStorageBufferBindingSize, lim.maxBufferSize),
     tile: lim.maxComputeInvocationsPerWorkgroup >= 256 ? 16 : 8,
   };
   return current;
@@ -150,16 +153,29 @@ function checkErrors(): void {
 // ---------------------------------------------------------------- buffers
 
 const USAGE = 0x80 | 0x04 | 0x08; // STORAGE | COPY_SRC | COPY_DST
+/** Free buffers by size, oldest first, kept for reuse. */
 const pool = new Map<number, GPUBuffer[]>();
 const live = { buffers: 0, bytes: 0 };
+const pooled = { buffers: 0, bytes: 0 };
+/**
+ * The pool keeps at most as many bytes as are live, or 64 MiB: a training loop reuses the sizes of its
+ * working set, and buffers released beyond the limit are destroyed, so memory freed by collection goes
+ * back to the driver instead of waiting in the pool forever.
+ */
+const poolLimit = () => Math.max(64 * 2 ** 20, live.bytes);
 const roundUp = (n: number) => Math.ceil(Math.max(n, 4) / 256) * 256;
 
 function acquire(bytes: number): GPUBuffer {
   const size = roundUp(bytes);
+  checkBinding(size);
   const free = pool.get(size);
   live.buffers++;
   live.bytes += size;
-  if (free?.length) return free.pop()!;
+  if (free?.length) {
+    pooled.buffers--;
+    pooled.bytes -= size;
+    return free.pop()!;
+  }
   return gpu().device.createBuffer({ size, usage: USAGE });
 }
 function release(buf: GPUBuffer): void {
@@ -168,11 +184,35 @@ function release(buf: GPUBuffer): void {
   let list = pool.get(buf.size);
   if (!list) pool.set(buf.size, (list = []));
   list.push(buf);
+  pooled.buffers++;
+  pooled.bytes += buf.size;
+  // Over the limit: destroy the sizes that waited longest (Map order: first used first).
+  const limit = poolLimit();
+  for (const [size, bufs] of pool) {
+    if (pooled.bytes <= limit) break;
+    while (bufs.length && pooled.bytes > limit) {
+      bufs.shift()!.destroy();
+      pooled.buffers--;
+      pooled.bytes -= size;
+    }
+    if (!bufs.length) pool.delete(size);
+  }
+}
+/** A buffer larger than one binding can be would fail inside the driver; say so at the call. */
+function checkBinding(size: number): void {
+  const limit = gpu().maxBindingBytes;
+  if (size > limit)
+    throw new FluxionError(
+      `webgpu: an array of ${size} bytes exceeds this device's storage binding limit of ${limit} bytes ` +
+        `(maxStorageBufferBindingSize); split the work or run it on the CPU`,
+    );
 }
 const collector = new FinalizationRegistry<GPUBuffer>(release);
 
 /** Live GPU buffers and bytes held by arrays and executables. */
 export const webgpuMemoryStats = () => ({ ...live });
+/** Free buffers and bytes the pool keeps for reuse (at most the live bytes, or 64 MiB). */
+export const webgpuPoolStats = () => ({ ...pooled });
 registerMemoryStats('webgpu', webgpuMemoryStats);
 
 const elemBytes = 4; // every dtype is stored in 32-bit words on the GPU (bool as u32)
@@ -188,6 +228,8 @@ export class GpuArray extends Array {
     buffer: GPUBuffer,
     readonly shape: readonly number[],
     readonly dtype: DType,
+    /** Settles with the device error of the run that made this array or one it was computed from. */
+    readonly failure: Promise<string | null> = noFailure,
   ) {
     super();
     this.#buffer = buffer;
@@ -201,10 +243,14 @@ export class GpuArray extends Array {
   toConcrete(): ConcreteArray | null {
     return null;
   }
-  override dataSync(): TypedArray {
+  protected override concrete(what: string): ConcreteArray {
     throw new FluxionError(
-      `webgpu arrays are read asynchronously: use await x.data() or await toDevice(x, 'cpu') for ${avalString(this)}`,
+      `${what}: webgpu arrays are read asynchronously: use await x.data() or await toDevice(x, 'cpu') for ` +
+        avalString(this),
     );
+  }
+  override dataSync(): TypedArray {
+    return this.concrete('dataSync').buffer;
   }
   override async data(): Promise<TypedArray> {
     return (await download(this)).buffer.slice() as TypedArray;
@@ -239,6 +285,8 @@ export function upload(x: ConcreteArray): GpuArray {
 
 /** Copies a GPU array back to the CPU. */
 export async function download(x: GpuArray): Promise<ConcreteArray> {
+  const failed = await x.failure;
+  if (failed) throw new FluxionError(failed);
   const { device } = gpu();
   const bytes = Math.max(4, x.size * elemBytes);
   const staging = device.createBuffer({ size: roundUp(bytes), usage: 0x01 | 0x08 }); // MAP_READ | COPY_DST
@@ -257,6 +305,31 @@ export async function download(x: GpuArray): Promise<ConcreteArray> {
 }
 
 // ---------------------------------------------------------------- execution
+
+const noFailure: Promise<string | null> = Promise.resolve(null);
+/**
+ * Encodes and submits commands inside error scopes: a validation or out-of-memory error of this
+ * submission settles the returned promise with a message naming `what`, which the arrays it made
+ * carry, so the error surfaces when they (or arrays computed from them) are read, not at an
+ * unrelated array. `after` chains the failures of the inputs.
+ */
+export function submitScoped(
+  what: string,
+  encode: (enc: GPUCommandEncoder) => void,
+  after: readonly Promise<string | null>[] = [],
+): Promise<string | null> {
+  const { device } = gpu();
+  device.pushErrorScope('out-of-memory');
+  device.pushErrorScope('validation');
+  const enc = device.createCommandEncoder();
+  encode(enc);
+  device.queue.submit([enc.finish()]);
+  const scopes = [device.popErrorScope(), device.popErrorScope()];
+  const inherited = after.filter((p) => p !== noFailure);
+  return Promise.all([...inherited, ...scopes.map((p) => p.then((e) => e && `webgpu: ${what}: ${e.message}`))]).then(
+    (errors) => errors.find((e): e is string => !!e) ?? null,
+  );
+}
 
 const pipelines = new Map<string, GPUComputePipeline>();
 function pipeline(k: Kernel): GPUComputePipeline {
@@ -310,36 +383,51 @@ export function runGraph(graph: Graph, args: Array[], donate: readonly number[] 
     bufs.set(v.id, a instanceof GpuArray ? a.buffer : constantBuffer(a, temps));
   });
   // Donated inputs that are not returned as outputs, with the index of the last kernel reading them.
+  // An array passed at several positions is read (or returned) through each of them.
   const lastRead = new Map<number, number>();
   ex.kernels.forEach((k, i) => k.reads.forEach((v) => lastRead.set(v.id, i)));
+  const sameArray = (i: number) => ex.graph.inVars.filter((_, k) => args[k] === args[i]);
   const donated = donate
-    .filter((i) => args[i] instanceof GpuArray && !ex.graph.outs.includes(ex.graph.inVars[i]))
-    .map((i) => ({ last: lastRead.get(ex.graph.inVars[i].id) ?? -1, buffer: (args[i] as GpuArray).donate() }))
+    .filter((i) => args[i] instanceof GpuArray && !sameArray(i).some((v) => ex.graph.outs.includes(v)))
+    .map((i) => ({
+      last: Math.max(-1, ...sameArray(i).map((v) => lastRead.get(v.id) ?? -1)),
+      buffer: (args[i] as GpuArray).donate(),
+    }))
     // An array passed twice is donated once.
     .filter((d): d is { last: number; buffer: GPUBuffer } => d.buffer !== null);
-  const enc = device.createCommandEncoder();
-  ex.kernels.forEach((k, ki) => {
-    for (const w of k.writes) {
-      const size = roundUp(sizeOf(w.aval.shape) * elemBytes);
-      const j = donated.findIndex((d) => d.last < ki && d.buffer.size === size);
-      const b = j >= 0 ? donated.splice(j, 1)[0].buffer : acquire(size); // a donated buffer stays counted as live
-      bufs.set(w.id, b);
-      temps.push(b);
-    }
-    if (k.n === 0) return;
-    const p = pipeline(k);
-    const entries = [...k.reads, ...k.writes].map((v, binding) => ({ binding, resource: { buffer: bufs.get(v.id)! } }));
-    const pass = enc.beginComputePass();
-    pass.setPipeline(p);
-    pass.setBindGroup(0, device.createBindGroup({ layout: p.getBindGroupLayout(0), entries }));
-    if (k.grid) pass.dispatchWorkgroups(...k.grid);
-    else {
-      const groups = Math.ceil(k.n / WORKGROUP);
-      pass.dispatchWorkgroups(Math.min(groups, 65535), Math.ceil(groups / 65535));
-    }
-    pass.end();
-  });
-  device.queue.submit([enc.finish()]);
+  const encodeKernels = (enc: GPUCommandEncoder) =>
+    ex.kernels.forEach((k, ki) => {
+      for (const w of k.writes) {
+        const size = roundUp(sizeOf(w.aval.shape) * elemBytes);
+        const j = donated.findIndex((d) => d.last < ki && d.buffer.size === size);
+        const b = j >= 0 ? donated.splice(j, 1)[0].buffer : acquire(size); // a donated buffer stays counted as live
+        bufs.set(w.id, b);
+        temps.push(b);
+      }
+      if (k.n === 0) return;
+      const p = pipeline(k);
+      const entries = [...k.reads, ...k.writes].map((v, binding) => ({
+        binding,
+        resource: { buffer: bufs.get(v.id)! },
+      }));
+      const pass = enc.beginComputePass();
+      pass.setPipeline(p);
+      pass.setBindGroup(0, device.createBindGroup({ layout: p.getBindGroupLayout(0), entries }));
+      if (k.grid) pass.dispatchWorkgroups(...k.grid);
+      else {
+        const groups = Math.ceil(k.n / WORKGROUP);
+        pass.dispatchWorkgroups(Math.min(groups, 65535), Math.ceil(groups / 65535));
+      }
+      pass.end();
+    });
+  const names = [...new Set(ex.kernels.map((k) => k.name))];
+  const what =
+    names.length > 3 ? `${names.slice(0, 3).join(', ')} and ${names.length - 3} more kernels` : names.join(', ');
+  const failure = submitScoped(
+    what,
+    encodeKernels,
+    args.map((a) => (a instanceof GpuArray ? a.failure : noFailure)),
+  );
   // Outputs become arrays; other temporaries and unused donations go back to the pool (the queue keeps their order).
   // An output listed twice is one array: two arrays owning one buffer would each return it to the pool.
   const made = new Map<number, Array>();
@@ -351,7 +439,7 @@ export function runGraph(graph: Graph, args: Array[], donate: readonly number[] 
     if (!out) {
       const b = bufs.get(a.id)!;
       temps.splice(temps.indexOf(b), 1);
-      made.set(a.id, (out = new GpuArray(b, a.aval.shape, a.aval.dtype)));
+      made.set(a.id, (out = new GpuArray(b, a.aval.shape, a.aval.dtype, failure)));
     }
     return out;
   });
@@ -412,11 +500,15 @@ function runSegmented(g: Graph, args: Array[]): Array[] {
 const onDevice = (x: Array): GpuArray => (x instanceof GpuArray ? x : upload(x.toConcrete()!));
 
 /** Copies row `t` of `xs` (leading axis) into a new array, or writes `y` into row `t` of `into`. */
-function copyRow(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
-  if (!bytes) return;
-  const enc = gpu().device.createCommandEncoder();
-  enc.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
-  gpu().device.queue.submit([enc.finish()]);
+function copyRow(src: GpuArray, srcOffset: number, dst: GpuArray, dstOffset: number, bytes: number): GpuArray {
+  if (!bytes) return dst;
+  if (src.buffer === dst.buffer) throw new FluxionError('webgpu: scan copies a row within one buffer (aliasing)');
+  const failure = submitScoped(
+    'scan row copy',
+    (enc) => enc.copyBufferToBuffer(src.buffer, srcOffset, dst.buffer, dstOffset, bytes),
+    [src.failure, dst.failure],
+  );
+  return new GpuArray(dst.donate()!, dst.shape, dst.dtype, failure);
 }
 
 const hostRules: Record<string, (inputs: Array[], params: any) => Array[]> = {
@@ -435,22 +527,20 @@ const hostRules: Record<string, (inputs: Array[], params: any) => Array[]> = {
     let carry = inputs.slice(nc, nc + nk);
     const xs = inputs.slice(nc + nk).map(onDevice);
     const yAvals = body.outAvals.slice(nk);
-    const ys = yAvals.map(
+    let ys = yAvals.map(
       (a) => new GpuArray(acquire(length * sizeOf(a.shape) * elemBytes), [length, ...a.shape], a.dtype),
     );
     for (let k = 0; k < length; k++) {
       const t = reverse ? length - 1 - k : k;
       const xt = xs.map((x) => {
         const bytes = sizeOf(x.shape.slice(1)) * elemBytes;
-        const row = new GpuArray(acquire(bytes), x.shape.slice(1), x.dtype);
-        copyRow(x.buffer, t * bytes, row.buffer, 0, bytes);
-        return row;
+        return copyRow(x, t * bytes, new GpuArray(acquire(bytes), x.shape.slice(1), x.dtype), 0, bytes);
       });
       const outs = runGraph(body, [...consts, ...carry, ...xt]);
       carry = outs.slice(0, nk);
-      outs.slice(nk).forEach((y, i) => {
+      ys = outs.slice(nk).map((y, i) => {
         const bytes = sizeOf(yAvals[i].shape) * elemBytes;
-        copyRow(onDevice(y).buffer, 0, ys[i].buffer, t * bytes, bytes);
+        return copyRow(onDevice(y), 0, ys[i], t * bytes, bytes);
       });
     }
     return [...carry, ...ys];

@@ -358,14 +358,18 @@ export function registerMemoryStats(backend: string, stats: () => { buffers: num
 
 /**
  * Live buffers and bytes held by arrays, per backend (`cpu`, counting arrays of 1 KiB or
- * more, and `webgpu` once it is used).
+ * more, and `webgpu` once it is used). CPU arrays are counted until their finalizers run, which
+ * happens between tasks, never inside a synchronous loop; so in Node `cpu.bytes` is also capped by
+ * the bytes of ArrayBuffers the process really holds, which the collector frees at once.
  * @example memoryStats().cpu.bytes
  * @category Arrays
  */
 export function memoryStats(): Record<string, { buffers: number; bytes: number }> & {
   cpu: { buffers: number; bytes: number };
 } {
-  return { ...Object.fromEntries(Object.entries(backendStats).map(([k, f]) => [k, f()])), cpu: { ...live } };
+  const held = (globalThis as { process?: NodeJS.Process }).process?.memoryUsage?.().arrayBuffers ?? Infinity;
+  const cpu = { buffers: live.buffers, bytes: Math.min(live.bytes, held) };
+  return { ...Object.fromEntries(Object.entries(backendStats).map(([k, f]) => [k, f()])), cpu };
 }
 
 /** An array whose elements live in memory (CPU backend). */

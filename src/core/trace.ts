@@ -3,7 +3,7 @@
  * active trace decides what it means (evaluate, record, carry a tangent, carry a batch axis).
  * @module
  */
-import { Array, ConcreteArray, type ShapedArray } from './array.js';
+import { Array, ConcreteArray, type ShapedArray, weakConstants } from './array.js';
 import { TraceError } from './errors.js';
 import type { Params, Primitive } from './primitive.js';
 
@@ -69,7 +69,12 @@ class EvalTrace extends Trace {
       args.map((a) => a.aval),
       params,
     );
-    return backendHook?.(prim, args, params) ?? prim.impl(args as ConcreteArray[], params);
+    const outs = backendHook?.(prim, args, params) ?? prim.impl(args as ConcreteArray[], params);
+    // Computed from constants alone (the zeros a rule makes, an iota): a constant too, which backends
+    // place where it is used, as JAX moves uncommitted arrays.
+    if (args.every((a) => weakConstants.has(a) || (a instanceof ConcreteArray && a.ndim === 0)))
+      for (const o of outs) if (o instanceof ConcreteArray) weakConstants.add(o);
+    return outs;
   }
 }
 
