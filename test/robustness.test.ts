@@ -204,6 +204,12 @@ describe('conversions agree on every backend', () => {
       jit((a: Array, b: Array) => np.power(a, b))(np.array([1, 1, NaN]), np.array([NaN, Infinity, 0])).toArray(),
     ).toEqual([1, 1, 1]);
     expect(() => np.split(np.zeros([0, 2]), 1.5)).toThrow(/split: sections must be a positive integer/);
+    expect(() => np.split(np.zeros([0, 2]), 1e12)).toThrow(/split: 1000000000000 sections .* too many arrays/);
+    expect(np.split(np.zeros([0, 2]), 3).map((p) => p.shape)).toEqual([
+      [0, 2],
+      [0, 2],
+      [0, 2],
+    ]);
   });
 });
 

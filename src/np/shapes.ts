@@ -125,6 +125,9 @@ export function split(x: ArrayLike, sections: number | readonly number[], opts?:
   const n = a.shape[axis];
   let cuts: number[];
   if (typeof sections === 'number') {
+    // Only an empty axis splits into more sections than it has elements; each is an array object.
+    if (sections > Math.max(n, 2 ** 16))
+      throw new ValueError(`split: ${sections} sections of an axis of size ${n} are too many arrays to make`);
     if (sections <= 0 || n % sections !== 0)
       throw new ValueError(`split: axis ${axis} of size ${n} does not divide into ${sections} equal sections`);
     cuts = globalThis.Array.from({ length: sections - 1 }, (_, i) => ((i + 1) * n) / sections);
