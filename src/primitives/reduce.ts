@@ -34,6 +34,7 @@ const extremumJvp =
   };
 export const reduceMaxP: Primitive<ReduceParams> = reduction(
   'reduce_max',
+  'ReduceMax',
   lowest,
   (a, b) => (b > a || Number.isNaN(b) ? b : a),
   [...numeric, 'bool'],
@@ -43,6 +44,7 @@ export const reduceMaxP: Primitive<ReduceParams> = reduction(
 );
 export const reduceMinP: Primitive<ReduceParams> = reduction(
   'reduce_min',
+  'ReduceMin',
   highest,
   (a, b) => (b < a || Number.isNaN(b) ? b : a),
   [...numeric, 'bool'],
@@ -52,6 +54,7 @@ export const reduceMinP: Primitive<ReduceParams> = reduction(
 );
 export const reduceProdP: Primitive<ReduceParams> = reduction(
   'reduce_prod',
+  'ReduceProd',
   () => 1,
   // Each step in the dtype: integers wrap, float32 products overflow where float32 does (as numpy's).
   (a, b, d) => (d === 'int32' || d === 'uint32' ? Math.imul(a, b) : Math.fround(a * b)),

@@ -545,14 +545,20 @@ const onnxReduce =
     return [e.op('Cast', [r], { to: e.elemType('bool') })];
   };
 
+/**
+ * A reduction over `params.axes`: `onnxType` is its ONNX operator, `init` its identity and `step`
+ * its accumulation. Linear ones (sum) are defined by {@link defineLinear}, which derives their jvp.
+ */
 export function reduction(
   name: string,
+  onnxType: string,
   init: (d: DType) => number,
   step: (a: number, b: number, dtype: DType) => number,
   dtypes: DType[],
   rules: Partial<Primitive<ReduceParams>>,
 ): Primitive<ReduceParams> {
-  const prim: Primitive<ReduceParams> = definePrimitive({
+  const define = rules.props?.linear ? defineLinear : definePrimitive;
+  const prim: Primitive<ReduceParams> = define({
     name,
     abstractEval([x], { axes }) {
       checkDType(name, x.dtype, dtypes);
@@ -565,17 +571,7 @@ export function reduction(
       const outDim = bd - moved.filter((a) => a < bd).length;
       return [[bind1(prim, [x], { axes: moved })], [outDim]];
     },
-    onnx: onnxReduce(
-      (
-        {
-          reduce_sum: 'ReduceSum',
-          reduce_max: 'ReduceMax',
-          reduce_min: 'ReduceMin',
-          reduce_prod: 'ReduceProd',
-        } as Record<string, string>
-      )[name],
-      init,
-    ),
+    onnx: onnxReduce(onnxType, init),
     ...rules,
     props: { kernel: true, reduction: { identity: init }, ...rules.props },
   });
@@ -589,12 +585,12 @@ export const highest = (d: DType) =>
 
 export const reduceSumP = reduction(
   'reduce_sum',
+  'ReduceSum',
   () => 0,
   (a, b) => a + b,
   numeric,
   {
     props: { linear: true, kernel: true },
-    jvp: ([x], [t], p) => [[reduceSum(x, p.axes)], [reduceSum(t, p.axes)]],
     transpose: ([ct], [x], { axes }) => [unreduce(ct, x.aval, axes)],
   },
 );
