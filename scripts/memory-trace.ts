@@ -1,5 +1,5 @@
 // A long WebGPU training loop, reporting memory as it goes: `npm run memory-trace -- --steps 2000`.
-// An MLP (about 0.4 MB of parameters) trained with Adam, one jitted step per batch, nothing disposed
+// An MLP (about 0.3 MB of parameters) trained with Adam, one jitted step per batch, nothing disposed
 // by hand: temporaries go back when collected, the buffer pool stays bounded. With --donate the
 // step donates its parameters and optimizer state, so their buffers are reused at once.
 import { parseArgs } from 'node:util';
@@ -15,8 +15,8 @@ import {
   toDevice,
   tree,
   valueAndGrad,
+  webgpuPoolStats,
 } from '../src/index.js';
-import { webgpuPoolStats } from '../src/backend/webgpu.js';
 
 const { values } = parseArgs({
   options: {

@@ -36,7 +36,7 @@ export { customJvp, customVjp, checkpoint } from './control/custom.js';
 // Arrays
 /** `NDArray` is `Array` under a name that does not shadow JavaScript's own `Array`. */
 export { Array, Array as NDArray, ConcreteArray, memoryStats, ShapeDtype } from './core/array.js';
-export type { ArrayLike, NestedArray, ShapedArray, Index } from './core/array.js';
+export type { ArrayLike, NestedArray, ShapedArray, Index, AtIndex, TypedArrayInput } from './core/array.js';
 export type { DType, TypedArray } from './core/dtype.js';
 export type { Shape } from './core/shape.js';
 export type { Tree, TreeDef } from './tree.js';
@@ -54,6 +54,7 @@ export {
   GpuArray,
   initWebGPU,
   webgpuMemoryStats,
+  webgpuPoolStats,
   PendingArray,
   initOnnxRuntimeWeb,
   type BackendName,
@@ -73,6 +74,7 @@ export {
   type OnnxEmitter,
   type OnnxAttr,
   type OnnxProducer,
+  type PartialEvalResult,
 } from './core/primitive.js';
 
 // Errors

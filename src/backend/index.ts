@@ -22,6 +22,7 @@ import {
   upload,
   compile,
   webgpuMemoryStats,
+  webgpuPoolStats,
 } from './webgpu.js';
 import { Graph } from '../core/ir.js';
 import type { Params, Primitive } from '../core/primitive.js';
@@ -95,7 +96,7 @@ function eagerOnGraphBackend(prim: Primitive, args: Array[], params: Params): Ar
 
 /**
  * The backends available here (WebGPU only if an adapter exists), best first. Listing them does
- * not start Dawn in this process (see {@link probeWebGPU}); using WebGPU does.
+ * not start Dawn in this process (see `probeWebGPU`); using WebGPU does.
  * @category Backends
  */
 export async function devices(): Promise<{ name: BackendName; description: string }[]> {
@@ -209,4 +210,4 @@ if (typeof process !== 'undefined' && process.env?.FLUXION_BACKEND) {
   else if (b !== 'cpu') throw new ValueError(`FLUXION_BACKEND=${b} is not a backend (cpu or webgpu)`);
 }
 
-export { GpuArray, initWebGPU, probeWebGPU, webgpuMemoryStats, PendingArray, initOnnxRuntimeWeb };
+export { GpuArray, initWebGPU, probeWebGPU, webgpuMemoryStats, webgpuPoolStats, PendingArray, initOnnxRuntimeWeb };

@@ -67,7 +67,7 @@ const list = (names: string[]) =>
  * result has the template's tree (lists stay lists) and dtypes (an int64 step read as int32
  * stays int32; a float16 weight read as float32 stays float32). Missing, unexpected and
  * mis-shaped names are one error that lists them. Template leaves may be arrays or shapes
- * (`{shape, dtype}` as {@link paramShapes} gives).
+ * (`{shape, dtype}` as `models.paramShapes` gives).
  * @example const restored = io.restore({ params, optState }, (await io.loadFile(file)).params);
  * @category IO
  */
