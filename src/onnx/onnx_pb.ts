@@ -1121,7 +1121,8 @@ export const TensorProto_DataTypeSchema: GenEnum<TensorProto_DataType> = /*@__PU
 
 /**
  * Location of the data for this tensor. MUST be one of:
- * - DEFAULT - data stored inside the protobuf message. Data is stored in raw_data (if set) otherwise in type-specified field.
+ * - DEFAULT - data stored inside the protobuf message. Data is stored in raw_data (if set) otherwise in
+ *   type-specified field.
  * - EXTERNAL - data stored in an external location as described by external_data field.
  *
  * @generated from enum onnx.TensorProto.DataLocation
