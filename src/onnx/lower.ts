@@ -74,9 +74,6 @@ class Builder implements OnnxEmitter {
   private readonly names = new Map<number, string>();
   private readonly producers = new Map<string, OnnxProducer>();
   private readonly constants = new Map<string, string>();
-  /** Transpose and Reshape nodes by output name, for the peepholes in {@link op}. */
-  private readonly transposes = new Map<string, { input: string; perm: readonly number[] }>();
-  private readonly reshapes = new Map<string, string>();
   private count = 0;
 
   fresh(prefix: string): string {
@@ -92,22 +89,7 @@ class Builder implements OnnxEmitter {
     return n;
   }
   op(type: string, inputs: readonly string[], attrs: Record<string, OnnxAttr> = {}): string {
-    // Compositions the rules leave behind (a contraction lowered to Conv, then laid out as the
-    // equation's result and moved back by the next equation): a transpose of a transpose is one
-    // transpose or none, a reshape of a reshape is one reshape.
-    const perm = attrs.perm as readonly number[] | undefined;
-    const innerTranspose = type === 'Transpose' && perm ? this.transposes.get(inputs[0]) : undefined;
-    if (innerTranspose && perm) {
-      const composed = perm.map((p) => innerTranspose.perm[p]);
-      if (composed.every((p, i) => p === i)) return innerTranspose.input;
-      return this.op('Transpose', [innerTranspose.input], { perm: composed });
-    }
-    const innerReshape = type === 'Reshape' && attrs.allowzero === 1 ? this.reshapes.get(inputs[0]) : undefined;
-    if (innerReshape !== undefined) return this.op('Reshape', [innerReshape, inputs[1]], attrs);
-    const out = this.ops(type, inputs, attrs, 1)[0];
-    if (type === 'Transpose' && perm) this.transposes.set(out, { input: inputs[0], perm });
-    if (type === 'Reshape') this.reshapes.set(out, inputs[0]);
-    return out;
+    return this.ops(type, inputs, attrs, 1)[0];
   }
   ops(type: string, inputs: readonly string[], attrs: Record<string, OnnxAttr>, outputs: number): string[] {
     const output = Array.from({ length: outputs }, () => this.fresh('t'));
