@@ -1,4 +1,6 @@
 // Arrays, np against plain JS loops, errors, pytrees, random keys, printing and memory.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
@@ -394,6 +396,16 @@ describe('fancy indexing (numpy and JAX semantics)', () => {
     })();
     expect(message).toMatch(/array: element 0 is a Float32Array/);
     expect(message!.length).toBeLessThan(100);
+  });
+});
+
+describe('docs/arrays.md', () => {
+  it('runs: every code block of the guide executes as written', async () => {
+    const guide = readFileSync(join(import.meta.dirname, '../docs/arrays.md'), 'utf8');
+    const blocks = [...guide.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1].replace(/^import .*$/m, ''));
+    expect(blocks.length).toBeGreaterThanOrEqual(2);
+    const AsyncFunction = (async () => {}).constructor as new (...args: string[]) => (...a: unknown[]) => Promise<void>;
+    for (const code of blocks) await new AsyncFunction('np', code)(np);
   });
 });
 

@@ -299,7 +299,9 @@ export abstract class Array {
    * Indexed read and functional updates, as JAX's `x.at[...]`: `x.at(0).set(5)`,
    * `x.at(null, '1:3').add(1)`, `x.at([2, 0]).get()` (an index list picks rows), `x.at(mask).set(0)`.
    * Updates return a new array; `x` is unchanged. Index arrays follow numpy: several broadcast
-   * together, repeated positions add up under `add` and the last one wins under `set`.
+   * together, repeated positions add up under `add` and the last one wins under `set`. See docs/arrays.md.
+   * @example np.arange(12).reshape(3, 4).at([0, 2], '1:').get() // shape (2, 3): rows 0 and 2 from column 1
+   * @example np.zeros([4]).at([1, 1, 3]).add(1) // [0, 2, 0, 1]
    */
   at(...index: AtIndex[]): {
     get(): Array;
