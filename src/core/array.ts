@@ -337,9 +337,9 @@ export abstract class Array {
 }
 
 /**
- * Arrays that are a scalar broadcast to a shape (JS numbers in np calls become these), and the
- * constants of jitted programs. Backends may place them anywhere, like the scalar they come
- * from or the program they belong to.
+ * Arrays computed from scalars and other such constants alone (a JS number broadcast to a shape,
+ * zeros a rule makes, an iota), and the constants of jitted programs. Backends may place them
+ * anywhere, like the scalar they come from or the program they belong to.
  */
 export const weakConstants = new WeakSet<Array>();
 

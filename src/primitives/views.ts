@@ -3,7 +3,7 @@
  * has a transpose; their CPU kernels share one strided-gather helper.
  * @module
  */
-import { type Array, ConcreteArray, type ShapedArray, weakConstants } from '../core/array.js';
+import { type Array, ConcreteArray, type ShapedArray } from '../core/array.js';
 import { type DType, allocate, checkDType, coerce } from '../core/dtype.js';
 import { ShapeError, UnlowerableError, ValueError } from '../core/errors.js';
 import {
@@ -61,9 +61,7 @@ export const broadcastInDimP: Primitive<{ shape: Shape; dims: readonly number[] 
     const xs = stridesOf(x.shape);
     const strides = shape.map(() => 0);
     dims.forEach((d, i) => (strides[d] = x.shape[i] === 1 ? 0 : xs[i]));
-    const out = stridedCopy(x, shape, strides);
-    if (x.shape.length === 0) weakConstants.add(out);
-    return [out];
+    return [stridedCopy(x, shape, strides)];
   },
   batch([x], [d], { shape, dims }, size) {
     const xb = moveBatchAxis(x, d, 0, size);
