@@ -316,7 +316,10 @@ export abstract class Array {
       multiply: (v) => O().at(this, index, 'multiply', v),
     };
   }
-  /** Elements at integer `indices` along `axis` (of the flattened array without one), as `np.take`. */
+  /**
+   * Elements at integer `indices` along `axis` (of the flattened array without one), as `np.take`.
+   * @example np.arange(6).reshape(2, 3).take([2, 0], { axis: 1 }) // [[2, 0], [5, 3]]
+   */
   take(indices: ArrayLike, opts?: { axis?: number }): Array {
     return O().take(this, indices, opts);
   }
