@@ -9,7 +9,7 @@
 import { ConcreteArray } from '../core/array.js';
 import type { TypedArray } from '../core/dtype.js';
 import { type Atom, type Eqn, Graph, Lit, Var, subGraphs } from '../core/ir.js';
-import { lowerGraph } from '../onnx/lower.js';
+import { type LoweredModel, computeDType, computeValues, lowerGraph } from '../onnx/lower.js';
 import type { Executable, GraphBackend } from './backend.js';
 
 /** ONNX Runtime's synchronous native session (the binding under onnxruntime-node's Promise API). */
@@ -61,7 +61,6 @@ export function loadOnnxRuntime(): Runtime | null {
   return runtime;
 }
 
-const ORT_TYPE = { float32: 'float32', float16: 'float32', int32: 'int32', uint32: 'uint32', bool: 'bool' } as const;
 /**
  * One intra-op thread per core (set when ONNX Runtime loads), all graph optimisations, and only
  * errors logged (its warnings about folding constants are noise to a user).
@@ -104,6 +103,8 @@ function compileSteps(g: Graph, rt: Runtime): Step[] {
 }
 
 type Indexed = { eqn: Eqn; index: number };
+/** Equations ONNX Runtime treats alike: the same primitive on the same dtypes. */
+const signature = (e: Eqn) => `${e.prim.name}(${e.inputs.map((a) => a.aval.dtype)})`;
 
 function split(eqns: Indexed[], lastUse: Map<number, number>, rt: Runtime, refuse: (e: Eqn) => string | null): Step[] {
   const steps: Step[] = [];
@@ -136,8 +137,9 @@ function segment(run: Indexed[], lastUse: Map<number, number>, rt: Runtime): Ste
   const inputs = new Map<number, Var>();
   for (const e of eqns) for (const a of e.inputs) if (a instanceof Var && !defined.has(a.id)) inputs.set(a.id, a);
   const outs = eqns.flatMap((e) => e.outs).filter((v) => (lastUse.get(v.id) ?? -1) >= end);
+  let model: LoweredModel | undefined;
   try {
-    const model = lowerGraph(new Graph([...inputs.values()], eqns, outs));
+    model = lowerGraph(new Graph([...inputs.values()], eqns, outs));
     const session = new rt.Session();
     session.loadModel(
       model.bytes.buffer as ArrayBuffer,
@@ -158,7 +160,16 @@ function segment(run: Indexed[], lastUse: Map<number, number>, rt: Runtime): Ste
       },
     ];
   } catch (err) {
-    const why = `ONNX lowering refused: ${(err as Error).message.split('\n')[0].slice(0, 160)}`;
+    const message = (err as Error).message;
+    // ONNX Runtime lacks a kernel for one node (float64 Conv, say): that equation, and every
+    // equation like it, runs in JavaScript and the rest is tried again.
+    const refused = model && /implementation for (\w+).*node with name '([^']+)'/.exec(message);
+    const owner = refused ? model!.owners.get(refused[2]) : undefined;
+    if (owner) {
+      const why = `ONNX Runtime has no ${refused![1]} kernel for ${owner.inputs.map((a) => a.aval.dtype).join(', ')}`;
+      return split(run, lastUse, rt, (e) => (signature(e) === signature(owner) ? why : null));
+    }
+    const why = `ONNX lowering refused: ${message.split('\n')[0].slice(0, 160)}`;
     if (eqns.some((e) => e.prim.props?.control) && eqns.length > 1)
       return split(run, lastUse, rt, (e) => (e.prim.props?.control ? why : null));
     return eqns.map((eqn) => ({ kind: 'js' as const, eqn, why }));
@@ -200,7 +211,7 @@ class OnnxExecutable implements Executable {
       const feeds: Record<string, unknown> = {};
       s.inputs.forEach((v, i) => {
         const x = env.get(v.id)!;
-        feeds[s.inNames[i]] = new this.rt.Tensor(ORT_TYPE[x.dtype], x.buffer, x.shape);
+        feeds[s.inNames[i]] = new this.rt.Tensor(computeDType(x.dtype), computeValues(x), x.shape);
       });
       const fetches = Object.fromEntries(s.outNames.map((n) => [n, null]));
       const results = s.session.run(feeds, fetches, {});

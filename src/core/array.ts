@@ -6,7 +6,7 @@
  * free of imports from higher layers.
  * @module
  */
-import { type DType, type TypedArray, allocate, coerce } from './dtype.js';
+import { type DType, type TypedArray, allocate, coerce, fromStorage, isHalf, toStorage } from './dtype.js';
 import { type Shape, sizeOf } from './shape.js';
 import { FluxionError, TraceError, fmtShape } from './errors.js';
 import { formatArray } from './format.js';
@@ -37,11 +37,17 @@ export class ShapeDtype implements ShapedArray {
 }
 
 const SHORT_DTYPE: Record<DType, string> = {
+  float64: 'f64',
   float32: 'f32',
-  int32: 'i32',
-  uint32: 'u32',
-  bool: 'bool',
   float16: 'f16',
+  bfloat16: 'bf16',
+  int32: 'i32',
+  int16: 'i16',
+  int8: 'i8',
+  uint32: 'u32',
+  uint16: 'u16',
+  uint8: 'u8',
+  bool: 'bool',
 };
 export const avalString = (a: ShapedArray): string => `${SHORT_DTYPE[a.dtype]}[${a.shape.join(',')}]`;
 
@@ -151,14 +157,18 @@ export abstract class Array {
 
   /** The concrete value behind this array, or null if it is only known abstractly. */
   abstract toConcrete(): ConcreteArray | null;
+  /** The transform tracing this array (undefined for a concrete one), for messages. */
+  get tracedBy(): string | undefined {
+    return undefined;
+  }
 
   protected concrete(what: string): ConcreteArray {
     const c = this.toConcrete();
     if (!c) {
       throw new TraceError(
         `${what}: the value of a traced array ${avalString(this.aval)} is not known while tracing ` +
-          `(inside jit, vmap or grad). Use lax.cond / lax.whileLoop for value-dependent control flow, ` +
-          `or pass the argument as a static (non-array) value.`,
+          `(inside ${this.tracedBy ?? 'jit, vmap or grad'}). Use lax.cond / lax.whileLoop for value-dependent ` +
+          `control flow, or pass the argument as a static (non-array) value.`,
       );
     }
     return c;
@@ -184,12 +194,35 @@ export abstract class Array {
     };
     return build(0, 0);
   }
-  /** The single element of a size-1 array as a JS number (or boolean). */
+  /** The single element of a size-1 array as a JS number (a bool array's as 0 or 1: see {@link Array.bool}). */
   item(): number {
     const c = this.concrete('item');
     if (c.size !== 1)
       throw new FluxionError(`item: array of shape ${fmtShape(c.shape)} has ${c.size} elements, expected 1`);
     return c.buffer[0];
+  }
+  /** The single element of a size-1 array as a boolean (nonzero is true), as Python's `bool(x)`. */
+  bool(): boolean {
+    return this.item() !== 0;
+  }
+  /**
+   * A concrete one-element array converts to its number, so `np.sum(x) > 0`, `Number(x)`, `+x` and
+   * `x * 2` work. Larger arrays are ambiguous as numbers (numpy's rule) and traced arrays have no
+   * value yet, so both throw (JavaScript cannot intercept `if (x)`: an array object is always truthy;
+   * write `if (x.bool())`). In a string context (`${x}`, `String(x)`) any array prints as
+   * {@link Array.toString} does.
+   */
+  [Symbol.toPrimitive](hint: 'number' | 'string' | 'default'): number | string {
+    if (hint === 'string') return this.toString();
+    if (this.size !== 1)
+      throw new FluxionError(
+        `the number of an array of shape ${fmtShape(this.shape)} is ambiguous: it has ${this.size} elements ` +
+          `(reduce it first, e.g. with .sum() or .any(), or read it with .toArray())`,
+      );
+    return this.concrete('converting an array to a JS number').buffer[0];
+  }
+  valueOf(): number {
+    return this[Symbol.toPrimitive]('number') as number;
   }
 
   /** `this + y` with broadcasting. */ add(y: ArrayLike): Array {
@@ -379,38 +412,53 @@ export function memoryStats(): Record<string, { buffers: number; bytes: number }
 
 /** An array whose elements live in memory (CPU backend). */
 export class ConcreteArray extends Array {
-  #data: TypedArray | null;
+  #storage: TypedArray | null;
+  /** Decoded float16/bfloat16 elements, kept while something else holds them (kernels read them repeatedly). */
+  #values: WeakRef<TypedArray> | undefined;
+  /**
+   * `data` holds the elements as numbers (as kernels write them: they are rounded into the dtype) or
+   * as stored (16-bit patterns for float16 and bfloat16, see {@link ConcreteArray.storage}).
+   */
   constructor(
     data: TypedArray,
     readonly shape: Shape,
     readonly dtype: DType,
   ) {
     super();
-    this.#data = data;
+    this.#storage = toStorage(dtype, data);
     // Registering for collection costs about a microsecond; arrays under 1 KiB (scalars and
     // other small values, most eager ops) are left out of the statistics.
-    if (data.byteLength >= TRACKED_BYTES) {
+    if (this.#storage.byteLength >= TRACKED_BYTES) {
       live.buffers++;
-      live.bytes += data.byteLength;
-      registry.register(this, data.byteLength, this);
+      live.bytes += this.#storage.byteLength;
+      registry.register(this, this.#storage.byteLength, this);
     }
   }
-  /** The backing typed array; must not be mutated. */
+  /** The elements as stored (float16 and bfloat16 as bit patterns in a Uint16Array); must not be mutated. */
+  get storage(): TypedArray {
+    if (!this.#storage) throw new FluxionError(`array ${avalString(this)} was used after dispose()`);
+    return this.#storage;
+  }
+  /** The elements as numbers (float16 and bfloat16 decoded to a Float32Array); must not be mutated. */
   get buffer(): TypedArray {
-    if (!this.#data) throw new FluxionError(`array ${avalString(this)} was used after dispose()`);
-    return this.#data;
+    const stored = this.storage;
+    if (!isHalf(this.dtype)) return stored;
+    let values = this.#values?.deref();
+    if (!values) this.#values = new WeakRef((values = fromStorage(this.dtype, stored)));
+    return values;
   }
   toConcrete(): ConcreteArray {
     return this;
   }
   override dispose(): void {
-    if (!this.#data) return;
-    if (this.#data.byteLength >= TRACKED_BYTES) {
+    if (!this.#storage) return;
+    if (this.#storage.byteLength >= TRACKED_BYTES) {
       live.buffers--;
-      live.bytes -= this.#data.byteLength;
+      live.bytes -= this.#storage.byteLength;
       registry.unregister(this);
     }
-    this.#data = null;
+    this.#storage = null;
+    this.#values = undefined;
   }
   /** A 0-d array holding `value` coerced to `dtype`. */
   static scalar(value: number, dtype: DType): ConcreteArray {

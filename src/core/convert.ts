@@ -4,7 +4,7 @@
  * @module
  */
 import { Array, ConcreteArray, type NestedArray } from './array.js';
-import { type DType, type TypedArray, allocate, coerce } from './dtype.js';
+import { type DType, type TypedArray, STORAGE, allocate, coerce, intRange, isInteger } from './dtype.js';
 import { DTypeError, ValueError, fmtShape } from './errors.js';
 
 export const weakKind = (x: number | boolean): 'int' | 'float' | 'bool' =>
@@ -22,35 +22,39 @@ const describe = (x: unknown) =>
           ? 'an object'
           : typeof x;
 
-const RANGE: Partial<Record<DType, [number, number]>> = { int32: [-(2 ** 31), 2 ** 31 - 1], uint32: [0, 2 ** 32 - 1] };
 /** `v` if an integer dtype can hold it; a JS number past its range is an error, not a silent wrap (as in JAX). */
 function fits(op: string, v: number, dtype: DType): number {
-  const r = RANGE[dtype];
-  if (r && Number.isFinite(v) && (Math.trunc(v) < r[0] || Math.trunc(v) > r[1]))
+  if (!isInteger(dtype)) return v;
+  const r = intRange(dtype);
+  if (Number.isFinite(v) && (Math.trunc(v) < r[0] || Math.trunc(v) > r[1]))
     throw new ValueError(`${op}: ${v} does not fit in ${dtype} (${r[0]} to ${r[1]})`);
   return v;
 }
 
-/** The typed arrays Fluxion stores each dtype in: one of these with its dtype is used without a copy. */
-const STORAGE: [DType, new (n: number) => TypedArray][] = [
-  ['float32', Float32Array],
-  ['int32', Int32Array],
-  ['uint32', Uint32Array],
-  ['bool', Uint8Array],
+/** The dtype a typed array becomes when none is given: the type it holds. */
+const TYPED_DTYPE: [new (n: number) => ArrayBufferView, DType][] = [
+  [Float64Array, 'float64'],
+  [Float32Array, 'float32'],
+  [Int32Array, 'int32'],
+  [Int16Array, 'int16'],
+  [Int8Array, 'int8'],
+  [Uint32Array, 'uint32'],
+  [Uint16Array, 'uint16'],
+  [Uint8Array, 'uint8'],
+  [Uint8ClampedArray, 'uint8'],
 ];
-/** The dtype a typed array becomes when none is given: the type it holds, else the nearest one. */
 function typedDType(op: string, data: ArrayBufferView): DType {
-  if (data instanceof Float32Array || data instanceof Float64Array) return 'float32';
-  if (data instanceof Uint32Array) return 'uint32';
-  if (data instanceof Int32Array || data instanceof Int16Array || data instanceof Int8Array) return 'int32';
-  if (data instanceof Uint16Array || data instanceof Uint8Array || data instanceof Uint8ClampedArray) return 'int32';
-  throw new DTypeError(`${op}: cannot make an array from a ${data.constructor.name}`);
+  const found = TYPED_DTYPE.find(([T]) => data instanceof T);
+  if (!found) throw new DTypeError(`${op}: cannot make an array from a ${data.constructor.name}`);
+  return found[1];
 }
 
 /**
- * A typed array as an array of `shape` (default: 1-d). It is used as it is, without a copy, when it is
- * the type the dtype is stored in (Float32Array for float32, Int32Array, Uint32Array, Uint8Array of 0/1
- * for bool), so later writes to it show through (as torch.from_numpy); other types are converted.
+ * A typed array as an array of `shape` (default: 1-d; its dtype by default the one it holds:
+ * Float64Array is float64, Uint8Array uint8). It is used as it is, without a copy, when it is the
+ * type the dtype is stored in (Float32Array for float32, Int8Array for int8, Uint8Array of 0/1 for
+ * bool, Uint16Array of bit patterns for float16 and bfloat16), so later writes to it show through
+ * (as torch.from_numpy); other types are converted.
  */
 export function fromTyped(op: string, data: ArrayBufferView, shape?: readonly number[], dtype?: DType): ConcreteArray {
   const dt = dtype ?? typedDType(op, data);
@@ -58,13 +62,13 @@ export function fromTyped(op: string, data: ArrayBufferView, shape?: readonly nu
   const s = shape ?? [n];
   if (s.some((d) => !Number.isInteger(d) || d < 0) || s.reduce((a, b) => a * b, 1) !== n)
     throw new ValueError(`${op}: shape ${fmtShape(s)} does not hold the ${n} elements given`);
-  const storage = STORAGE.find(([d]) => d === dt)?.[1];
+  const storage = STORAGE[dt];
   const values = data as unknown as ArrayLike<number>;
   const zeroOne = () => {
     for (let i = 0; i < n; i++) if (values[i] !== 0 && values[i] !== 1) return false;
     return true;
   };
-  if (storage && data instanceof storage && (dt !== 'bool' || zeroOne())) return new ConcreteArray(data, s, dt);
+  if (data instanceof storage && (dt !== 'bool' || zeroOne())) return new ConcreteArray(data, s, dt);
   if (typeof (values as { [i: number]: unknown })[0] === 'bigint')
     throw new DTypeError(`${op}: cannot make an array from a ${data.constructor.name}`);
   const buf = allocate(dt, n);

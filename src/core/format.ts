@@ -4,28 +4,29 @@
  * @module
  */
 import type { ConcreteArray } from './array.js';
-import { isFloat } from './dtype.js';
+import { type DType, coerce, isFloat } from './dtype.js';
 import { fmtShape } from './errors.js';
 import { sizeOf } from './shape.js';
 
 const THRESHOLD = 1000;
 const EDGE = 3;
 
-/** Shortest decimal that reads back as the same float32, numpy style (`1.` for integers). */
-function fmtFloat(v: number): string {
+/** Shortest decimal that reads back as the same element of `dtype`, numpy style (`1.` for integers). */
+const fmtFloat = (dtype: DType) => (v: number) => {
   if (Number.isNaN(v)) return 'nan';
   if (!Number.isFinite(v)) return v > 0 ? 'inf' : '-inf';
   if (Number.isInteger(v) && Math.abs(v) < 1e16) return `${v}.`;
-  for (let p = 1; p <= 9; p++) {
+  for (let p = 1; p <= 17; p++) {
     const s = v.toPrecision(p);
-    if (Math.fround(Number(s)) === v) return String(Number(s));
+    if (coerce(dtype, Number(s)) === v) return String(Number(s));
   }
   return String(v);
-}
+};
 
 export function formatArray(x: ConcreteArray): string {
   const data = x.buffer;
-  const fmt = x.dtype === 'bool' ? (v: number) => (v ? 'true' : 'false') : isFloat(x.dtype) ? fmtFloat : String;
+  const fmt =
+    x.dtype === 'bool' ? (v: number) => (v ? 'true' : 'false') : isFloat(x.dtype) ? fmtFloat(x.dtype) : String;
   const summarize = sizeOf(x.shape) > THRESHOLD;
   const cells = new Map<number, string>();
   let width = 0;

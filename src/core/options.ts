@@ -3,6 +3,7 @@
  * value of the wrong type is an OptionError naming the function, the key and what was expected.
  * @module
  */
+import { type DType, dtypes } from './dtype.js';
 import * as t from 'io-ts';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import { OptionError } from './errors.js';
@@ -45,6 +46,6 @@ export const codecs = {
   shape: t.array(t.number, 'number[]'),
   any: t.unknown,
   boolean: t.boolean,
-  dtype: t.keyof({ float32: null, int32: null, uint32: null, bool: null, float16: null }, 'a dtype name'),
+  dtype: t.keyof(Object.fromEntries(dtypes.map((d) => [d, null])) as Record<DType, null>, 'a dtype name'),
 };
 export { t };

@@ -26,6 +26,7 @@ class Builder {
 }
 
 class GraphTrace extends Trace {
+  readonly transform = 'jit';
   get builder(): Builder {
     return this.main.global as Builder;
   }

@@ -22,6 +22,8 @@ export class MainTrace {
 /** How one kind of transform interprets primitives. */
 export abstract class Trace {
   constructor(readonly main: MainTrace) {}
+  /** The transform this trace carries out, for messages (`jit`, `grad/jvp`, `vmap`). */
+  abstract readonly transform: string;
   /** Boxes a value from outside every transform (a concrete array) into this trace. */
   abstract pure(x: ConcreteArray): Array;
   /** Boxes a tracer of an outer (lower-level) transform into this trace. */
@@ -46,6 +48,9 @@ export abstract class Tracer extends Array {
   toConcrete(): ConcreteArray | null {
     return null;
   }
+  override get tracedBy(): string {
+    return this.trace.transform;
+  }
 }
 
 /** A backend that claims primitive applications on its arrays (returns null to decline). */
@@ -57,6 +62,7 @@ export function installBackend(hook: BackendHook): void {
 }
 
 class EvalTrace extends Trace {
+  readonly transform = 'eager evaluation';
   pure(x: ConcreteArray): Array {
     return x;
   }

@@ -6,19 +6,21 @@
 import { Array, type ArrayLike, type NestedArray } from '../core/array.js';
 import { fromJs, fromNested as fromNestedJs, fromTyped, weakKind } from '../core/convert.js';
 import { type DType, promote } from '../core/dtype.js';
-import { ValueError } from '../core/errors.js';
-import { broadcastShapes } from '../core/shape.js';
-import { broadcastInDim, cast } from '../primitives/index.js';
+import { ValueError, fmtShape } from '../core/errors.js';
+import { broadcastShapes, shapesEqual } from '../core/shape.js';
+import { broadcastInDim, cast, reshape } from '../primitives/index.js';
 
 /**
- * Converts nested JS arrays, numbers, booleans or a typed array (of `shape`, 1-d by default) to an
- * array of `dtype` (default float32, bool for booleans, the typed array's own type).
+ * Converts nested JS arrays, numbers, booleans or a typed array to an array of `dtype` (default
+ * float32, bool for booleans, the typed array's own type), reshaped to `shape` when given.
  */
 export function fromNested(data: NestedArray | ArrayLike, dtype?: DType, shape?: readonly number[]): Array {
   if (ArrayBuffer.isView(data)) return fromTyped('array', data, shape, dtype);
-  if (shape) throw new ValueError('array: the shape option is for typed arrays (nested lists carry their shape)');
-  if (data instanceof Array) return dtype ? cast(data, dtype) : data;
-  return fromNestedJs(data as NestedArray, dtype);
+  const x = data instanceof Array ? (dtype ? cast(data, dtype) : data) : fromNestedJs(data as NestedArray, dtype);
+  if (!shape || shapesEqual(shape, x.shape)) return x;
+  if (shape.some((d) => !Number.isInteger(d) || d < 0) || shape.reduce((a, b) => a * b, 1) !== x.size)
+    throw new ValueError(`array: shape ${fmtShape(shape)} does not hold the ${x.size} elements given`);
+  return reshape(x, shape);
 }
 
 /** An array from `x` (a JS scalar becomes a 0-d array of `dtype`). */

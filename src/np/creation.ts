@@ -16,10 +16,12 @@ export type DTypeOpt = { dtype?: DType };
 const shapeOf = (shape: number | readonly number[]) => (typeof shape === 'number' ? [shape] : [...shape]);
 
 /**
- * An array from nested JS arrays or a typed array. Numbers default to float32, booleans to bool. A
- * typed array of the type its dtype is stored in (Float32Array for float32, Int32Array, Uint32Array,
- * Uint8Array for bool) becomes the array's memory without a copy: do not write to it afterwards.
+ * An array from nested JS arrays or a typed array, reshaped to `shape` when given. Numbers default to
+ * float32, booleans to bool, typed arrays to the dtype they hold (Float64Array is float64, Uint8Array
+ * uint8). A typed array of the type its dtype is stored in (Float32Array for float32, Int8Array for
+ * int8, Uint8Array for bool) becomes the array's memory without a copy: do not write to it afterwards.
  * @example np.array([[1, 2], [3, 4]], {dtype: 'int32'})
+ * @example np.array([1, 2, 3, 4], {shape: [2, 2]})
  * @example np.array(new Float32Array(6), {shape: [2, 3]}) // shares the Float32Array's memory
  * @category Creation
  */

@@ -53,7 +53,7 @@ export function exportModel(
       const v = c.toConcrete();
       if (!(v instanceof ConcreteArray))
         throw new TraceError('exportModel: the function closed over a traced value; export outside of transforms');
-      return [i, { data: v.buffer, aval: v.aval }] as const;
+      return [i, { data: v.storage, aval: v.aval }] as const;
     }),
   );
   const inputNames = [
@@ -61,5 +61,6 @@ export function exportModel(
     ...(opts.inputNames ?? globalThis.Array.from({ length: nIn }, (_, i) => `input${i}`)),
   ];
   const outputNames = opts.outputNames ?? graph.outs.map((_, i) => `output${i}`);
-  return lowerGraph(graph, { initializers, inputNames, outputNames, name: f.name || 'fluxion' }).bytes;
+  const name = f.name || 'fluxion';
+  return lowerGraph(graph, { initializers, inputNames, outputNames, name, storedTypes: true }).bytes;
 }

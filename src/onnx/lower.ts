@@ -5,10 +5,10 @@
  * @module
  */
 import { create, toBinary } from '@bufbuild/protobuf';
-import type { ShapedArray } from '../core/array.js';
-import { type DType, type TypedArray, allocate } from '../core/dtype.js';
+import type { ConcreteArray, ShapedArray } from '../core/array.js';
+import { type DType, type TypedArray, STORAGE, allocate, coerce, fromStorage, isHalf } from '../core/dtype.js';
 import { UnlowerableError } from '../core/errors.js';
-import { type Atom, type Graph, Lit } from '../core/ir.js';
+import { type Atom, type Eqn, type Graph, Lit } from '../core/ir.js';
 import type { OnnxAttr, OnnxEmitter, OnnxProducer } from '../core/primitive.js';
 import {
   AttributeProto_AttributeType as AttrType,
@@ -30,14 +30,38 @@ const IR_VERSION = 8n;
 
 export { UnlowerableError };
 
-/** CPU storage decides the element type: float16 arrays are held as float32 here. */
-const ELEM: Record<DType, OnnxType> = {
+/** The ONNX element type of each dtype. */
+export const ONNX_TYPE: Record<DType, OnnxType> = {
+  float64: OnnxType.DOUBLE,
   float32: OnnxType.FLOAT,
-  float16: OnnxType.FLOAT,
+  float16: OnnxType.FLOAT16,
+  bfloat16: OnnxType.BFLOAT16,
   int32: OnnxType.INT32,
+  int16: OnnxType.INT16,
+  int8: OnnxType.INT8,
   uint32: OnnxType.UINT32,
+  uint16: OnnxType.UINT16,
+  uint8: OnnxType.UINT8,
   bool: OnnxType.BOOL,
 };
+
+/**
+ * The dtype a value is computed in inside a lowered graph. ONNX Runtime's CPU provider has few
+ * kernels for 16-bit floats and small integers, so they are computed in float32 and int32 and
+ * rounded to their dtype after every operation (a Cast there and back), as the JavaScript kernels do.
+ */
+export function computeDType(d: DType): DType {
+  if (d === 'float16' || d === 'bfloat16') return 'float32';
+  if (d === 'int16' || d === 'int8' || d === 'uint16' || d === 'uint8') return 'int32';
+  return d;
+}
+const ELEM = (d: DType): OnnxType => ONNX_TYPE[computeDType(d)];
+
+/** An array's elements in its compute dtype, as a lowered graph takes them. */
+export function computeValues(x: ConcreteArray): TypedArray {
+  const d = computeDType(x.dtype);
+  return inComputeType(x.buffer, x.dtype);
+}
 
 /** Does every equation (and every nested graph it inlines) have an ONNX rule? */
 export const isLowerable = (g: Graph): boolean => g.eqns.every((e) => e.prim.onnx !== undefined);
@@ -50,14 +74,14 @@ function attribute(name: string, v: OnnxAttr) {
   return create(AttributeProtoSchema, { name, type: AttrType.INTS, ints: v.map(BigInt) });
 }
 
-function valueInfo(name: string, aval: ShapedArray): ValueInfoProto {
+function valueInfo(name: string, aval: ShapedArray, elemType: OnnxType): ValueInfoProto {
   return create(ValueInfoProtoSchema, {
     name,
     type: {
       value: {
         case: 'tensorType',
         value: {
-          elemType: ELEM[aval.dtype],
+          elemType,
           shape: { dim: aval.shape.map((d) => ({ value: { case: 'dimValue' as const, value: BigInt(d) } })) },
         },
       },
@@ -74,6 +98,9 @@ class Builder implements OnnxEmitter {
   private readonly names = new Map<number, string>();
   private readonly producers = new Map<string, OnnxProducer>();
   private readonly constants = new Map<string, string>();
+  /** The equation of the lowered graph that emitted each node, by node name. */
+  readonly owners = new Map<string, Eqn>();
+  private depth = 0;
   private count = 0;
 
   fresh(prefix: string): string {
@@ -119,20 +146,22 @@ class Builder implements OnnxEmitter {
     return this.tensor(`i64:${values}`, [values.length], OnnxType.INT64, bytesOf(BigInt64Array.from(values, BigInt)));
   }
   constant(value: number | TypedArray, dtype: DType, shape: readonly number[] = []): string {
-    const data = typeof value === 'number' ? scalarOf(value, dtype) : value;
+    const data = typeof value === 'number' ? scalarOf(value, dtype) : inComputeType(value, dtype);
     const key =
       data.length <= 16 ? `${dtype}:${shape}:${Array.from(data, (v) => (Object.is(v, -0) ? '-0' : String(v)))}` : '';
-    return this.tensor(key, shape, ELEM[dtype], bytesOf(data));
+    return this.tensor(key, shape, ELEM(dtype), bytesOf(data));
   }
   elemType(dtype: DType | 'int64'): number {
-    return dtype === 'int64' ? OnnxType.INT64 : ELEM[dtype];
+    return dtype === 'int64' ? OnnxType.INT64 : ELEM(dtype);
   }
   producer(name: string): OnnxProducer | undefined {
     return this.producers.get(name);
   }
   inline(graph: Graph, inputs: readonly string[]): string[] {
     graph.inVars.forEach((v, i) => this.bind(v.id, inputs[i]));
+    const outermost = this.depth++ === 0;
     for (const e of graph.eqns) {
+      const firstNode = this.nodes.length;
       const rule = e.prim.onnx;
       if (!rule) throw new UnlowerableError(`onnx: ${e.prim.name} has no ONNX lowering`);
       const ins = e.inputs.map((a) => this.atom(a));
@@ -140,7 +169,10 @@ class Builder implements OnnxEmitter {
       const empty = e.outs.every((v) => v.aval.shape.includes(0));
       const outs = empty
         ? e.outs.map((v) => this.constant(allocate(v.aval.dtype, 0), v.aval.dtype, v.aval.shape))
-        : rule(this, ins, e.params, { ins: e.inputs.map((a) => a.aval), outs: e.outs.map((v) => v.aval) });
+        : rule(this, ins, e.params, { ins: e.inputs.map((a) => a.aval), outs: e.outs.map((v) => v.aval) }).map(
+            (name, i) => this.roundTo(e.outs[i].aval.dtype, name, e.prim.props?.view === true),
+          );
+      if (outermost) for (const n of this.nodes.slice(firstNode)) this.owners.set(n.name, e);
       e.outs.forEach((v, i) => {
         this.bind(v.id, outs[i]);
         this.producers.set(outs[i], {
@@ -151,21 +183,28 @@ class Builder implements OnnxEmitter {
         });
       });
     }
+    this.depth--;
     return graph.outs.map((a) => this.atom(a));
+  }
+  /** A value computed in a wider dtype, rounded to its own (views move elements and need no rounding). */
+  private roundTo(dtype: DType, name: string, exact: boolean): string {
+    const compute = computeDType(dtype);
+    if (compute === dtype || exact) return name;
+    return this.op('Cast', [this.op('Cast', [name], { to: ONNX_TYPE[dtype] })], { to: ONNX_TYPE[compute] });
   }
 }
 
+/** Elements (as numbers or as stored) in the typed array of their compute dtype. */
+function inComputeType(data: TypedArray, dtype: DType): TypedArray {
+  const compute = computeDType(dtype);
+  if (isHalf(dtype) && data instanceof Uint16Array) return fromStorage(dtype, data);
+  return data instanceof STORAGE[compute] ? data : STORAGE[compute].from(data as ArrayLike<number>);
+}
+
 function scalarOf(value: number, dtype: DType): TypedArray {
-  switch (dtype) {
-    case 'int32':
-      return Int32Array.of(value);
-    case 'uint32':
-      return Uint32Array.of(value);
-    case 'bool':
-      return Uint8Array.of(value ? 1 : 0);
-    default:
-      return Float32Array.of(value);
-  }
+  const data = allocate(computeDType(dtype), 1);
+  data[0] = coerce(dtype, value);
+  return data;
 }
 
 /** Keeps the nodes that the outputs need (rewrites leave the nodes they bypassed behind). */
@@ -186,6 +225,8 @@ export interface LoweredModel {
   bytes: Uint8Array;
   inputs: string[];
   outputs: string[];
+  /** The equation of the graph that emitted each node, by node name (to name what a runtime refuses). */
+  owners: ReadonlyMap<string, Eqn>;
 }
 
 /** Options of {@link lowerGraph}. */
@@ -195,12 +236,19 @@ export interface LowerOptions {
   inputNames?: readonly string[];
   outputNames?: readonly string[];
   name?: string;
+  /**
+   * Inputs, outputs and initializers in each dtype's own ONNX type (float16 as FLOAT16, int8 as
+   * INT8), as an exported file keeps them; by default they are in the compute dtype (see
+   * {@link computeDType}), as the CPU backend feeds them.
+   */
+  storedTypes?: boolean;
 }
 
 /** Lowers a whole graph to the bytes of an ONNX model (throws {@link UnlowerableError} if a primitive has no rule). */
 export function lowerGraph(g: Graph, opts: LowerOptions = {}): LoweredModel {
   const b = new Builder();
   const inputs: ValueInfoProto[] = [];
+  const boundaryType = (d: DType) => (opts.storedTypes ? ONNX_TYPE[d] : ELEM(d));
   const inNames = g.inVars.map((v, i) => {
     const init = opts.initializers?.get(i);
     const name = opts.inputNames?.[i] ?? `in${i}`;
@@ -209,14 +257,21 @@ export function lowerGraph(g: Graph, opts: LowerOptions = {}): LoweredModel {
         create(TensorProtoSchema, {
           name,
           dims: init.aval.shape.map(BigInt),
-          dataType: ELEM[init.aval.dtype],
+          dataType: boundaryType(init.aval.dtype),
           rawData: bytesOf(init.data),
         }),
       );
-    } else inputs.push(valueInfo(name, v.aval));
+    } else inputs.push(valueInfo(name, v.aval, boundaryType(v.aval.dtype)));
     return name;
   });
-  const values = b.inline(g, inNames);
+  const widened = inNames.map((name, i) => {
+    const d = g.inVars[i].aval.dtype;
+    return boundaryType(d) === ELEM(d) ? name : b.op('Cast', [name], { to: ELEM(d) });
+  });
+  const values = b.inline(g, widened).map((v, i) => {
+    const d = g.outs[i].aval.dtype;
+    return boundaryType(d) === ELEM(d) ? v : b.op('Cast', [v], { to: boundaryType(d) });
+  });
   // Graph outputs need names of their own: an output that is an input, a constant or a repeat gets an Identity.
   const finalName = new Map<string, string>();
   const outNames = values.map((v, i) => {
@@ -244,7 +299,7 @@ export function lowerGraph(g: Graph, opts: LowerOptions = {}): LoweredModel {
     node: nodes,
     initializer: b.initializers.filter((t) => used.has(t.name)),
     input: inputs,
-    output: outNames.map((n, i) => valueInfo(n, g.outs[i].aval)),
+    output: outNames.map((n, i) => valueInfo(n, g.outs[i].aval, boundaryType(g.outs[i].aval.dtype))),
   });
   const model = create(ModelProtoSchema, {
     irVersion: IR_VERSION,
@@ -252,7 +307,12 @@ export function lowerGraph(g: Graph, opts: LowerOptions = {}): LoweredModel {
     opsetImport: [{ domain: '', version: BigInt(OPSET) }],
     graph,
   });
-  return { bytes: toBinary(ModelProtoSchema, model), inputs: inputs.map((i) => i.name), outputs: outNames };
+  return {
+    bytes: toBinary(ModelProtoSchema, model),
+    inputs: inputs.map((i) => i.name),
+    outputs: outNames,
+    owners: b.owners,
+  };
 }
 
 function renameOutput(nodes: NodeProto[], from: string, to: string) {

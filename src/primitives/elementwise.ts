@@ -4,7 +4,18 @@
  * @module
  */
 import { type Array, ConcreteArray, type ShapedArray } from '../core/array.js';
-import { type DType, allocate, checkDType, coerce, dtypes as allDTypes, isFloat } from '../core/dtype.js';
+import {
+  type DType,
+  allocate,
+  checkDType,
+  coerce,
+  dtypes as allDTypes,
+  floatDTypes,
+  intDTypes,
+  intRange,
+  isFloat,
+  isUnsigned,
+} from '../core/dtype.js';
 import { DTypeError } from '../core/errors.js';
 import {
   type BatchDim,
@@ -19,9 +30,10 @@ import { bind1 } from '../core/trace.js';
 import { build, expectArity, expectSameDType } from './util.js';
 import { broadcastInDim, broadcastInDimP, moveBatchAxis } from './views.js';
 
-const floats: DType[] = ['float32', 'float16'];
-const numeric: DType[] = ['float32', 'float16', 'int32', 'uint32'];
-const integral: DType[] = ['int32', 'uint32', 'bool'];
+const floats = floatDTypes;
+const numeric: DType[] = [...floatDTypes, ...intDTypes];
+const integral: DType[] = [...intDTypes, 'bool'];
+const signed: DType[] = [...floatDTypes, 'int32', 'int16', 'int8'];
 
 /** Batching for any elementwise primitive: line every batch axis up at 0. */
 function batchElementwise(prim: Primitive) {
@@ -73,7 +85,7 @@ interface ElementwiseSpec {
 /** The lowerings of an elementwise row. */
 type Lowering = Pick<ElementwiseSpec, 'wgsl' | 'onnx'>;
 
-const isF = (d: DType) => d === 'float32' || d === 'float16';
+const isF = isFloat;
 const zeroOf = (d: DType) => (d === 'int32' ? '0i' : d === 'uint32' ? '0u' : '0.0');
 /** An elementwise ONNX lowering: nodes from the operands' value names and dtypes. */
 type OnnxElementwise = (e: OnnxEmitter, a: string[], d: DType[]) => string;
@@ -293,7 +305,7 @@ export const erfInvP = unary(
 export const absP = elementwise({
   name: 'abs',
   arity: 1,
-  dtypes: ['float32', 'float16', 'int32'],
+  dtypes: signed,
   f: Math.abs,
   jvp: ([x], [t]) => mul(t, sign(x)),
   wgsl: ([a]) => `abs(${a})`,
@@ -590,22 +602,22 @@ export const castP: Primitive<{ dtype: DType }> = definePrimitive({
   name: 'cast',
   props: { elementwise: true, linear: true },
   abstractEval([x], { dtype }) {
-    checkDType('cast', dtype, [...allDTypes, 'float16']);
+    checkDType('cast', dtype, allDTypes);
     return [{ shape: x.shape, dtype }];
   },
   impl([x], { dtype }) {
     const src = x.buffer;
-    // NaN is true, as in numpy and JAX (it is not zero). Floats become integers as WGSL converts
-    // them: truncated, saturated at int32's range, NaN as 0 (then reinterpreted for uint32).
+    // NaN is true, as in numpy and JAX (it is not zero). Floats become integers truncated, NaN as 0,
+    // saturated at the dtype's range (32-bit ones at int32's, then reinterpreted for uint32, as WGSL
+    // converts them); integers wrap; floats round to the nearest (even) value of a narrower float.
+    const [lo, hi] =
+      dtype === 'uint32' || dtype === 'int32' ? intRange('int32') : isFloat(dtype) ? [0, 0] : intRange(dtype);
     const f =
       dtype === 'bool'
         ? (v: number) => (v !== 0 ? 1 : 0)
-        : isFloat(dtype)
-          ? Math.fround
-          : isFloat(x.dtype)
-            ? (v: number) =>
-                coerce(dtype, Number.isNaN(v) ? 0 : Math.min(Math.max(Math.trunc(v), -(2 ** 31)), 2 ** 31 - 1))
-            : (v: number) => coerce(dtype, v);
+        : isFloat(dtype) || !isFloat(x.dtype)
+          ? (v: number) => coerce(dtype, v)
+          : (v: number) => coerce(dtype, Number.isNaN(v) ? 0 : Math.min(Math.max(Math.trunc(v), lo), hi));
     return [build(x.shape, dtype, (i) => f(src[i]))];
   },
   jvp: ([x], [t], { dtype }) => [
@@ -617,20 +629,18 @@ export const castP: Primitive<{ dtype: DType }> = definePrimitive({
   onnx: (e, [x], { dtype }, { ins: [from] }) => {
     if (from.dtype === dtype) return [e.op('Identity', [x])];
     if (!isF(from.dtype) || isF(dtype) || dtype === 'bool') return [e.op('Cast', [x], { to: e.elemType(dtype) })];
-    // Saturating, NaN as 0, like the kernels above (a plain Cast of an out-of-range float is undefined).
+    // Saturating, NaN as 0, like the kernel above (a plain Cast of an out-of-range float is undefined).
     const f = from.dtype;
-    const big = e.op('GreaterOrEqual', [x, e.constant(2 ** 31, f)]);
+    const [lo, hi] = dtype === 'uint32' ? intRange('int32') : intRange(dtype);
+    const big = e.op('GreaterOrEqual', [x, e.constant(hi + 1, f)]);
     const inRange = e.op('Where', [
       e.op('Or', [big, e.op('IsNaN', [x])]),
       e.constant(0, f),
-      e.op('Max', [x, e.constant(-(2 ** 31), f)]),
+      e.op('Max', [x, e.constant(lo, f)]),
     ]);
-    const i32 = e.op('Where', [
-      big,
-      e.constant(2 ** 31 - 1, 'int32'),
-      e.op('Cast', [inRange], { to: e.elemType('int32') }),
-    ]);
-    return [dtype === 'int32' ? i32 : e.op('Cast', [i32], { to: e.elemType(dtype) })];
+    const wide = dtype === 'uint32' ? 'int32' : dtype;
+    const int = e.op('Where', [big, e.constant(hi, wide), e.op('Cast', [inRange], { to: e.elemType(wide) })]);
+    return [wide === dtype ? int : e.op('Cast', [int], { to: e.elemType(dtype) })];
   },
   wgsl([a], [from], { dtype }) {
     if (from === dtype) return a;

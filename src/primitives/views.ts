@@ -4,7 +4,7 @@
  * @module
  */
 import { type Array, ConcreteArray, type ShapedArray } from '../core/array.js';
-import { type DType, allocate, checkDType, coerce } from '../core/dtype.js';
+import { type DType, allocate, checkDType, coerce, floatDTypes, intDTypes, intRange, isFloat } from '../core/dtype.js';
 import { ShapeError, UnlowerableError, ValueError } from '../core/errors.js';
 import {
   type BatchDim,
@@ -425,9 +425,9 @@ function onnxPad(
 
 /** Range along one axis (int32 or float32; other dtypes cast), broadcast to the shape. */
 function onnxIota(e: OnnxEmitter, shape: Shape, dtype: DType, dimension: number): string {
-  const rangeType: DType = dtype === 'float32' || dtype === 'float16' ? 'float32' : 'int32';
+  const rangeType: DType = isFloat(dtype) ? 'float32' : 'int32';
   let r = e.op('Range', [e.constant(0, rangeType), e.constant(shape[dimension], rangeType), e.constant(1, rangeType)]);
-  if (rangeType !== dtype) r = e.op('Cast', [r], { to: e.elemType(dtype) });
+  if (e.elemType(rangeType) !== e.elemType(dtype)) r = e.op('Cast', [r], { to: e.elemType(dtype) });
   return onnxBroadcast(e, r, [shape[dimension]], shape, [dimension]);
 }
 
@@ -576,10 +576,9 @@ export function reduction(
   return prim;
 }
 
-export const numeric: DType[] = ['float32', 'float16', 'int32', 'uint32'];
-export const lowest = (d: DType) => (d === 'float32' || d === 'float16' ? -Infinity : d === 'int32' ? -2147483648 : 0);
-export const highest = (d: DType) =>
-  d === 'float32' || d === 'float16' ? Infinity : d === 'int32' ? 2147483647 : d === 'uint32' ? 4294967295 : 1;
+export const numeric: DType[] = [...floatDTypes, ...intDTypes];
+export const lowest = (d: DType) => (isFloat(d) ? -Infinity : intRange(d)[0]);
+export const highest = (d: DType) => (isFloat(d) ? Infinity : intRange(d)[1]);
 
 export const reduceSumP = reduction(
   'reduce_sum',

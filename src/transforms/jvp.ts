@@ -37,6 +37,7 @@ class JVPTracer extends Tracer {
 }
 
 class JVPTrace extends Trace {
+  readonly transform = 'grad/jvp';
   pure(x: Array): Array {
     return new JVPTracer(this, x, zeroTangent(x));
   }

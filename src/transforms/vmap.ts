@@ -29,6 +29,7 @@ class BatchTracer extends Tracer {
 }
 
 class BatchTrace extends Trace {
+  readonly transform = 'vmap';
   get axisSize(): number {
     return this.main.global as number;
   }

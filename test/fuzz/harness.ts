@@ -5,6 +5,7 @@
 // every function of `np`, so a new function is fuzzed without anyone remembering to.
 import fc from 'fast-check';
 import { type NDArray, FluxionError, grad, jit, nn, np, vmap } from '../../src/index.js';
+import { dtypes } from '../../src/core/dtype.js';
 
 type Gen = fc.GeneratorValue;
 type DT = 'float32' | 'int32' | 'bool';
@@ -512,8 +513,8 @@ const shapes: Record<string, Maker> = {
     return { args: [{ axis: a.v }], invalid: a.invalid };
   }),
   astype: withArray('astype', (g) => {
-    const d = pick(g, ['float32', 'int32', 'bool', 'uint32', 'float64']);
-    return { args: [d], invalid: d === 'float64' ? 'unknown dtype' : undefined };
+    const d = pick(g, [...dtypes, 'int64']);
+    return { args: [d], invalid: d === 'int64' ? 'unknown dtype' : undefined };
   }),
   einsum: (g) => {
     const x = operand(g, [int(g, 1, 3), int(g, 1, 3)], 'float32');
