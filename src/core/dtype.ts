@@ -84,7 +84,8 @@ function halfBitsOf32(x: number): number {
   const sign = (x >>> 16) & 0x8000;
   const exp = (x >>> 23) & 0xff;
   let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 | (mant >>> 13) : 0);
+  // A NaN keeps its top payload bits (quiet if none survive): patterns from float16 come back exactly.
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? mant >>> 13 || 0x200 : 0);
   const e = exp - 112; // rebias 127 -> 15
   if (e >= 0x1f) return sign | 0x7c00;
   if (e <= 0) {
@@ -105,21 +106,22 @@ function halfBitsOf32(x: number): number {
 
 /** float32 bits to bfloat16 bits (the top half), rounding to nearest even; NaN stays NaN. */
 function bfloatBitsOf32(x: number): number {
-  if ((x & 0x7f800000) === 0x7f800000 && x & 0x7fffff) return (x >>> 16) | 0x40;
+  if ((x & 0x7f800000) === 0x7f800000 && x & 0x7fffff) return (x >>> 16) & 0x7f ? x >>> 16 : (x >>> 16) | 0x40;
   return ((x >>> 0) + 0x7fff + ((x >>> 16) & 1)) >>> 16;
 }
 
-let halfTable: Float32Array | undefined;
-/** All 65,536 float16 values, by bit pattern (decoding is one lookup). */
-function halfValues(): Float32Array {
+let halfTable: Uint32Array | undefined;
+/** The float32 bits of all 65,536 float16 values, by bit pattern (decoding is one lookup). */
+function halfAs32(): Uint32Array {
   if (halfTable) return halfTable;
-  halfTable = new Float32Array(65536);
+  halfTable = new Uint32Array(65536);
+  const value = new Float32Array(halfTable.buffer);
   for (let h = 0; h < 65536; h++) {
     const s = h & 0x8000 ? -1 : 1;
     const e = (h >>> 10) & 0x1f;
     const m = h & 0x3ff;
-    halfTable[h] =
-      e === 0 ? s * m * 2 ** -24 : e === 31 ? (m ? NaN : s * Infinity) : s * (1 + m / 1024) * 2 ** (e - 15);
+    if (e === 31) halfTable[h] = ((h & 0x8000) << 16) | 0x7f800000 | (m << 13);
+    else value[h] = e === 0 ? s * m * 2 ** -24 : s * (1 + m / 1024) * 2 ** (e - 15);
   }
   return halfTable;
 }
@@ -130,7 +132,10 @@ export function toFloat16Bits(v: number): number {
   return halfBitsOf32(u32[0]);
 }
 /** The number a float16 bit pattern stands for. */
-export const fromFloat16Bits = (h: number): number => halfValues()[h & 0xffff];
+export function fromFloat16Bits(h: number): number {
+  u32[0] = halfAs32()[h & 0xffff];
+  return f32[0];
+}
 /** The bfloat16 bit pattern nearest to `v` (through float32). */
 export function toBfloat16Bits(v: number): number {
   f32[0] = v;
@@ -162,13 +167,11 @@ export function toStorage(dtype: DType, values: TypedArray): TypedArray {
 export function fromStorage(dtype: DType, storage: TypedArray): TypedArray {
   if (!isHalf(dtype)) return storage;
   const out = new Float32Array(storage.length);
+  const bits = new Uint32Array(out.buffer);
   if (dtype === 'float16') {
-    const table = halfValues();
-    for (let i = 0; i < out.length; i++) out[i] = table[storage[i]];
-  } else {
-    const bits = new Uint32Array(out.buffer);
-    for (let i = 0; i < out.length; i++) bits[i] = storage[i] << 16;
-  }
+    const table = halfAs32();
+    for (let i = 0; i < out.length; i++) bits[i] = table[storage[i]];
+  } else for (let i = 0; i < out.length; i++) bits[i] = storage[i] << 16;
   return out;
 }
 

@@ -3,7 +3,7 @@
  * @module
  */
 import type { Array, ArrayLike, NestedArray, ShapedArray } from '../core/array.js';
-import type { DType } from '../core/dtype.js';
+import { type DType, isFloat, isInteger } from '../core/dtype.js';
 import { ValueError } from '../core/errors.js';
 import { checkOptions, codecs } from '../core/options.js';
 import { checkCount } from '../core/shape.js';
@@ -77,9 +77,9 @@ export function arange(start: number, stop?: number, step = 1, opts?: DTypeOpt):
   const n = Math.max(0, Math.ceil((stop - start) / step));
   const dtype = o.dtype ?? ([start, stop, step].every(Number.isInteger) ? 'int32' : 'float32');
   // Integers are counted in int32 (float32 would lose them past 2^24); the ends must fit.
-  const count = dtype === 'int32' || dtype === 'uint32' ? dtype : 'float32';
+  const count = dtype === 'uint32' || dtype === 'float64' ? dtype : isInteger(dtype) ? 'int32' : 'float32';
   const i = P.iota([n], count, 0);
-  if (count !== 'float32' && n > 0) asArray(start + (n - 1) * step, count, 'arange');
+  if (!isFloat(count) && n > 0) asArray(start + (n - 1) * step, count, 'arange');
   const from = asArray(start, count, 'arange'),
     by = asArray(step, count, 'arange');
   return P.cast(P.add(P.mul(i, P.broadcastInDim(by, [n], [])), P.broadcastInDim(from, [n], [])), dtype);

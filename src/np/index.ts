@@ -16,6 +16,7 @@ export * from './reductions.js';
 export * from './shapes.js';
 export { slice, take, takeAlongAxis } from './indexing.js';
 export * from './linalg.js';
+export * from './dtypes.js';
 export type { DType } from '../core/dtype.js';
 
 installArrayOps({

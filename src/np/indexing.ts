@@ -7,6 +7,7 @@
  */
 import { Array, ConcreteArray, type ArrayLike, type Index, type AtIndex } from '../core/array.js';
 import { DTypeError, ValueError, fmtShape } from '../core/errors.js';
+import { isFloat, isInteger } from '../core/dtype.js';
 import { checkOptions, codecs } from '../core/options.js';
 import { broadcastShapes, normAxis, sizeOf } from '../core/shape.js';
 import { bind1, stagedWith } from '../core/trace.js';
@@ -155,10 +156,10 @@ const toEntry = (e: AtIndex): Entry =>
 function indexArray(op: string, given: ArrayLike, masks = false): Array {
   const a = asArray(given, undefined, op);
   if ((a.dtype === 'bool' && masks) || a.dtype === 'int32') return a;
-  if (a.dtype === 'uint32' && given instanceof Array) return P.cast(a, 'int32');
+  if (isInteger(a.dtype) && (a.dtype !== 'uint32' || given instanceof Array)) return P.cast(a, 'int32');
   // JS lists and typed arrays are concrete: converted here, so they stay known under jit.
   const c = given instanceof Array ? null : a.toConcrete();
-  if (!c || (a.dtype === 'float32' && ArrayBuffer.isView(given)))
+  if (!c || (isFloat(a.dtype) && ArrayBuffer.isView(given)))
     throw new DTypeError(`${op}: indices must be integers${masks ? ' or booleans' : ''}, got ${a.dtype}`);
   const bad = c.buffer.find((v) => !Number.isInteger(v));
   if (bad !== undefined) throw new ValueError(`${op}: index ${bad} is not an integer`);

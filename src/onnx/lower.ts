@@ -59,7 +59,6 @@ const ELEM = (d: DType): OnnxType => ONNX_TYPE[computeDType(d)];
 
 /** An array's elements in its compute dtype, as a lowered graph takes them. */
 export function computeValues(x: ConcreteArray): TypedArray {
-  const d = computeDType(x.dtype);
   return inComputeType(x.buffer, x.dtype);
 }
 

@@ -851,7 +851,7 @@ export const OPS: Record<string, Op> = {
     const x = need(ins, 0, ctx);
     if (ctx.outputs > 1) throw new FluxionError(`${ctx.where}: the Indices output is not supported`);
     const p = poolParams(x, ctx);
-    const lowest = x.dtype === 'float32' ? -Infinity : x.dtype === 'int32' ? -(2 ** 31) : 0;
+    const lowest = P.lowest(x.dtype);
     const patches = P.unfold(x, {
       window: p.window,
       strides: p.strides,

@@ -14,7 +14,6 @@ import {
   intDTypes,
   intRange,
   isFloat,
-  isUnsigned,
 } from '../core/dtype.js';
 import { DTypeError } from '../core/errors.js';
 import {

@@ -4,7 +4,7 @@
  * @module
  */
 import { type Array, ConcreteArray as Concrete } from '../core/array.js';
-import { type DType, allocate, checkDType } from '../core/dtype.js';
+import { type DType, allocate, checkDType, isFloat } from '../core/dtype.js';
 import { ValueError } from '../core/errors.js';
 import { type Primitive, definePrimitive } from '../core/primitive.js';
 import { bind1 } from '../core/trace.js';
@@ -130,7 +130,7 @@ function argReduction(name: string, better: (a: number, b: number) => boolean): 
     onnx: (e, [x], { axis, indexDtype }, { ins: [a] }) => {
       const operand = a.dtype === 'bool' ? e.op('Cast', [x], { to: e.elemType('int32') }) : x;
       let index = e.op(name === 'argmax' ? 'ArgMax' : 'ArgMin', [operand], { axis, keepdims: 0 });
-      if (a.dtype === 'float32') {
+      if (isFloat(a.dtype)) {
         // numpy answers the first NaN wherever one is; ONNX Runtime compares past it.
         const nan = e.op('Cast', [e.op('IsNaN', [x])], { to: e.elemType('int32') });
         const firstNan = e.op('ArgMax', [nan], { axis, keepdims: 0 });
@@ -182,7 +182,7 @@ export const argsortP: Primitive<{ descending: boolean }> = definePrimitive({
   onnx: (e, [x], { descending }, { ins: [a] }) => {
     const n = a.shape[a.shape.length - 1];
     // NaN sorts as the largest value, as in numpy (and the JavaScript kernel above).
-    const key = a.dtype === 'float32' ? e.op('Where', [e.op('IsNaN', [x]), e.constant(Infinity, 'float32'), x]) : x;
+    const key = isFloat(a.dtype) ? e.op('Where', [e.op('IsNaN', [x]), e.constant(Infinity, a.dtype), x]) : x;
     const [, idx] = e.ops('TopK', [key, e.ints([n])], { axis: -1, largest: descending ? 1 : 0, sorted: 1 }, 2);
     return [e.op('Cast', [idx], { to: e.elemType('int32') })];
   },

@@ -524,20 +524,20 @@ const onnxReduce =
       const fill = allocate(a.dtype, sizeOf(out.shape)).fill(init(a.dtype));
       return [e.constant(fill, a.dtype, out.shape)];
     }
-    if (type === 'ReduceProd' && a.dtype !== 'float32')
+    if (type === 'ReduceProd' && !isFloat(a.dtype))
       throw new UnlowerableError(`reduce_prod: ONNX Runtime saturates ${a.dtype} (and int64) products; numpy wraps`);
-    if (type === 'ReduceSum' && a.dtype !== 'float32') {
+    if (type === 'ReduceSum' && !isFloat(a.dtype)) {
       // ONNX Runtime saturates int32 sums; an int64 sum cast back wraps, as numpy's int32 sum does.
       const wide = e.op(type, [e.op('Cast', [x], { to: e.elemType('int64') }), e.ints(axes)], { keepdims: 0 });
       return [e.op('Cast', [wide], { to: e.elemType(a.dtype === 'bool' ? 'int32' : a.dtype) })];
     }
     if (a.dtype !== 'bool') {
       const r = e.op(type, [x, e.ints(axes)], { keepdims: 0 });
-      if (type === 'ReduceSum' || type === 'ReduceProd' || a.dtype !== 'float32') return [r];
+      if (type === 'ReduceSum' || type === 'ReduceProd' || !isFloat(a.dtype)) return [r];
       const nan = e.op('ReduceMax', [e.op('Cast', [e.op('IsNaN', [x])], { to: e.elemType('int32') }), e.ints(axes)], {
         keepdims: 0,
       });
-      return [e.op('Where', [e.op('Cast', [nan], { to: e.elemType('bool') }), e.constant(NaN, 'float32'), r])];
+      return [e.op('Where', [e.op('Cast', [nan], { to: e.elemType('bool') }), e.constant(NaN, a.dtype), r])];
     }
     const r = e.op(type, [e.op('Cast', [x], { to: e.elemType('int32') }), e.ints(axes)], { keepdims: 0 });
     return [e.op('Cast', [r], { to: e.elemType('bool') })];
