@@ -4,7 +4,21 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Array, ValueError, io, jit, models, nn, np, optim, random, tree, valueAndGrad } from '../src/index.js';
+import {
+  type Array,
+  type NDArray,
+  ConcreteArray,
+  ValueError,
+  io,
+  jit,
+  models,
+  nn,
+  np,
+  optim,
+  random,
+  tree,
+  valueAndGrad,
+} from '../src/index.js';
 import { assertClose } from '../laws/index.js';
 
 const shared = join(import.meta.dirname, '../../shared/torchvision');
@@ -46,10 +60,20 @@ describe('torchvision architectures', () => {
   });
   it('loads the float16 torchvision ResNet-18 checkpoint and reproduces its logits', async () => {
     const loaded = await io.loadFile(join(shared, 'resnet18-cifar10-f16.safetensors'));
-    expect(loaded.converted['conv1.weight']).toBe('F16 -> float32');
-    expect(loaded.converted['bn1.num_batches_tracked']).toBe('I64 -> int32');
+    expect(loaded.params.conv1.weight.dtype).toBe('float16');
+    expect(loaded.converted).toEqual(
+      expect.objectContaining({
+        'bn1.num_batches_tracked': 'I64 -> int32',
+        'layer1.0.bn1.num_batches_tracked': 'I64 -> int32',
+      }),
+    );
+    expect(Object.values(loaded.converted).every((c) => c === 'I64 -> int32')).toBe(true);
+    const asFloat32 = await io.loadFile(join(shared, 'resnet18-cifar10-f16.safetensors'), { dtype: 'float32' });
+    expect(asFloat32.converted['conv1.weight']).toBe('F16 -> float32');
+    expect(asFloat32.params.conv1.weight.toArray()).toEqual(loaded.params.conv1.weight.toArray());
     const model = models.resnet18({ numClasses: 10 });
     const { params, state } = models.fromStateDict(model, loaded.params);
+    expect(params.conv1.weight.dtype).toBe('float32');
     expect(state.bn1.num_batches_tracked.dtype).toBe('int32');
     const ref = JSON.parse(readFileSync(join(shared, 'resnet18-cifar10-logits.json'), 'utf8'));
     const x = np.reshape(np.array(ref.input.data), ref.input.shape);
@@ -90,7 +114,7 @@ function rawSafetensors(entries: [string, string, number[], Uint8Array][]): Uint
 const bytesOf = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
 describe('checkpoint dtypes and files', () => {
-  it('reads F16, BF16, F64, I64, I8 and U8 into the nearest dtype and says so', () => {
+  it('reads F16, BF16, F64, I8 and U8 as stored, I64 as int32, and says so', () => {
     const f16 = new Uint16Array([0x3c00, 0xc000, 0x3555, 0x7c00, 0x0001]); // 1, -2, 0.333, inf, 2^-24
     const bf16 = new Uint16Array([0x3f80, 0x4049]); // 1, 3.140625
     const { params, converted } = io.loadSafetensors(
@@ -103,21 +127,32 @@ describe('checkpoint dtypes and files', () => {
         ['u8', 'U8', [2], new Uint8Array([0, 255])],
       ]),
     );
-    expect(params.h.toArray()).toEqual([1, -2, Math.fround(0.333251953125), Infinity, 2 ** -24]);
+    expect(params.h.toArray()).toEqual([1, -2, 0.333251953125, Infinity, 2 ** -24]);
     expect(params.b.toArray()).toEqual([1, 3.140625]);
-    expect(params.d.toArray()).toEqual([Math.fround(0.1), -Infinity]);
+    expect(params.d.toArray()).toEqual([0.1, -1e300]);
     expect(params.l.dtype).toBe('int32');
     expect(params.l.toArray()).toEqual([5, -7]);
     expect(params.i8.toArray()).toEqual([-128, 127]);
     expect(params.u8.toArray()).toEqual([0, 255]);
-    expect(converted).toEqual({
+    expect(Object.fromEntries(Object.entries(params).map(([k, v]) => [k, (v as NDArray).dtype]))).toEqual({
+      h: 'float16',
+      b: 'bfloat16',
+      d: 'float64',
+      l: 'int32',
+      i8: 'int8',
+      u8: 'uint8',
+    });
+    expect(converted).toEqual({ l: 'I64 -> int32' });
+    // Saving writes each array's own dtype, bit for bit.
+    const again = io.loadSafetensors(io.saveSafetensors(params));
+    for (const k of Object.keys(params))
+      expect((again.params[k] as ConcreteArray).storage).toEqual((params[k] as ConcreteArray).storage);
+    expect(io.loadSafetensors(io.saveSafetensors(params), { dtype: 'float32' }).converted).toEqual({
       h: 'F16 -> float32',
       b: 'BF16 -> float32',
       d: 'F64 -> float32',
-      l: 'I64 -> int32',
-      i8: 'I8 -> int32',
-      u8: 'U8 -> int32',
     });
+    expect(() => io.loadSafetensors(io.saveSafetensors(params), { dtype: 'int8' })).toThrow(/must be a float dtype/);
     const big = rawSafetensors([['l', 'I64', [1], bytesOf(new BigInt64Array([2n ** 40n]))]]);
     expect(() => io.loadSafetensors(big)).toThrow(/'l' \(I64\) holds values outside int32's range/);
     const short = rawSafetensors([['h', 'F16', [3], new Uint8Array(4)]]);

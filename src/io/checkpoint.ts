@@ -6,7 +6,7 @@
 import type { Array, ShapedArray } from '../core/array.js';
 import { ValueError, fmtShape } from '../core/errors.js';
 import { flatten, leafPaths, unflatten } from '../tree.js';
-import { type Loaded, loadSafetensors, saveSafetensors } from './safetensors.js';
+import { type LoadOptions, type Loaded, loadSafetensors, saveSafetensors } from './safetensors.js';
 import { fs, path as nodePath } from './node.js';
 
 /**
@@ -43,11 +43,13 @@ export async function saveFile(
 }
 
 /**
- * Reads a safetensors file: `{ params, metadata, converted }` as {@link loadSafetensors} gives.
+ * Reads a safetensors file: `{ params, metadata, converted }` as {@link loadSafetensors} gives
+ * (every tensor in its stored dtype, or float tensors in `opts.dtype`).
  * @example const { params } = await io.loadFile('resnet18.safetensors');
+ * @example const { params } = await io.loadFile('gpt2.safetensors', { dtype: 'float32' });
  * @category IO
  */
-export async function loadFile(file: string): Promise<Loaded> {
+export async function loadFile(file: string, opts: LoadOptions = {}): Promise<Loaded> {
   let bytes: Uint8Array;
   try {
     bytes = await fs('loadFile').promises.readFile(file);
@@ -56,7 +58,7 @@ export async function loadFile(file: string): Promise<Loaded> {
       `loadFile: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
     );
   }
-  return loadSafetensors(bytes);
+  return loadSafetensors(bytes, opts);
 }
 
 const list = (names: string[]) =>
@@ -64,8 +66,8 @@ const list = (names: string[]) =>
 
 /**
  * Puts loaded arrays into the structure of `template`, matching leaves by dotted name: the
- * result has the template's tree (lists stay lists) and dtypes (an int64 step read as int32
- * stays int32; a float16 weight read as float32 stays float32). Missing, unexpected and
+ * result has the template's tree (lists stay lists) and dtypes (a float16 weight restored into a
+ * float32 template becomes float32). Missing, unexpected and
  * mis-shaped names are one error that lists them. Template leaves may be arrays or shapes
  * (`{shape, dtype}` as `models.paramShapes` gives).
  * @example const restored = io.restore({ params, optState }, (await io.loadFile(file)).params);

@@ -7,48 +7,30 @@
 import * as t from 'io-ts';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import { Array as ArrayClass, ConcreteArray } from '../core/array.js';
-import { type DType, allocate, byteSize } from '../core/dtype.js';
+import { type DType, allocateStorage, byteSize, isFloat, toStorage } from '../core/dtype.js';
+import { checkOptions, codecs } from '../core/options.js';
 import { ValueError } from '../core/errors.js';
 import { flatten, leafPaths } from '../tree.js';
 
-const codes: Record<string, DType> = { F32: 'float32', I32: 'int32', U32: 'uint32', BOOL: 'bool' };
-const names = Object.fromEntries(Object.entries(codes).map(([k, v]) => [v, k]));
-
-/** Element types Fluxion does not hold, read into the nearest one it does (exactly, except F64). */
-const widened: Record<string, { dtype: DType; bytes: number; read: (v: DataView, at: number) => number }> = {
-  F16: { dtype: 'float32', bytes: 2, read: (v, at) => halfToFloat(v.getUint16(at, true)) },
-  BF16: { dtype: 'float32', bytes: 2, read: (v, at) => bf16ToFloat(v.getUint16(at, true)) },
-  F64: { dtype: 'float32', bytes: 8, read: (v, at) => v.getFloat64(at, true) },
-  I64: { dtype: 'int32', bytes: 8, read: (v, at) => Number(v.getBigInt64(at, true)) },
-  I16: { dtype: 'int32', bytes: 2, read: (v, at) => v.getInt16(at, true) },
-  U16: { dtype: 'int32', bytes: 2, read: (v, at) => v.getUint16(at, true) },
-  I8: { dtype: 'int32', bytes: 1, read: (v, at) => v.getInt8(at) },
-  U8: { dtype: 'int32', bytes: 1, read: (v, at) => v.getUint8(at) },
+const codes: Record<string, DType> = {
+  F64: 'float64',
+  F32: 'float32',
+  F16: 'float16',
+  BF16: 'bfloat16',
+  I32: 'int32',
+  I16: 'int16',
+  I8: 'int8',
+  U32: 'uint32',
+  U16: 'uint16',
+  U8: 'uint8',
+  BOOL: 'bool',
 };
-const f32 = new Float32Array(1),
-  u32 = new Uint32Array(f32.buffer);
-function bf16ToFloat(bits: number): number {
-  u32[0] = bits << 16;
-  return f32[0];
-}
-/** IEEE binary16 to a number (Node 20 has no Float16Array). */
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1,
-    exp = (h >> 10) & 0x1f,
-    frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
+const names = Object.fromEntries(Object.entries(codes).map(([k, v]) => [v, k]));
+/** 64-bit integers are outside the array model: read as int32 when every value fits. */
+const INT64 = 'I64';
 
 const TensorInfo = t.strict({
-  dtype: t.keyof({
-    F32: null,
-    I32: null,
-    U32: null,
-    BOOL: null,
-    ...Object.fromEntries(Object.keys(widened).map((k) => [k, null])),
-  }),
+  dtype: t.keyof({ ...Object.fromEntries(Object.keys(codes).map((k) => [k, null])), [INT64]: null }),
   shape: t.array(t.number),
   data_offsets: t.tuple([t.number, t.number]),
 });
@@ -97,8 +79,8 @@ export function saveSafetensors(params: unknown, metadata: Record<string, string
   const datas = leaves.map((leaf, i) => {
     if (!(leaf instanceof ArrayClass))
       throw new ValueError(`saveSafetensors: '${names_[i]}' is a ${typeof leaf}, not an array (wrap it: np.array(v))`);
-    const data = leaf.dataSync();
-    if (!names[leaf.dtype]) throw new ValueError(`saveSafetensors: ${names_[i]} has unsupported dtype ${leaf.dtype}`);
+    const c = leaf.toConcrete();
+    const data = c ? c.storage : toStorage(leaf.dtype, leaf.dataSync());
     header[names_[i]] = {
       dtype: names[leaf.dtype],
       shape: [...leaf.shape],
@@ -126,19 +108,30 @@ export interface Loaded {
   /** Dotted names as nested objects (`conv1.weight` is `params.conv1.weight`). */
   params: Record<string, any>;
   metadata: Record<string, string>;
-  /** Tensors stored in a dtype Fluxion does not hold, by name: `'F16 -> float32'`, `'I64 -> int32'`. */
+  /** Tensors read into another dtype, by name: `'I64 -> int32'`, or `'F16 -> float32'` when asked. */
   converted: Record<string, string>;
 }
 
+/** Options of {@link loadSafetensors}. @category IO */
+export interface LoadOptions {
+  /** Reads every float tensor as this float dtype (integer and bool tensors stay as stored). */
+  dtype?: DType;
+}
+
 /**
- * Reads safetensors bytes into a nested tree (dotted names become nested objects). F16, BF16,
- * F64, I64, I16, U16, I8 and U8 tensors are read into float32 or int32 (F64 rounds; I64 values
- * must fit in int32) and listed in `converted`. Corrupt input gets a ValueError naming the bad
- * field; names never reach object prototypes.
+ * Reads safetensors bytes into a nested tree (dotted names become nested objects). Every tensor
+ * keeps its stored dtype (F16 is float16, BF16 bfloat16, U8 uint8), except I64, read as int32 when
+ * its values fit; `{ dtype }` converts float tensors on load. Conversions are listed in
+ * `converted`. Corrupt input gets a ValueError naming the bad field; names never reach object
+ * prototypes.
  * @example const { params, converted } = io.loadSafetensors(bytes);
+ * @example const { params } = io.loadSafetensors(bytes, { dtype: 'float32' }); // float16 weights read as float32
  * @category IO
  */
-export function loadSafetensors(bytes: Uint8Array): Loaded {
+export function loadSafetensors(bytes: Uint8Array, opts: LoadOptions = {}): Loaded {
+  const { dtype: floatTo } = checkOptions('loadSafetensors', { dtype: codecs.dtype }, opts);
+  if (floatTo && !isFloat(floatTo))
+    throw new ValueError(`loadSafetensors: dtype must be a float dtype (float tensors convert), got ${floatTo}`);
   if (bytes.length < 8) throw new ValueError('loadSafetensors: file shorter than its 8-byte header length');
   const n = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
   if (8 + n > bytes.length)
@@ -181,9 +174,8 @@ export function loadSafetensors(bytes: Uint8Array): Loaded {
       shape,
       data_offsets: [begin, end],
     } = info.right;
-    const wide = widened[code];
-    const dtype = wide?.dtype ?? codes[code];
-    const elementBytes = wide?.bytes ?? byteSize(dtype);
+    const stored: DType = code === INT64 ? 'int32' : codes[code];
+    const elementBytes = code === INT64 ? 8 : byteSize(stored);
     if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0))
       throw new ValueError(
         `loadSafetensors: tensor '${name}' has shape [${shape.slice(0, 8)}], not non-negative integers`,
@@ -212,15 +204,18 @@ export function loadSafetensors(bytes: Uint8Array): Loaded {
     const last = path[path.length - 1];
     if (last in node) throw new ValueError(`loadSafetensors: '${name}' names both a tensor and a group of tensors`);
     leafAt.add(name);
-    const data = allocate(dtype, size);
-    if (wide) {
+    const data = allocateStorage(stored, size);
+    if (code === INT64) {
       const view = new DataView(bytes.buffer, bytes.byteOffset + dataStart + begin, end - begin);
-      for (let i = 0; i < size; i++) data[i] = wide.read(view, i * wide.bytes);
-      if ((code as string) === 'I64' && data.some((v, i) => v !== Number(view.getBigInt64(i * 8, true))))
+      for (let i = 0; i < size; i++) data[i] = Number(view.getBigInt64(i * 8, true));
+      if (data.some((v, i) => v !== Number(view.getBigInt64(i * 8, true))))
         throw new ValueError(`loadSafetensors: tensor '${name}' (I64) holds values outside int32's range`);
-      converted[name] = `${code} -> ${dtype}`;
+      converted[name] = `${code} -> int32`;
     } else new Uint8Array(data.buffer).set(bytes.subarray(dataStart + begin, dataStart + end));
-    node[last] = new ConcreteArray(data, shape, dtype);
+    const x = new ConcreteArray(data, shape, stored);
+    const to = floatTo && isFloat(stored) && stored !== floatTo ? floatTo : undefined;
+    if (to) converted[name] = `${code} -> ${to}`;
+    node[last] = to ? x.astype(to) : x;
   }
   spans.sort((a, b) => a[0] - b[0]);
   let at = 0;

@@ -54,7 +54,7 @@ export function paramCount(model: Layer, inShape?: readonly number[]): number {
  * Splits a PyTorch `state_dict` (as {@link io.loadFile} or {@link io.loadSafetensors} reads it)
  * into the `{ params, state }` that `model.apply` takes: batch-norm running statistics and
  * `num_batches_tracked` go to state. Missing, unexpected or mis-shaped names are one error
- * that lists them; float16/float64/int64 entries arrive converted to the model's dtypes.
+ * that lists them; entries of other dtypes (float16, float64, int64) are converted to the model's.
  * @example
  * const { params, state } = models.fromStateDict(models.resnet18({ numClasses: 10 }), (await io.loadFile(f)).params);
  * @category Models
