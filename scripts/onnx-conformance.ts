@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromBinary } from '@bufbuild/protobuf';
-import { type Array, onnx } from '../src/index.js';
+import { type Array, type DType, ConcreteArray, onnx } from '../src/index.js';
 import { ModelProtoSchema, TensorProtoSchema } from '../src/onnx/onnx_pb.js';
 import { tensorToArray } from '../src/onnx/import.js';
 
@@ -21,7 +21,15 @@ export interface TestResult {
 
 const unsupported = /not supported|has no|element type/;
 
-/** Elementwise comparison at float32 tolerance (NaN equals NaN, integers and booleans exactly). */
+/** Relative and absolute tolerance per float dtype: a few units in the last place of each. */
+const TOLERANCE: Partial<Record<DType, [number, number]>> = {
+  float64: [1e-12, 1e-15],
+  float32: [1e-3, 1e-5],
+  float16: [1e-2, 1e-3],
+  bfloat16: [3e-2, 1e-3],
+};
+
+/** Elementwise comparison at the expected dtype's tolerance (NaN equals NaN, integers and booleans exactly). */
 function close(got: Array, want: Array): string | null {
   if (got.shape.join() !== want.shape.join()) return `shape [${got.shape}] instead of [${want.shape}]`;
   const a = got.dataSync(),
@@ -31,8 +39,8 @@ function close(got: Array, want: Array): string | null {
       y = Number(b[i]);
     if (Number.isNaN(x) && Number.isNaN(y)) continue;
     if (x === y) continue;
-    if (want.dtype !== 'float32' || !(Math.abs(x - y) <= 1e-5 + 1e-3 * Math.abs(y)))
-      return `element ${i}: ${x} instead of ${y}`;
+    const tol = TOLERANCE[want.dtype];
+    if (!tol || !(Math.abs(x - y) <= tol[1] + tol[0] * Math.abs(y))) return `element ${i}: ${x} instead of ${y}`;
   }
   return null;
 }
@@ -53,8 +61,15 @@ export function runTest(dir: string): TestResult {
         .filter((f) => f.startsWith(prefix))
         .sort((p, q) => parseInt(p.slice(prefix.length)) - parseInt(q.slice(prefix.length)))
         .map((f) => tensorToArray(fromBinary(TensorProtoSchema, readFileSync(join(data, f))), `${test}/${f}`));
-    const inputs = read('input_'),
-      expected = read('output_');
+    // numpy has no bfloat16: the suite stores bfloat16 values as their uint16 bit patterns.
+    const asDeclared = (xs: Array[], infos: { elemType: string }[]) =>
+      xs.map((x, i) =>
+        infos[i]?.elemType === 'bfloat16' && x.dtype === 'uint16'
+          ? new ConcreteArray((x as ConcreteArray).storage, x.shape, 'bfloat16')
+          : x,
+      );
+    const inputs = asDeclared(read('input_'), model.inputs),
+      expected = asDeclared(read('output_'), model.outputs);
     const outputs = model.fn(model.params, ...inputs);
     for (let i = 0; i < expected.length; i++) {
       const why = close(outputs[i], expected[i]);
@@ -109,7 +124,7 @@ if (process.argv[1]?.endsWith('onnx-conformance.ts')) {
       '',
       `Debian's \`libonnx-testdata\` node tests (${results.length}), each imported with \`onnx.load\`, ` +
         'run on its first',
-      "data set with Fluxion's eager CPU kernels and compared at float32 tolerance (rtol 1e-3, atol 1e-5).",
+      "data set with Fluxion's eager CPU kernels and compared at the tolerance of the expected dtype (float32: rtol 1e-3, atol 1e-5; float64: rtol 1e-12).",
       '"Unsupported" means a clear refusal (an operator, element type or attribute Fluxion does not import);',
       '"fail" means a wrong or missing result or another error. Regenerate with',
       '`npm run onnx:conformance -- --write`; the test suite holds the pass count as a floor.',

@@ -6,7 +6,7 @@
  */
 import { fromBinary } from '@bufbuild/protobuf';
 import { type Array, ConcreteArray } from '../core/array.js';
-import type { DType, TypedArray } from '../core/dtype.js';
+import { allocate, fromBfloat16Bits, fromFloat16Bits, intRange, isFloat } from '../core/dtype.js';
 import { FluxionError } from '../core/errors.js';
 import * as np from '../np/index.js';
 import {
@@ -20,14 +20,14 @@ import {
   TensorProto_DataType as T,
 } from './onnx_pb.js';
 import { OPS, type OpContext } from './ops.js';
+import { OnnxImportError, TYPE_NAMES, fluxionDType } from './types.js';
+
+export { OnnxImportError, fluxionDType };
 
 /** A model file this large or larger is refused (protobuf's own limit is 2 GiB). */
 const MAX_BYTES = 2 ** 31 - 1;
 /** Elements in one tensor, at most (int32 indexing). */
 const MAX_ELEMENTS = 2 ** 31 - 1;
-
-/** An ONNX file that cannot be imported: corrupt, hostile or using what Fluxion does not support. @category ONNX */
-export class OnnxImportError extends FluxionError {}
 
 /** A graph input or output: its name, dimensions (symbolic ones by name) and element type. @category ONNX */
 export interface OnnxValueInfo {
@@ -48,61 +48,6 @@ export interface ImportedModel {
   /** The operator set version the model imports. */
   opset: number;
 }
-
-const TYPE_NAMES: Record<number, string> = {
-  [T.FLOAT]: 'float',
-  [T.UINT8]: 'uint8',
-  [T.INT8]: 'int8',
-  [T.UINT16]: 'uint16',
-  [T.INT16]: 'int16',
-  [T.INT32]: 'int32',
-  [T.INT64]: 'int64',
-  [T.STRING]: 'string',
-  [T.BOOL]: 'bool',
-  [T.FLOAT16]: 'float16',
-  [T.DOUBLE]: 'double',
-  [T.UINT32]: 'uint32',
-  [T.UINT64]: 'uint64',
-  [T.BFLOAT16]: 'bfloat16',
-};
-
-/**
- * The Fluxion dtype an ONNX element type computes in: floats (float16, bfloat16, double) in
- * float32; signed integers up to int64 in int32 (int64 values beyond int32 are an error, never
- * wrapped); unsigned ones up to uint64 in uint32 (likewise); bool as bool.
- * @category ONNX
- */
-export function fluxionDType(elemType: number, where: string): DType {
-  switch (elemType) {
-    case T.FLOAT:
-    case T.FLOAT16:
-    case T.BFLOAT16:
-    case T.DOUBLE:
-      return 'float32';
-    case T.INT8:
-    case T.INT16:
-    case T.INT32:
-    case T.INT64:
-    case T.UINT8:
-    case T.UINT16:
-      return 'int32';
-    case T.UINT32:
-    case T.UINT64:
-      return 'uint32';
-    case T.BOOL:
-      return 'bool';
-    default:
-      throw new OnnxImportError(`${where}: element type ${TYPE_NAMES[elemType] ?? elemType} is not supported`);
-  }
-}
-
-const half = (bits: number) => {
-  const s = bits & 0x8000 ? -1 : 1,
-    e = (bits >> 10) & 0x1f,
-    f = bits & 0x3ff;
-  return e === 0 ? s * 2 ** -14 * (f / 1024) : e === 31 ? (f ? NaN : s * Infinity) : s * 2 ** (e - 15) * (1 + f / 1024);
-};
-const bfloat = (bits: number) => new Float32Array(new Uint32Array([bits << 16]).buffer)[0];
 
 /**
  * An int64 element as a number. The int64 limits, which exporters write for "to the end" in
@@ -160,8 +105,8 @@ export function tensorToArray(t: TensorProto, where = `tensor '${t.name}'`): Con
     const readers: Record<number, (i: number) => number> = {
       [T.FLOAT]: (i) => v.getFloat32(4 * i, true),
       [T.DOUBLE]: (i) => v.getFloat64(8 * i, true),
-      [T.FLOAT16]: (i) => half(v.getUint16(2 * i, true)),
-      [T.BFLOAT16]: (i) => bfloat(v.getUint16(2 * i, true)),
+      [T.FLOAT16]: (i) => fromFloat16Bits(v.getUint16(2 * i, true)),
+      [T.BFLOAT16]: (i) => fromBfloat16Bits(v.getUint16(2 * i, true)),
       [T.INT8]: (i) => v.getInt8(i),
       [T.UINT8]: (i) => v.getUint8(i),
       [T.INT16]: (i) => v.getInt16(2 * i, true),
@@ -177,19 +122,13 @@ export function tensorToArray(t: TensorProto, where = `tensor '${t.name}'`): Con
   else if (t.dataType === T.DOUBLE) put((i) => t.doubleData[i], t.doubleData.length);
   else if (t.dataType === T.INT64) put((i) => int64(t.int64Data[i]), t.int64Data.length);
   else if (t.dataType === T.UINT32 || t.dataType === T.UINT64) put((i) => Number(t.uint64Data[i]), t.uint64Data.length);
-  else if (t.dataType === T.FLOAT16) put((i) => half(t.int32Data[i]), t.int32Data.length);
-  else if (t.dataType === T.BFLOAT16) put((i) => bfloat(t.int32Data[i]), t.int32Data.length);
+  else if (t.dataType === T.FLOAT16) put((i) => fromFloat16Bits(t.int32Data[i]), t.int32Data.length);
+  else if (t.dataType === T.BFLOAT16) put((i) => fromBfloat16Bits(t.int32Data[i]), t.int32Data.length);
   else put((i) => t.int32Data[i], t.int32Data.length);
-  const data =
-    dtype === 'float32'
-      ? Float32Array.from(values)
-      : dtype === 'int32'
-        ? new Int32Array(n)
-        : dtype === 'uint32'
-          ? new Uint32Array(n)
-          : new Uint8Array(n);
-  if (dtype !== 'float32') {
-    const [lo, hi] = dtype === 'int32' ? [-(2 ** 31), 2 ** 31 - 1] : dtype === 'uint32' ? [0, 2 ** 32 - 1] : [0, 1];
+  const data = allocate(dtype, n);
+  if (isFloat(dtype)) data.set(values);
+  else {
+    const [lo, hi] = intRange(dtype);
     for (let i = 0; i < n; i++) {
       const x = dtype === 'bool' ? (values[i] ? 1 : 0) : values[i];
       if (x < lo || x > hi)
@@ -199,7 +138,7 @@ export function tensorToArray(t: TensorProto, where = `tensor '${t.name}'`): Con
       data[i] = x;
     }
   }
-  return new ConcreteArray(data as TypedArray, shape, dtype);
+  return new ConcreteArray(data, shape, dtype);
 }
 
 /** Node attributes by name, read on demand with defaults. */
@@ -302,21 +241,17 @@ export function load(bytes: Uint8Array): ImportedModel {
       throw new OnnxImportError(
         `onnx.load: '${v.name}' is not a tensor (sequence, map and optional values are not supported)`,
       );
-    if (v.elemType === 'bfloat16')
-      throw new OnnxImportError(
-        `onnx.load: '${v.name}' has element type bfloat16, which is not supported at the model's boundary`,
-      );
   }
   checkGraph(graph, new Set([...initial.keys(), ...inputs.map((i) => i.name)]), foreign?.domain);
   const params: Record<string, Array> = Object.create(null);
-  for (const [name, v] of initial) if (v.dtype === 'float32') params[name] = v;
+  for (const [name, v] of initial) if (isFloat(v.dtype)) params[name] = v;
   const fn = (p: Record<string, Array>, ...xs: Array[]): Array[] => {
     if (xs.length !== inputs.length)
       throw new OnnxImportError(
         `onnx model: called with ${xs.length} inputs, expected ${inputs.length} (${inputs.map((i) => i.name)})`,
       );
     const env = new Map<string, Array>();
-    for (const [name, v] of initial) env.set(name, v.dtype === 'float32' && p[name] !== undefined ? p[name] : v);
+    for (const [name, v] of initial) env.set(name, isFloat(v.dtype) && p[name] !== undefined ? p[name] : v);
     inputs.forEach((info, i) => env.set(info.name, np.asarray(xs[i])));
     return runGraph(graph, env, opset).map((v, i) => {
       if (!v) throw new OnnxImportError(`onnx model: output '${outputs[i].name}' is never computed`);

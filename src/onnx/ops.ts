@@ -5,7 +5,7 @@
  * @module
  */
 import type { Array } from '../core/array.js';
-import type { DType } from '../core/dtype.js';
+import { type DType, isFloat, isInteger } from '../core/dtype.js';
 import type { GraphProto } from './onnx_pb.js';
 import * as np from '../np/index.js';
 import * as P from '../primitives/index.js';
@@ -17,6 +17,7 @@ import { cond } from '../control/cond.js';
 import { scan } from '../control/scan.js';
 import { whileLoop } from '../control/while.js';
 import type { Attributes } from './import.js';
+import { fluxionDType } from './types.js';
 
 /** What an operator sees besides its inputs. */
 export interface OpContext {
@@ -46,7 +47,7 @@ function known(x: Array | undefined, ctx: OpContext, what: string): number[] {
 }
 /** An axis attribute, negative ones counting from the end (out of range is an error). */
 const axis = (a: number, rank: number) => normAxis('onnx', a, rank);
-const isInt = (d: DType) => d === 'int32' || d === 'uint32';
+const isInt = isInteger;
 
 const unary =
   (f: (x: Array) => Array): Op =>
@@ -156,23 +157,11 @@ function softmaxLike(f: (x: Array, axis: number) => Array): Op {
 
 const castTo = (x: Array, to: DType) => (x.dtype === to ? x : np.astype(x, to));
 const dtypeOf = (code: number, ctx: OpContext): DType => {
-  const map: Record<number, DType> = {
-    1: 'float32',
-    10: 'float32',
-    11: 'float32',
-    2: 'int32',
-    3: 'int32',
-    4: 'int32',
-    5: 'int32',
-    6: 'int32',
-    7: 'int32',
-    12: 'uint32',
-    13: 'uint32',
-    9: 'bool',
-  };
-  const d = map[code];
-  if (!d) throw new FluxionError(`${ctx.where}: cast to element type ${code} is not supported`);
-  return d;
+  try {
+    return fluxionDType(code, ctx.where);
+  } catch {
+    throw new FluxionError(`${ctx.where}: cast to element type ${code} is not supported`);
+  }
 };
 
 /**
@@ -299,7 +288,10 @@ export const OPS: Record<string, Op> = {
     const [a, b] = [need(ins, 0, ctx), need(ins, 1, ctx)];
     return [ctx.attrs.int('fmod', 0) ? strict((x, y) => bind1(P.remP, [x, y]))(a, b) : np.remainder(a, b)];
   },
-  Pow: binary((a, b) => castTo(np.power(np.astype(a, 'float32'), np.astype(b, 'float32')), a.dtype)),
+  Pow: binary((a, b) => {
+    const f = isFloat(a.dtype) ? a.dtype : 'float32';
+    return castTo(np.power(np.astype(a, f), np.astype(b, f)), a.dtype);
+  }),
   Max: variadic(np.maximum),
   Min: variadic(np.minimum),
   Sum: variadic(np.add),
