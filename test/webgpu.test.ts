@@ -3,6 +3,7 @@
 // CI); with CI=true a missing adapter fails the run instead of skipping.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  DTypeError,
   type Array,
   GpuArray,
   jit,
@@ -247,6 +248,16 @@ describe('webgpu: fused graphs and training', () => {
     expect(r).toBeInstanceOf(GpuArray);
     expect(globalThis.Array.from(await r.data())).toEqual([3, 6]);
     expect(() => jit((x: Array) => x, { device: 'cpu' })(r)).toThrow(/jit with device 'cpu' got webgpu arrays/);
+  });
+  gpuIt('dtypes the GPU does not hold are refused, naming the array or the operation', async () => {
+    await expect(up(np.ones([2], { dtype: 'float64' }))).rejects.toThrow(
+      /cannot place a float64 array.*WGSL has no float64/,
+    );
+    await expect(up(np.ones([2], { dtype: 'int8' }))).rejects.toThrow(DTypeError);
+    const widen = jit((x: Array) => np.multiply(x.astype('float64'), 2), { device: 'webgpu' });
+    expect(() => widen(np.ones([2]))).toThrow(/webgpu: cast's result f64\[2\] is float64, which WGSL has no type for/);
+    const half = jit((x: Array) => x.astype('float16'), { device: 'webgpu' });
+    expect(() => half(np.ones([2]))).toThrow(/cast's result f16\[2\] is float16/);
   });
   gpuIt('mixing a CPU array into GPU work is an error that says what to do', async () => {
     const g = await up(np.ones([3]));

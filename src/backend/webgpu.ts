@@ -8,7 +8,7 @@
  */
 import { Array, ConcreteArray, type ShapedArray, avalString, registerMemoryStats } from '../core/array.js';
 import type { DType, TypedArray } from '../core/dtype.js';
-import { FluxionError } from '../core/errors.js';
+import { DTypeError, FluxionError } from '../core/errors.js';
 import { type Atom, type Eqn, Graph, Lit, Var } from '../core/ir.js';
 import { broadcastInDimP, eqP, selectP } from '../primitives/index.js';
 import { condP } from '../control/cond.js';
@@ -276,6 +276,11 @@ export class GpuArray extends Array {
 
 /** Copies a CPU array to the GPU. */
 export function upload(x: ConcreteArray): GpuArray {
+  if (!['float32', 'int32', 'uint32', 'bool'].includes(x.dtype))
+    throw new DTypeError(
+      `webgpu: cannot place a ${x.dtype} array on the GPU (${x.dtype === 'float64' ? 'WGSL has no float64' : 'not held there yet'}); ` +
+        'convert it with astype, or keep it on the CPU backend',
+    );
   const buf = acquire(x.size * elemBytes);
   const src = x.buffer;
   const words = x.dtype === 'bool' ? Uint32Array.from(src) : src;

@@ -9,7 +9,9 @@
  * @module
  */
 import { type Eqn, Graph, Var } from '../core/ir.js';
-import { FluxionError } from '../core/errors.js';
+import { DTypeError, FluxionError } from '../core/errors.js';
+import type { DType } from '../core/dtype.js';
+import { avalString } from '../core/array.js';
 import { traceToGraph } from '../core/staging.js';
 import { bind1 } from '../core/trace.js';
 import * as lax from '../primitives/index.js';
@@ -49,13 +51,18 @@ export function prepareGraph(g: Graph): Graph {
       new Graph(flat.inVars, flat.eqns.flatMap(splitLongReduction), flat.outs),
       (e) => e.prim === callP,
     );
-  for (const v of [...flat.inVars, ...flat.eqns.flatMap((e) => e.outs)]) {
-    if (v.aval.dtype === 'float16')
-      throw new FluxionError(
-        'webgpu: float16 arrays are not supported on the WebGPU backend yet (they need the shader-f16 feature); use ' +
-          'float32',
-      );
-  }
+  const onGpu = (d: DType) => d === 'float32' || d === 'int32' || d === 'uint32' || d === 'bool';
+  const refuse = (d: DType, where: string) => {
+    throw new DTypeError(
+      d === 'float64'
+        ? `webgpu: ${where} is float64, which WGSL has no type for; run it on the CPU backend (or in float32)`
+        : `webgpu: ${where} is ${d}, which the WebGPU backend does not hold yet; run it on the CPU backend or in float32`,
+    );
+  };
+  for (const v of flat.inVars) if (!onGpu(v.aval.dtype)) refuse(v.aval.dtype, `an input of ${avalString(v.aval)}`);
+  for (const e of flat.eqns)
+    for (const v of e.outs)
+      if (!onGpu(v.aval.dtype)) refuse(v.aval.dtype, `${e.prim.name}'s result ${avalString(v.aval)}`);
   for (const e of flat.eqns) {
     if (!e.prim.wgsl && !isKernel(e) && !isView(e)) {
       throw new FluxionError(
