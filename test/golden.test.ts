@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { type Array, jit, np, vjp } from '../src/index.js';
 import * as F from '../src/nn/functional.js';
 import { assertClose, type Tolerance } from '../laws/index.js';
-import { type GoldenCase, loadGolden, toArray } from './golden.js';
+import { type GoldenCase, type Tensor, loadGolden, toArray as toArrayOf } from './golden.js';
 
 type Outs = Record<string, Array>;
 type Op = (x: Record<string, Array>, p: Record<string, any>) => Outs;
@@ -132,18 +132,24 @@ const tolerances: Record<string, [Tolerance, Tolerance]> = {
   ],
 };
 
+/** In float64 every family must agree with PyTorch's float64 values to 1e-9 relative. */
+const float64Tolerance: Tolerance = { rtol: 1e-9, atol: 1e-12 };
+
 /**
  * Runs a family's cases eagerly, or (`jitted`) with forward and backward passes each one jit call
- * (ONNX Runtime on the CPU).
+ * (ONNX Runtime on the CPU), with float32 inputs or (`float`) float64 ones.
  */
 export function runGoldenFamily(
   family: string,
   run = (c: GoldenCase, fn: () => void) => it(c.name, fn),
   jitted = false,
+  float: 'float32' | 'float64' = 'float32',
 ): void {
-  const [fwdTol, gradTol] = tolerances[family] ?? tolerances.default;
+  const [fwdTol, gradTol] =
+    float === 'float64' ? [float64Tolerance, float64Tolerance] : (tolerances[family] ?? tolerances.default);
   const through = <F extends (...args: any[]) => any>(f: F): F => (jitted ? jit(f) : f);
-  describe(`golden ${family}${jitted ? ' (jit)' : ''}`, () => {
+  const toArray = (t: Tensor) => toArrayOf(t, float);
+  describe(`golden ${family}${jitted ? ' (jit)' : ''}${float === 'float64' ? ' in float64' : ''}`, () => {
     for (const c of loadGolden(family)) {
       run(c, () => {
         const op = ops[c.op];
@@ -151,6 +157,7 @@ export function runGoldenFamily(
         const inputs = Object.fromEntries(Object.entries(c.inputs).map(([k, v]) => [k, toArray(v)]));
         const outs = through((ins: Record<string, Array>) => op(ins, c.params ?? {}))(inputs);
         for (const [k, t] of Object.entries(c.outputs)) {
+          if (t.dtype !== 'int64') expect(outs[k].dtype, `${c.name} output ${k}`).toBe(float);
           if (t.dtype === 'int64') expect(globalThis.Array.from(outs[k].dataSync())).toEqual(t.data);
           else assertClose(outs[k], t, fwdTol, `${c.name} output ${k}`);
         }
@@ -193,3 +200,6 @@ const families = [
 for (const family of families) runGoldenFamily(family);
 // The same cases through jit: on the CPU that is the ONNX Runtime path (or the JavaScript one where it is absent).
 for (const family of families) runGoldenFamily(family, undefined, true);
+// float64 inputs, eager (the JavaScript kernels) and jitted (ONNX Runtime's double kernels, JavaScript where it has none).
+for (const family of families) runGoldenFamily(family, undefined, false, 'float64');
+for (const family of families) runGoldenFamily(family, undefined, true, 'float64');

@@ -29,6 +29,6 @@ export function loadGolden(family: string): GoldenCase[] {
   return JSON.parse(readFileSync(file, 'utf8')).cases;
 }
 
-/** A float32 (or int32 for int64) array from a golden tensor; inputs are exact in float32. */
-export const toArray = (t: Tensor): Array =>
-  np.reshape(np.array(t.data, { dtype: t.dtype === 'int64' ? 'int32' : 'float32' }), t.shape);
+/** A float array (float32 by default; the inputs are exact in it), or int32 for int64, from a golden tensor. */
+export const toArray = (t: Tensor, float: 'float32' | 'float64' = 'float32'): Array =>
+  np.array(t.data, { dtype: t.dtype === 'int64' ? 'int32' : float, shape: t.shape });

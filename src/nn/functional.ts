@@ -5,6 +5,7 @@
  * @module
  */
 import type { Array, ArrayLike } from '../core/array.js';
+import type { DType } from '../core/dtype.js';
 import { ShapeError, ValueError, fmtShape } from '../core/errors.js';
 import { checkOptions, t } from '../core/options.js';
 import { type UnfoldParams, dotGeneral, unfold, windowOutShape } from '../primitives/index.js';
@@ -325,20 +326,25 @@ export function avgPool2d(x: Array, opts: PoolOptions & { countIncludePad?: bool
 }
 
 /** Averaging matrix `[out, n]` of adaptive pooling: row i averages `floor(i*n/out) .. ceil((i+1)*n/out) - 1`. */
-function adaptiveMatrix(n: number, out: number): Array {
+function adaptiveMatrix(n: number, out: number, dtype: DType): Array {
   const data: number[][] = [];
   for (let i = 0; i < out; i++) {
     const lo = Math.floor((i * n) / out),
       hi = Math.ceil(((i + 1) * n) / out);
     data.push(globalThis.Array.from({ length: n }, (_, j) => (j >= lo && j < hi ? 1 / (hi - lo) : 0)));
   }
-  return np.array(data);
+  return np.array(data, { dtype });
 }
 /** Adaptive average pooling of `[N, C, H, W]` to `outputSize` (PyTorch's window rule). @category Layers */
 export function adaptiveAvgPool2d(x: Array, outputSize: IntOrList): Array {
   const [oh, ow] = tuple(outputSize, 2, 1);
   if (x.ndim !== 4) throw new ShapeError(`adaptiveAvgPool2d: expected [N, C, H, W], got ${fmtShape(x.shape)}`);
-  return np.einsum('nchw,ih,jw->ncij', x, adaptiveMatrix(x.shape[2], oh), adaptiveMatrix(x.shape[3], ow));
+  return np.einsum(
+    'nchw,ih,jw->ncij',
+    x,
+    adaptiveMatrix(x.shape[2], oh, x.dtype),
+    adaptiveMatrix(x.shape[3], ow, x.dtype),
+  );
 }
 /** Mean over all spatial axes: `[N, C, ...] -> [N, C]`. @category Layers */
 export const globalAvgPool = (x: Array): Array => np.mean(x, { axis: windowAxes(x.ndim, x.ndim - 2) });
