@@ -3,7 +3,7 @@
  * failure and returns true otherwise, so it works directly inside fast-check properties.
  * @module
  */
-import { Array, jit, jvp, vmap, np, tree } from '../src/index.js';
+import { Array, type DType, jit, jvp, vmap, np, tree } from '../src/index.js';
 import { type Primitive, UndefinedPrimal } from '../src/core/primitive.js';
 import { bind } from '../src/core/trace.js';
 import { linearizeFlat, transposeLinear, applyLinear } from '../src/transforms/grad.js';
@@ -103,7 +103,10 @@ export function vmapCommutesWithMap(
   return true;
 }
 
-const dotAll = (xs: Array[], ys: Array[]) => xs.reduce((s, x, i) => s + np.sum(np.multiply(x, ys[i])).item(), 0);
+/** `sum_i <xs[i], ys[i]>`, accumulated in float64 (integer and bool operands count as floats). */
+const dotAll = (xs: Array[], ys: Array[]) =>
+  xs.reduce((s, x, i) => s + np.sum(np.multiply(np.astype(x, 'float64'), np.astype(ys[i], 'float64'))).item(), 0);
+const isFloat = (d: DType) => d === 'float64' || d === 'float32' || d === 'float16' || d === 'bfloat16';
 
 /**
  * Directional derivatives from jvp match central finite differences along random directions
@@ -118,14 +121,14 @@ export function gradMatchesFiniteDifferences(
   tol: Tolerance = { rtol: 2e-2, atol: 2e-3 },
 ): true {
   const dirs = args.map((a, i) =>
-    diff.includes(i) ? randomArray([...a.shape], () => 2 * gen() - 1) : np.zerosLike(a),
+    diff.includes(i) ? randomArray([...a.shape], () => 2 * gen() - 1, a.dtype) : np.zerosLike(a),
   );
   const shift = (s: number) => args.map((a, i) => (diff.includes(i) ? np.add(a, np.multiply(dirs[i], s)) : a));
   const [, tangents] = jvp((...xs: Array[]) => f(...xs), args, dirs as never);
   const plus = f(...shift(eps)),
     minus = f(...shift(-eps));
   (tangents as Array[]).forEach((t, k) => {
-    if (t.dtype !== 'float32') return;
+    if (!isFloat(t.dtype)) return;
     const fd = np.divide(np.subtract(plus[k], minus[k]), 2 * eps);
     assertClose(t, fd, tol, `jvp vs finite differences, output ${k}`);
   });
@@ -143,16 +146,13 @@ export function vjpIsAdjointOfJvp(
   const fixed = (...xs: Array[]) => f(...args.map((a, i) => (diff.includes(i) ? xs[diff.indexOf(i)] : a)));
   const primals = diff.map((i) => args[i]);
   const [outs, lin] = linearizeFlat(fixed, primals);
-  const ts = primals.map((p) => randomArray([...p.shape], () => 2 * gen() - 1));
+  const ts = primals.map((p) => randomArray([...p.shape], () => 2 * gen() - 1, p.dtype));
   const cts = outs.map((o) =>
-    o.dtype === 'float32' ? randomArray([...o.shape], () => 2 * gen() - 1) : np.zerosLike(o),
+    isFloat(o.dtype) ? randomArray([...o.shape], () => 2 * gen() - 1, o.dtype) : np.zerosLike(o),
   );
-  const jt = applyLinear(lin, ts).map((x, i) => (outs[i].dtype === 'float32' ? x : np.zerosLike(outs[i])));
+  const jt = applyLinear(lin, ts).map((x, i) => (isFloat(outs[i].dtype) ? x : np.zerosLike(outs[i])));
   const jtct = transposeLinear(lin, cts);
-  const lhs = dotAll(
-    cts.map((c) => np.astype(c, 'float32')),
-    jt.map((c) => np.astype(c, 'float32')),
-  );
+  const lhs = dotAll(cts, jt);
   const rhs = dotAll(jtct, ts);
   const scale = Math.max(1, Math.abs(lhs), Math.abs(rhs));
   if (Math.abs(lhs - rhs) > tol.atol * scale + tol.rtol * Math.abs(lhs))

@@ -5,6 +5,7 @@
  * @module
  */
 import { type Array, ConcreteArray, type DType, type Primitive, registry } from '../src/index.js';
+import { allocate } from '../src/core/dtype.js';
 import { Graph } from '../src/core/ir.js';
 import { stage } from '../src/transforms/jit.js';
 import * as P from '../src/primitives/index.js';
@@ -24,14 +25,7 @@ export function rng(seed: number): () => number {
 /** A concrete array with elements drawn by `gen` (float32 unless `dtype` says otherwise). */
 export function randomArray(shape: number[], gen: () => number, dtype: DType = 'float32'): Array {
   const n = shape.reduce((a, b) => a * b, 1);
-  const data =
-    dtype === 'float32'
-      ? new Float32Array(n)
-      : dtype === 'int32'
-        ? new Int32Array(n)
-        : dtype === 'uint32'
-          ? new Uint32Array(n)
-          : new Uint8Array(n);
+  const data = allocate(dtype, n);
   for (let i = 0; i < n; i++) data[i] = gen();
   return new ConcreteArray(data, shape, dtype);
 }

@@ -4,7 +4,7 @@
  * @module
  */
 import { type Array, ConcreteArray as Concrete } from '../core/array.js';
-import { type DType, allocate, checkDType, isFloat } from '../core/dtype.js';
+import { type DType, allocate, checkDType, coerce, isFloat } from '../core/dtype.js';
 import { ValueError } from '../core/errors.js';
 import { type Primitive, definePrimitive } from '../core/primitive.js';
 import { bind1 } from '../core/trace.js';
@@ -56,8 +56,8 @@ export const reduceProdP: Primitive<ReduceParams> = reduction(
   'reduce_prod',
   'ReduceProd',
   () => 1,
-  // Each step in the dtype: integers wrap, float32 products overflow where float32 does (as numpy's).
-  (a, b, d) => (d === 'int32' || d === 'uint32' ? Math.imul(a, b) : Math.fround(a * b)),
+  // Each step in the dtype: integers wrap, float products overflow where their dtype does (as numpy's).
+  (a, b, d) => coerce(d, isFloat(d) ? a * b : Math.imul(a, b)),
   numeric,
   {
     // d(prod)/dx_i = prod of the others, computed without dividing so zeros are handled.
