@@ -6,7 +6,10 @@
  * @module
  */
 import { Array } from '../core/array.js';
-import { ShapeError, fmtShape } from '../core/errors.js';
+import { type DType, isFloat } from '../core/dtype.js';
+import { DTypeError, ShapeError, fmtShape } from '../core/errors.js';
+import { checkOptions, codecs } from '../core/options.js';
+import * as tree from '../tree.js';
 import { traceToGraph } from '../core/staging.js';
 import { stagedWith } from '../core/trace.js';
 import { type Key, split } from '../random.js';
@@ -298,6 +301,48 @@ export const skip = (inner: Layer, merge: Layer = fanInConcat(1)): Layer => ({
   ...serial(fanOut(2), parallel(identity, inner), merge),
   name: 'skip',
 });
+
+/** Flax's precision options: `paramDtype` stores the parameters, `dtype` computes. @category Layers */
+export interface PrecisionOptions {
+  /** The dtype the layer computes in: float parameters and inputs are cast to it. */
+  dtype?: DType;
+  /** The dtype float parameters are created and stored in. */
+  paramDtype?: DType;
+  /** The dtype float outputs are cast to (a loss is best taken in float32). Default: as computed. */
+  outputDtype?: DType;
+}
+
+const castFloats = (t: unknown, to: DType | undefined) =>
+  to === undefined ? t : tree.map((x: unknown) => (x instanceof Array && isFloat(x.dtype) ? x.astype(to) : x), t);
+
+/**
+ * A layer (or a whole model) under a precision policy: parameters created in `paramDtype`, inputs
+ * and parameters cast to `dtype` for the computation, outputs cast to `outputDtype`. State (batch
+ * norm statistics) stays as the layer keeps it. Integer inputs (token ids) are left alone.
+ * @example const model = nn.precision(models.lenet5(), { dtype: 'bfloat16', paramDtype: 'bfloat16', outputDtype: 'float32' });
+ * @category Combinators
+ */
+export function precision<P, S>(layer: Layer<P, S>, opts: PrecisionOptions): Layer<P, S> {
+  const o = checkOptions(
+    'precision',
+    { dtype: codecs.dtype, paramDtype: codecs.dtype, outputDtype: codecs.dtype },
+    opts,
+  );
+  for (const d of [o.dtype, o.paramDtype, o.outputDtype])
+    if (d !== undefined && !isFloat(d)) throw new DTypeError(`precision: ${d} is not a float dtype`);
+  return {
+    ...layer,
+    name: layer.name,
+    init(key, inShape) {
+      const r = layer.init(key, inShape);
+      return { ...r, params: castFloats(r.params, o.paramDtype) as P };
+    },
+    apply(params, state, x, applyOpts) {
+      const r = layer.apply(castFloats(params, o.dtype) as P, state, castFloats(x, o.dtype), applyOpts);
+      return { y: castFloats(r.y, o.outputDtype), state: r.state };
+    },
+  };
+}
 
 /** Throws unless `x` has `inShape` off the batch axis; for layers that fix their input size. */
 export function expectFeatures(name: string, x: Array, expected: readonly number[]): void {

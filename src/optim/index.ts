@@ -369,3 +369,5 @@ export const warmupCosineDecay =
     const cos = np.add(end, np.multiply(np.multiply(np.add(np.cos(np.multiply(frac, Math.PI)), 1), 0.5), peak - end));
     return np.where(np.less(c, warmupSteps), warm, cos);
   };
+
+export * from './precision.js';

@@ -516,6 +516,20 @@ const shapes: Record<string, Maker> = {
     const d = pick(g, [...dtypes, 'int64']);
     return { args: [d], invalid: d === 'int64' ? 'unknown dtype' : undefined };
   }),
+  // Dtype queries take dtype names (an unknown one is an error); finfo wants a float, iinfo an integer.
+  promoteTypes: (g) => {
+    const [a, b] = [pick(g, [...dtypes, 'int64']), pick(g, dtypes)];
+    return { fn: 'promoteTypes', args: [a, b], invalid: a === 'int64' ? 'unknown dtype' : undefined };
+  },
+  resultType: (g) => ({ fn: 'resultType', args: [pick(g, dtypes), pick(g, [2, 2.5, true])] }),
+  finfo: (g) => {
+    const d = pick(g, dtypes);
+    return { fn: 'finfo', args: [d], invalid: d.startsWith('float') || d === 'bfloat16' ? undefined : 'not a float' };
+  },
+  iinfo: (g) => {
+    const d = pick(g, dtypes);
+    return { fn: 'iinfo', args: [d], invalid: /int/.test(d) ? undefined : 'not an integer' };
+  },
   einsum: (g) => {
     const x = operand(g, [int(g, 1, 3), int(g, 1, 3)], 'float32');
     return { fn: 'einsum', args: ['ij->ji', x.value] };
