@@ -3,11 +3,16 @@
 // loss/accuracy curves drawn as an SVG next to the checkpoint.
 // Run: npx tsx examples/lenet-mnist.ts [--epochs 4] [--batch 64] [--lr 2e-3] [--limit 60000]
 //      [--test-limit 10000] [--backend cpu|webgpu] [--out checkpoints] [--resume]
+//      [--dtype float32|bfloat16|float16]
+// With --dtype bfloat16 or float16 it trains in mixed precision: parameters stored and computed in
+// that dtype, float32 master weights in the optimizer, the loss in float32, and (float16) dynamic
+// loss scaling.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import {
+  type DType,
   type NDArray,
   devices,
   getCpuBackend,
@@ -34,8 +39,13 @@ const { values: args } = parseArgs({
     backend: { type: 'string' },
     out: { type: 'string', default: 'checkpoints' },
     resume: { type: 'boolean', default: false },
+    dtype: { type: 'string', default: 'float32' },
   },
 });
+const dtype = args.dtype as DType;
+if (!['float32', 'bfloat16', 'float16'].includes(dtype))
+  throw new Error(`--dtype must be float32, bfloat16 or float16, got ${dtype}`);
+const mixed = dtype !== 'float32';
 const epochs = Number(args.epochs),
   batchSize = Number(args.batch),
   lr = Number(args.lr);
@@ -44,7 +54,8 @@ const seconds = () => ((performance.now() - t0) / 1000).toFixed(1);
 
 // Probing for a GPU starts Dawn; skip it when the CPU is asked for explicitly.
 const cpu = { name: 'cpu' as const, description: getCpuBackend() === 'onnx' ? 'ONNX Runtime' : 'JavaScript kernels' };
-const available = args.backend === 'cpu' ? [cpu] : await devices();
+// The WebGPU backend computes in 32-bit types only: mixed precision runs on the CPU.
+const available = args.backend === 'cpu' || mixed ? [cpu] : await devices();
 const backend = (args.backend ?? available[0].name) as 'cpu' | 'webgpu';
 const device = available.find((d) => d.name === backend);
 if (!device) throw new Error(`backend ${backend} is not available (have: ${available.map((d) => d.name)})`);
@@ -59,27 +70,39 @@ const n = train.images.shape[0];
 console.log(`LeNet-5 on MNIST: ${n} training and ${test.images.shape[0]} test images`);
 console.log(`backend: ${backend} (${device.description})`);
 
-const model = models.lenet5();
+const model = mixed
+  ? nn.precision(models.lenet5(), { dtype, paramDtype: dtype, outputDtype: 'float32' })
+  : models.lenet5();
 const stepsPerEpoch = io.batchCount(n, { batchSize, dropLast: true });
-const opt = optim.adam(optim.cosineDecay(lr, epochs * stepsPerEpoch, 0.05));
+const adam = optim.adam(optim.cosineDecay(lr, epochs * stepsPerEpoch, 0.05));
+const opt = mixed ? optim.mixedPrecision(adam) : adam;
+const lossScale = dtype === 'float16' ? optim.dynamicLossScale() : null;
+console.log(
+  `dtype: ${dtype}${mixed ? ` (mixed precision, ${models.paramBytes(model, [1, 1, 28, 28])} parameter bytes)` : ''}`,
+);
 // Pixels are normalised with MNIST's mean and standard deviation, as torchvision's examples do.
 const normalise = (x: NDArray) => io.normalize(x, [0.1307], [0.3081]);
 
-type TrainState = { params: any; state: any; optState: any; step: NDArray };
+type TrainState = { params: any; state: any; optState: any; step: NDArray; lossScale?: optim.LossScaleState };
 const step = jit(
   (s: TrainState, x: NDArray, y: NDArray) => {
     const loss = (params: unknown) => {
       const { y: logits, state } = model.apply(params, s.state, normalise(x), { training: true });
-      return [nn.softmaxCrossEntropy(logits, y), { state, logits }] as const;
+      const l = nn.softmaxCrossEntropy(logits, y);
+      return [lossScale ? lossScale.scale(s.lossScale!, l) : l, { state, logits, l }] as const;
     };
-    const [[l, { state, logits }], grads] = valueAndGrad(loss, { hasAux: true })(s.params);
+    const [[, { state, logits, l }], scaled] = valueAndGrad(loss, { hasAux: true })(s.params);
+    const grads = lossScale ? lossScale.unscale(s.lossScale!, scaled) : scaled;
     const { updates, state: optState } = opt.update(grads, s.optState, s.params);
     const correct = np.sum(np.equal(np.argmax(logits, { axis: -1 }), y).astype('int32'));
-    return {
-      next: { params: optim.applyUpdates(s.params, updates), state, optState, step: np.add(s.step, 1) },
-      l,
-      correct,
-    };
+    let next: TrainState = { params: optim.applyUpdates(s.params, updates), state, optState, step: np.add(s.step, 1) };
+    if (lossScale) {
+      // A step whose gradients overflowed float16 is skipped, and the scale shrinks.
+      const finite = optim.allFinite(grads);
+      const { lossScale: old, ...rest } = s;
+      next = { ...optim.selectTree(finite, next, rest), lossScale: lossScale.adjust(old!, finite) };
+    }
+    return { next, l, correct };
     // The old training state is dropped every step: on WebGPU its buffers become the new state's.
   },
   { donateArgnums: [0] },
@@ -98,6 +121,7 @@ let s: TrainState = {
   state: init.state,
   optState: opt.init(init.params),
   step: np.array(0, { dtype: 'int32' }),
+  ...(lossScale ? { lossScale: lossScale.init() } : {}),
 };
 let history = { loss: [] as [number, number][], trainAcc: [] as [number, number][], testAcc: [] as [number, number][] };
 let firstEpoch = 0;

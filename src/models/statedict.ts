@@ -2,6 +2,7 @@
  * Parameter shapes without weights, parameter counts, and torchvision `state_dict`s.
  * @module
  */
+import { byteSize } from '../core/dtype.js';
 import { ShapeDtype } from '../core/array.js';
 import { ValueError } from '../core/errors.js';
 import { traceToGraph } from '../core/staging.js';
@@ -48,6 +49,17 @@ export function paramShapes(model: Layer, inShape?: readonly number[]): { params
 export function paramCount(model: Layer, inShape?: readonly number[]): number {
   const [leaves] = flatten<ShapeDtype>(paramShapes(model, inShape).params);
   return leaves.reduce((n, a) => n + a.size, 0);
+}
+
+/**
+ * The bytes a model's parameters are stored in (each in its own dtype: float16 and bfloat16 take
+ * two bytes an element); computed from shapes, nothing allocated.
+ * @example models.paramBytes(nn.precision(models.lenet5(), { paramDtype: 'bfloat16' })) // half the float32 bytes
+ * @category Models
+ */
+export function paramBytes(model: Layer, inShape?: readonly number[]): number {
+  const [leaves] = flatten<ShapeDtype>(paramShapes(model, inShape).params);
+  return leaves.reduce((n, a) => n + a.size * byteSize(a.dtype), 0);
 }
 
 /**

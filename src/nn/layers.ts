@@ -5,13 +5,13 @@
  */
 import type { Array } from '../core/array.js';
 import { ShapeError, ValueError, fmtShape } from '../core/errors.js';
-import { checkOptions, t } from '../core/options.js';
+import { checkOptions, codecs, t } from '../core/options.js';
 import { type Key, split } from '../random.js';
 import * as np from '../np/index.js';
 import * as F from './functional.js';
 import { type Initializer, fans, normal, torchDefault } from './init.js';
 import { unfold } from '../primitives/index.js';
-import { type Layer, lambda, shapeOf } from './layer.js';
+import { type Layer, type PrecisionOptions, lambda, precision, shapeOf } from './layer.js';
 
 const intOrList = t.union([t.number, t.array(t.number)]);
 const tuple = (v: number | number[] | undefined, n: number, d: number) =>
@@ -52,20 +52,24 @@ export interface BatchNormState {
   num_batches_tracked: Array;
 }
 
-/** Options of {@link dense}. @category Layers */
-export interface DenseOptions {
+/** Options of {@link dense} (and the convolutions): `dtype` and `paramDtype` as {@link precision}. @category Layers */
+export interface DenseOptions extends Pick<PrecisionOptions, 'dtype' | 'paramDtype'> {
   bias?: boolean;
   init?: Initializer;
   biasInit?: Initializer;
 }
+const precisionProps = { dtype: codecs.dtype, paramDtype: codecs.dtype };
+/** The layer under `{ dtype, paramDtype }` when either is given. */
+const withPrecision = <P, S>(o: PrecisionOptions, layer: Layer<P, S>): Layer<P, S> =>
+  o.dtype || o.paramDtype ? precision(layer, { dtype: o.dtype, paramDtype: o.paramDtype }) : layer;
 /**
  * Fully connected layer `y = x W^T + b` on the last axis; `weight [out, in]`.
  * @example dense(10).init(key, [32, 784]).outShape // [32, 10]
  * @category Layers
  */
 export function dense(outFeatures: number, opts?: DenseOptions): Layer<WeightBias, {}> {
-  const o = checkOptions('dense', { bias: t.boolean, init: initCodec, biasInit: initCodec }, opts);
-  return {
+  const o = checkOptions('dense', { bias: t.boolean, init: initCodec, biasInit: initCodec, ...precisionProps }, opts);
+  return withPrecision<WeightBias, {}>(o, {
     name: 'dense',
     init(key, inShape) {
       const inF = inShape[inShape.length - 1];
@@ -76,13 +80,17 @@ export function dense(outFeatures: number, opts?: DenseOptions): Layer<WeightBia
       };
     },
     apply: (p, state, x) => ({ y: F.linear(x, p.weight, p.bias), state }),
-  };
+  });
 }
 
 /** Embedding table `weight [num, dim]` (N(0, 1) as in PyTorch); input integer indices. @category Layers */
-export function embedding(num: number, dim: number, opts?: { init?: Initializer }): Layer {
-  const o = checkOptions('embedding', { init: initCodec }, opts);
-  return {
+export function embedding(
+  num: number,
+  dim: number,
+  opts?: { init?: Initializer } & Pick<PrecisionOptions, 'dtype' | 'paramDtype'>,
+): Layer {
+  const o = checkOptions('embedding', { init: initCodec, ...precisionProps }, opts);
+  return withPrecision(o, {
     name: 'embedding',
     init: (key, inShape) => ({
       params: { weight: (o.init ?? normal(1))(key, [num, dim]) },
@@ -90,7 +98,7 @@ export function embedding(num: number, dim: number, opts?: { init?: Initializer 
       outShape: [...inShape, dim],
     }),
     apply: (p, state, x) => ({ y: F.embedding(x, p.weight), state }),
-  };
+  });
 }
 
 /** Flattens all axes after the batch axis. @category Layers */
@@ -108,6 +116,7 @@ const convProps = {
   bias: t.boolean,
   init: initCodec,
   biasInit: initCodec,
+  ...precisionProps,
 };
 
 function convLayer(
@@ -134,7 +143,7 @@ function convLayer(
         ? Math.floor((d * (k[0] - 1)) / 2)
         : 0
       : tuple(o.padding, r, 0)[0];
-  return {
+  return withPrecision<WeightBias, {}>(o, {
     name,
     window: { kernel: k[0], stride: s, padding: pad, dilation: d },
     init(key, inShape) {
@@ -158,7 +167,7 @@ function convLayer(
       };
     },
     apply: (p, state, x) => ({ y: F.conv(x, p.weight, p.bias, fopts, name), state }),
-  };
+  });
 }
 /**
  * 2-d convolution layer, `weight [O, C/groups, kH, kW]` (OIHW). @example conv2d(6, 5, {padding: 2})

@@ -57,9 +57,9 @@ export function chain(...ts: GradientTransformation[]): GradientTransformation<C
   };
 }
 
-/** `params + updates`, leaf by leaf. @category Optimizers */
+/** `params + updates`, leaf by leaf, each in its parameter's dtype (as optax's apply_updates). @category Optimizers */
 export const applyUpdates = (params: Params, updates: Params): Params =>
-  tree.map((p: Array, u: Array) => np.add(p, u), params, updates);
+  tree.map((p: Array, u: Array) => np.astype(np.add(p, u), p.dtype), params, updates);
 
 /** The identity transformation (the unit of chain). @category Optimizers */
 export const identity = (): GradientTransformation<{}> => ({
