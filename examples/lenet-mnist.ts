@@ -78,7 +78,7 @@ const adam = optim.adam(optim.cosineDecay(lr, epochs * stepsPerEpoch, 0.05));
 const opt = mixed ? optim.mixedPrecision(adam) : adam;
 const lossScale = dtype === 'float16' ? optim.dynamicLossScale() : null;
 console.log(
-  `dtype: ${dtype}${mixed ? ` (mixed precision, ${models.paramBytes(model, [1, 1, 28, 28])} parameter bytes)` : ''}`,
+  `dtype: ${dtype}${mixed ? ' (mixed precision)' : ''}, ${models.paramBytes(model, [1, 1, 28, 28])} parameter bytes`,
 );
 // Pixels are normalised with MNIST's mean and standard deviation, as torchvision's examples do.
 const normalise = (x: NDArray) => io.normalize(x, [0.1307], [0.3081]);

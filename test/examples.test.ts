@@ -54,15 +54,16 @@ describe('examples', () => {
         const out = mkdtempSync(join(tmpdir(), `fluxion-${dtype}-`));
         const log = run('examples/lenet-mnist.ts', '--epochs', '1', '--backend', 'cpu', '--dtype', dtype, '--out', out);
         const accuracy = Number(/test accuracy: ([\d.]+)%/.exec(log)![1]);
-        const bytes = /\((\d+) parameter bytes\)/.exec(log);
+        const bytes = Number(/(\d+) parameter bytes/.exec(log)![1]);
         console.log(`LeNet-5, one epoch, ${dtype}: test accuracy ${accuracy}%`);
-        return [dtype, { accuracy, bytes: bytes ? Number(bytes[1]) : null }];
+        return [dtype, { accuracy, bytes }];
       }),
     );
     expect(results.float32.accuracy).toBeGreaterThan(97);
+    expect(results.float32.bytes).toBe(61706 * 4); // LeNet-5's 61,706 parameters
     for (const dtype of ['bfloat16', 'float16']) {
       expect(Math.abs(results[dtype].accuracy - results.float32.accuracy)).toBeLessThanOrEqual(0.3);
-      expect(results[dtype].bytes).toBe(61706 * 2); // LeNet-5's 61,706 parameters, two bytes each
+      expect(results[dtype].bytes).toBe(results.float32.bytes / 2);
     }
   }, 240_000);
 });

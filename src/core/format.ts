@@ -3,7 +3,6 @@
  * shape and dtype visible.
  * @module
  */
-import type { ConcreteArray } from './array.js';
 import { type DType, coerce, isFloat } from './dtype.js';
 import { fmtShape } from './errors.js';
 import { sizeOf } from './shape.js';
@@ -23,7 +22,14 @@ const fmtFloat = (dtype: DType) => (v: number) => {
   return String(v);
 };
 
-export function formatArray(x: ConcreteArray): string {
+/** What printing needs of an array: its elements as numbers, its shape and its dtype. */
+export interface Printable {
+  readonly buffer: ArrayLike<number>;
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+}
+
+export function formatArray(x: Printable): string {
   const data = x.buffer;
   const fmt =
     x.dtype === 'bool' ? (v: number) => (v ? 'true' : 'false') : isFloat(x.dtype) ? fmtFloat(x.dtype) : String;

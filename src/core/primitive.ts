@@ -7,7 +7,6 @@ import type { Array, ConcreteArray, ShapedArray } from './array.js';
 import type { DType, TypedArray } from './dtype.js';
 import type { Eqn, Graph } from './ir.js';
 import { checkShape } from './shape.js';
-import { bind } from './trace.js';
 
 /** Static parameters of an equation (axes, shapes, sub-graphs, ...). */
 export type Params = object;
@@ -105,23 +104,6 @@ export function definePrimitive<P extends Params>(p: Primitive<P>): Primitive<P>
   };
   registry.set(p.name, checked);
   return checked;
-}
-
-/**
- * A primitive linear in all its operands (views, sums, window gathers and scatters), as JAX's
- * `deflinear`: its jvp applies it to the tangents, so only its transpose is written by hand.
- * `tangentParams` adjusts params that are not linear (a pad value is 0 for tangents).
- */
-export function defineLinear<P extends Params>(
-  p: Omit<Primitive<P>, 'jvp'> & { tangentParams?: (params: P) => P },
-): Primitive<P> {
-  const { tangentParams = (q: P) => q, ...rest } = p;
-  const prim: Primitive<P> = definePrimitive<P>({
-    ...rest,
-    props: { ...rest.props, linear: true },
-    jvp: (xs, ts, params) => [bind(prim, xs, params), bind(prim, ts, tangentParams(params))],
-  });
-  return prim;
 }
 
 /** An ONNX node attribute: integers, integer lists and strings as they are; floats as `{ f }`. */

@@ -7,6 +7,8 @@ import { ConcreteArray, type ShapedArray } from '../core/array.js';
 import { type DType, allocate } from '../core/dtype.js';
 import { DTypeError, ShapeError, fmtShape } from '../core/errors.js';
 import { type Shape, sizeOf, stridesOf } from '../core/shape.js';
+import { type Params, type Primitive, definePrimitive } from '../core/primitive.js';
+import { bind } from '../core/trace.js';
 
 /** A fresh concrete array of `shape` and `dtype` filled by `fill(flatIndex)`. */
 export function build(shape: Shape, dtype: DType, fill: (i: number) => number): ConcreteArray {
@@ -101,3 +103,20 @@ export function expectSameDType(name: string, avals: readonly ShapedArray[]): DT
 }
 
 export const fmt = fmtShape;
+
+/**
+ * A primitive linear in all its operands (views, sums, window gathers and scatters), as JAX's
+ * `deflinear`: its jvp applies it to the tangents, so only its transpose is written by hand.
+ * `tangentParams` adjusts params that are not linear (a pad value is 0 for tangents).
+ */
+export function defineLinear<P extends Params>(
+  p: Omit<Primitive<P>, 'jvp'> & { tangentParams?: (params: P) => P },
+): Primitive<P> {
+  const { tangentParams = (q: P) => q, ...rest } = p;
+  const prim: Primitive<P> = definePrimitive<P>({
+    ...rest,
+    props: { ...rest.props, linear: true },
+    jvp: (xs, ts, params) => [bind(prim, xs, params), bind(prim, ts, tangentParams(params))],
+  });
+  return prim;
+}

@@ -11,12 +11,11 @@ import {
   type OnnxEmitter,
   type Primitive,
   UndefinedPrimal,
-  defineLinear,
   definePrimitive,
 } from '../core/primitive.js';
 import { type Shape, shapesEqual, sizeOf } from '../core/shape.js';
 import { bind1 } from '../core/trace.js';
-import { advance, build, expectSameDType, fmt, stridedCopy, stridedOffsets, stridesOf } from './util.js';
+import { advance, build, defineLinear, expectSameDType, fmt, stridedCopy, stridedOffsets, stridesOf } from './util.js';
 
 const isUndef = (x: unknown): x is UndefinedPrimal => x instanceof UndefinedPrimal;
 const avalOf = (x: Array | UndefinedPrimal) => (isUndef(x) ? x.aval : x.aval);

@@ -9,16 +9,10 @@ import { type Array, ConcreteArray, type ShapedArray } from '../core/array.js';
 import { allocate, coerce, isFloat } from '../core/dtype.js';
 import type { DotParams } from './dot.js';
 import { ValueError } from '../core/errors.js';
-import {
-  type OnnxEmitter,
-  type OnnxProducer,
-  type Primitive,
-  UndefinedPrimal,
-  defineLinear,
-} from '../core/primitive.js';
+import { type OnnxEmitter, type OnnxProducer, type Primitive, UndefinedPrimal } from '../core/primitive.js';
 import { type Shape, shapesEqual, sizeOf, stridesOf } from '../core/shape.js';
 import { bind1 } from '../core/trace.js';
-import { fmt } from './util.js';
+import { defineLinear, fmt } from './util.js';
 import { onnxTranspose, reshapeP, transposeP, moveBatchAxis } from './views.js';
 
 export interface WindowParams {
