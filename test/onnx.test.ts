@@ -209,6 +209,43 @@ describe('onnx.exportModel', () => {
     });
   }
 
+  it('keeps float16, float64, int8 and uint8 tensors as such, and they import back as such', async () => {
+    const w = np.array(
+      [
+        [0.5, -1.25],
+        [2, 0.1],
+      ],
+      { dtype: 'float16' },
+    );
+    const f = (x: Array, image: Array, d: Array) => [np.matmul(x, w), np.add(image, 10), np.multiply(d, 1 + 1e-12)];
+    const x = np.array([[1, 2]], { dtype: 'float16' });
+    const image = np.array([250, 3], { dtype: 'uint8' });
+    const d = np.array([1, 2], { dtype: 'float64' });
+    const bytes = onnx.exportModel(f, [x, image, d], {
+      inputNames: ['x', 'image', 'd'],
+      outputNames: ['y', 'brighter', 'wide'],
+    });
+    const session = await ort.InferenceSession.create(bytes);
+    const out = await session.run({
+      x: new ort.Tensor('float16', (x as ConcreteArray).storage, [1, 2]),
+      image: new ort.Tensor('uint8', (image as ConcreteArray).storage, [2]),
+      d: new ort.Tensor('float64', (d as ConcreteArray).storage, [2]),
+    });
+    const [y, , wide] = f(x, image, d);
+    expect([out.y.type, out.brighter.type, out.wide.type]).toEqual(['float16', 'uint8', 'float64']);
+    expect(globalThis.Array.from(out.y.data as Uint16Array)).toEqual(
+      globalThis.Array.from((y as ConcreteArray).storage),
+    );
+    expect(globalThis.Array.from(out.brighter.data as Uint8Array)).toEqual([4, 13]); // uint8 wraps
+    expect(globalThis.Array.from(out.wide.data as Float64Array)).toEqual(wide.toArray());
+    const back = onnx.load(bytes);
+    expect(back.inputs.map((i) => i.elemType)).toEqual(['float16', 'uint8', 'double']);
+    expect(back.params.param0.dtype).toBe('float16'); // the closed-over weight, a float16 initializer
+    const again = back.fn(back.params, x, image, d);
+    expect(again.map((a) => a.dtype)).toEqual(['float16', 'uint8', 'float64']);
+    expect(again[0].toArray()).toEqual(y.toArray());
+  });
+
   it('refuses unknown options and opsets it does not write', () => {
     const f = (x: Array) => np.exp(x);
     expect(() => onnx.exportModel(f, [np.ones([2])], { opset: 11 })).toThrow(/opset 11 is not supported/);
