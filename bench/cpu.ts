@@ -113,6 +113,56 @@ for (const [cpu, label] of [
   record('LSTM 64->128, 32 steps, batch 16: forward+backward', label, () => sync(j.lstmT(lstmInit.params, lstmX)));
 }
 setCpuBackend('onnx');
+// The other dtypes beside float32: matmul (native double kernels; float16/bfloat16 computed in float32
+// and rounded) and the LeNet-5 step in mixed precision (bfloat16 or float16 parameters and compute,
+// float32 master weights in Adam; float16 with dynamic loss scaling).
+const perFloat32 = (workload: string) => (ms: number) => {
+  const f32 = rows.find((r) => r.workload === workload && r.library === 'fluxion jit (ONNX Runtime)');
+  return f32 ? `${(ms / f32.ms).toFixed(2)}× the float32 step` : '';
+};
+for (const dtype of ['float64', 'float16', 'bfloat16'] as const) {
+  const a = matA.astype(dtype);
+  const jm = jit(matmul);
+  record(
+    `matmul 1024 ${dtype}`,
+    'fluxion jit (ONNX Runtime)',
+    () => sync(jm(a)),
+    (ms) => [gflops(2 * 1024 ** 3)(ms), perFloat32('matmul 1024')(ms)].join(', '),
+  );
+  if (dtype === 'float64') continue;
+  const model = nn.precision(lenet, { dtype, paramDtype: dtype, outputDtype: 'float32' });
+  const params = model.init(random.key(8), [64, 1, 28, 28]).params;
+  const mixed = optim.mixedPrecision(adam);
+  const scale = dtype === 'float16' ? optim.dynamicLossScale() : null;
+  const ls = scale?.init();
+  const step = jit((p: unknown, o: optim.MixedPrecisionState<optim.ChainState>, x: Array, y: Array) => {
+    const [l, g] = valueAndGrad((q: unknown) => {
+      const loss = nn.softmaxCrossEntropy(model.apply(q, lenetInit.state, x, { training: true }).y, y);
+      return scale ? scale.scale(ls!, loss) : loss;
+    })(p);
+    const { updates, state } = mixed.update(scale ? scale.unscale(ls!, g) : g, o, p);
+    return { params: optim.applyUpdates(p, updates), opt: state, loss: l };
+  });
+  const o = mixed.init(params);
+  record(
+    `LeNet-5 Adam step (batch 64) ${dtype} mixed precision`,
+    'fluxion jit (ONNX Runtime)',
+    () => sync(step(params, o, lenetX, lenetY)),
+    perFloat32('LeNet-5 Adam step (batch 64)'),
+  );
+}
+try {
+  const jax = await import('@jax-js/jax');
+  await jax.init('wasm');
+  jax.defaultDevice('wasm');
+  for (const dtype of ['float64', 'float16'] as const) {
+    const a = jax.numpy.astype(jax.random.normal(jax.random.key(0), [1024, 1024]), jax.numpy[dtype]);
+    const jm = jax.jit((x: any) => jax.numpy.matmul(x.ref, x));
+    record(`matmul 1024 ${dtype}`, 'jax-js wasm', () => jm(a.ref).dataSync(), gflops(2 * 1024 ** 3));
+  }
+} catch (e) {
+  console.log(`jax-js dtypes skipped: ${(e as Error).message.split('\n')[0]}`);
+}
 record('matmul 1024', 'fluxion eager', () => sync(matmul(matA)), gflops(2 * 1024 ** 3));
 record('chain on 2^20 floats', 'fluxion eager', () => sync(chain(chainX)));
 record(
