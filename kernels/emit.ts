@@ -6,12 +6,12 @@
  * @module
  */
 import { type ShapedArray } from '../src/core/array.js';
-import type { DType } from '../src/core/dtype.js';
+import { type DType, computeDType, isFloat } from '../src/core/dtype.js';
 import { FluxionError } from '../src/core/errors.js';
 import { type Atom, type Eqn, Graph, Lit, Var } from '../src/core/ir.js';
 import type { Primitive } from '../src/core/primitive.js';
 import { sizeOf, stridesOf } from '../src/core/shape.js';
-import { WORKGROUP, entry, literal, load, prelude, storageType, store, valueType } from './wgsl.js';
+import { WORKGROUP, entry, literal, load, prelude, round, storageType, store, valueType } from './wgsl.js';
 import * as P from '../src/primitives/index.js';
 import { windowOutShape, type FoldParams, type UnfoldParams, type DotParams } from '../src/primitives/index.js';
 import { type Epilogue, describePlan, epilogues, isKernel, materialised } from '../src/compile/plan.js';
@@ -81,12 +81,16 @@ class Emitter {
     const [x] = e.inputs;
     const p = e.params as any;
     const oShape = out.aval.shape;
+    // Elementwise rules see compute dtypes (f32 for float16); the result is rounded to its own.
     if (e.prim.wgsl)
       return this.let(
-        e.prim.wgsl(
-          e.inputs.map((a) => this.expr(a, idx)),
-          e.inputs.map((a) => a.aval.dtype),
-          e.params,
+        round(
+          e.prim.wgsl(
+            e.inputs.map((a) => this.expr(a, idx)),
+            e.inputs.map((a) => computeDType(a.aval.dtype)),
+            e.params,
+          ),
+          out.aval.dtype,
         ),
       );
     const xs = x ? stridesOf(x.aval.shape) : [];
@@ -248,14 +252,8 @@ const reduceInit = (e: Eqn, d: DType): string => {
 const reduceStep = new Map<Primitive, (acc: string, v: string, d: DType) => string>([
   [P.reduceSumP, (a, v) => `${a} + ${v}`],
   [P.reduceProdP, (a, v) => `${a} * ${v}`],
-  [
-    P.reduceMaxP,
-    (a, v, d) => (d === 'bool' ? `${a} || ${v}` : d === 'float32' ? `max_(${a}, ${v})` : `max(${a}, ${v})`),
-  ],
-  [
-    P.reduceMinP,
-    (a, v, d) => (d === 'bool' ? `${a} && ${v}` : d === 'float32' ? `min_(${a}, ${v})` : `min(${a}, ${v})`),
-  ],
+  [P.reduceMaxP, (a, v, d) => (d === 'bool' ? `${a} || ${v}` : isFloat(d) ? `max_(${a}, ${v})` : `max(${a}, ${v})`)],
+  [P.reduceMinP, (a, v, d) => (d === 'bool' ? `${a} && ${v}` : isFloat(d) ? `min_(${a}, ${v})` : `min(${a}, ${v})`)],
 ]);
 
 /** The body of the kernel that materialises `eqn`'s outputs. */
@@ -358,7 +356,7 @@ function kernelBody(
       const base = em.let(em.flat(kept.map((k, j) => [c[j], xs[k]])));
       const xd = x.aval.dtype;
       const better = e.prim === P.argmaxP ? '>' : '<';
-      const nan = (v: string) => (xd === 'float32' ? `isnan_(${v})` : 'false');
+      const nan = (v: string) => (isFloat(xd) ? `isnan_(${v})` : 'false');
       const val = (v: string) => (xd === 'bool' ? `select(0u, 1u, ${v})` : v);
       return finish([
         `  var best = 0u;`,
@@ -430,7 +428,7 @@ function kernelBody(
       const rowLen = x.aval.shape[x.aval.shape.length - 1];
       const xd = x.aval.dtype;
       const key = (v: string) =>
-        xd === 'float32' ? `select(${v}, inf_(), isnan_(${v}))` : xd === 'bool' ? `select(0u, 1u, ${v})` : v;
+        isFloat(xd) ? `select(${v}, inf_(), isnan_(${v}))` : xd === 'bool' ? `select(0u, 1u, ${v})` : v;
       const before = p.descending ? '>' : '<';
       const start = em.let(`i - i % ${u(rowLen)}`);
       const mine = em.let(key(em.expr(x, 'i')));

@@ -6,21 +6,41 @@
  * there is no infinity literal (use bitcast); `x != x` is not a reliable NaN test (check bits).
  * @module
  */
-import type { DType } from '../src/core/dtype.js';
+import { type DType, coerce, computeDType } from '../src/core/dtype.js';
+import { DTypeError } from '../src/core/errors.js';
 
-/** WGSL type of a value in registers. */
-export const valueType = (d: DType): string =>
-  d === 'float32' ? 'f32' : d === 'int32' ? 'i32' : d === 'uint32' ? 'u32' : d === 'bool' ? 'bool' : 'f16';
+/**
+ * WGSL type of a value in registers and in storage buffers: float16 and bfloat16 live in f32 and
+ * the small integers in i32 (their compute dtype), each operation's result rounded back by {@link round}.
+ */
+export function valueType(d: DType): string {
+  const c = computeDType(d);
+  if (c === 'float64') throw new DTypeError('webgpu: float64 has no WGSL type');
+  return c === 'float32' ? 'f32' : c === 'int32' ? 'i32' : c === 'uint32' ? 'u32' : 'bool';
+}
 /** WGSL type of an element in a storage buffer (bool is stored as u32). */
 export const storageType = (d: DType): string => (d === 'bool' ? 'u32' : valueType(d));
 /** Reads `buf[idx]` as a register value. */
 export const load = (buf: string, idx: string, d: DType): string =>
   d === 'bool' ? `(${buf}[${idx}] != 0u)` : `${buf}[${idx}]`;
-/** Converts a register value for storing. */
-export const store = (v: string, d: DType): string => (d === 'bool' ? `select(0u, 1u, ${v})` : v);
+/** Converts a register value for storing (rounded to its dtype). */
+export const store = (v: string, d: DType): string => (d === 'bool' ? `select(0u, 1u, ${v})` : round(v, d));
+
+const ROUND: Partial<Record<DType, (v: string) => string>> = {
+  float16: (v) => `round_f16(${v})`,
+  bfloat16: (v) => `round_bf16(${v})`,
+  int16: (v) => `((${v} << 16u) >> 16u)`,
+  int8: (v) => `((${v} << 24u) >> 24u)`,
+  uint16: (v) => `(${v} & 65535i)`,
+  uint8: (v) => `(${v} & 255i)`,
+};
+/** A compute-dtype value rounded (floats) or wrapped (integers) to dtype `d`; other dtypes unchanged. */
+export const round = (v: string, d: DType): string => ROUND[d]?.(v) ?? v;
 
 /** A literal of dtype `d` (infinities and NaN through runtime bitcasts). */
-export function literal(v: number, d: DType): string {
+export function literal(value: number, dtype: DType): string {
+  const d = computeDType(dtype),
+    v = coerce(dtype, value);
   if (d === 'bool') return v ? 'true' : 'false';
   // -2147483648i would overflow before negation.
   if (d === 'int32') return (v | 0) === -2147483648 ? '(-2147483647i - 1i)' : `${v | 0}i`;
@@ -42,6 +62,21 @@ fn isnan_(x: f32) -> bool {
   return (b & 0x7f800000u) == 0x7f800000u && (b & 0x007fffffu) != 0u;
 }
 fn isfinite_(x: f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u; }
+// Rounding to float16 and bfloat16, to nearest even, in bits (quantizeToF16 leaves the rounding
+// direction and overflow to the implementation): what the CPU kernels give.
+fn round_f16(x: f32) -> f32 {
+  let b = bitcast<u32>(x);
+  let a = b & 0x7fffffffu;
+  if (a >= 0x7f800000u) { return x; }
+  if (a >= 0x477ff000u) { return bitcast<f32>((b & 0x80000000u) | 0x7f800000u); }
+  if (a < 0x38800000u) { return sign(x) * round(abs(x) * 16777216.0) / 16777216.0; }
+  return bitcast<f32>((b + 0xfffu + ((b >> 13u) & 1u)) & 0xffffe000u);
+}
+fn round_bf16(x: f32) -> f32 {
+  let b = bitcast<u32>(x);
+  if (isnan_(x)) { return x; }
+  return bitcast<f32>((b + 0x7fffu + ((b >> 16u) & 1u)) & 0xffff0000u);
+}
 fn max_(a: f32, b: f32) -> f32 { if (isnan_(a) || a > b) { return a; } return b; }
 fn min_(a: f32, b: f32) -> f32 { if (isnan_(a) || a < b) { return a; } return b; }
 fn tanh_(x: f32) -> f32 { if (abs(x) > 15.0) { return sign(x); } let e = exp(2.0 * x); return (e - 1.0) / (e + 1.0); }

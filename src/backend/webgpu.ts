@@ -7,7 +7,7 @@
  * @module
  */
 import { Array, ConcreteArray, type ShapedArray, avalString, registerMemoryStats } from '../core/array.js';
-import type { DType, TypedArray } from '../core/dtype.js';
+import { type DType, type TypedArray, STORAGE, computeDType } from '../core/dtype.js';
 import { DTypeError, FluxionError } from '../core/errors.js';
 import { type Atom, type Eqn, Graph, Lit, Var } from '../core/ir.js';
 import { broadcastInDimP, eqP, selectP } from '../primitives/index.js';
@@ -276,14 +276,15 @@ export class GpuArray extends Array {
 
 /** Copies a CPU array to the GPU. */
 export function upload(x: ConcreteArray): GpuArray {
-  if (!['float32', 'int32', 'uint32', 'bool'].includes(x.dtype))
+  if (x.dtype === 'float64')
     throw new DTypeError(
-      `webgpu: cannot place a ${x.dtype} array on the GPU (${x.dtype === 'float64' ? 'WGSL has no float64' : 'not held there yet'}); ` +
-        'convert it with astype, or keep it on the CPU backend',
+      'webgpu: cannot place a float64 array on the GPU (WGSL has no float64); convert it with astype, or keep it ' +
+        'on the CPU backend',
     );
   const buf = acquire(x.size * elemBytes);
-  const src = x.buffer;
-  const words = x.dtype === 'bool' ? Uint32Array.from(src) : src;
+  // Every element is a 32-bit word of its compute dtype: float16 as its f32 value, int8 as i32.
+  const compute = computeDType(x.dtype);
+  const words = x.dtype === 'bool' ? Uint32Array.from(x.buffer) : STORAGE[compute].from(x.buffer as ArrayLike<number>);
   if (x.size) gpu().device.queue.writeBuffer(buf, 0, words.buffer, words.byteOffset, words.byteLength);
   return new GpuArray(buf, x.shape, x.dtype);
 }
@@ -303,10 +304,9 @@ export async function download(x: GpuArray): Promise<ConcreteArray> {
   staging.unmap();
   staging.destroy();
   checkErrors();
-  const words =
-    x.dtype === 'float32' ? new Float32Array(raw) : x.dtype === 'int32' ? new Int32Array(raw) : new Uint32Array(raw);
-  const out = x.dtype === 'bool' ? Uint8Array.from(words) : words;
-  return new ConcreteArray(out, x.shape, x.dtype);
+  const words = x.dtype === 'bool' ? new Uint32Array(raw) : new STORAGE[computeDType(x.dtype)](raw);
+  // Narrow dtypes come back as their compute values, which the array stores in its own dtype.
+  return new ConcreteArray(x.dtype === 'bool' ? Uint8Array.from(words) : words, x.shape, x.dtype);
 }
 
 // ---------------------------------------------------------------- execution

@@ -10,7 +10,6 @@
  */
 import { type Eqn, Graph, Var } from '../core/ir.js';
 import { DTypeError, FluxionError } from '../core/errors.js';
-import type { DType } from '../core/dtype.js';
 import { avalString } from '../core/array.js';
 import { traceToGraph } from '../core/staging.js';
 import { bind1 } from '../core/trace.js';
@@ -51,18 +50,13 @@ export function prepareGraph(g: Graph): Graph {
       new Graph(flat.inVars, flat.eqns.flatMap(splitLongReduction), flat.outs),
       (e) => e.prim === callP,
     );
-  const onGpu = (d: DType) => d === 'float32' || d === 'int32' || d === 'uint32' || d === 'bool';
-  const refuse = (d: DType, where: string) => {
-    throw new DTypeError(
-      d === 'float64'
-        ? `webgpu: ${where} is float64, which WGSL has no type for; run it on the CPU backend (or in float32)`
-        : `webgpu: ${where} is ${d}, which the WebGPU backend does not hold yet; run it on the CPU backend or in float32`,
-    );
+  // float16, bfloat16 and the small integers compute in f32/i32 words (kernels/wgsl.ts); float64 has no WGSL type.
+  const refuseFloat64 = (where: string) => {
+    throw new DTypeError(`webgpu: ${where} is float64, which WGSL has no type for; run it on the CPU backend (or in float32)`);
   };
-  for (const v of flat.inVars) if (!onGpu(v.aval.dtype)) refuse(v.aval.dtype, `an input of ${avalString(v.aval)}`);
+  for (const v of flat.inVars) if (v.aval.dtype === 'float64') refuseFloat64(`an input of ${avalString(v.aval)}`);
   for (const e of flat.eqns)
-    for (const v of e.outs)
-      if (!onGpu(v.aval.dtype)) refuse(v.aval.dtype, `${e.prim.name}'s result ${avalString(v.aval)}`);
+    for (const v of e.outs) if (v.aval.dtype === 'float64') refuseFloat64(`${e.prim.name}'s result ${avalString(v.aval)}`);
   for (const e of flat.eqns) {
     if (!e.prim.wgsl && !isKernel(e) && !isView(e)) {
       throw new FluxionError(

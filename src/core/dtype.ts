@@ -60,6 +60,17 @@ export const isHalf = (d: DType): boolean => d === 'float16' || d === 'bfloat16'
 export const isFloat = (d: DType): boolean => floatDTypes.includes(d);
 export const isInteger = (d: DType): boolean => intDTypes.includes(d);
 export const isUnsigned = (d: DType): boolean => d === 'uint32' || d === 'uint16' || d === 'uint8';
+/**
+ * The dtype a value computes in where a backend lacks kernels for its own (ONNX Runtime's CPU
+ * provider, WGSL): float16 and bfloat16 in float32, int8/int16/uint8/uint16 in int32, every other
+ * dtype in itself. Such backends round each operation's result back to the dtype, as the
+ * JavaScript kernels do.
+ */
+export function computeDType(d: DType): DType {
+  if (d === 'float16' || d === 'bfloat16') return 'float32';
+  if (d === 'int16' || d === 'int8' || d === 'uint16' || d === 'uint8') return 'int32';
+  return d;
+}
 /** Bytes per stored element. */
 export const byteSize = (d: DType): number => STORAGE[d].BYTES_PER_ELEMENT;
 

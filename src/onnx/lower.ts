@@ -6,7 +6,18 @@
  */
 import { create, toBinary } from '@bufbuild/protobuf';
 import type { ConcreteArray, ShapedArray } from '../core/array.js';
-import { type DType, type TypedArray, STORAGE, allocate, coerce, fromStorage, isHalf } from '../core/dtype.js';
+import {
+  type DType,
+  type TypedArray,
+  STORAGE,
+  allocate,
+  coerce,
+  computeDType,
+  fromStorage,
+  isHalf,
+} from '../core/dtype.js';
+
+export { computeDType };
 import { UnlowerableError } from '../core/errors.js';
 import { type Atom, type Eqn, type Graph, Lit } from '../core/ir.js';
 import type { OnnxAttr, OnnxEmitter, OnnxProducer } from '../core/primitive.js';
@@ -45,16 +56,6 @@ export const ONNX_TYPE: Record<DType, OnnxType> = {
   bool: OnnxType.BOOL,
 };
 
-/**
- * The dtype a value is computed in inside a lowered graph. ONNX Runtime's CPU provider has few
- * kernels for 16-bit floats and small integers, so they are computed in float32 and int32 and
- * rounded to their dtype after every operation (a Cast there and back), as the JavaScript kernels do.
- */
-export function computeDType(d: DType): DType {
-  if (d === 'float16' || d === 'bfloat16') return 'float32';
-  if (d === 'int16' || d === 'int8' || d === 'uint16' || d === 'uint8') return 'int32';
-  return d;
-}
 const ELEM = (d: DType): OnnxType => ONNX_TYPE[computeDType(d)];
 
 /** An array's elements in its compute dtype, as a lowered graph takes them. */

@@ -12,6 +12,7 @@ import {
   dtypes as allDTypes,
   floatDTypes,
   intDTypes,
+  computeDType,
   intRange,
   isFloat,
 } from '../core/dtype.js';
@@ -641,15 +642,23 @@ export const castP: Primitive<{ dtype: DType }> = definePrimitive({
     const int = e.op('Where', [big, e.constant(hi, wide), e.op('Cast', [inRange], { to: e.elemType(wide) })]);
     return [wide === dtype ? int : e.op('Cast', [int], { to: e.elemType(dtype) })];
   },
+  // `from` is the operand's compute dtype (float32 for float16, int32 for int8); the result is
+  // rounded to `dtype` after this expression.
   wgsl([a], [from], { dtype }) {
-    if (from === dtype) return a;
+    const to = computeDType(dtype);
     if (dtype === 'bool') return from === 'bool' ? a : `(${a} != ${zeroOf(from)})`;
     if (from === 'bool')
-      return `select(${zeroOf(dtype)}, ${dtype === 'float32' ? '1.0' : dtype === 'int32' ? '1i' : '1u'}, ${a})`;
-    // Float to int truncates toward zero and wraps like JS (u32 through i32); NaN becomes 0.
-    if (isF(from) && dtype === 'uint32') return `select(bitcast<u32>(i32(${a})), 0u, isnan_(${a}))`;
-    if (isF(from) && dtype === 'int32') return `select(i32(${a}), 0i, isnan_(${a}))`;
-    if (dtype === 'uint32' || dtype === 'int32') return `bitcast<${dtype === 'uint32' ? 'u32' : 'i32'}>(${a})`;
+      return `select(${zeroOf(to)}, ${to === 'float32' ? '1.0' : to === 'int32' ? '1i' : '1u'}, ${a})`;
+    if (from === to) return a;
+    // Float to int truncates toward zero, NaN becomes 0; 32-bit ints wrap like JS (u32 through i32), narrower
+    // ones saturate at their range (as the CPU kernels do).
+    if (isF(from) && to !== dtype) {
+      const [lo, hi] = intRange(dtype);
+      return `select(i32(clamp(${a}, ${lo}.0, ${hi}.0)), 0i, isnan_(${a}))`;
+    }
+    if (isF(from) && to === 'uint32') return `select(bitcast<u32>(i32(${a})), 0u, isnan_(${a}))`;
+    if (isF(from) && to === 'int32') return `select(i32(${a}), 0i, isnan_(${a}))`;
+    if (to === 'uint32' || to === 'int32') return `bitcast<${to === 'uint32' ? 'u32' : 'i32'}>(${a})`;
     return `f32(${a})`;
   },
 });
