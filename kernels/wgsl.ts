@@ -83,7 +83,7 @@ fn tanh_(x: f32) -> f32 { if (abs(x) > 15.0) { return sign(x); } let e = exp(2.0
 fn log1p_(x: f32) -> f32 { let u = 1.0 + x; if (u == 1.0) { return x; } return log(u) * x / (u - 1.0); }
 fn expm1_(x: f32) -> f32 { if (abs(x) < 1e-5) { return x + 0.5 * x * x; } return exp(x) - 1.0; }
 fn pow_(x: f32, y: f32) -> f32 {
-  if (y == 0.0) { return 1.0; }
+  if (y == 0.0 || x == 1.0 || (x == -1.0 && !isfinite_(y) && !isnan_(y))) { return 1.0; }
   if (x >= 0.0) { return pow(x, y); }
   if (floor(y) != y) { return nan_(); }
   let m = pow(-x, y);

@@ -322,3 +322,22 @@ describe('arrays as JS values', () => {
     }
   });
 });
+
+describe('found by the fuzz campaign over every dtype', () => {
+  it("pow(-1, ±inf) is 1 as in C, numpy and XLA (JavaScript's Math.pow says NaN), eager and jitted", () => {
+    const f = (x: NDArray, y: NDArray) => np.power(x, y);
+    const x = np.array([-1, -1, 1, -2], { dtype: 'int32' }),
+      y = np.array([Infinity, -Infinity, NaN, Infinity]);
+    expect(f(x, y).toArray()).toEqual([1, 1, 1, Infinity]);
+    expect(jit(f)(x, y).toArray()).toEqual([1, 1, 1, Infinity]);
+  });
+  it('a contraction over an empty axis is zeros, also for unsigned integers on ONNX Runtime', () => {
+    const e = np.zeros([0], { dtype: 'uint32' });
+    const dot = (a: NDArray, b: NDArray) => np.dot(a, b);
+    expect(jit(dot)(e, e.astype('uint16')).toArray()).toBe(0);
+    expect(jit(dot)(np.zeros([2, 0], { dtype: 'uint8' }), np.zeros([0, 3], { dtype: 'uint32' })).toArray()).toEqual([
+      [0, 0, 0],
+      [0, 0, 0],
+    ]);
+  });
+});

@@ -7,7 +7,7 @@ import { type Array, ConcreteArray, type ShapedArray } from '../core/array.js';
 import { allocate, isFloat } from '../core/dtype.js';
 import { ShapeError } from '../core/errors.js';
 import { type OnnxEmitter, type Primitive, UndefinedPrimal, definePrimitive } from '../core/primitive.js';
-import { shapesEqual, stridesOf } from '../core/shape.js';
+import { shapesEqual, sizeOf, stridesOf } from '../core/shape.js';
 import { bind1 } from '../core/trace.js';
 import { expectSameDType, fmt, range, stridedOffsets } from './util.js';
 import { transpose, transposeP } from './views.js';
@@ -143,7 +143,10 @@ export const dotGeneralP: Primitive<DotParams> = definePrimitive({
     ];
   },
   onnx: (e, [a, b], p, { ins: [av, bv], outs: [out] }) => [
-    convolutionOnnx(e, [a, b], p, [av, bv], out) ?? contractionOnnx(e, a, b, p, av, bv, out.shape),
+    // A sum over nothing is 0 (ONNX Runtime's integer MatMul faults on an empty contraction).
+    p.contract[0].some((ax) => av.shape[ax] === 0)
+      ? e.constant(allocate(out.dtype, sizeOf(out.shape)), out.dtype, out.shape)
+      : (convolutionOnnx(e, [a, b], p, [av, bv], out) ?? contractionOnnx(e, a, b, p, av, bv, out.shape)),
   ],
 });
 

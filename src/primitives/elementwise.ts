@@ -430,7 +430,8 @@ export const powP = elementwise({
   name: 'pow',
   arity: 2,
   dtypes: floats,
-  f: (a, b) => (a === 1 ? 1 : Math.pow(a, b)), // 1 to any power is 1, NaN included (C, numpy; JS says NaN)
+  // C's pow, as numpy and XLA: 1 to any power is 1 (NaN included) and -1 to an infinite power is 1; JS says NaN.
+  f: (a, b) => (a === 1 || (a === -1 && (b === Infinity || b === -Infinity)) ? 1 : Math.pow(a, b)),
   jvp: ([x, y], [tx, ty], out) => {
     // d/dx = y x^(y-1); d/dy = log(x) x^y, taken as 0 where x == 0 (as JAX does).
     const dx = mul(tx, mul(y, pow(x, sub(y, fullLike(y, 1)))));
