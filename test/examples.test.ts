@@ -65,5 +65,5 @@ describe('examples', () => {
       expect(Math.abs(results[dtype].accuracy - results.float32.accuracy)).toBeLessThanOrEqual(0.3);
       expect(results[dtype].bytes).toBe(results.float32.bytes / 2);
     }
-  }, 240_000);
+  }, 600_000);
 });
