@@ -5,9 +5,10 @@
  * @module
  */
 import type { Array, ArrayLike } from '../core/array.js';
-import type { DType } from '../core/dtype.js';
-import { ShapeError, ValueError, fmtShape } from '../core/errors.js';
-import { checkOptions, t } from '../core/options.js';
+import { type DType, isFloat, isInteger } from '../core/dtype.js';
+import { DTypeError, ShapeError, ValueError, fmtShape } from '../core/errors.js';
+import { checkOptions, codecs, t } from '../core/options.js';
+import { normAxis } from '../core/shape.js';
 import { type UnfoldParams, dotGeneral, unfold, windowOutShape } from '../primitives/index.js';
 import * as P from '../primitives/index.js';
 import * as np from '../np/index.js';
@@ -44,6 +45,52 @@ export function gelu(x: ArrayLike, opts?: { approximate?: 'none' | 'tanh' }): Ar
 }
 /** log(1 + e^x), computed stably as max(x, 0) + log1p(e^-|x|). @category Activations */
 export const softplus = (x: ArrayLike): Array => np.add(np.maximum(x, 0), np.log1p(np.exp(np.negative(np.abs(x)))));
+/** SiLU, also called swish (Elfwing et al. 2018): `x * sigmoid(x)`. @category Activations */
+export const silu = (x: ArrayLike): Array => np.multiply(x, np.sigmoid(x));
+/** Alias of {@link silu}. @category Activations */
+export const swish = silu;
+/** Mish (Misra 2019): `x * tanh(softplus(x))`. @category Activations */
+export const mish = (x: ArrayLike): Array => np.multiply(x, np.tanh(softplus(x)));
+/** `min(max(x, 0), 6)`. @category Activations */
+export const relu6 = (x: ArrayLike): Array => np.minimum(relu(x), 6);
+/** PyTorch's hard sigmoid: `relu6(x + 3) / 6`. @category Activations */
+export const hardSigmoid = (x: ArrayLike): Array => np.divide(relu6(np.add(x, 3)), 6);
+/** Hard swish (Howard et al. 2019): `x * relu6(x + 3) / 6`. @category Activations */
+export const hardSwish = (x: ArrayLike): Array => np.multiply(x, hardSigmoid(x));
+/** `x` for x > 0, `alpha * (e^(x/alpha) - 1)` otherwise (Barron 2017). @category Activations */
+export const celu = (x: ArrayLike, alpha = 1): Array =>
+  np.where(np.greater(x, 0), x, np.multiply(np.expm1(np.divide(np.minimum(x, 0), alpha)), alpha));
+/** SELU (Klambauer et al. 2017): `scale * elu(x, alpha)` with their fixed constants. @category Activations */
+export const selu = (x: ArrayLike): Array => np.multiply(elu(x, 1.6732632423543772), 1.0507009873554805);
+/** `log(sigmoid(x))`, computed stably as `-softplus(-x)`. @category Activations */
+export const logSigmoid = (x: ArrayLike): Array => np.negative(softplus(np.negative(x)));
+/** `x / (1 + |x|)`. @category Activations */
+export const softsign = (x: ArrayLike): Array => np.divide(x, np.add(np.abs(x), 1));
+/** Gated linear unit (Dauphin et al. 2017): halves `a, b` of `axis`, `a * sigmoid(b)`. @category Activations */
+export function glu(x: ArrayLike, axis = -1): Array {
+  const a = np.asarray(x);
+  const ax = normAxis('glu', axis, a.ndim);
+  if (a.shape[ax] % 2 !== 0)
+    throw new ShapeError(`glu: axis ${axis} of ${fmtShape(a.shape)} has odd length ${a.shape[ax]} (it is halved)`);
+  const [first, second] = np.split(a, 2, { axis: ax });
+  return np.multiply(first, np.sigmoid(second));
+}
+
+/**
+ * `labels` (integers) as one-hot vectors along a new last axis of `numClasses` (out-of-range labels
+ * give all zeros, as in JAX).
+ * @example nn.oneHot(np.array([2, 0], { dtype: 'int32' }), 3) // [[0, 0, 1], [1, 0, 0]]
+ * @category Losses
+ */
+export function oneHot(labels: ArrayLike, numClasses: number, opts?: { dtype?: DType }): Array {
+  const o = checkOptions('oneHot', { dtype: codecs.dtype }, opts);
+  if (!Number.isInteger(numClasses) || numClasses < 0)
+    throw new ValueError(`oneHot: numClasses must be a non-negative integer, got ${numClasses}`);
+  const l = np.asarray(labels);
+  if (!isInteger(l.dtype)) throw new DTypeError(`oneHot: labels must be integers, got ${l.dtype}`);
+  const classes = np.arange(numClasses, undefined, 1, { dtype: 'int32' });
+  return np.equal(np.expandDims(np.astype(l, 'int32'), -1), classes).astype(o.dtype ?? 'float32');
+}
 /**
  * `x` shifted by its (finite) max along `axis`, and the log of the shifted exponentials' sum: working
  * in the shifted domain keeps large logits exact (`log(sum) + max` would round away the small part).
@@ -435,6 +482,135 @@ export function layerNorm(
   if (weight) y = np.multiply(y, weight);
   if (bias) y = np.add(y, bias);
   return y;
+}
+
+/**
+ * RMS normalisation (Zhang & Sennrich 2019) over the trailing `normalizedShape` axes: `x / sqrt(mean(x^2) + eps)`,
+ * times `weight` (PyTorch's `nn.RMSNorm`; `eps` defaults to the dtype's machine epsilon, as there).
+ * @category Layers
+ */
+export function rmsNorm(
+  x: Array,
+  normalizedShape: number | number[],
+  weight?: Array | null,
+  opts?: { eps?: number },
+): Array {
+  const o = checkOptions('rmsNorm', { eps: t.number }, opts);
+  const ns = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape;
+  if (x.shape.slice(x.ndim - ns.length).join() !== ns.join())
+    throw new ShapeError(`rmsNorm: input ${fmtShape(x.shape)} does not end in normalizedShape ${fmtShape(ns)}`);
+  const eps = o.eps ?? np.finfo(isFloat(x.dtype) ? x.dtype : 'float32').eps;
+  const ms = np.mean(np.square(x), { axis: windowAxes(x.ndim, ns.length), keepdims: true });
+  const y = np.multiply(x, np.rsqrt(np.add(ms, eps)));
+  return weight ? np.multiply(y, weight) : y;
+}
+
+/**
+ * Group normalisation (Wu & He 2018) of `[N, C, ...]`: channels in `numGroups` groups, each
+ * normalised over its channels and all spatial positions (biased variance), then the per-channel
+ * `weight` and `bias` (PyTorch's `nn.GroupNorm`).
+ * @category Layers
+ */
+export function groupNorm(
+  x: Array,
+  numGroups: number,
+  weight?: Array | null,
+  bias?: Array | null,
+  opts?: { eps?: number },
+): Array {
+  const o = checkOptions('groupNorm', { eps: t.number }, opts);
+  const [n, c] = x.shape;
+  if (x.ndim < 2 || !Number.isInteger(numGroups) || numGroups < 1 || c % numGroups !== 0)
+    throw new ShapeError(
+      `groupNorm: input ${fmtShape(x.shape)} needs [N, C, ...] with C divisible by ${numGroups} groups`,
+    );
+  const grouped = np.reshape(x, [n, numGroups, -1]);
+  const mean = np.mean(grouped, { axis: 2, keepdims: true });
+  const centered = np.subtract(grouped, mean);
+  const variance = np.mean(np.square(centered), { axis: 2, keepdims: true });
+  let y = np.reshape(np.multiply(centered, np.rsqrt(np.add(variance, o.eps ?? 1e-5))), x.shape);
+  const perChannel = [c, ...x.shape.slice(2).map(() => 1)];
+  if (weight) y = np.multiply(y, np.reshape(weight, perChannel));
+  if (bias) y = np.add(y, np.reshape(bias, perChannel));
+  return y;
+}
+
+/** Instance normalisation (Ulyanov et al. 2016): group normalisation with a group per channel. @category Layers */
+export const instanceNorm = (x: Array, weight?: Array | null, bias?: Array | null, opts?: { eps?: number }): Array =>
+  groupNorm(x, x.shape[1], weight, bias, opts);
+
+/** Options of {@link dotProductAttention} (jax.nn.dot_product_attention's). @category Layers */
+export interface AttentionOptions {
+  /** Added to the logits `[B, N, T, S]` (broadcast). */
+  bias?: Array | null;
+  /** Boolean, broadcast to `[B, N, T, S]`: false positions are left out of the softmax. */
+  mask?: Array | null;
+  /** Query position t attends to key positions s <= t (with equal lengths: the causal mask). */
+  isCausal?: boolean;
+  /** The logits' scale; `1 / sqrt(headDim)` by default. */
+  scale?: number;
+}
+
+/**
+ * Scaled dot-product attention with jax.nn.dot_product_attention's layout: `query [B, T, N, H]`,
+ * `key` and `value [B, S, K, H]` (a batch axis may be left out), `softmax(q k^T * scale + bias)`
+ * over the key positions with masked ones left out, then times `value`: `[B, T, N, H]`.
+ * Grouped-query attention: `N` may be a multiple of `K`, each key/value head serving `N / K` query
+ * heads. Half-precision logits are taken through the softmax in float32. A query row with every key
+ * masked out gives zeros.
+ * @example const y = nn.functional.dotProductAttention(q, k, v, { isCausal: true });
+ * @category Layers
+ */
+export function dotProductAttention(query: Array, key: Array, value: Array, opts?: AttentionOptions): Array {
+  const o = checkOptions(
+    'dotProductAttention',
+    { bias: t.unknown, mask: t.unknown, isCausal: t.boolean, scale: t.number },
+    opts,
+  ) as AttentionOptions;
+  const unbatched = query.ndim === 3;
+  const [q, k, v] = unbatched ? [query, key, value].map((a) => np.expandDims(a, 0)) : [query, key, value];
+  const shapes = `query ${fmtShape(query.shape)}, key ${fmtShape(key.shape)}, value ${fmtShape(value.shape)}`;
+  if (![q, k, v].every((a) => a.ndim === 4) || k.shape.join() !== v.shape.join())
+    throw new ShapeError(
+      `dotProductAttention: expected [B, T, N, H] query and equal [B, S, K, H] key and value, got ${shapes}`,
+    );
+  const [b, tq, n, h] = q.shape;
+  const [bk, s, kh, hk] = k.shape;
+  if (b !== bk || h !== hk || n % kh !== 0)
+    throw new ShapeError(
+      `dotProductAttention: batch and head size must agree and query heads be a multiple of key heads, got ${shapes}`,
+    );
+  // Grouped queries: [B, T, K, N/K, H] against [B, S, K, H].
+  const g = n / kh;
+  const qg = np.reshape(q, [b, tq, kh, g, h]);
+  const compute = (d: DType): DType => (d === 'float16' || d === 'bfloat16' ? 'float32' : d);
+  let logits = np.einsum('btkgh,bskh->bkgts', qg, k);
+  logits = np.multiply(np.astype(logits, compute(logits.dtype)), o.scale ?? 1 / Math.sqrt(h));
+  const toGroups = (m: Array) => {
+    // [B|1, N|1, T|1, S|1] -> [B|1, K|1, G|1, T|1, S|1]
+    const full = np.reshape(m, [...new globalThis.Array(4 - m.ndim).fill(1), ...m.shape]);
+    return full.shape[1] === 1
+      ? np.expandDims(full, 2)
+      : np.reshape(full, [full.shape[0], kh, g, ...full.shape.slice(2)]);
+  };
+  if (o.bias) logits = np.add(logits, toGroups(o.bias));
+  let keep: Array | null = o.mask ? toGroups(o.mask) : null;
+  if (keep && keep.dtype !== 'bool') throw new DTypeError(`dotProductAttention: mask must be bool, got ${keep.dtype}`);
+  if (o.isCausal) {
+    const causal = np.tri(tq, s, { dtype: 'bool' });
+    keep = keep ? np.logicalAnd(keep, causal) : causal;
+  }
+  let weights: Array;
+  if (keep) {
+    const masked = np.where(keep, logits, -Infinity);
+    const m = np.max(masked, { axis: -1, keepdims: true });
+    const e = np.where(keep, np.exp(np.subtract(masked, np.stopGradient(np.where(np.isfinite(m), m, 0)))), 0);
+    const total = np.sum(e, { axis: -1, keepdims: true });
+    weights = np.divide(e, np.where(np.greater(total, 0), total, 1));
+  } else weights = softmax(logits, -1);
+  const out = np.einsum('bkgts,bskh->btkgh', np.astype(weights, v.dtype), v);
+  const y = np.reshape(out, [b, tq, n, h]);
+  return unbatched ? np.reshape(y, [tq, n, h]) : y;
 }
 
 /** Inverted dropout: zero each element with probability `rate`, scale the rest by 1/(1-rate). @category Layers */

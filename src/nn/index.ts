@@ -9,4 +9,4 @@ export * from './recurrent.js';
 export * from './receptive.js';
 export * as init from './init.js';
 export * as functional from './functional.js';
-export { mse, softmaxCrossEntropy, binaryCrossEntropyWithLogits, nll, huber, accuracy } from './functional.js';
+export { mse, softmaxCrossEntropy, binaryCrossEntropyWithLogits, nll, huber, accuracy, oneHot } from './functional.js';

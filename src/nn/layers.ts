@@ -3,13 +3,13 @@
  * like PyTorch unless told otherwise; weights use PyTorch's layouts, so they interoperate.
  * @module
  */
-import type { Array } from '../core/array.js';
+import { Array as ArrayClass, type Array } from '../core/array.js';
 import { ShapeError, ValueError, fmtShape } from '../core/errors.js';
 import { checkOptions, codecs, t } from '../core/options.js';
 import { type Key, split } from '../random.js';
 import * as np from '../np/index.js';
 import * as F from './functional.js';
-import { type Initializer, fans, normal, torchDefault } from './init.js';
+import { type Initializer, fans, glorotUniform, normal, torchDefault } from './init.js';
 import { unfold } from '../primitives/index.js';
 import { type Layer, type PrecisionOptions, lambda, precision, shapeOf } from './layer.js';
 
@@ -384,15 +384,186 @@ export function dropout(rate: number): Layer {
 
 // ---------------------------------------------------------------- activations
 
-/** @category Activations */ export const relu: Layer = lambda('relu', F.relu);
-/** @category Activations */ export const leakyRelu = (slope = 0.01): Layer =>
-  lambda('leakyRelu', (x) => F.leakyRelu(x, slope));
-/** @category Activations */ export const elu = (alpha = 1): Layer => lambda('elu', (x) => F.elu(x, alpha));
-/** @category Activations */ export const gelu = (approximate: 'none' | 'tanh' = 'none'): Layer =>
-  lambda('gelu', (x) => F.gelu(x, { approximate }));
-/** @category Activations */ export const sigmoid: Layer = lambda('sigmoid', F.sigmoid);
-/** @category Activations */ export const tanh: Layer = lambda('tanh', F.tanh);
-/** @category Activations */ export const softplus: Layer = lambda('softplus', F.softplus);
-/** @category Activations */ export const softmax = (axis = -1): Layer => lambda('softmax', (x) => F.softmax(x, axis));
-/** @category Activations */ export const logSoftmax = (axis = -1): Layer =>
-  lambda('logSoftmax', (x) => F.logSoftmax(x, axis));
+/**
+ * An activation layer: a layer value (`nn.serial(nn.dense(3), nn.gelu)`) that, called with the
+ * function's further arguments, gives the layer that passes them (`nn.gelu({ approximate: 'tanh' })`,
+ * `nn.leakyRelu(0.2)`, `nn.softmax(1)`), as `nn.functional.gelu(x, { approximate: 'tanh' })`.
+ * @category Activations
+ */
+export type Activation<A extends unknown[] = []> = Layer<{}, {}> & ((...args: A) => Layer<{}, {}>);
+
+function activation<A extends unknown[]>(name: string, f: (x: Array, ...args: A) => Array): Activation<A> {
+  const configured = (...args: A): Layer<{}, {}> => lambda(name, (x) => f(x, ...args));
+  const plain = configured(...([] as unknown as A));
+  return Object.defineProperties(configured, {
+    name: { value: name },
+    init: { value: plain.init },
+    apply: { value: plain.apply },
+  }) as Activation<A>;
+}
+
+/** @category Activations */ export const relu = activation('relu', F.relu);
+/** @category Activations */ export const relu6 = activation('relu6', F.relu6);
+/** @category Activations */ export const leakyRelu = activation('leakyRelu', F.leakyRelu);
+/** @category Activations */ export const elu = activation('elu', F.elu);
+/** @category Activations */ export const celu = activation('celu', F.celu);
+/** @category Activations */ export const selu = activation('selu', F.selu);
+/** @category Activations */ export const gelu = activation('gelu', F.gelu);
+/** @category Activations */ export const silu = activation('silu', F.silu);
+/** @category Activations */ export const swish = silu;
+/** @category Activations */ export const mish = activation('mish', F.mish);
+/** @category Activations */ export const hardSigmoid = activation('hardSigmoid', F.hardSigmoid);
+/** @category Activations */ export const hardSwish = activation('hardSwish', F.hardSwish);
+/** @category Activations */ export const sigmoid = activation('sigmoid', F.sigmoid);
+/** @category Activations */ export const logSigmoid = activation('logSigmoid', F.logSigmoid);
+/** @category Activations */ export const tanh = activation('tanh', F.tanh);
+/** @category Activations */ export const softplus = activation('softplus', F.softplus);
+/** @category Activations */ export const softsign = activation('softsign', F.softsign);
+/** @category Activations */ export const glu = activation('glu', F.glu);
+/** @category Activations */ export const softmax = activation('softmax', F.softmax);
+/** @category Activations */ export const logSoftmax = activation('logSoftmax', F.logSoftmax);
+
+// ---------------------------------------------------------------- normalisation and attention
+
+/** RMS normalisation over the trailing `dims` axes with a learned scale `weight` (PyTorch's `nn.RMSNorm`). @category Layers */
+export function rmsNorm(opts?: { dims?: number; eps?: number }): Layer<{ weight: Array }, {}> {
+  const o = checkOptions('rmsNorm', { dims: t.number, eps: t.number }, opts);
+  const d = o.dims ?? 1;
+  return {
+    name: 'rmsNorm',
+    init: (_, inShape) => ({
+      params: { weight: np.ones(inShape.slice(inShape.length - d)) },
+      state: {},
+      outShape: [...inShape],
+    }),
+    apply: (p, state, x) => ({ y: F.rmsNorm(x, x.shape.slice(x.ndim - d), p.weight, { eps: o.eps }), state }),
+  };
+}
+
+/** Group normalisation of `[N, C, ...]` in `numGroups` groups, per-channel `weight` and `bias` (PyTorch's names). @category Layers */
+export function groupNorm(
+  numGroups: number,
+  opts?: { eps?: number; affine?: boolean },
+): Layer<Partial<WeightBias>, {}> {
+  const o = checkOptions('groupNorm', { eps: t.number, affine: t.boolean }, opts);
+  return {
+    name: 'groupNorm',
+    init(_, inShape) {
+      const c = inShape[1];
+      if (inShape.length < 2 || c % numGroups !== 0)
+        throw new ShapeError(
+          `groupNorm: input ${fmtShape(inShape)} needs [N, C, ...] with C divisible by ${numGroups}`,
+        );
+      return {
+        params: o.affine === false ? {} : { weight: np.ones([c]), bias: np.zeros([c]) },
+        state: {},
+        outShape: [...inShape],
+      };
+    },
+    apply: (p, state, x) => ({ y: F.groupNorm(x, numGroups, p.weight, p.bias, { eps: o.eps }), state }),
+  };
+}
+
+/** Instance normalisation of `[N, C, ...]` (PyTorch's `nn.InstanceNorm` without running statistics; `affine` off by default, as there). @category Layers */
+export function instanceNorm(opts?: { eps?: number; affine?: boolean }): Layer<Partial<WeightBias>, {}> {
+  const o = checkOptions('instanceNorm', { eps: t.number, affine: t.boolean }, opts);
+  return {
+    name: 'instanceNorm',
+    init: (_, inShape) => ({
+      params: o.affine ? { weight: np.ones([inShape[1]]), bias: np.zeros([inShape[1]]) } : {},
+      state: {},
+      outShape: [...inShape],
+    }),
+    apply: (p, state, x) => ({ y: F.instanceNorm(x, p.weight, p.bias, { eps: o.eps }), state }),
+  };
+}
+
+/** Params of {@link multiHeadAttention}, with PyTorch's `nn.MultiheadAttention` names. @category Layers */
+export interface MultiHeadAttentionParams {
+  in_proj_weight: Array;
+  in_proj_bias?: Array;
+  out_proj: WeightBias;
+}
+/** What {@link multiHeadAttention} applies to: one array (self-attention) or query, key and value with masks. @category Layers */
+export interface AttentionInput {
+  query: Array;
+  key?: Array;
+  value?: Array;
+  /** `[N, S]` bool, true where a key is padding (left out), as PyTorch's `key_padding_mask`. */
+  keyPaddingMask?: Array;
+  /** `[L, S]` or `[N*heads, L, S]`; bool true where attention is *not* allowed (PyTorch's), or float added. */
+  attnMask?: Array;
+  isCausal?: boolean;
+}
+
+/**
+ * Multi-head attention with PyTorch's `nn.MultiheadAttention` parameters (`in_proj_weight [3E, E]`,
+ * `in_proj_bias [3E]`, `out_proj.weight`, `out_proj.bias`), initialised as PyTorch does (Xavier
+ * uniform projections, zero biases) so a `state_dict` loads as it is. Input `[N, L, E]` (batch
+ * first; `batchFirst: false` for PyTorch's default `[L, N, E]`): an array for self-attention, or
+ * `{ query, key, value, keyPaddingMask, attnMask, isCausal }` with PyTorch's mask conventions.
+ * @example nn.multiHeadAttention(64, 4).init(key, [2, 10, 64]).params.in_proj_weight.shape // [192, 64]
+ * @category Layers
+ */
+export function multiHeadAttention(
+  embedDim: number,
+  numHeads: number,
+  opts?: { bias?: boolean; batchFirst?: boolean },
+): Layer<MultiHeadAttentionParams, {}> {
+  const o = checkOptions('multiHeadAttention', { bias: t.boolean, batchFirst: t.boolean }, opts);
+  if (!Number.isInteger(embedDim) || !Number.isInteger(numHeads) || numHeads < 1 || embedDim % numHeads !== 0)
+    throw new ValueError(`multiHeadAttention: embedDim ${embedDim} must be divisible by numHeads ${numHeads}`);
+  const withBias = o.bias ?? true,
+    batchFirst = o.batchFirst ?? true,
+    h = embedDim / numHeads;
+  const asInput = (x: Array | AttentionInput): AttentionInput => (x instanceof ArrayClass ? { query: x } : x);
+  return {
+    name: 'multiHeadAttention',
+    init(key, inShape) {
+      if (inShape[inShape.length - 1] !== embedDim)
+        throw new ShapeError(`multiHeadAttention: input ${fmtShape(inShape)} does not end in embedDim ${embedDim}`);
+      const [k1, k2] = keys2(key);
+      const params: MultiHeadAttentionParams = {
+        in_proj_weight: glorotUniform()(k1, [3 * embedDim, embedDim]),
+        out_proj: { weight: torchDefault(embedDim)(k2, [embedDim, embedDim]) },
+      };
+      if (withBias) {
+        params.in_proj_bias = np.zeros([3 * embedDim]);
+        params.out_proj.bias = np.zeros([embedDim]);
+      }
+      return { params, state: {}, outShape: [...inShape] };
+    },
+    apply(p, state, x) {
+      const a = asInput(x);
+      const toBatchFirst = (t_: Array) => (batchFirst ? t_ : np.swapaxes(t_, 0, 1));
+      const q = toBatchFirst(a.query),
+        k = toBatchFirst(a.key ?? a.query),
+        v = toBatchFirst(a.value ?? a.key ?? a.query);
+      const [wq, wk, wv] = np.split(p.in_proj_weight, 3, { axis: 0 });
+      const [bq, bk, bv] = p.in_proj_bias ? np.split(p.in_proj_bias, 3) : [null, null, null];
+      const heads = (t_: Array, w: Array, b: Array | null) =>
+        np.reshape(F.linear(t_, w, b), [t_.shape[0], t_.shape[1], numHeads, h]);
+      const [n, l] = q.shape,
+        s = k.shape[1];
+      // PyTorch's masks say where attention is not allowed; dotProductAttention's where it is.
+      let mask: Array | null = null,
+        bias: Array | null = null;
+      if (a.attnMask) {
+        const m = a.attnMask.ndim === 3 ? np.reshape(a.attnMask, [n, numHeads, l, s]) : a.attnMask;
+        if (m.dtype === 'bool') mask = np.logicalNot(m);
+        else bias = m;
+      }
+      if (a.keyPaddingMask) {
+        const keep = np.reshape(np.logicalNot(a.keyPaddingMask), [n, 1, 1, s]);
+        mask = mask ? np.logicalAnd(mask, keep) : keep;
+      }
+      const y = F.dotProductAttention(heads(q, wq, bq), heads(k, wk, bk), heads(v, wv, bv), {
+        mask,
+        bias,
+        isCausal: a.isCausal,
+      });
+      const out = F.linear(np.reshape(y, [n, l, embedDim]), p.out_proj.weight, p.out_proj.bias);
+      return { y: toBatchFirst(out), state };
+    },
+  };
+}

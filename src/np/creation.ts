@@ -104,3 +104,34 @@ export function eye(n: number, m = n, opts?: DTypeOpt & { k?: number }): Array {
   const c = P.iota([n, m], 'int32', 1);
   return P.cast(P.eq(P.add(r, P.fullLike(r, o.k ?? 0)), c), o.dtype ?? 'float32');
 }
+
+/**
+ * Ones at and below diagonal `k` of an `[n, m]` matrix, zeros above (a causal mask with `dtype: 'bool'`).
+ * @example np.tri(3, 3, { dtype: 'bool' }) // lower triangle true
+ * @category Creation
+ */
+export function tri(n: number, m = n, opts?: DTypeOpt & { k?: number }): Array {
+  const o = checkOptions('tri', { ...dtypeOpt, k: codecs.number }, opts);
+  checkCount('tri', 'n', n);
+  checkCount('tri', 'm', m);
+  const k = o.k ?? 0;
+  if (!Number.isInteger(k)) throw new ValueError(`tri: k must be an integer, got ${k}`);
+  const r = P.iota([n, m], 'int32', 0);
+  const c = P.iota([n, m], 'int32', 1);
+  return P.cast(P.le(c, P.add(r, P.fullLike(r, k))), o.dtype ?? 'float32');
+}
+
+/** `x` with the elements above diagonal `k` of its last two axes set to zero. @category Creation */
+export const tril = (x: ArrayLike, k = 0): Array => triangle('tril', x, k, true);
+/** `x` with the elements below diagonal `k` of its last two axes set to zero. @category Creation */
+export const triu = (x: ArrayLike, k = 0): Array => triangle('triu', x, k, false);
+
+function triangle(op: string, x: ArrayLike, k: number, lower: boolean): Array {
+  const a = asArray(x, undefined, op);
+  if (a.ndim < 2) throw new ValueError(`${op}: expected at least 2 dimensions, got shape [${a.shape}]`);
+  if (!Number.isInteger(k)) throw new ValueError(`${op}: k must be an integer, got ${k}`);
+  const [n, m] = a.shape.slice(-2);
+  const below = P.broadcastInDim(tri(n, m, { k: lower ? k : k - 1, dtype: 'bool' }), a.shape, [a.ndim - 2, a.ndim - 1]);
+  const zero = P.zerosLike(a);
+  return lower ? P.select(below, a, zero) : P.select(below, zero, a);
+}

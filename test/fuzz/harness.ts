@@ -527,6 +527,12 @@ const shapes: Record<string, Maker> = {
     const d = pick(g, [...dtypes, 'int64']);
     return { args: [d], invalid: d === 'int64' ? 'unknown dtype' : undefined };
   }),
+  tri: (g) => {
+    const [n, m] = [size(g, 5), size(g, 5)];
+    return { fn: 'tri', args: [n.v, m.v, { k: int(g, -2, 2) }], invalid: n.invalid ?? m.invalid };
+  },
+  tril: withArray('tril', (g, x) => ({ args: [int(g, -2, 2)], invalid: x.shape.length < 2 ? 'under 2-d' : undefined })),
+  triu: withArray('triu', (g, x) => ({ args: [int(g, -2, 2)], invalid: x.shape.length < 2 ? 'under 2-d' : undefined })),
   // Dtype queries take dtype names (an unknown one is an error); finfo wants a float, iinfo an integer.
   promoteTypes: (g) => {
     const [a, b] = [pick(g, [...dtypes, 'int64']), pick(g, dtypes)];

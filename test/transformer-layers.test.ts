@@ -1,0 +1,274 @@
+// Transformer building blocks against plain-JS references written from their papers' and PyTorch's
+// definitions: activations, one-hot, RMS/group/instance norms, attention and multi-head attention.
+import { describe, expect, it } from 'vitest';
+import { type NDArray, ShapeError, grad, jit, nn, np, random, vmap } from '../src/index.js';
+import { assertClose, gradMatchesFiniteDifferences, rng } from '../laws/index.js';
+
+const F = nn.functional;
+const key = random.key(0);
+const values = (x: NDArray) => Array.from(x.dataSync(), Number);
+const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
+const softplus = (v: number) => Math.log1p(Math.exp(v));
+const relu6 = (v: number) => Math.min(Math.max(v, 0), 6);
+
+describe('activations', () => {
+  const xs = [-7, -3, -1.5, -0.5, 0, 0.25, 1, 2.5, 3, 6.5];
+  const x = np.array(xs, { dtype: 'float64' });
+  const cases: [string, (x: NDArray) => NDArray, (v: number) => number][] = [
+    ['silu', F.silu, (v) => v * sigmoid(v)],
+    ['mish', F.mish, (v) => v * Math.tanh(softplus(v))],
+    ['relu6', F.relu6, relu6],
+    ['hardSigmoid', F.hardSigmoid, (v) => relu6(v + 3) / 6],
+    ['hardSwish', F.hardSwish, (v) => (v * relu6(v + 3)) / 6],
+    ['selu', F.selu, (v) => 1.0507009873554805 * (v > 0 ? v : 1.6732632423543772 * Math.expm1(v))],
+    ['celu(0.5)', (a) => F.celu(a, 0.5), (v) => (v > 0 ? v : 0.5 * Math.expm1(v / 0.5))],
+    ['logSigmoid', F.logSigmoid, (v) => Math.log(sigmoid(v))],
+    ['softsign', F.softsign, (v) => v / (1 + Math.abs(v))],
+  ];
+  for (const [name, f, ref] of cases)
+    it(`${name} matches its definition, and its gradient finite differences`, () => {
+      assertClose(f(x), { data: xs.map(ref), shape: [xs.length] }, { rtol: 1e-12, atol: 1e-14 }, name);
+      // Away from the kinks of relu6 and the hard functions.
+      const smooth = np.array([-2.2, -0.7, 0.3, 1.9], { dtype: 'float64' });
+      expect(gradMatchesFiniteDifferences((a) => [f(a)], [smooth], [0], rng(4), 1e-6, { rtol: 1e-6, atol: 1e-8 })).toBe(
+        true,
+      );
+    });
+
+  it('glu halves an axis and gates the first half with the second', () => {
+    const a = np.array([[1, 2, 0.5, -1]]);
+    assertClose(F.glu(a), { data: [1 * sigmoid(0.5), 2 * sigmoid(-1)], shape: [1, 2] });
+    expect(() => F.glu(np.ones([2, 3]))).toThrow(/glu: axis -1 of \(2, 3\) has odd length 3/);
+  });
+
+  it('every activation is a layer value, and called with arguments a configured layer', () => {
+    const model = nn.serial(nn.dense(3), nn.gelu, nn.dense(4), nn.silu, nn.leakyRelu(0.2), nn.softmax(-1));
+    const { params } = model.init(key, [2, 5]);
+    const y = model.apply(params, {}, random.normal(key, [2, 5])).y as NDArray;
+    expect(y.shape).toEqual([2, 4]);
+    assertClose(np.sum(y, { axis: -1 }), { data: [1, 1], shape: [2] }, { rtol: 1e-6, atol: 1e-6 });
+    const z = np.array([-1, 2]);
+    expect(values(nn.gelu({ approximate: 'tanh' }).apply({}, {}, z).y)).toEqual(
+      values(F.gelu(z, { approximate: 'tanh' })),
+    );
+    expect(values(nn.leakyRelu(0.2).apply({}, {}, z).y)).toEqual(values(F.leakyRelu(z, 0.2)));
+    expect(nn.relu.name).toBe('relu');
+  });
+
+  it('oneHot', () => {
+    expect(nn.oneHot(np.array([2, 0, 5], { dtype: 'int32' }), 3).toArray()).toEqual([
+      [0, 0, 1],
+      [1, 0, 0],
+      [0, 0, 0],
+    ]);
+    expect(nn.oneHot(np.array([1], { dtype: 'uint8' }), 2, { dtype: 'bfloat16' }).dtype).toBe('bfloat16');
+    expect(() => nn.oneHot(np.array([1.5]), 2)).toThrow(/oneHot: labels must be integers, got float32/);
+  });
+});
+
+describe('normalisation', () => {
+  const x = random.normal(key, [2, 6, 3]).astype('float64');
+  const data = values(x);
+  it('rmsNorm divides by the root mean square of the last axis and scales', () => {
+    const w = np.array([0.5, 1, 2], { dtype: 'float64' });
+    const want = data.map((v, i) => {
+      const row = data.slice(i - (i % 3), i - (i % 3) + 3);
+      const rms = Math.sqrt(row.reduce((s, u) => s + u * u, 0) / 3 + 1e-6);
+      return (v / rms) * [0.5, 1, 2][i % 3];
+    });
+    assertClose(F.rmsNorm(x, 3, w, { eps: 1e-6 }), { data: want, shape: [...x.shape] }, { rtol: 1e-12, atol: 1e-14 });
+    const layer = nn.rmsNorm();
+    expect(layer.init(key, [2, 6, 3]).params.weight.shape).toEqual([3]);
+  });
+  it('groupNorm normalises each group of channels over channels and positions; instanceNorm each channel', () => {
+    const want = (groups: number) => {
+      const out = new Array<number>(data.length);
+      const per = (6 / groups) * 3;
+      for (let n = 0; n < 2; n++)
+        for (let g = 0; g < groups; g++) {
+          const at = n * 18 + g * per;
+          const chunk = data.slice(at, at + per);
+          const mean = chunk.reduce((s, u) => s + u, 0) / per;
+          const variance = chunk.reduce((s, u) => s + (u - mean) ** 2, 0) / per;
+          chunk.forEach((u, i) => (out[at + i] = (u - mean) / Math.sqrt(variance + 1e-5)));
+        }
+      return out;
+    };
+    assertClose(F.groupNorm(x, 2), { data: want(2), shape: [...x.shape] }, { rtol: 1e-10, atol: 1e-12 });
+    assertClose(F.instanceNorm(x), { data: want(6), shape: [...x.shape] }, { rtol: 1e-10, atol: 1e-12 });
+    expect(() => F.groupNorm(x, 4)).toThrow(ShapeError);
+    expect(nn.groupNorm(3).init(key, [2, 6, 3]).params.weight!.shape).toEqual([6]);
+    expect(nn.instanceNorm().init(key, [2, 6, 3]).params).toEqual({});
+  });
+});
+
+/** Attention by loops: [B, T, N, H] queries, [B, S, K, H] keys and values, grouped heads, a keep mask. */
+function attentionReference(
+  q: NDArray,
+  k: NDArray,
+  v: NDArray,
+  keep: (b: number, n: number, t: number, s: number) => boolean,
+  scale: number,
+): { data: number[]; shape: number[] } {
+  const [B, T, N, H] = q.shape,
+    [, S, K] = k.shape;
+  const Q = values(q),
+    Kd = values(k),
+    V = values(v);
+  const out = new Array<number>(B * T * N * H).fill(0);
+  for (let b = 0; b < B; b++)
+    for (let n = 0; n < N; n++) {
+      const kn = Math.floor(n / (N / K));
+      for (let t = 0; t < T; t++) {
+        const logits = Array.from({ length: S }, (_, s) => {
+          let dot = 0;
+          for (let h = 0; h < H; h++) dot += Q[((b * T + t) * N + n) * H + h] * Kd[((b * S + s) * K + kn) * H + h];
+          return keep(b, n, t, s) ? dot * scale : -Infinity;
+        });
+        const m = Math.max(...logits);
+        const e = logits.map((l) => (l === -Infinity ? 0 : Math.exp(l - m)));
+        const total = e.reduce((a, c) => a + c, 0);
+        for (let h = 0; h < H; h++) {
+          let acc = 0;
+          for (let s = 0; s < S; s++) acc += (total > 0 ? e[s] / total : 0) * V[((b * S + s) * K + kn) * H + h];
+          out[((b * T + t) * N + n) * H + h] = acc;
+        }
+      }
+    }
+  return { data: out, shape: [B, T, N, H] };
+}
+
+describe('dotProductAttention', () => {
+  const [kq, kk, kv] = [1, 2, 3].map((i) => random.foldIn(key, i));
+  const q = random.normal(kq, [2, 4, 4, 3]).astype('float64'),
+    k = random.normal(kk, [2, 5, 2, 3]).astype('float64'),
+    v = random.normal(kv, [2, 5, 2, 3]).astype('float64');
+  const tol = { rtol: 1e-10, atol: 1e-12 };
+
+  it('grouped-query attention with a mask and a causal mask, as loops compute it', () => {
+    assertClose(
+      F.dotProductAttention(q, k, v),
+      attentionReference(q, k, v, () => true, 1 / Math.sqrt(3)),
+      tol,
+    );
+    const mask = np
+      .array([
+        [true, true, false, true, false],
+        [false, false, false, false, false],
+      ])
+      .reshape(2, 1, 1, 5);
+    const keep = (b: number, _n: number, _t: number, s: number) => (b === 0 ? [1, 1, 0, 1, 0][s] === 1 : false);
+    assertClose(F.dotProductAttention(q, k, v, { mask, scale: 0.7 }), attentionReference(q, k, v, keep, 0.7), tol);
+    const causal = (_b: number, _n: number, t: number, s: number) => s <= t;
+    assertClose(
+      F.dotProductAttention(q, k, v, { isCausal: true }),
+      attentionReference(q, k, v, causal, 1 / Math.sqrt(3)),
+      tol,
+    );
+  });
+
+  it('works unbatched and under jit, vmap and grad (finite differences)', () => {
+    const one = (a: NDArray) => np.take(a, np.array([0], { dtype: 'int32' }), { axis: 0 }).reshape(a.shape.slice(1));
+    assertClose(F.dotProductAttention(one(q), one(k), one(v)), one(F.dotProductAttention(q, k, v)), tol);
+    const f = (a: NDArray, b: NDArray, c: NDArray) => F.dotProductAttention(a, b, c, { isCausal: true });
+    assertClose(jit(f)(q, k, v), f(q, k, v), tol);
+    assertClose(vmap(f)(q, k, v), f(q, k, v), tol);
+    const loss = (a: NDArray, b: NDArray, c: NDArray) => [np.sum(np.square(f(a, b, c)))];
+    expect(gradMatchesFiniteDifferences(loss, [q, k, v], [0, 1, 2], rng(5), 1e-6, { rtol: 1e-6, atol: 1e-8 })).toBe(
+      true,
+    );
+    expect(grad((a: NDArray) => np.sum(f(a, k, v)))(q).shape).toEqual(q.shape);
+  });
+
+  it('refuses mismatched shapes and non-bool masks, naming them', () => {
+    expect(() => F.dotProductAttention(q, k, np.ones([2, 5, 2, 4]))).toThrow(/expected \[B, T, N, H\] query and equal/);
+    expect(() => F.dotProductAttention(np.ones([2, 4, 3, 3]), k, v)).toThrow(/query heads be a multiple of key heads/);
+    expect(() => F.dotProductAttention(q, k, v, { mask: np.ones([2, 1, 1, 5]) })).toThrow(/mask must be bool/);
+  });
+});
+
+describe('multiHeadAttention', () => {
+  it("has PyTorch's parameter names and shapes", () => {
+    const { params } = nn.multiHeadAttention(8, 2).init(key, [3, 5, 8]);
+    expect(params.in_proj_weight.shape).toEqual([24, 8]);
+    expect(params.in_proj_bias!.shape).toEqual([24]);
+    expect(params.out_proj.weight.shape).toEqual([8, 8]);
+    expect(params.out_proj.bias!.toArray()).toEqual(new Array(8).fill(0));
+    expect(() => nn.multiHeadAttention(8, 3)).toThrow(/embedDim 8 must be divisible by numHeads 3/);
+  });
+
+  it('computes PyTorch multi-head attention (projections, heads, key padding, out projection)', () => {
+    const e = 4,
+      heads = 2;
+    const layer = nn.multiHeadAttention(e, heads);
+    const { params } = layer.init(key, [2, 3, e]);
+    const x = random.normal(random.foldIn(key, 9), [2, 3, e]).astype('float64');
+    const p = {
+      in_proj_weight: params.in_proj_weight.astype('float64'),
+      in_proj_bias: random.normal(random.foldIn(key, 10), [3 * e]).astype('float64'),
+      out_proj: { weight: params.out_proj.weight.astype('float64'), bias: np.ones([e], { dtype: 'float64' }) },
+    };
+    const pad = np.array([
+      [false, false, true],
+      [false, false, false],
+    ]);
+    const y = layer.apply(p, {}, { query: x, keyPaddingMask: pad }).y as NDArray;
+    // The reference: the same computation written with loops, per PyTorch's documentation.
+    const X = values(x),
+      W = values(p.in_proj_weight),
+      Bi = values(p.in_proj_bias),
+      Wo = values(p.out_proj.weight);
+    const proj = (n: number, l: number, which: number, j: number) => {
+      let acc = Bi[which * e + j];
+      for (let i = 0; i < e; i++) acc += X[(n * 3 + l) * e + i] * W[(which * e + j) * e + i];
+      return acc;
+    };
+    const want: number[] = [];
+    const hd = e / heads;
+    for (let n = 0; n < 2; n++)
+      for (let l = 0; l < 3; l++) {
+        const concat: number[] = [];
+        for (let h = 0; h < heads; h++) {
+          const logits = [0, 1, 2].map((s) => {
+            if (n === 0 && s === 2) return -Infinity;
+            let d = 0;
+            for (let j = 0; j < hd; j++) d += proj(n, l, 0, h * hd + j) * proj(n, s, 1, h * hd + j);
+            return d / Math.sqrt(hd);
+          });
+          const m = Math.max(...logits);
+          const ex = logits.map((z) => Math.exp(z - m));
+          const total = ex.reduce((a, b) => a + b, 0);
+          for (let j = 0; j < hd; j++)
+            concat.push([0, 1, 2].reduce((acc, s) => acc + (ex[s] / total) * proj(n, s, 2, h * hd + j), 0));
+        }
+        for (let o = 0; o < e; o++) want.push(1 + concat.reduce((acc, c, i) => acc + c * Wo[o * e + i], 0));
+      }
+    assertClose(y, { data: want, shape: [2, 3, e] }, { rtol: 1e-10, atol: 1e-12 });
+    // Sequence-first input, as PyTorch's default.
+    const seqFirst = nn.multiHeadAttention(e, heads, { batchFirst: false });
+    const z = seqFirst.apply(p, {}, { query: np.swapaxes(x, 0, 1), keyPaddingMask: pad }).y as NDArray;
+    assertClose(np.swapaxes(z, 0, 1), y, { rtol: 1e-12, atol: 1e-12 });
+  });
+});
+
+describe('masks from np.tri, np.tril, np.triu', () => {
+  it('give the triangles', () => {
+    expect(np.tri(3, 4, { k: 1, dtype: 'int32' }).toArray()).toEqual([
+      [1, 1, 0, 0],
+      [1, 1, 1, 0],
+      [1, 1, 1, 1],
+    ]);
+    const m = np.arange(9).reshape(3, 3);
+    expect(np.tril(m).toArray()).toEqual([
+      [0, 0, 0],
+      [3, 4, 0],
+      [6, 7, 8],
+    ]);
+    expect(np.triu(m, 1).toArray()).toEqual([
+      [0, 1, 2],
+      [0, 0, 5],
+      [0, 0, 0],
+    ]);
+    expect(() => np.tril(np.ones([3]))).toThrow(/tril: expected at least 2 dimensions/);
+  });
+});
