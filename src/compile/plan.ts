@@ -52,11 +52,14 @@ export function prepareGraph(g: Graph): Graph {
     );
   // float16, bfloat16 and the small integers compute in f32/i32 words (kernels/wgsl.ts); float64 has no WGSL type.
   const refuseFloat64 = (where: string) => {
-    throw new DTypeError(`webgpu: ${where} is float64, which WGSL has no type for; run it on the CPU backend (or in float32)`);
+    throw new DTypeError(
+      `webgpu: ${where} is float64, which WGSL has no type for; run it on the CPU backend (or in float32)`,
+    );
   };
   for (const v of flat.inVars) if (v.aval.dtype === 'float64') refuseFloat64(`an input of ${avalString(v.aval)}`);
   for (const e of flat.eqns)
-    for (const v of e.outs) if (v.aval.dtype === 'float64') refuseFloat64(`${e.prim.name}'s result ${avalString(v.aval)}`);
+    for (const v of e.outs)
+      if (v.aval.dtype === 'float64') refuseFloat64(`${e.prim.name}'s result ${avalString(v.aval)}`);
   for (const e of flat.eqns) {
     if (!e.prim.wgsl && !isKernel(e) && !isView(e)) {
       throw new FluxionError(
