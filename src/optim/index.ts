@@ -74,7 +74,8 @@ export function scaleByLearningRate(lr: ScalarOrSchedule): GradientTransformatio
   return {
     init: () => ({ count: count0() }),
     update: (g, s) => {
-      const step = np.negative(value(lr, s.count));
+      // A number stays weakly typed, so float64 params step by the exact rate.
+      const step = typeof lr === 'number' ? -lr : np.negative(lr(s.count));
       return { updates: tree.map((x: Array) => np.multiply(x, step), g), state: { count: np.add(s.count, 1) } };
     },
   };
@@ -115,9 +116,9 @@ export interface ScaleByAdamState {
  * @category Optimizers
  */
 export function scaleByAdam(
-  opts: { b1?: number; b2?: number; eps?: number } = {},
+  opts: { b1?: number; b2?: number; eps?: number; nesterov?: boolean } = {},
 ): GradientTransformation<ScaleByAdamState> {
-  const o = checkOptions('scaleByAdam', { b1: t.number, b2: t.number, eps: t.number }, opts);
+  const o = checkOptions('scaleByAdam', { b1: t.number, b2: t.number, eps: t.number, nesterov: t.boolean }, opts);
   const b1 = o.b1 ?? 0.9,
     b2 = o.b2 ?? 0.999,
     eps = o.eps ?? 1e-8;
@@ -132,11 +133,25 @@ export function scaleByAdam(
         g,
       );
       // 1 - b^t as -expm1(t log b): in float32, 1 - 0.999^t would lose most of its digits.
-      const c1 = np.negative(np.expm1(np.multiply(count, Math.log(b1)))),
-        c2 = np.negative(np.expm1(np.multiply(count, Math.log(b2))));
+      // Computed in float64 and used in each leaf's dtype, so float64 parameters lose nothing to them.
+      const correction = (b: number, n: Array) =>
+        np.negative(np.expm1(np.multiply(np.astype(n, 'float64'), Math.log(b))));
+      const c1 = correction(b1, count),
+        c2 = correction(b2, count),
+        c1Next = correction(b1, np.add(count, 1));
+      const as = (c: Array, like: Array) => np.astype(c, like.dtype);
+      // Nesterov (Dozat 2016, optax's nadam): the next step's momentum, with the gradient's share corrected now.
+      const muHat = o.nesterov
+        ? tree.map(
+            (m: Array, x: Array) =>
+              np.add(np.divide(np.multiply(m, b1), as(c1Next, m)), np.divide(np.multiply(x, 1 - b1), as(c1, m))),
+            mu,
+            g,
+          )
+        : tree.map((m: Array) => np.divide(m, as(c1, m)), mu);
       const updates = tree.map(
-        (m: Array, v: Array) => np.divide(np.divide(m, c1), np.add(np.sqrt(np.divide(v, c2)), eps)),
-        mu,
+        (m: Array, v: Array) => np.divide(m, np.add(np.sqrt(np.divide(v, as(c2, v))), eps)),
+        muHat,
         nu,
       );
       return { updates, state: { count, mu, nu } };
@@ -208,14 +223,16 @@ export function addDecayedWeights(weightDecay: number): GradientTransformation<{
   };
 }
 
+/** The L2 norm of all leaves together (optax's `global_norm`). @category Optimizers */
+export const globalNorm = (t_: Params): Array =>
+  np.sqrt(tree.leaves(t_).reduce((acc: Array, x: Array) => np.add(acc, np.sum(np.square(x))), np.array(0)));
+
 /** Rescales all gradients so their global L2 norm is at most `maxNorm` (Pascanu et al. 2013). @category Optimizers */
 export function clipByGlobalNorm(maxNorm: number): GradientTransformation<{}> {
   return {
     init: () => ({}),
     update(g, s) {
-      const norm = np.sqrt(
-        tree.leaves(g).reduce((acc: Array, x: Array) => np.add(acc, np.sum(np.square(x))), np.array(0)),
-      );
+      const norm = globalNorm(g);
       const factor = np.divide(maxNorm, np.maximum(norm, maxNorm));
       return { updates: tree.map((x: Array) => np.multiply(x, factor), g), state: s };
     },
@@ -226,6 +243,102 @@ export const clip = (maxDelta: number): GradientTransformation<{}> => ({
   init: () => ({}),
   update: (g, s) => ({ updates: tree.map((x: Array) => np.clip(x, -maxDelta, maxDelta), g), state: s }),
 });
+
+/**
+ * Lion's update (Chen et al. 2023, optax's `scale_by_lion`): `sign(b1 m + (1 - b1) g)`, then
+ * `m = b2 m + (1 - b2) g`.
+ * @category Optimizers
+ */
+export function scaleByLion(opts: { b1?: number; b2?: number } = {}): GradientTransformation<{ mu: Params }> {
+  const o = checkOptions('scaleByLion', { b1: t.number, b2: t.number }, opts);
+  const b1 = o.b1 ?? 0.9,
+    b2 = o.b2 ?? 0.99;
+  return {
+    init: (p) => ({ mu: zerosLikeTree(p) }),
+    update(g, s) {
+      const mix = (b: number) => (m: Array, x: Array) => np.add(np.multiply(m, b), np.multiply(x, 1 - b));
+      return {
+        updates: tree.map((m: Array, x: Array) => np.sign(mix(b1)(m, x)), s.mu, g),
+        state: { mu: tree.map(mix(b2), s.mu, g) },
+      };
+    },
+  };
+}
+
+/**
+ * Rectified Adam's rescaling (Liu et al. 2020, optax's `scale_by_radam`): Adam's step once the
+ * variance estimate is tractable (its length `rho_t` past `threshold`), plain momentum before.
+ * @category Optimizers
+ */
+export function scaleByRadam(
+  opts: { b1?: number; b2?: number; eps?: number; threshold?: number } = {},
+): GradientTransformation<ScaleByAdamState> {
+  const o = checkOptions('scaleByRadam', { b1: t.number, b2: t.number, eps: t.number, threshold: t.number }, opts);
+  const b1 = o.b1 ?? 0.9,
+    b2 = o.b2 ?? 0.999,
+    eps = o.eps ?? 1e-8,
+    threshold = o.threshold ?? 5;
+  const rhoInf = 2 / (1 - b2) - 1;
+  return {
+    init: (p) => ({ count: count0(), mu: zerosLikeTree(p), nu: zerosLikeTree(p) }),
+    update(g, s) {
+      const count = np.add(s.count, 1);
+      const mu = tree.map((m: Array, x: Array) => np.add(np.multiply(m, b1), np.multiply(x, 1 - b1)), s.mu, g);
+      const nu = tree.map(
+        (v: Array, x: Array) => np.add(np.multiply(v, b2), np.multiply(np.square(x), 1 - b2)),
+        s.nu,
+        g,
+      );
+      const b2t = np.power(b2, np.astype(count, 'float64'));
+      const rho = np.subtract(rhoInf, np.divide(np.multiply(np.multiply(count, 2), b2t), np.subtract(1, b2t)));
+      const tractable = np.greaterEqual(rho, threshold);
+      const safeRho = np.where(tractable, rho, threshold);
+      const r = np.sqrt(
+        np.divide(
+          np.multiply(np.multiply(np.subtract(safeRho, 4), np.subtract(safeRho, 2)), rhoInf),
+          np.multiply((rhoInf - 4) * (rhoInf - 2), safeRho),
+        ),
+      );
+      const c1 = np.subtract(1, np.power(b1, np.astype(count, 'float64')));
+      const updates = tree.map(
+        (m: Array, v: Array) => {
+          const [c1m, rm, c2m] = [c1, r, np.subtract(1, b2t)].map((c) => np.astype(c, m.dtype));
+          const mHat = np.divide(m, c1m);
+          const adaptive = np.divide(np.multiply(mHat, rm), np.add(np.sqrt(np.divide(v, c2m)), eps));
+          return np.where(tractable, adaptive, mHat);
+        },
+        mu,
+        nu,
+      );
+      return { updates, state: { count, mu, nu } };
+    },
+  };
+}
+
+/**
+ * Scales each leaf's update by `||param|| / ||update||` (1 where either is zero): LAMB's layer-wise
+ * trust ratio (You et al. 2020, optax's `scale_by_trust_ratio`).
+ * @category Optimizers
+ */
+export function scaleByTrustRatio(): GradientTransformation<{}> {
+  return {
+    init: () => ({}),
+    update(g, s, params) {
+      if (params === undefined) throw new ValueError('scaleByTrustRatio: update needs the params');
+      const norm = (x: Array) => np.sqrt(np.sum(np.square(x)));
+      const updates = tree.map(
+        (u: Array, p: Array) => {
+          const [pn, un] = [norm(p), norm(u)];
+          const ratio = np.where(np.logicalOr(np.equal(pn, 0), np.equal(un, 0)), 1, np.divide(pn, un));
+          return np.multiply(u, ratio);
+        },
+        g,
+        params,
+      );
+      return { updates, state: s };
+    },
+  };
+}
 
 // ---------------------------------------------------------------- aliases
 
@@ -273,6 +386,43 @@ export function adamw(
   return chain(
     scaleByAdam({ b1: o.b1, b2: o.b2, eps: o.eps }),
     addDecayedWeights(o.weightDecay ?? 1e-2),
+    scaleByLearningRate(lr),
+  );
+}
+/** NAdam (Dozat 2016) as optax's `nadam`: Adam with Nesterov momentum. @category Optimizers */
+export function nadam(
+  lr: ScalarOrSchedule = 1e-3,
+  opts?: { b1?: number; b2?: number; eps?: number },
+): GradientTransformation<ChainState> {
+  const o = checkOptions('nadam', { b1: t.number, b2: t.number, eps: t.number }, opts);
+  return chain(scaleByAdam({ ...o, nesterov: true }), scaleByLearningRate(lr));
+}
+/** RAdam (Liu et al. 2020) as optax's `radam`. @category Optimizers */
+export function radam(
+  lr: ScalarOrSchedule = 1e-3,
+  opts?: { b1?: number; b2?: number; eps?: number; threshold?: number },
+): GradientTransformation<ChainState> {
+  const o = checkOptions('radam', { b1: t.number, b2: t.number, eps: t.number, threshold: t.number }, opts);
+  return chain(scaleByRadam(o), scaleByLearningRate(lr));
+}
+/** Lion (Chen et al. 2023) as optax's `lion`: sign updates, decoupled weight decay (default 1e-3). @category Optimizers */
+export function lion(
+  lr: ScalarOrSchedule = 1e-4,
+  opts?: { b1?: number; b2?: number; weightDecay?: number },
+): GradientTransformation<ChainState> {
+  const o = checkOptions('lion', { b1: t.number, b2: t.number, weightDecay: t.number }, opts);
+  return chain(scaleByLion({ b1: o.b1, b2: o.b2 }), addDecayedWeights(o.weightDecay ?? 1e-3), scaleByLearningRate(lr));
+}
+/** LAMB (You et al. 2020) as optax's `lamb`: Adam, decoupled weight decay, then the layer-wise trust ratio. @category Optimizers */
+export function lamb(
+  lr: ScalarOrSchedule = 1e-3,
+  opts?: { b1?: number; b2?: number; eps?: number; weightDecay?: number },
+): GradientTransformation<ChainState> {
+  const o = checkOptions('lamb', { b1: t.number, b2: t.number, eps: t.number, weightDecay: t.number }, opts);
+  return chain(
+    scaleByAdam({ b1: o.b1, b2: o.b2, eps: o.eps ?? 1e-6 }),
+    addDecayedWeights(o.weightDecay ?? 0),
+    scaleByTrustRatio(),
     scaleByLearningRate(lr),
   );
 }
@@ -370,4 +520,72 @@ export const warmupCosineDecay =
     return np.where(np.less(c, warmupSteps), warm, cos);
   };
 
+/**
+ * From `init` to `end` as `(init - end) (1 - c / transitionSteps)^power + end` over `transitionSteps`
+ * steps starting at `transitionBegin` (optax's `polynomial_schedule`).
+ * @category Schedules
+ */
+export function polynomial(
+  init: number,
+  end: number,
+  power: number,
+  transitionSteps: number,
+  transitionBegin = 0,
+): Schedule {
+  if (!(transitionSteps > 0)) return constantSchedule(init);
+  return (c) => {
+    const k = np.clip(np.subtract(c, transitionBegin), 0, transitionSteps);
+    const frac = np.subtract(1, np.divide(k, transitionSteps));
+    return np.add(np.multiply(np.power(frac, power), init - end), end);
+  };
+}
+/** Linear from `init` to `end` over `transitionSteps` steps from `transitionBegin` (optax's `linear_schedule`). @category Schedules */
+export const linear = (init: number, end: number, transitionSteps: number, transitionBegin = 0): Schedule =>
+  polynomial(init, end, 1, transitionSteps, transitionBegin);
+
+/**
+ * `schedules[i]` from `boundaries[i - 1]` on, each counting from its own start (optax's `join_schedules`).
+ * @example optim.joinSchedules([optim.linear(0, 1e-3, 100), optim.cosineDecay(1e-3, 900)], [100])
+ * @category Schedules
+ */
+export function joinSchedules(schedules: readonly Schedule[], boundaries: readonly number[]): Schedule {
+  if (schedules.length !== boundaries.length + 1)
+    throw new ValueError(
+      `joinSchedules: ${schedules.length} schedules need ${schedules.length - 1} boundaries, got ${boundaries.length}`,
+    );
+  return (c) =>
+    boundaries.reduce(
+      (out, b, i) => np.where(np.less(c, b), out, schedules[i + 1](np.subtract(c, b))),
+      np.asarray(schedules[0](c)),
+    );
+}
+
+/**
+ * One cycle (Smith & Topin 2018) as optax's `cosine_onecycle_schedule`: cosine from `peak / divFactor`
+ * up to `peak` over the first `pctStart` of `transitionSteps`, then down to `peak / divFactor / finalDivFactor`.
+ * @category Schedules
+ */
+export function oneCycle(
+  transitionSteps: number,
+  peak: number,
+  opts?: { pctStart?: number; divFactor?: number; finalDivFactor?: number },
+): Schedule {
+  const o = checkOptions('oneCycle', { pctStart: t.number, divFactor: t.number, finalDivFactor: t.number }, opts);
+  const init = peak / (o.divFactor ?? 25),
+    final = init / (o.finalDivFactor ?? 1e4),
+    warm = Math.floor((o.pctStart ?? 0.3) * transitionSteps);
+  const cosine = (start: number, end: number, pct: Array) =>
+    np.add(end, np.multiply(np.add(np.cos(np.multiply(pct, Math.PI)), 1), (start - end) / 2));
+  return (c) => {
+    const up = cosine(init, peak, np.clip(np.divide(c, Math.max(1, warm)), 0, 1));
+    const down = cosine(
+      peak,
+      final,
+      np.clip(np.divide(np.subtract(c, warm), Math.max(1, transitionSteps - warm)), 0, 1),
+    );
+    return np.where(np.less(c, warm), up, down);
+  };
+}
+
 export * from './precision.js';
+export * from './partition.js';
