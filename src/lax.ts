@@ -39,6 +39,9 @@ export {
   fold,
   threefry2x32,
   windowOutShape,
+  dynamicSlice,
+  dynamicUpdateSlice,
+  topK,
 } from './primitives/index.js';
 export type { DotParams, WindowParams, UnfoldParams, FoldParams } from './primitives/index.js';
 export { cond, switchCase as switch } from './control/cond.js';

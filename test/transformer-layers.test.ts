@@ -1,7 +1,7 @@
 // Transformer building blocks against plain-JS references written from their papers' and PyTorch's
 // definitions: activations, one-hot, RMS/group/instance norms, attention and multi-head attention.
 import { describe, expect, it } from 'vitest';
-import { type NDArray, ShapeError, grad, jit, nn, np, random, vmap } from '../src/index.js';
+import { type NDArray, ShapeError, grad, jit, lax, nn, np, random, vmap } from '../src/index.js';
 import { assertClose, gradMatchesFiniteDifferences, rng } from '../laws/index.js';
 
 const F = nn.functional;
@@ -270,5 +270,101 @@ describe('masks from np.tri, np.tril, np.triu', () => {
       [0, 0, 0],
     ]);
     expect(() => np.tril(np.ones([3]))).toThrow(/tril: expected at least 2 dimensions/);
+  });
+});
+
+describe('lax.dynamicSlice, lax.dynamicUpdateSlice, lax.topK', () => {
+  const x = np.arange(24).reshape(2, 3, 4);
+  it('slice and update at traced positions, clamped to fit, under jit, vmap and grad', () => {
+    const f = (i: NDArray) => lax.dynamicSlice(x, [0, i, 1], [2, 2, 2]);
+    const want = [
+      [
+        [5, 6],
+        [9, 10],
+      ],
+      [
+        [17, 18],
+        [21, 22],
+      ],
+    ];
+    expect(f(np.array(1, { dtype: 'int32' })).toArray()).toEqual(want);
+    expect(jit(f)(np.array(1, { dtype: 'int32' })).toArray()).toEqual(want);
+    expect(jit(f)(np.array(7, { dtype: 'int32' })).toArray()).toEqual(want); // clamped to the last start that fits
+    const rows = vmap((i: NDArray) => lax.dynamicSlice(np.arange(10), [i], [3]))(
+      np.array([0, 4, 9], { dtype: 'int32' }),
+    );
+    expect(rows.toArray()).toEqual([
+      [0, 1, 2],
+      [4, 5, 6],
+      [7, 8, 9],
+    ]);
+    const u = np.full([1, 2, 2], -1, { dtype: 'int32' });
+    const g = jit((i: NDArray) => lax.dynamicUpdateSlice(x, u, [1, i, 2]));
+    const y = g(np.array(1, { dtype: 'int32' })).toArray() as number[][][];
+    expect(y[1][1]).toEqual([16, 17, -1, -1]);
+    expect(y[1][2]).toEqual([20, 21, -1, -1]);
+    expect(y[0]).toEqual((x.toArray() as number[][][])[0]);
+    const dx = grad((a: NDArray) => np.sum(np.square(lax.dynamicSlice(a, [1], [2]))))(np.array([1, 2, 3, 4]));
+    expect(dx.toArray()).toEqual([0, 4, 6, 0]);
+    expect(() => lax.dynamicSlice(x, [0, 0], [1, 1])).toThrow(/needs 3 start indices/);
+    expect(() => lax.dynamicSlice(x, [0, np.array(0.5), 0], [1, 1, 1])).toThrow(
+      /start indices must be integer scalars/,
+    );
+  });
+  it('topK gives the largest values in order and their indices, stable for ties', () => {
+    const [values, indices] = lax.topK(
+      np.array([
+        [3, 1, 4, 1, 5],
+        [2, 7, 1, 8, 2],
+      ]),
+      3,
+    );
+    expect(values.toArray()).toEqual([
+      [5, 4, 3],
+      [8, 7, 2],
+    ]);
+    expect(indices.toArray()).toEqual([
+      [4, 2, 0],
+      [3, 1, 0],
+    ]);
+    expect(() => lax.topK(np.ones([4]), 5)).toThrow(/topK: k must be an integer in \[0, 4\]/);
+  });
+});
+
+describe('position encodings', () => {
+  it('sinusoidal: sin at even features, cos at odd, of p / 10000^(2i/d)', () => {
+    const pe = F.sinusoidalPositions(5, 6, { dtype: 'float64' });
+    const want = Array.from({ length: 5 }, (_, p) =>
+      Array.from({ length: 6 }, (_, f) => {
+        const angle = p / 10000 ** ((2 * Math.floor(f / 2)) / 6);
+        return f % 2 === 0 ? Math.sin(angle) : Math.cos(angle);
+      }),
+    );
+    assertClose(pe, { data: want.flat(), shape: [5, 6] }, { rtol: 1e-12, atol: 1e-14 });
+    expect(nn.sinusoidalEncoding.apply({}, {}, np.zeros([2, 5, 6])).y.shape).toEqual([2, 5, 6]);
+  });
+  it('rotary: rotates (x_i, x_{i+H/2}) by position * base^(-2i/H), keeping norms and relative dot products', () => {
+    const q = random.normal(key, [1, 6, 2, 4]).astype('float64');
+    const r = F.rotaryEmbedding(q);
+    const data = values(q),
+      got = values(r);
+    for (let t = 0; t < 6; t++)
+      for (let n = 0; n < 2; n++)
+        for (let i = 0; i < 2; i++) {
+          const angle = t * 10000 ** (-i / 2);
+          const at = (t * 2 + n) * 4;
+          const [a, b] = [data[at + i], data[at + i + 2]];
+          expect(got[at + i]).toBeCloseTo(a * Math.cos(angle) - b * Math.sin(angle), 5);
+          expect(got[at + i + 2]).toBeCloseTo(b * Math.cos(angle) + a * Math.sin(angle), 5);
+        }
+    expect(() => F.rotaryEmbedding(np.ones([2, 3, 1, 3]))).toThrow(/even H/);
+  });
+  it('learned position embeddings: a [maxLength, D] table added to the input', () => {
+    const layer = nn.positionalEmbedding(8);
+    const { params } = layer.init(key, [2, 5, 3]);
+    expect(params.weight.shape).toEqual([8, 3]);
+    const y = layer.apply(params, {}, np.zeros([2, 5, 3])).y as NDArray;
+    expect(values(np.slice(y, 0))).toEqual(values(np.slice(params.weight, [0, 5])));
+    expect(() => layer.apply(params, {}, np.zeros([1, 9, 3]))).toThrow(/9 positions, but the table holds 8/);
   });
 });

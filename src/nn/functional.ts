@@ -613,6 +613,50 @@ export function dotProductAttention(query: Array, key: Array, value: Array, opts
   return unbatched ? np.reshape(y, [tq, n, h]) : y;
 }
 
+/**
+ * The sinusoidal position encodings of Vaswani et al. (2017), `[length, dim]`: `sin(p / base^(2i/dim))`
+ * at even features `2i`, `cos` at odd ones.
+ * @category Layers
+ */
+export function sinusoidalPositions(length: number, dim: number, opts?: { base?: number; dtype?: DType }): Array {
+  const o = checkOptions('sinusoidalPositions', { base: t.number, dtype: codecs.dtype }, opts);
+  if (!Number.isInteger(length) || length < 0 || !Number.isInteger(dim) || dim < 0)
+    throw new ValueError(`sinusoidalPositions: length and dim must be non-negative integers, got ${length}, ${dim}`);
+  const pos = np.reshape(np.arange(length, undefined, 1, { dtype: 'float64' }), [length, 1]);
+  const feature = np.arange(dim, undefined, 1, { dtype: 'float64' });
+  const even = np.multiply(np.floor(np.divide(feature, 2)), 2);
+  const angle = np.divide(pos, np.power(o.base ?? 10000, np.divide(even, dim)));
+  const enc = np.where(np.equal(np.remainder(feature, 2), 0), np.sin(angle), np.cos(angle));
+  return np.astype(enc, o.dtype ?? 'float32');
+}
+
+/**
+ * Rotary position embedding (Su et al. 2021) of `x [B, T, N, H]` (or `[T, N, H]`), in the
+ * rotate-half convention of Hugging Face's LLaMA and GPT-NeoX: feature `i` of the first half pairs with
+ * feature `i` of the second, rotated by `position * base^(-2i/H)`. `positions` default to `0..T-1`.
+ * @category Layers
+ */
+export function rotaryEmbedding(x: Array, opts?: { positions?: Array; base?: number }): Array {
+  const o = checkOptions('rotaryEmbedding', { positions: t.unknown, base: t.number }, opts) as {
+    positions?: Array;
+    base?: number;
+  };
+  const h = x.shape[x.ndim - 1],
+    steps = x.shape[x.ndim - 3];
+  if (x.ndim < 3 || h % 2 !== 0)
+    throw new ShapeError(`rotaryEmbedding: expected [B, T, N, H] (or [T, N, H]) with even H, got ${fmtShape(x.shape)}`);
+  const half = h / 2;
+  const positions = np.astype(o.positions ?? np.arange(steps), 'float32');
+  const inv = np.power(o.base ?? 10000, np.divide(np.arange(half, undefined, 1, { dtype: 'float32' }), -half));
+  const angle = np.multiply(np.reshape(positions, [steps, 1, 1]), inv); // [T, 1, H/2]
+  const [cos, sin] = [np.cos(angle), np.sin(angle)].map((a) => np.astype(a, x.dtype));
+  const [x1, x2] = np.split(x, 2, { axis: -1 });
+  return np.concatenate(
+    [np.subtract(np.multiply(x1, cos), np.multiply(x2, sin)), np.add(np.multiply(x2, cos), np.multiply(x1, sin))],
+    { axis: -1 },
+  );
+}
+
 /** Inverted dropout: zero each element with probability `rate`, scale the rest by 1/(1-rate). @category Layers */
 export function dropout(x: Array, rate: number, key: Array): Array {
   if (!(rate >= 0 && rate < 1)) throw new ValueError(`dropout: rate must be in [0, 1), got ${rate}`);

@@ -478,6 +478,32 @@ export function instanceNorm(opts?: { eps?: number; affine?: boolean }): Layer<P
   };
 }
 
+/**
+ * Learned position embeddings added to `x [B, T, D]`: `weight [maxLength, D]`, N(0, 0.02) as GPT-2's `wpe`.
+ * @category Layers
+ */
+export function positionalEmbedding(maxLength: number, opts?: { init?: Initializer }): Layer<{ weight: Array }, {}> {
+  const o = checkOptions('positionalEmbedding', { init: initCodec }, opts);
+  return {
+    name: 'positionalEmbedding',
+    init: (key, inShape) => ({
+      params: { weight: (o.init ?? normal(0.02))(key, [maxLength, inShape[inShape.length - 1]]) },
+      state: {},
+      outShape: [...inShape],
+    }),
+    apply(p, state, x) {
+      const steps = x.shape[x.ndim - 2];
+      if (steps > maxLength)
+        throw new ShapeError(`positionalEmbedding: ${steps} positions, but the table holds ${maxLength}`);
+      return { y: np.add(x, np.slice(p.weight, [0, steps])), state };
+    },
+  };
+}
+/** Adds the sinusoidal encodings of Vaswani et al. to `x [B, T, D]` (no parameters). @category Layers */
+export const sinusoidalEncoding: Layer<{}, {}> = lambda('sinusoidalEncoding', (x) =>
+  np.add(x, F.sinusoidalPositions(x.shape[x.ndim - 2], x.shape[x.ndim - 1], { dtype: x.dtype })),
+);
+
 /** Params of {@link multiHeadAttention}, with PyTorch's `nn.MultiheadAttention` names. @category Layers */
 export interface MultiHeadAttentionParams {
   in_proj_weight: Array;

@@ -10,4 +10,5 @@ export * from './dot.js';
 export * from './indexing.js';
 export * from './windows.js';
 export * from './random.js';
+export * from './dynamic.js';
 export { registry } from '../core/primitive.js';
