@@ -1,7 +1,7 @@
 // Transformer building blocks against plain-JS references written from their papers' and PyTorch's
 // definitions: activations, one-hot, RMS/group/instance norms, attention and multi-head attention.
 import { describe, expect, it } from 'vitest';
-import { type NDArray, ShapeError, grad, jit, lax, nn, np, random, vmap } from '../src/index.js';
+import { type NDArray, ShapeDtype, ShapeError, grad, jit, lax, nn, np, random, vmap } from '../src/index.js';
 import { assertClose, gradMatchesFiniteDifferences, rng } from '../laws/index.js';
 
 const F = nn.functional;
@@ -366,5 +366,27 @@ describe('position encodings', () => {
     const y = layer.apply(params, {}, np.zeros([2, 5, 3])).y as NDArray;
     expect(values(np.slice(y, 0))).toEqual(values(np.slice(params.weight, [0, 5])));
     expect(() => layer.apply(params, {}, np.zeros([1, 9, 3]))).toThrow(/9 positions, but the table holds 8/);
+  });
+});
+
+describe('modules that fit real models', () => {
+  it('init takes example inputs of any dtype and structure, gives the forward a key, and allows tree outputs', () => {
+    const lm = nn.module(
+      'tinyLM',
+      { wte: nn.embedding(50, 8), wpe: nn.positionalEmbedding(16), ln: nn.layerNorm(), head: nn.dense(50) },
+      (m, x: { ids: NDArray }, opts) => {
+        const h = m.ln(m.wpe(m.wte(x.ids)));
+        const noise = random.normal(opts.key!, h.shape); // randomness in the forward, at init too
+        return { logits: m.head(h), hidden: np.add(h, np.multiply(noise, 0)) };
+      },
+    );
+    const ids = new ShapeDtype([2, 12], 'int32');
+    const { params, outShape } = lm.init(key, { ids });
+    expect(params.wte.weight.shape).toEqual([50, 8]);
+    expect(params.wpe.weight.shape).toEqual([16, 8]);
+    expect(outShape).toEqual([2, 12, 8]); // the first leaf in tree order (keys sorted): hidden
+    const out = lm.apply(params, {}, { ids: np.zeros([2, 12], { dtype: 'int32' }) }, { key }).y;
+    expect(out.logits.shape).toEqual([2, 12, 50]);
+    expect(out.hidden.shape).toEqual([2, 12, 8]);
   });
 });

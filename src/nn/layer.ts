@@ -5,7 +5,7 @@
  * Combinators build ResNet, DenseNet and U-Net blocks from these with no special cases.
  * @module
  */
-import { Array } from '../core/array.js';
+import { Array, ShapeDtype, type ShapedArray } from '../core/array.js';
 import { type DType, isFloat } from '../core/dtype.js';
 import { DTypeError, ShapeError, fmtShape } from '../core/errors.js';
 import { checkOptions, codecs } from '../core/options.js';
@@ -14,6 +14,13 @@ import { traceToGraph } from '../core/staging.js';
 import { stagedWith } from '../core/trace.js';
 import { type Key, split } from '../random.js';
 import * as np from '../np/index.js';
+
+/** Example inputs for a {@link module}'s `init`: arrays or `ShapeDtype` leaves in any tree. @category Layers */
+export type InitExample = ShapedArray | readonly InitExample[] | { readonly [k: string]: InitExample };
+/** A {@link module}: a layer whose `init` also takes example inputs of any dtype and structure. @category Layers */
+export type Module = Layer & {
+  init(key: Key, input: readonly number[] | InitExample): { params: any; state: any; outShape: number[] };
+};
 
 /** Options of a layer application. @category Layers */
 export interface ApplyOptions {
@@ -128,6 +135,9 @@ export type Bound = (x: any) => any;
  * (`{conv1: {weight}, bn1: {...}}` flattens to `conv1.weight`, `bn1.running_mean`), so models
  * written this way carry the names of their PyTorch counterparts. `init` traces the forward
  * function once on an abstract input: each sub-layer is initialised on the shape it first sees.
+ * `init` takes the input's shape (float32) or example inputs of any dtype and structure (arrays or
+ * `ShapeDtype` leaves: token ids, a `{ image, mask }` object); the forward gets a key in `opts.key`
+ * there too, and may return any tree of arrays (`outShape` is its first leaf's, keys sorted as trees flatten).
  * @example
  * const block = module('block', { conv1: conv2d(8, 3, { padding: 1 }), bn1: batchNorm() }, (m, x) =>
  *   np.add(x, m.bn1(m.conv1(x))),
@@ -139,7 +149,7 @@ export function module<K extends string>(
   layers: Record<K, Layer>,
   forward: (m: Record<K, Bound>, x: any, opts: ApplyOptions) => any,
   inputShape?: readonly number[],
-): Layer {
+): Module {
   const names = Object.keys(layers) as K[];
   const keysOf = (key: Key) => {
     const ks = split(key, Math.max(1, names.length));
@@ -149,7 +159,7 @@ export function module<K extends string>(
     name,
     layers: names.map((k) => layers[k]),
     inputShape,
-    init(key, inShape) {
+    init(key: Key, input: readonly number[] | InitExample) {
       const keyAt = keysOf(key);
       const params: Record<string, unknown> = {},
         state: Record<string, unknown> = {};
@@ -167,8 +177,14 @@ export function module<K extends string>(
           },
         ]),
       ) as Record<K, Bound>;
-      const traced = traceToGraph((x) => [forward(bound, x, {})], [{ shape: inShape, dtype: 'float32' }]);
-      return { params, state, outShape: [...traced.graph.outAvals[0].shape] };
+      const isShape = globalThis.Array.isArray(input) && input.every((d) => typeof d === 'number');
+      const [examples, def] = tree.flatten<ShapedArray>(isShape ? new ShapeDtype(input, 'float32') : input);
+      const forwardKey = np.slice(split(key, 2), 1);
+      const traced = traceToGraph(
+        (...xs) => tree.leaves(forward(bound, tree.unflatten(def, xs), { key: forwardKey })),
+        examples.map((e) => ({ shape: [...e.shape], dtype: e.dtype })),
+      );
+      return { params, state, outShape: [...(traced.graph.outAvals[0]?.shape ?? [])] };
     },
     apply(params, state, x, opts = {}) {
       const keyAt = opts.key ? keysOf(opts.key) : null;
