@@ -8,3 +8,4 @@ export * from './vision.js';
 export * from './dense.js';
 export * from './sequence.js';
 export * from './statedict.js';
+export * from './transformers.js';

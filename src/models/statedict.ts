@@ -79,10 +79,13 @@ export function fromStateDict(
   const shapes = paramShapes(model, inShape);
   const inState = new Set(leafPaths(flatten(shapes.state)[1]).map((p) => p.join('.')));
   const [leaves, def] = flatten(stateDict);
+  const tied = model.tiedWeights ?? {};
   const named = Object.fromEntries(
-    leafPaths(def).map((p, i) => {
+    leafPaths(def).flatMap((p, i) => {
       const name = p.join('.');
-      return [`${inState.has(name) ? 'state' : 'params'}.${name}`, leaves[i]];
+      // A tied name is the same tensor as the parameter it names: nothing of its own to load.
+      if (name in tied) return [];
+      return [[`${inState.has(name) ? 'state' : 'params'}.${name}`, leaves[i]]];
     }),
   );
   return restore(shapes, named, `fromStateDict(${model.name})`);

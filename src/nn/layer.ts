@@ -49,6 +49,8 @@ export interface Layer<P = any, S = any> {
   readonly window?: WindowInfo;
   /** The input shape a model is designed for (batch 1): the default of `paramCount` and `fromStateDict`. */
   readonly inputShape?: readonly number[];
+  /** `state_dict` names that are another parameter under a second name (GPT-2's `lm_head.weight`), and which. */
+  readonly tiedWeights?: Readonly<Record<string, string>>;
 }
 
 /** The params of each named layer of a record: what {@link serial} and {@link module} build. @category Layers */

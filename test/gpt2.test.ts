@@ -1,0 +1,63 @@
+// GPT-2 with Hugging Face's names: the 124M configuration's state_dict names, shapes and parameter
+// count, and the tiny float16 checkpoint's logits, from ../shared/transformers.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { type NDArray, io, jit, models, nn, np, optim, random, tree, valueAndGrad } from '../src/index.js';
+import { assertClose } from '../laws/index.js';
+
+const shared = join(import.meta.dirname, '../../shared/transformers');
+
+describe('GPT-2 (Hugging Face names)', () => {
+  it("the 124M configuration has GPT2LMHeadModel's state_dict names, shapes and parameter count", () => {
+    const reference = JSON.parse(readFileSync(join(shared, 'modern-state-dict-keys.json'), 'utf8')).gpt2;
+    const model = models.gpt2();
+    expect(models.paramCount(model)).toBe(reference.parameters);
+    const [leaves, def] = tree.flatten(models.paramShapes(model).params);
+    const ours = new Map(tree.leafPaths(def).map((p, i) => [p.join('.'), (leaves[i] as NDArray).shape]));
+    const theirs = (reference.state_dict as [string, number[], string][]).filter(([name]) => name !== 'lm_head.weight');
+    expect([...ours.keys()].sort()).toEqual(theirs.map(([name]) => name).sort());
+    for (const [name, shape] of theirs) expect(ours.get(name), name).toEqual(shape);
+  });
+
+  it('loads the tiny float16 checkpoint (lm_head tied) and reproduces its float64 logits', async () => {
+    const ref = JSON.parse(readFileSync(join(shared, 'tiny-gpt2.json'), 'utf8'));
+    const c = ref.config;
+    const model = models.gpt2({ vocabSize: c.vocab, nPositions: c.npos, nEmbd: c.d, nLayer: c.nlayer, nHead: c.h });
+    const loaded = await io.loadFile(join(shared, 'tiny-gpt2.safetensors'));
+    expect(loaded.params.transformer.wte.weight.dtype).toBe('float16');
+    const { params, state } = models.fromStateDict(model, loaded.params);
+    const ids = np.array(ref.input_ids.data, { dtype: 'int32', shape: ref.input_ids.shape });
+    const logits = model.apply(params, state, ids).y;
+    assertClose(logits, ref.logits, { rtol: 1e-3, atol: 1e-3 }, 'logits');
+    assertClose(jit((p: unknown, x: NDArray) => model.apply(p, state, x).y)(params, ids), logits, {
+      rtol: 1e-4,
+      atol: 1e-4,
+    });
+  });
+
+  it('trains: AdamW steps on next-token prediction lower the loss', () => {
+    const model = models.gpt2({ vocabSize: 16, nPositions: 8, nEmbd: 16, nLayer: 1, nHead: 2 });
+    const tokens = np.array([[3, 1, 4, 1, 5, 9, 2, 6, 5]], { dtype: 'int32' });
+    const [x, y] = [np.slice(tokens, null, [0, 8]), np.slice(tokens, null, [1, 9])];
+    const init = model.init(random.key(0), [1, 8]);
+    expect(init.params.transformer.h['0'].attn.c_attn.weight.shape).toEqual([16, 48]);
+    const opt = optim.adamw(1e-2);
+    const loss = (p: unknown) =>
+      nn.softmaxCrossEntropy(np.reshape(model.apply(p, init.state, x).y, [8, 16]), np.reshape(y, [8]));
+    const step = jit((p: unknown, s: optim.ChainState) => {
+      const [l, g] = valueAndGrad(loss)(p);
+      const r = opt.update(g, s, p);
+      return { p: optim.applyUpdates(p, r.updates), s: r.state, l };
+    });
+    let p: unknown = init.params,
+      s = opt.init(init.params);
+    const losses: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const r = step(p, s);
+      [p, s] = [r.p, r.s];
+      losses.push(r.l.item());
+    }
+    expect(losses[29]).toBeLessThan(losses[0] / 3);
+  });
+});
