@@ -9,6 +9,7 @@ import { checkOptions, t } from '../core/options.js';
 import * as np from '../np/index.js';
 import * as nn from '../nn/index.js';
 import type { InitExample, Layer } from '../nn/index.js';
+import * as random from '../random.js';
 import type { Key } from '../random.js';
 
 /** GPT-2's configuration, in Hugging Face's names' order (defaults: the 124M model). @category Models */
@@ -111,3 +112,112 @@ export function gpt2(config: Gpt2Config = {}): Layer {
     },
   };
 }
+
+/** Options of {@link vitB16} and {@link visionTransformer} (torchvision's `VisionTransformer` arguments). @category Models */
+export interface VitConfig {
+  imageSize?: number;
+  patchSize?: number;
+  numLayers?: number;
+  numHeads?: number;
+  hiddenDim?: number;
+  mlpDim?: number;
+  numClasses?: number;
+}
+
+/**
+ * The Vision Transformer (Dosovitskiy et al. 2021) with torchvision's `VisionTransformer` names
+ * (`class_token`, `conv_proj`, `encoder.pos_embedding`, `encoder.layers.encoder_layer_N.self_attention`
+ * with `nn.MultiheadAttention`'s names, `mlp.0`/`mlp.3`, `encoder.ln`, `heads.head`) and its
+ * initialisation choices where they matter for loading (LayerNorm eps 1e-6, exact GELU). Input
+ * `[N, 3, imageSize, imageSize]`, output logits `[N, numClasses]`.
+ * @example models.visionTransformer({ imageSize: 32, patchSize: 8, numLayers: 2, numHeads: 4, hiddenDim: 64, mlpDim: 128, numClasses: 10 })
+ * @category Models
+ */
+export function visionTransformer(config: VitConfig = {}): Layer {
+  const c = checkOptions(
+    'visionTransformer',
+    {
+      imageSize: t.number,
+      patchSize: t.number,
+      numLayers: t.number,
+      numHeads: t.number,
+      hiddenDim: t.number,
+      mlpDim: t.number,
+      numClasses: t.number,
+    },
+    config,
+  );
+  const [image, patch, depth, heads, d, mlpDim, classes] = [
+    c.imageSize ?? 224,
+    c.patchSize ?? 16,
+    c.numLayers ?? 12,
+    c.numHeads ?? 12,
+    c.hiddenDim ?? 768,
+    c.mlpDim ?? 3072,
+    c.numClasses ?? 1000,
+  ];
+  if (image % patch !== 0)
+    throw new ValueError(`visionTransformer: imageSize ${image} is not a multiple of patchSize ${patch}`);
+  const tokens = (image / patch) ** 2 + 1;
+  const layer = () =>
+    nn.module(
+      'encoder_layer',
+      {
+        ln_1: nn.layerNorm({ eps: 1e-6 }),
+        self_attention: nn.multiHeadAttention(d, heads),
+        ln_2: nn.layerNorm({ eps: 1e-6 }),
+        mlp: nn.serial(nn.dense(mlpDim), nn.gelu, nn.identity, nn.dense(d)),
+      },
+      (m, x: Array) => {
+        const h = np.add(x, m.self_attention(m.ln_1(x)));
+        return np.add(h, m.mlp(m.ln_2(h)));
+      },
+    );
+  const stack = nn.serial(
+    Object.fromEntries(globalThis.Array.from({ length: depth }, (_, i) => [`encoder_layer_${i}`, layer()])),
+  );
+  const convProj = nn.conv2d(d, patch, { stride: patch });
+  const ln = nn.layerNorm({ eps: 1e-6 });
+  const head = nn.dense(classes, { init: nn.init.zeros, biasInit: nn.init.zeros });
+  return {
+    name: 'visionTransformer',
+    layers: [convProj, stack, ln, head],
+    inputShape: [1, 3, image, image],
+    init(key, inShape) {
+      const [k1, k2, k3, k4] = globalThis.Array.from({ length: 4 }, (_, i) => np.slice(random.split(key, 4), i));
+      const n = inShape[0];
+      const conv = convProj.init(k1, inShape);
+      const enc = stack.init(k2, [n, tokens, d]);
+      return {
+        params: {
+          class_token: np.zeros([1, 1, d]),
+          conv_proj: conv.params,
+          encoder: {
+            pos_embedding: nn.init.normal(0.02)(k3, [1, tokens, d]),
+            layers: enc.params,
+            ln: ln.init(k4, [n, tokens, d]).params,
+          },
+          heads: { head: head.init(k4, [n, d]).params },
+        },
+        state: {},
+        outShape: [n, classes],
+      };
+    },
+    apply(p, state, x) {
+      const n = x.shape[0];
+      const patches = convProj.apply(p.conv_proj, {}, x).y; // [N, D, h, w]
+      const seq = np.transpose(np.reshape(patches, [n, d, tokens - 1]), [0, 2, 1]);
+      const cls = np.broadcastTo(p.class_token, [n, 1, d]);
+      const h0 = np.add(np.concatenate([cls, seq], { axis: 1 }), p.encoder.pos_embedding);
+      const h = ln.apply(p.encoder.ln, {}, stack.apply(p.encoder.layers, {}, h0).y).y;
+      const first = np.reshape(np.slice(h, null, [0, 1]), [n, d]);
+      return { y: head.apply(p.heads.head, {}, first).y, state };
+    },
+  };
+}
+
+/** ViT-B/16 as torchvision's `vit_b_16` (86.6M parameters). @category Models */
+export const vitB16 = (opts: { numClasses?: number } = {}): Layer => visionTransformer({ numClasses: opts.numClasses });
+/** ViT-B/32 as torchvision's `vit_b_32`. @category Models */
+export const vitB32 = (opts: { numClasses?: number } = {}): Layer =>
+  visionTransformer({ patchSize: 32, numClasses: opts.numClasses });

@@ -1,4 +1,4 @@
-// GPT-2 with Hugging Face's names: the 124M configuration's state_dict names, shapes and parameter
+// GPT-2 (Hugging Face names) and the Vision Transformer (torchvision names): state_dict names, shapes and parameter
 // count, and the tiny float16 checkpoint's logits, from ../shared/transformers.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -59,5 +59,39 @@ describe('GPT-2 (Hugging Face names)', () => {
       losses.push(r.l.item());
     }
     expect(losses[29]).toBeLessThan(losses[0] / 3);
+  });
+});
+
+describe('Vision Transformer (torchvision names)', () => {
+  const reference = JSON.parse(readFileSync(join(shared, 'modern-state-dict-keys.json'), 'utf8'));
+  for (const [name, make] of [
+    ['vit_b_16', () => models.vitB16()],
+    ['vit_b_32', () => models.vitB32()],
+  ] as const)
+    it(`${name} has torchvision's state_dict names, shapes and parameter count`, () => {
+      const model = make();
+      expect(models.paramCount(model)).toBe(reference[name].parameters);
+      const [leaves, def] = tree.flatten(models.paramShapes(model).params);
+      const ours = tree.leafPaths(def).map((p, i) => [p.join('.'), (leaves[i] as NDArray).shape]);
+      const theirs = (reference[name].state_dict as [string, number[], string][]).map(([n, s]) => [n, s]);
+      expect(ours.sort()).toEqual(theirs.sort());
+    });
+
+  it('loads the tiny float16 checkpoint and reproduces its float64 logits', async () => {
+    const ref = JSON.parse(readFileSync(join(shared, 'tiny-vit.json'), 'utf8'));
+    const c = ref.config;
+    const model = models.visionTransformer({
+      imageSize: c.image_size,
+      patchSize: c.patch_size,
+      numLayers: c.num_layers,
+      numHeads: c.num_heads,
+      hiddenDim: c.hidden_dim,
+      mlpDim: c.mlp_dim,
+      numClasses: c.num_classes,
+    });
+    const loaded = await io.loadFile(join(shared, 'tiny-vit.safetensors'));
+    const { params, state } = models.fromStateDict(model, loaded.params);
+    const x = np.array(ref.input.data, { shape: ref.input.shape });
+    assertClose(model.apply(params, state, x).y, ref.logits, { rtol: 1e-3, atol: 1e-3 }, 'logits');
   });
 });
