@@ -95,3 +95,46 @@ describe('Vision Transformer (torchvision names)', () => {
     assertClose(model.apply(params, state, x).y, ref.logits, { rtol: 1e-3, atol: 1e-3 }, 'logits');
   });
 });
+
+describe('generation with a key/value cache', () => {
+  const gpt = models.gpt2({ vocabSize: 32, nPositions: 16, nEmbd: 16, nLayer: 2, nHead: 4 });
+  const { params, state } = gpt.init(random.key(3), [1, 16]);
+  const prompt = np.array(
+    [
+      [1, 5, 9],
+      [4, 4, 2],
+    ],
+    { dtype: 'int32' },
+  );
+
+  it('greedy decoding with the cache equals recomputing the whole sequence, token for token, compiled once', () => {
+    const g = models.generator(gpt, { temperature: 0 });
+    const withCache = g.generate(params, prompt, { maxNewTokens: 8 });
+    expect(withCache.shape).toEqual([2, 11]);
+    let seq = prompt;
+    for (let i = 0; i < 8; i++) {
+      const logits = gpt.apply(params, state, seq).y as NDArray;
+      const last = np.slice(logits, null, [seq.shape[1] - 1, seq.shape[1]]);
+      seq = np.concatenate([seq, np.astype(np.argmax(last, { axis: -1 }), 'int32')], { axis: 1 });
+    }
+    expect(withCache.toArray()).toEqual(seq.toArray());
+    g.generate(params, prompt, { maxNewTokens: 5 });
+    expect(g.traceCount).toBe(1); // one decoding step for every token of both calls
+  });
+
+  it('samples with temperature and top-k (top-1 is greedy), reproducibly from a key', () => {
+    const greedy = models.generator(gpt, { temperature: 0 }).generate(params, prompt, { maxNewTokens: 6 });
+    const top1 = models.generator(gpt, { temperature: 1.5, topK: 1 }).generate(params, prompt, {
+      maxNewTokens: 6,
+      key: random.key(9),
+    });
+    expect(top1.toArray()).toEqual(greedy.toArray());
+    const sampler = models.generator(gpt, { temperature: 1, topK: 5 });
+    const a = sampler.generate(params, prompt, { maxNewTokens: 6, key: random.key(1) });
+    const b = sampler.generate(params, prompt, { maxNewTokens: 6, key: random.key(1) });
+    expect(a.toArray()).toEqual(b.toArray());
+    expect(() => sampler.generate(params, prompt, { maxNewTokens: 14 })).toThrow(
+      /17 tokens do not fit the model's 16 positions/,
+    );
+  });
+});

@@ -4,6 +4,9 @@
  * @module
  */
 import { type Array, ShapeDtype } from '../core/array.js';
+import type { DType } from '../core/dtype.js';
+import * as lax from '../lax.js';
+import { jit } from '../transforms/jit.js';
 import { ValueError } from '../core/errors.js';
 import { checkOptions, t } from '../core/options.js';
 import * as np from '../np/index.js';
@@ -44,7 +47,7 @@ const hfConv1D = (outFeatures: number): Layer<{ weight: Array; bias: Array }, {}
  * @example const gpt = models.gpt2({ vocabSize: 96, nPositions: 64, nEmbd: 64, nLayer: 2, nHead: 4 });
  * @category Models
  */
-export function gpt2(config: Gpt2Config = {}): Layer {
+export function gpt2(config: Gpt2Config = {}): Layer & { decoder: Decoder } {
   const c = checkOptions(
     'gpt2',
     {
@@ -109,6 +112,131 @@ export function gpt2(config: Gpt2Config = {}): Layer {
     apply(p, state, ids, opts) {
       const r = body.apply(p.transformer, state.transformer, ids, opts);
       return { y: np.matmul(r.y, np.transpose(p.transformer.wte.weight)), state: { transformer: r.state } };
+    },
+    decoder: gpt2Decoder(positions, d, layers, heads, eps),
+  };
+}
+
+/** A key/value cache: per layer, keys and values of every position so far `[B, maxLength, heads, headDim]`. */
+export interface KVCache {
+  k: Array[];
+  v: Array[];
+}
+/** How a model decodes one token at a time with a fixed-size cache (what {@link generator} needs). @category Models */
+export interface Decoder {
+  readonly maxLength: number;
+  initCache(batch: number, dtype?: DType): KVCache;
+  /** Logits `[B, vocab]` of the next token after `tokens [B, 1]` at `position` (an int32 scalar), and the cache with it. */
+  decode(params: any, cache: KVCache, tokens: Array, position: Array): { logits: Array; cache: KVCache };
+}
+
+/** GPT-2 one token at a time: its keys and values written into the cache at `position` (dynamicUpdateSlice). */
+function gpt2Decoder(positions: number, d: number, layers: number, heads: number, eps: number): Decoder {
+  const hd = d / heads;
+  const conv1D = (x: Array, w: { weight: Array; bias: Array }) => np.add(np.matmul(x, w.weight), w.bias);
+  const norm = (x: Array, w: { weight: Array; bias: Array }) =>
+    nn.functional.layerNorm(x, [d], w.weight, w.bias, { eps });
+  return {
+    maxLength: positions,
+    initCache: (batch, dtype = 'float32') => {
+      const empty = () =>
+        globalThis.Array.from({ length: layers }, () => np.zeros([batch, positions, heads, hd], { dtype }));
+      return { k: empty(), v: empty() };
+    },
+    decode(p, cache, tokens, position) {
+      const t = p.transformer;
+      const b = tokens.shape[0];
+      let x = np.add(
+        nn.functional.embedding(tokens, t.wte.weight),
+        lax.dynamicSlice(t.wpe.weight, [position, 0], [1, d]),
+      );
+      // Positions up to this one are attended; the rest of the cache is not written yet.
+      const seen = np.reshape(np.lessEqual(np.arange(positions), position), [1, 1, 1, positions]);
+      const next: KVCache = { k: [], v: [] };
+      for (let i = 0; i < layers; i++) {
+        const block = t.h[String(i)];
+        const [q, k, v] = np
+          .split(conv1D(norm(x, block.ln_1), block.attn.c_attn), 3, { axis: -1 })
+          .map((a) => np.reshape(a, [b, 1, heads, hd]));
+        const at = [0, position, 0, 0];
+        next.k.push(lax.dynamicUpdateSlice(cache.k[i], np.astype(k, cache.k[i].dtype), at));
+        next.v.push(lax.dynamicUpdateSlice(cache.v[i], np.astype(v, cache.v[i].dtype), at));
+        const y = nn.functional.dotProductAttention(q, next.k[i], next.v[i], { mask: seen });
+        x = np.add(x, conv1D(np.reshape(y, [b, 1, d]), block.attn.c_proj));
+        const hidden = nn.functional.gelu(conv1D(norm(x, block.ln_2), block.mlp.c_fc), { approximate: 'tanh' });
+        x = np.add(x, conv1D(hidden, block.mlp.c_proj));
+      }
+      const logits = np.matmul(norm(x, t.ln_f), np.transpose(t.wte.weight));
+      return { logits: np.reshape(logits, [b, logits.shape[2]]), cache: next };
+    },
+  };
+}
+
+/** Options of {@link generator}: how the next token is picked. @category Models */
+export interface SamplingOptions {
+  /** 0 picks the most likely token (greedy); otherwise logits are divided by it before sampling (default 1). */
+  temperature?: number;
+  /** Sample among the `topK` most likely tokens only. */
+  topK?: number;
+}
+
+/**
+ * Autoregressive generation with a key/value cache of fixed size: one jitted decoding step, compiled
+ * once for all tokens and all calls with the same shapes (`traceCount` says how often it was traced).
+ * @example
+ * const g = models.generator(gpt, { temperature: 0.8, topK: 40 });
+ * const ids = g.generate(params, prompt, { maxNewTokens: 100, key: random.key(0) }); // [B, P + 100]
+ * @category Models
+ */
+export function generator(
+  model: Layer & { decoder?: Decoder },
+  opts: SamplingOptions = {},
+): {
+  generate(params: any, prompt: Array, o: { maxNewTokens: number; key?: Key }): Array;
+  readonly traceCount: number;
+} {
+  const o = checkOptions('generator', { temperature: t.number, topK: t.number }, opts);
+  const decoder = model.decoder;
+  if (!decoder) throw new ValueError(`generator: ${model.name} has no decoder (models.gpt2 has one)`);
+  const temperature = o.temperature ?? 1;
+  const pick = (logits: Array, key: Key): Array => {
+    if (temperature === 0) return np.astype(np.argmax(logits, { axis: -1 }), 'int32');
+    let scaled = np.divide(np.astype(logits, 'float32'), temperature);
+    if (o.topK !== undefined) {
+      const [values] = lax.topK(scaled, Math.min(o.topK, scaled.shape[1]));
+      const kth = np.slice(values, null, [values.shape[1] - 1, values.shape[1]]);
+      scaled = np.where(np.less(scaled, kth), -Infinity, scaled);
+    }
+    return np.astype(random.categorical(key, scaled), 'int32');
+  };
+  const step = jit((params: unknown, cache: KVCache, tokens: Array, position: Array, key: Key) => {
+    const r = decoder.decode(params, cache, tokens, position);
+    return { cache: r.cache, next: pick(r.logits, key) };
+  });
+  return {
+    get traceCount() {
+      return step.traceCount;
+    },
+    generate(params, prompt, g) {
+      const [b, promptLength] = prompt.shape;
+      const total = promptLength + g.maxNewTokens;
+      if (prompt.ndim !== 2 || promptLength < 1 || !Number.isInteger(g.maxNewTokens) || g.maxNewTokens < 0)
+        throw new ValueError(
+          `generate: needs a [batch, length >= 1] prompt and a whole maxNewTokens, got ${prompt.shape}`,
+        );
+      if (total > decoder.maxLength)
+        throw new ValueError(`generate: ${total} tokens do not fit the model's ${decoder.maxLength} positions`);
+      let cache = decoder.initCache(b);
+      const tokens: Array[] = globalThis.Array.from({ length: promptLength }, (_, i) =>
+        np.slice(prompt, null, [i, i + 1]),
+      );
+      const keys = g.key ?? random.key(0);
+      for (let pos = 0; pos < total - 1; pos++) {
+        const r = step(params, cache, tokens[pos], np.array(pos, { dtype: 'int32' }), random.foldIn(keys, pos));
+        cache = r.cache;
+        if (pos + 1 >= promptLength) tokens.push(np.reshape(r.next, [b, 1]));
+      }
+      return np.concatenate(tokens, { axis: 1 });
     },
   };
 }
