@@ -133,6 +133,8 @@ describe('generation with a key/value cache', () => {
     const a = sampler.generate(params, prompt, { maxNewTokens: 6, key: random.key(1) });
     const b = sampler.generate(params, prompt, { maxNewTokens: 6, key: random.key(1) });
     expect(a.toArray()).toEqual(b.toArray());
+    const viaFunction = models.generate(gpt, params, prompt, { maxNewTokens: 6, temperature: 0 });
+    expect(viaFunction.toArray()).toEqual(greedy.toArray());
     expect(() => sampler.generate(params, prompt, { maxNewTokens: 14 })).toThrow(
       /17 tokens do not fit the model's 16 positions/,
     );

@@ -349,3 +349,24 @@ export const vitB16 = (opts: { numClasses?: number } = {}): Layer => visionTrans
 /** ViT-B/32 as torchvision's `vit_b_32`. @category Models */
 export const vitB32 = (opts: { numClasses?: number } = {}): Layer =>
   visionTransformer({ patchSize: 32, numClasses: opts.numClasses });
+
+const generators = new WeakMap<object, Map<string, ReturnType<typeof generator>>>();
+/**
+ * Generates `maxNewTokens` tokens after `promptIds [B, P]` (see {@link generator}; the compiled step
+ * is kept per model and sampling options, so repeated calls do not recompile).
+ * @example models.generate(gpt, params, prompt, { maxNewTokens: 50, temperature: 0.8, topK: 40, key: random.key(0) })
+ * @category Models
+ */
+export function generate(
+  model: Layer & { decoder?: Decoder },
+  params: any,
+  promptIds: Array,
+  opts: SamplingOptions & { maxNewTokens: number; key?: Key },
+): Array {
+  const { maxNewTokens, key, ...sampling } = opts;
+  const byOptions = generators.get(model) ?? generators.set(model, new Map()).get(model)!;
+  const id = JSON.stringify(sampling);
+  let g = byOptions.get(id);
+  if (!g) byOptions.set(id, (g = generator(model, sampling)));
+  return g.generate(params, promptIds, { maxNewTokens, key });
+}
