@@ -1,6 +1,7 @@
 /**
- * Transformers with their reference implementations' parameter names: GPT-2 as Hugging Face's
- * `GPT2LMHeadModel` (`transformer.h.0.attn.c_attn.weight`, ...), so its checkpoints load as they are.
+ * Transformers with their reference implementations' parameter names, so their checkpoints load as
+ * they are: GPT-2 as Hugging Face's `GPT2LMHeadModel` (`transformer.h.0.attn.c_attn.weight`, ...) with
+ * a cached decoder for generation, and the Vision Transformer as torchvision's `VisionTransformer`.
  * @module
  */
 import { type Array, ShapeDtype } from '../core/array.js';
