@@ -1,9 +1,10 @@
 // GPT-2 (Hugging Face names) and the Vision Transformer (torchvision names): state_dict names, shapes and parameter
 // count, and the tiny float16 checkpoint's logits, from ../shared/transformers.
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type NDArray, io, jit, models, nn, np, optim, random, tree, valueAndGrad } from '../src/index.js';
+import { type NDArray, io, jit, models, nn, np, onnx, optim, random, tree, valueAndGrad } from '../src/index.js';
 import { assertClose } from '../laws/index.js';
 
 const shared = join(import.meta.dirname, '../../shared/transformers');
@@ -138,5 +139,43 @@ describe('generation with a key/value cache', () => {
     expect(() => sampler.generate(params, prompt, { maxNewTokens: 14 })).toThrow(
       /17 tokens do not fit the model's 16 positions/,
     );
+  });
+});
+
+describe('ONNX export of the transformers', () => {
+  const ort = createRequire(import.meta.url)('onnxruntime-node');
+  const maxError = (got: ArrayLike<number>, want: ArrayLike<number>) =>
+    Array.from(got).reduce((m, v, i) => Math.max(m, Math.abs(v - want[i])), 0);
+
+  it("GPT-2 and ViT run in onnxruntime-node with Fluxion's outputs", async () => {
+    const gpt = models.gpt2({ vocabSize: 32, nPositions: 16, nEmbd: 16, nLayer: 2, nHead: 4 });
+    const g = gpt.init(random.key(3), [1, 16]);
+    const ids = np.array([[1, 5, 9, 3]], { dtype: 'int32' });
+    const lm = (x: NDArray) => gpt.apply(g.params, g.state, x).y as NDArray;
+    const session = await ort.InferenceSession.create(
+      onnx.exportModel(lm, [ids], { inputNames: ['ids'], outputNames: ['logits'] }),
+    );
+    const out = await session.run({ ids: new ort.Tensor('int32', ids.dataSync(), [1, 4]) });
+    expect(out.logits.dims).toEqual([1, 4, 32]);
+    expect(maxError(out.logits.data, lm(ids).dataSync())).toBeLessThan(1e-5);
+
+    const vit = models.visionTransformer({
+      imageSize: 16,
+      patchSize: 8,
+      numLayers: 1,
+      numHeads: 2,
+      hiddenDim: 16,
+      mlpDim: 32,
+      numClasses: 5,
+    });
+    const v = vit.init(random.key(1), [2, 3, 16, 16]);
+    const x = random.normal(random.key(2), [2, 3, 16, 16]);
+    const classify = (a: NDArray) => vit.apply(v.params, v.state, a).y as NDArray;
+    const vs = await ort.InferenceSession.create(
+      onnx.exportModel(classify, [x], { inputNames: ['x'], outputNames: ['y'] }),
+    );
+    const vo = await vs.run({ x: new ort.Tensor('float32', x.dataSync(), [2, 3, 16, 16]) });
+    expect(vo.y.dims).toEqual([2, 5]);
+    expect(maxError(vo.y.data, classify(x).dataSync())).toBeLessThan(1e-5);
   });
 });
