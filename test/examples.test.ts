@@ -47,6 +47,29 @@ describe('examples', () => {
     expect(second).not.toMatch(/epoch 1\/2/);
     expect(second).toMatch(/epoch 2\/2: train loss/);
   });
+  it('char-gpt.ts trains a small GPT on the fortunes corpus, prints samples and draws its loss curve', () => {
+    const out = mkdtempSync(join(tmpdir(), 'fluxion-gpt-'));
+    const small = [
+      '--steps',
+      '60',
+      '--layers',
+      '1',
+      '--width',
+      '32',
+      '--heads',
+      '2',
+      '--context',
+      '32',
+      '--batch',
+      '16',
+    ];
+    const log = run('examples/char-gpt.ts', ...small, '--out', out);
+    expect(log).toMatch(/corpus: \d+ characters, \d+ distinct/);
+    expect(log).toMatch(/sample after 20 steps:\n/);
+    const [, last, first] = /final loss: ([\d.]+) \(from ([\d.]+)\)/.exec(log)!;
+    expect(Number(last)).toBeLessThan(Number(first) * 0.85);
+    expect(readFileSync(join(out, 'char-gpt-loss.svg'), 'utf8')).toMatch(/<svg[^]*<polyline/);
+  });
   it('lenet-mnist.ts in bfloat16 and float16 (mixed precision) reaches float32 accuracy within 0.3 points, with half the parameter bytes', () => {
     // One epoch on the whole of MNIST per dtype: the same data order, initialisation and schedule.
     const results = Object.fromEntries(
