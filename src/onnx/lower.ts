@@ -238,8 +238,8 @@ export interface LowerOptions {
   name?: string;
   /**
    * Inputs, outputs and initializers in each dtype's own ONNX type (float16 as FLOAT16, int8 as
-   * INT8), as an exported file keeps them; by default they are in the compute dtype (see
-   * {@link computeDType}), as the CPU backend feeds them.
+   * INT8), as an exported file keeps them; by default they are in the compute dtype (float16 and
+   * bfloat16 as float32, the small integers as int32), as the CPU backend feeds them.
    */
   storedTypes?: boolean;
 }
