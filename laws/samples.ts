@@ -234,6 +234,42 @@ export function samples(): Sample[] {
     ints([3], 0, 2 ** 32, 'uint32'),
   ]);
 
+  // Decompositions, on well-conditioned matrices (distinct eigen- and singular values, pivots far apart).
+  const plusDiagonal = (a: Array, d: number) => P.add(a, P.mul(P.eyeOf(a.shape, a.dtype), P.fullLike(a, d)));
+  const spd = (shape: number[]) => {
+    const a = f(shape);
+    return plusDiagonal(P.mm(a, P.mT(a)), 1);
+  };
+  add('cholesky', [spd([3, 3])], {}, [0]);
+  add('cholesky', [spd([2, 4, 4])], {}, [0]);
+  const tri = { leftSide: true, lower: true, transposeA: false, unitDiagonal: false };
+  add('triangular_solve', [plusDiagonal(f([3, 3]), 4), f([3, 2])], tri, [0, 1], [1]);
+  add(
+    'triangular_solve',
+    [plusDiagonal(f([2, 3, 3]), 4), f([2, 4, 3])],
+    { ...tri, leftSide: false, lower: false, transposeA: true },
+    [0, 1],
+    [1],
+    'right',
+  );
+  add('triangular_solve', [f([3, 3]), f([3, 1])], { ...tri, unitDiagonal: true }, [0, 1], [1], 'unit');
+  add('lu', [f([4, 4])], {}, [0]);
+  add('lu', [f([2, 3, 3])], {}, [0]);
+  add('qr', [f([4, 3])], { fullMatrices: false }, [0]);
+  add('qr', [f([3, 3])], { fullMatrices: true }, [0]);
+  add('qr', [f([2, 5])], { fullMatrices: true }, [], [], 'wide');
+  const sym = (shape: number[]) => {
+    const a = f(shape);
+    return P.add(a, P.mT(a));
+  };
+  add('eigh', [sym([4, 4])], {}, [0]);
+  add('eigh', [sym([2, 3, 3])], {}, [0]);
+  add('svd', [f([4, 3])], { fullMatrices: false, computeUv: true }, [0]);
+  add('svd', [f([2, 4])], { fullMatrices: false, computeUv: true }, [0], [], 'wide');
+  add('svd', [f([2, 3, 3])], { fullMatrices: true, computeUv: true }, [0]);
+  add('svd', [f([5, 2])], { fullMatrices: false, computeUv: false }, [0], [], 'values');
+  add('svd', [f([3, 5])], { fullMatrices: true, computeUv: true }, [], [], 'full wide');
+
   // Control flow and custom rules, through small graphs
   const v = f([3]);
   const sinGraph = sub((x) => [P.sin(x)], [v.aval]);

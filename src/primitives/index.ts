@@ -12,3 +12,4 @@ export * from './windows.js';
 export * from './random.js';
 export * from './dynamic.js';
 export { registry } from '../core/primitive.js';
+export * from './linalg.js';
