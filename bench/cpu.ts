@@ -173,6 +173,30 @@ record(
 );
 record('MLP 784-512-512-10 SGD step (batch 128)', 'fluxion eager', () => sync(mlpStep(mlpInit.params, mlpX, mlpY)));
 
+// Linear algebra: the decompositions run in JavaScript (float64 inside) between ONNX Runtime sessions.
+const solveA = np.add(random.normal(random.key(20), [256, 256]), np.multiply(np.eye(256), 16)),
+  solveB = random.normal(random.key(21), [256]);
+const jSolve = jit((a: Array, b: Array) => np.linalg.solve(a, b)),
+  jSvd = jit((a: Array) => np.linalg.svd(a, { computeUv: false }));
+record('linalg.solve 256x256 float32', 'fluxion jit (ONNX Runtime)', () => sync(jSolve(solveA, solveB)));
+record('linalg.svd 256x256 float32 (values)', 'fluxion jit (ONNX Runtime)', () => sync(jSvd(solveA)));
+try {
+  const jax = await import('@jax-js/jax');
+  await jax.init('wasm');
+  jax.defaultDevice('wasm');
+  const a = jax.numpy.add(
+    jax.random.normal(jax.random.key(20), [256, 256]),
+    jax.numpy.multiply(jax.numpy.eye(256), 16),
+  );
+  const b = jax.random.normal(jax.random.key(21), [256]);
+  const js = jax.jit((x: any, y: any) => jax.numpy.linalg.solve(x, y));
+  const jv = jax.jit((x: any) => jax.numpy.linalg.svdvals(x));
+  record('linalg.solve 256x256 float32', 'jax-js wasm', () => js(a.ref, b.ref).dataSync());
+  record('linalg.svd 256x256 float32 (values)', 'jax-js wasm', () => jv(a.ref).dataSync());
+} catch (e) {
+  console.log(`jax-js linalg skipped: ${(e as Error).message.split('\n')[0]}`);
+}
+
 // ---------------------------------------------------------------- peers
 try {
   const jax = await import('@jax-js/jax');

@@ -451,7 +451,10 @@ function kernelBody(
       return finish([`  out0[i] = ${v}.x;`, `  out1[i] = ${v}.y;`]);
     }
   }
-  throw new FluxionError(`webgpu: no kernel for ${e.prim.name}`);
+  throw new FluxionError(
+    `webgpu: no kernel for ${e.prim.name} yet (the decompositions run on the CPU backend only); run this ` +
+      `computation on the CPU backend`,
+  );
 }
 
 /**

@@ -43,7 +43,14 @@ export {
   dynamicUpdateSlice,
   topK,
 } from './primitives/index.js';
-export type { DotParams, WindowParams, UnfoldParams, FoldParams } from './primitives/index.js';
+export type { DotParams, WindowParams, UnfoldParams, FoldParams, TriangularSolveOptions } from './primitives/index.js';
+import { cholesky, triangularSolve, lu, qr, eigh, svd } from './primitives/index.js';
+/**
+ * `lax.linalg`: the decompositions everything in `np.linalg` is built from (`jax.lax.linalg`):
+ * `cholesky`, `triangularSolve`, `lu`, `qr`, `eigh` (`[v, w]`), `svd` (`[s, u, vt]`).
+ * @category lax
+ */
+export const linalg = { cholesky, triangularSolve, lu, qr, eigh, svd };
 export { cond, switchCase as switch } from './control/cond.js';
 export { scan, type ScanOptions } from './control/scan.js';
 export { whileLoop, fori } from './control/while.js';

@@ -8,19 +8,20 @@ import * as math from './math.js';
 import * as red from './reductions.js';
 import * as shapes from './shapes.js';
 import * as indexing from './indexing.js';
-import * as linalg from './linalg.js';
+import * as contractions from './contractions.js';
 
 export * from './creation.js';
 export * from './math.js';
 export * from './reductions.js';
 export * from './shapes.js';
 export { slice, take, takeAlongAxis } from './indexing.js';
-export * from './linalg.js';
+export * from './contractions.js';
+export * as linalg from './linalg.js';
 export * from './dtypes.js';
 export type { DType } from '../core/dtype.js';
 
 installArrayOps({
-  binary: (op, x, y) => (op === 'matmul' ? linalg.matmul(x, y) : math[op](x, y)),
+  binary: (op, x, y) => (op === 'matmul' ? contractions.matmul(x, y) : math[op](x, y)),
   unary: (op, x) => math[op](x),
   reduce: (op, x, opts) => red[op](x, opts as never),
   reshape: shapes.reshape,

@@ -436,14 +436,24 @@ export const qrP: Primitive<{ fullMatrices: boolean }> = definePrimitive({
 
 // ---------------------------------------------------------------- eigh
 
-/** Signs each column of `v` (n×n, column j) so its largest-magnitude entry is positive. */
-function signColumns(v: Float64Array, rows: number, cols: number, also?: Float64Array, alsoRows = 0): void {
+/**
+ * Signs each column of `v` (rows×cols) so its largest-magnitude entry is positive, flipping the
+ * same columns of `also` (alsoRows×alsoCols) with it.
+ */
+function signColumns(
+  v: Float64Array,
+  rows: number,
+  cols: number,
+  also?: Float64Array,
+  alsoRows = 0,
+  alsoCols = 0,
+): void {
   for (let j = 0; j < cols; j++) {
     let best = 0;
     for (let i = 1; i < rows; i++) if (Math.abs(v[i * cols + j]) > Math.abs(v[best * cols + j]) + 1e-12) best = i;
     if (v[best * cols + j] >= 0) continue;
     for (let i = 0; i < rows; i++) v[i * cols + j] = -v[i * cols + j];
-    if (also) for (let i = 0; i < alsoRows; i++) also[i * cols + j] = -also[i * cols + j];
+    if (also) for (let i = 0; i < alsoRows; i++) also[i * alsoCols + j] = -also[i * alsoCols + j];
   }
 }
 
@@ -533,11 +543,16 @@ export const eighP: Primitive<object> = definePrimitive({
 
 // ---------------------------------------------------------------- svd
 
-/** Columns `from..` of `u` (rows×cols) replaced by unit vectors orthogonal to the columns before them. */
+/**
+ * Columns `from..` of `u` (rows×cols) replaced by unit vectors orthogonal to the columns before them:
+ * each time the unit vector e_i whose component outside their span is largest (at least 1/rows in
+ * squared norm, since those components' squared norms sum to the dimension left).
+ */
 function completeBasis(u: Float64Array, rows: number, cols: number, from: number): void {
-  let candidate = 0;
   for (let j = from; j < cols; j++) {
-    for (; candidate < rows; candidate++) {
+    let best: Float64Array | null = null,
+      bestNorm = -1;
+    for (let candidate = 0; candidate < rows; candidate++) {
       const e = new Float64Array(rows);
       e[candidate] = 1;
       for (let pass = 0; pass < 2; pass++)
@@ -547,82 +562,85 @@ function completeBasis(u: Float64Array, rows: number, cols: number, from: number
           for (let i = 0; i < rows; i++) e[i] -= d * u[i * cols + k];
         }
       const norm = Math.hypot(...e);
-      if (norm > 0.5) {
-        for (let i = 0; i < rows; i++) u[i * cols + j] = e[i] / norm;
-        candidate++;
-        break;
-      }
+      if (norm > bestNorm) [best, bestNorm] = [e, norm];
     }
+    for (let i = 0; i < rows; i++) u[i * cols + j] = best![i] / bestNorm;
   }
 }
 
-/** SVD of a tall matrix (m ≥ n) by one-sided Jacobi: u m×m (or m×n), s, v n×n (columns). */
-function svdTall(a: Float64Array, m: number, n: number, full: boolean): [Float64Array, Float64Array, Float64Array] {
-  const v = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) v[i * n + i] = 1;
+/**
+ * SVD of a tall matrix (m ≥ n) by one-sided Jacobi: u m×m (or m×n), s, v n×n (columns); v only
+ * when `withV`. Columns live in contiguous arrays and their squared norms are updated by each
+ * rotation (recomputed every sweep), so a rotation costs one dot product and two column updates.
+ */
+function svdTall(
+  a: Float64Array,
+  m: number,
+  n: number,
+  full: boolean,
+  withV = true,
+): [Float64Array, Float64Array, Float64Array] {
+  const cols = range(n).map((j) => Float64Array.from({ length: m }, (_, i) => a[i * n + j]));
+  const vcols = withV ? range(n).map((j) => Float64Array.from({ length: n }, (_, i) => (i === j ? 1 : 0))) : [];
+  const dot = (x: Float64Array, y: Float64Array) => {
+    let d = 0;
+    for (let i = 0; i < x.length; i++) d += x[i] * y[i];
+    return d;
+  };
+  const rotate = (x: Float64Array, y: Float64Array, c: number, s: number) => {
+    for (let i = 0; i < x.length; i++) {
+      const xi = x[i],
+        yi = y[i];
+      x[i] = c * xi - s * yi;
+      y[i] = s * xi + c * yi;
+    }
+  };
+  const norms = new Float64Array(n);
   for (let sweep = 0; sweep < 100; sweep++) {
     let rotated = false;
+    for (let j = 0; j < n; j++) norms[j] = dot(cols[j], cols[j]);
     for (let p = 0; p < n; p++)
       for (let q = p + 1; q < n; q++) {
-        let alpha = 0,
-          beta = 0,
-          gamma = 0;
-        for (let i = 0; i < m; i++) {
-          const up = a[i * n + p],
-            uq = a[i * n + q];
-          alpha += up * up;
-          beta += uq * uq;
-          gamma += up * uq;
-        }
-        if (!(Math.abs(gamma) > 1e-15 * Math.sqrt(alpha * beta)) || gamma === 0) continue;
+        const alpha = norms[p],
+          beta = norms[q];
+        const gamma = dot(cols[p], cols[q]);
+        if (!(Math.abs(gamma) > 1e-15 * Math.sqrt(alpha * beta))) continue;
         rotated = true;
         const zeta = (beta - alpha) / (2 * gamma);
         const t = (zeta >= 0 ? 1 : -1) / (Math.abs(zeta) + Math.sqrt(1 + zeta * zeta));
-        const c = 1 / Math.sqrt(1 + t * t),
-          s = c * t;
-        for (let i = 0; i < m; i++) {
-          const up = a[i * n + p],
-            uq = a[i * n + q];
-          a[i * n + p] = c * up - s * uq;
-          a[i * n + q] = s * up + c * uq;
-        }
-        for (let i = 0; i < n; i++) {
-          const vp = v[i * n + p],
-            vq = v[i * n + q];
-          v[i * n + p] = c * vp - s * vq;
-          v[i * n + q] = s * vp + c * vq;
-        }
+        const c = 1 / Math.sqrt(1 + t * t);
+        rotate(cols[p], cols[q], c, c * t);
+        if (withV) rotate(vcols[p], vcols[q], c, c * t);
+        norms[p] = alpha - t * gamma;
+        norms[q] = beta + t * gamma;
       }
     if (!rotated) break;
   }
-  const norms = range(n).map((j) => {
-    let s = 0;
-    for (let i = 0; i < m; i++) s += a[i * n + j] ** 2;
-    return Math.sqrt(s);
-  });
-  const order = range(n).sort((i, j) => norms[j] - norms[i] || i - j);
+  const lengths = cols.map((col) => Math.sqrt(dot(col, col)));
+  const order = range(n).sort((i, j) => lengths[j] - lengths[i] || i - j);
+  const s = Float64Array.from(order, (j) => lengths[j]);
+  if (!withV) return [new Float64Array(0), s, new Float64Array(0)];
   const uc = full ? m : n;
   const u = new Float64Array(m * uc),
-    vs = new Float64Array(n * n),
-    s = Float64Array.from(order, (j) => norms[j]);
+    vs = new Float64Array(n * n);
   let rank = 0;
   order.forEach((src, j) => {
-    for (let i = 0; i < n; i++) vs[i * n + j] = v[i * n + src];
+    for (let i = 0; i < n; i++) vs[i * n + j] = vcols[src][i];
     if (s[j] > 0) rank = j + 1;
-    for (let i = 0; i < m; i++) u[i * uc + j] = s[j] > 0 ? a[i * n + src] / s[j] : 0;
+    for (let i = 0; i < m; i++) u[i * uc + j] = s[j] > 0 ? cols[src][i] / s[j] : 0;
   });
   completeBasis(u, m, uc, rank);
-  signColumns(vs, n, n, u, m);
+  signColumns(vs, n, n, u, m, uc);
   return [u, s, vs];
 }
 
 function svdKernel(a: Float64Array, m: number, n: number, full: boolean, uv: boolean): Float64Array[] {
   let u: Float64Array, s: Float64Array, v: Float64Array;
-  if (m >= n) [u, s, v] = svdTall(a, m, n, full);
+  if (m >= n) [u, s, v] = svdTall(a, m, n, full, uv);
   else {
     const at = new Float64Array(m * n);
     for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) at[j * m + i] = a[i * n + j];
-    [v, s, u] = svdTall(at, n, m, full); // aᵀ = V S Uᵀ
+    [v, s, u] = svdTall(at, n, m, full, uv); // aᵀ = V S Uᵀ
   }
   if (!uv) return [s];
   const vc = v.length / n; // columns of v
