@@ -13,6 +13,8 @@ import * as contractions from './contractions.js';
 export * from './creation.js';
 export * from './math.js';
 export * from './reductions.js';
+export * from './statistics.js';
+export * from './arrange.js';
 export * from './shapes.js';
 export { slice, take, takeAlongAxis } from './indexing.js';
 export * from './contractions.js';

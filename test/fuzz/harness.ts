@@ -44,7 +44,12 @@ export type Outcome =
  */
 const contractions = new Set(['dot', 'matmul', 'inner', 'outer', 'tensordot', 'einsum']);
 /** Functions that accumulate: their results depend on the order of float32 additions and products. */
-const accumulating = new Set([...contractions, 'sum', 'mean', 'prod', 'var', 'variance', 'std', 'logsumexp', 'cumsum']);
+const accumulating = new Set([
+  ...contractions,
+  ...['sum', 'mean', 'prod', 'var', 'variance', 'std', 'logsumexp', 'cumsum', 'cumprod', 'trace', 'average'],
+  ...['nansum', 'nanprod', 'nanmean', 'nanvar', 'nanstd', 'nancumsum', 'nancumprod', 'cov', 'corrcoef'],
+  ...['polyval', 'trapezoid', 'convolve', 'correlate', 'histogram'],
+]);
 const documented = (fn: string, detail: string) =>
   (contractions.has(fn) && /^jit: element \d+: -?Infinity vs NaN$/.test(detail)) ||
   // Summing or multiplying near float32's limit in another order can overflow where eager did not.
@@ -208,6 +213,41 @@ const unaryRefs: Record<string, ((x: number) => number) | null> = {
   isnan: (x) => +Number.isNaN(x),
   logicalNot: (x) => +!(x || Number.isNaN(x)),
   stopGradient: (x) => x,
+  arcsin: Math.asin,
+  arccos: Math.acos,
+  arctan: Math.atan,
+  sinh: Math.sinh,
+  cosh: Math.cosh,
+  arcsinh: Math.asinh,
+  arccosh: Math.acosh,
+  arctanh: Math.atanh,
+  log2: Math.log2,
+  log10: Math.log10,
+  exp2: (x) => 2 ** x,
+  cbrt: Math.cbrt,
+  trunc: Math.trunc,
+  fix: Math.trunc,
+  rint: (x) => (Math.abs(x % 1) === 0.5 ? 2 * Math.round(x / 2) : Math.round(x)),
+  absolute: Math.abs,
+  positive: (x) => x,
+  signbit: null,
+  isinf: (x) => +(Math.abs(x) === Infinity),
+  isposinf: (x) => +(x === Infinity),
+  isneginf: (x) => +(x === -Infinity),
+  nanToNum: null,
+  deg2rad: (x) => (x * Math.PI) / 180,
+  rad2deg: (x) => (x * 180) / Math.PI,
+  radians: (x) => (x * Math.PI) / 180,
+  degrees: (x) => (x * 180) / Math.PI,
+  sinc: null,
+  bitwiseNot: null,
+  invert: null,
+  atleast1d: null,
+  atleast2d: null,
+  atleast3d: null,
+  ediff1d: null,
+  diagflat: null,
+  emptyLike: null,
 };
 const binaryRefs: Record<string, ((a: number, b: number) => number) | null> = {
   add: (a, b) => a + b,
@@ -239,6 +279,33 @@ const binaryRefs: Record<string, ((a: number, b: number) => number) | null> = {
   inner: null,
   outer: null,
   tensordot: null,
+  hypot: Math.hypot,
+  fmod: (a, b) => a % b,
+  logaddexp: null,
+  logaddexp2: null,
+  copysign: null,
+  heaviside: null,
+  fmax: null,
+  fmin: null,
+  floatPower: (a, b) => (a === 1 ? 1 : Math.pow(a, b)),
+  trueDivide: (a, b) => a / b,
+  gcd: null,
+  lcm: null,
+  leftShift: null,
+  rightShift: null,
+  isclose: null,
+  allclose: null,
+  arrayEqual: null,
+  arrayEquiv: null,
+  kron: null,
+  isin: null,
+  searchsorted: null,
+  digitize: null,
+  convolve: null,
+  correlate: null,
+  append: null,
+  polyval: null,
+  interp: null,
 };
 const reductions: Record<string, ((xs: number[]) => number) | null> = {
   sum: sumOf,
@@ -254,6 +321,19 @@ const reductions: Record<string, ((xs: number[]) => number) | null> = {
   variance: null,
   argmax: null,
   argmin: null,
+  nansum: null,
+  nanprod: null,
+  nanmax: null,
+  nanmin: null,
+  nanmean: null,
+  nanvar: null,
+  nanstd: null,
+  nanargmax: null,
+  nanargmin: null,
+  ptp: null,
+  countNonzero: null,
+  median: null,
+  average: null,
 };
 
 /** Sometimes replaces an operand by a non-array, marking the case invalid. */
@@ -309,7 +389,7 @@ function binary(name: string): Maker {
 }
 function reduction(name: string): Maker {
   const f = reductions[name];
-  const arg = name === 'argmax' || name === 'argmin';
+  const arg = /arg(max|min)$/.test(name);
   return (g) => {
     const x = operand(g);
     const ax = axisOpt(g, x.shape.length, !arg);
@@ -553,6 +633,89 @@ const shapes: Record<string, Maker> = {
   },
 };
 
+/** The functions of np's breadth beyond the elementwise and reduction families. */
+const breadth: Record<string, Maker> = {
+  cumprod: withArray('cumprod', (g, x) =>
+    ((a) => ({ args: [{ axis: a.v }], invalid: a.invalid }))(axisArg(g, x.shape.length)),
+  ),
+  nancumsum: withArray('nancumsum', (g, x) =>
+    ((a) => ({ args: [{ axis: a.v }], invalid: a.invalid }))(axisArg(g, x.shape.length)),
+  ),
+  nancumprod: withArray('nancumprod', (g, x) =>
+    ((a) => ({ args: [{ axis: a.v }], invalid: a.invalid }))(axisArg(g, x.shape.length)),
+  ),
+  diff: withArray('diff', (g, x) => ({
+    args: [{ n: int(g, 0, 2) }],
+    invalid: x.shape.length === 0 ? '0-d' : undefined,
+  })),
+  quantile: withArray('quantile', (g) => ({ args: [pick(g, [0, 0.3, 1, [0.25, 0.75]])] })),
+  percentile: withArray('percentile', (g) => ({ args: [pick(g, [0, 30, 100, [25, 75]])] })),
+  nanmedian: withArray('nanmedian', () => ({ args: [] })),
+  cov: withArray('cov', () => ({ args: [] })),
+  corrcoef: withArray('corrcoef', () => ({ args: [] })),
+  bincount: (g) => {
+    const x = operand(g, [int(g, 0, 6)], 'int32');
+    return { fn: 'bincount', args: [np.abs(x.value as NDArray), { length: int(g, 0, 6) }] };
+  },
+  histogram: withArray('histogram', (g) => ({ args: [{ bins: int(g, 1, 4), range: [-1, 1] }] })),
+  // Data-dependent shapes take JAX's static size (under jit they must).
+  nonzero: withArray('nonzero', (g) => ({ args: [{ size: int(g, 0, 4) }] })),
+  flatnonzero: withArray('flatnonzero', (g) => ({ args: [{ size: int(g, 0, 4) }] })),
+  argwhere: withArray('argwhere', (g) => ({ args: [{ size: int(g, 0, 4) }] })),
+  unique: withArray('unique', (g) => ({ args: [{ size: int(g, 0, 4) }] })),
+  select: (g) => {
+    const x = operand(g);
+    return { fn: 'select', args: [[x.value], [x.value], 0] };
+  },
+  partition: withArray('partition', (g, x) => ({
+    args: [0],
+    invalid: x.shape.length === 0 || x.shape[x.shape.length - 1] === 0 ? 'no element 0' : undefined,
+  })),
+  argpartition: withArray('argpartition', (g, x) => ({
+    args: [0],
+    invalid: x.shape.length === 0 || x.shape[x.shape.length - 1] === 0 ? 'no element 0' : undefined,
+  })),
+  hstack: (g) => ((x) => ({ fn: 'hstack', args: [[x.value, operand(g, x.shape, x.dtype).value]] }))(operand(g)),
+  vstack: (g) => ((x) => ({ fn: 'vstack', args: [[x.value, operand(g, x.shape, x.dtype).value]] }))(operand(g)),
+  rowStack: (g) => ((x) => ({ fn: 'rowStack', args: [[x.value, operand(g, x.shape, x.dtype).value]] }))(operand(g)),
+  dstack: (g) => ((x) => ({ fn: 'dstack', args: [[x.value, operand(g, x.shape, x.dtype).value]] }))(operand(g)),
+  columnStack: (g) =>
+    ((x) => ({ fn: 'columnStack', args: [[x.value, operand(g, x.shape, x.dtype).value]] }))(operand(g)),
+  meshgrid: (g) => ({ fn: 'meshgrid', args: [[operand(g, [int(g, 0, 3)]).value, operand(g, [int(g, 0, 3)]).value]] }),
+  arraySplit: withArray('arraySplit', (g, x) => {
+    const n = size(g, 3);
+    const a = axisArg(g, x.shape.length);
+    return { args: [n.v, { axis: a.v }], invalid: firstInvalid(n, a) ?? (n.v === 0 ? 'zero sections' : undefined) };
+  }),
+  hsplit: withArray('hsplit', () => ({ args: [1] })),
+  vsplit: withArray('vsplit', () => ({ args: [1] })),
+  dsplit: withArray('dsplit', () => ({ args: [1] })),
+  unstack: withArray('unstack', (g, x) =>
+    ((a) => ({ args: [{ axis: a.v }], invalid: a.invalid }))(axisArg(g, x.shape.length)),
+  ),
+  rot90: withArray('rot90', (g, x) => ({
+    args: [int(g, -2, 3)],
+    invalid: x.shape.length < 2 ? 'under 2-d' : undefined,
+  })),
+  flipud: withArray('flipud', (g, x) => ({ args: [], invalid: x.shape.length < 1 ? '0-d' : undefined })),
+  fliplr: withArray('fliplr', (g, x) => ({ args: [], invalid: x.shape.length < 2 ? 'under 2-d' : undefined })),
+  diag: withArray('diag', (g, x) => ({
+    args: [int(g, -1, 1)],
+    invalid: x.shape.length === 0 || x.shape.length > 2 ? 'not 1-d or 2-d' : undefined,
+  })),
+  diagonal: withArray('diagonal', (g, x) => ({ args: [], invalid: x.shape.length < 2 ? 'under 2-d' : undefined })),
+  trace: withArray('trace', (g, x) => ({ args: [], invalid: x.shape.length < 2 ? 'under 2-d' : undefined })),
+  identity: (g) => ((n) => ({ fn: 'identity', args: [n.v], invalid: n.invalid }))(size(g)),
+  empty: (g) => ((sh) => ({ fn: 'empty', args: [sh.v], invalid: sh.invalid }))(shapeArg(g)),
+  logspace: (g) => ({ fn: 'logspace', args: [0, 2, int(g, 0, 5)] }),
+  geomspace: (g) => ({ fn: 'geomspace', args: [1, 100, int(g, 0, 5)] }),
+  triuIndices: (g) => ({ fn: 'triuIndices', args: [int(g, 0, 4)] }),
+  trilIndices: (g) => ({ fn: 'trilIndices', args: [int(g, 0, 4)] }),
+  indices: (g) => ({ fn: 'indices', args: [shape(g, 3)] }),
+  vander: withArray('vander', (g, x) => ({ args: [], invalid: x.shape.length !== 1 ? 'not 1-d' : undefined })),
+  trapezoid: withArray('trapezoid', (g, x) => ({ args: [], invalid: x.shape.length === 0 ? '0-d' : undefined })),
+};
+
 // ---------------------------------------------------------------- x.at(...): numpy's indexing
 
 type AtEntry = number | null | string | number[] | NDArray;
@@ -674,6 +837,7 @@ export const signatures: Record<string, Maker> = {
   ...Object.fromEntries(Object.keys(reductions).map((k) => [k, reduction(k)])),
   ...creation,
   ...shapes,
+  ...breadth,
 };
 
 /** The common nn.functional functions, fuzzed the same way. */
