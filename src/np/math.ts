@@ -46,13 +46,29 @@ export const minimum = binary('minimum', P.minP);
 /** `atan2(y, x)` elementwise. @category Math */
 export const arctan2 = binary('arctan2', P.atan2P, true);
 
-/** Python-style floor division: rounds toward negative infinity. @category Math */
+/**
+ * Python-style floor division, rounding toward negative infinity. Floats follow NumPy's divmod:
+ * `(x − fmod(x, y)) / y` corrected by one where the remainder's sign differs from y's, so
+ * `1 // 0.1` is 9, `1 // -inf` is -1 and `inf // 1` is NaN, as in NumPy.
+ * @category Math
+ */
 export function floorDivide(x: ArrayLike, y: ArrayLike): Array {
   const [a, b] = prepare('floorDivide', [x, y]);
-  if (isFloat(a.dtype)) return bind1(P.floorP, [P.div(a, b)]);
+  const zero = P.zerosLike(a);
+  if (isFloat(a.dtype)) {
+    const mod = bind1(P.remP, [a, b]);
+    let div = P.div(P.sub(a, mod), b);
+    const fix = bind1(P.andP, [P.ne(mod, zero), P.ne(P.lt(b, zero), P.lt(mod, zero))]);
+    div = P.select(fix, P.sub(div, P.fullLike(div, 1)), div);
+    let floored = bind1(P.floorP, [div]);
+    floored = P.select(P.gt(P.sub(div, floored), P.fullLike(div, 0.5)), P.add(floored, P.fullLike(div, 1)), floored);
+    // A zero quotient keeps the sign of a / b; division by zero is a / b (inf or NaN).
+    const signedZero = P.mul(P.div(a, b), zero);
+    const q = P.select(P.eq(div, zero), signedZero, floored);
+    return P.select(P.eq(b, zero), P.div(a, b), q);
+  }
   const q = P.div(a, b);
   const r = bind1(P.remP, [a, b]);
-  const zero = P.zerosLike(r);
   const adjust = bind1(P.andP, [P.ne(r, zero), P.ne(P.lt(r, zero), P.lt(b, zero))]);
   return P.select(adjust, P.sub(q, P.fullLike(q, 1)), q);
 }
@@ -359,7 +375,8 @@ export function copysign(x: ArrayLike, y: ArrayLike): Array {
 export function heaviside(x: ArrayLike, h0: ArrayLike): Array {
   const [a, h] = prepare('heaviside', [x, h0]);
   const zero = P.zerosLike(a);
-  return P.select(P.eq(a, zero), h, P.select(P.lt(a, zero), zero, P.fullLike(a, 1)));
+  const step = P.select(P.eq(a, zero), h, P.select(P.lt(a, zero), zero, P.fullLike(a, 1)));
+  return P.select(P.ne(a, a), a, step);
 }
 /** Elementwise maximum ignoring NaN (NaN only where both are). @category Math */
 export function fmax(x: ArrayLike, y: ArrayLike): Array {

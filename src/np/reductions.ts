@@ -4,6 +4,7 @@
  */
 import type { Array, ArrayLike } from '../core/array.js';
 import { isFloat } from '../core/dtype.js';
+import { ValueError, fmtShape } from '../core/errors.js';
 import { checkOptions, codecs, t } from '../core/options.js';
 import type { Primitive } from '../core/primitive.js';
 import { normAxes, normAxis, sizeOf } from '../core/shape.js';
@@ -29,12 +30,20 @@ function keep(y: Array, x: Array, axes: number[], keepdims: boolean | undefined)
     : y;
 }
 
+/** Refuses a reduction without an identity (max, min, argmax, argmin) over an empty axis, as NumPy and JAX. */
+function needsElements(name: string, a: Array, axes: readonly number[]): void {
+  if (axes.some((ax) => a.shape[ax] === 0))
+    throw new ValueError(
+      `${name}: zero-size array ${fmtShape(a.shape)} along axis ${axes.find((ax) => a.shape[ax] === 0)} has no identity`,
+    );
+}
 const reducer =
-  (name: string, prim: Primitive, prepareInput: (x: Array) => Array = (x) => x) =>
+  (name: string, prim: Primitive, prepareInput: (x: Array) => Array = (x) => x, identity = true) =>
   (x: ArrayLike, opts?: ReduceOptions): Array => {
     const o = checkOptions(name, reduceProps, opts);
     const a = prepareInput(asArray(x));
     const axes = normAxes(name, o.axis, a.ndim);
+    if (!identity) needsElements(name, a, axes);
     const y = axes.length ? bind1(prim, [a], { axes }) : a;
     return keep(y, a, axes, o.keepdims);
   };
@@ -48,9 +57,9 @@ export const sum = reducer('sum', P.reduceSumP, boolToInt);
 /** Product over `axis`. @category Reductions */
 export const prod = reducer('prod', P.reduceProdP, boolToInt);
 /** Maximum over `axis`. @category Reductions */
-export const max = reducer('max', P.reduceMaxP);
+export const max = reducer('max', P.reduceMaxP, (x) => x, false);
 /** Minimum over `axis`. @category Reductions */
-export const min = reducer('min', P.reduceMinP);
+export const min = reducer('min', P.reduceMinP, (x) => x, false);
 /** Is every element true over `axis`? @category Reductions */
 export const all = reducer('all', P.reduceMinP, (x) => P.cast(x, 'bool'));
 /** Is any element true over `axis`? @category Reductions */
@@ -164,6 +173,11 @@ const argReducer =
   (x: ArrayLike, opts?: { axis?: number | null; keepdims?: boolean }): Array => {
     const o = checkOptions(name, { axis: t.union([t.number, t.null]), keepdims: t.boolean }, opts);
     const a = asArray(x);
+    needsElements(
+      name,
+      a,
+      o.axis === undefined || o.axis === null ? a.shape.map((_, i) => i) : [normAxis(name, o.axis, a.ndim)],
+    );
     if (o.axis === undefined || o.axis === null) {
       const flat = P.reshape(a, [a.size]);
       const y = bind1(prim, [flat], { axis: 0, indexDtype: 'int32' });

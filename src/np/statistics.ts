@@ -6,7 +6,7 @@
  * @module
  */
 import type { Array, ArrayLike } from '../core/array.js';
-import { type DType, isFloat } from '../core/dtype.js';
+import { type DType, isFloat, promote } from '../core/dtype.js';
 import { ShapeError, TraceError, ValueError, fmtShape } from '../core/errors.js';
 import { checkOptions, codecs, t } from '../core/options.js';
 import { normAxes, normAxis } from '../core/shape.js';
@@ -72,19 +72,28 @@ export function nanvar(x: ArrayLike, opts?: { axis?: Axis; keepdims?: boolean; d
   const axes = normAxes('nanvar', o.axis, a.ndim);
   const m = nanmean(a, { axis: axes, keepdims: true });
   const d = subtract(a, m);
-  const ss = nansum(multiply(d, d), { axis: axes, keepdims: o.keepdims });
+  // Missing values are the input's NaNs only: inf − inf deviations stay NaN, as in NumPy.
+  const ss = sum(where(isnan(a), 0, multiply(d, d)), { axis: axes, keepdims: o.keepdims });
   const n = notNanCount(a, { axis: axes, keepdims: o.keepdims });
   return divide(ss, P.max(P.sub(n, P.fullLike(n, o.ddof ?? 0)), P.zerosLike(n)));
 }
 /** Standard deviation ignoring NaN. @category Statistics */
 export const nanstd = (x: ArrayLike, opts?: { axis?: Axis; keepdims?: boolean; ddof?: number }): Array =>
   P.sqrt(nanvar(x, opts));
-/** Index of the maximum ignoring NaN. @category Statistics */
+/** `arg` of `x` with NaN replaced by `fill`; -1 for a slice of NaNs only (JAX; NumPy raises, which a jitted function cannot). */
+function nanArg(arg: typeof argmax, x: ArrayLike, fill: number, opts?: { axis?: number | null; keepdims?: boolean }) {
+  const a = asArray(x);
+  const i = arg(fillNan(a, fill), opts);
+  if (!isFloat(a.dtype)) return i;
+  const allNan = all(isnan(a), { axis: opts?.axis ?? null, keepdims: opts?.keepdims });
+  return where(allNan, -1, i);
+}
+/** Index of the maximum ignoring NaN (-1 for an all-NaN slice, as JAX). @category Statistics */
 export const nanargmax = (x: ArrayLike, opts?: { axis?: number | null; keepdims?: boolean }): Array =>
-  argmax(fillNan(asArray(x), -Infinity), opts);
-/** Index of the minimum ignoring NaN. @category Statistics */
+  nanArg(argmax, x, -Infinity, opts);
+/** Index of the minimum ignoring NaN (-1 for an all-NaN slice). @category Statistics */
 export const nanargmin = (x: ArrayLike, opts?: { axis?: number | null; keepdims?: boolean }): Array =>
-  argmin(fillNan(asArray(x), Infinity), opts);
+  nanArg(argmin, x, Infinity, opts);
 /** Cumulative sum treating NaN as 0. @category Statistics */
 export const nancumsum = (x: ArrayLike, opts?: { axis?: number }): Array => cumsum(fillNan(asArray(x), 0), opts);
 /** Cumulative product treating NaN as 1. @category Statistics */
@@ -132,9 +141,10 @@ export function diff(
     opts,
   );
   let a = asArray(x);
-  if (a.ndim === 0) throw new ShapeError('diff: needs at least one axis, got a 0-d array');
   const n = o.n ?? 1;
   if (!Number.isInteger(n) || n < 0) throw new ValueError(`diff: order n must be a non-negative integer, got ${n}`);
+  if (n === 0) return a;
+  if (a.ndim === 0) throw new ShapeError('diff: needs at least one axis, got a 0-d array');
   const axis = normAxis('diff', o.axis ?? -1, a.ndim);
   const edge = (v: ArrayLike) => {
     const e = asArray(v);
@@ -199,7 +209,7 @@ export function quantile(
     opts,
   );
   const a = toFloat(asArray(x));
-  const qa = toFloat(asArray(q));
+  const qa = typeof q === 'number' ? asArray(q, a.dtype) : toFloat(asArray(q));
   const qv = qa.toConcrete();
   if (qv && globalThis.Array.from(qv.buffer).some((v) => !(v >= 0 && v <= 1)))
     throw new ValueError('quantile: q must lie in [0, 1]');
@@ -227,7 +237,10 @@ export function quantile(
   else if (method === 'higher') r = vhi;
   else if (method === 'midpoint') r = multiply(add(vlo, vhi), 0.5);
   else if (method === 'nearest') r = at(P.round(pos));
-  else r = add(vlo, multiply(bcast(frac), subtract(vhi, vlo)));
+  else r = where(P.eq(vlo, vhi), vlo, add(vlo, multiply(bcast(frac), subtract(vhi, vlo))));
+  // A NaN anywhere in a slice makes its quantiles NaN, as in NumPy (sort puts NaNs last).
+  const lastSorted = take(sorted, n - 1, { axis: -1 });
+  r = where(broadcastTo(isnan(lastSorted), r.shape), NaN, r);
   if (!o.keepdims) return r;
   return P.reshape(r, [...qa.shape, ...a.shape.map((d, i) => (axes.includes(i) ? 1 : d))]);
 }
@@ -417,7 +430,7 @@ export function bincount(x: ArrayLike, opts?: { weights?: ArrayLike; length?: nu
     throw new ShapeError(`bincount: expects a 1-D integer array, got ${a.dtype}${fmtShape(a.shape)}`);
   const length = Math.max(
     o.minlength ?? 0,
-    staticCount('bincount', o.length, 'length', () => add(a.size ? max(a) : 0, 1)),
+    staticCount('bincount', o.length, 'length', () => (a.size ? add(max(a), 1) : asArray(0))),
   );
   const w = o.weights === undefined ? P.fullLike(P.cast(a, 'int32'), 1) : asArray(o.weights as ArrayLike);
   const idx = P.cast(a, 'int32');
@@ -461,7 +474,11 @@ export function histogram(
   const top = take(edges, nb);
   idx = P.select(P.eq(x, broadcastTo(top, x.shape)), P.fullLike(idx, nb - 1), idx);
   const inside = logicalAnd(P.le(P.zerosLike(idx), idx), P.lt(idx, P.fullLike(idx, nb)));
-  const w = o.weights === undefined ? P.fullLike(x, 1) : ravel(P.cast(asArray(o.weights as ArrayLike), x.dtype));
+  // Counts are int32 without weights (as JAX), in the weights' dtype with them.
+  const w =
+    o.weights === undefined
+      ? P.fullLike({ shape: x.shape, dtype: o.density ? x.dtype : 'int32' }, 1)
+      : ravel(P.cast(asArray(o.weights as ArrayLike), x.dtype));
   const slot = P.select(inside, idx, P.fullLike(idx, nb));
   let counts = P.slice(
     P.scatterAdd(P.zerosLike({ shape: [nb + 1], dtype: w.dtype }), slot, P.mul(w, P.cast(inside, w.dtype)), 0),
@@ -512,14 +529,14 @@ export function interp(x: ArrayLike, xp: ArrayLike, fp: ArrayLike, opts?: { left
  */
 export function convolve(a: ArrayLike, v: ArrayLike, opts?: { mode?: 'full' | 'same' | 'valid' }): Array {
   const o = checkOptions('convolve', { mode: t.keyof({ full: null, same: null, valid: null }) }, opts);
-  const [x] = prepare('convolve', [a, v]);
-  return correlateFull('convolve', asArray(a), asArray(v), x.dtype, true, o.mode ?? 'full');
+  const [x, y] = [asArray(a), asArray(v)];
+  return correlateFull('convolve', x, y, promote([x.dtype, y.dtype]), true, o.mode ?? 'full');
 }
 /** Cross-correlation of 1-D arrays, `mode` 'valid' (default), 'same' or 'full'. @category Math */
 export function correlate(a: ArrayLike, v: ArrayLike, opts?: { mode?: 'full' | 'same' | 'valid' }): Array {
   const o = checkOptions('correlate', { mode: t.keyof({ full: null, same: null, valid: null }) }, opts);
-  const [x] = prepare('correlate', [a, v]);
-  return correlateFull('correlate', asArray(a), asArray(v), x.dtype, false, o.mode ?? 'valid');
+  const [x, y] = [asArray(a), asArray(v)];
+  return correlateFull('correlate', x, y, promote([x.dtype, y.dtype]), false, o.mode ?? 'valid');
 }
 function correlateFull(op: string, a0: Array, v0: Array, dtype: DType, flip: boolean, mode: string): Array {
   if (a0.ndim !== 1 || v0.ndim !== 1 || a0.size === 0 || v0.size === 0)
@@ -541,11 +558,14 @@ function correlateFull(op: string, a0: Array, v0: Array, dtype: DType, flip: boo
   const gathered = P.gather(a, reshape(asArray(idx), [len, m]), 0);
   const w = P.mul(broadcastTo(P.reshape(v, [1, m]), [len, m]), P.cast(reshape(asArray(mask), [len, m]), d));
   const full = P.reduceSum(P.mul(gathered, w), [1]);
+  // 'same' centres the window as NumPy does: it correlates the longer input with the shorter and
+  // reverses the result when it swapped them, which moves the odd sample to the other side.
+  const half = (Math.min(n, m) - 1) / 2;
   const [start, size] =
     mode === 'full'
       ? [0, len]
       : mode === 'same'
-        ? [Math.floor((Math.min(n, m) - 1) / 2), Math.max(n, m)]
+        ? [!flip && n < m ? Math.ceil(half) : Math.floor(half), Math.max(n, m)]
         : [Math.min(n, m) - 1, Math.abs(n - m) + 1];
   return P.slice(full, [start], [start + size]);
 }
