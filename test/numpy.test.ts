@@ -9,7 +9,7 @@ import { type Array, type DType, FluxionError, np } from '../src/index.js';
 import { rng } from '../laws/index.js';
 
 type Tensor = { array: number[]; shape: number[]; dtype: DType };
-type Arg = Tensor | number | string | Arg[];
+type Arg = Tensor | number | string | boolean | Arg[];
 interface Spec {
   fn: string;
   make: (r: Gen) => { args: Arg[]; opts?: Record<string, unknown> };
@@ -332,6 +332,73 @@ const specs: Spec[] = [
     fn,
     make: (g) => ({ args: [arr(g, [g.int(1, 4), g.int(1, 4)]), g.int(-2, 2)] }),
   })),
+  // The semantics issue 20 lists: special powers, integer rounding and powers, bool arithmetic and
+  // contractions, ddof past n, negative split indices, scalars in inner, empty gathers, bad transposes.
+  {
+    fn: 'power',
+    make: (g) => ({
+      args: [arr(g, [5], -1, -1), { array: [Infinity, -Infinity, 0, 2, NaN], shape: [5], dtype: 'float64' }],
+    }),
+  },
+  ...['floor', 'ceil', 'round', 'trunc'].map((fn): Spec => ({
+    fn,
+    make: (g) => ({ args: [arr(g, [4], -(2 ** 31), 2 ** 31 - 1, { int: true })] }),
+  })),
+  { fn: 'power', make: (g) => ({ args: [arr(g, [4], -5, 5, { int: true }), arr(g, [4], 0, 12, { int: true })] }) },
+  ...['add', 'multiply', 'matmul', 'dot', 'outer', 'inner'].map((fn): Spec => ({
+    fn,
+    make: (g) => ({
+      args: [arr(g, [3, 3], 0, 2, { int: true, dtype: 'bool' }), arr(g, [3, 3], 0, 2, { int: true, dtype: 'bool' })],
+    }),
+  })),
+  { fn: 'abs', make: (g) => ({ args: [arr(g, [4], 0, 2, { int: true, dtype: 'bool' })] }) },
+  {
+    fn: 'tensordot',
+    make: (g) => ({
+      args: [arr(g, [2, 3], 0, 2, { int: true, dtype: 'bool' }), arr(g, [3, 2], 0, 2, { int: true, dtype: 'bool' }), 1],
+    }),
+  },
+  ...['var', 'std'].map((fn): Spec => ({
+    fn,
+    make: (g) => ({ args: [arr(g, [g.int(1, 3)])], opts: { ddof: g.int(0, 4) } }),
+  })),
+  { fn: 'split', make: (g) => ({ args: [arr(g, [6]), [g.int(-7, 7), g.int(-7, 7)].sort((a, b) => a - b)] }) },
+  { fn: 'inner', make: (g) => ({ args: [arr(g, [3]), g.int(-3, 3)] }) },
+  { fn: 'takeAlongAxis', make: (g) => ({ args: [arr(g, [2, 0]), arr(g, [2, 0], 0, 1, { int: true }), 1] }) },
+  {
+    fn: 'transpose',
+    make: (g) => ({
+      args: [
+        arr(g, [2, 3, 4]),
+        g.pick([
+          [0, 1],
+          [2, 1, 0],
+          [0, 0, 1],
+          [0, 1, 2, 3],
+        ]),
+      ],
+    }),
+  },
+  { fn: 'full', make: (g) => ({ args: [[2, g.int(0, 3)], g.pick([3, 2.5, true])] }) },
+  {
+    fn: 'einsum',
+    make: (g) => {
+      const n = g.int(1, 3);
+      const [sp, ...ops] = g.pick<[string, ...number[][]]>([
+        ['ii->i', [n, n]],
+        ['ii', [n, n]],
+        ['ij,jk', [n, 2], [2, 3]],
+        ['...ij,...jk->...ik', [2, n, 2], [2, 3]],
+        ['ij,ij->ij', [n, 1], [1, 3]],
+        ['bii->bi', [2, n, n]],
+        ['i,i', [n], [n]],
+      ]);
+      const bool = g.u() < 0.2;
+      return {
+        args: [sp, ...ops.map((shape) => arr(g, shape, bool ? 0 : -2, 2, bool ? { int: true, dtype: 'bool' } : {}))],
+      };
+    },
+  },
   // np.linalg
   {
     fn: 'linalg.solve',

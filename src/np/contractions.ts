@@ -24,6 +24,9 @@ function promoted(x: ArrayLike, y: ArrayLike): [Array, Array] {
  * @category Linear algebra
  */
 export function matmul(x: ArrayLike, y: ArrayLike): Array {
+  return asBoolIf(bothBool(x, y), matmulOf(x, y));
+}
+function matmulOf(x: ArrayLike, y: ArrayLike): Array {
   let [a, b] = promoted(x, y);
   if (a.ndim === 0 || b.ndim === 0)
     throw new ShapeError('matmul: operands must be at least 1-D (use multiply for scalars)');
@@ -63,9 +66,11 @@ export function matmul(x: ArrayLike, y: ArrayLike): Array {
  */
 export function dot(x: ArrayLike, y: ArrayLike): Array {
   const [a, b] = promoted(x, y);
-  if (a.ndim === 0 || b.ndim === 0) return P.mul(...promotedBroadcast(a, b));
-  if (b.ndim === 1) return tensordot(a, b, [[a.ndim - 1], [0]]);
-  return tensordot(a, b, [[a.ndim - 1], [b.ndim - 2]]);
+  const r =
+    a.ndim === 0 || b.ndim === 0
+      ? P.mul(...promotedBroadcast(a, b))
+      : tensordot(a, b, b.ndim === 1 ? [[a.ndim - 1], [0]] : [[a.ndim - 1], [b.ndim - 2]]);
+  return asBoolIf(bothBool(x, y), r);
 }
 function promotedBroadcast(a: Array, b: Array): [Array, Array] {
   const s = broadcastShapes('dot', a.shape, b.shape);
@@ -86,57 +91,93 @@ export function tensordot(
           axes[0].map((ax) => normAxis('tensordot', ax, a.ndim)),
           axes[1].map((ax) => normAxis('tensordot', ax, b.ndim)),
         ];
-  return P.dotGeneral(a, b, { contract: [ca, cb], batch: [[], []] });
+  return asBoolIf(bothBool(x, y), P.dotGeneral(a, b, { contract: [ca, cb], batch: [[], []] }));
 }
 
 /** Outer product of the flattened operands. @category Linear algebra */
-export const outer = (x: ArrayLike, y: ArrayLike): Array => tensordot(ravel(x), ravel(y), 0);
+export const outer = (x: ArrayLike, y: ArrayLike): Array => asBoolIf(bothBool(x, y), tensordot(ravel(x), ravel(y), 0));
 /** Inner product over the last axes. @category Linear algebra */
 export function inner(x: ArrayLike, y: ArrayLike): Array {
   const [a, b] = promoted(x, y);
-  return tensordot(a, b, [[a.ndim - 1], [b.ndim - 1]]);
+  if (a.ndim === 0 || b.ndim === 0) return asBoolIf(bothBool(x, y), P.mul(...promotedBroadcast(a, b)));
+  return asBoolIf(bothBool(x, y), tensordot(a, b, [[a.ndim - 1], [b.ndim - 1]]));
 }
 
 /**
- * Einstein summation, e.g. `'ij,jk->ik'`, `'bij,bjk->bik'`, `'ii->i'` is not supported (no
- * repeated index within one operand). Without `->` the output is the indices that appear once,
- * sorted. Operands are contracted left to right with dot_general.
+ * Einstein summation as NumPy's: `'ij,jk->ik'`, `'bij,bjk->bik'`, `'...ij,...jk->...ik'` (an
+ * ellipsis stands for broadcast leading axes), `'ii->i'` and `'ii'` (a repeated index takes a
+ * diagonal), size-1 axes broadcast against their index's size elsewhere, and bool operands give
+ * bool results (products are and, sums or). Without `->` the output is the ellipsis axes and the
+ * indices that appear once, sorted. Operands are contracted left to right with dot_general.
  * @example np.einsum('ij,j->i', A, v)
+ * @example np.einsum('...ij,...jk->...ik', a, b) // batched matmul
  * @category Linear algebra
  */
 export function einsum(spec: string, ...operands: ArrayLike[]): Array {
   const [lhs, rhsGiven] = spec.replace(/\s/g, '').split('->');
-  const inputs = lhs.split(',');
-  if (inputs.length !== operands.length)
-    throw new ValueError(`einsum: '${spec}' names ${inputs.length} operands, got ${operands.length}`);
-  if (spec.includes('.')) throw new ValueError(`einsum: ellipsis ('...') is not supported in '${spec}'`);
-  const counts = new Map<string, number>();
-  for (const s of inputs) for (const c of s) counts.set(c, (counts.get(c) ?? 0) + 1);
-  const out =
-    rhsGiven ??
-    [...counts.keys()]
-      .filter((c) => counts.get(c) === 1)
-      .sort()
-      .join('');
+  const given = lhs.split(',');
+  if (given.length !== operands.length)
+    throw new ValueError(`einsum: '${spec}' names ${given.length} operands, got ${operands.length}`);
   const arrays = operands.map((x) => asArray(x));
-  const dtype = promote(arrays.map((a) => a.dtype));
+  for (const s of [...given, rhsGiven ?? ''])
+    if (!/^[a-zA-Z]*(\.\.\.)?[a-zA-Z]*$/.test(s))
+      throw new ValueError(`einsum: invalid subscripts '${s}' in '${spec}'`);
+  // The ellipsis: fresh labels for the broadcast axes, right-aligned across operands.
+  const named = given.map((s) => s.replace('...', '').length);
+  const ellipsisDims = given.map((s, i) => (s.includes('...') ? arrays[i].ndim - named[i] : 0));
+  if (ellipsisDims.some((d) => d < 0))
+    throw new ShapeError(`einsum: an operand has fewer axes than its subscripts name in '${spec}'`);
+  const width = Math.max(0, ...ellipsisDims);
+  const fresh = globalThis.Array.from({ length: width }, (_, k) => String.fromCharCode(0x100 + k)).join('');
+  const inputs = given.map((s, i) => s.replace('...', fresh.slice(width - ellipsisDims[i])));
+  const counts = new Map<string, number>();
+  for (const s of inputs) for (const c of new Set(s)) counts.set(c, (counts.get(c) ?? 0) + 1);
+  const out =
+    rhsGiven !== undefined
+      ? rhsGiven.replace('...', fresh)
+      : fresh +
+        [...counts.keys()]
+          .filter(
+            (c) =>
+              counts.get(c) === 1 && !fresh.includes(c) && [...inputs.join('')].filter((d) => d === c).length === 1,
+          )
+          .sort()
+          .join('');
+  const inDtype = promote(arrays.map((a) => a.dtype));
+  const dtype = inDtype === 'bool' ? 'int32' : inDtype;
   const sizes = new Map<string, number>();
-  let terms = inputs.map((s, i) => {
-    const a = P.cast(arrays[i], dtype);
-    if (s.length !== a.ndim)
-      throw new ShapeError(`einsum: operand ${i} has shape ${fmtShape(a.shape)} but subscripts '${s}'`);
-    if (new Set(s).size !== s.length)
-      throw new ValueError(`einsum: repeated index in operand '${s}' (diagonals) is not supported`);
+  inputs.forEach((s, i) => {
+    if (s.length !== arrays[i].ndim)
+      throw new ShapeError(`einsum: operand ${i} has shape ${fmtShape(arrays[i].shape)} but subscripts '${given[i]}'`);
     [...s].forEach((c, k) => {
-      if (sizes.has(c) && sizes.get(c) !== a.shape[k])
-        throw new ShapeError(`einsum: index '${c}' has sizes ${sizes.get(c)} and ${a.shape[k]}`);
-      sizes.set(c, a.shape[k]);
+      const d = arrays[i].shape[k];
+      const seen = sizes.get(c);
+      if (seen !== undefined && seen !== d && seen !== 1 && d !== 1)
+        throw new ShapeError(`einsum: index '${c}' has sizes ${seen} and ${d}`);
+      if (seen === undefined || seen === 1) sizes.set(c, d);
     });
-    return { s, a };
   });
   for (const c of out)
     if (!sizes.has(c)) throw new ValueError(`einsum: output index '${c}' does not appear in the inputs`);
-  // Sum out indices that appear in one operand only and not in the output.
+  let terms = inputs.map((s, i) => {
+    let a = P.cast(arrays[i], dtype);
+    let labels = s;
+    // A repeated index takes the diagonal: multiply by the identity over the pair and sum one out.
+    for (let k = 0; k < labels.length; k++) {
+      const j = labels.indexOf(labels[k], k + 1);
+      if (j < 0) continue;
+      if (a.shape[k] !== a.shape[j])
+        throw new ShapeError(`einsum: repeated index '${labels[k]}' has sizes ${a.shape[k]} and ${a.shape[j]}`);
+      const eye = P.cast(P.eq(P.iota(a.shape, 'int32', k), P.iota(a.shape, 'int32', j)), dtype);
+      a = P.reduceSum(P.mul(a, eye), [j]);
+      labels = labels.slice(0, j) + labels.slice(j + 1);
+      k--;
+    }
+    // Size-1 axes broadcast to their index's size elsewhere.
+    const full = [...labels].map((c) => sizes.get(c)!);
+    if (full.some((d, k) => d !== a.shape[k])) a = broadcastTo(a, full);
+    return { s: labels, a };
+  });
   const needed = (c: string, skip: number) => out.includes(c) || terms.some((t, j) => j !== skip && t.s.includes(c));
   terms = terms.map((t, i) => {
     const axes = [...t.s].flatMap((c, k) => (needed(c, i) ? [] : [k]));
@@ -165,8 +206,14 @@ export function einsum(spec: string, ...operands: ArrayLike[]): Array {
   const leftover = [...acc.s].flatMap((c, k) => (out.includes(c) ? [] : [k]));
   if (leftover.length)
     acc = { s: [...acc.s].filter((_, k) => !leftover.includes(k)).join(''), a: P.reduceSum(acc.a, leftover) };
-  return P.transpose(
-    acc.a,
-    [...out].map((c) => acc.s.indexOf(c)),
+  return asBoolIf(
+    inDtype,
+    P.transpose(
+      acc.a,
+      [...out].map((c) => acc.s.indexOf(c)),
+    ),
   );
 }
+/** Bool contractions count in int32 and answer whether any product was true (NumPy's or of ands). */
+const asBoolIf = (dtype: string, y: Array): Array => (dtype === 'bool' ? P.ne(y, P.zerosLike(y)) : y);
+const bothBool = (x: ArrayLike, y: ArrayLike) => promote([asArray(x).dtype, asArray(y).dtype]);

@@ -32,12 +32,15 @@ export function array(data: NestedArray | ArrayLike, opts?: DTypeOpt & { shape?:
 /** Alias of {@link array} that returns arrays unchanged. @category Creation */
 export const asarray = array;
 
-/** An array of `shape` filled with `value`. @example np.full([2, 3], 7) @category Creation */
+/** An array of `shape` filled with `value` (a JS integer fills int32, as in JAX). @example np.full([2, 3], 7) @category Creation */
 export function full(shape: number | readonly number[], value: ArrayLike, opts?: DTypeOpt): Array {
   const { dtype } = checkOptions('full', dtypeOpt, opts);
   const s = shapeOf(shape);
   if (s.some((d) => !Number.isInteger(d) || d < 0)) throw new ValueError(`full: invalid shape [${s}]`);
-  const v = asArray(value, dtype);
+  // A JS number is weakly typed: an integer fills int32, as in JAX; a fraction float32.
+  const implied =
+    typeof value === 'number' && Number.isInteger(value) && Math.abs(value) < 2 ** 31 ? 'int32' : undefined;
+  const v = asArray(value, dtype ?? implied);
   return P.broadcastInDim(
     v,
     s,

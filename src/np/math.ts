@@ -13,9 +13,10 @@ import { asArray, broadcastTo, prepare } from './convert.js';
 import { broadcastShapes } from '../core/shape.js';
 
 const binary =
-  (name: string, prim: Primitive, floatOnly = false) =>
+  (name: string, prim: Primitive, floatOnly = false, onBools?: Primitive) =>
   (x: ArrayLike, y: ArrayLike): Array => {
     let [a, b] = prepare(name, [x, y]);
+    if (onBools && a.dtype === 'bool') return bind1(onBools, [a, b]);
     if (floatOnly && !isFloat(a.dtype)) [a, b] = [P.cast(a, 'float32'), P.cast(b, 'float32')];
     return bind1(prim, [a, b]);
   };
@@ -27,16 +28,41 @@ const unary =
     return bind1(prim, [a]);
   };
 
-/** `x + y` elementwise with broadcasting. @example np.add([1, 2], 1) // [2, 3] @category Math */
-export const add = binary('add', P.addP);
+/** `x + y` elementwise with broadcasting (logical or for bools, as NumPy). @example np.add([1, 2], 1) // [2, 3] @category Math */
+export const add = binary('add', P.addP, false, P.orP);
 /** `x - y` elementwise. @category Math */
 export const subtract = binary('subtract', P.subP);
-/** `x * y` elementwise. @category Math */
-export const multiply = binary('multiply', P.mulP);
+/** `x * y` elementwise (logical and for bools). @category Math */
+export const multiply = binary('multiply', P.mulP, false, P.andP);
 /** True division `x / y` (integers divide as float32). @category Math */
 export const divide = binary('divide', P.divP, true);
-/** `x ** y` (computed in floating point). @category Math */
-export const power = binary('power', P.powP, true);
+const floatPower_ = binary('power', P.powP, true);
+/**
+ * `x ** y`: floats in floating point; integers exactly in their dtype (wrapping as NumPy's), by
+ * repeated squaring over the exponent's bits. A negative integer exponent gives 0 (1 for bases
+ * ±1), as C's integer division would; NumPy refuses it, which a jitted function cannot.
+ * @category Math
+ */
+export function power(x: ArrayLike, y: ArrayLike): Array {
+  const [a, b] = prepare('power', [x, y]);
+  if (isFloat(a.dtype) || a.dtype === 'bool') return floatPower_(a, b);
+  const one = P.fullLike(a, 1);
+  let result = one,
+    base = a,
+    e = P.max(b, P.zerosLike(b));
+  const bits = a.dtype.endsWith('8') ? 8 : a.dtype.endsWith('16') ? 16 : 32;
+  for (let i = 0; i < bits; i++) {
+    const odd = P.ne(bind1(P.andP, [e, P.fullLike(e, 1)]), P.zerosLike(e));
+    result = P.select(odd, P.mul(result, base), result);
+    base = P.mul(base, base);
+    e = bind1(P.shiftRightLogicalP, [e, P.fullLike(e, 1)]);
+  }
+  const negative = P.lt(b, P.zerosLike(b));
+  const unitBase = P.eq(P.mul(a, a), one);
+  const oddExp = P.ne(bind1(P.andP, [b, P.fullLike(b, 1)]), P.zerosLike(b));
+  const negResult = P.select(unitBase, P.select(oddExp, a, one), P.zerosLike(a));
+  return P.select(negative, negResult, result);
+}
 /** Alias of {@link power}. @category Math */
 export const pow = power;
 /** Elementwise maximum (NaN propagates). @category Math */
@@ -105,11 +131,24 @@ export const reciprocal = (x: ArrayLike): Array => divide(1, x);
 /** The error function. @category Math */ export const erf = unary('erf', P.erfP);
 /** Inverse of erf on (-1, 1). @category Math */ export const erfinv = unary('erfinv', P.erfInvP);
 /** Logistic sigmoid 1/(1+e^-x). @category Math */ export const sigmoid = unary('sigmoid', P.logisticP);
-/** Absolute value. @category Math */ export const abs = unary('abs', P.absP, false);
+const absOf = unary('abs', P.absP, false);
+/** Absolute value (bools unchanged). @category Math */
+export const abs = (x: ArrayLike): Array => {
+  const a = asArray(x);
+  return a.dtype === 'bool' ? a : absOf(a);
+};
 /** Sign: -1, 0 or 1 (NaN stays NaN). @category Math */ export const sign = unary('sign', P.signP, false);
-/** Rounds down. @category Math */ export const floor = unary('floor', P.floorP);
-/** Rounds up. @category Math */ export const ceil = unary('ceil', P.ceilP);
-/** Rounds half to even. @category Math */ export const round = unary('round', P.roundP);
+/** A rounding function: integers are already whole and come back unchanged (as JAX), in their dtype. */
+const rounding = (name: string, prim: Primitive) => {
+  const f = unary(name, prim);
+  return (x: ArrayLike): Array => {
+    const a = asArray(x);
+    return isFloat(a.dtype) || a.dtype === 'bool' ? f(a) : a;
+  };
+};
+/** Rounds down (integers unchanged). @category Math */ export const floor = rounding('floor', P.floorP);
+/** Rounds up (integers unchanged). @category Math */ export const ceil = rounding('ceil', P.ceilP);
+/** Rounds half to even (integers unchanged). @category Math */ export const round = rounding('round', P.roundP);
 /** Is each element finite (not inf, not NaN)? @category Math */
 export const isfinite = (x: ArrayLike): Array => {
   const a = asArray(x);

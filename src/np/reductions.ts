@@ -91,7 +91,8 @@ export function variance(x: ArrayLike, opts?: ReduceOptions & { ddof?: number })
     ),
   );
   const s = sum(P.mul(centered, centered), { axis: axes, keepdims: o.keepdims });
-  return P.div(s, P.fullLike(s, count(a, axes) - (o.ddof ?? 0)));
+  // Degrees of freedom past the count divide by zero (inf or NaN), as NumPy.
+  return P.div(s, P.fullLike(s, Math.max(0, count(a, axes) - (o.ddof ?? 0))));
 }
 export { variance as var };
 

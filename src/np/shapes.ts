@@ -32,6 +32,10 @@ export const ravel = (x: ArrayLike): Array => reshape(x, [-1]);
 export function transpose(x: ArrayLike, axes?: readonly number[]): Array {
   const a = asArray(x);
   const perm = axes ? axes.map((ax) => normAxis('transpose', ax, a.ndim)) : a.shape.map((_, i) => a.ndim - 1 - i);
+  if (perm.length !== a.ndim || new Set(perm).size !== perm.length)
+    throw new ValueError(
+      `transpose: axes [${axes}] are not a permutation of the ${a.ndim} axes of ${fmtShape(a.shape)}`,
+    );
   return P.transpose(a, perm);
 }
 /** Swaps two axes. @category Shapes */
@@ -132,7 +136,8 @@ export function split(x: ArrayLike, sections: number | readonly number[], opts?:
       throw new ValueError(`split: axis ${axis} of size ${n} does not divide into ${sections} equal sections`);
     cuts = globalThis.Array.from({ length: sections - 1 }, (_, i) => ((i + 1) * n) / sections);
   } else cuts = [...sections];
-  const bounds = [0, ...cuts.map((c) => Math.min(Math.max(c, 0), n)), n];
+  // Cuts are slice bounds: negative ones count from the end, as in Python.
+  const bounds = [0, ...cuts.map((c) => Math.min(Math.max(c < 0 ? c + n : c, 0), n)), n];
   return bounds.slice(0, -1).map((s, i) =>
     bind1(P.sliceP, [a], {
       start: a.shape.map((_, k) => (k === axis ? s : 0)),
