@@ -27,6 +27,7 @@ export {
   jacrev,
   hessian,
   type GradOptions,
+  type JacobianOptions,
   type GradOf,
   type AuxOf,
 } from './transforms/grad.js';

@@ -191,30 +191,120 @@ function basis(a: ShapedArray): Array {
   return reshape(eye, [n, ...a.shape]);
 }
 
+/** Options of {@link jacfwd}, {@link jacrev} and {@link hessian}. @category Transforms */
+export interface JacobianOptions {
+  /** Which positional argument(s) to differentiate (default 0); a list gives a tuple per output leaf. */
+  argnums?: number | readonly number[];
+}
+
 /**
- * Jacobian by forward mode (one jvp per input element, vmapped). For `f: R^[in] -> R^[out]`
- * with one array argument, the result has shape `[...out, ...in]`.
+ * The Jacobian of `f` on flat leaves: `blocks[k][j]` is d(output leaf k)/d(input leaf j), shaped
+ * `[...out_k, ...in_j]`, assembled into the output's structure with each leaf replaced by the
+ * differentiated arguments' structure (JAX's layout for pytrees).
+ */
+function jacobian(
+  name: string,
+  f: (...args: any[]) => unknown,
+  opts: JacobianOptions | undefined,
+  blocks: (fn: (...xs: Array[]) => Array[], leaves: Array[]) => Array[][],
+) {
+  const argnums = opts?.argnums ?? 0;
+  const list = typeof argnums === 'number' ? [argnums] : [...argnums];
+  return (...args: unknown[]): any => {
+    for (const i of list)
+      if (!Number.isInteger(i) || i < 0 || i >= args.length)
+        throw new ShapeError(`${name}: argnums ${i} is out of range for ${args.length} arguments`);
+    const [leaves, def] = flattenArgs(list.map((i) => args[i]));
+    requireFloat(name, leaves, leafPaths(def, 'args'));
+    let outDef: TreeDef | undefined;
+    const fn = (...ls: Array[]): Array[] => {
+      const full = [...args];
+      const diff = unflatten(def, ls);
+      list.forEach((a, k) => (full[a] = diff[k]));
+      const [outs, d] = flattenArgs([f(...full)]);
+      outDef = d;
+      return outs;
+    };
+    const jac = blocks(fn, leaves).map((row) => {
+      const perInput = unflatten(def, row);
+      return typeof argnums === 'number' ? perInput[0] : perInput;
+    });
+    return unflatten(outDef!, jac)[0];
+  };
+}
+
+/**
+ * Jacobian by forward mode: one jvp per input element, vmapped. For one array argument and an
+ * array result it has shape `[...out, ...in]`; for pytrees, JAX's layout: the output's structure
+ * with each leaf replaced by the argument's structure (a tuple of them for a list of `argnums`).
  * @example jacfwd((x) => np.sin(x))(x) // diag(cos(x))
+ * @example jacfwd((p, x) => model(p, x), { argnums: 0 })(params, x) // a tree like params per output
  * @category Transforms
  */
-export function jacfwd(f: (x: Array) => Array): (x: Array) => Array {
-  return (x) => {
-    const cols = vmapFlat((t) => jvpFlat((y) => [f(y)], [x], [t])[1], x.size, [basis(x.aval)], [0], [-1])[0];
-    return reshape(cols, [...cols.shape.slice(0, -1), ...x.shape]);
-  };
+export function jacfwd(f: (x: Array) => Array, opts?: JacobianOptions): (x: Array) => Array;
+export function jacfwd<F extends (...args: any[]) => any>(
+  f: F,
+  opts?: JacobianOptions,
+): (...args: Parameters<F>) => any;
+export function jacfwd(f: (...args: any[]) => any, opts?: JacobianOptions) {
+  return jacobian('jacfwd', f, opts, (fn, leaves) => {
+    const outAvals = fn(...leaves).map((o) => o.aval);
+    const columns = leaves.map((x, j) => {
+      const tangentsOf = (t: Array) => leaves.map((l, i) => (i === j ? t : zerosLike(l)));
+      const outs = vmapFlat(
+        (t) => jvpFlat(fn, leaves, tangentsOf(t))[1],
+        x.size,
+        [basis(x.aval)],
+        [0],
+        (n) => new globalThis.Array(n).fill(-1),
+      );
+      return outs.map((o, k) => reshape(o, [...outAvals[k].shape, ...x.shape]));
+    });
+    return outAvals.map((_, k) => leaves.map((_l, j) => columns[j][k]));
+  });
 }
 
 /**
- * Jacobian by reverse mode (one vjp per output element, vmapped); shape `[...out, ...in]`.
+ * Jacobian by reverse mode: one vjp per output element, vmapped; the same layout as {@link jacfwd}.
  * @category Transforms
  */
-export function jacrev(f: (x: Array) => Array): (x: Array) => Array {
-  return (x) => {
-    const [[y], lin] = linearizeFlat((z) => [f(z)], [x]);
-    const rows = vmapFlat((ct) => transposeLinear(lin, [ct]), y.size, [basis(y.aval)], [0], [0])[0];
-    return reshape(rows, [...y.shape, ...x.shape]);
-  };
+export function jacrev(f: (x: Array) => Array, opts?: JacobianOptions): (x: Array) => Array;
+export function jacrev<F extends (...args: any[]) => any>(
+  f: F,
+  opts?: JacobianOptions,
+): (...args: Parameters<F>) => any;
+export function jacrev(f: (...args: any[]) => any, opts?: JacobianOptions) {
+  return jacobian('jacrev', f, opts, (fn, leaves) => {
+    const [ys, lin] = linearizeFlat(fn, leaves);
+    requireFloat(
+      'jacrev (outputs)',
+      ys,
+      ys.map((_, k) => `output leaf ${k}`),
+    );
+    return ys.map((y, k) => {
+      const cotangentsOf = (ct: Array) => ys.map((o, i) => (i === k ? ct : zerosLike(o)));
+      const rows = vmapFlat(
+        (ct) => transposeLinear(lin, cotangentsOf(ct)),
+        y.size,
+        [basis(y.aval)],
+        [0],
+        (n) => new globalThis.Array(n).fill(0),
+      );
+      return rows.map((r, j) => reshape(r, [...y.shape, ...leaves[j].shape]));
+    });
+  });
 }
 
-/** Hessian of a scalar function: `jacfwd(jacrev(f))`, shape `[...in, ...in]`. @category Transforms */
-export const hessian = (f: (x: Array) => Array): ((x: Array) => Array) => jacfwd(jacrev(f));
+/**
+ * Hessian of a scalar function: `jacfwd(jacrev(f))`, shape `[...in, ...in]` for one array; for
+ * pytrees and several `argnums`, nested as JAX's.
+ * @category Transforms
+ */
+export function hessian(f: (x: Array) => Array, opts?: JacobianOptions): (x: Array) => Array;
+export function hessian<F extends (...args: any[]) => any>(
+  f: F,
+  opts?: JacobianOptions,
+): (...args: Parameters<F>) => any;
+export function hessian(f: (...args: any[]) => any, opts?: JacobianOptions) {
+  return jacfwd(jacrev(f, opts), opts);
+}
