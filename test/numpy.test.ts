@@ -399,6 +399,16 @@ const specs: Spec[] = [
       };
     },
   },
+  {
+    fn: 'pad',
+    make: (g) => {
+      const s = [g.int(1, 4), ...shapeOf(g, 1, false)]; // NumPy reads an empty pad list as floats
+      return {
+        args: [arr(g, s), s.map(() => [g.int(0, 5), g.int(0, 5)])],
+        opts: { mode: g.pick(['constant', 'edge', 'reflect', 'symmetric', 'wrap']) },
+      };
+    },
+  },
   // np.linalg
   {
     fn: 'linalg.solve',

@@ -9,7 +9,7 @@ import { checkOptions, codecs, t } from '../core/options.js';
 import { checkCount, normAxes, normAxis, sizeOf } from '../core/shape.js';
 import { bind1 } from '../core/trace.js';
 import * as P from '../primitives/index.js';
-import { asArray, broadcastTo as broadcastArray, prepare } from './convert.js';
+import { asArray, broadcastTo as broadcastArray, fromNested, prepare } from './convert.js';
 
 /** New shape, same elements; one entry may be -1. @example np.reshape(np.arange(6), [2, -1]) @category Shapes */
 export function reshape(x: ArrayLike, shape: readonly number[]): Array {
@@ -191,9 +191,16 @@ export function repeat(x: ArrayLike, repeats: number, opts?: { axis?: number }):
 export function pad(
   x: ArrayLike,
   padWidth: number | readonly number[] | readonly (readonly number[])[],
-  opts?: { constantValues?: number; mode?: 'constant' },
+  opts?: { constantValues?: number; mode?: PadMode },
 ): Array {
-  const o = checkOptions('pad', { constantValues: codecs.number, mode: t.literal('constant') }, opts);
+  const o = checkOptions(
+    'pad',
+    {
+      constantValues: codecs.number,
+      mode: t.keyof({ constant: null, edge: null, reflect: null, symmetric: null, wrap: null, empty: null }),
+    },
+    opts,
+  );
   const a = asArray(x);
   if (typeof padWidth === 'number') checkCount('pad', 'padWidth', padWidth);
   else if (!globalThis.Array.isArray(padWidth))
@@ -209,13 +216,39 @@ export function pad(
       `pad: padWidth ${JSON.stringify(padWidth)} does not fit an array of shape ${fmtShape(a.shape)}`,
     );
   }
-  return P.pad(
-    a,
-    pairs.map((p) => p[0]),
-    pairs.map((p) => p[1]),
-    pairs.map(() => 0),
-    o.constantValues ?? 0,
-  );
+  const mode = o.mode ?? 'constant';
+  if (mode === 'constant' || mode === 'empty')
+    return P.pad(
+      a,
+      pairs.map((p) => p[0]),
+      pairs.map((p) => p[1]),
+      pairs.map(() => 0),
+      o.constantValues ?? 0,
+    );
+  // The other modes read the array itself: one gather per padded axis, with a static index table.
+  return pairs.reduce((y, [before, after], axis) => {
+    if (before === 0 && after === 0) return y;
+    const n = y.shape[axis];
+    if (n === 0)
+      throw new ValueError(`pad: cannot pad an empty axis ${axis} of ${fmtShape(a.shape)} in mode '${mode}'`);
+    const source = Int32Array.from({ length: n + before + after }, (_, k) => padSource(mode, k - before, n));
+    return P.gather(y, fromNested(source, 'int32'), axis);
+  }, a);
+}
+/** The `mode` of {@link pad}: NumPy's names. @category Shapes */
+export type PadMode = 'constant' | 'edge' | 'reflect' | 'symmetric' | 'wrap' | 'empty';
+/** The source index of position `i` (relative to the array's start) along an axis of length `n`. */
+function padSource(mode: PadMode, i: number, n: number): number {
+  const mod = (v: number, m: number) => ((v % m) + m) % m;
+  if (mode === 'edge') return Math.min(Math.max(i, 0), n - 1);
+  if (mode === 'wrap') return mod(i, n);
+  if (mode === 'reflect') {
+    if (n === 1) return 0;
+    const j = mod(i, 2 * (n - 1));
+    return j < n ? j : 2 * (n - 1) - j;
+  }
+  const j = mod(i, 2 * n); // symmetric: the edge repeats
+  return j < n ? j : 2 * n - 1 - j;
 }
 /** Reverses the order of elements along `axis` (all axes by default). @category Shapes */
 export function flip(x: ArrayLike, opts?: { axis?: number | number[] | null }): Array {
