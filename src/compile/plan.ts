@@ -130,6 +130,8 @@ export function materialised(g: Graph, forced: Set<number> = new Set()): Set<num
       consumers.set(v.id, [...(consumers.get(v.id) ?? []), e]);
   const out = new Set<number>([...forced, ...g.inVars.map((v) => v.id)]);
   for (const a of g.outs) if (a instanceof Var) out.add(a.id);
+  for (const e of g.eqns)
+    if (e.prim.props?.operandsInBuffers) for (const a of e.inputs) if (a instanceof Var) out.add(a.id);
   const cost = new Map<number, number>();
   for (const e of g.eqns) {
     const own = isView(e) ? 0 : 1;

@@ -57,6 +57,11 @@ export interface Primitive<P extends Params = any> {
     view?: boolean;
     /** Needs a kernel of its own on an accelerator (reductions, contractions, scatters). */
     kernel?: boolean;
+    /**
+     * Reads its operands whole, at positions that depend on the data or on loops (the matrix
+     * decompositions): compilers give the operands buffers instead of fusing them in.
+     */
+    operandsInBuffers?: boolean;
     /** Applies the staged graph in its params (jit's call): backends compile that graph whole. */
     staged?: boolean;
     /**

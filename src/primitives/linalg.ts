@@ -126,7 +126,7 @@ function choleskyKernel(a: Float64Array, n: number): Float64Array {
 /** The lower Cholesky factor of the symmetric part of each matrix (JAX's `symmetrize_input`). */
 export const choleskyP: Primitive<object> = definePrimitive({
   name: 'cholesky',
-  props: { kernel: true },
+  props: { kernel: true, operandsInBuffers: true },
   abstractEval([x]) {
     checkMatrix('cholesky', x, true);
     return [{ shape: x.shape, dtype: x.dtype }];
@@ -208,7 +208,7 @@ function triangularSolveKernel(a: Float64Array, b: Float64Array, m: number, p: T
 
 export const triangularSolveP: Primitive<TriParams> = definePrimitive({
   name: 'triangular_solve',
-  props: { kernel: true },
+  props: { kernel: true, operandsInBuffers: true },
   abstractEval([a, b], p) {
     const [m] = checkMatrix('triangular_solve', a, true);
     checkMatrix('triangular_solve', b, false);
@@ -299,7 +299,7 @@ function luKernel(a: Float64Array, n: number): [Float64Array, Int32Array, Int32A
  */
 export const luP: Primitive<object> = definePrimitive({
   name: 'lu',
-  props: { kernel: true },
+  props: { kernel: true, operandsInBuffers: true },
   abstractEval([x]) {
     const [n] = checkMatrix('lu', x, true);
     const batch = x.shape.slice(0, -2);
@@ -390,7 +390,7 @@ function qrKernel(a: Float64Array, m: number, n: number, full: boolean): [Float6
 /** QR decomposition by Householder reflections: `[q, r]`, reduced or complete (`fullMatrices`). */
 export const qrP: Primitive<{ fullMatrices: boolean }> = definePrimitive({
   name: 'qr',
-  props: { kernel: true },
+  props: { kernel: true, operandsInBuffers: true },
   abstractEval([x], { fullMatrices }) {
     const [m, n] = checkMatrix('qr', x, false);
     const k = fullMatrices ? m : Math.min(m, n);
@@ -507,7 +507,7 @@ function eighKernel(a: Float64Array, n: number): [Float64Array, Float64Array] {
 /** Eigenvectors (columns) and ascending eigenvalues of the symmetric part of each matrix: `[v, w]`. */
 export const eighP: Primitive<object> = definePrimitive({
   name: 'eigh',
-  props: { kernel: true },
+  props: { kernel: true, operandsInBuffers: true },
   abstractEval([x]) {
     const [n] = checkMatrix('eigh', x, true);
     return [
@@ -652,7 +652,7 @@ function svdKernel(a: Float64Array, m: number, n: number, full: boolean, uv: boo
 /** Singular values (descending) and, with `computeUv`, the vectors: `[s, u, vt]` with `a = u diag(s) vt`. */
 export const svdP: Primitive<{ fullMatrices: boolean; computeUv: boolean }> = definePrimitive({
   name: 'svd',
-  props: { kernel: true },
+  props: { kernel: true, operandsInBuffers: true },
   abstractEval([x], { fullMatrices, computeUv }) {
     const [m, n] = checkMatrix('svd', x, false);
     const k = Math.min(m, n);
