@@ -20,6 +20,7 @@ import {
   TensorProto_DataType as T,
 } from './onnx_pb.js';
 import { OPS, type OpContext } from './ops.js';
+import { stagedWith } from '../core/trace.js';
 import { OnnxImportError, TYPE_NAMES, fluxionDType } from './types.js';
 
 export { OnnxImportError, fluxionDType };
@@ -170,6 +171,10 @@ export class Attributes {
     const a = this.byName.get(name);
     return a ? [...a.floats] : this.missing(name, dflt);
   }
+  strings(name: string, dflt?: string[]): string[] {
+    const a = this.byName.get(name);
+    return a ? a.strings.map((b) => new TextDecoder().decode(b)) : this.missing(name, dflt);
+  }
   string(name: string, dflt?: string): string {
     const a = this.byName.get(name);
     return a ? new TextDecoder().decode(a.s) : this.missing(name, dflt);
@@ -296,7 +301,11 @@ export function runGraph(graph: GraphProto, env: Map<string, Array>, opset: numb
     };
     let outs: (Array | undefined)[];
     try {
-      outs = OPS[node.opType](ins, ctx);
+      // Nodes of known values fold to known values even while a transform traces the model (shape
+      // arithmetic such as Shape -> Gather -> Concat -> Expand must stay constant under grad and jit).
+      const known = ins.every((x) => x === undefined || x instanceof ConcreteArray);
+      const apply = () => OPS[node.opType](ins, ctx);
+      outs = known && !hasSubgraph(node) ? stagedWith(ConcreteArray.scalar(0, 'int32'), apply) : apply();
     } catch (e) {
       if (e instanceof FluxionError && e.message.startsWith(where)) throw e;
       throw new OnnxImportError(`${where}: ${(e as Error).message}`);
@@ -307,3 +316,6 @@ export function runGraph(graph: GraphProto, env: Map<string, Array>, opset: numb
   });
   return graph.output.map((o) => env.get(o.name));
 }
+
+/** Control-flow nodes (If, Loop, Scan) read outer values inside their bodies: never folded. */
+const hasSubgraph = (node: NodeProto) => node.attribute.some((a) => a.type === AttrType.GRAPH);

@@ -18,6 +18,7 @@ import { scan } from '../control/scan.js';
 import { whileLoop } from '../control/while.js';
 import type { Attributes } from './import.js';
 import { fluxionDType } from './types.js';
+import { recurrentOps } from './recurrent.js';
 
 /** What an operator sees besides its inputs. */
 export interface OpContext {
@@ -279,6 +280,7 @@ const asinLike = (x: Array) => np.arctan2(x, np.sqrt(np.subtract(1, np.square(x)
 
 /** Every supported operator. */
 export const OPS: Record<string, Op> = {
+  ...recurrentOps,
   // ---- elementwise
   Add: binary(np.add),
   Sub: binary(np.subtract),
