@@ -594,3 +594,20 @@ describe('np and np.linalg against NumPy', () => {
     expect(mismatches.slice(0, 30)).toEqual([]);
   });
 });
+
+describe('bool updates through x.at(...) follow NumPy ufuncs', () => {
+  it('add is logical or and multiply logical and (np.add.at, np.multiply.at), at repeated indices too', () => {
+    const b = np.array([true, false, false]);
+    expect(globalThis.Array.from(b.at(1).add(true).dataSync())).toEqual([1, 1, 0]);
+    expect(
+      globalThis.Array.from(
+        b
+          .at(np.array([2, 2], { dtype: 'int32' }))
+          .add(true)
+          .dataSync(),
+      ),
+    ).toEqual([1, 0, 1]);
+    expect(globalThis.Array.from(b.at(0).multiply(false).dataSync())).toEqual([0, 0, 0]);
+    expect(b.at(1).add(true).dtype).toBe('bool');
+  });
+});

@@ -130,6 +130,11 @@ export type AtMode = 'get' | 'set' | 'add' | 'multiply';
  */
 export function atIndex(x: ArrayLike, index: readonly AtIndex[], mode: AtMode, v?: ArrayLike): Array {
   const a = asArray(x);
+  // Bool arrays update as NumPy's ufuncs do: add is or, multiply is and (counted in int32).
+  if (a.dtype === 'bool' && (mode === 'add' || mode === 'multiply')) {
+    const counted = atIndex(P.cast(a, 'int32'), index, mode, P.cast(asArray(v!), 'int32'));
+    return P.ne(counted, P.zerosLike(counted));
+  }
   const entries = expandEllipsis('at', index.map(toEntry), a.ndim, (e) => (isMask(e) ? e.ndim : 1));
   if (!entries.some((e) => e instanceof Array)) return atBasic(a, entries as Index[], mode, v);
   const masks = entries.filter(isMask);
