@@ -12,6 +12,7 @@ import { type Atom, type Eqn, Graph, Lit, Var } from '../src/core/ir.js';
 import type { Primitive } from '../src/core/primitive.js';
 import { sizeOf, stridesOf } from '../src/core/shape.js';
 import { WORKGROUP, entry, literal, load, prelude, round, storageType, store, valueType } from './wgsl.js';
+import { decompositionKernel } from './linalg.js';
 import * as P from '../src/primitives/index.js';
 import { windowOutShape, type FoldParams, type UnfoldParams, type DotParams } from '../src/primitives/index.js';
 import { type Epilogue, describePlan, epilogues, isKernel, materialised } from '../src/compile/plan.js';
@@ -452,135 +453,18 @@ function kernelBody(
     }
     case P.choleskyP:
     case P.triangularSolveP:
-    case P.luP: {
-      // One invocation per matrix of the batch, in place in the output buffer (small matrices: the
-      // work is sequential per matrix; batches run in parallel).
+    case P.luP:
+    case P.qrP:
+    case P.eighP:
+    case P.svdP: {
+      // One invocation per matrix of the batch (kernels/linalg.ts); operands are in buffers.
       kb.fused.add(e.prim.name);
-      const body = decompositionKernel(kb, e);
-      return { body: body.join('\n'), n: sizeOf(out.aval.shape.slice(0, -2)) };
+      const operands = e.inputs.map((a) => ({ name: kb.buffer(a as Var), shape: a.aval.shape }));
+      const body = decompositionKernel(e.prim, operands, e.outs[0].aval.dtype, e.params);
+      return { body: body.join('\n'), n: sizeOf(x.aval.shape.slice(0, -2)) };
     }
   }
   throw new FluxionError(`webgpu: no kernel for ${e.prim.name} yet; run this computation on the CPU backend`);
-}
-
-/**
- * WGSL of the decompositions that have kernels (cholesky, triangular_solve, lu): invocation `i` owns
- * matrix `i` of the batch. Operands are in buffers (props.operandsInBuffers); results are computed
- * in f32 in the output buffer, then rounded to their dtype.
- */
-function decompositionKernel(kb: KernelBuilder, e: Eqn): string[] {
-  // Operands are matrices, never 0-d literals.
-  const x = e.inputs[0] as Var;
-  const out = e.outs[0];
-  const d = out.aval.dtype;
-  const X = kb.buffer(x);
-  const f32 = (v: number) => `${v}.0`;
-  const loop = (v: string, from: string, to: string, body: string[]) => [
-    `for (var ${v} = ${from}; ${v} < ${to}; ${v}++) {`,
-    ...body.map((l) => `  ${l}`),
-    '}',
-  ];
-  const roundAll = (buf: string, base: string, count: number) =>
-    d === 'float32' ? [] : loop('q', '0u', u(count), [`${buf}[${base} + q] = ${store(`${buf}[${base} + q]`, d)};`]);
-  if (e.prim === P.choleskyP) {
-    const n = x.aval.shape[x.aval.shape.length - 1];
-    const at = (r: string, c: string) => `out0[base + (${r}) * ${u(n)} + (${c})]`;
-    const lines = [
-      `let base = i * ${u(n * n)};`,
-      // The symmetric part's lower triangle, zeros above.
-      ...loop('r', '0u', u(n), [
-        ...loop('c', '0u', u(n), [
-          `${at('r', 'c')} = select(0.0, 0.5 * (${X}[base + r * ${u(n)} + c] + ${X}[base + c * ${u(n)} + r]), c <= r);`,
-        ]),
-      ]),
-      'var ok = true;',
-      ...loop('j', '0u', u(n), [
-        `var s = ${at('j', 'j')};`,
-        ...loop('k', '0u', 'j', [`s = s - ${at('j', 'k')} * ${at('j', 'k')};`]),
-        'if (!(s > 0.0)) { ok = false; }',
-        'let ljj = sqrt(max(s, 0.0));',
-        `${at('j', 'j')} = ljj;`,
-        ...loop('r', 'j + 1u', u(n), [
-          `var t = ${at('r', 'j')};`,
-          ...loop('k', '0u', 'j', [`t = t - ${at('r', 'k')} * ${at('j', 'k')};`]),
-          `${at('r', 'j')} = t / ljj;`,
-        ]),
-      ]),
-      // Not positive definite (or NaN input): NaN everywhere, as the CPU kernel.
-      `if (!ok) { ${loop('q', '0u', u(n * n), ['out0[base + q] = nan_();']).join(' ')} }`,
-      ...roundAll('out0', 'base', n * n),
-    ];
-    return lines.map((l) => `  ${l}`);
-  }
-  if (e.prim === P.triangularSolveP) {
-    const b = e.inputs[1] as Var;
-    const B = kb.buffer(b);
-    const p = e.params as { leftSide: boolean; lower: boolean; transposeA: boolean; unitDiagonal: boolean };
-    const m = x.aval.shape[x.aval.shape.length - 1];
-    const [rows, cols] = b.aval.shape.slice(-2);
-    // The system T y = v for each vector v of b: its columns (left solves) or rows (right solves, with T = op(a)ᵀ).
-    const transposed = p.transposeA !== !p.leftSide;
-    const lowerT = p.lower !== transposed;
-    const A = (r: string, c: string) =>
-      transposed ? `${X}[abase + (${c}) * ${u(m)} + (${r})]` : `${X}[abase + (${r}) * ${u(m)} + (${c})]`;
-    const diag = (k: string) => (p.unitDiagonal ? f32(1) : A(k, k));
-    const [count, el] = p.leftSide
-      ? [cols, (k: string) => `out0[xbase + (${k}) * ${u(cols)} + v]`]
-      : [rows, (k: string) => `out0[xbase + v * ${u(cols)} + (${k})]`];
-    const solveOne = lowerT
-      ? loop('k', '0u', u(m), [
-          `var s = ${el('k')};`,
-          ...loop('j', '0u', 'k', [`s = s - ${A('k', 'j')} * ${el('j')};`]),
-          `${el('k')} = s / ${diag('k')};`,
-        ])
-      : loop('kk', '0u', u(m), [
-          `let k = ${u(m - 1)} - kk;`,
-          `var s = ${el('k')};`,
-          ...loop('j', 'k + 1u', u(m), [`s = s - ${A('k', 'j')} * ${el('j')};`]),
-          `${el('k')} = s / ${diag('k')};`,
-        ]);
-    const lines = [
-      `let abase = i * ${u(m * m)};`,
-      `let xbase = i * ${u(rows * cols)};`,
-      ...loop('q', '0u', u(rows * cols), [`out0[xbase + q] = ${B}[xbase + q];`]),
-      ...loop('v', '0u', u(count), solveOne),
-      ...roundAll('out0', 'xbase', rows * cols),
-    ];
-    return lines.map((l) => `  ${l}`);
-  }
-  // lu: partial pivoting in place; out1 the pivots, out2 the permutation.
-  const n = x.aval.shape[x.aval.shape.length - 1];
-  const at = (r: string, c: string) => `out0[base + (${r}) * ${u(n)} + (${c})]`;
-  const lines = [
-    `let base = i * ${u(n * n)};`,
-    `let pbase = i * ${u(n)};`,
-    ...loop('q', '0u', u(n * n), [`out0[base + q] = ${X}[base + q];`]),
-    ...loop('r', '0u', u(n), ['out2[pbase + r] = i32(r);']),
-    ...loop('k', '0u', u(n), [
-      'var p = k;',
-      `var best = abs(${at('k', 'k')});`,
-      ...loop('r', 'k + 1u', u(n), [`let v = abs(${at('r', 'k')});`, 'if (v > best) { p = r; best = v; }']),
-      'out1[pbase + k] = i32(p);',
-      'if (p != k) {',
-      ...loop('c', '0u', u(n), [
-        `let tmp = ${at('k', 'c')};`,
-        `${at('k', 'c')} = ${at('p', 'c')};`,
-        `${at('p', 'c')} = tmp;`,
-      ]),
-      '  let tp = out2[pbase + k]; out2[pbase + k] = out2[pbase + p]; out2[pbase + p] = tp;',
-      '}',
-      `let piv = ${at('k', 'k')};`,
-      'if (piv != 0.0) {',
-      ...loop('r', 'k + 1u', u(n), [
-        `let f = ${at('r', 'k')} / piv;`,
-        `${at('r', 'k')} = f;`,
-        ...loop('c', 'k + 1u', u(n), [`${at('r', 'c')} = ${at('r', 'c')} - f * ${at('k', 'c')};`]),
-      ]),
-      '}',
-    ]),
-    ...roundAll('out0', 'base', n * n),
-  ];
-  return lines.map((l) => `  ${l}`);
 }
 
 /**
