@@ -126,8 +126,8 @@ export function slogdet(a: ArrayLike): [Array, Array] {
  * @example const [q, r] = np.linalg.qr(a);
  * @category Linear algebra
  */
-export function qr(a: ArrayLike, opts?: { mode?: 'reduced' | 'complete' | 'r' }): [Array, Array];
 export function qr(a: ArrayLike, opts: { mode: 'r' }): Array;
+export function qr(a: ArrayLike, opts?: { mode?: 'reduced' | 'complete' }): [Array, Array];
 export function qr(a: ArrayLike, opts?: { mode?: 'reduced' | 'complete' | 'r' }): [Array, Array] | Array {
   const { mode = 'reduced' } = checkOptions(
     'linalg.qr',
