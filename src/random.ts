@@ -234,7 +234,7 @@ export function dirichlet(key: Key, alpha: ArrayLike, shape: readonly number[] =
 /** Chi-squared samples with `df` degrees of freedom. @category Random */
 export const chisquare = (key: Key, df: ArrayLike, shape?: readonly number[], opts?: FloatOpts): Array =>
   np.multiply(2, gamma(key, np.divide(df, 2), shape, opts));
-/** Student's t samples with `df` degrees of freedom. @category Random */
+/** Student's t samples with `df` degrees of freedom (JAX's `random.t`; also `studentT`). @category Random */
 export function t(key: Key, df: ArrayLike, shape?: readonly number[], opts?: FloatOpts): Array {
   const dfa = np.asarray(df);
   const s = shape ?? dfa.shape;
@@ -355,3 +355,5 @@ export function multivariateNormal(
 /** Rademacher samples: -1 or 1 with equal probability. @category Random */
 export const rademacher = (key: Key, shape: readonly number[] = [], opts?: { dtype?: DType }): Array =>
   np.subtract(np.multiply(bernoulli(key, 0.5, shape).astype(opts?.dtype ?? 'int32'), 2), 1);
+/** Alias of {@link t}. @category Random */
+export const studentT = t;

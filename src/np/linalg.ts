@@ -235,7 +235,8 @@ export function lstsq(a: ArrayLike, b: ArrayLike, opts?: { rcond?: number }): [A
   return bv.ndim === 1 ? [squeeze(x, { axis: 1 }), squeeze(residual, { axis: 0 }), rank, s] : [x, residual, rank, s];
 }
 
-type Ord = number | 'fro' | 'nuc' | null;
+/** A norm order: a number, 'fro', 'nuc', or `null` for the default. @category Linear algebra */
+export type Ord = number | 'fro' | 'nuc' | null;
 
 /**
  * Vector and matrix norms as `np.linalg.norm`: over `axis` (one axis: a vector norm of order

@@ -31,7 +31,8 @@ import { all, argmax, argmin, argsort, cumsum, max, mean, min, prod, sort, sum }
 import { concatenate, expandDims, moveaxis, ravel, reshape } from './shapes.js';
 import { take, takeAlongAxis } from './indexing.js';
 
-type Axis = number | number[] | null;
+/** An `axis` option: one axis, several, or all (`null` or omitted). @category Statistics */
+export type Axis = number | number[] | null;
 const reduceOpts = { axis: codecs.axis, keepdims: codecs.boolean };
 const toFloat = (x: Array) => (isFloat(x.dtype) ? x : P.cast(x, 'float32'));
 /** `x` with NaN replaced by `v` (integers have none). */
@@ -685,3 +686,10 @@ function checkKth(op: string, a: Array, kth: number, axis: number) {
   if (!Number.isInteger(kth) || kth < -n || kth >= n)
     throw new ValueError(`${op}: kth ${kth} is out of bounds for an axis of length ${n}`);
 }
+
+/**
+ * The `k` largest elements along the last axis, descending, and their indices (`lax.topK`).
+ * @example const [values, indices] = np.topK(scores, 3);
+ * @category Searching
+ */
+export const topK = (x: ArrayLike, k: number): [Array, Array] => P.topK(asArray(x), k);

@@ -152,7 +152,7 @@ export const choleskyP: Primitive<object> = definePrimitive({
 
 // ---------------------------------------------------------------- triangular_solve
 
-/** Options of {@link triangularSolve}, as `jax.lax.linalg.triangular_solve`. */
+/** Options of `lax.linalg.triangularSolve`, as `jax.lax.linalg.triangular_solve`. */
 export interface TriangularSolveOptions {
   /** Solve `op(a) x = b` (true) or `x op(a) = b` (false, the default as in JAX). */
   leftSide?: boolean;

@@ -713,6 +713,11 @@ const breadth: Record<string, Maker> = {
   trilIndices: (g) => ({ fn: 'trilIndices', args: [int(g, 0, 4)] }),
   indices: (g) => ({ fn: 'indices', args: [shape(g, 3)] }),
   vander: withArray('vander', (g, x) => ({ args: [], invalid: x.shape.length !== 1 ? 'not 1-d' : undefined })),
+  topK: withArray('topK', (g, x) => {
+    const k = int(g, 0, 3);
+    const n = x.shape[x.shape.length - 1];
+    return { args: [k], invalid: x.shape.length === 0 || k > n ? 'k past the last axis' : undefined };
+  }),
   trapezoid: withArray('trapezoid', (g, x) => ({ args: [], invalid: x.shape.length === 0 ? '0-d' : undefined })),
 };
 
