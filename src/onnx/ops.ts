@@ -19,6 +19,7 @@ import { whileLoop } from '../control/while.js';
 import type { Attributes } from './import.js';
 import { fluxionDType } from './types.js';
 import { recurrentOps } from './recurrent.js';
+import { resizeOps } from './resize.js';
 
 /** What an operator sees besides its inputs. */
 export interface OpContext {
@@ -281,6 +282,7 @@ const asinLike = (x: Array) => np.arctan2(x, np.sqrt(np.subtract(1, np.square(x)
 /** Every supported operator. */
 export const OPS: Record<string, Op> = {
   ...recurrentOps,
+  ...resizeOps,
   // ---- elementwise
   Add: binary(np.add),
   Sub: binary(np.subtract),
