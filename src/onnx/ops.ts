@@ -20,6 +20,8 @@ import type { Attributes } from './import.js';
 import { fluxionDType } from './types.js';
 import { recurrentOps } from './recurrent.js';
 import { resizeOps } from './resize.js';
+import { quantizeOps } from './quantize.js';
+import { signalOps } from './signal.js';
 
 /** What an operator sees besides its inputs. */
 export interface OpContext {
@@ -283,6 +285,7 @@ const asinLike = (x: Array) => np.arctan2(x, np.sqrt(np.subtract(1, np.square(x)
 export const OPS: Record<string, Op> = {
   ...recurrentOps,
   ...resizeOps,
+  ...signalOps,
   // ---- elementwise
   Add: binary(np.add),
   Sub: binary(np.subtract),
@@ -654,8 +657,13 @@ export const OPS: Record<string, Op> = {
   BitShift: (ins, ctx) => {
     const left = ctx.attrs.string('direction') === 'LEFT';
     const [x, y] = np.broadcastArrays(need(ins, 0, ctx), need(ins, 1, ctx));
-    return [bind1(left ? P.shiftLeftP : P.shiftRightLogicalP, [x, castTo(y, x.dtype)])];
+    // Narrow unsigned types shift in uint32 words; a left shift keeps the dtype's low bits.
+    const wide = castTo(x, 'uint32');
+    const shifted = bind1(left ? P.shiftLeftP : P.shiftRightLogicalP, [wide, castTo(y, 'uint32')]);
+    const bits = x.dtype === 'uint8' ? 0xff : x.dtype === 'uint16' ? 0xffff : null;
+    return [castTo(bits === null ? shifted : np.bitwiseAnd(shifted, np.array(bits, { dtype: 'uint32' })), x.dtype)];
   },
+  Det: unary((x) => np.linalg.det(x)),
   ScatterElements: (ins, ctx) => [scatterElements(ins, ctx)],
   Scatter: (ins, ctx) => [scatterElements(ins, ctx)],
   ScatterND: (ins, ctx) => {
@@ -1064,3 +1072,5 @@ export const OPS: Record<string, Op> = {
     ];
   },
 };
+// The quantized convolutions reuse Conv's reading of pads, strides, dilations and groups.
+Object.assign(OPS, quantizeOps(OPS.Conv));
