@@ -22,6 +22,7 @@ import { recurrentOps } from './recurrent.js';
 import { resizeOps } from './resize.js';
 import { quantizeOps } from './quantize.js';
 import { signalOps } from './signal.js';
+import { visionOps } from './vision.js';
 
 /** What an operator sees besides its inputs. */
 export interface OpContext {
@@ -286,6 +287,7 @@ export const OPS: Record<string, Op> = {
   ...recurrentOps,
   ...resizeOps,
   ...signalOps,
+  ...visionOps,
   // ---- elementwise
   Add: binary(np.add),
   Sub: binary(np.subtract),
@@ -403,7 +405,9 @@ export const OPS: Record<string, Op> = {
   },
   Dropout: (ins, ctx) => {
     const x = need(ins, 0, ctx);
-    if (ins[2] && known(ins[2], ctx, 'training_mode')[0])
+    // Training mode drops nothing at ratio 0; otherwise it needs randomness the file cannot give.
+    const ratio = ins[1] ? known(ins[1], ctx, 'ratio')[0] : 0.5;
+    if (ins[2] && known(ins[2], ctx, 'training_mode')[0] && ratio !== 0)
       throw new FluxionError(`${ctx.where}: training-mode dropout is not supported (use nn.dropout with a key)`);
     return [x, ctx.outputs > 1 ? np.onesLike(x, { dtype: 'bool' }) : undefined];
   },

@@ -1,0 +1,224 @@
+/**
+ * ONNX operators of detection and sampling models: `GridSample` (bilinear, nearest, bicubic;
+ * zeros, border and reflection padding; align_corners) as gathers with computed weights, so it
+ * differentiates in the input and the grid; and the data-dependent `NonMaxSuppression` and
+ * `Unique`, whose output sizes depend on the values: they run on known values (eagerly, or on
+ * constants under a transform) and are refused clearly on traced ones.
+ * @module
+ */
+import { type Array, ConcreteArray } from '../core/array.js';
+import { FluxionError } from '../core/errors.js';
+import * as np from '../np/index.js';
+import type { OpContext } from './ops.js';
+
+type Op = (ins: (Array | undefined)[], ctx: OpContext) => (Array | undefined)[];
+
+function concrete(x: Array | undefined, ctx: OpContext, what: string): ConcreteArray {
+  const c = x?.toConcrete();
+  if (!c)
+    throw new FluxionError(
+      `${ctx.where}: its output size depends on the values of ${what}, which must be known (call the model eagerly)`,
+    );
+  return c;
+}
+
+// ---------------------------------------------------------------- GridSample
+
+/** Source coordinates of normalised grid values along an axis of `size` pixels. */
+const unnormalize = (g: Array, size: number, alignCorners: boolean) =>
+  alignCorners
+    ? np.multiply(np.add(g, 1), (size - 1) / 2)
+    : np.divide(np.subtract(np.multiply(np.add(g, 1), size), 1), 2);
+
+/** Reflects coordinates into [lo, hi] (the spec's reflection padding), repeatedly. */
+function reflect(x: Array, lo: number, hi: number): Array {
+  const span = hi - lo;
+  if (span <= 0) return np.zerosLike(x);
+  const d = np.abs(np.subtract(x, lo));
+  const flips = np.floor(np.divide(d, span));
+  const extra = np.subtract(d, np.multiply(flips, span));
+  return np.where(np.equal(np.remainder(flips, 2), 0), np.add(lo, extra), np.subtract(hi, extra));
+}
+
+const gridSample: Op = (ins, ctx) => {
+  const [x, grid] = [ins[0], ins[1]];
+  if (!x || !grid || x.ndim !== 4 || grid.ndim !== 4)
+    throw new FluxionError(`${ctx.where}: expects X [N, C, H, W] and a grid [N, H_out, W_out, 2]`);
+  const mode = ctx.attrs.string('mode', 'bilinear');
+  const padding = ctx.attrs.string('padding_mode', 'zeros');
+  const align = ctx.attrs.int('align_corners', 0) !== 0;
+  const [N, C, H, W] = x.shape;
+  const [, Ho, Wo] = grid.shape;
+  let px = unnormalize(np.take(grid, 0, { axis: -1 }), W, align);
+  let py = unnormalize(np.take(grid, 1, { axis: -1 }), H, align);
+  // Border and reflection padding move the coordinates inside; zeros padding masks the taps outside.
+  if (padding === 'border') [px, py] = [np.clip(px, 0, W - 1), np.clip(py, 0, H - 1)];
+  else if (padding === 'reflection')
+    [px, py] = align
+      ? [reflect(px, 0, W - 1), reflect(py, 0, H - 1)]
+      : [np.clip(reflect(px, -0.5, W - 0.5), 0, W - 1), np.clip(reflect(py, -0.5, H - 0.5), 0, H - 1)];
+  else if (padding !== 'zeros') throw new FluxionError(`${ctx.where}: padding_mode '${padding}' is not in the spec`);
+  const flat = np.reshape(x, [N, C, H * W]);
+  /** x at integer pixel (iy, ix) [N, Ho, Wo], zero outside. */
+  const tap = (iy: Array, ix: Array) => {
+    const inside = np.logicalAnd(
+      np.logicalAnd(np.greaterEqual(ix, 0), np.lessEqual(ix, W - 1)),
+      np.logicalAnd(np.greaterEqual(iy, 0), np.lessEqual(iy, H - 1)),
+    );
+    const index = np.add(np.multiply(np.clip(iy, 0, H - 1), W), np.clip(ix, 0, W - 1));
+    const idx = np.broadcastTo(np.reshape(np.astype(index, 'int32'), [N, 1, Ho * Wo]), [N, C, Ho * Wo]);
+    const v = np.reshape(np.takeAlongAxis(flat, idx, 2), [N, C, Ho, Wo]);
+    return np.where(np.expandDims(inside, 1), v, 0);
+  };
+  const w = (v: Array) => np.expandDims(v, 1);
+  if (mode === 'nearest') return [tap(np.round(py), np.round(px))];
+  const [x0, y0] = [np.floor(px), np.floor(py)];
+  const [fx, fy] = [np.subtract(px, x0), np.subtract(py, y0)];
+  if (mode === 'bilinear' || mode === 'linear') {
+    const [x1, y1] = [np.add(x0, 1), np.add(y0, 1)];
+    const top = np.add(np.multiply(tap(y0, x0), w(np.subtract(1, fx))), np.multiply(tap(y0, x1), w(fx)));
+    const bottom = np.add(np.multiply(tap(y1, x0), w(np.subtract(1, fx))), np.multiply(tap(y1, x1), w(fx)));
+    return [np.add(np.multiply(top, w(np.subtract(1, fy))), np.multiply(bottom, w(fy)))];
+  }
+  if (mode === 'bicubic' || mode === 'cubic') {
+    // Keys' cubic with a = -0.75 over the 4 × 4 neighbourhood; taps outside follow the padding mode.
+    const A = -0.75;
+    const coeffs = (t: Array) => {
+      const c = (d: Array, near: boolean) =>
+        near
+          ? np.add(np.multiply(np.multiply(np.subtract(np.multiply(A + 2, d), A + 3), d), d), 1)
+          : np.subtract(np.multiply(np.add(np.multiply(np.subtract(np.multiply(A, d), 5 * A), d), 8 * A), d), 4 * A);
+      return [c(np.add(t, 1), false), c(t, true), c(np.subtract(1, t), true), c(np.subtract(2, t), false)];
+    };
+    const [cx, cy] = [coeffs(fx), coeffs(fy)];
+    const at = (iy: Array, ix: Array) => {
+      if (padding === 'zeros') return tap(iy, ix);
+      const fixIx =
+        padding === 'border'
+          ? np.clip(ix, 0, W - 1)
+          : align
+            ? reflect(ix, 0, W - 1)
+            : np.clip(reflect(ix, -0.5, W - 0.5), 0, W - 1);
+      const fixIy =
+        padding === 'border'
+          ? np.clip(iy, 0, H - 1)
+          : align
+            ? reflect(iy, 0, H - 1)
+            : np.clip(reflect(iy, -0.5, H - 0.5), 0, H - 1);
+      return tap(np.round(fixIy), np.round(fixIx));
+    };
+    let out: Array | null = null;
+    for (let i = 0; i < 4; i++)
+      for (let j = 0; j < 4; j++) {
+        const v = np.multiply(at(np.add(y0, i - 1), np.add(x0, j - 1)), w(np.multiply(cy[i], cx[j])));
+        out = out ? np.add(out, v) : v;
+      }
+    return [out!];
+  }
+  throw new FluxionError(`${ctx.where}: mode '${mode}' is not bilinear, nearest or bicubic`);
+};
+
+// ---------------------------------------------------------------- NonMaxSuppression
+
+const nonMaxSuppression: Op = (ins, ctx) => {
+  const boxes = concrete(ins[0], ctx, 'boxes'),
+    scores = concrete(ins[1], ctx, 'scores');
+  const maxOut = ins[2] && ins[2].size ? Number(concrete(ins[2], ctx, 'max_output_boxes_per_class').buffer[0]) : 0;
+  const iouThreshold = ins[3] && ins[3].size ? Number(concrete(ins[3], ctx, 'iou_threshold').buffer[0]) : 0;
+  const scoreThreshold = ins[4] && ins[4].size ? Number(concrete(ins[4], ctx, 'score_threshold').buffer[0]) : -Infinity;
+  const center = ctx.attrs.int('center_point_box', 0) === 1;
+  const [batches, n] = boxes.shape;
+  const classes = scores.shape[1];
+  const b = boxes.buffer,
+    s = scores.buffer;
+  /** [y1, x1, y2, x2] with y1 ≤ y2 and x1 ≤ x2. */
+  const corners = (bi: number, i: number): number[] => {
+    const [p, q, r, t] = [0, 1, 2, 3].map((k) => Number(b[(bi * n + i) * 4 + k]));
+    if (center) return [q - t / 2, p - r / 2, q + t / 2, p + r / 2];
+    return [Math.min(p, r), Math.min(q, t), Math.max(p, r), Math.max(q, t)];
+  };
+  const iou = (u: number[], v: number[]) => {
+    const h = Math.max(0, Math.min(u[2], v[2]) - Math.max(u[0], v[0]));
+    const w = Math.max(0, Math.min(u[3], v[3]) - Math.max(u[1], v[1]));
+    const inter = h * w;
+    const union = (u[2] - u[0]) * (u[3] - u[1]) + (v[2] - v[0]) * (v[3] - v[1]) - inter;
+    return union > 0 ? inter / union : 0;
+  };
+  const selected: number[] = [];
+  for (let bi = 0; bi < batches; bi++)
+    for (let c = 0; c < classes; c++) {
+      const score = (i: number) => Number(s[(bi * classes + c) * n + i]);
+      const order = [...globalThis.Array(n).keys()]
+        .filter((i) => score(i) > scoreThreshold)
+        .sort((i, j) => score(j) - score(i) || i - j);
+      const kept: number[] = [];
+      for (const i of order) {
+        if (kept.length >= maxOut) break;
+        const box = corners(bi, i);
+        if (kept.every((k) => iou(box, corners(bi, k)) <= iouThreshold)) kept.push(i);
+      }
+      for (const i of kept) selected.push(bi, c, i);
+    }
+  return [np.array(selected, { dtype: 'int32', shape: [selected.length / 3, 3] })];
+};
+
+// ---------------------------------------------------------------- Unique
+
+const unique: Op = (ins, ctx) => {
+  const x = concrete(ins[0], ctx, 'X');
+  const sorted = ctx.attrs.int('sorted', 1) !== 0;
+  const axisAttr = ctx.attrs.has('axis') ? ctx.attrs.int('axis') : null;
+  // Slices along the axis (single elements without one), compared as tuples.
+  const a =
+    axisAttr === null ? np.reshape(x, [x.size, 1]) : np.moveaxis(x, axisAttr < 0 ? axisAttr + x.ndim : axisAttr, 0);
+  const count = a.shape[0];
+  const width = count ? a.size / count : 0;
+  const vals = a.toConcrete()!.buffer;
+  const slice = (i: number) => globalThis.Array.from(vals.subarray(i * width, (i + 1) * width), Number);
+  const compare = (p: number[], q: number[]) => {
+    for (let k = 0; k < p.length; k++) if (p[k] !== q[k]) return p[k] - q[k];
+    return 0;
+  };
+  const firsts: number[] = [];
+  const inverse: number[] = new globalThis.Array(count);
+  const counts: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const j = firsts.findIndex((f) => compare(slice(f), slice(i)) === 0);
+    if (j >= 0) {
+      inverse[i] = j;
+      counts[j]++;
+    } else {
+      inverse[i] = firsts.length;
+      firsts.push(i);
+      counts.push(1);
+    }
+  }
+  const order = [...firsts.keys()];
+  if (sorted) order.sort((p, q) => compare(slice(firsts[p]), slice(firsts[q])));
+  const rank = new globalThis.Array<number>(order.length);
+  order.forEach((o, r) => (rank[o] = r));
+  const picked = order.map((o) => firsts[o]);
+  const ys = np.take(a, np.array(picked, { dtype: 'int32' }), { axis: 0 });
+  const y =
+    axisAttr === null
+      ? np.reshape(ys, [picked.length])
+      : np.moveaxis(ys, 0, axisAttr < 0 ? axisAttr + x.ndim : axisAttr);
+  return [
+    y,
+    np.array(picked, { dtype: 'int32' }),
+    np.array(
+      inverse.map((v) => rank[v]),
+      { dtype: 'int32' },
+    ),
+    np.array(
+      order.map((o) => counts[o]),
+      { dtype: 'int32' },
+    ),
+  ];
+};
+
+export const visionOps: Record<string, Op> = {
+  GridSample: gridSample,
+  NonMaxSuppression: nonMaxSuppression,
+  Unique: unique,
+};
