@@ -6,7 +6,7 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromBinary } from '@bufbuild/protobuf';
 import { type Array, type DType, ConcreteArray, onnx } from '../src/index.js';
-import { ModelProtoSchema, TensorProtoSchema } from '../src/onnx/onnx_pb.js';
+import { ModelProtoSchema, TensorProtoSchema } from '../src/onnx/generated/onnx_pb.js';
 import { tensorToArray } from '../src/onnx/import.js';
 
 export const NODE_TESTS = '/usr/share/libonnx-testdata/data/node';

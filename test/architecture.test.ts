@@ -16,7 +16,7 @@ const src = join(import.meta.dirname, '../src');
 const layers: [RegExp, number][] = [
   [/^(core\/|tree\.ts$)/, 0],
   [/^primitives\/|^\.\.\/kernels\/cpu\//, 1], // a primitive's CPU kernel (WebAssembly matmul) sits with it
-  [/^(transforms|control|compile)\/|^lax\.ts$|^onnx\/(lower|onnx_pb)\.ts$|^\.\.\/kernels\//, 2],
+  [/^(transforms|control|compile)\/|^lax\.ts$|^onnx\/(lower|generated\/onnx_pb)\.ts$|^\.\.\/kernels\//, 2],
   [/^backend\//, 3],
   [/^np\//, 4],
   [/^random\.ts$/, 5],

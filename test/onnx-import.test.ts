@@ -11,7 +11,7 @@ import {
   NodeProtoSchema,
   TensorProtoSchema,
   TensorProto_DataType as T,
-} from '../src/onnx/onnx_pb.js';
+} from '../src/onnx/generated/onnx_pb.js';
 import { assertClose } from '../laws/index.js';
 import { NODE_TESTS, runConformance, summarize } from '../scripts/onnx-conformance.js';
 import { exportedModels, f32 } from './onnx-models.js';

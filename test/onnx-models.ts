@@ -2,7 +2,7 @@
 // float32 value-info builder for hand-made ONNX graphs.
 import { create } from '@bufbuild/protobuf';
 import { type nn, models } from '../src/index.js';
-import { TensorProto_DataType, ValueInfoProtoSchema } from '../src/onnx/onnx_pb.js';
+import { TensorProto_DataType, ValueInfoProtoSchema } from '../src/onnx/generated/onnx_pb.js';
 
 /** [name, the layer and an input shape it takes]: LeNet-5, ResNet-18, U-Net, an LSTM classifier. */
 export const exportedModels: [string, () => { layer: nn.Layer; shape: number[] }][] = [

@@ -13,7 +13,7 @@ import {
   NodeProtoSchema,
   TensorProto_DataType as T,
   ValueInfoProtoSchema,
-} from '../src/onnx/onnx_pb.js';
+} from '../src/onnx/generated/onnx_pb.js';
 import { assertClose, gradMatchesFiniteDifferences, rng } from '../laws/index.js';
 
 const ort = createRequire(import.meta.url)('onnxruntime-node');

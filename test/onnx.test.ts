@@ -26,7 +26,7 @@ import { Graph } from '../src/core/ir.js';
 import { bind } from '../src/core/trace.js';
 import { interpret } from '../src/core/staging.js';
 import { linearizeFlat } from '../src/transforms/grad.js';
-import { ModelProtoSchema } from '../src/onnx/onnx_pb.js';
+import { ModelProtoSchema } from '../src/onnx/generated/onnx_pb.js';
 import { assertClose, gradMatchesFiniteDifferences, rng, samples } from '../laws/index.js';
 import { exportedModels } from './onnx-models.js';
 

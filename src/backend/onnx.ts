@@ -50,9 +50,15 @@ export function loadOnnxRuntime(): Runtime | null {
     initOrt();
     const { availableParallelism } = process.getBuiltinModule('node:os') as typeof import('node:os');
     sessionOptions.intraOpNumThreads = Number(process.env.FLUXION_ORT_THREADS) || availableParallelism();
-    // FLUXION_ORT_PROFILE=prefix writes ONNX Runtime's per-node timings when the process exits.
-    if (process.env.FLUXION_ORT_PROFILE)
-      Object.assign(sessionOptions, { enableProfiling: true, profileFilePrefix: process.env.FLUXION_ORT_PROFILE });
+    // FLUXION_ORT_PROFILE=name writes ONNX Runtime's per-node timings when the process exits, under
+    // profiles/ (git-ignored) unless the name is a path.
+    const profile = process.env.FLUXION_ORT_PROFILE;
+    if (profile) {
+      const prefix = profile.includes('/') ? profile : `profiles/${profile}`;
+      if (!profile.includes('/'))
+        (process.getBuiltinModule('node:fs') as typeof import('node:fs')).mkdirSync('profiles', { recursive: true });
+      Object.assign(sessionOptions, { enableProfiling: true, profileFilePrefix: prefix });
+    }
     runtime = { Session: binding.InferenceSession, Tensor };
   } catch (err) {
     const why = (err as Error).message.split('\n')[0];

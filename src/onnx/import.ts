@@ -18,7 +18,7 @@ import {
   type NodeProto,
   type TensorProto,
   TensorProto_DataType as T,
-} from './onnx_pb.js';
+} from './generated/onnx_pb.js';
 import { OPS, type OpContext } from './ops.js';
 import { stagedWith } from '../core/trace.js';
 import { OnnxImportError, TYPE_NAMES, fluxionDType } from './types.js';

@@ -33,7 +33,7 @@ import {
   TensorProtoSchema,
   type ValueInfoProto,
   ValueInfoProtoSchema,
-} from './onnx_pb.js';
+} from './generated/onnx_pb.js';
 
 /** The operator set the lowering targets (bitwise operators and axes-as-inputs reductions need 18). */
 export const OPSET = 18;

@@ -6,7 +6,7 @@
  */
 import type { Array } from '../core/array.js';
 import { type DType, isFloat, isInteger } from '../core/dtype.js';
-import type { GraphProto } from './onnx_pb.js';
+import type { GraphProto } from './generated/onnx_pb.js';
 import * as np from '../np/index.js';
 import * as P from '../primitives/index.js';
 import * as F from '../nn/functional.js';

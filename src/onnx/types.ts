@@ -4,7 +4,7 @@
  */
 import type { DType } from '../core/dtype.js';
 import { FluxionError } from '../core/errors.js';
-import { TensorProto_DataType as T } from './onnx_pb.js';
+import { TensorProto_DataType as T } from './generated/onnx_pb.js';
 
 /** An ONNX file that cannot be imported: corrupt, hostile or using what Fluxion does not support. @category ONNX */
 export class OnnxImportError extends FluxionError {}
