@@ -47,6 +47,8 @@ export interface Sample {
   forward?: (...xs: Array[]) => Array[];
   /** Why forward evaluation laws do not apply (the primitive cannot be evaluated on its own). */
   noEval?: string;
+  /** A collective: bound only under a named mapped axis, which rewrites it (laws in test/distributed.test.ts). */
+  mappedOnly?: string;
 }
 
 const sub = (body: (...xs: Array[]) => Array[], avals: Array['aval'][]): Graph => stage(body, avals).graph;
@@ -318,5 +320,19 @@ export function samples(): Sample[] {
     'custom_lin is only ever transposed (forward mode of customVjp is unsupported, as in JAX)';
   rows[rows.length - 1].forward = (c, t) => [P.mul(c, t)]; // the tangent map whose transpose is bwd(c, g) = c * g
   add('checkpoint', [v], { graph: sinGraph }, [0]);
+  // Collectives exist only under a named mapped axis (pmap, vmap({ axisName })), which rewrites them.
+  const axis = { axisName: 'i', size: 3 };
+  const mapped = 'a collective: its laws run under a named vmap in test/distributed.test.ts';
+  for (const [name, params] of [
+    ['psum', axis],
+    ['pmax', axis],
+    ['pmin', axis],
+    ['all_gather', { ...axis, axis: 0, tiled: false }],
+    ['psum_scatter', { ...axis, axis: 0, tiled: false }],
+    ['ppermute', { ...axis, perm: [[0, 1]] }],
+  ] as const) {
+    add(name, [f([3, 2])], params);
+    rows[rows.length - 1].mappedOnly = mapped;
+  }
   return rows;
 }

@@ -13,6 +13,8 @@ export * as optim from './optim/index.js';
 export * as io from './io/index.js';
 export * as models from './models/index.js';
 export * as onnx from './onnx/index.js';
+export * as distributed from './distributed/index.js';
+export { pmap } from './distributed/pmap.js';
 
 // Transforms
 export { jvp } from './transforms/jvp.js';

@@ -16,7 +16,7 @@ const src = join(import.meta.dirname, '../src');
 const layers: [RegExp, number][] = [
   [/^(core\/|tree\.ts$)/, 0],
   [/^primitives\/|^\.\.\/kernels\/cpu\//, 1], // a primitive's CPU kernel (WebAssembly matmul) sits with it
-  [/^(transforms|control|compile)\/|^lax\.ts$|^onnx\/(lower|generated\/onnx_pb)\.ts$|^\.\.\/kernels\//, 2],
+  [/^(transforms|control|compile|distributed)\/|^lax\.ts$|^onnx\/(lower|generated\/onnx_pb)\.ts$|^\.\.\/kernels\//, 2],
   [/^backend\//, 3],
   [/^np\//, 4],
   [/^random\.ts$/, 5],
@@ -82,12 +82,14 @@ describe('every primitive has the rules the compilers ask for', () => {
     'while',
     ...decompositions,
   ];
-  // Made only inside transposition (customVjp's backward rule): never reaches a backend.
+  // Made only inside transposition (customVjp's backward rule), or collectives, which a named mapped
+  // axis rewrites into reductions and gathers: they never reach a backend.
   const transposeOnly = ['custom_lin'];
+  const mappedOnly = ['psum', 'pmax', 'pmin', 'all_gather', 'psum_scatter', 'ppermute'];
   it('WebGPU: each sample row lowers to WGSL kernels, or the backend runs it from the host', () => {
     const missing = new Set<string>();
     for (const row of samples()) {
-      if (transposeOnly.includes(row.prim.name) || runsOnHost(row.prim)) continue;
+      if (transposeOnly.includes(row.prim.name) || mappedOnly.includes(row.prim.name) || runsOnHost(row.prim)) continue;
       const avals = row.inputs.map((a) => a.aval);
       try {
         lowerGraph(prepareGraph(Graph.ofEquation(row.prim, avals, row.params)), 8, 16);
@@ -99,7 +101,7 @@ describe('every primitive has the rules the compilers ask for', () => {
   });
   it('ONNX: each primitive has a lowering, or is one of the documented JavaScript steps', () => {
     const without = [...registry.values()].filter((p) => !p.onnx).map((p) => p.name);
-    expect(without.sort()).toEqual([...jsOnCpu, ...transposeOnly].sort());
+    expect(without.sort()).toEqual([...jsOnCpu, ...transposeOnly, ...mappedOnly].sort());
   });
   it('reverse mode: every primitive that holds a program splits it under partial evaluation', () => {
     // A control primitive without the rule would be wholly unknown under linearize: its forward pass

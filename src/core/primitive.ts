@@ -34,6 +34,11 @@ export interface Primitive<P extends Params = any> {
   impl(inputs: ConcreteArray[], params: P): ConcreteArray[];
   jvp?(primals: Array[], tangents: Array[], params: P): [Array[], Array[]];
   batch?(vals: Array[], dims: BatchDim[], params: P, axisSize: number): [Array[], BatchDim[]];
+  /**
+   * A collective (psum, all_gather, ...) over the mapped axis named `params.axisName`: what it does
+   * to that axis when vmap or pmap maps it (`batch` handles other mapped axes, element by element).
+   */
+  collective?(vals: Array[], dims: BatchDim[], params: P, axisSize: number): [Array[], BatchDim[]];
   transpose?(cts: Array[], inputs: (Array | UndefinedPrimal)[], params: P): (Array | null)[];
   /**
    * WGSL lowering of an elementwise primitive: an expression of its operands' expressions

@@ -123,6 +123,9 @@ export function stagedWith<T>(anchor: Array, fn: () => T): T {
   return withDynamicTrace(anchor instanceof Tracer ? anchor.trace.main : stack[0], fn);
 }
 
+/** The transforms in effect, outermost first (collectives look up the mapped axis they name). */
+export const activeTraces = (): readonly MainTrace[] => stack;
+
 function topTrace(args: readonly Array[]): MainTrace {
   let top = dynamic;
   for (const a of args) if (a instanceof Tracer && a.trace.main.level > top.level) top = a.trace.main;

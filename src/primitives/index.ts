@@ -13,3 +13,4 @@ export * from './random.js';
 export * from './dynamic.js';
 export { registry } from '../core/primitive.js';
 export * from './linalg.js';
+export * from './collectives.js';

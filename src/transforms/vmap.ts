@@ -6,8 +6,8 @@ import { Array, type ShapedArray } from '../core/array.js';
 import { ShapeError, TraceError, ValueError, fmtShape } from '../core/errors.js';
 import type { BatchDim, Params, Primitive } from '../core/primitive.js';
 import { normAxis } from '../core/shape.js';
-import { Trace, Tracer, bind, withMainTrace } from '../core/trace.js';
-import { moveBatchAxis } from '../primitives/views.js';
+import { Trace, Tracer, activeTraces, bind, withMainTrace } from '../core/trace.js';
+import { iota, moveBatchAxis } from '../primitives/views.js';
 import { type TreeDef, flatten, structureString, unflatten } from '../tree.js';
 import { flatFn, flattenArgs, leafPaths } from './flat.js';
 
@@ -28,10 +28,24 @@ class BatchTracer extends Tracer {
   }
 }
 
+/** What a vmap maps over: its size and, for collectives, its name. */
+interface MappedAxis {
+  size: number;
+  name?: string;
+}
+/**
+ * The axis name batching rules pass to the vmaps they run on bodies (jit calls, scan, cond): a
+ * collective inside a body then still finds the axis it names.
+ */
+let enclosingName: string | undefined;
+
 class BatchTrace extends Trace {
   readonly transform = 'vmap';
+  get axis(): MappedAxis {
+    return this.main.global as MappedAxis;
+  }
   get axisSize(): number {
-    return this.main.global as number;
+    return this.axis.size;
   }
   pure(x: Array): Array {
     return new BatchTracer(this, x, null);
@@ -42,10 +56,21 @@ class BatchTrace extends Trace {
   processPrimitive(prim: Primitive, args: Array[], params: Params): Array[] {
     const vals = (args as BatchTracer[]).map((t) => t.val);
     const dims = (args as BatchTracer[]).map((t) => t.bdim);
+    const named = this.axis.name !== undefined && (params as { axisName?: string }).axisName === this.axis.name;
+    if (prim.collective && named) {
+      const [outs, outDims] = prim.collective(vals, dims, params, this.axisSize);
+      return outs.map((v, i) => new BatchTracer(this, v, outDims[i]));
+    }
     if (dims.every((d) => d === null)) return bind(prim, vals, params).map((v) => new BatchTracer(this, v, null));
     if (!prim.batch) throw new TraceError(`vmap: primitive ${prim.name} has no batching rule`);
-    const [outs, outDims] = prim.batch(vals, dims, params, this.axisSize);
-    return outs.map((v, i) => new BatchTracer(this, v, outDims[i]));
+    const outer = enclosingName;
+    enclosingName = this.axis.name;
+    try {
+      const [outs, outDims] = prim.batch(vals, dims, params, this.axisSize);
+      return outs.map((v, i) => new BatchTracer(this, v, outDims[i]));
+    } finally {
+      enclosingName = outer;
+    }
   }
 }
 
@@ -56,10 +81,11 @@ export function vmapFlat(
   vals: Array[],
   inDims: BatchDim[],
   outDims: BatchDim[] | ((n: number) => BatchDim[]),
+  axisName: string | undefined = enclosingName,
 ): Array[] {
   return withMainTrace(
     (m) => new BatchTrace(m),
-    axisSize,
+    { size: axisSize, name: axisName } satisfies MappedAxis,
     (main) => {
       const trace = main.trace as BatchTrace;
       const ins = vals.map((v, i) => (inDims[i] === null ? v : new BatchTracer(trace, v, inDims[i])));
@@ -119,6 +145,31 @@ export interface VmapOptions {
   outAxes?: Axes;
   /** Batch size, needed only when no input is batched. */
   axisSize?: number;
+  /** Names the mapped axis for collectives inside (`lax.psum(x, name)`, ...), as in JAX. */
+  axisName?: string;
+}
+
+/**
+ * Each member's index along the innermost mapped axis called `name` (int32, mapped by it), or
+ * undefined when none is.
+ */
+export function mappedIndex(name: string): Array | undefined {
+  const traces = activeTraces();
+  for (let i = traces.length - 1; i >= 0; i--) {
+    const t = traces[i].trace;
+    if (t instanceof BatchTrace && t.axis.name === name) return new BatchTracer(t, iota([t.axisSize], 'int32', 0), 0);
+  }
+  return undefined;
+}
+
+/** The size of the innermost mapped axis called `name`, or undefined when none is. */
+export function mappedAxisSize(name: string): number | undefined {
+  const traces = activeTraces();
+  for (let i = traces.length - 1; i >= 0; i--) {
+    const g = traces[i].global as MappedAxis | undefined;
+    if (traces[i].trace instanceof BatchTrace && g?.name === name) return g.size;
+  }
+  return undefined;
 }
 
 /**
@@ -151,10 +202,16 @@ export function vmap<F extends (...args: any[]) => any>(f: F, opts: VmapOptions 
     if (size === undefined) throw new ValueError('vmap: no argument is mapped (all inAxes are null); pass axisSize');
     const { fn, outDef } = flatFn(f, def);
     const outAxes = opts.outAxes ?? 0;
-    const outs = vmapFlat(fn, size, leaves, normDims, (n) =>
-      typeof outAxes === 'number' || outAxes === null
-        ? new globalThis.Array(n).fill(outAxes)
-        : expandAxes(outAxes, outDef(), 'outAxes'),
+    const outs = vmapFlat(
+      fn,
+      size,
+      leaves,
+      normDims,
+      (n) =>
+        typeof outAxes === 'number' || outAxes === null
+          ? new globalThis.Array(n).fill(outAxes)
+          : expandAxes(outAxes, outDef(), 'outAxes'),
+      opts.axisName,
     );
     return unflatten(outDef(), outs);
   }) as F;

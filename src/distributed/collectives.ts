@@ -1,0 +1,114 @@
+/**
+ * The collectives users call (`lax.psum`, `lax.pmean`, ...): each looks up the mapped axis it
+ * names (bound by `pmap` or `vmap({ axisName })`) and binds its primitive on every leaf of a
+ * pytree. Outside such an axis they are clear errors, never a silent identity.
+ * @module
+ */
+import type { Array } from '../core/array.js';
+import { FluxionError, ShapeError, fmtShape } from '../core/errors.js';
+import { bind1 } from '../core/trace.js';
+import {
+  allGatherP,
+  pmaxP,
+  pminP,
+  ppermuteP,
+  psumP,
+  psumScatterP,
+  type CollectiveParams,
+  div,
+  fullLike,
+} from '../primitives/index.js';
+import { mappedAxisSize, mappedIndex } from '../transforms/vmap.js';
+import { map as treeMap } from '../tree.js';
+
+function axis(op: string, axisName: string): CollectiveParams {
+  if (typeof axisName !== 'string')
+    throw new FluxionError(`${op}: the axis name must be a string, got ${String(axisName).slice(0, 20)}`);
+  const size = mappedAxisSize(axisName);
+  if (size === undefined)
+    throw new FluxionError(
+      `${op}: axis name '${axisName}' is not bound here; call collectives inside pmap or vmap({ axisName: '${axisName}' })`,
+    );
+  return { axisName, size };
+}
+const leaves = <T>(x: T, f: (a: Array) => Array): T => treeMap(f, x as never) as T;
+
+/**
+ * The sum over every member of the mapped axis `axisName` (every leaf of a pytree).
+ * @example pmap((g) => lax.psum(g, 'devices'), { axisName: 'devices' })(grads)
+ * @category lax
+ */
+export const psum = <T>(x: T, axisName: string): T => {
+  const p = axis('psum', axisName);
+  return leaves(x, (a) => bind1(psumP, [a], p));
+};
+/** The mean over the members of `axisName` (data-parallel gradients). @category lax */
+export const pmean = <T>(x: T, axisName: string): T => {
+  const p = axis('pmean', axisName);
+  return leaves(x, (a) => div(bind1(psumP, [a], p), fullLike(a, p.size)));
+};
+/** The maximum over the members of `axisName`. @category lax */
+export const pmax = <T>(x: T, axisName: string): T => {
+  const p = axis('pmax', axisName);
+  return leaves(x, (a) => bind1(pmaxP, [a], p));
+};
+/** The minimum over the members of `axisName`. @category lax */
+export const pmin = <T>(x: T, axisName: string): T => {
+  const p = axis('pmin', axisName);
+  return leaves(x, (a) => bind1(pminP, [a], p));
+};
+/**
+ * Every member's `x`, stacked along a new `axis` (default 0), or concatenated along it with `tiled`.
+ * @category lax
+ */
+export function allGather<T>(x: T, axisName: string, opts: { axis?: number; tiled?: boolean } = {}): T {
+  const p = axis('allGather', axisName);
+  const [at, tiled] = [opts.axis ?? 0, opts.tiled ?? false];
+  return leaves(x, (a) => {
+    if (!Number.isInteger(at) || at < 0 || at > a.ndim - (tiled ? 1 : 0))
+      throw new ShapeError(`allGather: axis ${at} is out of range for ${fmtShape(a.shape)}`);
+    return bind1(allGatherP, [a], { ...p, axis: at, tiled });
+  });
+}
+/**
+ * The sum over the members, scattered: member i keeps block i of `scatterDimension` (the transpose
+ * of `allGather`; with `tiled`, blocks of that axis, else its i-th entry).
+ * @category lax
+ */
+export function psumScatter<T>(x: T, axisName: string, opts: { scatterDimension?: number; tiled?: boolean } = {}): T {
+  const p = axis('psumScatter', axisName);
+  const [dim, tiled] = [opts.scatterDimension ?? 0, opts.tiled ?? false];
+  return leaves(x, (a) => {
+    const n = a.shape[dim];
+    if (n === undefined || (tiled ? n % p.size !== 0 : n !== p.size))
+      throw new ShapeError(
+        `psumScatter: axis ${dim} of ${fmtShape(a.shape)} must ${tiled ? 'divide by' : 'equal'} the ${p.size} members`,
+      );
+    return bind1(psumScatterP, [a], { ...p, axis: dim, tiled });
+  });
+}
+/**
+ * Sends member `source`'s `x` to member `destination` for each pair of `perm`; members nobody
+ * sends to receive zeros.
+ * @example lax.ppermute(x, 'i', [[0, 1], [1, 2], [2, 0]]) // a ring shift
+ * @category lax
+ */
+export function ppermute<T>(x: T, axisName: string, perm: readonly (readonly [number, number])[]): T {
+  const p = axis('ppermute', axisName);
+  const dests = perm.map(([, d]) => d);
+  const ok = (i: number) => Number.isInteger(i) && i >= 0 && i < p.size;
+  if (
+    !perm.every(([s, d]) => ok(s) && ok(d)) ||
+    new Set(dests).size !== dests.length ||
+    new Set(perm.map(([s]) => s)).size !== perm.length
+  )
+    throw new ShapeError(
+      `ppermute: perm must pair distinct members in [0, ${p.size}), got ${JSON.stringify(perm).slice(0, 60)}`,
+    );
+  return leaves(x, (a) => bind1(ppermuteP, [a], { ...p, perm: perm.map(([s, d]) => [s, d] as const) }));
+}
+/** This member's index along `axisName` (int32). @category lax */
+export function axisIndex(axisName: string): Array {
+  axis('axisIndex', axisName);
+  return mappedIndex(axisName)!;
+}

@@ -1,0 +1,17 @@
+/**
+ * `distributed`: devices, the job's processes and `pmap` (collectives are in `lax`).
+ * @module
+ */
+export {
+  type Device,
+  type PmapOptions,
+  barrier,
+  devices,
+  initialize,
+  localDeviceCount,
+  localDevices,
+  pmap,
+  processCount,
+  processIndex,
+  shutdown,
+} from './pmap.js';
