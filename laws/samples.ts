@@ -320,6 +320,9 @@ export function samples(): Sample[] {
     'custom_lin is only ever transposed (forward mode of customVjp is unsupported, as in JAX)';
   rows[rows.length - 1].forward = (c, t) => [P.mul(c, t)]; // the tangent map whose transpose is bwd(c, g) = c * g
   add('checkpoint', [v], { graph: sinGraph }, [0]);
+  // Across processes: the identity in one process (MPI's allreduce under mpiexec, test/mpi.test.ts).
+  add('all_reduce', [f([3])], { op: 'sum' }, [0], [0]);
+  add('all_reduce', [f([2, 2])], { op: 'max' }, [], [], 'max');
   // Collectives exist only under a named mapped axis (pmap, vmap({ axisName })), which rewrites them.
   const axis = { axisName: 'i', size: 3 };
   const mapped = 'a collective: its laws run under a named vmap in test/distributed.test.ts';

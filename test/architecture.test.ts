@@ -80,6 +80,7 @@ describe('every primitive has the rules the compilers ask for', () => {
     'threefry2x32',
     'cond',
     'while',
+    'all_reduce', // MPI between ONNX Runtime sessions (docs/distributed.md)
     ...decompositions,
   ];
   // Made only inside transposition (customVjp's backward rule), or collectives, which a named mapped
@@ -89,7 +90,8 @@ describe('every primitive has the rules the compilers ask for', () => {
   it('WebGPU: each sample row lowers to WGSL kernels, or the backend runs it from the host', () => {
     const missing = new Set<string>();
     for (const row of samples()) {
-      if (transposeOnly.includes(row.prim.name) || mappedOnly.includes(row.prim.name) || runsOnHost(row.prim)) continue;
+      // all_reduce runs on the CPU between device steps of a multi-process job (docs/distributed.md).
+      if ([...transposeOnly, ...mappedOnly, 'all_reduce'].includes(row.prim.name) || runsOnHost(row.prim)) continue;
       const avals = row.inputs.map((a) => a.aval);
       try {
         lowerGraph(prepareGraph(Graph.ofEquation(row.prim, avals, row.params)), 8, 16);

@@ -57,6 +57,8 @@ const tol = { rtol: 2e-4, atol: 2e-5 };
 // Refused with a clear error: whileLoop needs its predicate on the host every step.
 const unsupported: Record<string, RegExp> = {
   while: /whileLoop needs its predicate on the host/,
+  // Collectives across processes run on the CPU (MPI): WebGPU jobs stay in one process for now.
+  all_reduce: /all_reduce is not supported on the WebGPU backend/,
 };
 
 describe('webgpu: every primitive sample equals the CPU result', () => {

@@ -153,9 +153,20 @@ export function fullRaise(trace: Trace, x: Array): Array {
 
 const fullLower = (x: Array): Array => (x instanceof Tracer ? x.fullLower() : x);
 
+/**
+ * The trace a collective must reach whatever its operands: the mapped axis it names (installed by
+ * vmap). A collective of values that axis does not map still reduces over it, as in JAX.
+ */
+let collectiveFloor: (params: Params) => MainTrace | undefined = () => undefined;
+export const installCollectiveFloor = (f: (params: Params) => MainTrace | undefined): void =>
+  void (collectiveFloor = f);
+
 /** Applies a primitive: the one entry point of every operation. */
 export function bind(prim: Primitive, args: Array[], params: Params = {}): Array[] {
-  const trace = topTrace(args).trace;
+  let main = topTrace(args);
+  const floor = prim.collective ? collectiveFloor(params) : undefined;
+  if (floor && floor.level > main.level) main = floor;
+  const trace = main.trace;
   const outs = trace.processPrimitive(
     prim,
     args.map((a) => fullRaise(trace, a)),

@@ -15,12 +15,20 @@ import {
   psumP,
   psumScatterP,
   type CollectiveParams,
+  add,
   div,
   fullLike,
+  processGroupSize,
 } from '../primitives/index.js';
+import { processGroup } from './mpi.js';
 import { mappedAxisSize, mappedIndex } from '../transforms/vmap.js';
 import { map as treeMap } from '../tree.js';
 
+/** Collectives that move slices between members work within one process for now. */
+function local(op: string): void {
+  if (processGroupSize() > 1)
+    throw new FluxionError(`${op}: across processes only psum, pmean, pmax and pmin are supported in this build`);
+}
 function axis(op: string, axisName: string): CollectiveParams {
   if (typeof axisName !== 'string')
     throw new FluxionError(`${op}: the axis name must be a string, got ${String(axisName).slice(0, 20)}`);
@@ -45,7 +53,8 @@ export const psum = <T>(x: T, axisName: string): T => {
 /** The mean over the members of `axisName` (data-parallel gradients). @category lax */
 export const pmean = <T>(x: T, axisName: string): T => {
   const p = axis('pmean', axisName);
-  return leaves(x, (a) => div(bind1(psumP, [a], p), fullLike(a, p.size)));
+  const members = p.size * processGroupSize(); // every device of every process
+  return leaves(x, (a) => div(bind1(psumP, [a], p), fullLike(a, members)));
 };
 /** The maximum over the members of `axisName`. @category lax */
 export const pmax = <T>(x: T, axisName: string): T => {
@@ -63,6 +72,7 @@ export const pmin = <T>(x: T, axisName: string): T => {
  */
 export function allGather<T>(x: T, axisName: string, opts: { axis?: number; tiled?: boolean } = {}): T {
   const p = axis('allGather', axisName);
+  local('allGather');
   const [at, tiled] = [opts.axis ?? 0, opts.tiled ?? false];
   return leaves(x, (a) => {
     if (!Number.isInteger(at) || at < 0 || at > a.ndim - (tiled ? 1 : 0))
@@ -77,6 +87,7 @@ export function allGather<T>(x: T, axisName: string, opts: { axis?: number; tile
  */
 export function psumScatter<T>(x: T, axisName: string, opts: { scatterDimension?: number; tiled?: boolean } = {}): T {
   const p = axis('psumScatter', axisName);
+  local('psumScatter');
   const [dim, tiled] = [opts.scatterDimension ?? 0, opts.tiled ?? false];
   return leaves(x, (a) => {
     const n = a.shape[dim];
@@ -95,6 +106,7 @@ export function psumScatter<T>(x: T, axisName: string, opts: { scatterDimension?
  */
 export function ppermute<T>(x: T, axisName: string, perm: readonly (readonly [number, number])[]): T {
   const p = axis('ppermute', axisName);
+  local('ppermute');
   const dests = perm.map(([, d]) => d);
   const ok = (i: number) => Number.isInteger(i) && i >= 0 && i < p.size;
   if (
@@ -109,6 +121,9 @@ export function ppermute<T>(x: T, axisName: string, perm: readonly (readonly [nu
 }
 /** This member's index along `axisName` (int32). @category lax */
 export function axisIndex(axisName: string): Array {
-  axis('axisIndex', axisName);
-  return mappedIndex(axisName)!;
+  const p = axis('axisIndex', axisName);
+  const own = mappedIndex(axisName)!;
+  // Devices are numbered across processes: process k's come after those of processes before it.
+  const rank = processGroup()?.rank ?? 0;
+  return rank ? add(own, fullLike(own, rank * p.size)) : own;
 }

@@ -13,5 +13,4 @@ export {
   pmap,
   processCount,
   processIndex,
-  shutdown,
 } from './pmap.js';

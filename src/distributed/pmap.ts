@@ -1,11 +1,12 @@
 /**
- * Devices and `pmap`. One process holds `FLUXION_CPU_DEVICES` CPU devices (default 1; as JAX's
- * `xla_force_host_platform_device_count`), so multi-device semantics are testable in one process:
+ * Devices and `pmap`. Each process holds `FLUXION_CPU_DEVICES` CPU devices (default 1; as JAX's
+ * `xla_force_host_platform_device_count`), and a job started by `mpiexec` has several processes:
  * `pmap` maps the leading axis over them with the axis named for collectives, compiled once
  * (`jit` of a named `vmap`, whose collectives become reductions and gathers over that axis).
  * @module
  */
 import { FluxionError, ShapeError } from '../core/errors.js';
+import { processGroup } from './mpi.js';
 import { jit } from '../transforms/jit.js';
 import { type Axes, vmap } from '../transforms/vmap.js';
 import { flatten } from '../tree.js';
@@ -30,31 +31,27 @@ export function localDeviceCount(): number {
 /** This process's devices. @category Distributed */
 export const localDevices = (): Device[] =>
   globalThis.Array.from({ length: localDeviceCount() }, (_, id) => ({ id, kind: 'cpu' as const, processIndex: 0 }));
-/** Every device of the job (one process: the local ones). @category Distributed */
-export const devices = (): Device[] => localDevices();
-/** This process's index in the job. @category Distributed */
-export const processIndex = (): number => 0;
+/** This process's index in the job (0 without MPI). @category Distributed */
+export const processIndex = (): number => processGroup()?.rank ?? 0;
 /** The number of processes in the job. @category Distributed */
-export const processCount = (): number => 1;
+export const processCount = (): number => processGroup()?.size ?? 1;
+/** Every device of the job, process by process (each presents the same local count). @category Distributed */
+export const devices = (): Device[] =>
+  globalThis.Array.from({ length: processCount() }, (_, p) =>
+    localDevices().map((d) => ({ ...d, id: p * localDeviceCount() + d.id, processIndex: p })),
+  ).flat();
 
 /**
- * Joins the job. A single process needs nothing; a program started by `mpiexec` or `srun` with
- * several processes is refused, since the MPI communicator is not part of this build yet.
+ * Joins the job: a no-op for a single process; under `mpiexec`/`srun` with several processes it
+ * initialises MPI, after which every collective reduces across all of their devices.
+ * @example const { processIndex, processCount } = distributed.initialize();
  * @category Distributed
  */
 export function initialize(): { processIndex: number; processCount: number } {
-  const size = Number(process.env.PMI_SIZE ?? process.env.OMPI_COMM_WORLD_SIZE ?? process.env.SLURM_NTASKS ?? 1);
-  if (size > 1)
-    throw new FluxionError(
-      `distributed.initialize: started as one of ${size} processes, but this build has no MPI communicator; run ` +
-        `one process and use FLUXION_CPU_DEVICES=N for N devices`,
-    );
-  return { processIndex: 0, processCount: 1 };
+  return { processIndex: processIndex(), processCount: processCount() };
 }
-/** Waits for every process (a single process has nothing to wait for). @category Distributed */
-export const barrier = (): void => undefined;
-/** Leaves the job. @category Distributed */
-export const shutdown = (): void => undefined;
+/** Waits for every process. @category Distributed */
+export const barrier = (): void => processGroup()?.barrier();
 
 /** Options of {@link pmap}. @category Distributed */
 export interface PmapOptions {
@@ -77,9 +74,10 @@ export interface PmapOptions {
 export function pmap<F extends (...args: any[]) => any>(f: F, opts: PmapOptions = {}): F {
   const mapped = jit(vmap(f, { inAxes: opts.inAxes, outAxes: opts.outAxes, axisName: opts.axisName }));
   return ((...args: unknown[]) => {
+    processGroup(); // joins the job first, so collectives reduce across processes
     const count = localDeviceCount();
     // The mapped length: the first argument mapped at a numeric axis (per-argument inAxes lists may hold null).
-    const inAxes = opts.inAxes ?? 0;
+    const inAxes = opts.inAxes === undefined ? 0 : opts.inAxes;
     const axisOf = (k: number) => (typeof inAxes === 'number' || inAxes === null ? inAxes : (inAxes as Axes[])[k]);
     for (let k = 0; k < args.length; k++) {
       const ax = globalThis.Array.isArray(inAxes) || typeof inAxes !== 'object' ? axisOf(k) : 0;

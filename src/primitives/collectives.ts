@@ -9,6 +9,7 @@
  */
 import { type Array, ConcreteArray } from '../core/array.js';
 import { FluxionError, ShapeError, fmtShape } from '../core/errors.js';
+import type { TypedArray } from '../core/dtype.js';
 import { type BatchDim, type Primitive, definePrimitive } from '../core/primitive.js';
 import { bind1 } from '../core/trace.js';
 import { fullLike, mul, select, zerosLike } from './elementwise.js';
@@ -35,6 +36,40 @@ const elementwise =
     return [[bind1(prim(), moved, shift(params))], [0]];
   };
 
+// ---------------------------------------------------------------- across processes
+
+/** How values combine across processes. */
+export type ReduceOp = 'sum' | 'max' | 'min';
+/** The processes of the job (installed by distributed/ when MPI is joined); one process by default. */
+interface ProcessGroup {
+  size: number;
+  allreduce(data: TypedArray, op: ReduceOp): TypedArray;
+}
+let group: ProcessGroup = { size: 1, allreduce: (d) => d };
+/** Installs the process group collectives reduce across (distributed.initialize does). */
+export const installProcessGroup = (g: ProcessGroup): void => void (group = g);
+/** The number of processes collectives reduce across. */
+export const processGroupSize = (): number => group.size;
+
+/**
+ * The combination of `x` across every process: a step that runs in JavaScript between ONNX
+ * Runtime sessions (MPI on the array's buffer). Linear for sums (its own transpose).
+ */
+export const allReduceP: Primitive<{ op: ReduceOp }> = definePrimitive({
+  name: 'all_reduce',
+  abstractEval: ([x]) => [x],
+  impl: ([x], { op }) => [new ConcreteArray(group.allreduce(x.buffer, op), x.shape, x.dtype)],
+  jvp: ([x], [t], p) => {
+    if (p.op !== 'sum') throw new FluxionError(`pmax/pmin across processes have no derivative`);
+    return [[bind1(allReduceP, [x], p)], [bind1(allReduceP, [t], p)]];
+  },
+  transpose: ([ct], _x, p) => [bind1(allReduceP, [ct], p)],
+  batch: ([x], [d], p) => [[bind1(allReduceP, [x], p)], [d]],
+  props: { linear: true },
+});
+/** `x` combined across processes (itself in a single process). */
+const acrossProcesses = (x: Array, op: ReduceOp) => (group.size > 1 ? bind1(allReduceP, [x], { op }) : x);
+
 // ---------------------------------------------------------------- psum, pmax, pmin
 
 export const psumP: Primitive<CollectiveParams> = defineLinear({
@@ -43,21 +78,27 @@ export const psumP: Primitive<CollectiveParams> = defineLinear({
   impl: (_, p) => unbound('psum', p),
   transpose: ([ct], _x, p) => [bind1(psumP, [ct], p)],
   batch: ([x], [d], p) => [[bind1(psumP, [x], p)], [d]],
-  collective: ([x], [d], _p, size) =>
-    d === null ? [[mul(x, fullLike(x, size))], [null]] : [[reduceSum(x, [d])], [null]],
+  collective: ([x], [d], _p, size) => [
+    [acrossProcesses(d === null ? mul(x, fullLike(x, size)) : reduceSum(x, [d]), 'sum')],
+    [null],
+  ],
 });
-const extremum = (name: string, reduce: (x: Array, axes: number[]) => Array): Primitive<CollectiveParams> => {
+const extremum = (
+  name: string,
+  op: ReduceOp,
+  reduce: (x: Array, axes: number[]) => Array,
+): Primitive<CollectiveParams> => {
   const prim: Primitive<CollectiveParams> = definePrimitive({
     name,
     abstractEval: ([x]) => [x],
     impl: (_, p) => unbound(name, p),
     batch: ([x], [d], p) => [[bind1(prim, [x], p)], [d]],
-    collective: ([x], [d]) => [[d === null ? x : reduce(x, [d])], [null]],
+    collective: ([x], [d]) => [[acrossProcesses(d === null ? x : reduce(x, [d]), op)], [null]],
   });
   return prim;
 };
-export const pmaxP = extremum('pmax', reduceMax);
-export const pminP = extremum('pmin', (x, axes) => bind1(reduceMinP, [x], { axes }));
+export const pmaxP = extremum('pmax', 'max', reduceMax);
+export const pminP = extremum('pmin', 'min', (x, axes) => bind1(reduceMinP, [x], { axes }));
 
 // ---------------------------------------------------------------- all_gather and psum_scatter
 

@@ -6,7 +6,7 @@ import { Array, type ShapedArray } from '../core/array.js';
 import { ShapeError, TraceError, ValueError, fmtShape } from '../core/errors.js';
 import type { BatchDim, Params, Primitive } from '../core/primitive.js';
 import { normAxis } from '../core/shape.js';
-import { Trace, Tracer, activeTraces, bind, withMainTrace } from '../core/trace.js';
+import { Trace, Tracer, activeTraces, bind, installCollectiveFloor, withMainTrace } from '../core/trace.js';
 import { iota, moveBatchAxis } from '../primitives/views.js';
 import { type TreeDef, flatten, structureString, unflatten } from '../tree.js';
 import { flatFn, flattenArgs, leafPaths } from './flat.js';
@@ -162,6 +162,15 @@ export function mappedIndex(name: string): Array | undefined {
   return undefined;
 }
 
+// Collectives are processed at least at the vmap that maps the axis they name.
+installCollectiveFloor((params) => {
+  const name = (params as { axisName?: string }).axisName;
+  const traces = activeTraces();
+  for (let i = traces.length - 1; i >= 0; i--)
+    if (traces[i].trace instanceof BatchTrace && (traces[i].global as MappedAxis).name === name) return traces[i];
+  return undefined;
+});
+
 /** The size of the innermost mapped axis called `name`, or undefined when none is. */
 export function mappedAxisSize(name: string): number | undefined {
   const traces = activeTraces();
@@ -181,7 +190,7 @@ export function mappedAxisSize(name: string): number | undefined {
 export function vmap<F extends (...args: any[]) => any>(f: F, opts: VmapOptions = {}): F {
   return ((...args: any[]) => {
     const [leaves, def] = flattenArgs(args);
-    const inAxes = opts.inAxes ?? 0;
+    const inAxes = opts.inAxes === undefined ? 0 : opts.inAxes;
     const dims =
       typeof inAxes === 'number' || inAxes === null ? leaves.map(() => inAxes) : expandAxes(inAxes, def, 'inAxes');
     const paths = leafPaths(def);
@@ -201,7 +210,7 @@ export function vmap<F extends (...args: any[]) => any>(f: F, opts: VmapOptions 
     });
     if (size === undefined) throw new ValueError('vmap: no argument is mapped (all inAxes are null); pass axisSize');
     const { fn, outDef } = flatFn(f, def);
-    const outAxes = opts.outAxes ?? 0;
+    const outAxes = opts.outAxes === undefined ? 0 : opts.outAxes;
     const outs = vmapFlat(
       fn,
       size,

@@ -1,0 +1,85 @@
+/**
+ * The process group: MPI (Debian's MPICH, `libmpich.so.12`) called through `koffi`, an optional
+ * dependency loaded on first use. Every byte between processes goes through MPI; a program not
+ * started by `mpiexec`/`srun` with several processes never loads it.
+ * @module
+ */
+import { createRequire } from 'node:module';
+import type { TypedArray } from '../core/dtype.js';
+import { FluxionError } from '../core/errors.js';
+import { installProcessGroup, type ReduceOp } from '../primitives/collectives.js';
+
+// MPICH's handles (mpi.h): integers, stable across MPICH versions.
+const COMM_WORLD = 0x44000000;
+const DATATYPE: Record<string, number> = {
+  Float32Array: 0x4c00040a,
+  Float64Array: 0x4c00080b,
+  Int32Array: 0x4c000405,
+  Uint32Array: 0x4c000406,
+};
+const OP: Record<ReduceOp, number> = { max: 0x58000001, min: 0x58000002, sum: 0x58000003 };
+
+interface Mpi {
+  rank: number;
+  size: number;
+  allreduce(data: TypedArray, op: ReduceOp): TypedArray;
+  barrier(): void;
+}
+let mpi: Mpi | null = null;
+
+/** The number of processes the launcher started (1 outside mpiexec/srun). */
+export const launchedProcesses = (): number =>
+  Number(process.env.PMI_SIZE ?? process.env.OMPI_COMM_WORLD_SIZE ?? process.env.SLURM_NTASKS ?? 1) || 1;
+
+/** Joins the MPI job (once); null for a single process. */
+export function processGroup(): Mpi | null {
+  if (mpi || launchedProcesses() <= 1) return mpi;
+  let koffi: any;
+  try {
+    koffi = createRequire(import.meta.url)('koffi');
+  } catch {
+    throw new FluxionError('distributed: several processes need the optional dependency koffi (npm install koffi)');
+  }
+  let lib: any;
+  try {
+    lib = koffi.load('libmpich.so.12');
+  } catch {
+    throw new FluxionError("distributed: cannot load MPICH's libmpich.so.12 (Debian: apt install mpich)");
+  }
+  const init = lib.func('int MPI_Init(void *argc, void *argv)');
+  const rank = lib.func('int MPI_Comm_rank(int comm, _Out_ int *rank)');
+  const size = lib.func('int MPI_Comm_size(int comm, _Out_ int *size)');
+  const allreduce = lib.func(
+    'int MPI_Allreduce(const void *sendbuf, void *recvbuf, int count, int datatype, int op, int comm)',
+  );
+  const barrier = lib.func('int MPI_Barrier(int comm)');
+  const finalize = lib.func('int MPI_Finalize()');
+  if (init(null, null) !== 0) throw new FluxionError('distributed: MPI_Init failed');
+  const [r, s] = [[0], [0]];
+  rank(COMM_WORLD, r);
+  size(COMM_WORLD, s);
+  // A failing process names itself; the launcher then stops the others (MPICH's hydra does at once).
+  process.on('uncaughtExceptionMonitor', (err) =>
+    console.error(`fluxion: process ${r[0]} of ${s[0]} failed: ${(err as Error).message ?? err}`),
+  );
+  process.on('exit', (code) => {
+    // A clean exit finalises; a failing one leaves MPI to the launcher, which stops every process.
+    if (code === 0) finalize();
+  });
+  mpi = {
+    rank: r[0],
+    size: s[0],
+    allreduce(data, op) {
+      const type = DATATYPE[data.constructor.name];
+      if (type === undefined)
+        throw new FluxionError(`distributed: collectives across processes take float32, float64, int32 or uint32 data`);
+      const out = new (data.constructor as new (n: number) => TypedArray)(data.length);
+      if (allreduce(data, out, data.length, type, OP[op], COMM_WORLD) !== 0)
+        throw new FluxionError(`distributed: MPI_Allreduce failed (rank ${r[0]})`);
+      return out;
+    },
+    barrier: () => void barrier(COMM_WORLD),
+  };
+  installProcessGroup({ size: mpi.size, allreduce: (d, op) => mpi!.allreduce(d, op) });
+  return mpi;
+}

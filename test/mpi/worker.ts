@@ -1,0 +1,54 @@
+// Run by test/mpi.test.ts under `mpiexec -n P node --import tsx test/mpi/worker.ts MODE` (node itself:
+// npx would not pass MPI's launcher connection on); prints one JSON line.
+// - collectives: psum/pmean/pmax/pmin of lengths 1, 1,000 and 1,000,003 across the processes;
+// - train: 20 SGD steps of an MLP on a global batch of 256 split across the processes (pmean of
+//   the per-process gradients), printing the final parameters;
+// - fail: rank 1 throws after joining, to check that the job stops.
+import { type Array, distributed, grad, jit, lax, nn, np, optim, pmap, random } from '../../src/index.js';
+
+const mode = process.argv[2];
+const { processIndex: rank, processCount: size } = distributed.initialize();
+
+if (mode === 'collectives') {
+  const out: Record<string, number[]> = {};
+  for (const n of [1, 1000, 1_000_003]) {
+    // Process r contributes r + 1 + i·1e-6 at position i (exact in float32 for the checks below).
+    const x = np.add(np.full([1, n], rank + 1, { dtype: 'float32' }), np.multiply(np.arange(n), 1e-6).reshape([1, n]));
+    const f = pmap(
+      (v: Array) => ({ sum: lax.psum(v, 'd'), mean: lax.pmean(v, 'd'), max: lax.pmax(v, 'd'), min: lax.pmin(v, 'd') }),
+      { axisName: 'd' },
+    );
+    const r = f(x);
+    const first = (a: Array) => a.dataSync()[0];
+    const last = (a: Array) => a.dataSync()[n - 1];
+    out[n] = [first(r.sum), last(r.sum), first(r.mean), first(r.max), first(r.min)];
+  }
+  console.log(JSON.stringify({ rank, size, out }));
+} else if (mode === 'train') {
+  const model = nn.serial(nn.dense(16), nn.relu, nn.dense(4));
+  const { params } = model.init(random.key(0), [256, 8]);
+  const xs = random.normal(random.key(1), [256, 8]);
+  const ys = np.remainder(np.arange(256), 4).astype('int32');
+  const opt = optim.sgd(0.1);
+  // This process's shard of the global batch; one device per process.
+  const per = 256 / size;
+  const x = np.expandDims(np.slice(xs, `${rank * per}:${(rank + 1) * per}`), 0);
+  const y = np.expandDims(np.slice(ys, `${rank * per}:${(rank + 1) * per}`), 0);
+  const loss = (p: unknown, xb: Array, yb: Array) => nn.softmaxCrossEntropy(model.apply(p, {}, xb).y, yb);
+  const step = pmap(
+    (p: unknown, xb: Array, yb: Array) => {
+      const g = lax.pmean(grad(loss)(p, xb, yb), 'd');
+      return optim.applyUpdates(p, opt.update(g, opt.init(p), p).updates);
+    },
+    { axisName: 'd', inAxes: [null, 0, 0], outAxes: null },
+  );
+  let p: unknown = params;
+  for (let i = 0; i < 20; i++) p = step(p, x, y);
+  const flat = (p as any)['2'].weight.dataSync() as Float32Array;
+  console.log(JSON.stringify({ rank, size, weights: globalThis.Array.from(flat.slice(0, 16)) }));
+  void jit;
+} else if (mode === 'fail') {
+  if (rank === 1) throw new Error('rank 1 fails on purpose');
+  distributed.barrier(); // rank 0 waits for a peer that never arrives: the launcher must stop it
+  console.log(JSON.stringify({ rank, unexpected: 'passed the barrier' }));
+}
