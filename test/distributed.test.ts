@@ -154,3 +154,17 @@ describe('bad use is a clear error', () => {
     );
   });
 });
+
+describe('sharded data pipelines', () => {
+  it('the shards of every process make up each global batch, in order', async () => {
+    const { io } = await import('../src/index.js');
+    const data = { images: np.arange(20).reshape([20, 1]), labels: np.arange(20) };
+    const opts = { batchSize: 8, key: random.key(3) };
+    const whole = [...io.batches(data, opts)].map((b) => globalThis.Array.from(b.labels.dataSync()));
+    const shards = [0, 1, 2].map((i) => [...io.batches(data, { ...opts, shard: [i, 3] })]);
+    whole.forEach((batch, k) =>
+      expect(shards.flatMap((s) => globalThis.Array.from(s[k].labels.dataSync()))).toEqual(batch),
+    );
+    expect(() => [...io.batches(data, { ...opts, shard: [3, 3] })]).toThrow(/shard must be/);
+  });
+});

@@ -22,6 +22,12 @@ export interface BatchOptions {
   key?: Key;
   /** Drops a last batch smaller than `batchSize` (default false). */
   dropLast?: boolean;
+  /**
+   * `[index, count]`: this process's part of every (global) batch, for data-parallel training: the
+   * batch splits into `count` consecutive parts (equal when `count` divides it) and part `index`
+   * is yielded. With the same key every process sees the same global batches.
+   */
+  shard?: readonly [number, number];
 }
 
 /**
@@ -35,10 +41,17 @@ export function* batches(data: Batch, opts: BatchOptions): Generator<Batch> {
   if (data.labels.shape[0] !== n) throw new ValueError(`batches: ${n} images but ${data.labels.shape[0]} labels`);
   if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1)
     throw new ValueError(`batches: batchSize must be a positive integer, got ${opts.batchSize}`);
+  const [part, parts] = opts.shard ?? [0, 1];
+  if (!Number.isInteger(parts) || parts < 1 || !Number.isInteger(part) || part < 0 || part >= parts)
+    throw new ValueError(`batches: shard must be [index, count] with 0 <= index < count, got [${opts.shard}]`);
   const order = opts.key ? permutation(opts.key, n) : null;
   const end = opts.dropLast ? n - (n % opts.batchSize) : n;
-  for (let i = 0; i < end; i += opts.batchSize) {
-    const stop = Math.min(i + opts.batchSize, n);
+  for (let b = 0; b < end; b += opts.batchSize) {
+    const size = Math.min(b + opts.batchSize, n) - b;
+    // Part `part` of this batch (the first `size % parts` parts one longer).
+    const [each, extra] = [Math.floor(size / parts), size % parts];
+    const i = b + part * each + Math.min(part, extra);
+    const stop = i + each + (part < extra ? 1 : 0);
     if (!order) yield { images: np.slice(data.images, [i, stop]), labels: np.slice(data.labels, [i, stop]) };
     else {
       const idx = np.slice(order, [i, stop]);
