@@ -15,9 +15,12 @@ import {
   type DType,
   type NDArray,
   devices,
+  distributed,
   getCpuBackend,
   io,
   jit,
+  lax,
+  pmap,
   models,
   nn,
   np,
@@ -42,6 +45,10 @@ const { values: args } = parseArgs({
     dtype: { type: 'string', default: 'float32' },
   },
 });
+// Under `mpiexec -pmi-port -n P npm start` each process trains on its part of every global batch
+// and the gradients are averaged across processes (data parallelism); process 0 reports.
+const { processIndex: rank, processCount: procs } = distributed.initialize();
+const log = rank === 0 ? console.log : () => undefined;
 const dtype = args.dtype as DType;
 if (!['float32', 'bfloat16', 'float16'].includes(dtype))
   throw new Error(`--dtype must be float32, bfloat16 or float16, got ${dtype}`);
@@ -55,7 +62,7 @@ const seconds = () => ((performance.now() - t0) / 1000).toFixed(1);
 // Probing for a GPU starts Dawn; skip it when the CPU is asked for explicitly.
 const cpu = { name: 'cpu' as const, description: getCpuBackend() === 'onnx' ? 'ONNX Runtime' : 'JavaScript kernels' };
 // The WebGPU backend computes in 32-bit types only: mixed precision runs on the CPU.
-const available = args.backend === 'cpu' || mixed ? [cpu] : await devices();
+const available = args.backend === 'cpu' || mixed || procs > 1 ? [cpu] : await devices();
 const backend = (args.backend ?? available[0].name) as 'cpu' | 'webgpu';
 const device = available.find((d) => d.name === backend);
 if (!device) throw new Error(`backend ${backend} is not available (have: ${available.map((d) => d.name)})`);
@@ -67,8 +74,8 @@ const place = <T>(t: T) => placeOn(t, backend);
 
 const { train, test } = io.mnist({ limitTrain: Number(args.limit), limitTest: Number(args['test-limit']) });
 const n = train.images.shape[0];
-console.log(`LeNet-5 on MNIST: ${n} training and ${test.images.shape[0]} test images`);
-console.log(`backend: ${backend} (${device.description})`);
+log(`LeNet-5 on MNIST: ${n} training and ${test.images.shape[0]} test images`);
+log(`backend: ${backend} (${device.description})${procs > 1 ? `, ${procs} processes (MPI)` : ''}`);
 
 const model = mixed
   ? nn.precision(models.lenet5(), { dtype, paramDtype: dtype, outputDtype: 'float32' })
@@ -77,36 +84,42 @@ const stepsPerEpoch = io.batchCount(n, { batchSize, dropLast: true });
 const adam = optim.adam(optim.cosineDecay(lr, epochs * stepsPerEpoch, 0.05));
 const opt = mixed ? optim.mixedPrecision(adam) : adam;
 const lossScale = dtype === 'float16' ? optim.dynamicLossScale() : null;
-console.log(
-  `dtype: ${dtype}${mixed ? ' (mixed precision)' : ''}, ${models.paramBytes(model, [1, 1, 28, 28])} parameter bytes`,
-);
+log(`dtype: ${dtype}${mixed ? ' (mixed precision)' : ''}, ${models.paramBytes(model, [1, 1, 28, 28])} parameter bytes`);
 // Pixels are normalised with MNIST's mean and standard deviation, as torchvision's examples do.
 const normalise = (x: NDArray) => io.normalize(x, [0.1307], [0.3081]);
 
 type TrainState = { params: any; state: any; optState: any; step: NDArray; lossScale?: optim.LossScaleState };
-const step = jit(
-  (s: TrainState, x: NDArray, y: NDArray) => {
-    const loss = (params: unknown) => {
-      const { y: logits, state } = model.apply(params, s.state, normalise(x), { training: true });
-      const l = nn.softmaxCrossEntropy(logits, y);
-      return [lossScale ? lossScale.scale(s.lossScale!, l) : l, { state, logits, l }] as const;
-    };
-    const [[, { state, logits, l }], scaled] = valueAndGrad(loss, { hasAux: true })(s.params);
-    const grads = lossScale ? lossScale.unscale(s.lossScale!, scaled) : scaled;
-    const { updates, state: optState } = opt.update(grads, s.optState, s.params);
-    const correct = np.sum(np.equal(np.argmax(logits, { axis: -1 }), y).astype('int32'));
-    let next: TrainState = { params: optim.applyUpdates(s.params, updates), state, optState, step: np.add(s.step, 1) };
-    if (lossScale) {
-      // A step whose gradients overflowed float16 is skipped, and the scale shrinks.
-      const finite = optim.allFinite(grads);
-      const { lossScale: old, ...rest } = s;
-      next = { ...optim.selectTree(finite, next, rest), lossScale: lossScale.adjust(old!, finite) };
-    }
-    return { next, l, correct };
-    // The old training state is dropped every step: on WebGPU its buffers become the new state's.
-  },
-  { donateArgnums: [0] },
-);
+/** Across processes: the mean of every process's value (gradients, loss) or the sum (counts). */
+const across = <T>(v: T, how: 'mean' | 'sum'): T =>
+  procs === 1 ? v : how === 'mean' ? lax.pmean(v, 'procs') : lax.psum(v, 'procs');
+const trainStep = (s: TrainState, x: NDArray, y: NDArray) => {
+  const loss = (params: unknown) => {
+    const { y: logits, state } = model.apply(params, s.state, normalise(x), { training: true });
+    const l = nn.softmaxCrossEntropy(logits, y);
+    return [lossScale ? lossScale.scale(s.lossScale!, l) : l, { state, logits, l }] as const;
+  };
+  const [[, { state, logits, l }], scaled] = valueAndGrad(loss, { hasAux: true })(s.params);
+  const grads = across(lossScale ? lossScale.unscale(s.lossScale!, scaled) : scaled, 'mean');
+  const { updates, state: optState } = opt.update(grads, s.optState, s.params);
+  const correct = np.sum(np.equal(np.argmax(logits, { axis: -1 }), y).astype('int32'));
+  let next: TrainState = { params: optim.applyUpdates(s.params, updates), state, optState, step: np.add(s.step, 1) };
+  if (lossScale) {
+    // A step whose gradients overflowed float16 is skipped, and the scale shrinks.
+    const finite = optim.allFinite(grads);
+    const { lossScale: old, ...rest } = s;
+    next = { ...optim.selectTree(finite, next, rest), lossScale: lossScale.adjust(old!, finite) };
+  }
+  return { next, l: across(l, 'mean'), correct: across(correct, 'sum') };
+};
+// One process: a jitted step (the old training state is dropped every step: on WebGPU its buffers
+// become the new state's). Several: pmap over this process's one device, the batch axis named so
+// the collectives above reduce over every process.
+const pmapped = pmap(trainStep, { axisName: 'procs', inAxes: [null, 0, 0], outAxes: null });
+const step =
+  procs === 1
+    ? jit(trainStep, { donateArgnums: [0] })
+    : (s: TrainState, x: NDArray, y: NDArray) =>
+        pmapped(s, np.expandDims(x, 0), np.expandDims(y, 0)) as ReturnType<typeof trainStep>;
 const predict = jit((params: unknown, state: unknown, x: NDArray) =>
   np.argmax(model.apply(params, state, normalise(x)).y, { axis: -1 }),
 );
@@ -130,8 +143,8 @@ if (args.resume && existsSync(checkpoint)) {
   s = io.restore(s, loaded.params);
   firstEpoch = Number(loaded.metadata.epoch);
   history = JSON.parse(loaded.metadata.history);
-  console.log(`resumed from ${checkpoint} at epoch ${firstEpoch} (step ${s.step.item()})`);
-} else if (args.resume) console.log(`no checkpoint at ${checkpoint}; starting afresh`);
+  log(`resumed from ${checkpoint} at epoch ${firstEpoch} (step ${s.step.item()})`);
+} else if (args.resume) log(`no checkpoint at ${checkpoint}; starting afresh`);
 s = await place(s);
 
 async function testAccuracy(): Promise<number> {
@@ -164,8 +177,9 @@ for (let epoch = firstEpoch; epoch < epochs; epoch++) {
     correct = 0,
     windowLoss = 0,
     windowSteps = 0;
-  bar.start(stepsPerEpoch, 0, { epoch: `${epoch + 1}/${epochs}`, loss: '-', acc: '-', rate: '-' });
-  const order = { batchSize, key: random.foldIn(random.key(1), epoch), dropLast: true };
+  if (rank === 0) bar.start(stepsPerEpoch, 0, { epoch: `${epoch + 1}/${epochs}`, loss: '-', acc: '-', rate: '-' });
+  // Every process sees the same global batches (same key) and takes its part of each.
+  const order = { batchSize, key: random.foldIn(random.key(1), epoch), dropLast: true, shard: [rank, procs] as const };
   for await (const b of io.prefetch(io.mapBatches(io.batches(train, order), (batch) => place(batch)))) {
     const r = step(s, b.images, b.labels);
     s = r.next;
@@ -184,21 +198,24 @@ for (let epoch = firstEpoch; epoch < epochs; epoch++) {
       await new Promise((r) => setImmediate(r));
       lastYield = performance.now();
     }
-    bar.increment(1, {
-      loss: (lossSum / seen).toFixed(4),
-      acc: ((100 * correct) / seen).toFixed(2),
-      rate: rate.toFixed(0),
-    });
+    if (rank === 0)
+      bar.increment(1, {
+        loss: (lossSum / seen).toFixed(4),
+        acc: ((100 * correct) / seen).toFixed(2),
+        rate: rate.toFixed(0),
+      });
   }
-  bar.stop();
+  if (rank === 0) bar.stop();
   epochTimes.push((performance.now() - start) / 1000);
   accuracy = await testAccuracy();
   history.trainAcc.push([epoch + 1, (100 * correct) / seen]);
   history.testAcc.push([epoch + 1, accuracy]);
-  console.log(
+  log(
     `epoch ${epoch + 1}/${epochs}: train loss ${(lossSum / seen).toFixed(4)}, test accuracy ${accuracy.toFixed(2)}% ` +
       `(${epochTimes.at(-1)!.toFixed(1)} s)`,
   );
+  // Process 0 writes the checkpoint and the curves (every process holds the same parameters).
+  if (rank !== 0) continue;
   await io.saveFile(checkpoint, await placeOn(s, 'cpu'), {
     metadata: { model: 'lenet5', epoch: String(epoch + 1), history: JSON.stringify(history) },
   });
@@ -223,6 +240,6 @@ for (let epoch = firstEpoch; epoch < epochs; epoch++) {
 }
 if (firstEpoch >= epochs) accuracy = await testAccuracy();
 const perEpoch = epochTimes.length ? (epochTimes.reduce((a, b) => a + b) / epochTimes.length).toFixed(1) : '-';
-console.log(`test accuracy: ${accuracy.toFixed(2)}% after ${seconds()} s (${perEpoch} s per epoch on ${backend})`);
-console.log(`checkpoint: ${checkpoint}; curves: ${curvesFile}`);
+log(`test accuracy: ${accuracy.toFixed(2)}% after ${seconds()} s (${perEpoch} s per epoch on ${backend})`);
+log(`checkpoint: ${checkpoint}; curves: ${curvesFile}`);
 process.exit(0);

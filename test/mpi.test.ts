@@ -55,6 +55,29 @@ describe('MPI: real processes', () => {
     });
     for (const w of results.slice(1)) w.forEach((v, i) => expect(Math.abs(v - results[0][i])).toBeLessThan(1e-5));
   }, 180_000);
+  it('`mpiexec -pmi-port -n 2 npm start` trains LeNet-5 data-parallel to the single-process loss and accuracy', () => {
+    const args = ['start', '--', '--epochs', '1', '--limit', '1024', '--test-limit', '500', '--backend', 'cpu'];
+    const root = fileURLToPath(new URL('..', import.meta.url));
+    const single = spawnSync('npm', [...args, '--out', '/tmp/fluxion-mpi-1'], { cwd: root, encoding: 'utf8' });
+    // -pmi-port: the launcher's connection survives npm's child processes.
+    const two = spawnSync('mpiexec', ['-pmi-port', '-n', '2', 'npm', ...args, '--out', '/tmp/fluxion-mpi-2'], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 300_000,
+    });
+    expect(single.status, single.stderr).toBe(0);
+    expect(two.status, two.stderr).toBe(0);
+    expect(two.stdout).toMatch(/2 processes \(MPI\)/);
+    const summary = (out: string) =>
+      out
+        .match(/train loss ([\d.]+), test accuracy ([\d.]+)%/)!
+        .slice(1)
+        .map(Number);
+    const [l1, a1] = summary(single.stdout),
+      [l2, a2] = summary(two.stdout);
+    expect(Math.abs(l1 - l2)).toBeLessThan(1e-3);
+    expect(Math.abs(a1 - a2)).toBeLessThanOrEqual(0.4);
+  }, 300_000);
   it('a process that throws makes the job exit non-zero within 30 s, naming the failed process', () => {
     const t0 = Date.now();
     const r = run(2, 'fail');

@@ -4,7 +4,6 @@
  * started by `mpiexec`/`srun` with several processes never loads it.
  * @module
  */
-import { createRequire } from 'node:module';
 import type { TypedArray } from '../core/dtype.js';
 import { FluxionError } from '../core/errors.js';
 import { installProcessGroup, type ReduceOp } from '../primitives/collectives.js';
@@ -27,15 +26,24 @@ interface Mpi {
 }
 let mpi: Mpi | null = null;
 
-/** The number of processes the launcher started (1 outside mpiexec/srun). */
-export const launchedProcesses = (): number =>
-  Number(process.env.PMI_SIZE ?? process.env.OMPI_COMM_WORLD_SIZE ?? process.env.SLURM_NTASKS ?? 1) || 1;
+/**
+ * Was this process started by an MPI launcher with others? MPICH's hydra sets PMI_FD (or PMI_PORT
+ * with `-pmi-port`, whose connection survives `npm`/`npx` child processes), Slurm SLURM_NTASKS.
+ */
+const launched = (): boolean => {
+  if (typeof process === 'undefined') return false; // browsers: one process
+  const env = process.env;
+  return (
+    Boolean(env.PMI_FD || env.PMI_PORT) || Number(env.PMI_SIZE ?? env.OMPI_COMM_WORLD_SIZE ?? env.SLURM_NTASKS ?? 1) > 1
+  );
+};
 
-/** Joins the MPI job (once); null for a single process. */
+/** Joins the MPI job (once); null for a process that no launcher started. */
 export function processGroup(): Mpi | null {
-  if (mpi || launchedProcesses() <= 1) return mpi;
+  if (mpi || !launched()) return mpi;
   let koffi: any;
   try {
+    const { createRequire } = process.getBuiltinModule('node:module') as typeof import('node:module');
     koffi = createRequire(import.meta.url)('koffi');
   } catch {
     throw new FluxionError('distributed: several processes need the optional dependency koffi (npm install koffi)');

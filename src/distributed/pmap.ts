@@ -21,7 +21,7 @@ export interface Device {
 
 /** The number of CPU devices this process presents (`FLUXION_CPU_DEVICES`, default 1). @category Distributed */
 export function localDeviceCount(): number {
-  const raw = process.env.FLUXION_CPU_DEVICES;
+  const raw = typeof process === 'undefined' ? undefined : process.env.FLUXION_CPU_DEVICES;
   if (raw === undefined || raw === '') return 1;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1 || n > 4096)
