@@ -52,6 +52,16 @@ import { cholesky, triangularSolve, lu, qr, eigh, svd } from './primitives/index
  */
 export const linalg = { cholesky, triangularSolve, lu, qr, eigh, svd };
 export { cond, switchCase as switch } from './control/cond.js';
-export { psum, pmean, pmax, pmin, allGather, psumScatter, ppermute, axisIndex } from './distributed/collectives.js';
+export {
+  psum,
+  pmean,
+  pmeanBuckets,
+  pmax,
+  pmin,
+  allGather,
+  psumScatter,
+  ppermute,
+  axisIndex,
+} from './distributed/collectives.js';
 export { scan, type ScanOptions } from './control/scan.js';
 export { whileLoop, fori } from './control/while.js';

@@ -122,6 +122,29 @@ describe('gradients through collectives', () => {
   });
 });
 
+describe('bucketed gradient averaging', () => {
+  it('pmeanBuckets equals pmean leaf by leaf, across buckets and dtypes', () => {
+    const x = data(9, [4, 5]);
+    const f = (bucketBytes: number) =>
+      pmap(
+        (v: Array) =>
+          lax.pmeanBuckets({ a: v, b: np.sum(v), c: np.astype(v, 'float64'), d: np.square(v) }, 'd', { bucketBytes }),
+        { axisName: 'd' },
+      )(x);
+    const want = pmap(
+      (v: Array) => lax.pmean({ a: v, b: np.sum(v), c: np.astype(v, 'float64'), d: np.square(v) }, 'd'),
+      {
+        axisName: 'd',
+      },
+    )(x);
+    for (const cap of [8, 24, 1 << 20]) {
+      const got = f(cap);
+      for (const k of ['a', 'b', 'c', 'd'] as const) assertClose(got[k], want[k], tol);
+      expect(got.c.dtype).toBe('float64');
+    }
+  });
+});
+
 describe('nesting', () => {
   it('vmap inside pmap with two axis names, jit inside, and a collective inside a scan body', () => {
     const x = data(6, [4, 3, 2]);

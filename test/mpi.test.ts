@@ -28,7 +28,7 @@ describe('MPI: real processes', () => {
     return;
   }
   for (const n of [2, 4])
-    it(`${n} processes: psum, pmean, pmax, pmin of 1, 1,000 and 1,000,003 floats equal the reference`, () => {
+    it(`${n} processes: psum, pmean, pmax, pmin of 1, 1,000 and 1,000,003 floats, broadcast and bucketed pmean equal the reference`, () => {
       const r = run(n, 'collectives');
       expect(r.status, r.stderr).toBe(0);
       const outs = lines(r.stdout);
@@ -42,6 +42,11 @@ describe('MPI: real processes', () => {
           expect(mean).toBeCloseTo(sumRanks / n, 5);
           expect([max, min]).toEqual([n, 1]);
         }
+      for (const o of outs) {
+        expect(o.broadcast).toEqual([n, n, n]); // from the last process
+        const mean = (n + 1) / 2;
+        expect(o.buckets).toEqual([mean, 2 * mean, mean + 1]);
+      }
     }, 120_000);
   it('20 SGD steps of an MLP on a global batch of 256 give the same parameters with 1, 2 and 4 processes', () => {
     const results = [1, 2, 4].map((n) => {

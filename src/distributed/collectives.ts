@@ -16,13 +16,16 @@ import {
   psumScatterP,
   type CollectiveParams,
   add,
+  concatenateP,
   div,
   fullLike,
   processGroupSize,
+  reshape,
+  sliceP,
 } from '../primitives/index.js';
 import { processGroup } from './mpi.js';
 import { mappedAxisSize, mappedIndex } from '../transforms/vmap.js';
-import { map as treeMap } from '../tree.js';
+import { flatten as flattenTree, map as treeMap, unflatten as unflattenTree } from '../tree.js';
 
 /** Collectives that move slices between members work within one process for now. */
 function local(op: string): void {
@@ -126,4 +129,46 @@ export function axisIndex(axisName: string): Array {
   // Devices are numbered across processes: process k's come after those of processes before it.
   const rank = processGroup()?.rank ?? 0;
   return rank ? add(own, fullLike(own, rank * p.size)) : own;
+}
+
+/**
+ * `pmean` of a whole pytree (gradients) in buckets of about `bucketBytes` (PyTorch DDP's
+ * `bucket_cap_mb`, default 25 MB): leaves are flattened and concatenated per dtype into buckets, each
+ * bucket reduced with one collective (one MPI allreduce across processes instead of one per
+ * leaf), then split back into the tree.
+ * @example const g = lax.pmeanBuckets(grads, 'devices', { bucketBytes: 4 << 20 });
+ * @category lax
+ */
+export function pmeanBuckets<T>(x: T, axisName: string, opts: { bucketBytes?: number } = {}): T {
+  axis('pmeanBuckets', axisName);
+  const cap = opts.bucketBytes ?? 25 << 20;
+  if (!(cap > 0)) throw new ShapeError(`pmeanBuckets: bucketBytes must be positive, got ${cap}`);
+  const [leafList, def] = flattenTree<Array>(x as never);
+  const out: Array[] = new globalThis.Array(leafList.length);
+  // Consecutive leaves of one dtype share a bucket until it would pass the cap.
+  let bucket: number[] = [];
+  let bytes = 0;
+  const flush = () => {
+    if (!bucket.length) return;
+    const parts = bucket.map((i) => reshape(leafList[i], [leafList[i].size]));
+    const joined = parts.length === 1 ? parts[0] : bind1(concatenateP, parts, { axis: 0 });
+    const reduced = pmean(joined, axisName);
+    let offset = 0;
+    for (const i of bucket) {
+      const n = leafList[i].size;
+      const piece = bind1(sliceP, [reduced], { start: [offset], limit: [offset + n], strides: [1] });
+      out[i] = reshape(piece, leafList[i].shape);
+      offset += n;
+    }
+    bucket = [];
+    bytes = 0;
+  };
+  leafList.forEach((leaf, i) => {
+    const size = leaf.size * 4;
+    if (bucket.length && (bytes + size > cap || leafList[bucket[0]].dtype !== leaf.dtype)) flush();
+    bucket.push(i);
+    bytes += size;
+  });
+  flush();
+  return unflattenTree(def, out) as T;
 }

@@ -6,6 +6,7 @@ export {
   type Device,
   type PmapOptions,
   barrier,
+  broadcast,
   devices,
   initialize,
   localDeviceCount,

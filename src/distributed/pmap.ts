@@ -9,8 +9,8 @@ import { FluxionError, ShapeError } from '../core/errors.js';
 import { processGroup } from './mpi.js';
 import { jit } from '../transforms/jit.js';
 import { type Axes, vmap } from '../transforms/vmap.js';
-import { flatten } from '../tree.js';
-import { Array } from '../core/array.js';
+import { flatten, unflatten } from '../tree.js';
+import { Array, ConcreteArray } from '../core/array.js';
 
 /** A device of this process. @category Distributed */
 export interface Device {
@@ -49,6 +49,28 @@ export const devices = (): Device[] =>
  */
 export function initialize(): { processIndex: number; processCount: number } {
   return { processIndex: processIndex(), processCount: processCount() };
+}
+/**
+ * Every process gets process `root`'s values of a pytree (initial parameters, say), through MPI;
+ * the identity for a single process. Leaves must be known arrays (call it outside jit).
+ * @example params = distributed.broadcast(params); // every process starts from process 0's
+ * @category Distributed
+ */
+export function broadcast<T>(tree: T, root = 0): T {
+  const group = processGroup();
+  if (!group) return tree;
+  if (!Number.isInteger(root) || root < 0 || root >= group.size)
+    throw new FluxionError(`distributed.broadcast: root ${root} is not a process of the ${group.size}`);
+  const [leaves, def] = flatten<Array>(tree as never);
+  const sent = leaves.map((leaf) => {
+    const c = leaf.toConcrete();
+    if (!c) throw new FluxionError('distributed.broadcast: leaves must be known arrays (call it outside jit)');
+    // Every other process contributes zeros: the sum is the root's values.
+    const mine = c.buffer;
+    const data = group.rank === root ? mine : new (mine.constructor as new (n: number) => typeof mine)(c.size);
+    return new ConcreteArray(group.allreduce(data, 'sum'), c.shape, c.dtype);
+  });
+  return unflatten(def, sent) as T;
 }
 /** Waits for every process. @category Distributed */
 export const barrier = (): void => processGroup()?.barrier();

@@ -23,7 +23,22 @@ if (mode === 'collectives') {
     const last = (a: Array) => a.dataSync()[n - 1];
     out[n] = [first(r.sum), last(r.sum), first(r.mean), first(r.max), first(r.min)];
   }
-  console.log(JSON.stringify({ rank, size, out }));
+  // broadcast: every process gets the last process's values; pmeanBuckets: one allreduce per bucket.
+  const from = distributed.broadcast({ w: np.full([3], rank + 1, { dtype: 'float32' }) }, size - 1);
+  const buckets = pmap(
+    (v: Array) => lax.pmeanBuckets({ a: v, b: np.multiply(v, 2), c: np.add(v, 1) }, 'd', { bucketBytes: 16 }),
+    { axisName: 'd' },
+  )(np.full([1, 4], rank + 1, { dtype: 'float32' }));
+  const first = (a: Array) => a.dataSync()[0];
+  console.log(
+    JSON.stringify({
+      rank,
+      size,
+      out,
+      broadcast: globalThis.Array.from(from.w.dataSync()),
+      buckets: [first(buckets.a), first(buckets.b), first(buckets.c)],
+    }),
+  );
 } else if (mode === 'train') {
   const model = nn.serial(nn.dense(16), nn.relu, nn.dense(4));
   const { params } = model.init(random.key(0), [256, 8]);
