@@ -91,4 +91,11 @@ describe('MPI: real processes', () => {
     expect(r.stderr).toMatch(/fluxion: process 1 of 2 failed: rank 1 fails on purpose/);
     expect(r.stdout).not.toMatch(/passed the barrier/);
   }, 60_000);
+  it('a killed process makes the job exit non-zero within 30 s', () => {
+    const t0 = Date.now();
+    const r = run(2, 'killed');
+    expect(r.status).not.toBe(0);
+    expect(Date.now() - t0).toBeLessThan(30_000);
+    expect(r.stdout).not.toMatch(/passed the barrier/);
+  }, 60_000);
 });

@@ -62,6 +62,10 @@ if (mode === 'collectives') {
   const flat = (p as any)['2'].weight.dataSync() as Float32Array;
   console.log(JSON.stringify({ rank, size, weights: globalThis.Array.from(flat.slice(0, 16)) }));
   void jit;
+} else if (mode === 'killed') {
+  if (rank === 1) process.kill(process.pid, 'SIGKILL');
+  distributed.barrier();
+  console.log(JSON.stringify({ rank, unexpected: 'passed the barrier' }));
 } else if (mode === 'fail') {
   if (rank === 1) throw new Error('rank 1 fails on purpose');
   distributed.barrier(); // rank 0 waits for a peer that never arrives: the launcher must stop it
