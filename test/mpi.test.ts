@@ -9,10 +9,14 @@ import { fileURLToPath } from 'node:url';
 const worker = fileURLToPath(new URL('./mpi/worker.ts', import.meta.url));
 const hasMpi = spawnSync('mpiexec', ['--version'], { encoding: 'utf8' }).status === 0;
 // node itself (not npx): MPI's launcher hands each process a connection that npx would not pass on.
+// One ONNX Runtime thread per process: several processes share this machine's cores (and the
+// test runner's other files run beside them).
+const env = { ...process.env, FLUXION_ORT_THREADS: '1' };
 const run = (n: number, mode: string) =>
   spawnSync('mpiexec', ['-n', String(n), process.execPath, '--import', 'tsx', worker, mode], {
     encoding: 'utf8',
-    timeout: 120_000,
+    timeout: 400_000,
+    env,
   });
 const lines = (out: string) =>
   out
@@ -47,7 +51,7 @@ describe('MPI: real processes', () => {
         const mean = (n + 1) / 2;
         expect(o.buckets).toEqual([mean, 2 * mean, mean + 1]);
       }
-    }, 120_000);
+    }, 500_000);
   it('20 SGD steps of an MLP on a global batch of 256 give the same parameters with 1, 2 and 4 processes', () => {
     const results = [1, 2, 4].map((n) => {
       const r = run(n, 'train');
@@ -59,16 +63,17 @@ describe('MPI: real processes', () => {
       return outs[0].weights as number[];
     });
     for (const w of results.slice(1)) w.forEach((v, i) => expect(Math.abs(v - results[0][i])).toBeLessThan(1e-5));
-  }, 180_000);
+  }, 900_000);
   it('`mpiexec -pmi-port -n 2 npm start` trains LeNet-5 data-parallel to the single-process loss and accuracy', () => {
     const args = ['start', '--', '--epochs', '1', '--limit', '1024', '--test-limit', '500', '--backend', 'cpu'];
     const root = fileURLToPath(new URL('..', import.meta.url));
-    const single = spawnSync('npm', [...args, '--out', '/tmp/fluxion-mpi-1'], { cwd: root, encoding: 'utf8' });
+    const single = spawnSync('npm', [...args, '--out', '/tmp/fluxion-mpi-1'], { cwd: root, encoding: 'utf8', env });
     // -pmi-port: the launcher's connection survives npm's child processes.
     const two = spawnSync('mpiexec', ['-pmi-port', '-n', '2', 'npm', ...args, '--out', '/tmp/fluxion-mpi-2'], {
       cwd: root,
       encoding: 'utf8',
-      timeout: 300_000,
+      timeout: 400_000,
+      env,
     });
     expect(single.status, single.stderr).toBe(0);
     expect(two.status, two.stderr).toBe(0);
@@ -82,7 +87,7 @@ describe('MPI: real processes', () => {
       [l2, a2] = summary(two.stdout);
     expect(Math.abs(l1 - l2)).toBeLessThan(1e-3);
     expect(Math.abs(a1 - a2)).toBeLessThanOrEqual(0.4);
-  }, 300_000);
+  }, 900_000);
   it('a process that throws makes the job exit non-zero within 30 s, naming the failed process', () => {
     const t0 = Date.now();
     const r = run(2, 'fail');

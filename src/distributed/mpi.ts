@@ -62,6 +62,9 @@ export function processGroup(): Mpi | null {
   );
   const barrier = lib.func('int MPI_Barrier(int comm)');
   const finalize = lib.func('int MPI_Finalize()');
+  // Waiting processes yield the core often: with more processes than cores (a laptop, CI), MPICH's
+  // busy polling would otherwise starve the process everyone waits for.
+  process.env.MPIR_CVAR_POLLS_BEFORE_YIELD ??= '16';
   if (init(null, null) !== 0) throw new FluxionError('distributed: MPI_Init failed');
   const [r, s] = [[0], [0]];
   rank(COMM_WORLD, r);
