@@ -217,7 +217,45 @@ const unique: Op = (ins, ctx) => {
   ];
 };
 
+// ---------------------------------------------------------------- MaxUnpool
+
+/** MaxPool's inverse: X's values at MaxPool's flat indices (into the whole output), zeros elsewhere. */
+const maxUnpool: Op = (ins, ctx) => {
+  const [x, indices] = [ins[0], ins[1]];
+  if (!x || !indices) throw new FluxionError(`${ctx.where}: X and I are required`);
+  const kernel = ctx.attrs.ints('kernel_shape');
+  const r = kernel.length;
+  const strides = ctx.attrs.ints(
+    'strides',
+    kernel.map(() => 1),
+  );
+  const pads = ctx.attrs.ints('pads', new globalThis.Array(2 * r).fill(0));
+  const inferred = [
+    ...x.shape.slice(0, 2),
+    ...kernel.map((k, i) => (x.shape[2 + i] - 1) * strides[i] - pads[i] - pads[i + r] + k),
+  ];
+  const given = ins[2] ? concrete(ins[2], ctx, 'output_shape') : null;
+  const shape = given ? globalThis.Array.from(given.buffer, Number) : inferred;
+  // Indices count positions in the inferred shape; a given output shape re-lays them out.
+  let idx = np.ravel(np.astype(indices, 'int32'));
+  if (given) {
+    let rest = idx;
+    let flat = np.zerosLike(idx);
+    let stride = 1;
+    for (let k = shape.length - 1; k >= 0; k--) {
+      flat = np.add(flat, np.multiply(np.remainder(rest, inferred[k]), stride));
+      rest = np.floorDivide(rest, inferred[k]);
+      stride *= shape[k];
+    }
+    idx = flat;
+  }
+  const total = shape.reduce((m, d) => m * d, 1);
+  const out = np.zeros([total], { dtype: x.dtype }).at(idx).add(np.ravel(x));
+  return [np.reshape(out, shape)];
+};
+
 export const visionOps: Record<string, Op> = {
+  MaxUnpool: maxUnpool,
   GridSample: gridSample,
   NonMaxSuppression: nonMaxSuppression,
   Unique: unique,
