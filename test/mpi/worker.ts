@@ -4,7 +4,7 @@
 // - train: 20 SGD steps of an MLP on a global batch of 256 split across the processes (pmean of
 //   the per-process gradients), printing the final parameters;
 // - fail: rank 1 throws after joining, to check that the job stops.
-import { type Array, distributed, grad, jit, lax, nn, np, optim, pmap, random } from '../../src/index.js';
+import { type Array, distributed, grad, lax, nn, np, optim, pmap, random } from '../../src/index.js';
 
 const mode = process.argv[2];
 const { processIndex: rank, processCount: size } = distributed.initialize();
@@ -61,7 +61,6 @@ if (mode === 'collectives') {
   for (let i = 0; i < 20; i++) p = step(p, x, y);
   const flat = (p as any)['2'].weight.dataSync() as Float32Array;
   console.log(JSON.stringify({ rank, size, weights: globalThis.Array.from(flat.slice(0, 16)) }));
-  void jit;
 } else if (mode === 'killed') {
   if (rank === 1) process.kill(process.pid, 'SIGKILL');
   distributed.barrier();
