@@ -54,6 +54,7 @@ export {
   executionPlan,
   setCpuBackend,
   getCpuBackend,
+  setCompilationCache,
   GpuArray,
   initWebGPU,
   webgpuMemoryStats,

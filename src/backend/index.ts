@@ -27,7 +27,7 @@ import {
 import { Graph } from '../core/ir.js';
 import type { Params, Primitive } from '../core/primitive.js';
 import { type Device, type Executable, type GraphBackend, jsBackend } from './backend.js';
-import { onnxBackend } from './onnx.js';
+import { onnxBackend, setCompilationCache } from './onnx.js';
 import { PendingArray, initOnnxRuntimeWeb, onnxWebReady, webCpu } from './onnx-web.js';
 
 /** A backend name. @category Backends */
@@ -210,4 +210,5 @@ if (typeof process !== 'undefined' && process.env?.FLUXION_BACKEND) {
   else if (b !== 'cpu') throw new ValueError(`FLUXION_BACKEND=${b} is not a backend (cpu or webgpu)`);
 }
 
+export { setCompilationCache };
 export { GpuArray, initWebGPU, probeWebGPU, webgpuMemoryStats, webgpuPoolStats, PendingArray, initOnnxRuntimeWeb };

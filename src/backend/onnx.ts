@@ -23,6 +23,7 @@ interface NativeSession {
   endProfiling(): void;
 }
 interface Runtime {
+  version: string;
   Session: new () => NativeSession;
   Tensor: new (type: string, data: TypedArray, dims: readonly number[]) => unknown;
 }
@@ -59,7 +60,7 @@ export function loadOnnxRuntime(): Runtime | null {
         (process.getBuiltinModule('node:fs') as typeof import('node:fs')).mkdirSync('profiles', { recursive: true });
       Object.assign(sessionOptions, { enableProfiling: true, profileFilePrefix: prefix });
     }
-    runtime = { Session: binding.InferenceSession, Tensor };
+    runtime = { version: fromOrt('../package.json').version, Session: binding.InferenceSession, Tensor };
   } catch (err) {
     const why = (err as Error).message.split('\n')[0];
     console.warn(`fluxion: ONNX Runtime is not available (${why}); jit runs on the JavaScript CPU kernels`);
@@ -79,6 +80,66 @@ const sessionOptions = {
   logSeverityLevel: 3,
 } as Record<string, unknown>;
 
+let cacheDir: string | null = null;
+/**
+ * Keeps ONNX Runtime's optimised models on disk (in its own ORT format, keyed by a hash of the
+ * lowered model, the runtime's version, the session options and the CPU), as JAX's persistent
+ * compilation cache does: a later process that compiles the same graph loads the optimised model
+ * without optimising again. `null` turns it off (the default, unless `FLUXION_CACHE_DIR` is set).
+ * Returns the previous directory.
+ * @example setCompilationCache('.cache/fluxion'); // a second run skips ONNX Runtime's graph optimisation
+ * @category Backends
+ */
+export function setCompilationCache(dir: string | null): string | null {
+  const previous = compilationCache();
+  cacheDir = dir;
+  return previous;
+}
+const compilationCache = (): string | null =>
+  cacheDir ?? (typeof process !== 'undefined' ? process.env?.FLUXION_CACHE_DIR || null : null);
+
+/**
+ * A session for the model: from the compilation cache when it holds the optimised model (loaded
+ * without optimising again), else optimised now and, with a cache, saved there for next time.
+ * A cache entry that fails to load is replaced.
+ */
+function loadSession(rt: Runtime, bytes: Uint8Array): { session: NativeSession; cached: boolean } {
+  const dir = compilationCache();
+  const load = (b: Uint8Array, options: object) => {
+    const session = new rt.Session();
+    session.loadModel(b.buffer as ArrayBuffer, b.byteOffset, b.byteLength, options);
+    return session;
+  };
+  if (!dir) return { session: load(bytes, sessionOptions), cached: false };
+  const fs = process.getBuiltinModule('node:fs') as typeof import('node:fs');
+  const { join } = process.getBuiltinModule('node:path') as typeof import('node:path');
+  const { createHash } = process.getBuiltinModule('node:crypto') as typeof import('node:crypto');
+  const { cpus } = process.getBuiltinModule('node:os') as typeof import('node:os');
+  const key = createHash('sha256')
+    .update(JSON.stringify([rt.version, sessionOptions, cpus()[0]?.model]))
+    .update(bytes)
+    .digest('hex');
+  const file = join(dir, `${key}.ort`);
+  if (fs.existsSync(file)) {
+    try {
+      const session = load(fs.readFileSync(file), { ...sessionOptions, graphOptimizationLevel: 'disabled' });
+      return { session, cached: true };
+    } catch {
+      fs.rmSync(file, { force: true }); // corrupt or from another runtime: optimise again below
+    }
+  }
+  fs.mkdirSync(dir, { recursive: true });
+  // ONNX Runtime writes the file while it loads; a unique name then a rename keeps readers from a half-written one.
+  const partial = `${file}.${process.pid}.partial`;
+  const session = load(bytes, {
+    ...sessionOptions,
+    optimizedModelFilePath: partial,
+    extra: { session: { save_model_format: 'ORT' } },
+  });
+  if (fs.existsSync(partial)) fs.renameSync(partial, file);
+  return { session, cached: false };
+}
+
 /** Can this equation, and every graph nested in it, be lowered? */
 const lowerable = (e: Eqn): boolean =>
   e.prim.onnx !== undefined && subGraphs(e.params).every((g) => g.eqns.every(lowerable));
@@ -92,6 +153,8 @@ type Step =
       outs: Var[];
       outNames: string[];
       size: number;
+      /** Loaded already optimised from the persistent compilation cache. */
+      cached: boolean;
     }
   | { kind: 'js'; eqn: Eqn; why: string };
 
@@ -146,13 +209,7 @@ function segment(run: Indexed[], lastUse: Map<number, number>, rt: Runtime): Ste
   let model: LoweredModel | undefined;
   try {
     model = lowerGraph(new Graph([...inputs.values()], eqns, outs));
-    const session = new rt.Session();
-    session.loadModel(
-      model.bytes.buffer as ArrayBuffer,
-      model.bytes.byteOffset,
-      model.bytes.byteLength,
-      sessionOptions,
-    );
+    const { session, cached } = loadSession(rt, model.bytes);
     if (sessionOptions.enableProfiling) process.on('exit', () => session.endProfiling());
     return [
       {
@@ -163,6 +220,7 @@ function segment(run: Indexed[], lastUse: Map<number, number>, rt: Runtime): Ste
         outs,
         outNames: model.outputs,
         size: eqns.length,
+        cached,
       },
     ];
   } catch (err) {
@@ -232,7 +290,8 @@ class OnnxExecutable implements Executable {
     return this.steps
       .map((s, i) =>
         s.kind === 'onnx'
-          ? `step ${i}: onnx session of ${s.size} equations (${s.inputs.length} inputs, ${s.outs.length} outputs)`
+          ? `step ${i}: onnx session of ${s.size} equations (${s.inputs.length} inputs, ${s.outs.length} outputs` +
+            `${s.cached ? ', from the compilation cache' : ''})`
           : `step ${i}: js ${s.eqn.prim.name} (${s.why})`,
       )
       .join('\n');

@@ -96,6 +96,7 @@ class Builder implements OnnxEmitter {
   readonly nodes: NodeProto[] = [];
   readonly initializers: TensorProto[] = [];
   private readonly names = new Map<number, string>();
+  private readonly bound = new Set<string>();
   private readonly producers = new Map<string, OnnxProducer>();
   private readonly constants = new Map<string, string>();
   /** The equation of the lowered graph that emitted each node, by node name. */
@@ -108,6 +109,7 @@ class Builder implements OnnxEmitter {
   }
   bind(id: number, name: string): void {
     this.names.set(id, name);
+    this.bound.add(name);
   }
   atom(a: Atom): string {
     if (a instanceof Lit) return this.constant(a.value, a.aval.dtype);
@@ -174,13 +176,15 @@ class Builder implements OnnxEmitter {
           );
       if (outermost) for (const n of this.nodes.slice(firstNode)) this.owners.set(n.name, e);
       e.outs.forEach((v, i) => {
+        const existing = this.bound.has(outs[i]); // a rule that returned a value it was given
         this.bind(v.id, outs[i]);
-        this.producers.set(outs[i], {
-          prim: e.prim,
-          params: e.params,
-          inputs: ins,
-          inAvals: e.inputs.map((a) => a.aval),
-        });
+        if (!existing)
+          this.producers.set(outs[i], {
+            prim: e.prim,
+            params: e.params,
+            inputs: ins,
+            inAvals: e.inputs.map((a) => a.aval),
+          });
       });
     }
     this.depth--;
@@ -274,9 +278,10 @@ export function lowerGraph(g: Graph, opts: LowerOptions = {}): LoweredModel {
   });
   // Graph outputs need names of their own: an output that is an input, a constant or a repeat gets an Identity.
   const finalName = new Map<string, string>();
+  const computed = new Set(b.nodes.flatMap((n) => n.output));
   const outNames = values.map((v, i) => {
     const want = opts.outputNames?.[i];
-    if (!finalName.has(v) && !inNames.includes(v) && b.nodes.some((n) => n.output.includes(v))) {
+    if (!finalName.has(v) && !inNames.includes(v) && computed.has(v)) {
       if (want) renameOutput(b.nodes, v, want);
       finalName.set(v, want ?? v);
       return want ?? v;

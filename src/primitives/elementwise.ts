@@ -47,12 +47,14 @@ function batchElementwise(prim: Primitive) {
  * A CPU kernel for one elementwise function. Each kernel's loop is compiled separately
  * (new Function), so its call to `f` stays monomorphic and V8 inlines it.
  */
-function kernel(f: (...xs: number[]) => number, arity: number, outDType?: (d: DType) => DType) {
+function kernel(f: (...xs: number[]) => number, arity: number, tag: string, outDType?: (d: DType) => DType) {
   const names = globalThis.Array.from({ length: arity }, (_, k) => `b${k}`);
   const args = names.map((b) => `${b}[i]`).join(', ');
+  // The tag makes each kernel's source unique: V8 would otherwise share one compiled loop (and its
+  // type feedback) among all kernels, and that loop's calls and element accesses go megamorphic.
   const loop = new Function(
     'f',
-    `return (out, n, ${names.join(', ')}) => { for (let i = 0; i < n; i++) out[i] = f(${args}); };`,
+    `return (out, n, ${names.join(', ')}) => { for (let i = 0; i < n; i++) out[i] = f(${args}); }; // ${tag}`,
   )(f);
   return (inputs: ConcreteArray[]): ConcreteArray[] => {
     const x = inputs[0];
@@ -143,7 +145,10 @@ function leanOperands(e: OnnxEmitter, args: string[]): string[] {
     const from = p.inAvals[0].shape;
     const aligned = shape.map(() => 1);
     dims.forEach((d, i) => (aligned[d] = from[i]));
-    return shapesEqual(aligned, from) ? p.inputs[0] : e.op('Reshape', [p.inputs[0], e.ints(aligned)], { allowzero: 1 });
+    // ONNX broadcasting aligns trailing axes: a Reshape is needed only to insert inner unit axes.
+    const lead = aligned.length - from.length;
+    const trailing = lead >= 0 && aligned.every((d, i) => (i < lead ? d === 1 : d === from[i - lead]));
+    return trailing ? p.inputs[0] : e.op('Reshape', [p.inputs[0], e.ints(aligned)], { allowzero: 1 });
   });
   if (!lean.includes(undefined)) lean[0] = undefined;
   return args.map((a, i) => lean[i] ?? a);
@@ -177,7 +182,8 @@ function elementwise(spec: ElementwiseSpec): Primitive {
     impl(inputs) {
       const d = inputs[0].dtype;
       let k = kernels.get(d);
-      if (!k) kernels.set(d, (k = kernel(spec.fFor ? spec.fFor(d) : spec.f, spec.arity, spec.out)));
+      if (!k)
+        kernels.set(d, (k = kernel(spec.fFor ? spec.fFor(d) : spec.f, spec.arity, `${spec.name} ${d}`, spec.out)));
       return k(inputs);
     },
     jvp: spec.jvp

@@ -3,34 +3,90 @@
  * counter-based generator behind splittable keys. 20 rounds, as in JAX and Random123.
  * @module
  */
-import type { Array } from '../core/array.js';
+import { type Array, ConcreteArray } from '../core/array.js';
 import { checkDType } from '../core/dtype.js';
 import { type Primitive, definePrimitive } from '../core/primitive.js';
 import { checkSameShapes } from '../core/shape.js';
 import { bind } from '../core/trace.js';
 import { moveBatchAxis } from './views.js';
-import { build } from './util.js';
-
-const ROTATIONS = [
-  [13, 15, 26, 6],
-  [17, 29, 16, 24],
-];
 
 /** One block: key (k0, k1), counter (x0, x1) -> two uint32 words. */
 export function threefry2x32Block(k0: number, k1: number, x0: number, x1: number): [number, number] {
-  const ks = [k0 >>> 0, k1 >>> 0, (k0 ^ k1 ^ 0x1bd11bda) >>> 0];
-  let a = (x0 + ks[0]) >>> 0;
-  let b = (x1 + ks[1]) >>> 0;
-  for (let i = 0; i < 5; i++) {
-    for (const r of ROTATIONS[i % 2]) {
-      a = (a + b) >>> 0;
-      b = ((b << r) | (b >>> (32 - r))) >>> 0;
-      b = (b ^ a) >>> 0;
-    }
-    a = (a + ks[(i + 1) % 3]) >>> 0;
-    b = (b + ks[(i + 2) % 3] + i + 1) >>> 0;
-  }
-  return [a, b];
+  const y = new Uint32Array(2);
+  threefryInto(k0, k1, x0, x1, y, y, 0, 1);
+  return [y[0], y[1]];
+}
+
+/**
+ * Writes the block of key (k0, k1) and counter (x0, x1) to `y0[i0]` and `y1[i1]`: five groups of four
+ * rounds (rotations 13 15 26 6, then 17 29 16 24), each followed by a key injection; written out
+ * in full, since this loop is most of what random initialisation costs.
+ */
+function threefryInto(
+  k0: number,
+  k1: number,
+  x0: number,
+  x1: number,
+  y0: Uint32Array,
+  y1: Uint32Array,
+  i0: number,
+  i1: number,
+): void {
+  const k2 = k0 ^ k1 ^ 0x1bd11bda;
+  let a = (x0 + k0) | 0,
+    b = (x1 + k1) | 0;
+  a = (a + b) | 0;
+  b = ((b << 13) | (b >>> 19)) ^ a;
+  a = (a + b) | 0;
+  b = ((b << 15) | (b >>> 17)) ^ a;
+  a = (a + b) | 0;
+  b = ((b << 26) | (b >>> 6)) ^ a;
+  a = (a + b) | 0;
+  b = ((b << 6) | (b >>> 26)) ^ a;
+  a = (a + k1) | 0;
+  b = (b + k2 + 1) | 0;
+  a = (a + b) | 0;
+  b = ((b << 17) | (b >>> 15)) ^ a;
+  a = (a + b) | 0;
+  b = ((b << 29) | (b >>> 3)) ^ a;
+  a = (a + b) | 0;
+  b = ((b << 16) | (b >>> 16)) ^ a;
+  a = (a + b) | 0;
+  b = ((b << 24) | (b >>> 8)) ^ a;
+  a = (a + k2) | 0;
+  b = (b + k0 + 2) | 0;
+  a = (a + b) | 0;
+  b = ((b << 13) | (b >>> 19)) ^ a;
+  a = (a + b) | 0;
+  b = ((b << 15) | (b >>> 17)) ^ a;
+  a = (a + b) | 0;
+  b = ((b << 26) | (b >>> 6)) ^ a;
+  a = (a + b) | 0;
+  b = ((b << 6) | (b >>> 26)) ^ a;
+  a = (a + k0) | 0;
+  b = (b + k1 + 3) | 0;
+  a = (a + b) | 0;
+  b = ((b << 17) | (b >>> 15)) ^ a;
+  a = (a + b) | 0;
+  b = ((b << 29) | (b >>> 3)) ^ a;
+  a = (a + b) | 0;
+  b = ((b << 16) | (b >>> 16)) ^ a;
+  a = (a + b) | 0;
+  b = ((b << 24) | (b >>> 8)) ^ a;
+  a = (a + k1) | 0;
+  b = (b + k2 + 4) | 0;
+  a = (a + b) | 0;
+  b = ((b << 13) | (b >>> 19)) ^ a;
+  a = (a + b) | 0;
+  b = ((b << 15) | (b >>> 17)) ^ a;
+  a = (a + b) | 0;
+  b = ((b << 26) | (b >>> 6)) ^ a;
+  a = (a + b) | 0;
+  b = ((b << 6) | (b >>> 26)) ^ a;
+  a = (a + k2) | 0;
+  b = (b + k0 + 5) | 0;
+  y0[i0] = a;
+  y1[i1] = b;
 }
 
 export const threefry2x32P: Primitive = definePrimitive({
@@ -49,8 +105,8 @@ export const threefry2x32P: Primitive = definePrimitive({
     const n = a.length;
     const y0 = new Uint32Array(n),
       y1 = new Uint32Array(n);
-    for (let i = 0; i < n; i++) [y0[i], y1[i]] = threefry2x32Block(a[i], b[i], c[i], d[i]);
-    return [build(k0.shape, 'uint32', (i) => y0[i]), build(k0.shape, 'uint32', (i) => y1[i])];
+    for (let i = 0; i < n; i++) threefryInto(a[i], b[i], c[i], d[i], y0, y1, i, i);
+    return [new ConcreteArray(y0, k0.shape, 'uint32'), new ConcreteArray(y1, k0.shape, 'uint32')];
   },
   batch: (vals, dims, _, size) => [
     bind(

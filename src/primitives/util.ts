@@ -60,14 +60,20 @@ export function stridedOffsets(outShape: Shape, strides: readonly number[], offs
  * A strided view of `x` copied out: output element at multi-index i reads
  * `offset + sum_k i_k * strides[k]`. The last axis runs in a tight loop.
  */
-export function stridedCopy(x: ConcreteArray, shape: Shape, strides: readonly number[], offset = 0): ConcreteArray {
-  const n = sizeOf(shape);
+export function stridedCopy(
+  x: ConcreteArray,
+  outShape: Shape,
+  outStrides: readonly number[],
+  offset = 0,
+): ConcreteArray {
+  const n = sizeOf(outShape);
+  const [shape, strides] = mergeAxes(outShape, outStrides);
   const out = allocate(x.dtype, n);
   const src = x.buffer;
   const nd = shape.length;
   if (nd === 0) {
     if (n) out[0] = src[offset];
-    return new ConcreteArray(out, shape, x.dtype);
+    return new ConcreteArray(out, outShape, x.dtype);
   }
   const last = shape[nd - 1],
     ls = strides[nd - 1];
@@ -76,11 +82,32 @@ export function stridedCopy(x: ConcreteArray, shape: Shape, strides: readonly nu
   let base = offset;
   let o = 0;
   for (let r = 0; r < rows; r++) {
-    if (ls === 1) for (let j = 0; j < last; j++) out[o++] = src[base + j];
-    else for (let j = 0, at = base; j < last; j++, at += ls) out[o++] = src[at];
+    // Contiguous rows copy as blocks and broadcast ones as fills (both native loops).
+    if (ls === 1) out.set(src.subarray(base, base + last), o);
+    else if (ls === 0) out.fill(src[base], o, o + last);
+    else for (let j = 0, at = base; j < last; j++, at += ls) out[o + j] = src[at];
+    o += last;
     base = advance(idx, shape, strides, base, nd - 2);
   }
-  return new ConcreteArray(out, shape, x.dtype);
+  return new ConcreteArray(out, outShape, x.dtype);
+}
+
+/** Merges neighbouring axes that step through memory as one (a broadcast scalar becomes one fill). */
+function mergeAxes(shape: Shape, strides: readonly number[]): [number[], number[]] {
+  const s: number[] = [],
+    st: number[] = [];
+  shape.forEach((d, k) => {
+    const j = s.length - 1;
+    if (d === 1) return; // any stride
+    if (j >= 0 && st[j] === strides[k] * d) {
+      s[j] *= d;
+      st[j] = strides[k];
+    } else {
+      s.push(d);
+      st.push(strides[k]);
+    }
+  });
+  return s.length || !shape.length ? [s, st] : [[1], [0]];
 }
 
 export { stridesOf };

@@ -36,7 +36,12 @@ export const reshapeP: Primitive<{ shape: Shape }> = defineLinear({
     return [[reshape(moveBatchAxis(x, d, 0, size), [size, ...shape])], [0]];
   },
   transpose: ([ct], [x]) => [reshape(ct, avalOf(x).shape)],
-  onnx: (e, [x], { shape }) => [e.op('Reshape', [x, e.ints(shape)], { allowzero: 1 })],
+  onnx: (e, [x], { shape }, { ins: [a] }) => {
+    // A reshape of a reshape reshapes the first one's input; one that changes nothing is its input.
+    const inner = e.producer(x);
+    const [root, from] = inner?.prim === reshapeP ? [inner.inputs[0], inner.inAvals[0].shape] : [x, a.shape];
+    return [shapesEqual(from, shape) ? root : e.op('Reshape', [root, e.ints(shape)], { allowzero: 1 })];
+  },
 });
 
 // ---------------------------------------------------------------- broadcast_in_dim
