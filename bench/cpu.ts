@@ -273,6 +273,93 @@ for (const backend of ['cpu', 'wasm'] as const) {
   }
 }
 
+// ---------------------------------------------------------------- PyTorch, in the same run
+// bench/pytorch.py (Debian python3-torch and python3-torchvision, OpenBLAS, 2 threads) as a child process.
+const python = '/usr/bin/python3';
+const torchMissing = (() => {
+  const probe = spawnSync(python, ['-c', 'import torch, torchvision'], { encoding: 'utf8' });
+  if (probe.error) return `${python} is not there`;
+  return probe.status === 0 ? null : (probe.stderr.trim().split('\n').pop() ?? 'import failed');
+})();
+const jsonLines = (out: string) =>
+  out
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, number | string>);
+if (torchMissing) console.log(`PyTorch rows skipped: ${torchMissing}`);
+else {
+  const r = spawnSync(python, ['bench/pytorch.py', 'workloads'], { encoding: 'utf8' });
+  for (const w of jsonLines(r.stdout))
+    rows.push({ workload: String(w.workload), library: 'pytorch', ms: Number(w.ms) });
+}
+
+// torchvision models, each library in processes of their own (peak memory is per process): the
+// Adam step, building the model, the first call and peak RSS.
+const torchvisionModels: [string, string, number, number][] = [
+  ['ResNet-18', 'resnet18', 8, 64],
+  ['ResNet-50', 'resnet50', 8, 64],
+  ['DenseNet-121', 'densenet121', 4, 64],
+];
+for (const [title, name, batch, size] of quick ? torchvisionModels.slice(0, 1) : torchvisionModels) {
+  const args = [name, String(batch), String(size)];
+  const runs: [string, () => ReturnType<typeof spawnSync>][] = [
+    [
+      'fluxion jit (ONNX Runtime)',
+      () => spawnSync(process.execPath, ['--import', 'tsx', 'bench/model-step.ts', ...args], { encoding: 'utf8' }),
+    ],
+  ];
+  if (!torchMissing)
+    runs.push(['pytorch', () => spawnSync(python, ['bench/pytorch.py', 'model', ...args], { encoding: 'utf8' })]);
+  for (const [library, run] of runs) {
+    const out = run();
+    const [m] = jsonLines(String(out.stdout));
+    if (!m) {
+      console.log(`${library} / ${title} failed: ${String(out.stderr).trim().split('\n').pop()}`);
+      continue;
+    }
+    const label = `${title} (batch ${batch}, ${size}x${size})`;
+    rows.push({ workload: `${label}: Adam step`, library, ms: Number(m.step) });
+    rows.push({
+      workload: `${label}: building the model`,
+      library,
+      ms: Number(m.init ?? m.construct),
+      note: library === 'pytorch' ? 'constructor' : 'model.init',
+    });
+    rows.push({
+      workload: `${label}: first call`,
+      library,
+      ms: Number(m.first),
+      note: library === 'pytorch' ? 'first step' : 'trace, lower, compile, run',
+    });
+    rows.push({ workload: `${label}: peak memory`, library, ms: Number(m.peakMB), note: 'MB (not ms)' });
+  }
+}
+
+// ResNet-18 inference against ONNX Runtime running PyTorch's own export of it: the runtime's limit.
+if (!torchMissing) {
+  const file = `${(await import('node:os')).tmpdir()}/fluxion-bench-resnet18.onnx`;
+  const ex = spawnSync(python, ['bench/pytorch.py', 'export', 'resnet18', '32', '64', file], { encoding: 'utf8' });
+  if (ex.status !== 0) console.log(`ResNet-18 export skipped: ${ex.stderr.trim().split('\n').pop()}`);
+  else {
+    const ort = await import('onnxruntime-node');
+    const session = await ort.InferenceSession.create(file, { intraOpNumThreads: 2, graphOptimizationLevel: 'all' });
+    const input = random.normal(random.key(30), [32, 3, 64, 64]);
+    const feed = { x: new ort.Tensor('float32', input.dataSync() as Float32Array, [32, 3, 64, 64]) };
+    const times: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      const t = performance.now();
+      await session.run(feed);
+      times.push(performance.now() - t);
+    }
+    const workload = 'ResNet-18 inference (batch 32, 64x64)';
+    rows.push({ workload, library: "onnxruntime-node (PyTorch's export)", ms: times.sort((a, b) => a - b)[4] });
+    const net = models.resnet18({ numClasses: 10 });
+    const v = net.init(random.key(31), [32, 3, 64, 64]);
+    const infer = jit((p: unknown, x: Array) => net.apply(p, v.state, x).y);
+    record(workload, 'fluxion jit (ONNX Runtime)', () => sync(infer(v.params, input)));
+  }
+}
+
 // Spawn to first result: a fresh process that imports Fluxion and runs one jitted step.
 const t0 = performance.now();
 const spawned = spawnSync(
@@ -288,6 +375,22 @@ const spawned = spawnSync(
 );
 if (spawned.status === 0)
   rows.push({ workload: 'spawn to first jit result', library: 'fluxion (node + tsx)', ms: performance.now() - t0 });
+// The same from the built package (npm run build), as a user's program loads it.
+const built = 'dist/src/index.js';
+if ((await import('node:fs')).existsSync(built)) {
+  const t1 = performance.now();
+  const run = spawnSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `import { jit, np } from './${built}'; jit((x) => np.sum(np.exp(x)))(np.ones([4])).item();`,
+    ],
+    { encoding: 'utf8' },
+  );
+  if (run.status === 0)
+    rows.push({ workload: 'spawn to first jit result', library: 'fluxion (node, built)', ms: performance.now() - t1 });
+} else console.log(`built startup row skipped: ${built} is missing (npm run build)`);
 
 // ---------------------------------------------------------------- one table
 const best = new Map<string, number>();

@@ -10,6 +10,8 @@ import { ConcreteArray } from '../core/array.js';
 import type { TypedArray } from '../core/dtype.js';
 import { type Atom, type Eqn, Graph, Lit, Var, subGraphs } from '../core/ir.js';
 import { type LoweredModel, computeDType, computeValues, lowerGraph } from '../onnx/lower.js';
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { ModelProtoSchema, TensorProto_DataType } from '../onnx/generated/onnx_pb.js';
 import type { Executable, GraphBackend } from './backend.js';
 
 /** ONNX Runtime's synchronous native session (the binding under onnxruntime-node's Promise API). */
@@ -140,6 +142,71 @@ function loadSession(rt: Runtime, bytes: Uint8Array): { session: NativeSession; 
   return { session, cached: false };
 }
 
+let probedBlock: number | null | undefined;
+/**
+ * ONNX Runtime's NCHWc block size on this CPU (8 with AVX2, 16 with AVX-512; null where it has no
+ * blocked kernels), read from how its optimiser rewrites a one-channel convolution with a constant
+ * filter: the filter it stores is padded to one block of output channels. The lowering's own
+ * blocked convolutions must use exactly this layout.
+ */
+function nchwcBlock(rt: Runtime): number | undefined {
+  if (probedBlock === undefined) {
+    probedBlock = null;
+    const fs = process.getBuiltinModule('node:fs') as typeof import('node:fs');
+    const { tmpdir } = process.getBuiltinModule('node:os') as typeof import('node:os');
+    const { join } = process.getBuiltinModule('node:path') as typeof import('node:path');
+    const dir = fs.mkdtempSync(join(tmpdir(), 'fluxion-nchwc-'));
+    try {
+      const bytes = oneChannelConv();
+      const file = join(dir, 'probe.onnx');
+      new rt.Session().loadModel(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength, {
+        ...sessionOptions,
+        graphOptimizationLevel: 'all',
+        optimizedModelFilePath: file,
+      });
+      const saved = fromBinary(ModelProtoSchema, fs.readFileSync(file));
+      const blocked = saved.graph?.initializer.find((t) => t.dims.length === 4 && t.dims[0] > 1n);
+      if (blocked && saved.graph?.node.some((n) => n.domain === 'com.microsoft.nchwc'))
+        probedBlock = Number(blocked.dims[0]);
+    } catch {
+      // No blocked kernels, or the probe failed: plain convolutions.
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  return probedBlock ?? undefined;
+}
+
+/** A model computing `Conv(x[1, 1, 4, 4], w[1, 1, 1, 1] = 1)`, the weight a constant. */
+function oneChannelConv(): Uint8Array {
+  const tensor = (name: string) => ({
+    name,
+    type: {
+      value: {
+        case: 'tensorType' as const,
+        value: {
+          elemType: TensorProto_DataType.FLOAT,
+          shape: { dim: [1, 1, 4, 4].map((d) => ({ value: { case: 'dimValue' as const, value: BigInt(d) } })) },
+        },
+      },
+    },
+  });
+  return toBinary(
+    ModelProtoSchema,
+    create(ModelProtoSchema, {
+      irVersion: 8n,
+      opsetImport: [{ domain: '', version: 18n }],
+      graph: {
+        name: 'probe',
+        node: [{ opType: 'Conv', input: ['x', 'w'], output: ['y'] }],
+        initializer: [{ name: 'w', dims: [1n, 1n, 1n, 1n], dataType: TensorProto_DataType.FLOAT, floatData: [1] }],
+        input: [tensor('x')],
+        output: [tensor('y')],
+      },
+    }),
+  );
+}
+
 /** Can this equation, and every graph nested in it, be lowered? */
 const lowerable = (e: Eqn): boolean =>
   e.prim.onnx !== undefined && subGraphs(e.params).every((g) => g.eqns.every(lowerable));
@@ -208,7 +275,7 @@ function segment(run: Indexed[], lastUse: Map<number, number>, rt: Runtime): Ste
   const outs = eqns.flatMap((e) => e.outs).filter((v) => (lastUse.get(v.id) ?? -1) >= end);
   let model: LoweredModel | undefined;
   try {
-    model = lowerGraph(new Graph([...inputs.values()], eqns, outs));
+    model = lowerGraph(new Graph([...inputs.values()], eqns, outs), { nchwcBlock: nchwcBlock(rt) });
     const { session, cached } = loadSession(rt, model.bytes);
     if (sessionOptions.enableProfiling) process.on('exit', () => session.endProfiling());
     return [

@@ -133,7 +133,10 @@ export interface OnnxProducer {
  * needs are pruned, so a rewrite that reads through a producer costs nothing when it is bypassed.
  */
 export interface OnnxEmitter {
-  /** Adds a node with one output and returns the output's name. */
+  /**
+   * Adds a node with one output and returns the output's name. A type with a domain prefix
+   * (`com.microsoft.nchwc.Conv`) is that domain's operator.
+   */
   op(type: string, inputs: readonly string[], attrs?: Record<string, OnnxAttr>): string;
   /** Adds a node with `outputs` outputs. */
   ops(type: string, inputs: readonly string[], attrs: Record<string, OnnxAttr>, outputs: number): string[];
@@ -147,6 +150,11 @@ export interface OnnxEmitter {
   inline(graph: Graph, inputs: readonly string[]): string[];
   /** The equation that produced a value (undefined for inputs and constants). */
   producer(name: string): OnnxProducer | undefined;
+  /**
+   * ONNX Runtime's channel block size for its blocked (NCHWc) convolutions on this CPU, where the
+   * model is for this process's ONNX Runtime; undefined for portable models (exports).
+   */
+  readonly nchwcBlock?: number;
 }
 
 /** A primitive's ONNX lowering; `avals` are its operand and result types. */

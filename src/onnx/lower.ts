@@ -93,7 +93,10 @@ const bytesOf = (a: TypedArray | BigInt64Array) => new Uint8Array(a.buffer, a.by
 
 /** Collects nodes and constants while the primitives' rules run. */
 class Builder implements OnnxEmitter {
+  constructor(readonly nchwcBlock?: number) {}
   readonly nodes: NodeProto[] = [];
+  /** Operator domains besides the default one that nodes use (each needs an opset import). */
+  readonly domains = new Set<string>();
   readonly initializers: TensorProto[] = [];
   private readonly names = new Map<number, string>();
   private readonly bound = new Set<string>();
@@ -123,13 +126,17 @@ class Builder implements OnnxEmitter {
   ops(type: string, inputs: readonly string[], attrs: Record<string, OnnxAttr>, outputs: number): string[] {
     const output = Array.from({ length: outputs }, () => this.fresh('t'));
     const attribute_ = Object.entries(attrs).map(([k, v]) => attribute(k, v));
+    const dot = type.lastIndexOf('.');
+    const [domain, opType] = dot < 0 ? ['', type] : [type.slice(0, dot), type.slice(dot + 1)];
+    if (domain) this.domains.add(domain);
     this.nodes.push(
       create(NodeProtoSchema, {
-        opType: type,
+        opType,
+        domain,
         input: [...inputs],
         output,
         attribute: attribute_,
-        name: `${type}_${output[0]}`,
+        name: `${opType}_${output[0]}`,
       }),
     );
     return output;
@@ -246,11 +253,13 @@ export interface LowerOptions {
    * bfloat16 as float32, the small integers as int32), as the CPU backend feeds them.
    */
   storedTypes?: boolean;
+  /** ONNX Runtime's NCHWc block size here: convolutions may use its blocked kernels (see {@link OnnxEmitter}). */
+  nchwcBlock?: number;
 }
 
 /** Lowers a whole graph to the bytes of an ONNX model (throws {@link UnlowerableError} if a primitive has no rule). */
 export function lowerGraph(g: Graph, opts: LowerOptions = {}): LoweredModel {
-  const b = new Builder();
+  const b = new Builder(opts.nchwcBlock);
   const inputs: ValueInfoProto[] = [];
   const boundaryType = (d: DType) => (opts.storedTypes ? ONNX_TYPE[d] : ELEM(d));
   const inNames = g.inVars.map((v, i) => {
@@ -309,7 +318,7 @@ export function lowerGraph(g: Graph, opts: LowerOptions = {}): LoweredModel {
   const model = create(ModelProtoSchema, {
     irVersion: IR_VERSION,
     producerName: 'fluxion',
-    opsetImport: [{ domain: '', version: BigInt(OPSET) }],
+    opsetImport: [{ domain: '', version: BigInt(OPSET) }, ...[...b.domains].map((domain) => ({ domain, version: 1n }))],
     graph,
   });
   return {

@@ -25,7 +25,7 @@ import {
   definePrimitive,
   symbolicZeros,
 } from '../core/primitive.js';
-import { checkSameShapes, shapesEqual } from '../core/shape.js';
+import { checkSameShapes } from '../core/shape.js';
 import { bind1 } from '../core/trace.js';
 import { build, expectArity, expectSameDType } from './util.js';
 import { broadcastInDim, broadcastInDimP, moveBatchAxis } from './views.js';

@@ -37,9 +37,10 @@ export const reshapeP: Primitive<{ shape: Shape }> = defineLinear({
   },
   transpose: ([ct], [x]) => [reshape(ct, avalOf(x).shape)],
   onnx: (e, [x], { shape }, { ins: [a] }) => {
-    // A reshape of a reshape reshapes the first one's input; one that changes nothing is its input.
-    const inner = e.producer(x);
-    const [root, from] = inner?.prim === reshapeP ? [inner.inputs[0], inner.inAvals[0].shape] : [x, a.shape];
+    // A chain of reshapes reshapes its first input once; one that changes nothing is that input.
+    let [root, from] = [x, a.shape];
+    for (let p = e.producer(root); p?.prim === reshapeP; p = e.producer(root))
+      [root, from] = [p.inputs[0], p.inAvals[0].shape];
     return [shapesEqual(from, shape) ? root : e.op('Reshape', [root, e.ints(shape)], { allowzero: 1 })];
   },
 });

@@ -1,0 +1,48 @@
+// One torchvision model's Adam training step in Fluxion (jit on ONNX Runtime), in a process of its own
+// so that its peak memory is its own: model.init, the first call (trace, lowering, compilation and one
+// run), the steady step (median of 6) and peak RSS, as one JSON line. bench/cpu.ts runs it beside
+// bench/pytorch.py's same model. Run: tsx bench/model-step.ts resnet18 8 64
+import { type Array, jit, models, nn, np, optim, random, valueAndGrad } from '../src/index.js';
+
+const [name, batch, size] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4])];
+const build = (models as unknown as Record<string, (o: { numClasses: number }) => nn.Layer>)[name];
+if (!build) throw new Error(`model-step: unknown model ${name}`);
+const t0 = performance.now();
+const model = build({ numClasses: 10 });
+const init = model.init(random.key(0), [batch, 3, size, size]);
+const initMs = performance.now() - t0;
+
+const adam = optim.adam(1e-3);
+const x = random.normal(random.key(1), [batch, 3, size, size]);
+const y = np.remainder(np.arange(batch), 10).astype('int32');
+const step = jit((params: unknown, state: unknown, opt: optim.ChainState, x: Array, y: Array) => {
+  const [[loss, newState], grads] = valueAndGrad(
+    (p: unknown) => {
+      const r = model.apply(p, state, x, { training: true });
+      return [nn.softmaxCrossEntropy(r.y, y), r.state] as const;
+    },
+    { hasAux: true },
+  )(params);
+  const { updates, state: newOpt } = adam.update(grads, opt, params);
+  return { params: optim.applyUpdates(params, updates), state: newState, opt: newOpt, loss };
+});
+
+let params = init.params,
+  state = init.state,
+  opt = adam.init(params);
+const call = () => {
+  const r = step(params, state, opt, x, y);
+  r.loss.item();
+  ({ params, state, opt } = r);
+};
+const t1 = performance.now();
+call();
+const first = performance.now() - t1;
+const times: number[] = [];
+for (let i = 0; i < 6; i++) {
+  const t = performance.now();
+  call();
+  times.push(performance.now() - t);
+}
+const stepMs = times.sort((a, b) => a - b)[3];
+console.log(JSON.stringify({ init: initMs, first, step: stepMs, peakMB: process.resourceUsage().maxRSS / 1024 }));
