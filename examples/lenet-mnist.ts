@@ -26,6 +26,7 @@ import {
   np,
   optim,
   random,
+  setCompilationCache,
   toDevice,
   tree,
   valueAndGrad,
@@ -43,8 +44,11 @@ const { values: args } = parseArgs({
     out: { type: 'string', default: 'checkpoints' },
     resume: { type: 'boolean', default: false },
     dtype: { type: 'string', default: 'float32' },
+    cache: { type: 'string', default: '.cache/fluxion' },
   },
 });
+// ONNX Runtime's optimised models are kept here: a second run compiles nothing ('' turns it off).
+setCompilationCache(args.cache || null);
 // Under `mpiexec -pmi-port -n P npm start` each process trains on its part of every global batch
 // and the gradients are averaged across processes (data parallelism); process 0 reports.
 const { processIndex: rank, processCount: procs } = distributed.initialize();
