@@ -317,7 +317,7 @@ describe('persistent compilation cache', () => {
 describe("convolutions on ONNX Runtime's blocked (NCHWc) kernels", () => {
   const conv = (x: Array, w: Array) => nn.functional.conv2d(x, w, null, { padding: 1 });
   const cases: [string, number[], number[]][] = [
-    ['blocked input (channels a multiple of the block)', [2, 16, 16, 16], [32, 16, 3, 3]],
+    ['blocked input (channels a multiple of the block)', [4, 32, 16, 16], [32, 32, 3, 3]],
     ['plain input (fewer channels than a block)', [2, 3, 16, 16], [16, 3, 3, 3]],
   ];
   for (const [label, xs, ws] of cases) {

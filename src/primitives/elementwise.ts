@@ -25,7 +25,7 @@ import {
   definePrimitive,
   symbolicZeros,
 } from '../core/primitive.js';
-import { checkSameShapes } from '../core/shape.js';
+import { type Shape, checkSameShapes } from '../core/shape.js';
 import { bind1 } from '../core/trace.js';
 import { build, expectArity, expectSameDType } from './util.js';
 import { broadcastInDim, broadcastInDimP, moveBatchAxis } from './views.js';
@@ -137,8 +137,8 @@ const bitwise =
  * size (rank-aligned by a Reshape) while another operand still carries the full shape, so the
  * expanded copy is never materialised.
  */
-function leanOperands(e: OnnxEmitter, args: string[]): string[] {
-  const lean: (string | undefined)[] = args.map((a) => {
+function leanOperands(e: OnnxEmitter, args: string[], shapes: readonly Shape[] = []): { name: string; shape: Shape }[] {
+  const lean = args.map((a) => {
     const p = e.producer(a);
     if (p?.prim !== broadcastInDimP) return undefined;
     const { shape, dims } = p.params as { shape: readonly number[]; dims: readonly number[] };
@@ -148,21 +148,40 @@ function leanOperands(e: OnnxEmitter, args: string[]): string[] {
     // ONNX broadcasting aligns trailing axes: a Reshape is needed only to insert inner unit axes.
     const lead = aligned.length - from.length;
     const trailing = lead >= 0 && aligned.every((d, i) => (i < lead ? d === 1 : d === from[i - lead]));
-    return trailing ? p.inputs[0] : e.op('Reshape', [p.inputs[0], e.ints(aligned)], { allowzero: 1 });
+    return trailing
+      ? { name: p.inputs[0], shape: from }
+      : { name: e.op('Reshape', [p.inputs[0], e.ints(aligned)], { allowzero: 1 }), shape: aligned };
   });
   if (!lean.includes(undefined)) lean[0] = undefined;
-  return args.map((a, i) => lean[i] ?? a);
+  return args.map((a, i) => lean[i] ?? { name: a, shape: shapes[i] ?? [] });
 }
 
 const lowerToOnnx = (rule: OnnxElementwise | undefined): Primitive['onnx'] =>
   rule &&
-  ((e, args, _, { ins }) => [
-    rule(
+  ((e, args, _, { ins, outs: [out] }) => {
+    const dtypes = ins.map((a) => a.dtype);
+    const operands = leanOperands(
       e,
-      leanOperands(e, args),
-      ins.map((a) => a.dtype),
-    ),
-  ]);
+      args,
+      ins.map((a) => a.shape),
+    );
+    // ONNX Runtime's elementwise kernels crawl over trailing unit axes (a [2048, 1024, 1, 1] weight
+    // of a 1x1 convolution takes 10x as long as [2048, 1024]), so those axes are dropped around the op.
+    let units = 0;
+    while (units < out.shape.length - 1 && out.shape[out.shape.length - 1 - units] === 1) units++;
+    if (units === 0)
+      return [
+        rule(
+          e,
+          operands.map((o) => o.name),
+          dtypes,
+        ),
+      ];
+    const stripped = operands.map(({ name, shape }) =>
+      shape.length === 0 ? name : e.op('Reshape', [name, e.ints(shape.slice(0, Math.max(0, shape.length - units)))]),
+    );
+    return [e.op('Reshape', [rule(e, stripped, dtypes), e.ints(out.shape)])];
+  });
 
 function elementwise(spec: ElementwiseSpec): Primitive {
   const kernels = new Map<DType, ReturnType<typeof kernel>>();
@@ -597,7 +616,12 @@ export const selectP: Primitive = definePrimitive({
   jvp: ([p, a, b], [, ta, tb]) => [[select(p, a, b)], [select(p, ta, tb)]],
   wgsl: ([p, a, b]) => `select(${b}, ${a}, ${p})`,
   batch: (vals, dims, params, size) => batchElementwise(selectP)(vals, dims, params, size),
-  onnx: (e, args) => [e.op('Where', leanOperands(e, args))],
+  onnx: (e, args) => [
+    e.op(
+      'Where',
+      leanOperands(e, args).map((o) => o.name),
+    ),
+  ],
   transpose([ct], [p, a, b]) {
     const z = zerosLike(ct);
     return [null, isUndefined(a) ? select(p as Array, ct, z) : null, isUndefined(b) ? select(p as Array, z, ct) : null];
