@@ -177,11 +177,24 @@ const lowerToOnnx = (rule: OnnxElementwise | undefined): Primitive['onnx'] =>
           dtypes,
         ),
       ];
-    const stripped = operands.map(({ name, shape }) =>
-      shape.length === 0 ? name : e.op('Reshape', [name, e.ints(shape.slice(0, Math.max(0, shape.length - units)))]),
-    );
-    return [e.op('Reshape', [rule(e, stripped, dtypes), e.ints(out.shape)])];
+    // Each value is stripped once, and a chain of such ops passes its stripped values along.
+    let memo = stripped.get(e);
+    if (!memo) stripped.set(e, (memo = new Map()));
+    const strip = ({ name, shape }: { name: string; shape: Shape }) => {
+      if (shape.length === 0) return name;
+      const key = `${name}/${units}`;
+      let s = memo.get(key);
+      if (s === undefined)
+        memo.set(key, (s = e.op('Reshape', [name, e.ints(shape.slice(0, Math.max(0, shape.length - units)))])));
+      return s;
+    };
+    const y = rule(e, operands.map(strip), dtypes);
+    const restored = e.op('Reshape', [y, e.ints(out.shape)]);
+    memo.set(`${restored}/${units}`, y);
+    return [restored];
   });
+/** Values with their trailing unit axes dropped, per lowering: `${name}/${axes dropped}` -> the dropped value. */
+const stripped = new WeakMap<OnnxEmitter, Map<string, string>>();
 
 function elementwise(spec: ElementwiseSpec): Primitive {
   const kernels = new Map<DType, ReturnType<typeof kernel>>();
