@@ -275,7 +275,7 @@ function segment(run: Indexed[], lastUse: Map<number, number>, rt: Runtime): Ste
   const outs = eqns.flatMap((e) => e.outs).filter((v) => (lastUse.get(v.id) ?? -1) >= end);
   let model: LoweredModel | undefined;
   try {
-    model = lowerGraph(new Graph([...inputs.values()], eqns, outs), { nchwcBlock: nchwcBlock(rt) });
+    model = lowerGraph(new Graph([...inputs.values()], eqns, outs), { nchwcBlock: () => nchwcBlock(rt) });
     const { session, cached } = loadSession(rt, model.bytes);
     if (sessionOptions.enableProfiling) process.on('exit', () => session.endProfiling());
     return [

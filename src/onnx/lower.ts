@@ -93,7 +93,11 @@ const bytesOf = (a: TypedArray | BigInt64Array) => new Uint8Array(a.buffer, a.by
 
 /** Collects nodes and constants while the primitives' rules run. */
 class Builder implements OnnxEmitter {
-  constructor(readonly nchwcBlock?: number) {}
+  constructor(private block?: number | (() => number | undefined)) {}
+  get nchwcBlock(): number | undefined {
+    if (typeof this.block === 'function') this.block = this.block(); // asked only when a convolution lowers
+    return this.block;
+  }
   readonly nodes: NodeProto[] = [];
   /** Operator domains besides the default one that nodes use (each needs an opset import). */
   readonly domains = new Set<string>();
@@ -253,8 +257,11 @@ export interface LowerOptions {
    * bfloat16 as float32, the small integers as int32), as the CPU backend feeds them.
    */
   storedTypes?: boolean;
-  /** ONNX Runtime's NCHWc block size here: convolutions may use its blocked kernels (see {@link OnnxEmitter}). */
-  nchwcBlock?: number;
+  /**
+   * ONNX Runtime's NCHWc block size here, or a function that finds it (called only if a
+   * convolution lowers): convolutions may then use its blocked kernels (see {@link OnnxEmitter}).
+   */
+  nchwcBlock?: number | (() => number | undefined);
 }
 
 /** Lowers a whole graph to the bytes of an ONNX model (throws {@link UnlowerableError} if a primitive has no rule). */
