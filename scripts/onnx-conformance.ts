@@ -45,6 +45,15 @@ function close(got: Array, want: Array): string | null {
   return null;
 }
 
+/**
+ * Tests whose expected outputs contradict their own model: they fail for the reason given, and
+ * the test suite checks that they still do (a fixed test data package would show up).
+ */
+export const DATA_ERRATA: Record<string, string> = {
+  test_adam_multiple:
+    "its outputs were computed with epsilon 1e-2, which the node does not carry (the spec's default is 1e-6)",
+};
+
 /** Runs one test folder. */
 export function runTest(dir: string): TestResult {
   const test = dir.split('/').pop()!;
@@ -130,6 +139,12 @@ if (process.argv[1]?.endsWith('onnx-conformance.ts')) {
       '`npm run onnx:conformance -- --write`; the test suite holds the pass count as a floor.',
       '',
       table,
+      '',
+      '## Not passing, and why',
+      '',
+      ...results
+        .filter((r) => r.outcome !== 'pass')
+        .map((r) => `- \`${r.test}\` (${r.outcome}): ${DATA_ERRATA[r.test] ?? r.why}`),
       '',
     ].join('\n');
     writeFileSync('docs/onnx-conformance.md', doc);

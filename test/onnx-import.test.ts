@@ -13,11 +13,11 @@ import {
   TensorProto_DataType as T,
 } from '../src/onnx/generated/onnx_pb.js';
 import { assertClose } from '../laws/index.js';
-import { NODE_TESTS, runConformance, summarize } from '../scripts/onnx-conformance.js';
+import { DATA_ERRATA, NODE_TESTS, runConformance, summarize } from '../scripts/onnx-conformance.js';
 import { exportedModels, f32 } from './onnx-models.js';
 
 /** Passing conformance tests when this floor was set; raise it when more pass, never lower it. */
-const CONFORMANCE_FLOOR = 865;
+const CONFORMANCE_FLOOR = 875;
 
 describe('ONNX conformance (libonnx-testdata node tests)', () => {
   it(`passes at least ${CONFORMANCE_FLOOR} tests and computes no wrong answer`, (ctx) => {
@@ -29,7 +29,9 @@ describe('ONNX conformance (libonnx-testdata node tests)', () => {
     }
     console.log(summarize(results).split('\n').at(-1));
     const failures = results.filter((r) => r.outcome === 'fail');
-    expect(failures.map((f) => `${f.test}: ${f.why}`)).toEqual([]);
+    expect(failures.filter((f) => !DATA_ERRATA[f.test]).map((f) => `${f.test}: ${f.why}`)).toEqual([]);
+    // Tests whose data contradicts their model still fail (a fixed data package would pass them).
+    for (const test of Object.keys(DATA_ERRATA)) expect(failures.map((f) => f.test)).toContain(test);
     expect(results.filter((r) => r.outcome === 'pass').length).toBeGreaterThanOrEqual(CONFORMANCE_FLOOR);
   });
 });

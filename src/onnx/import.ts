@@ -20,6 +20,7 @@ import {
   TensorProto_DataType as T,
 } from './generated/onnx_pb.js';
 import { OPS, type OpContext } from './ops.js';
+import { trainingOps } from './training.js';
 import { stagedWith } from '../core/trace.js';
 import { OnnxImportError, TYPE_NAMES, fluxionDType } from './types.js';
 
@@ -271,11 +272,12 @@ function checkGraph(graph: GraphProto, defined: Set<string>, foreignDomain: stri
   const known = new Set(defined);
   graph.node.forEach((node, i) => {
     const where = `node ${node.name || i} (${node.opType})`;
-    if (node.domain && node.domain !== 'ai.onnx')
+    const table = opsOf(node.domain);
+    if (!table)
       throw new OnnxImportError(
         `${where}: operator domain '${node.domain}' is not supported${foreignDomain ? '' : ''}`,
       );
-    if (!OPS[node.opType]) throw new OnnxImportError(`${where}: operator ${node.opType} is not supported`);
+    if (!table[node.opType]) throw new OnnxImportError(`${where}: operator ${node.opType} is not supported`);
     for (const x of node.input) {
       if (x !== '' && !known.has(x))
         throw new OnnxImportError(`${where}: input '${x}' is not defined before it (a cycle or a missing value)`);
@@ -285,6 +287,10 @@ function checkGraph(graph: GraphProto, defined: Set<string>, foreignDomain: stri
   for (const o of graph.output)
     if (!known.has(o.name)) throw new OnnxImportError(`graph output '${o.name}' is not produced by any node`);
 }
+
+/** The operators of a domain (the default one, or the training operators' preview domain). */
+const opsOf = (domain: string) =>
+  domain === '' || domain === 'ai.onnx' ? OPS : domain === 'ai.onnx.preview.training' ? trainingOps : undefined;
 
 /** Evaluates a graph's nodes in order over an environment of named values (sub-graphs see the outer scope). */
 export function runGraph(graph: GraphProto, env: Map<string, Array>, opset: number): (Array | undefined)[] {
@@ -304,7 +310,7 @@ export function runGraph(graph: GraphProto, env: Map<string, Array>, opset: numb
       // Nodes of known values fold to known values even while a transform traces the model (shape
       // arithmetic such as Shape -> Gather -> Concat -> Expand must stay constant under grad and jit).
       const known = ins.every((x) => x === undefined || x instanceof ConcreteArray);
-      const apply = () => OPS[node.opType](ins, ctx);
+      const apply = () => opsOf(node.domain)![node.opType](ins, ctx);
       outs = known && !hasSubgraph(node) ? stagedWith(ConcreteArray.scalar(0, 'int32'), apply) : apply();
     } catch (e) {
       if (e instanceof FluxionError && e.message.startsWith(where)) throw e;

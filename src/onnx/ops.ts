@@ -11,7 +11,7 @@ import * as np from '../np/index.js';
 import * as P from '../primitives/index.js';
 import * as F from '../nn/functional.js';
 import { FluxionError } from '../core/errors.js';
-import { normAxis } from '../core/shape.js';
+import { normAxis, sizeOf } from '../core/shape.js';
 import { bind1 } from '../core/trace.js';
 import { cond } from '../control/cond.js';
 import { scan } from '../control/scan.js';
@@ -229,8 +229,19 @@ function scatterRows(data: Array, rows: Array, updates: Array, restShape: readon
   const u = np.reshape(updates, [r.shape[0], ...restShape]);
   const reduction = ctx.attrs.string('reduction', 'none');
   if (reduction === 'add') return np.reshape(P.scatterAdd(flat, r, u, 0), data.shape);
+  const combine = { mul: np.multiply, max: np.maximum, min: np.minimum }[reduction];
+  if (combine) {
+    // Duplicate rows combine in turn, one update row at a time.
+    const rowOf = np.reshape(np.arange(n, undefined, 1, { dtype: 'int32' }), [n, ...restShape.map(() => 1)]);
+    let out = flat;
+    for (let i = 0; i < r.shape[0]; i++) {
+      const at = np.equal(rowOf, np.slice(r, i));
+      out = np.where(at, combine(out, np.expandDims(np.slice(u, i), 0)), out);
+    }
+    return np.reshape(out, data.shape);
+  }
   if (reduction !== 'none')
-    throw new FluxionError(`${ctx.where}: reduction '${reduction}' is not supported (none, add)`);
+    throw new FluxionError(`${ctx.where}: reduction '${reduction}' is not supported (none, add, mul, max, min)`);
   const hit = np.greater(
     P.scatterAdd(np.zeros([n], { dtype: 'int32' }), r, np.ones([r.shape[0]], { dtype: 'int32' }), 0),
     0,
@@ -677,10 +688,17 @@ export const OPS: Record<string, Op> = {
   },
   GatherND: (ins, ctx) => {
     const [data, idx] = [need(ins, 0, ctx), need(ins, 1, ctx)];
-    if (ctx.attrs.int('batch_dims', 0)) throw new FluxionError(`${ctx.where}: batch_dims is not supported`);
-    const { rows, k } = linearIndex(idx, data.shape, ctx);
-    const flat = np.reshape(data, [-1, ...data.shape.slice(k)]);
-    return [np.take(flat, rows, { axis: 0 })];
+    // The leading batch_dims axes pair data with indices: each batch's tuples index its own slice.
+    const b = ctx.attrs.int('batch_dims', 0);
+    const { rows, k } = linearIndex(idx, data.shape.slice(b), ctx);
+    const batches = sizeOf(data.shape.slice(0, b)),
+      block = sizeOf(data.shape.slice(b, b + k));
+    const offset = np.reshape(
+      np.multiply(np.arange(batches, undefined, 1, { dtype: 'int32' }), block),
+      [...data.shape.slice(0, b), ...rows.shape.slice(b).map(() => 1)],
+    );
+    const flat = np.reshape(data, [-1, ...data.shape.slice(b + k)]);
+    return [np.take(flat, np.add(rows, offset), { axis: 0 })];
   },
   ReverseSequence: (ins, ctx) => {
     const [x, lens] = [need(ins, 0, ctx), need(ins, 1, ctx)];
@@ -857,22 +875,34 @@ export const OPS: Record<string, Op> = {
   },
   MaxPool: (ins, ctx) => {
     const x = need(ins, 0, ctx);
-    if (ctx.outputs > 1) throw new FluxionError(`${ctx.where}: the Indices output is not supported`);
     const p = poolParams(x, ctx);
-    const lowest = P.lowest(x.dtype);
-    const patches = P.unfold(x, {
-      window: p.window,
-      strides: p.strides,
-      padding: p.padding,
-      dilation: p.dilation,
-      padValue: lowest,
-    });
-    return [
-      P.reduceMax(
-        patches,
-        windowAxes(x, p.r).map((a) => a - p.r),
-      ),
-    ];
+    const windows = (v: Array, padValue: number) =>
+      P.unfold(v, { window: p.window, strides: p.strides, padding: p.padding, dilation: p.dilation, padValue });
+    const axes = windowAxes(x, p.r).map((a) => a - p.r);
+    const y = P.reduceMax(windows(x, P.lowest(x.dtype)), axes);
+    if (ctx.outputs < 2) return [y];
+    // Indices: each maximum's flat position in x (row-major, or with the spatial axes column-major
+    // for storage_order 1), the first one where a window ties.
+    const lead = x.ndim - p.r,
+      spatial = x.shape.slice(lead);
+    const columnMajor = ctx.attrs.int('storage_order', 0) === 1;
+    const spatialIndex = columnMajor
+      ? np.transpose(
+          np.reshape(np.arange(sizeOf(spatial), undefined, 1, { dtype: 'int32' }), [...spatial].reverse()),
+          spatial.map((_, i) => p.r - 1 - i),
+        )
+      : np.reshape(np.arange(sizeOf(spatial), undefined, 1, { dtype: 'int32' }), spatial);
+    const leadIndex = np.reshape(
+      np.multiply(np.arange(sizeOf(x.shape.slice(0, lead)), undefined, 1, { dtype: 'int32' }), sizeOf(spatial)),
+      [...x.shape.slice(0, lead), ...spatial.map(() => 1)],
+    );
+    const index = np.add(leadIndex, spatialIndex);
+    const flatWindows = (v: Array, padValue: number) => {
+      const w = windows(v, padValue);
+      return np.reshape(w, [...w.shape.slice(0, lead), sizeOf(p.window), ...w.shape.slice(lead + p.r)]);
+    };
+    const first = np.argmax(flatWindows(x, P.lowest(x.dtype)), { axis: lead, keepdims: true });
+    return [y, np.squeeze(np.takeAlongAxis(flatWindows(index, -1), first, lead), { axis: lead })];
   },
   AveragePool: (ins, ctx) => {
     const x = need(ins, 0, ctx);
