@@ -17,7 +17,7 @@ import { DATA_ERRATA, NODE_TESTS, runConformance, summarize } from '../scripts/o
 import { exportedModels, f32 } from './onnx-models.js';
 
 /** Passing conformance tests when this floor was set; raise it when more pass, never lower it. */
-const CONFORMANCE_FLOOR = 875;
+const CONFORMANCE_FLOOR = 877;
 
 describe('ONNX conformance (libonnx-testdata node tests)', () => {
   it(`passes at least ${CONFORMANCE_FLOOR} tests and computes no wrong answer`, (ctx) => {

@@ -2,8 +2,8 @@
  * ONNX operators of detection and sampling models: `GridSample` (bilinear, nearest, bicubic;
  * zeros, border and reflection padding; align_corners) as gathers with computed weights, so it
  * differentiates in the input and the grid; and the data-dependent `NonMaxSuppression` and
- * `Unique`, whose output sizes depend on the values: they run on known values (eagerly, or on
- * constants under a transform) and are refused clearly on traced ones.
+ * `Unique`, whose output sizes depend on the values, and `RoiAlign`, whose sampling grid does: they
+ * run on known values (eagerly, or on constants under a transform) and are refused clearly on traced ones.
  * @module
  */
 import { type Array, ConcreteArray } from '../core/array.js';
@@ -254,7 +254,106 @@ const maxUnpool: Op = (ins, ctx) => {
   return [np.reshape(out, shape)];
 };
 
+// ---------------------------------------------------------------- RoiAlign
+
+/**
+ * RoiAlign (Mask R-CNN): each region's bins average (or take the largest of) bilinear samples on a
+ * regular grid. The grid depends on the regions' sizes, so the regions must be known; the samples
+ * are gathers of `x` with computed weights, so the result differentiates in `x`.
+ */
+const roiAlign: Op = (ins, ctx) => {
+  const x = ins[0];
+  if (!x || x.ndim !== 4) throw new FluxionError(`${ctx.where}: X must be [N, C, H, W]`);
+  const rois = concrete(ins[1], ctx, 'rois'),
+    batch = concrete(ins[2], ctx, 'batch_indices');
+  const [n, c, h, w] = x.shape;
+  const oh = ctx.attrs.int('output_height', 1),
+    ow = ctx.attrs.int('output_width', 1);
+  const ratio = ctx.attrs.int('sampling_ratio', 0),
+    scale = ctx.attrs.float('spatial_scale', 1);
+  const mode = ctx.attrs.string('mode', 'avg');
+  if (mode !== 'avg' && mode !== 'max') throw new FluxionError(`${ctx.where}: mode must be avg or max, got '${mode}'`);
+  const halfPixel = ctx.attrs.string(
+    'coordinate_transformation_mode',
+    ctx.opset >= 16 ? 'half_pixel' : 'output_half_pixel',
+  );
+  const offset = halfPixel === 'half_pixel' ? 0.5 : 0;
+  const r = rois.shape[0];
+  // Per region and bin: up to `most` samples of four weighted corners (flat indices into [N*H*W]).
+  type Sample = { at: number[]; weight: number[] };
+  const bins: Sample[][] = [];
+  const counts: number[] = [];
+  for (let k = 0; k < r; k++) {
+    const b = Number(batch.buffer[k]);
+    if (!(b >= 0 && b < n)) throw new FluxionError(`${ctx.where}: batch index ${b} is outside [0, ${n})`);
+    const [x1, y1, x2, y2] = [0, 1, 2, 3].map((i) => Number(rois.buffer[k * 4 + i]) * scale - offset);
+    const rw = offset ? x2 - x1 : Math.max(x2 - x1, 1),
+      rh = offset ? y2 - y1 : Math.max(y2 - y1, 1);
+    const gh = ratio > 0 ? ratio : Math.ceil(rh / oh),
+      gw = ratio > 0 ? ratio : Math.ceil(rw / ow);
+    counts.push(Math.max(gh * gw, 1));
+    for (let ph = 0; ph < oh; ph++)
+      for (let pw = 0; pw < ow; pw++) {
+        const samples: Sample[] = [];
+        for (let iy = 0; iy < gh; iy++)
+          for (let ix = 0; ix < gw; ix++) {
+            let y = y1 + ph * (rh / oh) + ((iy + 0.5) * rh) / oh / gh,
+              xx = x1 + pw * (rw / ow) + ((ix + 0.5) * rw) / ow / gw;
+            if (y < -1 || y > h || xx < -1 || xx > w) {
+              samples.push({ at: [0, 0, 0, 0], weight: [0, 0, 0, 0] });
+              continue;
+            }
+            y = Math.max(y, 0);
+            xx = Math.max(xx, 0);
+            let [yl, xl] = [Math.floor(y), Math.floor(xx)];
+            let [yh, xh] = [yl + 1, xl + 1];
+            if (yl >= h - 1) [yl, yh, y] = [h - 1, h - 1, h - 1];
+            if (xl >= w - 1) [xl, xh, xx] = [w - 1, w - 1, w - 1];
+            const [ly, lx] = [y - yl, xx - xl];
+            const base = b * h * w;
+            samples.push({
+              at: [base + yl * w + xl, base + yl * w + xh, base + yh * w + xl, base + yh * w + xh],
+              weight: [(1 - ly) * (1 - lx), (1 - ly) * lx, ly * (1 - lx), ly * lx],
+            });
+          }
+        bins.push(samples);
+      }
+  }
+  const most = Math.max(1, ...bins.map((s) => s.length));
+  // Bins with fewer samples are padded with weight 0 (ignored by avg) and marked for max.
+  const at = new Int32Array(bins.length * most * 4),
+    weight = new Float32Array(bins.length * most * 4),
+    real = new Uint8Array(bins.length * most);
+  bins.forEach((samples, i) =>
+    samples.forEach((smp, j) => {
+      real[i * most + j] = 1;
+      for (let q = 0; q < 4; q++) {
+        at[(i * most + j) * 4 + q] = smp.at[q];
+        weight[(i * most + j) * 4 + q] = smp.weight[q];
+      }
+    }),
+  );
+  const pixels = np.reshape(np.transpose(x, [0, 2, 3, 1]), [n * h * w, c]);
+  const corners = np.take(pixels, np.array(at, { dtype: 'int32' }), { axis: 0 }); // [bins*most*4, C]
+  const weighted = np.multiply(
+    np.reshape(corners, [bins.length, most, 4, c]),
+    np.astype(np.reshape(np.array(weight), [bins.length, most, 4, 1]), x.dtype),
+  );
+  let pooled: Array;
+  if (mode === 'avg') {
+    const perRegion = np.repeat(np.array(counts), oh * ow);
+    pooled = np.divide(np.sum(weighted, { axis: [1, 2] }), np.astype(np.reshape(perRegion, [-1, 1]), x.dtype));
+  } else {
+    // The spec's reference takes the largest weighted corner of each sample.
+    const best = np.max(weighted, { axis: 2 });
+    const mask = np.reshape(np.array(real, { dtype: 'bool' }), [bins.length, most, 1]);
+    pooled = np.max(np.where(mask, best, -Infinity), { axis: 1 });
+  }
+  return [np.transpose(np.reshape(pooled, [r, oh, ow, c]), [0, 3, 1, 2])];
+};
+
 export const visionOps: Record<string, Op> = {
+  RoiAlign: roiAlign,
   MaxUnpool: maxUnpool,
   GridSample: gridSample,
   NonMaxSuppression: nonMaxSuppression,
