@@ -11,7 +11,7 @@ export default tseslint.config(
       'docs/api/**',
       'node_modules/**',
       'scratch/**',
-      'src/onnx/generated/onnx_pb.ts',
+      'src/onnx/generated/*_pb.ts',
       'kernels/cpu/gemm.wasm.ts',
     ],
   },

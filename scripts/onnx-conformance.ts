@@ -7,6 +7,13 @@ import { join } from 'node:path';
 import { fromBinary } from '@bufbuild/protobuf';
 import { type Array, type DType, ConcreteArray, onnx } from '../src/index.js';
 import { ModelProtoSchema, TensorProtoSchema } from '../src/onnx/generated/onnx_pb.js';
+import {
+  type OptionalProto,
+  OptionalProtoSchema,
+  type SequenceProto,
+  SequenceProtoSchema,
+} from '../src/onnx/generated/onnx-data_pb.js';
+import type { OnnxValue } from '../src/onnx/sequence.js';
 import { tensorToArray } from '../src/onnx/import.js';
 
 export const NODE_TESTS = '/usr/share/libonnx-testdata/data/node';
@@ -54,6 +61,40 @@ export const DATA_ERRATA: Record<string, string> = {
     "its outputs were computed with epsilon 1e-2, which the node does not carry (the spec's default is 1e-6)",
 };
 
+/** Sequences and optionals compare element by element; tensors as above. */
+function same(got: OnnxValue | undefined, want: OnnxValue): string | null {
+  if (want === null) return got === null ? null : 'a value instead of an empty optional';
+  if (globalThis.Array.isArray(want)) {
+    if (!globalThis.Array.isArray(got)) return 'not a sequence';
+    if (got.length !== want.length) return `${got.length} elements instead of ${want.length}`;
+    for (let i = 0; i < want.length; i++) {
+      const why = same(got[i], want[i]);
+      if (why) return `element ${i}: ${why}`;
+    }
+    return null;
+  }
+  if (got === null || got === undefined || globalThis.Array.isArray(got)) return 'not a tensor';
+  return close(got, want);
+}
+
+/** A test data file as the value its declared type says: a tensor, a sequence or an optional. */
+function readValue(bytes: Uint8Array, elemType: string, where: string): OnnxValue {
+  if (elemType.startsWith('sequence(')) return sequenceOf(fromBinary(SequenceProtoSchema, bytes), where);
+  if (elemType.startsWith('optional(')) return optionalOf(fromBinary(OptionalProtoSchema, bytes), where);
+  return tensorToArray(fromBinary(TensorProtoSchema, bytes), where);
+}
+const sequenceOf = (s: SequenceProto, where: string): OnnxValue[] => [
+  ...s.tensorValues.map((t) => tensorToArray(t, where)),
+  ...s.sequenceValues.map((q) => sequenceOf(q, where)),
+  ...s.optionalValues.map((o) => optionalOf(o, where)),
+];
+function optionalOf(o: OptionalProto, where: string): OnnxValue {
+  if (o.tensorValue) return tensorToArray(o.tensorValue, where);
+  if (o.sequenceValue) return sequenceOf(o.sequenceValue, where);
+  if (o.optionalValue) return optionalOf(o.optionalValue, where);
+  return null;
+}
+
 /** Runs one test folder. */
 export function runTest(dir: string): TestResult {
   const test = dir.split('/').pop()!;
@@ -65,23 +106,22 @@ export function runTest(dir: string): TestResult {
     const model = onnx.load(bytes);
     const data = join(dir, 'test_data_set_0');
     const files = readdirSync(data);
-    const read = (prefix: string) =>
+    const read = (prefix: string, infos: { elemType: string }[]) =>
       files
         .filter((f) => f.startsWith(prefix))
         .sort((p, q) => parseInt(p.slice(prefix.length)) - parseInt(q.slice(prefix.length)))
-        .map((f) => tensorToArray(fromBinary(TensorProtoSchema, readFileSync(join(data, f))), `${test}/${f}`));
-    // numpy has no bfloat16: the suite stores bfloat16 values as their uint16 bit patterns.
-    const asDeclared = (xs: Array[], infos: { elemType: string }[]) =>
-      xs.map((x, i) =>
-        infos[i]?.elemType === 'bfloat16' && x.dtype === 'uint16'
-          ? new ConcreteArray((x as ConcreteArray).storage, x.shape, 'bfloat16')
-          : x,
-      );
-    const inputs = asDeclared(read('input_'), model.inputs),
-      expected = asDeclared(read('output_'), model.outputs);
-    const outputs = model.fn(model.params, ...inputs);
+        .map((f, i) => {
+          const x = readValue(readFileSync(join(data, f)), infos[i]?.elemType ?? '', `${test}/${f}`);
+          // numpy has no bfloat16: the suite stores bfloat16 values as their uint16 bit patterns.
+          return infos[i]?.elemType === 'bfloat16' && x instanceof ConcreteArray && x.dtype === 'uint16'
+            ? new ConcreteArray(x.storage, x.shape, 'bfloat16')
+            : x;
+        });
+    const inputs = read('input_', model.inputs),
+      expected = read('output_', model.outputs);
+    const outputs = model.values(model.params, ...inputs);
     for (let i = 0; i < expected.length; i++) {
-      const why = close(outputs[i], expected[i]);
+      const why = same(outputs[i], expected[i]);
       if (why) return { test, operator, outcome: 'fail', why: `output ${i}: ${why}` };
     }
     return { test, operator, outcome: 'pass' };

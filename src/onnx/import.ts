@@ -18,9 +18,11 @@ import {
   type NodeProto,
   type TensorProto,
   TensorProto_DataType as T,
+  type TypeProto,
 } from './generated/onnx_pb.js';
 import { OPS, type OpContext } from './ops.js';
 import { trainingOps } from './training.js';
+import { type OnnxValue, sequenceOps } from './sequence.js';
 import { stagedWith } from '../core/trace.js';
 import { OnnxImportError, TYPE_NAMES, fluxionDType } from './types.js';
 
@@ -43,6 +45,11 @@ export interface OnnxValueInfo {
 export interface ImportedModel {
   /** `fn(params, ...inputs)`: the model as a Fluxion function (outputs in the model's order). */
   fn: (params: Record<string, Array>, ...inputs: Array[]) => Array[];
+  /**
+   * The same for models whose inputs or outputs include sequences (lists of arrays) or optionals
+   * (`null` when empty), which `fn` refuses.
+   */
+  values: (params: Record<string, Array>, ...inputs: OnnxValue[]) => OnnxValue[];
   /** The float initializers by name (the trainable parameters). Integer initializers are constants of `fn`. */
   params: Record<string, Array>;
   inputs: OnnxValueInfo[];
@@ -196,7 +203,15 @@ export class Attributes {
 
 function valueInfo(v: GraphProto['input'][number]): OnnxValueInfo {
   const t = v.type?.value;
-  if (t?.case !== 'tensorType') return { name: v.name, shape: [], elemType: 'unknown' };
+  // Sequences and optionals: `sequence(float)`, `optional(sequence(int64))`, ...
+  const kind = (type: TypeProto | undefined): string => {
+    const u = type?.value;
+    if (u?.case === 'tensorType') return TYPE_NAMES[u.value.elemType] ?? String(u.value.elemType);
+    if (u?.case === 'sequenceType') return `sequence(${kind(u.value.elemType)})`;
+    if (u?.case === 'optionalType') return `optional(${kind(u.value.elemType)})`;
+    return 'unknown';
+  };
+  if (t?.case !== 'tensorType') return { name: v.name, shape: [], elemType: kind(v.type) };
   const dims = t.value.shape?.dim ?? [];
   return {
     name: v.name,
@@ -243,28 +258,38 @@ export function load(bytes: Uint8Array): ImportedModel {
   const inputs = graph.input.filter((v) => !initial.has(v.name)).map(valueInfo);
   const outputs = graph.output.map(valueInfo);
   for (const v of [...inputs, ...outputs]) {
-    if (v.elemType === 'unknown')
+    if (v.elemType.includes('unknown'))
       throw new OnnxImportError(
-        `onnx.load: '${v.name}' is not a tensor (sequence, map and optional values are not supported)`,
+        `onnx.load: '${v.name}' is neither a tensor, a sequence nor an optional (maps are not supported)`,
       );
   }
+  const tensorsOnly = [...inputs, ...outputs].every((v) => !/^(sequence|optional)\(/.test(v.elemType));
   checkGraph(graph, new Set([...initial.keys(), ...inputs.map((i) => i.name)]), foreign?.domain);
   const params: Record<string, Array> = Object.create(null);
   for (const [name, v] of initial) if (isFloat(v.dtype)) params[name] = v;
-  const fn = (p: Record<string, Array>, ...xs: Array[]): Array[] => {
+  const values = (p: Record<string, Array>, ...xs: OnnxValue[]): OnnxValue[] => {
     if (xs.length !== inputs.length)
       throw new OnnxImportError(
         `onnx model: called with ${xs.length} inputs, expected ${inputs.length} (${inputs.map((i) => i.name)})`,
       );
-    const env = new Map<string, Array>();
+    const env = new Map<string, OnnxValue>();
     for (const [name, v] of initial) env.set(name, isFloat(v.dtype) && p[name] !== undefined ? p[name] : v);
-    inputs.forEach((info, i) => env.set(info.name, np.asarray(xs[i])));
+    const value = (x: OnnxValue): OnnxValue =>
+      x === null ? null : globalThis.Array.isArray(x) ? x.map(value) : np.asarray(x);
+    inputs.forEach((info, i) => env.set(info.name, value(xs[i])));
     return runGraph(graph, env, opset).map((v, i) => {
-      if (!v) throw new OnnxImportError(`onnx model: output '${outputs[i].name}' is never computed`);
+      if (v === undefined) throw new OnnxImportError(`onnx model: output '${outputs[i].name}' is never computed`);
       return v;
     });
   };
-  return { fn, params, inputs, outputs, opset };
+  const fn = (p: Record<string, Array>, ...xs: Array[]): Array[] => {
+    if (!tensorsOnly)
+      throw new OnnxImportError(
+        'onnx model: it takes or returns sequences or optionals: call `values` instead of `fn`',
+      );
+    return values(p, ...xs) as Array[];
+  };
+  return { fn, values, params, inputs, outputs, opset };
 }
 
 /** Refuses graphs with unknown operators, cycles or undefined inputs before anything runs. */
@@ -277,7 +302,8 @@ function checkGraph(graph: GraphProto, defined: Set<string>, foreignDomain: stri
       throw new OnnxImportError(
         `${where}: operator domain '${node.domain}' is not supported${foreignDomain ? '' : ''}`,
       );
-    if (!table[node.opType]) throw new OnnxImportError(`${where}: operator ${node.opType} is not supported`);
+    if (!table[node.opType] && !(table === OPS && sequenceOps[node.opType]))
+      throw new OnnxImportError(`${where}: operator ${node.opType} is not supported`);
     for (const x of node.input) {
       if (x !== '' && !known.has(x))
         throw new OnnxImportError(`${where}: input '${x}' is not defined before it (a cycle or a missing value)`);
@@ -293,10 +319,19 @@ const opsOf = (domain: string) =>
   domain === '' || domain === 'ai.onnx' ? OPS : domain === 'ai.onnx.preview.training' ? trainingOps : undefined;
 
 /** Evaluates a graph's nodes in order over an environment of named values (sub-graphs see the outer scope). */
-export function runGraph(graph: GraphProto, env: Map<string, Array>, opset: number): (Array | undefined)[] {
+export function runGraph(graph: GraphProto, env: Map<string, OnnxValue>, opset: number): (OnnxValue | undefined)[] {
   graph.node.forEach((node, i) => {
     const where = `node ${node.name || i} (${node.opType})`;
     const ins = node.input.map((x) => (x === '' ? undefined : env.get(x)));
+    const valueOp = opsOf(node.domain) === OPS ? sequenceOps[node.opType] : undefined;
+    // Sequences and optionals go only to the operators that take them (and into control flow's bodies).
+    if (!valueOp && !hasSubgraph(node))
+      ins.forEach((x, k) => {
+        if (x === null || globalThis.Array.isArray(x))
+          throw new OnnxImportError(
+            `${where}: input ${k} is ${x === null ? 'an empty optional' : 'a sequence'}, where a tensor is expected`,
+          );
+      });
     const ctx: OpContext = {
       attrs: new Attributes(node, where),
       where,
@@ -305,19 +340,19 @@ export function runGraph(graph: GraphProto, env: Map<string, Array>, opset: numb
       env,
       run: runGraph,
     };
-    let outs: (Array | undefined)[];
+    let outs: (OnnxValue | undefined)[];
     try {
       // Nodes of known values fold to known values even while a transform traces the model (shape
       // arithmetic such as Shape -> Gather -> Concat -> Expand must stay constant under grad and jit).
       const known = ins.every((x) => x === undefined || x instanceof ConcreteArray);
-      const apply = () => opsOf(node.domain)![node.opType](ins, ctx);
+      const apply = () => (valueOp ? valueOp(ins, ctx) : opsOf(node.domain)![node.opType](ins as Array[], ctx));
       outs = known && !hasSubgraph(node) ? stagedWith(ConcreteArray.scalar(0, 'int32'), apply) : apply();
     } catch (e) {
       if (e instanceof FluxionError && e.message.startsWith(where)) throw e;
       throw new OnnxImportError(`${where}: ${(e as Error).message}`);
     }
     node.output.forEach((o, k) => {
-      if (o && outs[k]) env.set(o, outs[k]!);
+      if (o && outs[k] !== undefined) env.set(o, outs[k]!);
     });
   });
   return graph.output.map((o) => env.get(o.name));

@@ -23,6 +23,7 @@ import { resizeOps } from './resize.js';
 import { quantizeOps } from './quantize.js';
 import { signalOps } from './signal.js';
 import { visionOps } from './vision.js';
+import type { OnnxValue } from './sequence.js';
 
 /** What an operator sees besides its inputs. */
 export interface OpContext {
@@ -33,8 +34,8 @@ export interface OpContext {
   /** How many outputs the node declares. */
   outputs: number;
   /** The values in scope (sub-graphs read outer values). */
-  env: Map<string, Array>;
-  run: (g: GraphProto, env: Map<string, Array>, opset: number) => (Array | undefined)[];
+  env: Map<string, OnnxValue>;
+  run: (g: GraphProto, env: Map<string, OnnxValue>, opset: number) => (OnnxValue | undefined)[];
 }
 type Op = (ins: (Array | undefined)[], ctx: OpContext) => (Array | undefined)[];
 
@@ -385,7 +386,6 @@ export const OPS: Record<string, Op> = {
     np.clip(np.add(np.multiply(need(ins, 0, ctx), ctx.attrs.float('alpha', 0.2)), ctx.attrs.float('beta', 0.5)), 0, 1),
   ],
   HardSwish: unary((x) => np.multiply(x, np.clip(np.add(np.divide(x, 6), 0.5), 0, 1))),
-  Identity: unary((x) => x),
   Sinh: unary((x) => np.divide(np.subtract(np.exp(x), np.exp(np.negative(x))), 2)),
   Cosh: unary((x) => np.divide(np.add(np.exp(x), np.exp(np.negative(x))), 2)),
   Asinh: unary((x) => np.log(np.add(x, np.sqrt(np.add(np.square(x), 1))))),
@@ -693,10 +693,10 @@ export const OPS: Record<string, Op> = {
     const { rows, k } = linearIndex(idx, data.shape.slice(b), ctx);
     const batches = sizeOf(data.shape.slice(0, b)),
       block = sizeOf(data.shape.slice(b, b + k));
-    const offset = np.reshape(
-      np.multiply(np.arange(batches, undefined, 1, { dtype: 'int32' }), block),
-      [...data.shape.slice(0, b), ...rows.shape.slice(b).map(() => 1)],
-    );
+    const offset = np.reshape(np.multiply(np.arange(batches, undefined, 1, { dtype: 'int32' }), block), [
+      ...data.shape.slice(0, b),
+      ...rows.shape.slice(b).map(() => 1),
+    ]);
     const flat = np.reshape(data, [-1, ...data.shape.slice(b + k)]);
     return [np.take(flat, np.add(rows, offset), { axis: 0 })];
   },
@@ -1030,6 +1030,25 @@ export const OPS: Record<string, Op> = {
       return ctx.run(body, env, ctx.opset) as Array[];
     };
     const tripCount = ins[0] ? ins[0].toConcrete() : null;
+    if (carried.some((v) => (v as OnnxValue) === null || globalThis.Array.isArray(v))) {
+      // Sequences or optionals in the loop state: unrolled here, each condition a known value.
+      const known = (v: OnnxValue | undefined, what: string) => {
+        const c = v && !globalThis.Array.isArray(v) ? v.toConcrete() : null;
+        if (!c) throw new FluxionError(`${ctx.where}: with sequences in its state, the ${what} must be known`);
+        return Number(c.buffer[0]);
+      };
+      const trips = ins[0] ? known(ins[0], 'trip count') : Infinity;
+      let going = ins[1] ? known(ins[1], 'condition') !== 0 : true;
+      let vs = carried;
+      const ys: Array[][] = [];
+      for (let i = 0; i < trips && going; i++) {
+        const out = step(np.array(i, { dtype: 'int32' }), np.array(going), vs);
+        going = known(out[0], 'condition') !== 0;
+        vs = out.slice(1, 1 + carried.length);
+        out.slice(1 + carried.length).forEach((y, k) => (ys[k] ??= []).push(y));
+      }
+      return [...vs, ...ys.map((list) => np.stack(list))];
+    }
     if (nScan > 0) {
       // Scan outputs need a known trip count and a loop that runs it to the end: lax.scan.
       if (!tripCount || ins[1]?.toConcrete()?.buffer[0] === 0)
