@@ -323,6 +323,7 @@ export function samples(): Sample[] {
   // Across processes: the identity in one process (MPI's allreduce under mpiexec, test/mpi.test.ts).
   add('all_reduce', [f([3])], { op: 'sum' }, [0], [0]);
   add('all_reduce', [f([2, 2])], { op: 'max' }, [], [], 'max');
+  add('all_gather_processes', [f([2, 3])], {}, [0], [0]);
   // Collectives exist only under a named mapped axis (pmap, vmap({ axisName })), which rewrites them.
   const axis = { axisName: 'i', size: 3 };
   const mapped = 'a collective: its laws run under a named vmap in test/distributed.test.ts';

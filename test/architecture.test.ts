@@ -81,6 +81,7 @@ describe('every primitive has the rules the compilers ask for', () => {
     'cond',
     'while',
     'all_reduce', // MPI between ONNX Runtime sessions (docs/distributed.md)
+    'all_gather_processes',
     ...decompositions,
   ];
   // Made only inside transposition (customVjp's backward rule), or collectives, which a named mapped
@@ -91,7 +92,11 @@ describe('every primitive has the rules the compilers ask for', () => {
     const missing = new Set<string>();
     for (const row of samples()) {
       // all_reduce runs on the CPU between device steps of a multi-process job (docs/distributed.md).
-      if ([...transposeOnly, ...mappedOnly, 'all_reduce'].includes(row.prim.name) || runsOnHost(row.prim)) continue;
+      if (
+        [...transposeOnly, ...mappedOnly, 'all_reduce', 'all_gather_processes'].includes(row.prim.name) ||
+        runsOnHost(row.prim)
+      )
+        continue;
       const avals = row.inputs.map((a) => a.aval);
       try {
         lowerGraph(prepareGraph(Graph.ofEquation(row.prim, avals, row.params)), 8, 16);

@@ -12,11 +12,11 @@ const hasMpi = spawnSync('mpiexec', ['--version'], { encoding: 'utf8' }).status 
 // One ONNX Runtime thread per process: several processes share this machine's cores (and the
 // test runner's other files run beside them).
 const env = { ...process.env, FLUXION_ORT_THREADS: '1' };
-const run = (n: number, mode: string) =>
+const run = (n: number, mode: string, extra: Record<string, string> = {}) =>
   spawnSync('mpiexec', ['-n', String(n), process.execPath, '--import', 'tsx', worker, mode], {
     encoding: 'utf8',
     timeout: 400_000,
-    env,
+    env: { ...env, ...extra },
   });
 const lines = (out: string) =>
   out
@@ -52,6 +52,25 @@ describe('MPI: real processes', () => {
         expect(o.buckets).toEqual([mean, 2 * mean, mean + 1]);
       }
     }, 500_000);
+  it('2 processes of 2 devices: allGather, psumScatter, ppermute, axisIndex and grad through allGather span all 4 members', () => {
+    const r = run(2, 'gather', { FLUXION_CPU_DEVICES: '2' });
+    expect(r.status, r.stderr).toBe(0);
+    const outs = lines(r.stdout).sort((a, b) => a.rank - b.rank);
+    expect(outs.length).toBe(2);
+    const all = [0, 1, 2, 3].flatMap((g) => [10 * g, 10 * g + 1]);
+    for (const o of outs) {
+      const own = [0, 1].map((l) => o.rank * 2 + l); // this process's members
+      expect(o.local).toBe(2);
+      expect(o.gathered).toEqual([...all, ...all]); // every member sees all four, stacked
+      expect(o.tiled).toEqual([...all, ...all]);
+      // sum over members m of (m + 1) * [0..7] = 10 * [0..7]; member g keeps block g.
+      expect(o.scattered).toEqual(own.flatMap((g) => [20 * g, 20 * g + 10]));
+      expect(o.shifted).toEqual(own.flatMap((g) => [10 * ((g + 3) % 4), 10 * ((g + 3) % 4) + 1]));
+      expect(o.index).toEqual(own);
+      // Every member's loss reads member g's value with weights w[g]: 4 * w[g].
+      expect(o.grad).toEqual(own.flatMap((g) => [8 * g, 8 * g + 4]));
+    }
+  }, 500_000);
   it('20 SGD steps of an MLP on a global batch of 256 give the same parameters with 1, 2 and 4 processes', () => {
     const results = [1, 2, 4].map((n) => {
       const r = run(n, 'train');

@@ -59,6 +59,7 @@ const unsupported: Record<string, RegExp> = {
   while: /whileLoop needs its predicate on the host/,
   // Collectives across processes run on the CPU (MPI): WebGPU jobs stay in one process for now.
   all_reduce: /all_reduce is not supported on the WebGPU backend/,
+  all_gather_processes: /all_gather_processes is not supported on the WebGPU backend/,
 };
 
 describe('webgpu: every primitive sample equals the CPU result', () => {

@@ -27,11 +27,6 @@ import { processGroup } from './mpi.js';
 import { mappedAxisSize, mappedIndex } from '../transforms/vmap.js';
 import { flatten as flattenTree, map as treeMap, unflatten as unflattenTree } from '../tree.js';
 
-/** Collectives that move slices between members work within one process for now. */
-function local(op: string): void {
-  if (processGroupSize() > 1)
-    throw new FluxionError(`${op}: across processes only psum, pmean, pmax and pmin are supported in this build`);
-}
 function axis(op: string, axisName: string): CollectiveParams {
   if (typeof axisName !== 'string')
     throw new FluxionError(`${op}: the axis name must be a string, got ${String(axisName).slice(0, 20)}`);
@@ -75,7 +70,6 @@ export const pmin = <T>(x: T, axisName: string): T => {
  */
 export function allGather<T>(x: T, axisName: string, opts: { axis?: number; tiled?: boolean } = {}): T {
   const p = axis('allGather', axisName);
-  local('allGather');
   const [at, tiled] = [opts.axis ?? 0, opts.tiled ?? false];
   return leaves(x, (a) => {
     if (!Number.isInteger(at) || at < 0 || at > a.ndim - (tiled ? 1 : 0))
@@ -90,13 +84,13 @@ export function allGather<T>(x: T, axisName: string, opts: { axis?: number; tile
  */
 export function psumScatter<T>(x: T, axisName: string, opts: { scatterDimension?: number; tiled?: boolean } = {}): T {
   const p = axis('psumScatter', axisName);
-  local('psumScatter');
   const [dim, tiled] = [opts.scatterDimension ?? 0, opts.tiled ?? false];
   return leaves(x, (a) => {
-    const n = a.shape[dim];
-    if (n === undefined || (tiled ? n % p.size !== 0 : n !== p.size))
+    const n = a.shape[dim],
+      members = p.size * processGroupSize();
+    if (n === undefined || (tiled ? n % members !== 0 : n !== members))
       throw new ShapeError(
-        `psumScatter: axis ${dim} of ${fmtShape(a.shape)} must ${tiled ? 'divide by' : 'equal'} the ${p.size} members`,
+        `psumScatter: axis ${dim} of ${fmtShape(a.shape)} must ${tiled ? 'divide by' : 'equal'} the ${members} members`,
       );
     return bind1(psumScatterP, [a], { ...p, axis: dim, tiled });
   });
@@ -109,16 +103,16 @@ export function psumScatter<T>(x: T, axisName: string, opts: { scatterDimension?
  */
 export function ppermute<T>(x: T, axisName: string, perm: readonly (readonly [number, number])[]): T {
   const p = axis('ppermute', axisName);
-  local('ppermute');
   const dests = perm.map(([, d]) => d);
-  const ok = (i: number) => Number.isInteger(i) && i >= 0 && i < p.size;
+  const members = p.size * processGroupSize(); // members are numbered across processes
+  const ok = (i: number) => Number.isInteger(i) && i >= 0 && i < members;
   if (
     !perm.every(([s, d]) => ok(s) && ok(d)) ||
     new Set(dests).size !== dests.length ||
     new Set(perm.map(([s]) => s)).size !== perm.length
   )
     throw new ShapeError(
-      `ppermute: perm must pair distinct members in [0, ${p.size}), got ${JSON.stringify(perm).slice(0, 60)}`,
+      `ppermute: perm must pair distinct members in [0, ${members}), got ${JSON.stringify(perm).slice(0, 60)}`,
     );
   return leaves(x, (a) => bind1(ppermuteP, [a], { ...p, perm: perm.map(([s, d]) => [s, d] as const) }));
 }

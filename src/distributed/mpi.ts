@@ -22,6 +22,8 @@ interface Mpi {
   rank: number;
   size: number;
   allreduce(data: TypedArray, op: ReduceOp): TypedArray;
+  /** Every process's `data` (equal lengths), concatenated in process order. */
+  allgather(data: TypedArray): TypedArray;
   barrier(): void;
 }
 let mpi: Mpi | null = null;
@@ -60,6 +62,9 @@ export function processGroup(): Mpi | null {
   const allreduce = lib.func(
     'int MPI_Allreduce(const void *sendbuf, void *recvbuf, int count, int datatype, int op, int comm)',
   );
+  const allgather = lib.func(
+    'int MPI_Allgather(const void *sendbuf, int sendcount, int sendtype, void *recvbuf, int recvcount, int recvtype, int comm)',
+  );
   const barrier = lib.func('int MPI_Barrier(int comm)');
   const finalize = lib.func('int MPI_Finalize()');
   // Waiting processes yield the core often: with more processes than cores (a laptop, CI), MPICH's
@@ -77,20 +82,31 @@ export function processGroup(): Mpi | null {
     // A clean exit finalises; a failing one leaves MPI to the launcher, which stops every process.
     if (code === 0) finalize();
   });
+  const typeOf = (data: TypedArray) => {
+    const type = DATATYPE[data.constructor.name];
+    if (type === undefined)
+      throw new FluxionError(`distributed: collectives across processes take float32, float64, int32 or uint32 data`);
+    return type;
+  };
+  const alloc = (like: TypedArray, n: number) => new (like.constructor as new (n: number) => TypedArray)(n);
   mpi = {
     rank: r[0],
     size: s[0],
     allreduce(data, op) {
-      const type = DATATYPE[data.constructor.name];
-      if (type === undefined)
-        throw new FluxionError(`distributed: collectives across processes take float32, float64, int32 or uint32 data`);
-      const out = new (data.constructor as new (n: number) => TypedArray)(data.length);
-      if (allreduce(data, out, data.length, type, OP[op], COMM_WORLD) !== 0)
+      const out = alloc(data, data.length);
+      if (allreduce(data, out, data.length, typeOf(data), OP[op], COMM_WORLD) !== 0)
         throw new FluxionError(`distributed: MPI_Allreduce failed (rank ${r[0]})`);
+      return out;
+    },
+    allgather(data) {
+      const type = typeOf(data);
+      const out = alloc(data, data.length * s[0]);
+      if (allgather(data, data.length, type, out, data.length, type, COMM_WORLD) !== 0)
+        throw new FluxionError(`distributed: MPI_Allgather failed (rank ${r[0]})`);
       return out;
     },
     barrier: () => void barrier(COMM_WORLD),
   };
-  installProcessGroup({ size: mpi.size, allreduce: (d, op) => mpi!.allreduce(d, op) });
+  installProcessGroup(mpi);
   return mpi;
 }

@@ -15,7 +15,7 @@ import { bind1 } from '../core/trace.js';
 import { fullLike, mul, select, zerosLike } from './elementwise.js';
 import { gather } from './indexing.js';
 import { reduceMax, reduceMinP } from './reduce.js';
-import { broadcastInDim, moveBatchAxis, reduceSum, reshape, transpose } from './views.js';
+import { broadcastInDim, moveBatchAxis, reduceSum, reshape, sliceP, transpose } from './views.js';
 import { defineLinear, range } from './util.js';
 
 /** Every collective names its axis; `size` is that axis's length, fixed when the collective is bound. */
@@ -42,10 +42,12 @@ const elementwise =
 export type ReduceOp = 'sum' | 'max' | 'min';
 /** The processes of the job (installed by distributed/ when MPI is joined); one process by default. */
 interface ProcessGroup {
+  rank: number;
   size: number;
   allreduce(data: TypedArray, op: ReduceOp): TypedArray;
+  allgather(data: TypedArray): TypedArray;
 }
-let group: ProcessGroup = { size: 1, allreduce: (d) => d };
+let group: ProcessGroup = { rank: 0, size: 1, allreduce: (d) => d, allgather: (d) => d };
 /** Installs the process group collectives reduce across (distributed.initialize does). */
 export const installProcessGroup = (g: ProcessGroup): void => void (group = g);
 /** The number of processes collectives reduce across. */
@@ -69,6 +71,36 @@ export const allReduceP: Primitive<{ op: ReduceOp }> = definePrimitive({
 });
 /** `x` combined across processes (itself in a single process). */
 const acrossProcesses = (x: Array, op: ReduceOp) => (group.size > 1 ? bind1(allReduceP, [x], { op }) : x);
+
+/**
+ * Every process's `x` (members along axis 0), concatenated along axis 0 in process order: MPI's
+ * allgather on the array's buffer. Its transpose sums the cotangent across processes and keeps
+ * this process's block.
+ */
+export const allGatherProcessesP: Primitive = defineLinear({
+  name: 'all_gather_processes',
+  abstractEval: ([x]) => [{ shape: [x.shape[0] * group.size, ...x.shape.slice(1)], dtype: x.dtype }],
+  impl: ([x]) => [
+    new ConcreteArray(group.allgather(x.buffer), [x.shape[0] * group.size, ...x.shape.slice(1)], x.dtype),
+  ],
+  transpose: ([ct]) => [ownBlock(bind1(allReduceP, [ct], { op: 'sum' }))],
+  batch: ([x], [d], _p, size) => {
+    // The gathered axis stays first; the mapped one moves behind it.
+    const moved = moveBatchAxis(x, d, 1, size);
+    return [[bind1(allGatherProcessesP, [moved], {})], [1]];
+  },
+});
+/** This process's block of `x`, whose axis 0 holds every process's members in process order. */
+function ownBlock(x: Array): Array {
+  const n = x.shape[0] / group.size;
+  return bind1(sliceP, [x], {
+    start: x.shape.map((_, i) => (i === 0 ? group.rank * n : 0)),
+    limit: x.shape.map((d, i) => (i === 0 ? (group.rank + 1) * n : d)),
+    strides: x.shape.map(() => 1),
+  });
+}
+/** The members of every process (axis 0), from this process's (axis 0). */
+const membersOfAll = (x: Array) => (group.size > 1 ? bind1(allGatherProcessesP, [x], {}) : x);
 
 // ---------------------------------------------------------------- psum, pmax, pmin
 
@@ -115,9 +147,10 @@ export const allGatherP: Primitive<GatherParams> = defineLinear({
   abstractEval([x], { axis, tiled, size }) {
     if (axis < 0 || axis > x.shape.length - (tiled ? 1 : 0))
       throw new ShapeError(`allGather: axis ${axis} is out of range for ${fmtShape(x.shape)}`);
+    const members = size * group.size; // every member of every process
     const shape = [...x.shape];
-    if (tiled) shape[axis] *= size;
-    else shape.splice(axis, 0, size);
+    if (tiled) shape[axis] *= members;
+    else shape.splice(axis, 0, members);
     return [{ shape, dtype: x.dtype }];
   },
   impl: (_, p) => unbound('allGather', p),
@@ -127,7 +160,8 @@ export const allGatherP: Primitive<GatherParams> = defineLinear({
     (p) => ({ ...p, axis: p.axis + 1 }),
   ),
   collective([x], [d], { axis, tiled }, size) {
-    const stacked = moveBatchAxis(x, d, axis, size); // the members along a new axis at `axis`
+    // The members of every process along a new axis at `axis`.
+    const stacked = moveBatchAxis(membersOfAll(moveBatchAxis(x, d, 0, size)), 0, axis, size * group.size);
     if (!tiled) return [[stacked], [null]];
     const s = stacked.shape;
     return [[reshape(stacked, [...s.slice(0, axis), s[axis] * s[axis + 1], ...s.slice(axis + 2)])], [null]];
@@ -139,12 +173,13 @@ export const psumScatterP: Primitive<GatherParams> = defineLinear({
   name: 'psum_scatter',
   abstractEval([x], { axis, tiled, size }) {
     const n = x.shape[axis];
-    if (n === undefined || (tiled ? n % size !== 0 : n !== size))
+    const members = size * group.size;
+    if (n === undefined || (tiled ? n % members !== 0 : n !== members))
       throw new ShapeError(
-        `psumScatter: axis ${axis} of ${fmtShape(x.shape)} must ${tiled ? 'divide by' : 'equal'} the ${size} members`,
+        `psumScatter: axis ${axis} of ${fmtShape(x.shape)} must ${tiled ? 'divide by' : 'equal'} the ${members} members`,
       );
     const shape = [...x.shape];
-    if (tiled) shape[axis] = n / size;
+    if (tiled) shape[axis] = n / members;
     else shape.splice(axis, 1);
     return [{ shape, dtype: x.dtype }];
   },
@@ -155,13 +190,17 @@ export const psumScatterP: Primitive<GatherParams> = defineLinear({
     (p) => ({ ...p, axis: p.axis + 1 }),
   ),
   collective([x], [d], { axis, tiled }, size) {
-    // Sum the members (an unmapped value is the same on each), then member i takes block i.
-    const total = d === null ? mul(x, fullLike(x, size)) : reduceSum(x, [d]);
-    const s = total.shape;
-    const blocks = tiled ? reshape(total, [...s.slice(0, axis), size, s[axis] / size, ...s.slice(axis + 1)]) : total;
+    // Sum the members of every process (an unmapped value is the same on each), then member i
+    // takes block i: this process's members take theirs.
+    const total = acrossProcesses(d === null ? mul(x, fullLike(x, size)) : reduceSum(x, [d]), 'sum');
+    const s = total.shape,
+      members = size * group.size;
+    const blocks = tiled
+      ? reshape(total, [...s.slice(0, axis), members, s[axis] / members, ...s.slice(axis + 1)])
+      : total;
     const perm = [axis, ...range(blocks.ndim).filter((k) => k !== axis)];
     const out = transpose(blocks, perm);
-    return [[out], [0]];
+    return [[group.size > 1 ? ownBlock(out) : out], [0]];
   },
 });
 
@@ -178,8 +217,10 @@ export const ppermuteP: Primitive<PermuteParams> = defineLinear({
   transpose: ([ct], _x, p) => [bind1(ppermuteP, [ct], { ...p, perm: p.perm.map(([s, t]) => [t, s] as const) })],
   batch: elementwise(() => ppermuteP),
   collective([x], [d], { perm }, size) {
-    const members = moveBatchAxis(x, d, 0, size);
-    const source = range(size).map((t) => perm.find(([, dst]) => dst === t)?.[0] ?? -1);
+    // Every member of every process, from which this process's members take what is sent to them.
+    const members = membersOfAll(moveBatchAxis(x, d, 0, size));
+    const first = group.rank * size;
+    const source = range(size).map((t) => perm.find(([, dst]) => dst === first + t)?.[0] ?? -1);
     const sourceIdx = new ConcreteArray(
       Int32Array.from(source, (s) => Math.max(s, 0)),
       [size],

@@ -3,6 +3,8 @@
 // - collectives: psum/pmean/pmax/pmin of lengths 1, 1,000 and 1,000,003 across the processes;
 // - train: 20 SGD steps of an MLP on a global batch of 256 split across the processes (pmean of
 //   the per-process gradients), printing the final parameters;
+// - gather: allGather (stacked, tiled), psumScatter, ppermute, axisIndex and grad through allGather
+//   with members numbered across processes;
 // - fail: rank 1 throws after joining, to check that the job stops.
 import { type Array, distributed, grad, lax, nn, np, optim, pmap, random } from '../../src/index.js';
 
@@ -38,6 +40,39 @@ if (mode === 'collectives') {
       broadcast: globalThis.Array.from(from.w.dataSync()),
       buckets: [first(buckets.a), first(buckets.b), first(buckets.c)],
     }),
+  );
+} else if (mode === 'gather') {
+  // Member g (process-major: rank * local + l) holds [10g, 10g + 1]; members number across processes.
+  const local = distributed.localDevices().length;
+  const g0 = rank * local;
+  const x = np.astype(
+    np.add(np.multiply(np.reshape(np.arange(g0, g0 + local), [local, 1]), 10), np.arange(2)),
+    'float32',
+  );
+  const members = local * size;
+  const w = np.astype(np.reshape(np.arange(members * 2), [members, 2]), 'float32');
+  const r = pmap(
+    (v: Array) => ({
+      gathered: lax.allGather(v, 'd'),
+      tiled: lax.allGather(v, 'd', { tiled: true }),
+      scattered: lax.psumScatter(
+        np.multiply(np.arange(members * 2), np.add(np.astype(lax.axisIndex('d'), 'float32'), 1)),
+        'd',
+        { tiled: true },
+      ),
+      shifted: lax.ppermute(
+        v,
+        'd',
+        globalThis.Array.from({ length: members }, (_, i) => [i, (i + 1) % members] as const),
+      ),
+      index: lax.axisIndex('d'),
+      grad: grad((u: Array) => np.sum(np.multiply(lax.allGather(u, 'd'), w)))(v),
+    }),
+    { axisName: 'd' },
+  )(x);
+  const list = (a: Array) => globalThis.Array.from(a.dataSync() as ArrayLike<number>);
+  console.log(
+    JSON.stringify({ rank, size, local, ...Object.fromEntries(Object.entries(r).map(([k, v]) => [k, list(v)])) }),
   );
 } else if (mode === 'train') {
   const model = nn.serial(nn.dense(16), nn.relu, nn.dense(4));
