@@ -71,6 +71,12 @@ describe('MPI: real processes', () => {
       expect(o.grad).toEqual(own.flatMap((g) => [8 * g, 8 * g + 4]));
     }
   }, 500_000);
+  it('processes that psum different sizes all stop with an error naming the sizes', () => {
+    const r = run(2, 'mismatch');
+    expect(r.status).not.toBe(0);
+    expect(r.stdout).not.toContain('unexpected');
+    expect(r.stderr).toMatch(/psum: the processes hold different sizes \(3 to 4 elements/);
+  }, 120_000);
   it('20 SGD steps of an MLP on a global batch of 256 give the same parameters with 1, 2 and 4 processes', () => {
     const results = [1, 2, 4].map((n) => {
       const r = run(n, 'train');

@@ -50,6 +50,12 @@ export function processGroup(): Mpi | null {
   } catch {
     throw new FluxionError('distributed: several processes need the optional dependency koffi (npm install koffi)');
   }
+  // Debian's MPICH runs over UCX, whose memory hooks (patched malloc and mmap, to invalidate cached
+  // registrations for network cards) fight V8's and ONNX Runtime's own allocators: now and then a
+  // process crashed in V8 after a collective. Processes here exchange through shared memory or TCP,
+  // which need no registration cache; set them before loading the library, which reads them.
+  process.env.UCX_MEM_MALLOC_HOOKS ??= 'no';
+  process.env.UCX_MEM_MMAP_HOOK_MODE ??= 'none';
   let lib: any;
   try {
     lib = koffi.load('libmpich.so.12');
@@ -89,16 +95,32 @@ export function processGroup(): Mpi | null {
     return type;
   };
   const alloc = (like: TypedArray, n: number) => new (like.constructor as new (n: number) => TypedArray)(n);
+  // Every process must bring as many elements: each first learns the smallest and largest count
+  // (one small allreduce), and all of them refuse a mismatch together instead of corrupting memory.
+  const INT32 = DATATYPE.Int32Array;
+  const agree = (n: number, what: string) => {
+    const counts = new Int32Array([n, -n]),
+      extremes = new Int32Array(2);
+    if (allreduce(counts, extremes, 2, INT32, OP.max, COMM_WORLD) !== 0)
+      throw new FluxionError(`distributed: MPI_Allreduce failed (rank ${r[0]})`);
+    if (extremes[0] !== -extremes[1])
+      throw new FluxionError(
+        `distributed: ${what}: the processes hold different sizes (${-extremes[1]} to ${extremes[0]} elements; ` +
+          `process ${r[0]} has ${n}): every process must call it on arrays of the same shape`,
+      );
+  };
   mpi = {
     rank: r[0],
     size: s[0],
     allreduce(data, op) {
+      agree(data.length, `${op === 'sum' ? 'psum' : `p${op}`}`);
       const out = alloc(data, data.length);
       if (allreduce(data, out, data.length, typeOf(data), OP[op], COMM_WORLD) !== 0)
         throw new FluxionError(`distributed: MPI_Allreduce failed (rank ${r[0]})`);
       return out;
     },
     allgather(data) {
+      agree(data.length, 'allGather');
       const type = typeOf(data);
       const out = alloc(data, data.length * s[0]);
       if (allgather(data, data.length, type, out, data.length, type, COMM_WORLD) !== 0)

@@ -5,6 +5,7 @@
 //   the per-process gradients), printing the final parameters;
 // - gather: allGather (stacked, tiled), psumScatter, ppermute, axisIndex and grad through allGather
 //   with members numbered across processes;
+// - mismatch: processes psum arrays of different sizes, which each must refuse;
 // - fail: rank 1 throws after joining, to check that the job stops.
 import { type Array, distributed, grad, lax, nn, np, optim, pmap, random } from '../../src/index.js';
 
@@ -96,6 +97,10 @@ if (mode === 'collectives') {
   for (let i = 0; i < 20; i++) p = step(p, x, y);
   const flat = (p as any)['2'].weight.dataSync() as Float32Array;
   console.log(JSON.stringify({ rank, size, weights: globalThis.Array.from(flat.slice(0, 16)) }));
+} else if (mode === 'mismatch') {
+  // Process r brings r + 3 elements: every process must refuse, none may hang or corrupt memory.
+  pmap((v: Array) => lax.psum(v, 'd'), { axisName: 'd' })(np.ones([1, rank + 3]));
+  console.log(JSON.stringify({ rank, unexpected: 'psum of mismatched sizes passed' }));
 } else if (mode === 'killed') {
   if (rank === 1) process.kill(process.pid, 'SIGKILL');
   distributed.barrier();
