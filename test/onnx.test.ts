@@ -307,6 +307,10 @@ describe('persistent compilation cache', () => {
       expect(plan()).not.toContain('compilation cache');
       expect(plan()).toContain('from the compilation cache');
       expect(setCompilationCache(previous)).toBe(dir);
+      // A cache that cannot be written (here: under a file) is no cache: the graph still compiles to a session.
+      writeFileSync(`${dir}/a-file`, '');
+      setCompilationCache(`${dir}/a-file/cache`);
+      expect(plan()).toMatch(/^step 0: onnx session of \d+ equations \(2 inputs, 1 outputs\)$/);
     } finally {
       setCompilationCache(previous);
       rmSync(dir, { recursive: true, force: true });

@@ -130,15 +130,29 @@ function loadSession(rt: Runtime, bytes: Uint8Array): { session: NativeSession; 
       fs.rmSync(file, { force: true }); // corrupt or from another runtime: optimise again below
     }
   }
-  fs.mkdirSync(dir, { recursive: true });
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch {
+    return { session: load(bytes, sessionOptions), cached: false }; // an unwritable cache is no cache
+  }
   // ONNX Runtime writes the file while it loads; a unique name then a rename keeps readers from a half-written one.
   const partial = `${file}.${process.pid}.partial`;
-  const session = load(bytes, {
-    ...sessionOptions,
-    optimizedModelFilePath: partial,
-    extra: { session: { save_model_format: 'ORT' } },
-  });
-  if (fs.existsSync(partial)) fs.renameSync(partial, file);
+  let session: NativeSession;
+  try {
+    session = load(bytes, {
+      ...sessionOptions,
+      optimizedModelFilePath: partial,
+      extra: { session: { save_model_format: 'ORT' } },
+    });
+  } catch {
+    fs.rmSync(partial, { force: true });
+    return { session: load(bytes, sessionOptions), cached: false }; // a model ONNX Runtime cannot save
+  }
+  try {
+    fs.renameSync(partial, file);
+  } catch {
+    fs.rmSync(partial, { force: true }); // not saved this time
+  }
   return { session, cached: false };
 }
 
