@@ -7,6 +7,7 @@
 import { type Array, ConcreteArray, type DType, type Primitive, registry } from '../src/index.js';
 import { allocate } from '../src/core/dtype.js';
 import { Graph } from '../src/core/ir.js';
+import type { OnnxEmitter } from '../src/core/primitive.js';
 import { stage } from '../src/transforms/jit.js';
 import * as P from '../src/primitives/index.js';
 
@@ -320,6 +321,15 @@ export function samples(): Sample[] {
     'custom_lin is only ever transposed (forward mode of customVjp is unsupported, as in JAX)';
   rows[rows.length - 1].forward = (c, t) => [P.mul(c, t)]; // the tangent map whose transpose is bwd(c, g) = c * g
   add('checkpoint', [v], { graph: sinGraph }, [0]);
+  add('composite', [v], { name: 'sin', graph: sinGraph, numConsts: 0 }, [0]);
+  add(
+    'composite',
+    [v],
+    { name: 'fused_sin', graph: sinGraph, numConsts: 0, onnx: (e: OnnxEmitter, [x]: string[]) => [e.op('Sin', [x])] },
+    [0],
+    [],
+    'fused',
+  );
   // Across processes: the identity in one process (MPI's allreduce under mpiexec, test/mpi.test.ts).
   add('all_reduce', [f([3])], { op: 'sum' }, [0], [0]);
   add('all_reduce', [f([2, 2])], { op: 'max' }, [], [], 'max');

@@ -261,6 +261,150 @@ describe('onnx.exportModel', () => {
   });
 });
 
+describe('onnx.exportModel: fused recurrent layers and dynamic axes', () => {
+  /** Runs an exported model in onnxruntime-node on `x` and compares every output with Fluxion's. */
+  async function runsLikeFluxion(bytes: Uint8Array, predict: (x: Array) => unknown, x: Array) {
+    const session = await ort.InferenceSession.create(bytes);
+    const out = await session.run({ x: new ort.Tensor('float32', x.dataSync(), x.shape) });
+    const want = [predict(x)].flat(4) as Array[];
+    expect(session.outputNames.length).toBe(want.length);
+    session.outputNames.forEach((name: string, i: number) => {
+      expect(out[name].dims).toEqual(want[i].shape);
+      const got = np.array(globalThis.Array.from(out[name].data as Float32Array)).reshape([...want[i].shape]);
+      assertClose(got, want[i], { rtol: 1e-4, atol: 1e-5 });
+    });
+  }
+  const dimsOf = (bytes: Uint8Array) => {
+    const m = onnx.load(bytes);
+    return { inputs: m.inputs.map((i) => i.shape), outputs: m.outputs.map((o) => o.shape) };
+  };
+
+  const recurrent: [string, string, nn.Layer][] = [
+    ['LSTM', 'LSTM', nn.rnn(nn.lstmCell(8), { batchFirst: true })],
+    ['peephole bidirectional LSTM', 'LSTM', nn.rnn(nn.lstmCell(6, { peephole: true }), { bidirectional: true })],
+    [
+      'bidirectional GRU (last step)',
+      'GRU',
+      nn.rnn(nn.gruCell(8), { batchFirst: true, bidirectional: true, returnSequences: false }),
+    ],
+    ['Elman RNN with its final state', 'RNN', nn.rnn(nn.rnnCell(5), { batchFirst: true, returnState: true })],
+  ];
+  for (const [name, op, layer] of recurrent) {
+    it(`${name}: one ONNX ${op} node per direction, any batch and sequence length`, async () => {
+      const init = layer.init(random.key(0), [4, 3, 4]);
+      const predict = (x: Array) => layer.apply(init.params, init.state, x).y;
+      const bytes = onnx.exportModel(predict, [np.zeros([4, 3, 4])], {
+        inputNames: ['x'],
+        dynamicAxes: { x: { 0: 'a', 1: 'b' } },
+      });
+      const ops = opTypes(bytes);
+      expect(ops[op]).toBe(name.includes('bidirectional') ? 2 : 1);
+      expect(ops.Gather ?? 0).toBe(0); // not unrolled
+      expect(dimsOf(bytes).inputs).toEqual([['a', 'b', 4]]);
+      for (const shape of [
+        [4, 3, 4],
+        [2, 7, 4],
+        [1, 1, 4],
+      ])
+        await runsLikeFluxion(bytes, predict, random.normal(random.key(shape[1]), shape));
+    });
+  }
+
+  it('the jitted CPU path runs the fused operator too, and gradients see through it', () => {
+    const layer = nn.rnn(nn.lstmCell(4), { batchFirst: true, returnSequences: false });
+    const init = layer.init(random.key(0), [2, 5, 3]);
+    const x = random.normal(random.key(1), [2, 5, 3]);
+    const loss = (p: unknown) => np.sum(np.square(layer.apply(p, init.state, x).y as Array));
+    const lowered = onnx.lowerGraph(makeGraph(loss)(init.params)).bytes;
+    expect(opTypes(lowered).LSTM).toBe(1);
+    assertClose(jit(loss)(init.params), loss(init.params), { rtol: 1e-5, atol: 1e-6 });
+    const g = jit(grad(loss))(init.params) as Record<string, Record<string, Array>>;
+    const eager = grad(loss)(init.params) as Record<string, Record<string, Array>>;
+    for (const k of Object.keys(eager.forward)) assertClose(g.forward[k], eager.forward[k], { rtol: 1e-4, atol: 1e-6 });
+    const withWhh = (w: Array) => [loss({ ...init.params, forward: { ...init.params.forward, wHh: w } })];
+    expect(gradMatchesFiniteDifferences(withWhh, [init.params.forward.wHh], [0], rng(7))).toBe(true);
+  });
+
+  it('a CNN traced at batch 1 runs at batches 1, 3 and 8, with its batch axis named', async () => {
+    const layer = nn.serial(nn.conv2d(4, 3), nn.relu, nn.maxPool2d(2), nn.flatten, nn.dense(10));
+    const init = layer.init(random.key(0), [1, 1, 8, 8]);
+    const predict = (x: Array) => layer.apply(init.params, init.state, x).y;
+    const bytes = onnx.exportModel(predict, [np.zeros([1, 1, 8, 8])], {
+      inputNames: ['x'],
+      outputNames: ['logits'],
+      dynamicAxes: { x: { 0: 'batch' } },
+    });
+    expect(dimsOf(bytes)).toEqual({ inputs: [['batch', 1, 8, 8]], outputs: [['batch', 10]] });
+    for (const b of [1, 3, 8]) await runsLikeFluxion(bytes, predict, random.normal(random.key(b), [b, 1, 8, 8]));
+    const back = onnx.load(bytes); // and Fluxion reads the open axis back
+    const x5 = random.normal(random.key(5), [5, 1, 8, 8]);
+    assertClose([back.fn(back.params, x5)].flat()[0] as Array, predict(x5), { rtol: 1e-5, atol: 1e-6 });
+  });
+
+  it('shapes computed from two sizes (batch*seq reshapes, a mean over seq) follow both', async () => {
+    const w = random.normal(random.key(3), [6, 18]);
+    const attention = (x: Array) => {
+      const [b, t] = x.shape;
+      const qkv = np
+        .matmul(x, w)
+        .reshape([b * t, 3, 2, 3])
+        .reshape([b, t, 3, 2, 3]);
+      const [q, k, v] = [0, 1, 2].map((i) => np.transpose(np.slice(qkv, null, null, i), [0, 2, 1, 3]));
+      const a = nn.functional.softmax(np.divide(np.matmul(q, np.swapaxes(k, -1, -2)), Math.sqrt(3)), -1);
+      const y = np.transpose(np.matmul(a, v), [0, 2, 1, 3]).reshape([b, t, 6]);
+      return [y, np.mean(y, { axis: 1 })];
+    };
+    const bytes = onnx.exportModel(attention, [np.zeros([2, 4, 6])], {
+      inputNames: ['x'],
+      outputNames: ['y', 'pooled'],
+      dynamicAxes: { x: { 0: 'batch', 1: 'seq' }, pooled: { 0: 'n' } },
+    });
+    expect(dimsOf(bytes).outputs).toEqual([
+      ['batch', 'seq', 6],
+      ['n', 6],
+    ]);
+    for (const [b, t] of [
+      [2, 4],
+      [3, 9],
+      [1, 1],
+    ])
+      await runsLikeFluxion(bytes, attention, random.normal(random.key(t), [b, t, 6]));
+  });
+
+  it('refuses what ONNX shapes cannot express, and bad axes, naming them', () => {
+    const loop = (x: Array) => {
+      let y = np.slice(x, null, 0);
+      for (let i = 1; i < x.shape[1]; i++) y = np.add(y, np.slice(x, null, i));
+      return y;
+    };
+    expect(() => onnx.exportModel(loop, [np.zeros([2, 3])], { dynamicAxes: { input0: [1] } })).toThrow(
+      /exportModel: dynamicAxes: the traced graph changes with the sizes .*input0_1=\d/,
+    );
+    const squared = (x: Array) => np.add(x, x.shape[0] ** 2);
+    expect(() => onnx.exportModel(squared, [np.zeros([4])], { dynamicAxes: { input0: { 0: 'n' } } })).toThrow(
+      /exportModel: dynamicAxes: the constant .* is not a multilinear function of n/,
+    );
+    const root = (x: Array) => np.multiply(x, Math.sqrt(x.shape[0]));
+    expect(() => onnx.exportModel(root, [np.zeros([4])], { dynamicAxes: { input0: { 0: 'n' } } })).toThrow(
+      /exportModel: dynamicAxes: the constant .* changes with n in a way ONNX shapes cannot express/,
+    );
+    const f = (x: Array) => np.exp(x);
+    expect(() => onnx.exportModel(f, [np.zeros([2])], { dynamicAxes: { input0: [1] } })).toThrow(
+      /input 'input0' \S+ has no axis 1/,
+    );
+    expect(() => onnx.exportModel(f, [np.zeros([2])], { dynamicAxes: { z: [0] } })).toThrow(
+      /'z' is neither an input \(input0\) nor an output \(output0\)/,
+    );
+    expect(() =>
+      onnx.exportModel((x: Array) => np.sum(x), [np.zeros([2])], { dynamicAxes: { input0: [0], output0: [0] } }),
+    ).toThrow(/output 'output0' \(\) has no axis 0/);
+    const constantShape = (x: Array) => [x, np.ones([3])];
+    expect(() =>
+      onnx.exportModel(constantShape, [np.zeros([2])], { dynamicAxes: { input0: [0], output1: { 0: 'n' } } }),
+    ).toThrow(/axis 0 of output 'output1' does not change with input0_0/);
+  });
+});
+
 describe('without ONNX Runtime', () => {
   it('FLUXION_CPU=js runs jit on the JavaScript kernels and says so in one line', () => {
     const script =

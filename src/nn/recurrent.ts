@@ -11,6 +11,7 @@ import { type Key, split } from '../random.js';
 import * as np from '../np/index.js';
 import * as tree from '../tree.js';
 import * as F from './functional.js';
+import { type RecurrentWeights, fusedRecurrence } from './fused.js';
 import { torchDefault } from './init.js';
 import { type Layer, identity, residual, serial } from './layer.js';
 import { conv1d, relu } from './layers.js';
@@ -25,6 +26,8 @@ export interface Cell<P = any, C = any> {
   init(key: Key, inputSize: number): P;
   initialCarry(batch: number): C;
   step(params: P, carry: C, x: Array): [C, Array];
+  /** The ONNX operator the cell is, over a sequence (exports and the CPU path use it fused). */
+  readonly onnx?: 'LSTM' | 'GRU' | 'RNN';
 }
 
 /** PyTorch-initialised weights for `gates` gate blocks. */
@@ -41,9 +44,10 @@ function gateWeights(key: Key, gates: number, inputSize: number, hidden: number)
 
 /** A cell whose carry is its output `h`, with `gates` stacked PyTorch weight blocks. */
 const singleStateCell =
-  (name: string, gates: number, step: (w: F.RnnWeights, x: Array, h: Array) => Array) =>
+  (name: string, onnx: 'GRU' | 'RNN', gates: number, step: (w: F.RnnWeights, x: Array, h: Array) => Array) =>
   (hiddenSize: number): Cell => ({
     name,
+    onnx,
     hiddenSize,
     init: (key, i) => gateWeights(key, gates, i, hiddenSize),
     initialCarry: (n) => np.zeros([n, hiddenSize]),
@@ -54,7 +58,7 @@ const singleStateCell =
   });
 
 /** Elman cell `h' = tanh(W_ih x + b_ih + W_hh h + b_hh)`. @category Recurrent */
-export const rnnCell: (hiddenSize: number) => Cell = singleStateCell('rnnCell', 1, F.rnnTanhStep);
+export const rnnCell: (hiddenSize: number) => Cell = singleStateCell('rnnCell', 'RNN', 1, F.rnnTanhStep);
 
 /**
  * LSTM cell (Hochreiter & Schmidhuber 1997), gate order i, f, g, o as in PyTorch. With
@@ -66,6 +70,7 @@ export function lstmCell(hiddenSize: number, opts?: { peephole?: boolean }): Cel
   const o = checkOptions('lstmCell', { peephole: t.boolean }, opts);
   return {
     name: 'lstmCell',
+    onnx: 'LSTM',
     hiddenSize,
     init(key, i) {
       const [k1, k2] = split(key, 2);
@@ -100,7 +105,7 @@ export function lstmCell(hiddenSize: number, opts?: { peephole?: boolean }): Cel
 }
 
 /** GRU cell (Cho et al. 2014), gate order r, z, n as in PyTorch. @category Recurrent */
-export const gruCell: (hiddenSize: number) => Cell = singleStateCell('gruCell', 3, F.gruStep);
+export const gruCell: (hiddenSize: number) => Cell = singleStateCell('gruCell', 'GRU', 3, F.gruStep);
 
 /** Options of {@link rnn}. @category Recurrent */
 export interface RnnOptions {
@@ -127,12 +132,27 @@ export function rnn(cell: Cell, opts?: RnnOptions): Layer {
     { batchFirst: t.boolean, bidirectional: t.boolean, returnSequences: t.boolean, returnState: t.boolean },
     opts,
   );
+  const scanned = (p: unknown, carry: unknown, xs: Array, reverse: boolean): [Array, unknown] => {
+    const [final, ys] = scan((c: unknown, xt: Array) => cell.step(p, c, xt), carry, xs, { reverse });
+    return [ys, final];
+  };
   const run = (p: unknown, x: Array, reverse: boolean): [Array, unknown] => {
     const xs = o.batchFirst ? np.swapaxes(x, 0, 1) : x;
-    const [carry, ys] = scan((c: unknown, xt: Array) => cell.step(p, c, xt), cell.initialCarry(xs.shape[1]), xs, {
+    const carry = cell.initialCarry(xs.shape[1]);
+    if (!cell.onnx) return scanned(p, carry, xs, reverse);
+    const [states, def] = tree.flatten<Array>(carry);
+    const [ys, ...finals] = fusedRecurrence(
+      cell.onnx,
+      (xs, w, s) => {
+        const [ys, final] = scanned(w, tree.unflatten(def, s), xs, reverse);
+        return [ys, ...tree.leaves<Array>(final)];
+      },
+      xs,
+      p as RecurrentWeights,
+      states,
       reverse,
-    });
-    return [ys, carry];
+    );
+    return [ys, tree.unflatten(def, finals)];
   };
   return {
     name: `rnn(${cell.name})`,

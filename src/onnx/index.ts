@@ -4,9 +4,12 @@
  * backend runs `jit` graphs with.
  * @module
  */
-import { type Array, ConcreteArray } from '../core/array.js';
-import { OptionError, TraceError, ValueError } from '../core/errors.js';
+import { Array, ConcreteArray } from '../core/array.js';
+import { OptionError, TraceError, ValueError, fmtShape } from '../core/errors.js';
+import * as np from '../np/index.js';
+import { flatten, unflatten } from '../tree.js';
 import { makeClosedGraph } from '../transforms/jit.js';
+import { type DynamicBinding, type DynamicSymbol, type OutputAxisName, withDynamicAxes } from './dynamic.js';
 import { OPSET, lowerGraph } from './lower.js';
 
 export { OPSET, UnlowerableError, lowerGraph, type LoweredModel, type LowerOptions } from './lower.js';
@@ -21,6 +24,12 @@ export interface ExportOptions {
   inputNames?: string[];
   /** Names of the graph outputs (the array leaves of the result, in order). */
   outputNames?: string[];
+  /**
+   * Symbolic dimensions, as `torch.onnx.export`'s `dynamic_axes`: by input (or output) name, the
+   * axes to leave open, as `{ 0: 'batch' }` or `[0]` (named `<input>_<axis>`). Axes with the same
+   * name share one size. Shapes computed from them (`batch*seq` in a reshape) follow at run time.
+   */
+  dynamicAxes?: Record<string, Record<number, string> | number[]>;
 }
 
 /**
@@ -38,11 +47,64 @@ export function exportModel(
   exampleArgs: unknown[],
   opts: ExportOptions = {},
 ): Uint8Array {
-  const known = new Set(['opset', 'inputNames', 'outputNames']);
+  const known = ['opset', 'inputNames', 'outputNames', 'dynamicAxes'];
   for (const k of Object.keys(opts))
-    if (!known.has(k)) throw new OptionError(`exportModel: unknown option '${k}' (opset, inputNames, outputNames)`);
+    if (!known.includes(k)) throw new OptionError(`exportModel: unknown option '${k}' (${known.join(', ')})`);
   if (opts.opset !== undefined && opts.opset !== OPSET)
     throw new ValueError(`exportModel: opset ${opts.opset} is not supported (Fluxion writes opset ${OPSET})`);
+  if (!opts.dynamicAxes) return lowerExport(f, exampleArgs, opts, false);
+  const [leaves, def] = flatten<unknown>(exampleArgs);
+  const arrays = leaves.flatMap((l, i) => (l instanceof Array ? [i] : []));
+  const inputNames = opts.inputNames ?? arrays.map((_, k) => `input${k}`);
+  const symbols: DynamicSymbol[] = [];
+  const bindings: DynamicBinding[] = [];
+  const outputAxes: OutputAxisName[] = [];
+  for (const [name, spec] of Object.entries(opts.dynamicAxes)) {
+    const k = inputNames.indexOf(name);
+    const axes: [number, string][] = globalThis.Array.isArray(spec)
+      ? spec.map((a) => [a, `${name}_${a}`])
+      : Object.entries(spec).map(([a, s]) => [Number(a), s]);
+    for (const [axis, symbol] of axes) {
+      if (k < 0) {
+        outputAxes.push({ output: name, axis, name: symbol });
+        continue;
+      }
+      const shape = (leaves[arrays[k]] as Array).shape;
+      if (!Number.isInteger(axis) || axis < 0 || axis >= shape.length)
+        throw new ValueError(`exportModel: dynamicAxes: input '${name}' ${fmtShape(shape)} has no axis ${axis}`);
+      let s = symbols.findIndex((x) => x.name === symbol);
+      if (s < 0) s = symbols.push({ name: symbol, base: Math.max(shape[axis], 2) }) - 1;
+      else if (Math.max(shape[axis], 2) !== symbols[s].base)
+        throw new ValueError(`exportModel: dynamicAxes: '${symbol}' has different sizes in the example inputs`);
+      bindings.push({ input: name, axis, symbol: s });
+    }
+  }
+  const argsAt = (sizes: number[]) => {
+    const resized = leaves.map((l, i) => {
+      const k = arrays.indexOf(i);
+      const mine = bindings.filter((b) => b.input === inputNames[k]);
+      if (!mine.length) return l;
+      const shape = [...(l as Array).shape];
+      for (const b of mine) shape[b.axis] = sizes[b.symbol];
+      return np.zeros(shape, { dtype: (l as Array).dtype });
+    });
+    return unflatten(def, resized) as unknown[];
+  };
+  return withDynamicAxes(
+    'exportModel',
+    (sizes) => lowerExport(f, argsAt(sizes), opts, true),
+    symbols,
+    bindings,
+    outputAxes,
+  );
+}
+
+function lowerExport(
+  f: (...args: any[]) => unknown,
+  exampleArgs: unknown[],
+  opts: ExportOptions,
+  distinctConstants: boolean,
+): Uint8Array {
   const { graph, consts } = makeClosedGraph(f)(...exampleArgs);
   const nIn = graph.inVars.length - consts.length;
   if (opts.inputNames && opts.inputNames.length !== nIn)
@@ -63,5 +125,5 @@ export function exportModel(
   ];
   const outputNames = opts.outputNames ?? graph.outs.map((_, i) => `output${i}`);
   const name = f.name || 'fluxion';
-  return lowerGraph(graph, { initializers, inputNames, outputNames, name, storedTypes: true }).bytes;
+  return lowerGraph(graph, { initializers, inputNames, outputNames, name, storedTypes: true, distinctConstants }).bytes;
 }

@@ -93,7 +93,10 @@ const bytesOf = (a: TypedArray | BigInt64Array) => new Uint8Array(a.buffer, a.by
 
 /** Collects nodes and constants while the primitives' rules run. */
 class Builder implements OnnxEmitter {
-  constructor(private block?: number | (() => number | undefined)) {}
+  constructor(
+    private block?: number | (() => number | undefined),
+    private readonly shareConstants = true,
+  ) {}
   get nchwcBlock(): number | undefined {
     if (typeof this.block === 'function') this.block = this.block(); // asked only when a convolution lowers
     return this.block;
@@ -151,7 +154,7 @@ class Builder implements OnnxEmitter {
       name = this.fresh('c');
       this.initializers.push(create(TensorProtoSchema, { name, dims: dims.map(BigInt), dataType, rawData: raw }));
       // Small constants are shared by value; big ones (weights) by identity only.
-      if (key) this.constants.set(key, name);
+      if (key && this.shareConstants) this.constants.set(key, name);
     }
     return name;
   }
@@ -262,11 +265,16 @@ export interface LowerOptions {
    * convolution lowers): convolutions may then use its blocked kernels (see {@link OnnxEmitter}).
    */
   nchwcBlock?: number | (() => number | undefined);
+  /**
+   * Every constant its own initializer, even where values repeat, so lowerings at different sizes
+   * have the same structure (exports with dynamic axes compare them).
+   */
+  distinctConstants?: boolean;
 }
 
 /** Lowers a whole graph to the bytes of an ONNX model (throws {@link UnlowerableError} if a primitive has no rule). */
 export function lowerGraph(g: Graph, opts: LowerOptions = {}): LoweredModel {
-  const b = new Builder(opts.nchwcBlock);
+  const b = new Builder(opts.nchwcBlock, !opts.distinctConstants);
   const inputs: ValueInfoProto[] = [];
   const boundaryType = (d: DType) => (opts.storedTypes ? ONNX_TYPE[d] : ELEM(d));
   const inNames = g.inVars.map((v, i) => {

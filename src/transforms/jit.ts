@@ -97,7 +97,7 @@ function transposeGraph(g: Graph, linear: boolean[]): ClosedGraph {
 const partialGraphs = new WeakMap<Graph, Map<string, PartialGraphs>>();
 // A jitted call with some unknown inputs splits into a known call and an unknown call that takes
 // the known one's residuals (autodidax's xla_call rule): grad(jit(f)) keeps both passes jitted.
-function partialEvalCall(eqn: Eqn, unknownIns: boolean[]): PartialEvalResult {
+export function partialEvalCall(eqn: Eqn, unknownIns: boolean[]): PartialEvalResult {
   const params = eqn.params as CallParams;
   const pe = memo(partialGraphs, params.graph, unknownIns.map(Number).join(''), () =>
     partialEval(params.graph, unknownIns),

@@ -1,0 +1,61 @@
+/**
+ * Composites (StableHLO's `composite`): a named computation carried with its decomposition. Every
+ * transform and compiler sees through it to the decomposition; an ONNX lowering may instead emit
+ * one fused operator that runtimes and converters know (the recurrent layers become ONNX `LSTM`,
+ * `GRU` and `RNN` nodes this way).
+ * @module
+ */
+import type { Array } from '../core/array.js';
+import type { Graph } from '../core/ir.js';
+import { type OnnxRule, type Primitive, definePrimitive } from '../core/primitive.js';
+import { runGraph } from '../core/staging.js';
+import { bind } from '../core/trace.js';
+import { callP, jvpGraph, partialEvalCall, stage, vmapGraph } from '../transforms/jit.js';
+
+type CompositeParams = {
+  name: string;
+  /** The decomposition, with the traced function's constants as its first inputs. */
+  graph: Graph;
+  numConsts: number;
+  /** A fused lowering on the composite's own operands (without the constants). */
+  onnx?: OnnxRule<undefined>;
+};
+
+export const compositeP: Primitive<CompositeParams> = definePrimitive({
+  name: 'composite',
+  props: { control: true, inline: 'graph' },
+  // Under reverse mode a composite is its decomposition, split as a jitted call is.
+  partialEval(eqn, unknownIns) {
+    const { graph, name } = eqn.params as CompositeParams;
+    return partialEvalCall({ ...eqn, prim: callP, params: { graph, name } }, unknownIns);
+  },
+  abstractEval: (_, { graph }) => graph.outAvals,
+  impl: (args, { graph }) => runGraph(graph, args) as never,
+  onnx: (e, inputs, { graph, numConsts, onnx }, avals) =>
+    onnx
+      ? onnx(e, inputs.slice(numConsts), undefined, { ins: avals.ins.slice(numConsts), outs: avals.outs })
+      : e.inline(graph, inputs),
+  // Derivatives and batching are the decomposition's: the fused form is for forward computation.
+  jvp(primals, tangents, { graph }) {
+    const { graph: g, consts } = jvpGraph(graph);
+    const outs = runGraph(g, [...consts, ...primals, ...tangents]);
+    return [outs.slice(0, graph.outs.length), outs.slice(graph.outs.length)];
+  },
+  batch(vals, dims, { graph }, size) {
+    const { graph: g, consts } = vmapGraph(graph, dims, size);
+    const outs = runGraph(g, [...consts, ...vals]);
+    return [outs, outs.map(() => 0)];
+  },
+});
+
+/**
+ * Applies `fun` to `args` as one named composite: its value is `fun`'s, and `onnx`, when given,
+ * lowers it to fused ONNX nodes (it receives the names of `args`).
+ */
+export function composite(name: string, fun: (...xs: Array[]) => Array[], args: Array[], onnx?: OnnxRule<undefined>) {
+  const { graph, consts } = stage(
+    fun,
+    args.map((a) => a.aval),
+  );
+  return bind(compositeP, [...consts, ...args], { name, graph, numConsts: consts.length, onnx });
+}

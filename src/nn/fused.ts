@@ -1,0 +1,75 @@
+/**
+ * Recurrent layers as composites that lower to ONNX's fused `LSTM`, `GRU` and `RNN` operators
+ * (what PyTorch's export emits and converters recognise); transforms see the scan inside.
+ * @module
+ */
+import type { Array } from '../core/array.js';
+import { composite } from '../control/composite.js';
+
+/** The ONNX recurrent operators, with where each PyTorch gate block goes in ONNX's order. */
+const OPERATORS = {
+  LSTM: { gates: [0, 3, 1, 2], states: 2 }, // PyTorch i, f, g, o → ONNX i, o, f, c
+  GRU: { gates: [1, 0, 2], states: 1 }, // r, z, n → z, r, h
+  RNN: { gates: [0], states: 1 },
+} as const;
+
+/** PyTorch-layout weights of one direction, with an LSTM's peephole diagonals if it has them. */
+export interface RecurrentWeights {
+  wIh: Array;
+  wHh: Array;
+  bIh: Array;
+  bHh: Array;
+  wCi?: Array;
+  wCf?: Array;
+  wCo?: Array;
+}
+
+/**
+ * Runs `run(xs, weights, states)` (a scan over `xs [T, N, I]` returning `[ys, ...finalStates]`) as
+ * the ONNX operator `op` in one direction: `states` are `[h0]` (`[h0, c0]` for an LSTM).
+ */
+export function fusedRecurrence(
+  op: keyof typeof OPERATORS,
+  run: (xs: Array, w: RecurrentWeights, states: Array[]) => Array[],
+  xs: Array,
+  w: RecurrentWeights,
+  states: Array[],
+  reverse: boolean,
+): Array[] {
+  const peephole = w.wCi !== undefined;
+  const weights = [w.wIh, w.wHh, w.bIh, w.bHh, ...(peephole ? [w.wCi!, w.wCf!, w.wCo!] : [])];
+  const nw = weights.length;
+  return composite(
+    `${op.toLowerCase()}${reverse ? '_reverse' : ''}`,
+    (x, ...rest) => {
+      const [wIh, wHh, bIh, bHh, wCi, wCf, wCo] = rest.slice(0, nw);
+      return run(x, { wIh, wHh, bIh, bHh, ...(peephole ? { wCi, wCf, wCo } : {}) }, rest.slice(nw));
+    },
+    [xs, ...weights, ...states],
+    (e, [x, wIh, wHh, bIh, bHh, ...rest], _, { ins }) => {
+      const { gates, states: ns } = OPERATORS[op];
+      const onnxOrder = (name: string) => {
+        if (gates.length === 1) return name;
+        const parts = e.ops('Split', [name], { axis: 0, num_outputs: gates.length }, gates.length);
+        return e.op('Concat', [...gates.map((g) => parts[g])], { axis: 0 });
+      };
+      const lead = (name: string) => e.op('Unsqueeze', [name, e.ints([0])]);
+      const bias = e.op('Concat', [onnxOrder(bIh), onnxOrder(bHh)], { axis: 0 });
+      const [ci, cf, co] = peephole ? rest.slice(0, 3) : [];
+      const initial = rest.slice(peephole ? 3 : 0).map(lead);
+      const inputs = [x, lead(onnxOrder(wIh)), lead(onnxOrder(wHh)), lead(bias), '', ...initial];
+      if (peephole) inputs.push(lead(e.op('Concat', [ci, co, cf], { axis: 0 }))); // ONNX's P is i, o, f
+      const outs = e.ops(
+        op,
+        inputs,
+        {
+          hidden_size: ins[2].shape[1],
+          direction: reverse ? 'reverse' : 'forward',
+          ...(op === 'GRU' ? { linear_before_reset: 1 } : {}),
+        },
+        1 + ns,
+      );
+      return [e.op('Squeeze', [outs[0], e.ints([1])]), ...outs.slice(1).map((s) => e.op('Squeeze', [s, e.ints([0])]))];
+    },
+  );
+}
