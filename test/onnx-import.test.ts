@@ -34,6 +34,72 @@ describe('ONNX conformance (libonnx-testdata node tests)', () => {
     // Tests whose data contradicts their model still fail (a fixed data package would pass them).
     for (const test of Object.keys(DATA_ERRATA)) expect(failures.map((f) => f.test)).toContain(test);
     expect(results.filter((r) => r.outcome === 'pass').length).toBeGreaterThanOrEqual(CONFORMANCE_FLOOR);
+    // Bernoulli and training-mode Dropout run; their values come from another generator (see below).
+    expect(results.filter((r) => r.outcome === 'random').length).toBeGreaterThanOrEqual(10);
+  });
+});
+
+describe('random operators draw from a key', () => {
+  const floatAttr = (name: string, f: number) =>
+    create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.FLOAT, f });
+  const intsAttr = (name: string, ints: number[]) =>
+    create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.INTS, ints: ints.map(BigInt) });
+  const intAttr = (name: string, i: number) =>
+    create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.INT, i: BigInt(i) });
+  /** A one-node model `y = op(x?)`. */
+  const model = (op: string, attribute: ReturnType<typeof floatAttr>[], withInput: number[] | null) =>
+    onnx.load(
+      toBinary(
+        ModelProtoSchema,
+        create(ModelProtoSchema, {
+          irVersion: 8n,
+          opsetImport: [{ domain: '', version: 18n }],
+          graph: create(GraphProtoSchema, {
+            name: 'g',
+            node: [create(NodeProtoSchema, { opType: op, input: withInput ? ['x'] : [], output: ['y'], attribute })],
+            input: withInput ? [f32('x', withInput)] : [],
+            output: [f32('y', [])],
+          }),
+        }),
+      ),
+    );
+  const stats = (a: Array) => {
+    const v = globalThis.Array.from(a.dataSync(), Number);
+    const mean = v.reduce((s, x) => s + x, 0) / v.length;
+    return { mean, std: Math.sqrt(v.reduce((s, x) => s + (x - mean) ** 2, 0) / v.length), min: Math.min(...v) };
+  };
+  const n = 20000;
+
+  it('RandomNormal and RandomUniform: their distributions, one stream per key, seeds without a key', () => {
+    const normal = model('RandomNormal', [intsAttr('shape', [n]), floatAttr('mean', 3), floatAttr('scale', 2)], null);
+    const [a] = normal.fn(normal.params, { key: random.key(0) });
+    const s = stats(a);
+    expect(Math.abs(s.mean - 3)).toBeLessThan(0.06); // 4 standard errors
+    expect(Math.abs(s.std - 2)).toBeLessThan(0.05);
+    expect(normal.fn(normal.params, { key: random.key(0) })[0].toArray()).toEqual(a.toArray());
+    expect(normal.fn(normal.params, { key: random.key(1) })[0].toArray()).not.toEqual(a.toArray());
+    expect(() => normal.fn(normal.params)).toThrow(/RandomNormal\): the model draws random numbers: pass a key/);
+    const seeded = model('RandomUniform', [intsAttr('shape', [n]), floatAttr('low', -1), floatAttr('seed', 5)], null);
+    const [u] = seeded.fn(seeded.params);
+    expect(seeded.fn(seeded.params)[0].toArray()).toEqual(u.toArray());
+    const su = stats(u);
+    expect(su.min).toBeGreaterThanOrEqual(-1);
+    expect(Math.abs(su.mean)).toBeLessThan(0.025);
+    const like = model('RandomUniformLike', [intAttr('dtype', 11)], [2, 3]); // float64
+    const [l] = like.fn(like.params, np.zeros([2, 3]), { key: random.key(2) });
+    expect([l.shape, l.dtype]).toEqual([[2, 3], 'float64']);
+  });
+
+  it('Bernoulli and Multinomial sample their probabilities, under jit with a traced key', () => {
+    const bern = model('Bernoulli', [], [n]);
+    const p = np.full([n], 0.3);
+    const b = jit((k: Array) => bern.fn(bern.params, p, { key: k })[0])(random.key(3));
+    expect(Math.abs(stats(b).mean - 0.3)).toBeLessThan(0.015);
+    const multi = model('Multinomial', [intAttr('sample_size', n)], [1, 3]);
+    const [draws] = multi.fn(multi.params, np.log(np.array([[0.2, 0.5, 0.3]])), { key: random.key(4) });
+    expect([draws.shape, draws.dtype]).toEqual([[1, n], 'int32']);
+    const counts = [0, 1, 2].map((c) => np.mean(np.equal(draws, c)).item());
+    counts.forEach((f, c) => expect(Math.abs(f - [0.2, 0.5, 0.3][c])).toBeLessThan(0.015));
   });
 });
 

@@ -5,7 +5,11 @@
  * @module
  */
 import { fromBinary } from '@bufbuild/protobuf';
-import { type Array, ConcreteArray } from '../core/array.js';
+import { type Array, Array as ArrayClass, ConcreteArray } from '../core/array.js';
+import { checkOptions, t } from '../core/options.js';
+import * as random from '../random.js';
+import type { Key } from '../random.js';
+import { randomOps } from './random.js';
 import { allocate, fromBfloat16Bits, fromFloat16Bits, intRange, isFloat } from '../core/dtype.js';
 import { FluxionError } from '../core/errors.js';
 import * as np from '../np/index.js';
@@ -41,15 +45,27 @@ export interface OnnxValueInfo {
   elemType: string;
 }
 
+/** Options an imported model's function takes after its inputs. @category ONNX */
+export interface OnnxRunOptions {
+  /**
+   * The key the model's random operators (`RandomNormal`, `Bernoulli`, `Multinomial`, ...) draw
+   * from, each node its own stream; without one they use their `seed` attribute or refuse.
+   */
+  key?: Key;
+}
+
 /** An imported model. @category ONNX */
 export interface ImportedModel {
-  /** `fn(params, ...inputs)`: the model as a Fluxion function (outputs in the model's order). */
-  fn: (params: Record<string, Array>, ...inputs: Array[]) => Array[];
+  /**
+   * `fn(params, ...inputs)`: the model as a Fluxion function (outputs in the model's order);
+   * `fn(params, ...inputs, { key })` for models that draw random numbers.
+   */
+  fn: (params: Record<string, Array>, ...inputs: Array[] | [...Array[], OnnxRunOptions]) => Array[];
   /**
    * The same for models whose inputs or outputs include sequences (lists of arrays) or optionals
    * (`null` when empty), which `fn` refuses.
    */
-  values: (params: Record<string, Array>, ...inputs: OnnxValue[]) => OnnxValue[];
+  values: (params: Record<string, Array>, ...inputs: OnnxValue[] | [...OnnxValue[], OnnxRunOptions]) => OnnxValue[];
   /** The float initializers by name (the trainable parameters). Integer initializers are constants of `fn`. */
   params: Record<string, Array>;
   inputs: OnnxValueInfo[];
@@ -267,13 +283,18 @@ export function load(bytes: Uint8Array): ImportedModel {
   checkGraph(graph, new Set([...initial.keys(), ...inputs.map((i) => i.name)]), foreign?.domain);
   const params: Record<string, Array> = Object.create(null);
   for (const [name, v] of initial) if (isFloat(v.dtype)) params[name] = v;
-  const values = (p: Record<string, Array>, ...xs: OnnxValue[]): OnnxValue[] => {
+  const values = (p: Record<string, Array>, ...args: OnnxValue[] | [...OnnxValue[], OnnxRunOptions]): OnnxValue[] => {
+    const last = args.at(-1);
+    const hasOptions = args.length === inputs.length + 1 && isOptions(last);
+    const opts = checkOptions('onnx model', { key: t.any }, hasOptions ? last : undefined);
+    const xs = (hasOptions ? args.slice(0, -1) : args) as OnnxValue[];
     if (xs.length !== inputs.length)
       throw new OnnxImportError(
         `onnx model: called with ${xs.length} inputs, expected ${inputs.length} (${inputs.map((i) => i.name)})`,
       );
     const env = new Map<string, OnnxValue>();
     for (const [name, v] of initial) env.set(name, isFloat(v.dtype) && p[name] !== undefined ? p[name] : v);
+    if (opts.key !== undefined) env.set(RANDOM_KEY, opts.key as Array);
     const value = (x: OnnxValue): OnnxValue =>
       x === null ? null : globalThis.Array.isArray(x) ? x.map(value) : np.asarray(x);
     inputs.forEach((info, i) => env.set(info.name, value(xs[i])));
@@ -282,7 +303,7 @@ export function load(bytes: Uint8Array): ImportedModel {
       return v;
     });
   };
-  const fn = (p: Record<string, Array>, ...xs: Array[]): Array[] => {
+  const fn = (p: Record<string, Array>, ...xs: Array[] | [...Array[], OnnxRunOptions]): Array[] => {
     if (!tensorsOnly)
       throw new OnnxImportError(
         'onnx model: it takes or returns sequences or optionals: call `values` instead of `fn`',
@@ -290,6 +311,22 @@ export function load(bytes: Uint8Array): ImportedModel {
     return values(p, ...xs) as Array[];
   };
   return { fn, values, params, inputs, outputs, opset };
+}
+
+/** Where a model's random key lives in its environment (a name no ONNX value can have). */
+const RANDOM_KEY = '\u0000key';
+const isOptions = (x: unknown): x is OnnxRunOptions =>
+  typeof x === 'object' && x !== null && !(x instanceof ArrayClass) && !globalThis.Array.isArray(x);
+
+/** A node's random key: the model's key folded with the node's first output name, else its seed. */
+function nodeKey(base: Array | undefined, node: NodeProto, attrs: Attributes, where: string): Key {
+  if (base) {
+    let h = 0x811c9dc5; // FNV-1a of the output name: a stable stream per node
+    for (const c of node.output[0] ?? '') h = Math.imul(h ^ c.charCodeAt(0), 0x01000193) >>> 0;
+    return random.foldIn(base, h);
+  }
+  if (attrs.has('seed')) return random.key(Math.trunc(attrs.float('seed')));
+  throw new OnnxImportError(`${where}: the model draws random numbers: pass a key, fn(params, ...inputs, { key })`);
 }
 
 /** Refuses graphs with unknown operators, cycles or undefined inputs before anything runs. */
@@ -332,19 +369,21 @@ export function runGraph(graph: GraphProto, env: Map<string, OnnxValue>, opset: 
             `${where}: input ${k} is ${x === null ? 'an empty optional' : 'a sequence'}, where a tensor is expected`,
           );
       });
+    const attrs = new Attributes(node, where);
     const ctx: OpContext = {
-      attrs: new Attributes(node, where),
+      attrs,
       where,
       opset,
       outputs: node.output.length,
       env,
       run: runGraph,
+      key: () => nodeKey(env.get(RANDOM_KEY) as Array | undefined, node, attrs, where),
     };
     let outs: (OnnxValue | undefined)[];
     try {
       // Nodes of known values fold to known values even while a transform traces the model (shape
       // arithmetic such as Shape -> Gather -> Concat -> Expand must stay constant under grad and jit).
-      const known = ins.every((x) => x === undefined || x instanceof ConcreteArray);
+      const known = ins.every((x) => x === undefined || x instanceof ConcreteArray) && !randomOps[node.opType];
       const apply = () => (valueOp ? valueOp(ins, ctx) : opsOf(node.domain)![node.opType](ins as Array[], ctx));
       outs = known && !hasSubgraph(node) ? stagedWith(ConcreteArray.scalar(0, 'int32'), apply) : apply();
     } catch (e) {

@@ -13,7 +13,14 @@ import { type DynamicBinding, type DynamicSymbol, type OutputAxisName, withDynam
 import { OPSET, lowerGraph } from './lower.js';
 
 export { OPSET, UnlowerableError, lowerGraph, type LoweredModel, type LowerOptions } from './lower.js';
-export { load, OnnxImportError, fluxionDType, type ImportedModel, type OnnxValueInfo } from './import.js';
+export {
+  load,
+  OnnxImportError,
+  fluxionDType,
+  type ImportedModel,
+  type OnnxRunOptions,
+  type OnnxValueInfo,
+} from './import.js';
 export type { OnnxValue } from './sequence.js';
 
 /** Options of {@link exportModel}. @category ONNX */

@@ -22,6 +22,9 @@ import { recurrentOps } from './recurrent.js';
 import { resizeOps } from './resize.js';
 import { quantizeOps } from './quantize.js';
 import { signalOps } from './signal.js';
+import { randomOps } from './random.js';
+import * as random from '../random.js';
+import type { Key } from '../random.js';
 import { visionOps } from './vision.js';
 import type { OnnxValue } from './sequence.js';
 
@@ -36,6 +39,8 @@ export interface OpContext {
   /** The values in scope (sub-graphs read outer values). */
   env: Map<string, OnnxValue>;
   run: (g: GraphProto, env: Map<string, OnnxValue>, opset: number) => (OnnxValue | undefined)[];
+  /** The node's own random key (see random.ts); throws when the model was given none and has no seed. */
+  key: () => Key;
 }
 type Op = (ins: (Array | undefined)[], ctx: OpContext) => (Array | undefined)[];
 
@@ -299,6 +304,7 @@ export const OPS: Record<string, Op> = {
   ...recurrentOps,
   ...resizeOps,
   ...signalOps,
+  ...randomOps,
   ...visionOps,
   // ---- elementwise
   Add: binary(np.add),
@@ -416,11 +422,14 @@ export const OPS: Record<string, Op> = {
   },
   Dropout: (ins, ctx) => {
     const x = need(ins, 0, ctx);
-    // Training mode drops nothing at ratio 0; otherwise it needs randomness the file cannot give.
     const ratio = ins[1] ? known(ins[1], ctx, 'ratio')[0] : 0.5;
-    if (ins[2] && known(ins[2], ctx, 'training_mode')[0] && ratio !== 0)
-      throw new FluxionError(`${ctx.where}: training-mode dropout is not supported (use nn.dropout with a key)`);
-    return [x, ctx.outputs > 1 ? np.onesLike(x, { dtype: 'bool' }) : undefined];
+    if (!(ratio >= 0 && ratio <= 1)) throw new FluxionError(`${ctx.where}: ratio must be in [0, 1], got ${ratio}`);
+    // Inference (or ratio 0) passes x through; training keeps each element with probability 1 - ratio.
+    if (!(ins[2] && known(ins[2], ctx, 'training_mode')[0] && ratio !== 0))
+      return [x, ctx.outputs > 1 ? np.onesLike(x, { dtype: 'bool' }) : undefined];
+    const keep = np.greaterEqual(random.uniform(ctx.key(), x.shape), ratio);
+    const y = ratio === 1 ? np.zerosLike(x) : np.where(keep, np.divide(x, 1 - ratio), np.zerosLike(x));
+    return [y.astype(x.dtype), ctx.outputs > 1 ? keep : undefined];
   },
   Clip: (ins, ctx) => {
     const x = need(ins, 0, ctx);
