@@ -3,7 +3,19 @@
 // read back inside the timed region, median of repeats. Prints one table with each row's ratio to
 // the fastest library on that workload. Run: npm run bench [-- --quick]
 import { spawnSync } from 'node:child_process';
-import { type Array, grad, jit, models, nn, np, optim, random, setCpuBackend, valueAndGrad } from '../src/index.js';
+import {
+  type Array,
+  grad,
+  jit,
+  models,
+  nn,
+  np,
+  onnx,
+  optim,
+  random,
+  setCpuBackend,
+  valueAndGrad,
+} from '../src/index.js';
 
 const quick = process.argv.includes('--quick');
 const REPEATS = quick ? 5 : 15;
@@ -113,6 +125,27 @@ for (const [cpu, label] of [
   record('LSTM 64->128, 32 steps, batch 16: forward+backward', label, () => sync(j.lstmT(lstmInit.params, lstmX)));
 }
 setCpuBackend('onnx');
+// The LSTM forward as the fused ONNX `LSTM` (the rows above: the layer lowers to it) beside the same
+// cell unrolled into the graph (a cell without an ONNX operator), and the exported model (a fused
+// node) in onnxruntime-node itself.
+{
+  const workload = 'LSTM 64->128, 32 steps, batch 16: forward';
+  const unrolled = nn.rnn({ ...nn.lstmCell(128), onnx: undefined });
+  const jUnrolled = jit((p: unknown, x: Array) => unrolled.apply(p, lstmInit.state, x).y);
+  record(workload, 'fluxion jit, scan unrolled (ONNX Runtime)', () => sync(jUnrolled(lstmInit.params, lstmX)));
+  const ort = await import('onnxruntime-node');
+  const bytes = onnx.exportModel((x: Array) => lstmForward(lstmInit.params, x), [lstmX], { inputNames: ['x'] });
+  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 2 });
+  const feed = { x: new ort.Tensor('float32', lstmX.dataSync() as Float32Array, [...lstmX.shape]) };
+  const times: number[] = [];
+  for (let i = 0; i < REPEATS + 2; i++) {
+    const t = performance.now();
+    await session.run(feed);
+    times.push(performance.now() - t);
+  }
+  const ms = times.slice(2).sort((a, b) => a - b)[REPEATS >> 1];
+  rows.push({ workload, library: 'onnxruntime-node (exported, fused LSTM)', ms });
+}
 // The other dtypes beside float32: matmul (native double kernels; float16/bfloat16 computed in float32
 // and rounded) and the LeNet-5 step in mixed precision (bfloat16 or float16 parameters and compute,
 // float32 master weights in Adam; float16 with dynamic loss scaling).

@@ -325,7 +325,7 @@ describe('onnx.exportModel: fused recurrent layers and dynamic axes', () => {
     expect(gradMatchesFiniteDifferences(withWhh, [init.params.forward.wHh], [0], rng(7))).toBe(true);
   });
 
-  it('a CNN traced at batch 1 runs at batches 1, 3 and 8, with its batch axis named', async () => {
+  it('a CNN traced at batch 1 runs at batches 1, 3 and 7, with its batch axis named', async () => {
     const layer = nn.serial(nn.conv2d(4, 3), nn.relu, nn.maxPool2d(2), nn.flatten, nn.dense(10));
     const init = layer.init(random.key(0), [1, 1, 8, 8]);
     const predict = (x: Array) => layer.apply(init.params, init.state, x).y;
@@ -335,7 +335,7 @@ describe('onnx.exportModel: fused recurrent layers and dynamic axes', () => {
       dynamicAxes: { x: { 0: 'batch' } },
     });
     expect(dimsOf(bytes)).toEqual({ inputs: [['batch', 1, 8, 8]], outputs: [['batch', 10]] });
-    for (const b of [1, 3, 8]) await runsLikeFluxion(bytes, predict, random.normal(random.key(b), [b, 1, 8, 8]));
+    for (const b of [1, 3, 7]) await runsLikeFluxion(bytes, predict, random.normal(random.key(b), [b, 1, 8, 8]));
     const back = onnx.load(bytes); // and Fluxion reads the open axis back
     const x5 = random.normal(random.key(5), [5, 1, 8, 8]);
     assertClose([back.fn(back.params, x5)].flat()[0] as Array, predict(x5), { rtol: 1e-5, atol: 1e-6 });
