@@ -218,11 +218,12 @@ for (let epoch = firstEpoch; epoch < epochs; epoch++) {
     `epoch ${epoch + 1}/${epochs}: train loss ${(lossSum / seen).toFixed(4)}, test accuracy ${accuracy.toFixed(2)}% ` +
       `(${epochTimes.at(-1)!.toFixed(1)} s)`,
   );
-  // Process 0 writes the checkpoint and the curves (every process holds the same parameters).
-  if (rank !== 0) continue;
+  // Process 0 writes the checkpoint (saveFile does so in a job) and the curves: every process holds
+  // the same parameters.
   await io.saveFile(checkpoint, await placeOn(s, 'cpu'), {
     metadata: { model: 'lenet5', epoch: String(epoch + 1), history: JSON.stringify(history) },
   });
+  if (rank !== 0) continue;
   writeFileSync(
     curvesFile,
     chart([

@@ -3,7 +3,9 @@
 // nesting with vmap, jit and scan, and clear errors.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { type Array, distributed, grad, jit, lax, np, pmap, random, vmap } from '../src/index.js';
+import { fromBinary } from '@bufbuild/protobuf';
+import { type Array, distributed, grad, jit, lax, makeGraph, nn, np, onnx, pmap, random, vmap } from '../src/index.js';
+import { ModelProtoSchema } from '../src/onnx/generated/onnx_pb.js';
 import { assertClose, gradMatchesFiniteDifferences, rng } from '../laws/index.js';
 
 process.env.FLUXION_CPU_DEVICES = '4';
@@ -119,6 +121,31 @@ describe('gradients through collectives', () => {
     const g = step(w, xs, ys);
     const full = grad(loss)(w, np.reshape(xs, [20, 3]), np.reshape(ys, [20]));
     for (let i = 0; i < 4; i++) assertClose(np.slice(g, i), full, tol);
+  });
+});
+
+describe('one device per process', () => {
+  it('pmap over one member compiles the step as plainly as jit: the convolution lowers to a Conv', () => {
+    const w = data(6, [4, 1, 3, 3]);
+    const loss = (p: Array, x: Array) => np.sum(np.square(nn.functional.conv2d(x, p, null, { padding: 'same' })));
+    const step = (p: Array, x: Array) => lax.pmean(grad(loss)(p, x), 'd');
+    const x = data(7, [1, 2, 1, 8, 8]); // one device's batch of 2 images
+    const opsOf = (f: (...a: Array[]) => unknown, ...args: Array[]) =>
+      fromBinary(ModelProtoSchema, onnx.lowerGraph(makeGraph(f)(...args)).bytes).graph!.node.map((n) => n.opType);
+    const mapped = opsOf(pmap(step, { axisName: 'd', inAxes: [null, 0] }), w, x);
+    const plain = opsOf(
+      jit((p: Array, xb: Array) => grad(loss)(p, xb)),
+      w,
+      np.squeeze(x, { axis: 0 }),
+    );
+    expect(mapped.filter((o) => o === 'Conv').length).toBe(plain.filter((o) => o === 'Conv').length);
+    expect(mapped.filter((o) => o === 'Conv').length).toBeGreaterThan(0);
+    const g = pmap(step, { axisName: 'd', inAxes: [null, 0] })(w, x);
+    assertClose(np.squeeze(g, { axis: 0 }), grad(loss)(w, np.squeeze(x, { axis: 0 })), tol);
+    // The collectives see an axis of one member: the identity in one process.
+    const probe = pmap((v: Array) => [lax.axisIndex('d'), lax.allGather(v, 'd'), lax.psum(v, 'd')], { axisName: 'd' });
+    const [index, gathered, summed] = probe(np.array([[1, 2]]));
+    expect([index.toArray(), gathered.shape, summed.toArray()]).toEqual([[0], [1, 1, 2], [[1, 2]]]);
   });
 });
 

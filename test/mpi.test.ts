@@ -5,6 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 
 const worker = fileURLToPath(new URL('./mpi/worker.ts', import.meta.url));
 const hasMpi = spawnSync('mpiexec', ['--version'], { encoding: 'utf8' }).status === 0;
@@ -79,12 +81,17 @@ describe('MPI: real processes', () => {
   }, 120_000);
   it('20 SGD steps of an MLP on a global batch of 256 give the same parameters with 1, 2 and 4 processes', () => {
     const results = [1, 2, 4].map((n) => {
-      const r = run(n, 'train');
+      const checkpoint = `${tmpdir()}/fluxion-mpi-train-${process.pid}-${n}.safetensors`;
+      const r = run(n, 'train', { FLUXION_TEST_CHECKPOINT: checkpoint });
       expect(r.status, r.stderr).toBe(0);
       const outs = lines(r.stdout);
       expect(outs.length).toBe(n);
-      // Every process holds identical parameters.
-      for (const o of outs) expect(o.weights).toEqual(outs[0].weights);
+      // Every process holds identical parameters, and reads them back from process 0's checkpoint.
+      for (const o of outs) expect([o.weights, o.checkpoint]).toEqual([outs[0].weights, true]);
+      expect(readdirSync(tmpdir()).filter((f) => f.startsWith(`fluxion-mpi-train-${process.pid}-${n}.`))).toEqual([
+        `fluxion-mpi-train-${process.pid}-${n}.safetensors`, // no temporary file left behind
+      ]);
+      rmSync(checkpoint);
       return outs[0].weights as number[];
     });
     for (const w of results.slice(1)) w.forEach((v, i) => expect(Math.abs(v - results[0][i])).toBeLessThan(1e-5));

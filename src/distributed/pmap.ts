@@ -6,9 +6,12 @@
  * @module
  */
 import { FluxionError, ShapeError } from '../core/errors.js';
+import { checkOptions, t } from '../core/options.js';
 import { processGroup } from './mpi.js';
 import { jit } from '../transforms/jit.js';
-import { type Axes, vmap } from '../transforms/vmap.js';
+import { type Axes, expandAxes, vmap } from '../transforms/vmap.js';
+import { flattenArgs } from '../transforms/flat.js';
+import { reshape } from '../primitives/index.js';
 import { flatten, unflatten } from '../tree.js';
 import { Array, ConcreteArray } from '../core/array.js';
 
@@ -83,6 +86,8 @@ export interface PmapOptions {
   inAxes?: Axes;
   /** Where the mapped axis goes in the outputs (default 0). */
   outAxes?: Axes;
+  /** Arguments whose buffers the step may reuse for its outputs, as jit's `donateArgnums`. */
+  donateArgnums?: number[];
 }
 
 /**
@@ -94,10 +99,37 @@ export interface PmapOptions {
  * @category Distributed
  */
 export function pmap<F extends (...args: any[]) => any>(f: F, opts: PmapOptions = {}): F {
-  const mapped = jit(vmap(f, { inAxes: opts.inAxes, outAxes: opts.outAxes, axisName: opts.axisName }));
+  const o = checkOptions(
+    'pmap',
+    { axisName: t.string, inAxes: t.unknown, outAxes: t.unknown, donateArgnums: t.array(t.number) },
+    opts,
+  );
+  const compile = { donateArgnums: o.donateArgnums };
+  const mapped = jit(vmap(f, { inAxes: opts.inAxes, outAxes: opts.outAxes, axisName: opts.axisName }), compile);
+  // One device (per process, the usual data-parallel layout): f runs on the slices unbatched, under
+  // an axis of size 1 for its collectives, so the step compiles as plainly as jit(f) (a batched
+  // graph of one member would miss the lowering's rewrites, convolutions above all).
+  const single = jit((...args: unknown[]) => {
+    const [leaves, def] = flattenArgs(args);
+    const inAxes = opts.inAxes === undefined ? 0 : opts.inAxes;
+    const dims =
+      typeof inAxes === 'number' || inAxes === null ? leaves.map(() => inAxes) : expandAxes(inAxes, def, 'inAxes');
+    const slices = leaves.map((x, i) => {
+      const d = dims[i];
+      if (d === null) return x;
+      const a = d < 0 ? d + x.ndim : d;
+      return reshape(
+        x,
+        x.shape.filter((_, k) => k !== a),
+      );
+    });
+    const unmapped = { inAxes: null, outAxes: opts.outAxes, axisName: opts.axisName, axisSize: 1 };
+    return vmap(f, unmapped)(...(unflatten(def, slices) as unknown[]));
+  }, compile);
   return ((...args: unknown[]) => {
     processGroup(); // joins the job first, so collectives reduce across processes
     const count = localDeviceCount();
+    let length: number | undefined;
     // The mapped length: the first argument mapped at a numeric axis (per-argument inAxes lists may hold null).
     const inAxes = opts.inAxes === undefined ? 0 : opts.inAxes;
     const axisOf = (k: number) => (typeof inAxes === 'number' || inAxes === null ? inAxes : (inAxes as Axes[])[k]);
@@ -111,8 +143,9 @@ export function pmap<F extends (...args: any[]) => any>(f: F, opts: PmapOptions 
         throw new ShapeError(
           `pmap: the mapped axis has ${size} entries but there are ${count} devices (set FLUXION_CPU_DEVICES)`,
         );
+      length = size;
       break;
     }
-    return mapped(...args);
+    return length === 1 ? single(...args) : mapped(...args);
   }) as F;
 }

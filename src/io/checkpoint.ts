@@ -8,18 +8,32 @@ import { ValueError, fmtShape } from '../core/errors.js';
 import { flatten, leafPaths, unflatten } from '../tree.js';
 import { type LoadOptions, type Loaded, loadSafetensors, saveSafetensors } from './safetensors.js';
 import { fs, path as nodePath } from './node.js';
+import { checkOptions, t } from '../core/options.js';
+import { barrier, processCount, processIndex } from '../distributed/pmap.js';
 
 /**
  * Writes a tree of arrays to a safetensors file atomically: to a temporary file beside it, then
- * fsync and rename, so a crash leaves the old file or the new one, never half of one.
+ * fsync and rename, so a crash leaves the old file or the new one, never half of one. In a job of
+ * several processes (data parallelism: every process holds the same parameters) process 0 writes
+ * and every process returns once the file is there; `processes: 'all'` has each write its own.
  * @example await io.saveFile('ckpt.safetensors', { params, optState, step: np.array(step) });
  * @category IO
  */
 export async function saveFile(
   file: string,
   tree: unknown,
-  opts: { metadata?: Record<string, string> } = {},
+  opts: { metadata?: Record<string, string>; processes?: 'first' | 'all' } = {},
 ): Promise<void> {
+  const o = checkOptions(
+    'saveFile',
+    { metadata: t.record(t.string, t.string), processes: t.keyof({ first: null, all: null }, "'first' | 'all'") },
+    opts,
+  );
+  if (o.processes !== 'all' && processCount() > 1) {
+    if (processIndex() === 0) await saveFile(file, tree, { metadata: o.metadata, processes: 'all' });
+    barrier();
+    return;
+  }
   const bytes = saveSafetensors(tree, opts.metadata);
   const { promises: fsp } = fs('saveFile');
   const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;

@@ -113,7 +113,7 @@ export function vmapFlat(
 export type Axes = number | null | { [k: string]: Axes } | readonly Axes[];
 
 /** Expands an axis spec that is a tree prefix of `def` into one entry per leaf. */
-function expandAxes(spec: Axes, def: TreeDef, what: string): BatchDim[] {
+export function expandAxes(spec: Axes, def: TreeDef, what: string): BatchDim[] {
   if (spec === null || typeof spec === 'number') return leafPaths(def).map(() => spec);
   const out: BatchDim[] = [];
   const go = (s: Axes, d: TreeDef, path: string) => {

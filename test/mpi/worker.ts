@@ -2,12 +2,12 @@
 // npx would not pass MPI's launcher connection on); prints one JSON line.
 // - collectives: psum/pmean/pmax/pmin of lengths 1, 1,000 and 1,000,003 across the processes;
 // - train: 20 SGD steps of an MLP on a global batch of 256 split across the processes (pmean of
-//   the per-process gradients), printing the final parameters;
+//   the per-process gradients), printing the final parameters, then a checkpoint written by process 0;
 // - gather: allGather (stacked, tiled), psumScatter, ppermute, axisIndex and grad through allGather
 //   with members numbered across processes;
 // - mismatch: processes psum arrays of different sizes, which each must refuse;
 // - fail: rank 1 throws after joining, to check that the job stops.
-import { type Array, distributed, grad, lax, nn, np, optim, pmap, random } from '../../src/index.js';
+import { type Array, distributed, grad, io, lax, nn, np, optim, pmap, random } from '../../src/index.js';
 
 const mode = process.argv[2];
 const { processIndex: rank, processCount: size } = distributed.initialize();
@@ -96,7 +96,12 @@ if (mode === 'collectives') {
   let p: unknown = params;
   for (let i = 0; i < 20; i++) p = step(p, x, y);
   const flat = (p as any)['2'].weight.dataSync() as Float32Array;
-  console.log(JSON.stringify({ rank, size, weights: globalThis.Array.from(flat.slice(0, 16)) }));
+  // Process 0 writes the checkpoint; every process finds it complete once saveFile returns.
+  const file = process.env.FLUXION_TEST_CHECKPOINT!;
+  await io.saveFile(file, p);
+  const back = (await io.loadFile(file)).params as any;
+  const checkpoint = globalThis.Array.from(back['2'].weight.dataSync() as Float32Array).every((v, i) => v === flat[i]);
+  console.log(JSON.stringify({ rank, size, weights: globalThis.Array.from(flat.slice(0, 16)), checkpoint }));
 } else if (mode === 'mismatch') {
   // Process r brings r + 3 elements: every process must refuse, none may hang or corrupt memory.
   pmap((v: Array) => lax.psum(v, 'd'), { axisName: 'd' })(np.ones([1, rank + 3]));
