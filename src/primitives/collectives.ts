@@ -111,7 +111,7 @@ export const psumP: Primitive<CollectiveParams> = defineLinear({
   transpose: ([ct], _x, p) => [bind1(psumP, [ct], p)],
   batch: ([x], [d], p) => [[bind1(psumP, [x], p)], [d]],
   collective: ([x], [d], _p, size) => [
-    [acrossProcesses(d === null ? mul(x, fullLike(x, size)) : reduceSum(x, [d]), 'sum')],
+    [acrossProcesses(d === null ? (size === 1 ? x : mul(x, fullLike(x, size))) : reduceSum(x, [d]), 'sum')],
     [null],
   ],
 });
