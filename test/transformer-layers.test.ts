@@ -1,5 +1,6 @@
 // Transformer building blocks against plain-JS references written from their papers' and PyTorch's
 // definitions: activations, one-hot, RMS/group/instance norms, attention and multi-head attention.
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { type NDArray, ShapeDtype, ShapeError, grad, jit, lax, nn, np, random, vmap } from '../src/index.js';
 import { assertClose, gradMatchesFiniteDifferences, rng } from '../laws/index.js';
@@ -389,4 +390,79 @@ describe('modules that fit real models', () => {
     expect(out.logits.shape).toEqual([2, 12, 50]);
     expect(out.hidden.shape).toEqual([2, 12, 8]);
   });
+});
+
+// PyTorch float64 values and VJPs (test/golden/transformer-layers.json, made by
+// scripts/transformer-goldens.py with Debian's python3-torch).
+describe('against PyTorch float64 goldens', () => {
+  type Tensor = { shape: number[]; data: number[] };
+  type Case = {
+    op: string;
+    params: Record<string, number>;
+    inputs: Record<string, Tensor>;
+    constants: Record<string, Tensor>;
+    output: Tensor;
+    cotangent: Tensor;
+    grads: Record<string, Tensor>;
+  };
+  const file = JSON.parse(readFileSync(new URL('./golden/transformer-layers.json', import.meta.url), 'utf8')) as {
+    cases: Case[];
+  };
+  const arr = (t: Tensor) => np.array(t.data, { dtype: 'float64', shape: t.shape });
+  type In = Record<string, NDArray>;
+  const mha = (x: In, c: In) =>
+    nn
+      .multiHeadAttention(8, 2)
+      .apply(
+        {
+          in_proj_weight: x.in_proj_weight,
+          in_proj_bias: x.in_proj_bias,
+          out_proj: { weight: x['out_proj.weight'], bias: x['out_proj.bias'] },
+        },
+        {},
+        c.keyPaddingMask ? { query: x.x, keyPaddingMask: np.notEqual(c.keyPaddingMask, 0) } : x.x,
+      ).y as NDArray;
+  const attention = (x: In, c: In, opts: object = {}) =>
+    F.dotProductAttention(x.q, x.k, x.v, { ...opts, ...(c.mask ? { mask: np.notEqual(c.mask, 0) } : {}) });
+  const ops: Record<string, (x: In, c: In, p: Record<string, number>) => NDArray> = {
+    silu: (x) => F.silu(x.x),
+    mish: (x) => F.mish(x.x),
+    relu6: (x) => F.relu6(x.x),
+    hardSwish: (x) => F.hardSwish(x.x),
+    hardSigmoid: (x) => F.hardSigmoid(x.x),
+    selu: (x) => F.selu(x.x),
+    celu: (x) => F.celu(x.x),
+    logSigmoid: (x) => F.logSigmoid(x.x),
+    softsign: (x) => F.softsign(x.x),
+    gelu: (x) => F.gelu(x.x),
+    geluTanh: (x) => F.gelu(x.x, { approximate: 'tanh' }),
+    glu: (x) => F.glu(x.x),
+    layerNorm: (x) => F.layerNorm(x.x, 4, x.weight, x.bias),
+    rmsNorm: (x, _, p) => F.rmsNorm(x.x, 4, x.weight, { eps: p.eps }),
+    groupNorm: (x, _, p) => F.groupNorm(x.x, p.groups, x.weight, x.bias),
+    instanceNorm: (x) => F.instanceNorm(x.x, x.weight, x.bias),
+    attention: (x, c) => attention(x, c),
+    attentionCausal: (x, c) => attention(x, c, { isCausal: true }),
+    attentionBias: (x, c) => attention(x, c, { bias: x.bias }),
+    attentionGrouped: (x, c) => attention(x, c),
+    multiHeadAttention: mha,
+    multiHeadAttentionPadded: mha,
+  };
+  it('covers every case the generator wrote', () => {
+    expect(file.cases.map((c) => c.op).filter((op) => !ops[op])).toEqual([]);
+    expect(file.cases.length).toBeGreaterThanOrEqual(22);
+  });
+  for (const c of file.cases)
+    it(`${c.op}: values and the VJP for every input`, () => {
+      const names = Object.keys(c.inputs);
+      const consts = Object.fromEntries(Object.entries(c.constants).map(([k, t]) => [k, arr(t)]));
+      const f = (...xs: NDArray[]) => ops[c.op](Object.fromEntries(names.map((n, i) => [n, xs[i]])), consts, c.params);
+      const xs = names.map((n) => arr(c.inputs[n]));
+      assertClose(f(...xs), arr(c.output), { rtol: 1e-9, atol: 1e-11 }, `${c.op} value`);
+      const loss = (...ys: NDArray[]) => np.sum(np.multiply(f(...ys), arr(c.cotangent)));
+      const grads = grad(loss, { argnums: names.map((_, i) => i) })(...xs) as NDArray[];
+      // PyTorch's hardsigmoid backward multiplies by 1.0f / 6.0f, a float32 sixth (relative error 3e-8).
+      const rtol = c.op === 'hardSigmoid' ? 1e-7 : 1e-8;
+      names.forEach((n, i) => assertClose(grads[i], arr(c.grads[n]), { rtol, atol: 1e-10 }, `${c.op} d/d${n}`));
+    });
 });
