@@ -34,6 +34,81 @@ function reference(step: (p: number[], g: number[], t: number) => number[], gs =
 }
 
 describe('optimizers against their definitions', () => {
+  it("adafactor: factored row/column moments for a matrix, full ones for a vector, as optax's definition", () => {
+    const [lr, wd, mom] = [0.05, 0.1, 0.9];
+    const mat0 = [
+      [0.5, -1, 2, 0.3],
+      [1.5, 0.2, -0.7, 1],
+      [-0.4, 0.9, 0.1, -2],
+    ];
+    const gradsAt = (k: number) => ({
+      m: mat0.map((r, i) => r.map((_, j) => Math.sin(1 + k * 7 + i * 3 + j))),
+      v: p0.map((_, i) => Math.cos(k * 5 + i)),
+    });
+    const rms = (xs: number[]) => Math.sqrt(xs.reduce((a, x) => a + x * x, 0) / xs.length);
+    const mean = (xs: number[]) => xs.reduce((a, x) => a + x, 0) / xs.length;
+    // optax: factored rms -> clip_by_block_rms(1) -> * lr -> * max(rms(p), 1e-3) -> ema (momentum) -> + wd * p -> * -1.
+    let [pm, pv] = [mat0.map((r) => [...r]), [...p0]];
+    let [row, col, v] = [[0, 0, 0], [0, 0, 0, 0], p0.map(() => 0)];
+    let [em, ev] = [mat0.map((r) => r.map(() => 0)), p0.map(() => 0)];
+    const finish = (u: number[], p: number[], e: number[]) => {
+      const c = Math.max(1, rms(u));
+      const scaled = u.map((x) => (x / c) * lr * Math.max(rms(p), 1e-3));
+      const m = e.map((ei, i) => mom * ei + (1 - mom) * scaled[i]);
+      return { m, p: p.map((x, i) => x - (m[i] + wd * x)) };
+    };
+    const want: number[][] = [];
+    for (let k = 0; k < 4; k++) {
+      const beta = 1 - (k + 1) ** -0.8;
+      const g = gradsAt(k);
+      const sq = g.m.map((r) => r.map((x) => x * x + 1e-30));
+      row = row.map((r, i) => beta * r + (1 - beta) * mean(sq[i]));
+      col = col.map((c, j) => beta * c + (1 - beta) * mean(sq.map((r) => r[j])));
+      const rf = row.map((r) => (r / mean(row)) ** -0.5);
+      const um = g.m.map((r, i) => r.map((x, j) => x * rf[i] * col[j] ** -0.5)).flat();
+      const fm = finish(um, pm.flat(), em.flat());
+      em = mat0.map((r, i) => r.map((_, j) => fm.m[i * 4 + j]));
+      pm = mat0.map((r, i) => r.map((_, j) => fm.p[i * 4 + j]));
+      v = v.map((vi, i) => beta * vi + (1 - beta) * (g.v[i] ** 2 + 1e-30));
+      const fv = finish(
+        g.v.map((x, i) => x / Math.sqrt(v[i])),
+        pv,
+        ev,
+      );
+      [ev, pv] = [fv.m, fv.p];
+      want.push([...pm.flat(), ...pv]);
+    }
+    const opt = optim.adafactor(lr, { minDimSizeToFactor: 3, momentum: mom, weightDecayRate: wd });
+    let params = { m: np.array(mat0, { dtype: 'float64' }), v: np.array(p0, { dtype: 'float64' }) };
+    let state = opt.init(params);
+    const moments = state[0] as optim.FactoredRmsState;
+    expect([moments.vRow.m.shape, moments.vCol.m.shape, moments.v.m.shape, moments.v.v.shape]).toEqual([
+      [3],
+      [4],
+      [1],
+      [4],
+    ]);
+    for (let k = 0; k < 4; k++) {
+      const g = gradsAt(k);
+      const r = opt.update(
+        { m: np.array(g.m, { dtype: 'float64' }), v: np.array(g.v, { dtype: 'float64' }) },
+        state,
+        params,
+      );
+      params = optim.applyUpdates(params, r.updates);
+      state = r.state;
+      // The decay rate is computed in float32, as optax computes it (a float32 step count).
+      assertClose(
+        np.concatenate([np.ravel(params.m), params.v]),
+        { data: want[k], shape: [16] },
+        { rtol: 1e-8, atol: 1e-10 },
+      );
+    }
+    // A large matrix keeps O(rows + columns) of state: [256, 130] -> 130 + 256 numbers.
+    const big = optim.adafactor().init({ w: np.zeros([256, 130]) })[0] as optim.FactoredRmsState;
+    expect([big.vRow.w.shape, big.vCol.w.shape]).toEqual([[130], [256]]);
+  });
+
   it('lion: sign of the interpolated momentum, decoupled decay', () => {
     const [lr, b1, b2, wd] = [0.01, 0.9, 0.99, 0.1];
     let m = p0.map(() => 0);

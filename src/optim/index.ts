@@ -340,6 +340,136 @@ export function scaleByTrustRatio(): GradientTransformation<{}> {
   };
 }
 
+/** Per-leaf second-moment estimates of {@link scaleByFactoredRms} (unused ones are `[1]` zeros, as optax keeps them). */
+export interface FactoredRmsState {
+  count: Array;
+  vRow: Params;
+  vCol: Params;
+  v: Params;
+}
+
+/**
+ * Adafactor's preconditioner (Shazeer & Stern 2018, optax's `scale_by_factored_rms`): a leaf
+ * whose two largest axes are at least `minDimSizeToFactor` keeps row and column means of the
+ * squared gradient (memory O(rows + columns)), others a full average; the decay rate grows as
+ * `1 - (t + 1)^-decayRate`.
+ * @category Optimizers
+ */
+export function scaleByFactoredRms(
+  opts: {
+    factored?: boolean;
+    decayRate?: number;
+    decayOffset?: number;
+    minDimSizeToFactor?: number;
+    eps?: number;
+  } = {},
+): GradientTransformation<FactoredRmsState> {
+  const o = checkOptions(
+    'scaleByFactoredRms',
+    { factored: t.boolean, decayRate: t.number, decayOffset: t.number, minDimSizeToFactor: t.number, eps: t.number },
+    opts,
+  );
+  const [decayRate, offset, minDim, eps] = [
+    o.decayRate ?? 0.8,
+    o.decayOffset ?? 0,
+    o.minDimSizeToFactor ?? 128,
+    o.eps ?? 1e-30,
+  ];
+  /** The axes [second largest, largest] of a leaf to factor over, or null (optax's `_factored_dims`). */
+  const factoredDims = (shape: readonly number[]): [number, number] | null => {
+    if (o.factored === false || shape.length < 2) return null;
+    const sorted = shape.map((d, i) => [d, i] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    const [[d1size, d1], [, d0]] = sorted.slice(-2);
+    return d1size < minDim ? null : [d1, d0];
+  };
+  const without = (shape: readonly number[], axis: number) => shape.filter((_, i) => i !== axis);
+  const unused = (x: Array) => np.zeros([1], { dtype: x.dtype });
+  return {
+    init: (p) => ({
+      count: count0(),
+      vRow: tree.map(
+        (x: Array) =>
+          factoredDims(x.shape) ? np.zeros(without(x.shape, factoredDims(x.shape)![1]), { dtype: x.dtype }) : unused(x),
+        p,
+      ),
+      vCol: tree.map(
+        (x: Array) =>
+          factoredDims(x.shape) ? np.zeros(without(x.shape, factoredDims(x.shape)![0]), { dtype: x.dtype }) : unused(x),
+        p,
+      ),
+      v: tree.map((x: Array) => (factoredDims(x.shape) ? unused(x) : np.zerosLike(x)), p),
+    }),
+    update(g, s) {
+      const step = np.add(np.astype(np.subtract(s.count, offset), 'float32'), 1);
+      const beta = np.subtract(1, np.power(step, -decayRate)); // the decay rate at this step
+      const mix = (old: Array, fresh: Array) =>
+        np.add(np.multiply(old, beta.astype(old.dtype)), np.multiply(fresh, np.subtract(1, beta).astype(old.dtype)));
+      const [leaves, def] = tree.flatten<Array>(g);
+      const [rows, cols, full] = [s.vRow, s.vCol, s.v].map((x) => tree.flatten<Array>(x)[0]);
+      const results = leaves.map((grad, i) => {
+        const sq = np.add(np.square(grad), eps);
+        const dims = factoredDims(grad.shape);
+        if (!dims) {
+          const v = mix(full[i], sq);
+          return { u: np.multiply(grad, np.rsqrt(v)), row: rows[i], col: cols[i], v };
+        }
+        const [d1, d0] = dims;
+        const row = mix(rows[i], np.mean(sq, { axis: d0 }));
+        const col = mix(cols[i], np.mean(sq, { axis: d1 }));
+        const rowFactor = np.rsqrt(np.divide(row, np.mean(row, { axis: d1 > d0 ? d1 - 1 : d1, keepdims: true })));
+        const u = np.multiply(np.multiply(grad, np.expandDims(rowFactor, d0)), np.expandDims(np.rsqrt(col), d1));
+        return { u, row, col, v: full[i] };
+      });
+      const rebuild = (k: 'u' | 'row' | 'col' | 'v') =>
+        tree.unflatten(
+          def,
+          results.map((r) => r[k]),
+        );
+      return {
+        updates: rebuild('u'),
+        state: { count: np.add(s.count, 1), vRow: rebuild('row'), vCol: rebuild('col'), v: rebuild('v') },
+      };
+    },
+  };
+}
+
+/** An exponential moving average of the updates, not debiased (optax's `ema`): `m = decay*m + (1-decay)*u`. @category Optimizers */
+export function ema(decay: number): GradientTransformation<{ ema: Params }> {
+  return {
+    init: (p) => ({ ema: zerosLikeTree(p) }),
+    update(g, s) {
+      const m = tree.map((a: Array, u: Array) => np.add(np.multiply(a, decay), np.multiply(u, 1 - decay)), s.ema, g);
+      return { updates: m, state: { ema: m } };
+    },
+  };
+}
+
+/** Each leaf divided by `max(1, rms(leaf) / threshold)` (optax's `clip_by_block_rms`). @category Optimizers */
+export const clipByBlockRms = (threshold: number): GradientTransformation<{}> => ({
+  init: () => ({}),
+  update: (g, s) => ({
+    updates: tree.map(
+      (u: Array) => np.divide(u, np.maximum(1, np.divide(np.sqrt(np.mean(np.square(u))), threshold))),
+      g,
+    ),
+    state: s,
+  }),
+});
+
+/** Each leaf times `max(rms(param), minScale)` (optax's `scale_by_param_block_rms`). @category Optimizers */
+export const scaleByParamBlockRms = (minScale = 1e-3): GradientTransformation<{}> => ({
+  init: () => ({}),
+  update(g, s, params) {
+    if (params === undefined) throw new ValueError('scaleByParamBlockRms: update needs the params');
+    const updates = tree.map(
+      (u: Array, p: Array) => np.multiply(u, np.maximum(np.sqrt(np.mean(np.square(p))), minScale).astype(u.dtype)),
+      g,
+      params,
+    );
+    return { updates, state: s };
+  },
+});
+
 // ---------------------------------------------------------------- aliases
 
 const maybe = (cond: boolean | undefined, t: () => GradientTransformation): GradientTransformation[] =>
@@ -404,6 +534,58 @@ export function radam(
 ): GradientTransformation<ChainState> {
   const o = checkOptions('radam', { b1: t.number, b2: t.number, eps: t.number, threshold: t.number }, opts);
   return chain(scaleByRadam(o), scaleByLearningRate(lr));
+}
+/**
+ * Adafactor (Shazeer & Stern 2018) as optax's `adafactor`: the factored preconditioner, updates
+ * clipped to block RMS `clippingThreshold`, times the learning rate and (by default) each
+ * parameter's RMS, optional momentum and decoupled weight decay.
+ * @example const opt = optim.adafactor(1e-2); // memory per matrix: its rows plus its columns
+ * @category Optimizers
+ */
+export function adafactor(
+  lr: ScalarOrSchedule = 1e-2,
+  opts?: {
+    minDimSizeToFactor?: number;
+    decayRate?: number;
+    decayOffset?: number;
+    multiplyByParameterScale?: boolean;
+    clippingThreshold?: number | null;
+    momentum?: number;
+    weightDecayRate?: number;
+    eps?: number;
+    factored?: boolean;
+  },
+): GradientTransformation<ChainState> {
+  const o = checkOptions(
+    'adafactor',
+    {
+      minDimSizeToFactor: t.number,
+      decayRate: t.number,
+      decayOffset: t.number,
+      multiplyByParameterScale: t.boolean,
+      clippingThreshold: t.union([t.number, t.null]),
+      momentum: t.number,
+      weightDecayRate: t.number,
+      eps: t.number,
+      factored: t.boolean,
+    },
+    opts,
+  );
+  const clip = o.clippingThreshold === undefined ? 1 : o.clippingThreshold;
+  return chain(
+    scaleByFactoredRms({
+      factored: o.factored,
+      decayRate: o.decayRate,
+      decayOffset: o.decayOffset,
+      minDimSizeToFactor: o.minDimSizeToFactor,
+      eps: o.eps,
+    }),
+    ...maybe(clip !== null, () => clipByBlockRms(clip!)),
+    scaleByLearningRate(lr), // negates: the weight decay below is added with its sign flipped
+    ...maybe(o.multiplyByParameterScale !== false, () => scaleByParamBlockRms()),
+    ...maybe(o.momentum !== undefined, () => ema(o.momentum!)),
+    ...maybe(!!o.weightDecayRate, () => addDecayedWeights(-o.weightDecayRate!)),
+  );
 }
 /** Lion (Chen et al. 2023) as optax's `lion`: sign updates, decoupled weight decay (default 1e-3). @category Optimizers */
 export function lion(
