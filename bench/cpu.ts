@@ -321,9 +321,45 @@ const jsonLines = (out: string) =>
     .map((l) => JSON.parse(l) as Record<string, number | string>);
 if (torchMissing) console.log(`PyTorch rows skipped: ${torchMissing}`);
 else {
-  const r = spawnSync(python, ['bench/pytorch.py', 'workloads'], { encoding: 'utf8' });
-  for (const w of jsonLines(r.stdout))
-    rows.push({ workload: String(w.workload), library: 'pytorch', ms: Number(w.ms) });
+  for (const kind of ['workloads', 'gpt']) {
+    const r = spawnSync(python, ['bench/pytorch.py', kind], { encoding: 'utf8' });
+    for (const w of jsonLines(r.stdout))
+      rows.push({ workload: String(w.workload), library: 'pytorch', ms: Number(w.ms) });
+  }
+}
+
+// A small GPT (GPT-2's block; 4 layers, 4 heads, width 128, context 64, vocabulary 128): the AdamW
+// training step on a batch of 32 (PyTorch's same model in bench/pytorch.py), and greedy generation
+// with the key/value cache (one compiled step per token).
+{
+  const gpt = models.gpt2({ vocabSize: 128, nPositions: 64, nEmbd: 128, nLayer: 4, nHead: 4 });
+  const ids = np
+    .remainder(np.arange(32 * 65), 127)
+    .reshape([32, 65])
+    .astype('int32');
+  const [inputs, targets] = [np.slice(ids, null, [0, 64]), np.slice(ids, null, [1, 65])];
+  const v = gpt.init(random.key(40), [32, 64]);
+  const adamw = optim.adamw(1e-3);
+  const gptStep = jit((p: unknown, o: optim.ChainState) => {
+    const g = grad((q: unknown) =>
+      nn.softmaxCrossEntropy(
+        np.reshape(gpt.apply(q, v.state, inputs).y, [32 * 64, 128]),
+        np.reshape(targets, [32 * 64]),
+      ),
+    )(p);
+    const { updates, state } = adamw.update(g, o, p);
+    return { params: optim.applyUpdates(p, updates), opt: state };
+  });
+  const o = adamw.init(v.params);
+  record('GPT 4x128, context 64, batch 32: AdamW step', 'fluxion jit (ONNX Runtime)', () => sync(gptStep(v.params, o)));
+  const greedy = models.generator(gpt, { temperature: 0 });
+  const prompt = np.slice(ids, [0, 1], [0, 8]);
+  record(
+    'GPT 4x128: greedy generation, 56 new tokens',
+    'fluxion jit (ONNX Runtime)',
+    () => sync(greedy.generate(v.params, prompt, { maxNewTokens: 56 })),
+    (ms) => `${((56 / ms) * 1000).toFixed(0)} tokens/s`,
+  );
 }
 
 // torchvision models, each library in processes of their own (peak memory is per process): the

@@ -6,6 +6,8 @@ both libraries are measured in the same minute). Two threads, as ONNX Runtime ge
                                               first step, steady step, peak memory (a fresh process
                                               per model, so its peak RSS is its own)
   python3 bench/pytorch.py export NAME B SIZE FILE   the model exported to ONNX (for the inference row)
+  python3 bench/pytorch.py gpt                 the GPT training step of the main table (GPT-2's block:
+                                              pre-norm, causal attention, tanh GELU MLP, tied head)
 """
 import json, resource, sys, time
 
@@ -130,12 +132,64 @@ def export(name, batch, size, file):
     torch.onnx.export(net, torch.randn(batch, 3, size, size), file, input_names=["x"], output_names=["y"], opset_version=17)
 
 
+class Block(nn.Module):
+    def __init__(self, d, heads):
+        super().__init__()
+        self.ln_1, self.ln_2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.c_attn, self.c_proj = nn.Linear(d, 3 * d), nn.Linear(d, d)
+        self.c_fc, self.mlp_proj = nn.Linear(d, 4 * d), nn.Linear(4 * d, d)
+        self.heads = heads
+
+    def forward(self, x):
+        b, t, d = x.shape
+        q, k, v = self.c_attn(self.ln_1(x)).split(d, dim=-1)
+        q, k, v = (a.view(b, t, self.heads, d // self.heads).transpose(1, 2) for a in (q, k, v))
+        logits = q @ k.transpose(-1, -2) / (d // self.heads) ** 0.5
+        causal = torch.ones(t, t, dtype=torch.bool).tril()
+        y = torch.softmax(logits.masked_fill(~causal, float("-inf")), -1) @ v
+        x = x + self.c_proj(y.transpose(1, 2).reshape(b, t, d))
+        return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh"))
+
+
+class Gpt(nn.Module):
+    def __init__(self, vocab, positions, d, layers, heads):
+        super().__init__()
+        self.wte, self.wpe = nn.Embedding(vocab, d), nn.Embedding(positions, d)
+        self.h = nn.ModuleList(Block(d, heads) for _ in range(layers))
+        self.ln_f = nn.LayerNorm(d)
+
+    def forward(self, ids):
+        x = self.wte(ids) + self.wpe(torch.arange(ids.shape[1]))
+        for block in self.h:
+            x = block(x)
+        return self.ln_f(x) @ self.wte.weight.T  # the head tied to the token embedding
+
+
+def gpt():
+    """GPT (4 layers, 4 heads, width 128, context 64, vocabulary 128), batch 32, AdamW."""
+    net = Gpt(128, 64, 128, 4, 4)
+    opt = torch.optim.AdamW(net.parameters(), 1e-3)
+    ids = torch.randint(0, 128, (32, 65))
+
+    def step():
+        opt.zero_grad()
+        logits = net(ids[:, :-1])
+        loss = F.cross_entropy(logits.reshape(-1, 128), ids[:, 1:].reshape(-1))
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    emit("GPT 4x128, context 64, batch 32: AdamW step", median_ms(step, 11))
+
+
 if __name__ == "__main__":
     kind = sys.argv[1]
     if kind == "workloads":
         workloads()
     elif kind == "model":
         model(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    elif kind == "gpt":
+        gpt()
     elif kind == "export":
         export(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
     else:
