@@ -22,6 +22,7 @@ import {
   tree,
   valueAndGrad,
   vjp,
+  vmap,
 } from '../src/index.js';
 import { bind } from '../src/core/trace.js';
 import { type Tolerance, samples, assertClose } from '../laws/index.js';
@@ -243,6 +244,35 @@ describe('webgpu: fused graphs and training', () => {
     const gpu = jit(grad(loss))(gparams, await up(x));
     assertClose(await host(gpu.conv1.weight), cpu.conv1.weight, { rtol: 1e-3, atol: 1e-4 });
     assertClose(await host(gpu.fc3.bias), cpu.fc3.bias, { rtol: 1e-3, atol: 1e-4 });
+  });
+  gpuIt(
+    'dotProductAttention (causal, grouped-query) and its gradient under jit and vmap agree with the CPU',
+    async () => {
+      const [q, k, v] = [
+        [2, 5, 4, 8],
+        [2, 5, 2, 8],
+        [2, 5, 2, 8],
+      ].map((shape, i) => random.normal(random.key(20 + i), shape));
+      const loss = (qq: Array, kk: Array, vv: Array) =>
+        np.sum(np.square(nn.functional.dotProductAttention(qq, kk, vv, { isCausal: true })));
+      const perExample = vmap(grad(loss, { argnums: [0, 1, 2] }));
+      const cpu = perExample(q, k, v) as Array[];
+      const gpu = jit(perExample)(await up(q), await up(k), await up(v)) as Array[];
+      for (let i = 0; i < 3; i++) assertClose(await host(gpu[i]), cpu[i], { rtol: 1e-3, atol: 1e-4 });
+    },
+  );
+  gpuIt('GPT-2 generation with its key/value cache gives the CPU tokens, compiled once', async () => {
+    const gpt = models.gpt2({ vocabSize: 32, nPositions: 16, nEmbd: 16, nLayer: 2, nHead: 2 });
+    const { params } = gpt.init(random.key(7), [1, 8]);
+    const prompt = np.array([[3, 1, 4, 1]], { dtype: 'int32' });
+    const cpu = models.generator(gpt, { temperature: 0 }).generate(params, prompt, { maxNewTokens: 8 });
+    const [leaves, def] = tree.flatten<Array>(params);
+    const gparams = tree.unflatten(def, await Promise.all(leaves.map(up)));
+    const onGpu = models.generator(gpt, { temperature: 0 });
+    const out = onGpu.generate(gparams, await up(prompt), { maxNewTokens: 8 });
+    expect(out).toBeInstanceOf(GpuArray);
+    expect((await host(out)).toArray()).toEqual(cpu.toArray());
+    expect(onGpu.traceCount).toBe(1);
   });
   gpuIt('an LSTM trained by backpropagation through time (scan driven from the host) matches the CPU', async () => {
     const l = nn.rnn(nn.lstmCell(4));

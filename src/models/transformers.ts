@@ -15,6 +15,8 @@ import * as nn from '../nn/index.js';
 import type { InitExample, Layer } from '../nn/index.js';
 import * as random from '../random.js';
 import type { Key } from '../random.js';
+import * as tree from '../tree.js';
+import { GpuArray } from '../backend/index.js';
 
 /** GPT-2's configuration, in Hugging Face's names' order (defaults: the 124M model). @category Models */
 export interface Gpt2Config {
@@ -210,13 +212,16 @@ export function generator(
     }
     return np.astype(random.categorical(key, scaled), 'int32');
   };
-  const step = jit((params: unknown, cache: KVCache, tokens: Array, position: Array, key: Key) => {
+  const decodeStep = (params: unknown, cache: KVCache, tokens: Array, position: Array, key: Key) => {
     const r = decoder.decode(params, cache, tokens, position);
     return { cache: r.cache, next: pick(r.logits, key) };
-  });
+  };
+  // One compiled step per device the parameters live on: on WebGPU the host's position and key
+  // (small CPU arrays) move to the GPU with each call.
+  const steps = { cpu: jit(decodeStep), webgpu: jit(decodeStep, { device: 'webgpu' }) };
   return {
     get traceCount() {
-      return step.traceCount;
+      return steps.cpu.traceCount + steps.webgpu.traceCount;
     },
     generate(params, prompt, g) {
       const [b, promptLength] = prompt.shape;
@@ -227,6 +232,8 @@ export function generator(
         );
       if (total > decoder.maxLength)
         throw new ValueError(`generate: ${total} tokens do not fit the model's ${decoder.maxLength} positions`);
+      const onGpu = tree.leaves<Array>(params).some((x) => x instanceof GpuArray);
+      const step = onGpu ? steps.webgpu : steps.cpu;
       let cache = decoder.initCache(b);
       const tokens: Array[] = globalThis.Array.from({ length: promptLength }, (_, i) =>
         np.slice(prompt, null, [i, i + 1]),
