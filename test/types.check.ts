@@ -77,3 +77,19 @@ const mlp = nn.serial({ fc1: nn.dense(8), act: nn.relu, fc2: nn.dense(2) }).init
 export const fc2: Array = mlp.params.fc2.weight;
 // @ts-expect-error: no layer of that name
 export const fc9 = mlp.params.fc9;
+
+// Layers: `apply(...).y` is typed by the layer; a module's by its forward, its sub-layers by name.
+const dv = layer.init(random.key(0), [2, 4]);
+export const denseY: Array = layer.apply(dv.params, dv.state, x).y;
+// @ts-expect-error: an Array has no field 'logits'
+export const denseTypo = layer.apply(dv.params, dv.state, x).y.logits;
+const stack = nn.serial(nn.dense(8), nn.relu, nn.dense(2));
+export const stackY: Array = stack.apply({}, {}, x).y;
+const lm = nn.module('lm', { emb: nn.embedding(10, 4), head: nn.dense(10) }, (m, ids: Array) => ({
+  logits: m.head(m.emb(ids)),
+}));
+export const logits: Array = lm.apply({}, {}, x).y.logits;
+// @ts-expect-error: a typo in the output's field
+export const logitsTypo = lm.apply({}, {}, x).y.logit;
+// @ts-expect-error: a sub-layer the module does not have
+export const missingLayer = nn.module('bad', { emb: nn.embedding(10, 4) }, (m, ids: Array) => m.embd(ids));

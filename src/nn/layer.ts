@@ -18,7 +18,7 @@ import * as np from '../np/index.js';
 /** Example inputs for a {@link module}'s `init`: arrays or `ShapeDtype` leaves in any tree. @category Layers */
 export type InitExample = ShapedArray | readonly InitExample[] | { readonly [k: string]: InitExample };
 /** A {@link module}: a layer whose `init` also takes example inputs of any dtype and structure. @category Layers */
-export type Module = Layer & {
+export type Module<Y = any> = Layer<any, any, Y> & {
   init(key: Key, input: readonly number[] | InitExample): { params: any; state: any; outShape: number[] };
 };
 
@@ -38,11 +38,15 @@ export interface WindowInfo {
   dilation: number;
 }
 
-/** A layer: `init` creates params and state, `apply` computes. @category Layers */
-export interface Layer<P = any, S = any> {
+/**
+ * A layer: `init` creates params and state, `apply` computes. `Y` is what `apply` gives as `y`
+ * (an `Array` for the layers of `nn`, the forward's result for a {@link module}).
+ * @category Layers
+ */
+export interface Layer<P = any, S = any, Y = any> {
   readonly name: string;
   init(key: Key, inShape: readonly number[]): { params: P; state: S; outShape: number[] };
-  apply(params: P, state: S, x: any, opts?: ApplyOptions): { y: any; state: S };
+  apply(params: P, state: S, x: any, opts?: ApplyOptions): { y: Y; state: S };
   /** Sub-layers in order, for stacks (used by receptiveField and printing). */
   readonly layers?: readonly Layer[];
   /** Window geometry along the spatial axes, for receptive-field analysis. */
@@ -55,10 +59,16 @@ export interface Layer<P = any, S = any> {
 
 /** The params of each named layer of a record: what {@link serial} and {@link module} build. @category Layers */
 export type ParamsOf<R extends Record<string, Layer>> = {
-  [K in keyof R]: R[K] extends Layer<infer P, any> ? P : never;
+  [K in keyof R]: R[K] extends Layer<infer P, any, any> ? P : never;
 };
 /** The state of each named layer of a record. @category Layers */
-export type StateOf<R extends Record<string, Layer>> = { [K in keyof R]: R[K] extends Layer<any, infer S> ? S : never };
+export type StateOf<R extends Record<string, Layer>> = {
+  [K in keyof R]: R[K] extends Layer<any, infer S, any> ? S : never;
+};
+/** What a layer's `apply` gives as `y`. @category Layers */
+export type OutputOf<L> = L extends Layer<any, any, infer Y> ? Y : never;
+/** Each sub-layer of a {@link module}, bound to its params and state: input to output. @category Layers */
+export type BoundLayers<R extends Record<string, Layer>> = { [K in keyof R]: (x: any) => OutputOf<R[K]> };
 
 /** Output shape of an array function on inputs of `inShape` (traced abstractly, nothing computed). */
 export function shapeOf(fn: (x: Array) => Array, inShape: readonly number[]): number[] {
@@ -70,7 +80,11 @@ export function shapeOf(fn: (x: Array) => Array, inShape: readonly number[]): nu
  * @example const square = lambda('square', (x) => x.multiply(x));
  * @category Combinators
  */
-export function lambda(name: string, fn: (x: Array, opts: ApplyOptions) => Array, window?: WindowInfo): Layer<{}, {}> {
+export function lambda(
+  name: string,
+  fn: (x: Array, opts: ApplyOptions) => Array,
+  window?: WindowInfo,
+): Layer<{}, {}, Array> {
   return {
     name,
     window,
@@ -80,7 +94,7 @@ export function lambda(name: string, fn: (x: Array, opts: ApplyOptions) => Array
 }
 
 /** The identity layer. @category Combinators */
-export const identity: Layer<{}, {}> = lambda('identity', (x) => x);
+export const identity: Layer<{}, {}, Array> = lambda('identity', (x) => x);
 
 /** Names the sub-layers of a combinator: object keys, or indices for a list. */
 function entries(layers: readonly Layer[] | Record<string, Layer>): [string, Layer][] {
@@ -94,7 +108,9 @@ function entries(layers: readonly Layer[] | Record<string, Layer>): [string, Lay
  * @category Combinators
  */
 export function serial<R extends Record<string, Layer>>(layers: R): Layer<ParamsOf<R>, StateOf<R>>;
-export function serial(...layers: Layer[]): Layer;
+export function serial<L extends Layer[]>(
+  ...layers: L
+): Layer<any, any, L extends [...Layer[], infer Last] ? OutputOf<Last> : any>;
 export function serial(...args: Layer[] | [Record<string, Layer>]): Layer {
   const list =
     args.length === 1 && !('init' in args[0]) ? entries(args[0] as Record<string, Layer>) : entries(args as Layer[]);
@@ -128,9 +144,6 @@ export function serial(...args: Layer[] | [Record<string, Layer>]): Layer {
   };
 }
 
-/** A sub-layer bound to its params and state inside {@link module}'s forward function. */
-export type Bound = (x: any) => any;
-
 /**
  * A layer from named sub-layers and a forward function that calls them, as a PyTorch `Module`
  * defines `__init__` and `forward`. Params and state are keyed by the sub-layer names
@@ -146,12 +159,13 @@ export type Bound = (x: any) => any;
  * );
  * @category Combinators
  */
-export function module<K extends string>(
+export function module<R extends Record<string, Layer>, Y>(
   name: string,
-  layers: Record<K, Layer>,
-  forward: (m: Record<K, Bound>, x: any, opts: ApplyOptions) => any,
+  layers: R,
+  forward: (m: BoundLayers<R>, x: any, opts: ApplyOptions) => Y,
   inputShape?: readonly number[],
-): Module {
+): Module<Y> {
+  type K = keyof R & string;
   const names = Object.keys(layers) as K[];
   const keysOf = (key: Key) => {
     const ks = split(key, Math.max(1, names.length));
@@ -178,7 +192,7 @@ export function module<K extends string>(
             return layers[k].apply(params[k], state[k], x).y;
           },
         ]),
-      ) as Record<K, Bound>;
+      ) as BoundLayers<R>;
       const isShape = globalThis.Array.isArray(input) && input.every((d) => typeof d === 'number');
       const [examples, def] = tree.flatten<ShapedArray>(isShape ? new ShapeDtype(input, 'float32') : input);
       const forwardKey = np.slice(split(key, 2), 1);
@@ -203,7 +217,7 @@ export function module<K extends string>(
             return r.y;
           },
         ]),
-      ) as Record<K, Bound>;
+      ) as BoundLayers<R>;
       return { y: forward(bound, x, opts), state: newState };
     },
   };

@@ -60,14 +60,14 @@ export interface DenseOptions extends Pick<PrecisionOptions, 'dtype' | 'paramDty
 }
 const precisionProps = { dtype: codecs.dtype, paramDtype: codecs.dtype };
 /** The layer under `{ dtype, paramDtype }` when either is given. */
-const withPrecision = <P, S>(o: PrecisionOptions, layer: Layer<P, S>): Layer<P, S> =>
+const withPrecision = <P, S>(o: PrecisionOptions, layer: Layer<P, S, Array>): Layer<P, S, Array> =>
   o.dtype || o.paramDtype ? precision(layer, { dtype: o.dtype, paramDtype: o.paramDtype }) : layer;
 /**
  * Fully connected layer `y = x W^T + b` on the last axis; `weight [out, in]`.
  * @example dense(10).init(key, [32, 784]).outShape // [32, 10]
  * @category Layers
  */
-export function dense(outFeatures: number, opts?: DenseOptions): Layer<WeightBias, {}> {
+export function dense(outFeatures: number, opts?: DenseOptions): Layer<WeightBias, {}, Array> {
   const o = checkOptions('dense', { bias: t.boolean, init: initCodec, biasInit: initCodec, ...precisionProps }, opts);
   return withPrecision<WeightBias, {}>(o, {
     name: 'dense',
@@ -88,7 +88,7 @@ export function embedding(
   num: number,
   dim: number,
   opts?: { init?: Initializer } & Pick<PrecisionOptions, 'dtype' | 'paramDtype'>,
-): Layer {
+): Layer<any, any, Array> {
   const o = checkOptions('embedding', { init: initCodec, ...precisionProps }, opts);
   return withPrecision(o, {
     name: 'embedding',
@@ -102,7 +102,7 @@ export function embedding(
 }
 
 /** Flattens all axes after the batch axis. @category Layers */
-export const flatten: Layer = lambda('flatten', (x) => np.reshape(x, [x.shape[0], -1]));
+export const flatten: Layer<{}, {}, Array> = lambda('flatten', (x) => np.reshape(x, [x.shape[0], -1]));
 
 // ---------------------------------------------------------------- convolutions
 
@@ -125,7 +125,7 @@ function convLayer(
   outChannels: number,
   kernelSize: number | number[],
   opts?: ConvLayerOptions,
-): Layer<WeightBias, {}> {
+): Layer<WeightBias, {}, Array> {
   const o = checkOptions(name, convProps, opts);
   const k = tuple(kernelSize, r, 1);
   const groups = o.groups ?? 1;
@@ -177,10 +177,13 @@ export const conv2d = (
   outChannels: number,
   kernelSize: number | number[],
   opts?: ConvLayerOptions,
-): Layer<WeightBias, {}> => convLayer('conv2d', 2, outChannels, kernelSize, opts);
+): Layer<WeightBias, {}, Array> => convLayer('conv2d', 2, outChannels, kernelSize, opts);
 /** 1-d convolution layer, `weight [O, C/groups, K]`. @category Layers */
-export const conv1d = (outChannels: number, kernelSize: number, opts?: ConvLayerOptions): Layer<WeightBias, {}> =>
-  convLayer('conv1d', 1, outChannels, kernelSize, opts);
+export const conv1d = (
+  outChannels: number,
+  kernelSize: number,
+  opts?: ConvLayerOptions,
+): Layer<WeightBias, {}, Array> => convLayer('conv1d', 1, outChannels, kernelSize, opts);
 
 /** Options of {@link convTranspose2d}. @category Layers */
 export interface ConvTransposeLayerOptions extends F.ConvTransposeOptions, DenseOptions {}
@@ -189,7 +192,7 @@ export function convTranspose2d(
   outChannels: number,
   kernelSize: number | number[],
   opts?: ConvTransposeLayerOptions,
-): Layer {
+): Layer<any, any, Array> {
   const o = checkOptions(
     'convTranspose2d',
     {
@@ -245,7 +248,7 @@ export function locallyConnected2d(
   outChannels: number,
   kernelSize: number | number[],
   opts?: { stride?: number | number[]; padding?: number | number[]; bias?: boolean },
-): Layer {
+): Layer<any, any, Array> {
   const o = checkOptions('locallyConnected2d', { stride: intOrList, padding: intOrList, bias: t.boolean }, opts);
   const k = tuple(kernelSize, 2, 1),
     s = tuple(o.stride, 2, 1),
@@ -287,7 +290,10 @@ const unfoldPatches = (x: Array, k: number[], s: number[], p: number[]) =>
 
 const poolLayer =
   (name: string, fn: (x: Array, o: F.PoolOptions & { countIncludePad?: boolean }) => Array) =>
-  (kernelSize: number | number[], opts?: Omit<F.PoolOptions, 'kernelSize'> & { countIncludePad?: boolean }): Layer => {
+  (
+    kernelSize: number | number[],
+    opts?: Omit<F.PoolOptions, 'kernelSize'> & { countIncludePad?: boolean },
+  ): Layer<{}, {}, Array> => {
     const o = { kernelSize, ...opts }; // validated by the functional form when init traces it
     const k = tuple(kernelSize, 2, 1)[0];
     return lambda(name, (x) => fn(x, o), {
@@ -302,12 +308,12 @@ export const maxPool2d = poolLayer('maxPool2d', F.maxPool2d);
 /** Average pooling layer (NCHW). @category Layers */
 export const avgPool2d = poolLayer('avgPool2d', F.avgPool2d);
 /** Adaptive average pooling to a fixed output size. @category Layers */
-export const adaptiveAvgPool2d = (outputSize: number | number[]): Layer =>
+export const adaptiveAvgPool2d = (outputSize: number | number[]): Layer<{}, {}, Array> =>
   lambda('adaptiveAvgPool2d', (x) => F.adaptiveAvgPool2d(x, outputSize));
 /** Global average pooling `[N, C, ...] -> [N, C]`. @category Layers */
-export const globalAvgPool: Layer = lambda('globalAvgPool', F.globalAvgPool);
+export const globalAvgPool: Layer<{}, {}, Array> = lambda('globalAvgPool', F.globalAvgPool);
 /** Global max pooling `[N, C, ...] -> [N, C]`. @category Layers */
-export const globalMaxPool: Layer = lambda('globalMaxPool', F.globalMaxPool);
+export const globalMaxPool: Layer<{}, {}, Array> = lambda('globalMaxPool', F.globalMaxPool);
 
 // ---------------------------------------------------------------- normalisation and dropout
 
@@ -321,7 +327,7 @@ export function batchNorm(opts?: {
   momentum?: number;
   eps?: number;
   affine?: boolean;
-}): Layer<Partial<WeightBias>, BatchNormState> {
+}): Layer<Partial<WeightBias>, BatchNormState, Array> {
   const o = checkOptions('batchNorm', { momentum: t.number, eps: t.number, affine: t.boolean }, opts);
   return {
     name: 'batchNorm',
@@ -356,7 +362,7 @@ export function batchNorm(opts?: {
 }
 
 /** Layer normalisation over the trailing `dims` axes (default 1). @category Layers */
-export function layerNorm(opts?: { dims?: number; eps?: number }): Layer {
+export function layerNorm(opts?: { dims?: number; eps?: number }): Layer<any, any, Array> {
   const o = checkOptions('layerNorm', { dims: t.number, eps: t.number }, opts);
   const d = o.dims ?? 1;
   return {
@@ -373,7 +379,7 @@ export function layerNorm(opts?: { dims?: number; eps?: number }): Layer {
  * Inverted dropout with drop probability `rate`; identity unless `training`. Needs a key when
  * training. @category Layers
  */
-export function dropout(rate: number): Layer {
+export function dropout(rate: number): Layer<any, any, Array> {
   if (!(rate >= 0 && rate < 1)) throw new ValueError(`dropout: rate must be in [0, 1), got ${rate}`);
   return lambda('dropout', (x, { training, key }) => {
     if (!training || rate === 0) return x;
@@ -390,10 +396,10 @@ export function dropout(rate: number): Layer {
  * `nn.leakyRelu(0.2)`, `nn.softmax(1)`), as `nn.functional.gelu(x, { approximate: 'tanh' })`.
  * @category Activations
  */
-export type Activation<A extends unknown[] = []> = Layer<{}, {}> & ((...args: A) => Layer<{}, {}>);
+export type Activation<A extends unknown[] = []> = Layer<{}, {}, Array> & ((...args: A) => Layer<{}, {}, Array>);
 
 function activation<A extends unknown[]>(name: string, f: (x: Array, ...args: A) => Array): Activation<A> {
-  const configured = (...args: A): Layer<{}, {}> => lambda(name, (x) => f(x, ...args));
+  const configured = (...args: A): Layer<{}, {}, Array> => lambda(name, (x) => f(x, ...args));
   const plain = configured(...([] as unknown as A));
   return Object.defineProperties(configured, {
     name: { value: name },
@@ -426,7 +432,7 @@ function activation<A extends unknown[]>(name: string, f: (x: Array, ...args: A)
 // ---------------------------------------------------------------- normalisation and attention
 
 /** RMS normalisation over the trailing `dims` axes with a learned scale `weight` (PyTorch's `nn.RMSNorm`). @category Layers */
-export function rmsNorm(opts?: { dims?: number; eps?: number }): Layer<{ weight: Array }, {}> {
+export function rmsNorm(opts?: { dims?: number; eps?: number }): Layer<{ weight: Array }, {}, Array> {
   const o = checkOptions('rmsNorm', { dims: t.number, eps: t.number }, opts);
   const d = o.dims ?? 1;
   return {
@@ -444,7 +450,7 @@ export function rmsNorm(opts?: { dims?: number; eps?: number }): Layer<{ weight:
 export function groupNorm(
   numGroups: number,
   opts?: { eps?: number; affine?: boolean },
-): Layer<Partial<WeightBias>, {}> {
+): Layer<Partial<WeightBias>, {}, Array> {
   const o = checkOptions('groupNorm', { eps: t.number, affine: t.boolean }, opts);
   return {
     name: 'groupNorm',
@@ -465,7 +471,7 @@ export function groupNorm(
 }
 
 /** Instance normalisation of `[N, C, ...]` (PyTorch's `nn.InstanceNorm` without running statistics; `affine` off by default, as there). @category Layers */
-export function instanceNorm(opts?: { eps?: number; affine?: boolean }): Layer<Partial<WeightBias>, {}> {
+export function instanceNorm(opts?: { eps?: number; affine?: boolean }): Layer<Partial<WeightBias>, {}, Array> {
   const o = checkOptions('instanceNorm', { eps: t.number, affine: t.boolean }, opts);
   return {
     name: 'instanceNorm',
@@ -482,7 +488,10 @@ export function instanceNorm(opts?: { eps?: number; affine?: boolean }): Layer<P
  * Learned position embeddings added to `x [B, T, D]`: `weight [maxLength, D]`, N(0, 0.02) as GPT-2's `wpe`.
  * @category Layers
  */
-export function positionalEmbedding(maxLength: number, opts?: { init?: Initializer }): Layer<{ weight: Array }, {}> {
+export function positionalEmbedding(
+  maxLength: number,
+  opts?: { init?: Initializer },
+): Layer<{ weight: Array }, {}, Array> {
   const o = checkOptions('positionalEmbedding', { init: initCodec }, opts);
   return {
     name: 'positionalEmbedding',
@@ -500,7 +509,7 @@ export function positionalEmbedding(maxLength: number, opts?: { init?: Initializ
   };
 }
 /** Adds the sinusoidal encodings of Vaswani et al. to `x [B, T, D]` (no parameters). @category Layers */
-export const sinusoidalEncoding: Layer<{}, {}> = lambda('sinusoidalEncoding', (x) =>
+export const sinusoidalEncoding: Layer<{}, {}, Array> = lambda('sinusoidalEncoding', (x) =>
   np.add(x, F.sinusoidalPositions(x.shape[x.ndim - 2], x.shape[x.ndim - 1], { dtype: x.dtype })),
 );
 
@@ -535,7 +544,7 @@ export function multiHeadAttention(
   embedDim: number,
   numHeads: number,
   opts?: { bias?: boolean; batchFirst?: boolean },
-): Layer<MultiHeadAttentionParams, {}> {
+): Layer<MultiHeadAttentionParams, {}, Array> {
   const o = checkOptions('multiHeadAttention', { bias: t.boolean, batchFirst: t.boolean }, opts);
   if (!Number.isInteger(embedDim) || !Number.isInteger(numHeads) || numHeads < 1 || embedDim % numHeads !== 0)
     throw new ValueError(`multiHeadAttention: embedDim ${embedDim} must be divisible by numHeads ${numHeads}`);
