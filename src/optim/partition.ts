@@ -144,3 +144,43 @@ export function multiSteps<S>(
     },
   };
 }
+
+/** The leaves of a tree as one vector per dtype (`{ float32: [...all float32 leaves] }`), in leaf order. */
+function ravel(t: Params): Record<string, Array> {
+  const byDtype: Record<string, Array[]> = {};
+  for (const leaf of tree.leaves<Array>(t)) (byDtype[leaf.dtype] ??= []).push(np.reshape(leaf, [-1]));
+  return Object.fromEntries(Object.entries(byDtype).map(([d, parts]) => [d, np.concatenate(parts)]));
+}
+/** The inverse of {@link ravel}: vectors back into the leaves of `like`. */
+function unravel(flat: Record<string, Array>, like: Params): Params {
+  const [leaves, def] = tree.flatten<Array>(like);
+  const offsets: Record<string, number> = {};
+  const parts = leaves.map((leaf) => {
+    const start = (offsets[leaf.dtype] ??= 0);
+    offsets[leaf.dtype] += leaf.size;
+    return np.reshape(np.slice(flat[leaf.dtype], [start, start + leaf.size]), leaf.shape);
+  });
+  return tree.unflatten(def, parts);
+}
+
+/**
+ * Runs `inner` on all leaves at once, concatenated into one vector per dtype (optax's `flatten`,
+ * PyTorch's multi-tensor "foreach" optimizers): a compiled step then holds one chain of
+ * elementwise operations instead of one per parameter. It pays where parameters are many and
+ * small: DenseNet-121's Adam step lowers to 11,125 ONNX nodes instead of 15,601 and its first call
+ * compiles in 6.4-6.6 s instead of 11.2-12.1 s (same steady step); for ResNets, whose tensors are
+ * large, the concatenation costs 10-20% per step and a quarter more memory. The state is flat too.
+ * Transformations that look at each leaf's shape or norm (adafactor's factoring, LAMB's trust
+ * ratio, block clipping) then see one vector per dtype, as in optax.
+ * @example const opt = optim.flatten(optim.adam(1e-3));
+ * @category Optimizers
+ */
+export function flatten<S>(inner: GradientTransformation<S>): GradientTransformation<S> {
+  return {
+    init: (params) => inner.init(ravel(params)),
+    update(grads, state, params) {
+      const r = inner.update(ravel(grads), state, params === undefined ? undefined : ravel(params));
+      return { updates: unravel(r.updates, grads), state: r.state };
+    },
+  };
+}
