@@ -411,17 +411,15 @@ describe('against PyTorch float64 goldens', () => {
   const arr = (t: Tensor) => np.array(t.data, { dtype: 'float64', shape: t.shape });
   type In = Record<string, NDArray>;
   const mha = (x: In, c: In) =>
-    nn
-      .multiHeadAttention(8, 2)
-      .apply(
-        {
-          in_proj_weight: x.in_proj_weight,
-          in_proj_bias: x.in_proj_bias,
-          out_proj: { weight: x['out_proj.weight'], bias: x['out_proj.bias'] },
-        },
-        {},
-        c.keyPaddingMask ? { query: x.x, keyPaddingMask: np.notEqual(c.keyPaddingMask, 0) } : x.x,
-      ).y as NDArray;
+    nn.multiHeadAttention(8, 2).apply(
+      {
+        in_proj_weight: x.in_proj_weight,
+        in_proj_bias: x.in_proj_bias,
+        out_proj: { weight: x['out_proj.weight'], bias: x['out_proj.bias'] },
+      },
+      {},
+      c.keyPaddingMask ? { query: x.x, keyPaddingMask: np.notEqual(c.keyPaddingMask, 0) } : x.x,
+    ).y as NDArray;
   const attention = (x: In, c: In, opts: object = {}) =>
     F.dotProductAttention(x.q, x.k, x.v, { ...opts, ...(c.mask ? { mask: np.notEqual(c.mask, 0) } : {}) });
   const ops: Record<string, (x: In, c: In, p: Record<string, number>) => NDArray> = {
