@@ -196,6 +196,10 @@ describe('bad use is a clear error', () => {
       /'other' is not bound/,
     );
     expect(() => pmap((v: Array) => v)(np.ones([5, 2]))).toThrow(/5 entries but there are 4 devices/);
+    const add = (a: Array, b: Array) => np.add(a, b);
+    expect(() => pmap(add)(np.ones([1, 2]), np.ones([2, 2]))).toThrow(/mapped axes disagree in size: 1 and 2/);
+    expect(() => pmap(add)(np.ones([2, 2]), np.ones([1, 2]))).toThrow(/mapped axes disagree/);
+    expect(() => pmap(add, { axisNam: 'd' } as never)).toThrow(/pmap: unknown option 'axisNam'/);
     expect(() => pmap((v: Array) => lax.ppermute(v, 'd', [[0, 9]]), { axisName: 'd' })(np.ones([4]))).toThrow(
       /perm must pair distinct members/,
     );

@@ -5,7 +5,7 @@
  * (`jit` of a named `vmap`, whose collectives become reductions and gathers over that axis).
  * @module
  */
-import { FluxionError, ShapeError } from '../core/errors.js';
+import { FluxionError, ShapeError, fmtShape } from '../core/errors.js';
 import { checkOptions, t } from '../core/options.js';
 import { processGroup } from './mpi.js';
 import { jit } from '../transforms/jit.js';
@@ -118,6 +118,10 @@ export function pmap<F extends (...args: any[]) => any>(f: F, opts: PmapOptions 
       const d = dims[i];
       if (d === null) return x;
       const a = d < 0 ? d + x.ndim : d;
+      if (x.shape[a] !== 1)
+        throw new ShapeError(
+          `pmap: mapped axes disagree in size: 1 and ${x.shape[a]} (an argument of shape ${fmtShape(x.shape)})`,
+        );
       return reshape(
         x,
         x.shape.filter((_, k) => k !== a),

@@ -115,6 +115,7 @@ export function withDynamicAxes(
   outputAxes: OutputAxisName[],
 ): Uint8Array {
   const m = symbols.length;
+  if (m > 6) throw new ValueError(`${op}: dynamicAxes: at most 6 named sizes (each doubles the lowerings), got ${m}`);
   const names = symbols.map((s) => s.name);
   const bases = symbols.map((s) => s.base);
   const corners = Array.from({ length: 1 << m }, (_, mask) => bases.map((b, k) => b + ((mask >> k) & 1)));
