@@ -325,6 +325,20 @@ describe('onnx.exportModel: fused recurrent layers and dynamic axes', () => {
     expect(gradMatchesFiniteDifferences(withWhh, [init.params.forward.wHh], [0], rng(7))).toBe(true);
   });
 
+  it('float64 and float16 layers keep the scan (ONNX Runtime runs fused LSTMs in float32 only), equal to eager', () => {
+    const layer = nn.rnn(nn.lstmCell(4), { batchFirst: true });
+    const init = layer.init(random.key(0), [2, 5, 3]);
+    const f = (p: unknown, x: Array) => layer.apply(p, init.state, x).y as Array;
+    for (const dtype of ['float64', 'float16'] as const) {
+      const p = tree.map((w: Array) => w.astype(dtype), init.params);
+      const x = random.normal(random.key(1), [2, 5, 3]).astype(dtype);
+      expect(opTypes(onnx.lowerGraph(makeGraph(f)(p, x)).bytes).LSTM).toBeUndefined();
+      const [eager, compiled] = [f(p, x), jit(f)(p, x)];
+      expect(compiled.dtype).toBe(dtype);
+      expect(compiled.toArray()).toEqual(eager.toArray());
+    }
+  });
+
   it('a CNN traced at batch 1 runs at batches 1, 3 and 7, with its batch axis named', async () => {
     const layer = nn.serial(nn.conv2d(4, 3), nn.relu, nn.maxPool2d(2), nn.flatten, nn.dense(10));
     const init = layer.init(random.key(0), [1, 1, 8, 8]);

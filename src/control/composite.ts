@@ -17,9 +17,11 @@ type CompositeParams = {
   /** The decomposition, with the traced function's constants as its first inputs. */
   graph: Graph;
   numConsts: number;
-  /** A fused lowering on the composite's own operands (without the constants). */
-  onnx?: OnnxRule<undefined>;
+  /** A fused lowering on the composite's own operands (without the constants), or undefined to decline. */
+  onnx?: FusedRule;
 };
+/** Nodes for a composite's operands, or undefined where the fused operator does not apply (its dtype, say). */
+export type FusedRule = (...args: Parameters<OnnxRule<undefined>>) => string[] | undefined;
 
 export const compositeP: Primitive<CompositeParams> = definePrimitive({
   name: 'composite',
@@ -32,9 +34,8 @@ export const compositeP: Primitive<CompositeParams> = definePrimitive({
   abstractEval: (_, { graph }) => graph.outAvals,
   impl: (args, { graph }) => runGraph(graph, args) as never,
   onnx: (e, inputs, { graph, numConsts, onnx }, avals) =>
-    onnx
-      ? onnx(e, inputs.slice(numConsts), undefined, { ins: avals.ins.slice(numConsts), outs: avals.outs })
-      : e.inline(graph, inputs),
+    onnx?.(e, inputs.slice(numConsts), undefined, { ins: avals.ins.slice(numConsts), outs: avals.outs }) ??
+    e.inline(graph, inputs),
   // Derivatives and batching are the decomposition's: the fused form is for forward computation.
   jvp(primals, tangents, { graph }) {
     const { graph: g, consts } = jvpGraph(graph);
@@ -52,7 +53,7 @@ export const compositeP: Primitive<CompositeParams> = definePrimitive({
  * Applies `fun` to `args` as one named composite: its value is `fun`'s, and `onnx`, when given,
  * lowers it to fused ONNX nodes (it receives the names of `args`).
  */
-export function composite(name: string, fun: (...xs: Array[]) => Array[], args: Array[], onnx?: OnnxRule<undefined>) {
+export function composite(name: string, fun: (...xs: Array[]) => Array[], args: Array[], onnx?: FusedRule) {
   const { graph, consts } = stage(
     fun,
     args.map((a) => a.aval),

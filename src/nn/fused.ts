@@ -47,6 +47,9 @@ export function fusedRecurrence(
     },
     [xs, ...weights, ...states],
     (e, [x, wIh, wHh, bIh, bHh, ...rest], _, { ins }) => {
+      // ONNX Runtime's recurrent kernels run float32 only ("LSTM operator does not support double
+      // yet"), and a float16 step rounds every operation to float16: other dtypes take the scan.
+      if (ins[0].dtype !== 'float32') return undefined;
       const { gates, states: ns } = OPERATORS[op];
       const onnxOrder = (name: string) => {
         if (gates.length === 1) return name;

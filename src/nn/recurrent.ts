@@ -138,7 +138,8 @@ export function rnn(cell: Cell, opts?: RnnOptions): Layer {
   };
   const run = (p: unknown, x: Array, reverse: boolean): [Array, unknown] => {
     const xs = o.batchFirst ? np.swapaxes(x, 0, 1) : x;
-    const carry = cell.initialCarry(xs.shape[1]);
+    // The zero state in the input's dtype (float64 or float16 sequences keep theirs).
+    const carry = tree.map((c: Array) => np.astype(c, xs.dtype), cell.initialCarry(xs.shape[1]));
     if (!cell.onnx) return scanned(p, carry, xs, reverse);
     const [states, def] = tree.flatten<Array>(carry);
     const [ys, ...finals] = fusedRecurrence(
