@@ -15,6 +15,7 @@ import {
   computeDType,
   intRange,
   isFloat,
+  isHalf,
 } from '../core/dtype.js';
 import { DTypeError } from '../core/errors.js';
 import {
@@ -27,7 +28,7 @@ import {
 } from '../core/primitive.js';
 import { type Shape, checkSameShapes } from '../core/shape.js';
 import { bind1 } from '../core/trace.js';
-import { build, expectArity, expectSameDType } from './util.js';
+import { expectArity, expectSameDType } from './util.js';
 import { broadcastInDim, broadcastInDimP, moveBatchAxis } from './views.js';
 
 const floats = floatDTypes;
@@ -621,10 +622,10 @@ export const selectP: Primitive = definePrimitive({
     return [{ shape: avals[0].shape, dtype: d }];
   },
   impl([p, a, b]) {
-    const pb = p.buffer,
-      ab = a.buffer,
-      bb = b.buffer;
-    return [build(p.shape, a.dtype, (i) => (pb[i] ? ab[i] : bb[i]))];
+    const [pb, ab, bb] = [p.buffer, a.buffer, b.buffer];
+    const out = allocate(a.dtype, pb.length);
+    for (let i = 0; i < pb.length; i++) out[i] = pb[i] ? ab[i] : bb[i];
+    return [new ConcreteArray(out, p.shape, a.dtype)];
   },
   jvp: ([p, a, b], [, ta, tb]) => [[select(p, a, b)], [select(p, ta, tb)]],
   wgsl: ([p, a, b]) => `select(${b}, ${a}, ${p})`,
@@ -656,13 +657,18 @@ export const castP: Primitive<{ dtype: DType }> = definePrimitive({
     // converts them); integers wrap; floats round to the nearest (even) value of a narrower float.
     const [lo, hi] =
       dtype === 'uint32' || dtype === 'int32' ? intRange('int32') : isFloat(dtype) ? [0, 0] : intRange(dtype);
-    const f =
-      dtype === 'bool'
-        ? (v: number) => (v !== 0 ? 1 : 0)
-        : isFloat(dtype) || !isFloat(x.dtype)
-          ? (v: number) => coerce(dtype, v)
-          : (v: number) => coerce(dtype, Number.isNaN(v) ? 0 : Math.min(Math.max(Math.trunc(v), lo), hi));
-    return [build(x.shape, dtype, (i) => f(src[i]))];
+    const n = src.length,
+      out = allocate(dtype, n);
+    // Typed arrays convert as cast does where they can: float32 rounds to nearest, integers wrap.
+    if (dtype === 'bool') for (let i = 0; i < n; i++) out[i] = src[i] !== 0 ? 1 : 0;
+    else if (isHalf(dtype)) for (let i = 0; i < n; i++) out[i] = coerce(dtype, src[i]);
+    else if (isFloat(dtype) || !isFloat(x.dtype)) out.set(src);
+    else
+      for (let i = 0; i < n; i++) {
+        const v = src[i];
+        out[i] = Number.isNaN(v) ? 0 : Math.min(Math.max(Math.trunc(v), lo), hi);
+      }
+    return [new ConcreteArray(out, x.shape, dtype)];
   },
   jvp: ([x], [t], { dtype }) => [
     [cast(x, dtype)],

@@ -10,14 +10,6 @@ import { type Shape, sizeOf, stridesOf } from '../core/shape.js';
 import { type Params, type Primitive, definePrimitive } from '../core/primitive.js';
 import { bind } from '../core/trace.js';
 
-/** A fresh concrete array of `shape` and `dtype` filled by `fill(flatIndex)`. */
-export function build(shape: Shape, dtype: DType, fill: (i: number) => number): ConcreteArray {
-  const n = sizeOf(shape);
-  const data = allocate(dtype, n);
-  for (let i = 0; i < n; i++) data[i] = fill(i);
-  return new ConcreteArray(data, shape, dtype);
-}
-
 /**
  * Advances a row-major multi-index over `shape` by one step from axis `last` down, keeping
  * `off` = sum(idx[k] * strides[k]) in step; returns the new offset. The odometer of the

@@ -15,7 +15,7 @@ import {
 } from '../core/primitive.js';
 import { type Shape, shapesEqual, sizeOf } from '../core/shape.js';
 import { bind1 } from '../core/trace.js';
-import { advance, build, defineLinear, expectSameDType, fmt, stridedCopy, stridedOffsets, stridesOf } from './util.js';
+import { advance, defineLinear, expectSameDType, fmt, stridedCopy, stridedOffsets, stridesOf } from './util.js';
 
 const isUndef = (x: unknown): x is UndefinedPrimal => x instanceof UndefinedPrimal;
 const avalOf = (x: Array | UndefinedPrimal) => (isUndef(x) ? x.aval : x.aval);
@@ -192,7 +192,7 @@ export const padP: Primitive<{
   },
   impl([x], { lo, hi, interior, value }) {
     const shape = x.shape.map((d, i) => lo[i] + hi[i] + d + Math.max(0, d - 1) * interior[i]);
-    const out = build(shape, x.dtype, () => coerce(x.dtype, value));
+    const out = new ConcreteArray(allocate(x.dtype, sizeOf(shape)).fill(coerce(x.dtype, value)), shape, x.dtype);
     const os = stridesOf(shape);
     const src = x.buffer;
     const dst = out.buffer;
@@ -343,8 +343,11 @@ export const iotaP: Primitive<{ shape: Shape; dtype: DType; dimension: number }>
     return [{ shape, dtype }];
   },
   impl(_, { shape, dtype, dimension }) {
-    const stride = stridesOf(shape)[dimension];
-    return [build(shape, dtype, (i) => Math.floor(i / stride) % shape[dimension])];
+    // Runs of `stride` equal values, counting up to the axis length and starting over.
+    const [stride, length] = [stridesOf(shape)[dimension], shape[dimension]];
+    const out = allocate(dtype, sizeOf(shape));
+    for (let i = 0, v = 0; i < out.length; v = (v + 1) % length) for (let r = 0; r < stride; r++) out[i++] = v;
+    return [new ConcreteArray(out, shape, dtype)];
   },
   onnx: (e, _, { shape, dtype, dimension }) => [onnxIota(e, shape, dtype, dimension)],
 });
