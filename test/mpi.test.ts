@@ -73,6 +73,17 @@ describe('MPI: real processes', () => {
       expect(o.grad).toEqual(own.flatMap((g) => [8 * g, 8 * g + 4]));
     }
   }, 500_000);
+  it('2 processes on WebGPU: gradients averaged across them with distributed.allReduce stay on the GPU', () => {
+    const r = run(2, 'webgpu');
+    expect(r.status, r.stderr).toBe(0);
+    const outs = lines(r.stdout);
+    expect(outs.length).toBe(2);
+    if (outs[0].skipped) return console.log(`MPI + WebGPU skipped: ${outs[0].skipped}`);
+    for (const o of outs) {
+      expect(o.onGpu).toBe(true);
+      expect(o.diff).toBeLessThan(1e-5); // the full-batch gradient
+    }
+  }, 300_000);
   it('processes that psum different sizes all stop with an error naming the sizes', () => {
     const r = run(2, 'mismatch');
     expect(r.status).not.toBe(0);

@@ -12,6 +12,7 @@ import { Array, ConcreteArray, avalString, weakConstants } from '../core/array.j
 import { FluxionError, ValueError } from '../core/errors.js';
 import { installBackend } from '../core/trace.js';
 import { installGraphRunner } from '../core/staging.js';
+import { installPlacement } from '../distributed/pmap.js';
 import {
   GpuArray,
   download,
@@ -203,6 +204,9 @@ installBackend((prim, args, params) => {
         });
   return call ? device.runGraph(call.graph, placed, call.donate) : device.runPrimitive(prim, placed, params);
 });
+
+// distributed.allReduce returns WebGPU leaves to the GPU.
+installPlacement((like, value) => (like instanceof GpuArray ? upload(value) : value));
 
 if (typeof process !== 'undefined' && process.env?.FLUXION_BACKEND) {
   const b = process.env.FLUXION_BACKEND as BackendName;

@@ -5,6 +5,7 @@
 export {
   type Device,
   type PmapOptions,
+  allReduce,
   barrier,
   broadcast,
   devices,

@@ -14,6 +14,7 @@ import { flattenArgs } from '../transforms/flat.js';
 import { reshape } from '../primitives/index.js';
 import { flatten, unflatten } from '../tree.js';
 import { Array, ConcreteArray } from '../core/array.js';
+import { isFloat } from '../core/dtype.js';
 
 /** A device of this process. @category Distributed */
 export interface Device {
@@ -75,6 +76,53 @@ export function broadcast<T>(tree: T, root = 0): T {
   });
   return unflatten(def, sent) as T;
 }
+/** Puts computed values on the device of an array like them (the backends install it: WebGPU uploads). */
+let placeLike = (_like: Array, value: ConcreteArray): Array => value;
+/** Installs how {@link allReduce} returns values to their arrays' devices. */
+export const installPlacement = (f: (like: Array, value: ConcreteArray) => Array): void => void (placeLike = f);
+
+/**
+ * Every leaf of a tree combined across the job's processes (`'sum'`, `'mean'`, `'max'`, `'min'`),
+ * outside any step: arrays on any device are read (`await x.data()`), each dtype's leaves travel in
+ * one `MPI_Allreduce`, and the results come back on the leaves' devices. It is how WebGPU steps
+ * average gradients across processes: a WebGPU result is read asynchronously, so a jitted step
+ * cannot pause inside for MPI (on the CPU, `lax.pmean` inside `pmap` does it within the step).
+ * The identity in a single process.
+ * @example const g = await distributed.allReduce(jit(grad(loss))(params, batch), 'mean');
+ * @category Distributed
+ */
+export async function allReduce<T>(tree: T, op: 'sum' | 'mean' | 'max' | 'min' = 'sum'): Promise<T> {
+  if (!['sum', 'mean', 'max', 'min'].includes(op))
+    throw new FluxionError(`distributed.allReduce: op must be 'sum', 'mean', 'max' or 'min', got '${String(op)}'`);
+  const [leaves, def] = flatten<Array>(tree as never);
+  for (const leaf of leaves)
+    if (!(leaf instanceof Array)) throw new FluxionError('distributed.allReduce: every leaf must be an array');
+  if (op === 'mean' && leaves.some((l) => !isFloat(l.dtype)))
+    throw new FluxionError("distributed.allReduce: 'mean' needs float leaves (sum integers and divide yourself)");
+  const group = processGroup();
+  if (!group) return tree;
+  const values = await Promise.all(leaves.map((l) => l.data()));
+  const out = new globalThis.Array<Array>(leaves.length);
+  // One buffer per storage type: its leaves back to back, one MPI call.
+  const byType = new Map<string, number[]>();
+  values.forEach((v, i) => byType.set(v.constructor.name, [...(byType.get(v.constructor.name) ?? []), i]));
+  for (const members of byType.values()) {
+    const first = values[members[0]];
+    const joined = new (first.constructor as new (n: number) => typeof first)(
+      members.reduce((n, i) => n + values[i].length, 0),
+    );
+    members.reduce((at, i) => (joined.set(values[i], at), at + values[i].length), 0);
+    const reduced = group.allreduce(joined, op === 'mean' ? 'sum' : op);
+    let at = 0;
+    for (const i of members) {
+      const part = reduced.slice(at, (at += values[i].length));
+      if (op === 'mean') for (let k = 0; k < part.length; k++) part[k] /= group.size;
+      out[i] = placeLike(leaves[i], new ConcreteArray(part, leaves[i].shape, leaves[i].dtype));
+    }
+  }
+  return unflatten(def, out) as T;
+}
+
 /** Waits for every process. @category Distributed */
 export const barrier = (): void => processGroup()?.barrier();
 

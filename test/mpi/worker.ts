@@ -5,9 +5,25 @@
 //   the per-process gradients), printing the final parameters, then a checkpoint written by process 0;
 // - gather: allGather (stacked, tiled), psumScatter, ppermute, axisIndex and grad through allGather
 //   with members numbered across processes;
+// - webgpu: gradients on each process's GPU averaged with distributed.allReduce;
 // - mismatch: processes psum arrays of different sizes, which each must refuse;
 // - fail: rank 1 throws after joining, to check that the job stops.
-import { type Array, distributed, grad, io, lax, nn, np, optim, pmap, random } from '../../src/index.js';
+import {
+  type Array,
+  GpuArray,
+  devices,
+  distributed,
+  grad,
+  io,
+  jit,
+  lax,
+  nn,
+  np,
+  optim,
+  pmap,
+  random,
+  toDevice,
+} from '../../src/index.js';
 
 const mode = process.argv[2];
 const { processIndex: rank, processCount: size } = distributed.initialize();
@@ -102,6 +118,29 @@ if (mode === 'collectives') {
   const back = (await io.loadFile(file)).params as any;
   const checkpoint = globalThis.Array.from(back['2'].weight.dataSync() as Float32Array).every((v, i) => v === flat[i]);
   console.log(JSON.stringify({ rank, size, weights: globalThis.Array.from(flat.slice(0, 16)), checkpoint }));
+} else if (mode === 'webgpu') {
+  // Data parallelism on WebGPU: each process's gradient on its GPU, averaged across processes with
+  // distributed.allReduce between steps; every process compares with the full-batch gradient.
+  const gpu = (await devices()).some((d) => d.name === 'webgpu');
+  if (!gpu) console.log(JSON.stringify({ rank, skipped: 'no WebGPU adapter' }));
+  else {
+    const w = random.normal(random.key(0), [4, 3]);
+    const xs = random.normal(random.key(1), [8, 4]),
+      ys = random.normal(random.key(2), [8, 3]);
+    const loss = (p: Array, x: Array, y: Array) => np.mean(np.square(np.subtract(np.matmul(x, p), y)));
+    const per = 8 / size;
+    const [x, y] = [xs, ys].map((a) => np.slice(a, [rank * per, (rank + 1) * per]));
+    const local = jit(grad(loss))(
+      await toDevice(w, 'webgpu'),
+      await toDevice(x, 'webgpu'),
+      await toDevice(y, 'webgpu'),
+    );
+    const { g } = await distributed.allReduce({ g: local }, 'mean');
+    const full = grad(loss)(w, xs, ys).dataSync();
+    const got = await g.data();
+    const diff = Math.max(...globalThis.Array.from(got, (v, i) => Math.abs(v - full[i])));
+    console.log(JSON.stringify({ rank, onGpu: g instanceof GpuArray, diff }));
+  }
 } else if (mode === 'mismatch') {
   // Process r brings r + 3 elements: every process must refuse, none may hang or corrupt memory.
   pmap((v: Array) => lax.psum(v, 'd'), { axisName: 'd' })(np.ones([1, rank + 3]));
