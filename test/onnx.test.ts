@@ -406,6 +406,9 @@ describe('onnx.exportModel: fused recurrent layers and dynamic axes', () => {
     expect(() => onnx.exportModel(f, [np.zeros([2])], { dynamicAxes: { input0: [1] } })).toThrow(
       /input 'input0' \S+ has no axis 1/,
     );
+    expect(() => onnx.exportModel(f, [np.zeros([2])], { dynamicAxes: { input0: 'batch' } as never })).toThrow(
+      /dynamicAxes.input0 must be a list of axes or \{ axis: name \}/,
+    );
     expect(() => onnx.exportModel(f, [np.zeros([2])], { dynamicAxes: { z: [0] } })).toThrow(
       /'z' is neither an input \(input0\) nor an output \(output0\)/,
     );

@@ -67,6 +67,10 @@ export function exportModel(
   const bindings: DynamicBinding[] = [];
   const outputAxes: OutputAxisName[] = [];
   for (const [name, spec] of Object.entries(opts.dynamicAxes)) {
+    if (typeof spec !== 'object' || spec === null)
+      throw new OptionError(
+        `exportModel: dynamicAxes.${name} must be a list of axes or { axis: name }, got ${typeof spec}`,
+      );
     const k = inputNames.indexOf(name);
     const axes: [number, string][] = globalThis.Array.isArray(spec)
       ? spec.map((a) => [a, `${name}_${a}`])
