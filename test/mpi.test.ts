@@ -73,7 +73,7 @@ describe('MPI: real processes', () => {
       expect(o.grad).toEqual(own.flatMap((g) => [8 * g, 8 * g + 4]));
     }
   }, 500_000);
-  it('2 processes on WebGPU: gradients averaged across them with distributed.allReduce stay on the GPU', () => {
+  it('2 processes on WebGPU: distributed.allReduce between steps, and lax.pmean/allGather inside a pmap step through MPI between its GPU segments', () => {
     const r = run(2, 'webgpu');
     expect(r.status, r.stderr).toBe(0);
     const outs = lines(r.stdout);
@@ -82,6 +82,12 @@ describe('MPI: real processes', () => {
     for (const o of outs) {
       expect(o.onGpu).toBe(true);
       expect(o.diff).toBeLessThan(1e-5); // the full-batch gradient
+      expect(o.stepDiff).toBeLessThan(1e-5); // five data-parallel steps = five full-batch steps
+      expect(o.gathered.length).toBe(2); // each process's loss, on every process
+      expect((o.gathered[0] + o.gathered[1]) / 2).toBeCloseTo(o.fullLoss, 5);
+      expect(o.gathered).toEqual(outs[0].gathered);
+      // A failed host step fails what was computed from it, naming the collective and the sizes.
+      expect(o.failure).toMatch(/all_reduce \(run on the host\): .*psum: the processes hold different sizes \(3 to 4/);
     }
   }, 300_000);
   it('processes that psum different sizes all stop with an error naming the sizes', () => {

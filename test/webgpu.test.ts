@@ -10,6 +10,8 @@ import {
   jit,
   grad,
   kernelPlan,
+  lax,
+  pmap,
   makeGraph,
   memoryStats,
   models,
@@ -27,6 +29,7 @@ import {
 import { bind } from '../src/core/trace.js';
 import { type Tolerance, samples, assertClose } from '../laws/index.js';
 import { subGraphs } from '../src/core/ir.js';
+import { installProcessGroup } from '../src/primitives/collectives.js';
 import { compile, submitScoped, webgpuPoolStats } from '../src/backend/webgpu.js';
 import { lowerGraph } from '../kernels/emit.js';
 import { prepareGraph } from '../src/compile/plan.js';
@@ -57,10 +60,7 @@ const up = (x: Array) => toDevice(x, 'webgpu');
 const tol = { rtol: 2e-4, atol: 2e-5 };
 // Refused with a clear error: whileLoop needs its predicate on the host every step.
 const unsupported: Record<string, RegExp> = {
-  while: /whileLoop needs its predicate on the host/,
-  // Collectives across processes run on the CPU (MPI): WebGPU jobs stay in one process for now.
-  all_reduce: /all_reduce is not supported on the WebGPU backend/,
-  all_gather_processes: /all_gather_processes is not supported on the WebGPU backend/,
+  while: /whileLoop needs its predicate on the host every step/,
 };
 
 describe('webgpu: every primitive sample equals the CPU result', () => {
@@ -453,6 +453,50 @@ describe('webgpu: fused graphs and training', () => {
       const w = await up(np.arange(8).astype('float32'));
       const want = np.add(np.exp(np.arange(8).astype('float32')), np.multiply(np.arange(8), 2));
       assertClose(await host(f(w, w)), want, tol);
+    },
+  );
+  gpuIt(
+    'collectives across processes run on the host between GPU segments, and the work issued behind them waits',
+    async () => {
+      // A stand-in for a second process holding the same values (test/mpi.test.ts runs real ones):
+      // sums double, gathers repeat. Steps are issued back to back while host steps are in flight,
+      // with donated buffers recycled through the pool; any work run out of order would read garbage.
+      const twin = (d: Float32Array | Int32Array) => {
+        const out = new (d.constructor as Float32ArrayConstructor)(2 * d.length);
+        out.set(d);
+        out.set(d, d.length);
+        return out;
+      };
+      installProcessGroup({
+        rank: 0,
+        size: 2,
+        allreduce: (d, op) => (op === 'sum' ? (d.map((v: number) => 2 * v) as typeof d) : d),
+        allgather: (d) => twin(d as Float32Array),
+      });
+      try {
+        const loss = (p: Array, x: Array) => np.sum(np.square(np.tanh(np.matmul(x, p))));
+        const step = pmap(
+          (p: Array, x: Array) => {
+            const g = lax.pmean(grad(loss)(p, x), 'd');
+            const q = np.subtract(p, np.multiply(g, 0.05));
+            return { p: q, norms: lax.allGather(np.sum(np.abs(q)), 'd'), total: lax.psum(np.sum(q), 'd') };
+          },
+          { axisName: 'd', inAxes: [null, 0], outAxes: { p: null, norms: 0, total: null }, donateArgnums: [0] },
+        );
+        const x = random.normal(random.key(3), [1, 16, 8]);
+        let [onGpu, onCpu] = [await up(random.normal(random.key(4), [8, 8])), random.normal(random.key(4), [8, 8])];
+        let gpuOut = step(onGpu, await up(x));
+        for (let i = 0; i < 30; i++) gpuOut = step((onGpu = gpuOut.p), await up(x));
+        let cpuOut = step(onCpu, x);
+        for (let i = 0; i < 30; i++) cpuOut = step((onCpu = cpuOut.p), x);
+        expect(gpuOut.p).toBeInstanceOf(GpuArray);
+        assertClose(await host(gpuOut.p), cpuOut.p, tol);
+        assertClose(await host(gpuOut.norms), cpuOut.norms, tol);
+        expect(cpuOut.norms.shape).toEqual([1, 2]); // this device, both "processes"
+        assertClose(await host(gpuOut.total), np.multiply(np.sum(cpuOut.p), 2), tol);
+      } finally {
+        installProcessGroup({ rank: 0, size: 1, allreduce: (d) => d, allgather: (d) => d });
+      }
     },
   );
   gpuIt('reading a GPU array synchronously says how to read it, not that it is traced', async () => {

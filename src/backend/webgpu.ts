@@ -191,7 +191,8 @@ function release(buf: GPUBuffer): void {
   for (const [size, bufs] of pool) {
     if (pooled.bytes <= limit) break;
     while (bufs.length && pooled.bytes > limit) {
-      bufs.shift()!.destroy();
+      const old = bufs.shift()!;
+      inOrder(() => old.destroy());
       pooled.buffers--;
       pooled.bytes -= size;
     }
@@ -282,17 +283,25 @@ export function upload(x: ConcreteArray): GpuArray {
         'on the CPU backend',
     );
   const buf = acquire(x.size * elemBytes);
-  // Every element is a 32-bit word of its compute dtype: float16 as its f32 value, int8 as i32.
-  const compute = computeDType(x.dtype);
-  const words = x.dtype === 'bool' ? Uint32Array.from(x.buffer) : STORAGE[compute].from(x.buffer as ArrayLike<number>);
-  if (x.size) gpu().device.queue.writeBuffer(buf, 0, words.buffer, words.byteOffset, words.byteLength);
+  const words = deviceWords(x);
+  if (x.size) inOrder(() => writeWords(buf, words));
   return new GpuArray(buf, x.shape, x.dtype);
 }
+/** Every element as a 32-bit word of its compute dtype: float16 as its f32 value, int8 as i32. */
+const deviceWords = (x: ConcreteArray): TypedArray =>
+  x.dtype === 'bool' ? Uint32Array.from(x.buffer) : STORAGE[computeDType(x.dtype)].from(x.buffer as ArrayLike<number>);
+const writeWords = (buf: GPUBuffer, words: TypedArray) =>
+  gpu().device.queue.writeBuffer(buf, 0, words.buffer, words.byteOffset, words.byteLength);
 
 /** Copies a GPU array back to the CPU. */
 export async function download(x: GpuArray): Promise<ConcreteArray> {
   const failed = await x.failure;
   if (failed) throw new FluxionError(failed);
+  await new Promise<void>((resolve) => inOrder(resolve)); // after the host steps x may wait for
+  return readBack(x);
+}
+/** Reads `x` back with a copy submitted now (callers keep the queue's order). */
+async function readBack(x: GpuArray): Promise<ConcreteArray> {
   const { device } = gpu();
   const bytes = Math.max(4, x.size * elemBytes);
   const staging = device.createBuffer({ size: roundUp(bytes), usage: 0x01 | 0x08 }); // MAP_READ | COPY_DST
@@ -312,6 +321,47 @@ export async function download(x: GpuArray): Promise<ConcreteArray> {
 // ---------------------------------------------------------------- execution
 
 const noFailure: Promise<string | null> = Promise.resolve(null);
+
+/**
+ * Host steps in flight (MPI between the device segments of a step) and the device work issued
+ * after them. WebGPU reads buffers back only asynchronously, so a host step finishes later than
+ * the code that issued it; everything issued behind it (submissions, buffer writes, buffer
+ * destruction) waits, in issue order, since its results go to buffers later kernels read and
+ * pooled buffers are reused on the assumption that the queue runs in program order.
+ */
+let hostWork: Promise<void> | null = null;
+/** True while queued work runs at the head of {@link hostWork}. */
+let atHead = false;
+/** Runs `f` now, or once the host steps in flight and the work queued behind them are done. */
+function inOrder(f: () => void | Promise<void>): void {
+  // A failure is the device's error (reported where arrays are read); the chain goes on.
+  const fail = (e: unknown) => void pendingErrors.push((e as Error).message);
+  const run = (): void | Promise<void> => {
+    try {
+      return f()?.catch(fail);
+    } catch (e) {
+      fail(e);
+    }
+  };
+  if (!hostWork || atHead) {
+    const started = run();
+    if (!started) return;
+    hostWork = hostWork ? hostWork.then(() => started) : started;
+  } else
+    hostWork = hostWork.then(() => {
+      atHead = true;
+      try {
+        return run();
+      } finally {
+        atHead = false;
+      }
+    });
+  const mine = hostWork;
+  void mine.then(() => {
+    if (hostWork === mine) hostWork = null;
+  });
+}
+
 /**
  * Encodes and submits commands inside error scopes: a validation or out-of-memory error of this
  * submission settles the returned promise with a message naming `what`, which the arrays it made
@@ -323,6 +373,7 @@ export function submitScoped(
   encode: (enc: GPUCommandEncoder) => void,
   after: readonly Promise<string | null>[] = [],
 ): Promise<string | null> {
+  if (hostWork && !atHead) return new Promise((resolve) => inOrder(() => resolve(submitScoped(what, encode, after))));
   const { device } = gpu();
   device.pushErrorScope('out-of-memory');
   device.pushErrorScope('validation');
@@ -378,7 +429,7 @@ export function compile(graph: Graph): Executable {
  */
 export function runGraph(graph: Graph, args: Array[], donate: readonly number[] = []): Array[] {
   const flat = inlineCalls(graph, (e) => e.prim.props?.inline === 'graph');
-  if (flat.eqns.some((e) => hostControl.has(e.prim))) return runSegmented(flat, args);
+  if (flat.eqns.some(runsOnHost)) return runSegmented(flat, args);
   const ex = compile(graph);
   const { device } = gpu();
   const bufs = new Map<number, GPUBuffer>();
@@ -400,15 +451,18 @@ export function runGraph(graph: Graph, args: Array[], donate: readonly number[] 
     }))
     // An array passed twice is donated once.
     .filter((d): d is { last: number; buffer: GPUBuffer } => d.buffer !== null);
+  // Buffers are assigned now, while the encoding may wait for host steps in flight.
+  ex.kernels.forEach((k, ki) => {
+    for (const w of k.writes) {
+      const size = roundUp(sizeOf(w.aval.shape) * elemBytes);
+      const j = donated.findIndex((d) => d.last < ki && d.buffer.size === size);
+      const b = j >= 0 ? donated.splice(j, 1)[0].buffer : acquire(size); // a donated buffer stays counted as live
+      bufs.set(w.id, b);
+      temps.push(b);
+    }
+  });
   const encodeKernels = (enc: GPUCommandEncoder) =>
-    ex.kernels.forEach((k, ki) => {
-      for (const w of k.writes) {
-        const size = roundUp(sizeOf(w.aval.shape) * elemBytes);
-        const j = donated.findIndex((d) => d.last < ki && d.buffer.size === size);
-        const b = j >= 0 ? donated.splice(j, 1)[0].buffer : acquire(size); // a donated buffer stays counted as live
-        bufs.set(w.id, b);
-        temps.push(b);
-      }
+    ex.kernels.forEach((k) => {
       if (k.n === 0) return;
       const p = pipeline(k);
       const entries = [...k.reads, ...k.writes].map((v, binding) => ({
@@ -492,10 +546,10 @@ function runSegmented(g: Graph, args: Array[]): Array[] {
     segment = [];
   };
   g.eqns.forEach((e, i) => {
-    const host = hostControl.get(e.prim);
-    if (!host) return void segment.push(e);
+    if (!runsOnHost(e)) return void segment.push(e);
     flush(i - 1);
-    const outs = host(e.inputs.map(read), e.params);
+    const host = hostControl.get(e.prim);
+    const outs = host ? host(e.inputs.map(read), e.params) : runHostStep(e, e.inputs.map(read));
     e.outs.forEach((v, k) => env.set(v.id, outs[k]));
   });
   flush(g.eqns.length - 1);
@@ -577,8 +631,42 @@ const hostRules: Record<string, (inputs: Array[], params: any) => Array[]> = {
     );
   },
 };
-/** Whether WebGPU runs this primitive from the host (control flow whose steps are device graphs). */
-export const runsOnHost = (prim: Primitive): boolean => hostControl.has(prim);
+/**
+ * Whether WebGPU runs this equation from the host: control flow whose steps are device graphs, and
+ * primitives that compute on the host only (MPI's collectives).
+ */
+export const runsOnHost = (e: { prim: Primitive }): boolean => hostControl.has(e.prim) || e.prim.props?.host === true;
+
+/**
+ * A host-only equation between device segments: its operands are read back, `impl` runs (MPI) and
+ * the results are written to buffers allocated now, so the device work issued after it can be
+ * encoded against them; that work waits for the step (see {@link inOrder}).
+ */
+function runHostStep(e: Eqn, inputs: Array[]): Array[] {
+  let settle!: (failure: string | null) => void;
+  const failure = new Promise<string | null>((resolve) => (settle = resolve));
+  const buffers = e.outs.map((v) => acquire(sizeOf(v.aval.shape) * elemBytes));
+  inOrder(async () => {
+    try {
+      const known = await Promise.all(
+        inputs.map(async (x) => {
+          if (!(x instanceof GpuArray)) return x.toConcrete()!;
+          const failed = await x.failure;
+          if (failed) throw new FluxionError(failed);
+          return readBack(x);
+        }),
+      );
+      e.prim.impl(known, e.params).forEach((r, k) => {
+        const c = r.toConcrete()!;
+        if (c.size) writeWords(buffers[k], deviceWords(c));
+      });
+      settle(null);
+    } catch (err) {
+      settle(`webgpu: ${e.prim.name} (run on the host): ${(err as Error).message}`);
+    }
+  });
+  return e.outs.map((v, k) => new GpuArray(buffers[k], v.aval.shape, v.aval.dtype, failure));
+}
 
 /** Host rules by primitive object: control flow whose steps run as device graphs. */
 const hostControl = new Map<Primitive, (inputs: Array[], params: any) => Array[]>([

@@ -67,6 +67,11 @@ export interface Primitive<P extends Params = any> {
      * decompositions): compilers give the operands buffers instead of fusing them in.
      */
     operandsInBuffers?: boolean;
+    /**
+     * Computes on the host from known values only (MPI's collectives between processes): a backend
+     * without a lowering reads its operands back, runs `impl` and carries on with the results.
+     */
+    host?: boolean;
     /** Applies the staged graph in its params (jit's call): backends compile that graph whole. */
     staged?: boolean;
     /**

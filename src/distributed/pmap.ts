@@ -84,10 +84,8 @@ export const installPlacement = (f: (like: Array, value: ConcreteArray) => Array
 /**
  * Every leaf of a tree combined across the job's processes (`'sum'`, `'mean'`, `'max'`, `'min'`),
  * outside any step: arrays on any device are read (`await x.data()`), each dtype's leaves travel in
- * one `MPI_Allreduce`, and the results come back on the leaves' devices. It is how WebGPU steps
- * average gradients across processes: a WebGPU result is read asynchronously, so a jitted step
- * cannot pause inside for MPI (on the CPU, `lax.pmean` inside `pmap` does it within the step).
- * The identity in a single process.
+ * one `MPI_Allreduce`, and the results come back on the leaves' devices (inside a step,
+ * `lax.pmean` under `pmap` does the same on any backend). The identity in a single process.
  * @example const g = await distributed.allReduce(jit(grad(loss))(params, batch), 'mean');
  * @category Distributed
  */

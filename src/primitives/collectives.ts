@@ -67,7 +67,7 @@ export const allReduceP: Primitive<{ op: ReduceOp }> = definePrimitive({
   },
   transpose: ([ct], _x, p) => [bind1(allReduceP, [ct], p)],
   batch: ([x], [d], p) => [[bind1(allReduceP, [x], p)], [d]],
-  props: { linear: true },
+  props: { linear: true, host: true },
 });
 /** `x` combined across processes (itself in a single process). */
 const acrossProcesses = (x: Array, op: ReduceOp) => (group.size > 1 ? bind1(allReduceP, [x], { op }) : x);
@@ -89,6 +89,7 @@ export const allGatherProcessesP: Primitive = defineLinear({
     const moved = moveBatchAxis(x, d, 1, size);
     return [[bind1(allGatherProcessesP, [moved], {})], [1]];
   },
+  props: { host: true },
 });
 /** This process's block of `x`, whose axis 0 holds every process's members in process order. */
 function ownBlock(x: Array): Array {

@@ -5,7 +5,8 @@
 //   the per-process gradients), printing the final parameters, then a checkpoint written by process 0;
 // - gather: allGather (stacked, tiled), psumScatter, ppermute, axisIndex and grad through allGather
 //   with members numbered across processes;
-// - webgpu: gradients on each process's GPU averaged with distributed.allReduce;
+// - webgpu: gradients on each process's GPU averaged with distributed.allReduce, and a pmap step
+//   whose lax.pmean and allGather run through MPI between its WebGPU segments;
 // - mismatch: processes psum arrays of different sizes, which each must refuse;
 // - fail: rank 1 throws after joining, to check that the job stops.
 import {
@@ -139,7 +140,45 @@ if (mode === 'collectives') {
     const full = grad(loss)(w, xs, ys).dataSync();
     const got = await g.data();
     const diff = Math.max(...globalThis.Array.from(got, (v, i) => Math.abs(v - full[i])));
-    console.log(JSON.stringify({ rank, onGpu: g instanceof GpuArray, diff }));
+    // Five SGD steps with the gradient mean inside the step (segments around MPI, on the GPU), against
+    // five full-batch steps on the CPU; the step also gathers every process's loss.
+    const step = pmap(
+      (p: Array, x: Array, y: Array) => {
+        const g = lax.pmean(grad(loss)(p, x, y), 'd');
+        return { p: np.subtract(p, np.multiply(g, 0.1)), losses: lax.allGather(loss(p, x, y), 'd') };
+      },
+      { axisName: 'd', inAxes: [null, 0, 0], outAxes: { p: null, losses: 0 } },
+    );
+    const [gx, gy] = await Promise.all([x, y].map((a) => toDevice(a.reshape([1, ...a.shape]), 'webgpu')));
+    let [onGpu, cpu] = [await toDevice(w, 'webgpu'), w];
+    let [losses, lastLoss]: Array[] = [np.zeros([0]), np.zeros([])];
+    for (let i = 0; i < 5; i++) {
+      ({ p: onGpu, losses } = step(onGpu, gx, gy));
+      lastLoss = loss(cpu, xs, ys); // the full batch's loss: the mean of the processes' equal halves
+      cpu = np.subtract(cpu, np.multiply(grad(loss)(cpu, xs, ys), 0.1));
+    }
+    const stepped = await onGpu.data(),
+      expected = cpu.dataSync();
+    const stepDiff = Math.max(...globalThis.Array.from(stepped, (v, i) => Math.abs(v - expected[i])));
+    // A host step that fails (processes psum different sizes) fails the arrays computed from it.
+    const bad = pmap((v: Array) => np.add(lax.psum(v, 'd'), 1), { axisName: 'd' });
+    const failure = await bad(await toDevice(np.ones([1, rank + 3]), 'webgpu'))
+      .data()
+      .then(
+        () => 'none',
+        (e: Error) => e.message,
+      );
+    console.log(
+      JSON.stringify({
+        rank,
+        onGpu: g instanceof GpuArray && onGpu instanceof GpuArray,
+        diff,
+        stepDiff,
+        gathered: globalThis.Array.from(await losses.data()),
+        fullLoss: lastLoss.item(),
+        failure,
+      }),
+    );
   }
 } else if (mode === 'mismatch') {
   // Process r brings r + 3 elements: every process must refuse, none may hang or corrupt memory.
