@@ -54,7 +54,7 @@ describe('MPI: real processes', () => {
         expect(o.buckets).toEqual([mean, 2 * mean, mean + 1]);
       }
     }, 500_000);
-  it('2 processes of 2 devices: allGather, psumScatter, ppermute, axisIndex and grad through allGather span all 4 members', () => {
+  it('2 processes of 2 devices: allGather, psumScatter, ppermute, axisIndex and grad through allGather span all 4 members; after shutdown collectives refuse', () => {
     const r = run(2, 'gather', { FLUXION_CPU_DEVICES: '2' });
     expect(r.status, r.stderr).toBe(0);
     const outs = lines(r.stdout).sort((a, b) => a.rank - b.rank);
@@ -71,6 +71,7 @@ describe('MPI: real processes', () => {
       expect(o.index).toEqual(own);
       // Every member's loss reads member g's value with weights w[g]: 4 * w[g].
       expect(o.grad).toEqual(own.flatMap((g) => [8 * g, 8 * g + 4]));
+      expect(o.afterShutdown).toMatch(/psum after distributed.shutdown\(\): this process has left the job/);
     }
   }, 500_000);
   it('2 processes on WebGPU: distributed.allReduce between steps, and lax.pmean/allGather inside a pmap step through MPI between its GPU segments', () => {

@@ -15,4 +15,5 @@ export {
   pmap,
   processCount,
   processIndex,
+  shutdown,
 } from './pmap.js';

@@ -25,6 +25,8 @@ interface Mpi {
   /** Every process's `data` (equal lengths), concatenated in process order. */
   allgather(data: TypedArray): TypedArray;
   barrier(): void;
+  /** Leaves the job (MPI_Finalize, once every process arrives); collectives across processes then refuse. */
+  shutdown(): void;
 }
 let mpi: Mpi | null = null;
 
@@ -84,9 +86,10 @@ export function processGroup(): Mpi | null {
   process.on('uncaughtExceptionMonitor', (err) =>
     console.error(`fluxion: process ${r[0]} of ${s[0]} failed: ${(err as Error).message ?? err}`),
   );
+  let finalized = false;
   process.on('exit', (code) => {
     // A clean exit finalises; a failing one leaves MPI to the launcher, which stops every process.
-    if (code === 0) finalize();
+    if (code === 0 && !finalized) finalize();
   });
   const typeOf = (data: TypedArray) => {
     const type = DATATYPE[data.constructor.name];
@@ -98,7 +101,12 @@ export function processGroup(): Mpi | null {
   // Every process must bring as many elements: each first learns the smallest and largest count
   // (one small allreduce), and all of them refuse a mismatch together instead of corrupting memory.
   const INT32 = DATATYPE.Int32Array;
+  const live = (what: string) => {
+    if (finalized)
+      throw new FluxionError(`distributed: ${what} after distributed.shutdown(): this process has left the job`);
+  };
   const agree = (n: number, what: string) => {
+    live(what);
     const counts = new Int32Array([n, -n]),
       extremes = new Int32Array(2);
     if (allreduce(counts, extremes, 2, INT32, OP.max, COMM_WORLD) !== 0)
@@ -127,7 +135,14 @@ export function processGroup(): Mpi | null {
         throw new FluxionError(`distributed: MPI_Allgather failed (rank ${r[0]})`);
       return out;
     },
-    barrier: () => void barrier(COMM_WORLD),
+    barrier: () => {
+      live('barrier');
+      barrier(COMM_WORLD);
+    },
+    shutdown() {
+      if (!finalized) finalize();
+      finalized = true;
+    },
   };
   installProcessGroup(mpi);
   return mpi;

@@ -123,6 +123,13 @@ export async function allReduce<T>(tree: T, op: 'sum' | 'mean' | 'max' | 'min' =
 
 /** Waits for every process. @category Distributed */
 export const barrier = (): void => processGroup()?.barrier();
+/**
+ * Leaves the job (MPI_Finalize, which waits for every process to call it), as JAX's
+ * `distributed.shutdown`: afterwards collectives across processes are refused with a clear error.
+ * A no-op in a single process; a process that exits cleanly shuts down by itself.
+ * @category Distributed
+ */
+export const shutdown = (): void => processGroup()?.shutdown();
 
 /** Options of {@link pmap}. @category Distributed */
 export interface PmapOptions {

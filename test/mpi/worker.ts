@@ -89,8 +89,25 @@ if (mode === 'collectives') {
     { axisName: 'd' },
   )(x);
   const list = (a: Array) => globalThis.Array.from(a.dataSync() as ArrayLike<number>);
+  // After shutdown, a collective across processes is refused instead of calling a finalised MPI.
+  distributed.shutdown();
+  distributed.shutdown(); // twice is fine
+  const afterShutdown = (() => {
+    try {
+      pmap((v: Array) => lax.psum(v, 'd'), { axisName: 'd' })(np.ones([2, 3]));
+      return 'none';
+    } catch (e) {
+      return (e as Error).message;
+    }
+  })();
   console.log(
-    JSON.stringify({ rank, size, local, ...Object.fromEntries(Object.entries(r).map(([k, v]) => [k, list(v)])) }),
+    JSON.stringify({
+      rank,
+      size,
+      local,
+      afterShutdown,
+      ...Object.fromEntries(Object.entries(r).map(([k, v]) => [k, list(v)])),
+    }),
   );
 } else if (mode === 'train') {
   const model = nn.serial(nn.dense(16), nn.relu, nn.dense(4));
