@@ -69,7 +69,8 @@ fn round_f16(x: f32) -> f32 {
   let a = b & 0x7fffffffu;
   if (a >= 0x7f800000u) { return x; }
   if (a >= 0x477ff000u) { return bitcast<f32>((b & 0x80000000u) | 0x7f800000u); }
-  if (a < 0x38800000u) { return sign(x) * round(abs(x) * 16777216.0) / 16777216.0; }
+  // Subnormals: multiples of 2^-24; the sign from the bits (sign(-0.0) is 0, losing it).
+  if (a < 0x38800000u) { return bitcast<f32>((b & 0x80000000u) | bitcast<u32>(round(abs(x) * 16777216.0) / 16777216.0)); }
   return bitcast<f32>((b + 0xfffu + ((b >> 13u) & 1u)) & 0xffffe000u);
 }
 fn round_bf16(x: f32) -> f32 {

@@ -7,7 +7,7 @@
  * @module
  */
 import { Array, ConcreteArray, type ShapedArray, avalString, registerMemoryStats } from '../core/array.js';
-import { type DType, type TypedArray, STORAGE, computeDType } from '../core/dtype.js';
+import { type DType, type TypedArray, STORAGE, byteSize, computeDType } from '../core/dtype.js';
 import { DTypeError, FluxionError } from '../core/errors.js';
 import { type Atom, type Eqn, Graph, Lit, Var } from '../core/ir.js';
 import { broadcastInDimP, eqP, selectP } from '../primitives/index.js';
@@ -19,6 +19,7 @@ import type { Params, Primitive } from '../core/primitive.js';
 import { sizeOf } from '../core/shape.js';
 import { WORKGROUP } from '../../kernels/wgsl.js';
 import { type Kernel, lowerGraph } from '../../kernels/emit.js';
+import { packKernel, perWord, unpackKernel } from '../../kernels/pack.js';
 import { prepareGraph } from '../compile/plan.js';
 
 /** A live WebGPU device with what Fluxion needs to know about it. */
@@ -216,7 +217,16 @@ export const webgpuMemoryStats = () => ({ ...live });
 export const webgpuPoolStats = () => ({ ...pooled });
 registerMemoryStats('webgpu', webgpuMemoryStats);
 
-const elemBytes = 4; // every dtype is stored in 32-bit words on the GPU (bool as u32)
+/**
+ * How an array's elements lie in its buffer. Kernels compute on 32-bit `words` (float16 as f32,
+ * int8 as i32, bool as u32); arrays are kept `packed`: 16- and 8-bit dtypes two or four to a word
+ * (float16 as its bit pattern), so they take the memory their dtype promises. A graph unpacks
+ * packed inputs into words and packs its outputs, each with one small kernel (kernels/pack.ts).
+ */
+export type Layout = 'packed' | 'words';
+/** Bytes per element of a dtype laid out so. */
+const bytesPer = (d: DType, layout: Layout): number => (layout === 'words' || d === 'bool' ? 4 : byteSize(d));
+const bufferBytes = (shape: readonly number[], d: DType, layout: Layout) => sizeOf(shape) * bytesPer(d, layout);
 
 /** An array whose elements live in a GPU buffer. Read it with `await x.data()`. */
 export class GpuArray extends Array {
@@ -231,6 +241,8 @@ export class GpuArray extends Array {
     readonly dtype: DType,
     /** Settles with the device error of the run that made this array or one it was computed from. */
     readonly failure: Promise<string | null> = noFailure,
+    /** Packed (what arrays users hold are) or one 32-bit word per element (inside host-driven scans). */
+    readonly layout: Layout = 'packed',
   ) {
     super();
     this.#buffer = buffer;
@@ -276,22 +288,36 @@ export class GpuArray extends Array {
 }
 
 /** Copies a CPU array to the GPU. */
-export function upload(x: ConcreteArray): GpuArray {
+export function upload(x: ConcreteArray, layout: Layout = 'packed'): GpuArray {
   if (x.dtype === 'float64')
     throw new DTypeError(
       'webgpu: cannot place a float64 array on the GPU (WGSL has no float64); convert it with astype, or keep it ' +
         'on the CPU backend',
     );
-  const buf = acquire(x.size * elemBytes);
-  const words = deviceWords(x);
-  if (x.size) inOrder(() => writeWords(buf, words));
-  return new GpuArray(buf, x.shape, x.dtype);
+  const buf = acquire(bufferBytes(x.shape, x.dtype, layout));
+  const data = deviceData(x, layout);
+  if (x.size) inOrder(() => writeData(buf, data));
+  return new GpuArray(buf, x.shape, x.dtype, noFailure, layout);
 }
-/** Every element as a 32-bit word of its compute dtype: float16 as its f32 value, int8 as i32. */
-const deviceWords = (x: ConcreteArray): TypedArray =>
-  x.dtype === 'bool' ? Uint32Array.from(x.buffer) : STORAGE[computeDType(x.dtype)].from(x.buffer as ArrayLike<number>);
-const writeWords = (buf: GPUBuffer, words: TypedArray) =>
-  gpu().device.queue.writeBuffer(buf, 0, words.buffer, words.byteOffset, words.byteLength);
+/**
+ * The bytes of `x` laid out so: packed, the stored elements (float16 bit patterns, int8 bytes);
+ * as words, each element a 32-bit word of its compute dtype (float16 as its f32 value).
+ */
+function deviceData(x: ConcreteArray, layout: Layout): TypedArray {
+  if (x.dtype === 'bool') return Uint32Array.from(x.buffer);
+  if (layout === 'packed' && bytesPer(x.dtype, layout) < 4) return x.storage;
+  return STORAGE[computeDType(x.dtype)].from(x.buffer as ArrayLike<number>);
+}
+/** Writes `data` at the start of `buf` (a packed tail is padded to whole words, as WebGPU copies words). */
+function writeData(buf: GPUBuffer, data: TypedArray): void {
+  let bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (bytes.length % 4) {
+    const padded = new Uint8Array(Math.ceil(bytes.length / 4) * 4);
+    padded.set(bytes);
+    bytes = padded;
+  }
+  gpu().device.queue.writeBuffer(buf, 0, bytes.buffer, bytes.byteOffset, bytes.length);
+}
 
 /** Copies a GPU array back to the CPU. */
 export async function download(x: GpuArray): Promise<ConcreteArray> {
@@ -303,19 +329,20 @@ export async function download(x: GpuArray): Promise<ConcreteArray> {
 /** Reads `x` back with a copy submitted now (callers keep the queue's order). */
 async function readBack(x: GpuArray): Promise<ConcreteArray> {
   const { device } = gpu();
-  const bytes = Math.max(4, x.size * elemBytes);
+  const bytes = bufferBytes(x.shape, x.dtype, x.layout);
   const staging = device.createBuffer({ size: roundUp(bytes), usage: 0x01 | 0x08 }); // MAP_READ | COPY_DST
   const enc = device.createCommandEncoder();
   enc.copyBufferToBuffer(x.buffer, 0, staging, 0, roundUp(bytes));
   device.queue.submit([enc.finish()]);
   await staging.mapAsync(0x01);
-  const raw = staging.getMappedRange().slice(0, x.size * elemBytes);
+  const raw = staging.getMappedRange().slice(0, bytes);
   staging.unmap();
   staging.destroy();
   checkErrors();
-  const words = x.dtype === 'bool' ? new Uint32Array(raw) : new STORAGE[computeDType(x.dtype)](raw);
-  // Narrow dtypes come back as their compute values, which the array stores in its own dtype.
-  return new ConcreteArray(x.dtype === 'bool' ? Uint8Array.from(words) : words, x.shape, x.dtype);
+  if (x.dtype === 'bool') return new ConcreteArray(Uint8Array.from(new Uint32Array(raw)), x.shape, x.dtype);
+  // Packed elements are the array's own storage; words are compute values, rounded into the dtype already.
+  const Data = x.layout === 'packed' ? STORAGE[x.dtype] : STORAGE[computeDType(x.dtype)];
+  return new ConcreteArray(new Data(raw), x.shape, x.dtype);
 }
 
 // ---------------------------------------------------------------- execution
@@ -388,7 +415,7 @@ export function submitScoped(
 }
 
 const pipelines = new Map<string, GPUComputePipeline>();
-function pipeline(k: Kernel): GPUComputePipeline {
+function pipeline(k: { code: string; name: string }): GPUComputePipeline {
   let p = pipelines.get(k.code);
   if (!p) {
     const { device } = gpu();
@@ -401,6 +428,43 @@ function pipeline(k: Kernel): GPUComputePipeline {
     pipelines.set(k.code, p);
   }
   return p;
+}
+
+/** Dispatches one invocation per element of `n` (2-D past 65535 workgroups). */
+function dispatch(pass: GPUComputePassEncoder, n: number): void {
+  const groups = Math.ceil(n / WORKGROUP);
+  pass.dispatchWorkgroups(Math.min(groups, 65535), Math.ceil(groups / 65535));
+}
+/** A relayout of `n` elements of dtype `d` from `src` into `dst` (kernels/pack.ts). */
+interface Relayout {
+  to: Layout;
+  dtype: DType;
+  n: number;
+  src: GPUBuffer;
+  dst: GPUBuffer;
+}
+function encodeRelayout(enc: GPUCommandEncoder, r: Relayout): void {
+  if (!r.n) return;
+  const code = r.to === 'words' ? unpackKernel(r.dtype, r.n) : packKernel(r.dtype, r.n);
+  const p = pipeline({ code, name: `${r.to === 'words' ? 'unpack' : 'pack'}_${r.dtype}` });
+  const pass = enc.beginComputePass();
+  pass.setPipeline(p);
+  const entries = [r.src, r.dst].map((buffer, binding) => ({ binding, resource: { buffer } }));
+  pass.setBindGroup(0, gpu().device.createBindGroup({ layout: p.getBindGroupLayout(0), entries }));
+  dispatch(pass, r.to === 'words' ? r.n : Math.ceil(r.n / perWord(r.dtype)));
+  pass.end();
+}
+/** Whether arrays of this dtype differ between the layouts (the 16- and 8-bit ones). */
+const packs = (d: DType): boolean => bytesPer(d, 'packed') < 4;
+/** `x` in the given layout: itself, or a copy made by one relayout kernel. */
+export function relayout(x: GpuArray, to: Layout): GpuArray {
+  if (x.layout === to || !packs(x.dtype)) return x;
+  const dst = acquire(bufferBytes(x.shape, x.dtype, to));
+  const r = { to, dtype: x.dtype, n: x.size, src: x.buffer, dst };
+  const failure = submitScoped(`${to === 'words' ? 'unpack' : 'pack'} ${x.dtype}`, (enc) => encodeRelayout(enc, r), [
+    x.failure,
+  ]);
+  return new GpuArray(dst, x.shape, x.dtype, failure, to);
 }
 
 /** A compiled graph: prepared, lowered, with its plan text. */
@@ -425,18 +489,31 @@ export function compile(graph: Graph): Executable {
 /**
  * Runs a graph on GPU arrays (0-d CPU arrays are accepted as constants). Inputs at the
  * positions in `donate` give their buffers up: once the last kernel reading them is encoded,
- * later kernels may write their outputs there.
+ * later kernels may write their outputs there. Outputs come packed, or as words with
+ * `layout: 'words'` (host-driven scans copy rows of them).
  */
-export function runGraph(graph: Graph, args: Array[], donate: readonly number[] = []): Array[] {
+export function runGraph(
+  graph: Graph,
+  args: Array[],
+  donate: readonly number[] = [],
+  layout: Layout = 'packed',
+): Array[] {
   const flat = inlineCalls(graph, (e) => e.prim.props?.inline === 'graph');
-  if (flat.eqns.some(runsOnHost)) return runSegmented(flat, args);
+  if (flat.eqns.some(runsOnHost)) return runSegmented(flat, args, layout);
   const ex = compile(graph);
   const { device } = gpu();
   const bufs = new Map<number, GPUBuffer>();
   const temps: GPUBuffer[] = [];
+  // Kernels read words: packed inputs are unpacked first.
+  const unpacked: Relayout[] = [];
   ex.graph.inVars.forEach((v, i) => {
     const a = args[i];
-    bufs.set(v.id, a instanceof GpuArray ? a.buffer : constantBuffer(a, temps));
+    if (!(a instanceof GpuArray)) return void bufs.set(v.id, constantBuffer(a, temps));
+    if (a.layout === 'words' || !packs(a.dtype)) return void bufs.set(v.id, a.buffer);
+    const dst = acquire(bufferBytes(a.shape, a.dtype, 'words'));
+    temps.push(dst);
+    unpacked.push({ to: 'words', dtype: a.dtype, n: a.size, src: a.buffer, dst });
+    bufs.set(v.id, dst);
   });
   // Donated inputs that are not returned as outputs, with the index of the last kernel reading them.
   // An array passed at several positions is read (or returned) through each of them.
@@ -452,16 +529,33 @@ export function runGraph(graph: Graph, args: Array[], donate: readonly number[] 
     // An array passed twice is donated once.
     .filter((d): d is { last: number; buffer: GPUBuffer } => d.buffer !== null);
   // Buffers are assigned now, while the encoding may wait for host steps in flight.
+  const assign = (bytes: number, after: number) => {
+    const size = roundUp(bytes);
+    const j = donated.findIndex((d) => d.last < after && d.buffer.size === size);
+    const b = j >= 0 ? donated.splice(j, 1)[0].buffer : acquire(size); // a donated buffer stays counted as live
+    temps.push(b);
+    return b;
+  };
   ex.kernels.forEach((k, ki) => {
-    for (const w of k.writes) {
-      const size = roundUp(sizeOf(w.aval.shape) * elemBytes);
-      const j = donated.findIndex((d) => d.last < ki && d.buffer.size === size);
-      const b = j >= 0 ? donated.splice(j, 1)[0].buffer : acquire(size); // a donated buffer stays counted as live
-      bufs.set(w.id, b);
-      temps.push(b);
-    }
+    for (const w of k.writes) bufs.set(w.id, assign(bufferBytes(w.aval.shape, w.aval.dtype, 'words'), ki));
   });
-  const encodeKernels = (enc: GPUCommandEncoder) =>
+  // Outputs that kernels write in words and arrays keep packed: one pack kernel each, at the end.
+  const packed = new Map<number, GPUBuffer>();
+  const packing: Relayout[] = [];
+  for (const v of ex.graph.outs)
+    if (
+      v instanceof Var &&
+      layout === 'packed' &&
+      packs(v.aval.dtype) &&
+      !ex.graph.inVars.includes(v) &&
+      !packed.has(v.id)
+    ) {
+      const dst = assign(bufferBytes(v.aval.shape, v.aval.dtype, 'packed'), ex.kernels.length);
+      packed.set(v.id, dst);
+      packing.push({ to: 'packed', dtype: v.aval.dtype, n: sizeOf(v.aval.shape), src: bufs.get(v.id)!, dst });
+    }
+  const encodeKernels = (enc: GPUCommandEncoder) => {
+    unpacked.forEach((r) => encodeRelayout(enc, r));
     ex.kernels.forEach((k) => {
       if (k.n === 0) return;
       const p = pipeline(k);
@@ -473,12 +567,11 @@ export function runGraph(graph: Graph, args: Array[], donate: readonly number[] 
       pass.setPipeline(p);
       pass.setBindGroup(0, device.createBindGroup({ layout: p.getBindGroupLayout(0), entries }));
       if (k.grid) pass.dispatchWorkgroups(...k.grid);
-      else {
-        const groups = Math.ceil(k.n / WORKGROUP);
-        pass.dispatchWorkgroups(Math.min(groups, 65535), Math.ceil(groups / 65535));
-      }
+      else dispatch(pass, k.n);
       pass.end();
     });
+    packing.forEach((r) => encodeRelayout(enc, r));
+  };
   const names = [...new Set(ex.kernels.map((k) => k.name))];
   const what =
     names.length > 3 ? `${names.slice(0, 3).join(', ')} and ${names.length - 3} more kernels` : names.join(', ');
@@ -491,14 +584,15 @@ export function runGraph(graph: Graph, args: Array[], donate: readonly number[] 
   // An output listed twice is one array: two arrays owning one buffer would each return it to the pool.
   const made = new Map<number, Array>();
   const outs = ex.graph.outs.map((a) => {
-    if (a instanceof Lit) return upload(ConcreteArray.scalar(a.value, a.aval.dtype));
+    if (a instanceof Lit) return upload(ConcreteArray.scalar(a.value, a.aval.dtype), layout);
     const k = ex.graph.inVars.indexOf(a);
-    if (k >= 0) return args[k] instanceof GpuArray ? args[k] : upload(args[k] as ConcreteArray);
+    if (k >= 0) return args[k] instanceof GpuArray ? args[k] : upload(args[k] as ConcreteArray, layout);
     let out = made.get(a.id);
     if (!out) {
-      const b = bufs.get(a.id)!;
+      const b = packed.get(a.id) ?? bufs.get(a.id)!;
       temps.splice(temps.indexOf(b), 1);
-      made.set(a.id, (out = new GpuArray(b, a.aval.shape, a.aval.dtype, failure)));
+      const as: Layout = packs(a.aval.dtype) && !packed.has(a.id) ? 'words' : 'packed';
+      made.set(a.id, (out = new GpuArray(b, a.aval.shape, a.aval.dtype, failure, as)));
     }
     return out;
   });
@@ -518,7 +612,7 @@ export function runGraph(graph: Graph, args: Array[], donate: readonly number[] 
  * Graphs with control flow run as fused straight-line segments between control equations;
  * scan and cond run from the host, their bodies as graphs on the device.
  */
-function runSegmented(g: Graph, args: Array[]): Array[] {
+function runSegmented(g: Graph, args: Array[], layout: Layout): Array[] {
   const env = new Map<number, Array>();
   g.inVars.forEach((v, i) => env.set(v.id, args[i]));
   const read = (a: Atom): Array => (a instanceof Lit ? ConcreteArray.scalar(a.value, a.aval.dtype) : env.get(a.id)!);
@@ -541,7 +635,7 @@ function runSegmented(g: Graph, args: Array[]): Array[] {
       ).values(),
     ];
     const outs = segment.flatMap((e) => e.outs).filter((v) => neededAfter[end].has(v.id));
-    const results = runGraph(new Graph(ins, segment, outs), ins.map(read));
+    const results = runGraph(new Graph(ins, segment, outs), ins.map(read), [], layout);
     outs.forEach((v, i) => env.set(v.id, results[i]));
     segment = [];
   };
@@ -553,21 +647,27 @@ function runSegmented(g: Graph, args: Array[]): Array[] {
     e.outs.forEach((v, k) => env.set(v.id, outs[k]));
   });
   flush(g.eqns.length - 1);
-  return g.outs.map(read);
+  return g.outs.map((a) => {
+    const x = read(a);
+    return x instanceof GpuArray ? relayout(x, layout) : x;
+  });
 }
 
-const onDevice = (x: Array): GpuArray => (x instanceof GpuArray ? x : upload(x.toConcrete()!));
+const onDevice = (x: Array, layout: Layout = 'packed'): GpuArray =>
+  x instanceof GpuArray ? relayout(x, layout) : upload(x.toConcrete()!, layout);
 
-/** Copies row `t` of `xs` (leading axis) into a new array, or writes `y` into row `t` of `into`. */
+/** Copies row `t` of `xs` (leading axis) into a new array, or writes `y` into row `t` of `into` (both in words). */
 function copyRow(src: GpuArray, srcOffset: number, dst: GpuArray, dstOffset: number, bytes: number): GpuArray {
   if (!bytes) return dst;
+  if (packs(src.dtype) && (src.layout === 'packed' || dst.layout === 'packed'))
+    throw new FluxionError('webgpu: scan copies rows of arrays in words only');
   if (src.buffer === dst.buffer) throw new FluxionError('webgpu: scan copies a row within one buffer (aliasing)');
   const failure = submitScoped(
     'scan row copy',
     (enc) => enc.copyBufferToBuffer(src.buffer, srcOffset, dst.buffer, dstOffset, bytes),
     [src.failure, dst.failure],
   );
-  return new GpuArray(dst.donate()!, dst.shape, dst.dtype, failure);
+  return new GpuArray(dst.donate()!, dst.shape, dst.dtype, failure, dst.layout);
 }
 
 const hostRules: Record<string, (inputs: Array[], params: any) => Array[]> = {
@@ -584,22 +684,25 @@ const hostRules: Record<string, (inputs: Array[], params: any) => Array[]> = {
   ) {
     const consts = inputs.slice(0, nc);
     let carry = inputs.slice(nc, nc + nk);
-    const xs = inputs.slice(nc + nk).map(onDevice);
+    // Rows are whole words apart in the words layout; the packed results are made once, at the end.
+    const xs = inputs.slice(nc + nk).map((x) => onDevice(x, 'words'));
     const yAvals = body.outAvals.slice(nk);
-    let ys = yAvals.map(
-      (a) => new GpuArray(acquire(length * sizeOf(a.shape) * elemBytes), [length, ...a.shape], a.dtype),
-    );
+    let ys = yAvals.map((a) => {
+      const buffer = acquire(length * bufferBytes(a.shape, a.dtype, 'words'));
+      return new GpuArray(buffer, [length, ...a.shape], a.dtype, noFailure, 'words');
+    });
     for (let k = 0; k < length; k++) {
       const t = reverse ? length - 1 - k : k;
       const xt = xs.map((x) => {
-        const bytes = sizeOf(x.shape.slice(1)) * elemBytes;
-        return copyRow(x, t * bytes, new GpuArray(acquire(bytes), x.shape.slice(1), x.dtype), 0, bytes);
+        const row = x.shape.slice(1),
+          bytes = bufferBytes(row, x.dtype, 'words');
+        return copyRow(x, t * bytes, new GpuArray(acquire(bytes), row, x.dtype, noFailure, 'words'), 0, bytes);
       });
-      const outs = runGraph(body, [...consts, ...carry, ...xt]);
+      const outs = runGraph(body, [...consts, ...carry, ...xt], [], 'words');
       carry = outs.slice(0, nk);
       ys = outs.slice(nk).map((y, i) => {
-        const bytes = sizeOf(yAvals[i].shape) * elemBytes;
-        return copyRow(onDevice(y), 0, ys[i], t * bytes, bytes);
+        const bytes = bufferBytes(yAvals[i].shape, yAvals[i].dtype, 'words');
+        return copyRow(onDevice(y, 'words'), 0, ys[i], t * bytes, bytes);
       });
     }
     return [...carry, ...ys];
@@ -645,7 +748,7 @@ export const runsOnHost = (e: { prim: Primitive }): boolean => hostControl.has(e
 function runHostStep(e: Eqn, inputs: Array[]): Array[] {
   let settle!: (failure: string | null) => void;
   const failure = new Promise<string | null>((resolve) => (settle = resolve));
-  const buffers = e.outs.map((v) => acquire(sizeOf(v.aval.shape) * elemBytes));
+  const buffers = e.outs.map((v) => acquire(bufferBytes(v.aval.shape, v.aval.dtype, 'packed')));
   inOrder(async () => {
     try {
       const known = await Promise.all(
@@ -658,7 +761,7 @@ function runHostStep(e: Eqn, inputs: Array[]): Array[] {
       );
       e.prim.impl(known, e.params).forEach((r, k) => {
         const c = r.toConcrete()!;
-        if (c.size) writeWords(buffers[k], deviceWords(c));
+        if (c.size) writeData(buffers[k], deviceData(c, 'packed'));
       });
       settle(null);
     } catch (err) {
@@ -684,7 +787,7 @@ function constantBuffer(a: Array, temps: GPUBuffer[]): GPUBuffer {
     );
   // The temporary array gives its buffer up: the pool gets it back once, at the end of the run, not
   // again when the array is collected.
-  const buffer = upload(c).donate()!;
+  const buffer = upload(c, 'words').donate()!;
   temps.push(buffer);
   return buffer;
 }

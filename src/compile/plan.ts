@@ -50,7 +50,7 @@ export function prepareGraph(g: Graph): Graph {
       new Graph(flat.inVars, flat.eqns.flatMap(splitLongReduction), flat.outs),
       (e) => e.prim === callP,
     );
-  // float16, bfloat16 and the small integers compute in f32/i32 words (kernels/wgsl.ts); float64 has no WGSL type.
+  // float16, bfloat16 and the small integers compute in f32/i32 (kernels/wgsl.ts); float64 has no WGSL type.
   const refuseFloat64 = (where: string) => {
     throw new DTypeError(
       `webgpu: ${where} is float64, which WGSL has no type for; run it on the CPU backend (or in float32)`,
