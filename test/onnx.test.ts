@@ -325,6 +325,39 @@ describe('onnx.exportModel: fused recurrent layers and dynamic axes', () => {
     expect(gradMatchesFiniteDifferences(withWhh, [init.params.forward.wHh], [0], rng(7))).toBe(true);
   });
 
+  it('maxPool2d lowers to MaxPool (no unfolded windows) and equals eager: padding, ceil mode, dilation, NaN, dtypes', () => {
+    const cases = [
+      { kernelSize: 3, stride: 2, padding: 1 },
+      { kernelSize: 2 },
+      { kernelSize: 3, stride: 2, ceilMode: true },
+      { kernelSize: [2, 3], stride: [1, 2], padding: [1, 1], dilation: 2 },
+    ];
+    for (const opts of cases)
+      for (const dtype of ['float32', 'float64', 'float16'] as const) {
+        const f = (x: Array) => nn.functional.maxPool2d(x, opts);
+        // Every value distinct, with a NaN and an infinity inside some windows.
+        const x = np
+          .add(random.permutation(random.key(3), 2 * 3 * 9 * 11).reshape([2, 3, 9, 11]), 0)
+          .astype(dtype)
+          .at(0, 1, 4, 5)
+          .set(NaN)
+          .at(1, 2, 0, 0)
+          .set(Infinity);
+        const ops = opTypes(onnx.lowerGraph(makeGraph(f)(x)).bytes);
+        expect(ops.MaxPool).toBe(2); // the values and the NaN mask
+        expect(ops.Slice ?? 0).toBe(0);
+        const [eager, compiled] = [f(x), jit(f)(x)];
+        expect(compiled.dtype).toBe(dtype);
+        expect(compiled.toArray()).toEqual(eager.toArray());
+        expect(Number.isNaN(Number(np.sum(compiled)))).toBe(true);
+      }
+    // Gradients go through the decomposition: one 1 per window at its maximum.
+    const x = random.normal(random.key(4), [1, 2, 6, 6]);
+    const loss = (v: Array) => np.sum(nn.functional.maxPool2d(v, { kernelSize: 2 }));
+    assertClose(jit(grad(loss))(x), grad(loss)(x), { rtol: 0, atol: 0 });
+    expect(Number(np.sum(grad(loss)(x)))).toBe(18);
+  });
+
   it('float64 and float16 layers keep the scan (ONNX Runtime runs fused LSTMs in float32 only), equal to eager', () => {
     const layer = nn.rnn(nn.lstmCell(4), { batchFirst: true });
     const init = layer.init(random.key(0), [2, 5, 3]);

@@ -149,8 +149,11 @@ export interface OnnxEmitter {
   ints(values: readonly number[]): string;
   /** A constant of a Fluxion dtype (a 0-d one from a number). */
   constant(value: number | TypedArray, dtype: DType, shape?: readonly number[]): string;
-  /** The ONNX element type of a dtype. */
-  elemType(dtype: DType | 'int64'): number;
+  /**
+   * The ONNX element type values of a dtype have inside a lowered graph (its compute dtype: int32 for
+   * uint8), or with `stored` the dtype's own (a uint8 mask that stays between two nodes).
+   */
+  elemType(dtype: DType | 'int64', stored?: boolean): number;
   /** Lowers a sub-graph in place (nested jit, checkpoint) and returns its outputs. */
   inline(graph: Graph, inputs: readonly string[]): string[];
   /** The equation that produced a value (undefined for inputs and constants). */

@@ -15,6 +15,7 @@ import * as np from '../np/index.js';
 import { scan } from '../control/scan.js';
 import { jit } from '../transforms/jit.js';
 import { uniform as randomUniform } from '../random.js';
+import { fusedMaxPool } from './fused.js';
 
 // ---------------------------------------------------------------- activations
 
@@ -349,11 +350,7 @@ const windowAxes = (ndim: number, r: number) => globalThis.Array.from({ length: 
  */
 export function maxPool2d(x: Array, opts: PoolOptions): Array {
   const p = poolWindow('maxPool2d', x, checkOptions('maxPool2d', poolProps, opts), 2);
-  const patches = unfold(x, { ...p, padValue: -Infinity });
-  return P.reduceMax(
-    patches,
-    windowAxes(x.ndim, 2).map((a) => a),
-  );
+  return fusedMaxPool(x, p, (v) => P.reduceMax(unfold(v, { ...p, padValue: -Infinity }), windowAxes(v.ndim, 2)));
 }
 
 /** Average pooling over the trailing 2 axes; `countIncludePad` (default true) as in PyTorch. @category Layers */
@@ -433,23 +430,19 @@ export function batchNorm(
   }
   const axes = x.shape.map((_, i) => i).filter((i) => i !== 1);
   const bshape = x.shape.map((d, i) => (i === 1 ? d : 1));
-  const affine = (xhat: Array) => {
-    let y = xhat;
-    if (weight) y = np.multiply(y, P.reshape(weight, bshape));
-    if (bias) y = np.add(y, P.reshape(bias, bshape));
-    return y;
-  };
+  // The per-channel factors are combined first (on C values), so the whole input sees one multiply
+  // and one add, as PyTorch's CPU kernels do.
+  const scaled = (inverseStd: Array) => (weight ? np.multiply(inverseStd, P.reshape(weight, bshape)) : inverseStd);
   if (!(o.training ?? true)) {
-    const xhat = np.divide(
-      np.subtract(x, P.reshape(runningMean, bshape)),
-      np.sqrt(np.add(P.reshape(runningVar, bshape), eps)),
-    );
-    return { y: affine(xhat), runningMean, runningVar };
+    const scale = scaled(np.rsqrt(np.add(P.reshape(runningVar, bshape), eps)));
+    const shift = np.subtract(bias ? P.reshape(bias, bshape) : 0, np.multiply(P.reshape(runningMean, bshape), scale));
+    return { y: np.add(np.multiply(x, scale), shift), runningMean, runningVar };
   }
   const mean = np.mean(x, { axis: axes, keepdims: true });
   const centered = np.subtract(x, mean);
   const variance = np.mean(np.square(centered), { axis: axes, keepdims: true });
-  const y = affine(np.multiply(centered, np.rsqrt(np.add(variance, eps))));
+  const normalized = np.multiply(centered, scaled(np.rsqrt(np.add(variance, eps))));
+  const y = bias ? np.add(normalized, P.reshape(bias, bshape)) : normalized;
   const n = x.size / c;
   const m = np.stopGradient(P.reshape(mean, [c])),
     v = np.stopGradient(P.reshape(variance, [c]));

@@ -1,10 +1,36 @@
 /**
- * Recurrent layers as composites that lower to ONNX's fused `LSTM`, `GRU` and `RNN` operators
- * (what PyTorch's export emits and converters recognise); transforms see the scan inside.
+ * Layers as composites that lower to ONNX's fused operators (what PyTorch's export emits and
+ * converters recognise): recurrent layers to `LSTM`, `GRU` and `RNN`, max pooling to `MaxPool`;
+ * transforms see the decomposition inside.
  * @module
  */
 import type { Array } from '../core/array.js';
 import { composite } from '../control/composite.js';
+import type { UnfoldParams } from '../primitives/index.js';
+
+/**
+ * Max pooling (`decomposition(x)`: a reduction over unfolded windows) as ONNX `MaxPool` on NCHW
+ * float inputs. ONNX Runtime's MaxPool compares past NaN, where Fluxion's max (like JAX's) answers
+ * NaN: a MaxPool of the NaN mask, as bytes, restores it.
+ */
+export function fusedMaxPool(x: Array, window: UnfoldParams, decomposition: (x: Array) => Array): Array {
+  const { window: kernel, strides, padding, dilation } = window;
+  const [y] = composite('max_pool', (v) => [decomposition(v)], [x], (e, [input], _, { ins: [a] }) => {
+    if (a.shape.length !== 2 + kernel.length || !['float32', 'float64', 'float16', 'bfloat16'].includes(a.dtype))
+      return undefined;
+    const attributes = {
+      kernel_shape: kernel,
+      strides,
+      dilations: dilation,
+      pads: [...padding.map(([lo]) => lo), ...padding.map(([, hi]) => hi)],
+    };
+    const pooled = e.op('MaxPool', [input], attributes);
+    const nan = e.op('Cast', [e.op('IsNaN', [input])], { to: e.elemType('uint8', true) });
+    const anyNan = e.op('Cast', [e.op('MaxPool', [nan], attributes)], { to: e.elemType('bool') });
+    return [e.op('Where', [anyNan, e.constant(NaN, a.dtype), pooled])];
+  });
+  return y;
+}
 
 /** The ONNX recurrent operators, with where each PyTorch gate block goes in ONNX's order. */
 const OPERATORS = {

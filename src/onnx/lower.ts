@@ -167,8 +167,8 @@ class Builder implements OnnxEmitter {
       data.length <= 16 ? `${dtype}:${shape}:${Array.from(data, (v) => (Object.is(v, -0) ? '-0' : String(v)))}` : '';
     return this.tensor(key, shape, ELEM(dtype), bytesOf(data));
   }
-  elemType(dtype: DType | 'int64'): number {
-    return dtype === 'int64' ? OnnxType.INT64 : ELEM(dtype);
+  elemType(dtype: DType | 'int64', stored = false): number {
+    return dtype === 'int64' ? OnnxType.INT64 : stored ? ONNX_TYPE[dtype] : ELEM(dtype);
   }
   producer(name: string): OnnxProducer | undefined {
     return this.producers.get(name);

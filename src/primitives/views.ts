@@ -542,9 +542,15 @@ const onnxReduce =
     if (a.dtype !== 'bool') {
       const r = e.op(type, [x, e.ints(axes)], { keepdims: 0 });
       if (type === 'ReduceSum' || type === 'ReduceProd' || !isFloat(a.dtype)) return [r];
-      const nan = e.op('ReduceMax', [e.op('Cast', [e.op('IsNaN', [x])], { to: e.elemType('int32') }), e.ints(axes)], {
-        keepdims: 0,
-      });
+      // Whether a NaN is among the reduced elements (ONNX Runtime compares past them), as bytes:
+      // the mask is as large as the operand, and uint8 moves a quarter of int32's memory.
+      const nan = e.op(
+        'ReduceMax',
+        [e.op('Cast', [e.op('IsNaN', [x])], { to: e.elemType('uint8', true) }), e.ints(axes)],
+        {
+          keepdims: 0,
+        },
+      );
       return [e.op('Where', [e.op('Cast', [nan], { to: e.elemType('bool') }), e.constant(NaN, a.dtype), r])];
     }
     const r = e.op(type, [e.op('Cast', [x], { to: e.elemType('int32') }), e.ints(axes)], { keepdims: 0 });
