@@ -15,20 +15,25 @@ import type { UnfoldParams } from '../primitives/index.js';
  */
 export function fusedMaxPool(x: Array, window: UnfoldParams, decomposition: (x: Array) => Array): Array {
   const { window: kernel, strides, padding, dilation } = window;
-  const [y] = composite('max_pool', (v) => [decomposition(v)], [x], (e, [input], _, { ins: [a] }) => {
-    if (a.shape.length !== 2 + kernel.length || !['float32', 'float64', 'float16', 'bfloat16'].includes(a.dtype))
-      return undefined;
-    const attributes = {
-      kernel_shape: kernel,
-      strides,
-      dilations: dilation,
-      pads: [...padding.map(([lo]) => lo), ...padding.map(([, hi]) => hi)],
-    };
-    const pooled = e.op('MaxPool', [input], attributes);
-    const nan = e.op('Cast', [e.op('IsNaN', [input])], { to: e.elemType('uint8', true) });
-    const anyNan = e.op('Cast', [e.op('MaxPool', [nan], attributes)], { to: e.elemType('bool') });
-    return [e.op('Where', [anyNan, e.constant(NaN, a.dtype), pooled])];
-  });
+  const [y] = composite(
+    'max_pool',
+    (v) => [decomposition(v)],
+    [x],
+    (e, [input], _, { ins: [a] }) => {
+      if (a.shape.length !== 2 + kernel.length || !['float32', 'float64', 'float16', 'bfloat16'].includes(a.dtype))
+        return undefined;
+      const attributes = {
+        kernel_shape: kernel,
+        strides,
+        dilations: dilation,
+        pads: [...padding.map(([lo]) => lo), ...padding.map(([, hi]) => hi)],
+      };
+      const pooled = e.op('MaxPool', [input], attributes);
+      const nan = e.op('Cast', [e.op('IsNaN', [input])], { to: e.elemType('uint8', true) });
+      const anyNan = e.op('Cast', [e.op('MaxPool', [nan], attributes)], { to: e.elemType('bool') });
+      return [e.op('Where', [anyNan, e.constant(NaN, a.dtype), pooled])];
+    },
+  );
   return y;
 }
 
