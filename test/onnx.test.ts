@@ -24,6 +24,7 @@ import {
 } from '../src/index.js';
 import { onnxBackend } from '../src/backend/onnx.js';
 import { Graph } from '../src/core/ir.js';
+import { makeClosedGraph } from '../src/transforms/jit.js';
 import { bind } from '../src/core/trace.js';
 import { interpret } from '../src/core/staging.js';
 import { linearizeFlat } from '../src/transforms/grad.js';
@@ -323,6 +324,30 @@ describe('onnx.exportModel: fused recurrent layers and dynamic axes', () => {
     for (const k of Object.keys(eager.forward)) assertClose(g.forward[k], eager.forward[k], { rtol: 1e-4, atol: 1e-6 });
     const withWhh = (w: Array) => [loss({ ...init.params, forward: { ...init.params.forward, wHh: w } })];
     expect(gradMatchesFiniteDifferences(withWhh, [init.params.forward.wHh], [0], rng(7))).toBe(true);
+  });
+
+  it("a jitted function's own constants are built into its sessions (ONNX Runtime folds them); arguments stay inputs", () => {
+    const w = random.normal(random.key(5), [6, 4]),
+      b = random.normal(random.key(6), [4]);
+    const x = random.normal(random.key(7), [3, 6]);
+    const affine = (wv: Array, bv: Array, xv: Array) => np.tanh(np.add(np.matmul(xv, wv), bv));
+    const closed = (xv: Array) => affine(w, b, xv); // closes over w and b: its constants
+    assertClose(jit(closed)(x), affine(w, b, x), { rtol: 1e-6, atol: 1e-6 });
+    const { graph, consts } = makeClosedGraph(closed)(x);
+    expect(consts.length).toBe(2);
+    expect(executionPlan(graph, consts)).toMatch(/\(1 inputs, 1 outputs\)/);
+    expect(executionPlan(graph)).toMatch(/\(3 inputs, 1 outputs\)/); // values unknown: fed
+    // The same arrays passed as arguments stay inputs: one program for all their values.
+    expect(executionPlan(makeGraph(affine)(w, b, x), [])).toMatch(/\(3 inputs, 1 outputs\)/);
+    // Each set of constants compiles once, up to four sets; beyond, they are fed as inputs.
+    const inputs = [1, 2, 3, 4, 5].map((k) => {
+      const wk = np.multiply(w, k);
+      return executionPlan(
+        graph,
+        consts.map((c) => (c === w ? wk : c)),
+      ).match(/\((\d) inputs/)![1];
+    });
+    expect(inputs).toEqual(['1', '1', '1', '3', '3']); // with the first set, four
   });
 
   it('maxPool2d lowers to MaxPool (no unfolded windows) and equals eager: padding, ceil mode, dilation, NaN, dtypes', () => {

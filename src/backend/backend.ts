@@ -20,8 +20,11 @@ export interface Device {
   holds(x: Array): boolean;
   /** Copies a CPU array here. */
   place(x: ConcreteArray): Array;
-  /** Runs a jitted graph (compiled once, cached) on arrays held here. */
-  runGraph(graph: Graph, args: Array[], donate?: readonly number[]): Array[];
+  /**
+   * Runs a jitted graph (compiled once, cached) on arrays held here; its first `consts` arguments
+   * are the program's own constants, which the device may build into the compiled program.
+   */
+  runGraph(graph: Graph, args: Array[], donate?: readonly number[], consts?: number): Array[];
   /** Runs one eager primitive, or declines (null) so its JavaScript kernel runs. */
   runPrimitive(prim: Primitive, args: Array[], params: Params): Array[] | null;
 }
@@ -36,7 +39,11 @@ export interface Executable {
 /** A backend that compiles whole graphs for CPU arrays. */
 export interface GraphBackend {
   readonly name: 'onnx' | 'js';
-  compile(graph: Graph): Executable;
+  /**
+   * Compiles `graph`; `constants` (by input position) are the values those inputs will always have,
+   * which the backend may build into the program (they are still passed to `run`).
+   */
+  compile(graph: Graph, constants?: ReadonlyMap<number, ConcreteArray>): Executable;
 }
 
 /** The JavaScript backend: each equation's CPU kernel in turn. */

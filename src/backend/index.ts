@@ -65,13 +65,52 @@ export function setCpuBackend(name: 'onnx' | 'js'): 'onnx' | 'js' {
 export const getCpuBackend = (): 'onnx' | 'js' => cpuGraphBackend().name;
 
 const executables = { onnx: new WeakMap<Graph, Executable>(), js: new WeakMap<Graph, Executable>() };
-/** Each graph compiles once per CPU backend (jit caches its graphs, so this is once per cache entry). */
-function executableFor(g: Graph): Executable {
+/**
+ * Each graph compiles once per CPU backend (jit caches its graphs, so this is once per cache entry),
+ * and once per set of `constants`: the values of its leading inputs (see {@link bakedConstants}).
+ */
+function executableFor(g: Graph, constants: readonly Array[] = []): Executable {
   const backend = cpuGraphBackend();
+  const baked = bakedConstants(g, constants);
+  if (baked) {
+    let x = baked.variants.get(baked.key);
+    if (!x) baked.variants.set(baked.key, (x = backend.compile(g, baked.values)));
+    return x;
+  }
   let x = executables[backend.name].get(g);
   if (!x) executables[backend.name].set(g, (x = backend.compile(g)));
   return x;
 }
+
+/**
+ * The arrays a jitted function closed over or made (its constants, its graph's leading inputs) are
+ * the same at every call: ONNX Runtime gets them as initializers, so its optimiser treats them as it
+ * treats the weights of an exported model (batch norm folded into convolutions, filters reordered
+ * once, not at every call). Closing over weights is then how to compile for inference, as in JAX;
+ * passing them as arguments keeps one program for all their values. A graph compiles once per set
+ * of constants, for at most {@link BAKED_VARIANTS} sets and {@link BAKED_BYTES} bytes of them;
+ * beyond, they are fed as inputs.
+ */
+function bakedConstants(g: Graph, constants: readonly Array[]) {
+  if (cpuGraphBackend().name !== 'onnx') return null;
+  const positions = constants.flatMap((a, i) => (a instanceof ConcreteArray && a.ndim > 0 ? [i] : []));
+  if (!positions.length || positions.reduce((n, i) => n + constants[i].size * 4, 0) > BAKED_BYTES) return null;
+  let variants = bakedVariants.get(g);
+  if (!variants) bakedVariants.set(g, (variants = new Map()));
+  const key = positions.map((i) => `${i}:${constantId(constants[i])}`).join(',');
+  if (!variants.has(key) && variants.size >= BAKED_VARIANTS) return null;
+  return { variants, key, values: new Map(positions.map((i) => [i, constants[i] as ConcreteArray])) };
+}
+const BAKED_VARIANTS = 4;
+const BAKED_BYTES = 256 * 2 ** 20;
+const bakedVariants = new WeakMap<Graph, Map<string, Executable>>();
+const constantIds = new WeakMap<Array, number>();
+let lastConstantId = 0;
+const constantId = (a: Array): number => {
+  let id = constantIds.get(a);
+  if (id === undefined) constantIds.set(a, (id = ++lastConstantId));
+  return id;
+};
 installGraphRunner((g, args) => executableFor(g).run(args));
 
 /** Eager operations this large (elements read and written) run as one-equation graphs on the CPU graph backend. */
@@ -139,11 +178,13 @@ export async function toDevice(x: Array, name: BackendName): Promise<Array> {
 export const kernelPlan = (g: Graph): string => compile(g).plan;
 
 /**
- * How a graph runs on the CPU: ONNX Runtime sessions and the equations run in JavaScript between them.
+ * How a graph runs on the CPU: ONNX Runtime sessions and the equations run in JavaScript between
+ * them; with `constants`, the values of its leading inputs built in, as jit builds in the arrays a
+ * function closes over.
  * @example console.log(executionPlan(makeGraph(step)(params, x)))
  * @category Backends
  */
-export const executionPlan = (g: Graph): string => executableFor(g).plan;
+export const executionPlan = (g: Graph, constants: readonly Array[] = []): string => executableFor(g, constants).plan;
 
 /**
  * The CPU: jitted graphs on the CPU graph backend, large eager kernels there too, the rest on the
@@ -153,10 +194,16 @@ const cpu: Device = {
   name: 'cpu',
   holds: (x) => x instanceof ConcreteArray,
   place: (x) => x,
-  runGraph: (g, args) => executableFor(g).run(args as ConcreteArray[]),
+  runGraph: (g, args, _donate, consts = 0) => executableFor(g, args.slice(0, consts)).run(args as ConcreteArray[]),
   runPrimitive: eagerOnGraphBackend,
 };
-const webgpu: Device = { name: 'webgpu', holds: (x) => x instanceof GpuArray, place: upload, runGraph, runPrimitive };
+const webgpu: Device = {
+  name: 'webgpu',
+  holds: (x) => x instanceof GpuArray,
+  place: (x) => upload(x),
+  runGraph: (g, args, donate) => runGraph(g, args, donate),
+  runPrimitive,
+};
 /**
  * Devices that hold arrays of their own; the CPU's is ONNX Runtime Web's pending arrays in a browser
  * that initialised it.
@@ -179,7 +226,7 @@ function placedConstant(device: Device, a: ConcreteArray): Array {
 
 installBackend((prim, args, params) => {
   const call = prim.props?.staged
-    ? (params as { graph: Graph; name: string; device?: BackendName; donate?: number[] })
+    ? (params as { graph: Graph; name: string; device?: BackendName; donate?: number[]; consts?: number })
     : null;
   const holder = holders.find((d) => args.some((a) => d.holds(a)));
   // An explicit device binds; the default only draws CPU arrays away from the CPU.
@@ -202,7 +249,9 @@ installBackend((prim, args, params) => {
               `toDevice(x, '${device.name}')`,
           );
         });
-  return call ? device.runGraph(call.graph, placed, call.donate) : device.runPrimitive(prim, placed, params);
+  return call
+    ? device.runGraph(call.graph, placed, call.donate, call.consts)
+    : device.runPrimitive(prim, placed, params);
 });
 
 // distributed.allReduce returns WebGPU leaves to the GPU.

@@ -240,7 +240,7 @@ type Step =
   | { kind: 'js'; eqn: Eqn; why: string };
 
 /** Splits a graph into maximal runs of lowerable equations (each one session) and the equations between them. */
-function compileSteps(g: Graph, rt: Runtime): Step[] {
+function compileSteps(g: Graph, rt: Runtime, known: Known): Step[] {
   const lastUse = new Map<number, number>(); // var id -> index of its last use (eqns.length for outputs)
   g.eqns.forEach((e, i) => e.inputs.forEach((a) => a instanceof Var && lastUse.set(a.id, i)));
   g.outs.forEach((a) => a instanceof Var && lastUse.set(a.id, g.eqns.length));
@@ -248,6 +248,7 @@ function compileSteps(g: Graph, rt: Runtime): Step[] {
     g.eqns.map((eqn, index) => ({ eqn, index })),
     lastUse,
     rt,
+    known,
     (e) => (lowerable(e) ? null : `${e.prim.name} has no ONNX lowering`),
   );
 }
@@ -256,11 +257,20 @@ type Indexed = { eqn: Eqn; index: number };
 /** Equations ONNX Runtime treats alike: the same primitive on the same dtypes. */
 const signature = (e: Eqn) => `${e.prim.name}(${e.inputs.map((a) => a.aval.dtype)})`;
 
-function split(eqns: Indexed[], lastUse: Map<number, number>, rt: Runtime, refuse: (e: Eqn) => string | null): Step[] {
+/** Graph inputs whose values are known when the graph compiles (by variable id): sessions get them as initializers. */
+type Known = ReadonlyMap<number, ConcreteArray>;
+
+function split(
+  eqns: Indexed[],
+  lastUse: Map<number, number>,
+  rt: Runtime,
+  known: Known,
+  refuse: (e: Eqn) => string | null,
+): Step[] {
   const steps: Step[] = [];
   let run: Indexed[] = [];
   const flush = () => {
-    if (run.length) steps.push(...segment(run, lastUse, rt));
+    if (run.length) steps.push(...segment(run, lastUse, rt, known));
     run = [];
   };
   for (const x of eqns) {
@@ -280,7 +290,7 @@ function split(eqns: Indexed[], lastUse: Map<number, number>, rt: Runtime, refus
  * unroll, a dtype it lacks), control flow in it runs host-driven and the rest is tried again;
  * failing that, the run stays in JavaScript.
  */
-function segment(run: Indexed[], lastUse: Map<number, number>, rt: Runtime): Step[] {
+function segment(run: Indexed[], lastUse: Map<number, number>, rt: Runtime, known: Known): Step[] {
   const eqns = run.map((x) => x.eqn);
   const end = run[run.length - 1].index + 1;
   const defined = new Set(eqns.flatMap((e) => e.outs.map((v) => v.id)));
@@ -289,14 +299,21 @@ function segment(run: Indexed[], lastUse: Map<number, number>, rt: Runtime): Ste
   const outs = eqns.flatMap((e) => e.outs).filter((v) => (lastUse.get(v.id) ?? -1) >= end);
   let model: LoweredModel | undefined;
   try {
-    model = lowerGraph(new Graph([...inputs.values()], eqns, outs), { nchwcBlock: () => nchwcBlock(rt) });
+    const ins = [...inputs.values()];
+    const initializers = new Map(
+      ins.flatMap((v, i) => {
+        const value = known.get(v.id);
+        return value ? [[i, { data: computeValues(value), aval: value.aval }] as const] : [];
+      }),
+    );
+    model = lowerGraph(new Graph(ins, eqns, outs), { nchwcBlock: () => nchwcBlock(rt), initializers });
     const { session, cached } = loadSession(rt, model.bytes);
     if (sessionOptions.enableProfiling) process.on('exit', () => session.endProfiling());
     return [
       {
         kind: 'onnx',
         session,
-        inputs: [...inputs.values()],
+        inputs: ins.filter((v) => !known.has(v.id)),
         inNames: model.inputs,
         outs,
         outNames: model.outputs,
@@ -312,11 +329,11 @@ function segment(run: Indexed[], lastUse: Map<number, number>, rt: Runtime): Ste
     const owner = refused ? model!.owners.get(refused[2]) : undefined;
     if (owner) {
       const why = `ONNX Runtime has no ${refused![1]} kernel for ${owner.inputs.map((a) => a.aval.dtype).join(', ')}`;
-      return split(run, lastUse, rt, (e) => (signature(e) === signature(owner) ? why : null));
+      return split(run, lastUse, rt, known, (e) => (signature(e) === signature(owner) ? why : null));
     }
     const why = `ONNX lowering refused: ${message.split('\n')[0].slice(0, 160)}`;
     if (eqns.some((e) => e.prim.props?.control) && eqns.length > 1)
-      return split(run, lastUse, rt, (e) => (e.prim.props?.control ? why : null));
+      return split(run, lastUse, rt, known, (e) => (e.prim.props?.control ? why : null));
     return eqns.map((eqn) => ({ kind: 'js' as const, eqn, why }));
   }
 }
@@ -383,5 +400,11 @@ class OnnxExecutable implements Executable {
 export function onnxBackend(): GraphBackend | null {
   const rt = loadOnnxRuntime();
   if (!rt) return null;
-  return { name: 'onnx', compile: (g) => new OnnxExecutable(g, compileSteps(g, rt), rt) };
+  return {
+    name: 'onnx',
+    compile: (g, constants = new Map()) => {
+      const known = new Map([...constants].map(([i, value]) => [g.inVars[i].id, value]));
+      return new OnnxExecutable(g, compileSteps(g, rt, known), rt);
+    },
+  };
 }

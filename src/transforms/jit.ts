@@ -20,7 +20,14 @@ import { jvpFlat } from './jvp.js';
 import { vmapFlat } from './vmap.js';
 import type { BatchDim } from '../core/primitive.js';
 
-type CallParams = { graph: Graph; name: string; device?: 'cpu' | 'webgpu'; donate?: number[] };
+type CallParams = {
+  graph: Graph;
+  name: string;
+  device?: 'cpu' | 'webgpu';
+  donate?: number[];
+  /** The first `consts` inputs are the arrays the function closed over or made: backends may build them in. */
+  consts?: number;
+};
 
 /** Traces `fn` on avals and returns the optimised closed graph. */
 export function stage(fn: (...xs: Array[]) => Array[], avals: readonly ShapedArray[]): ClosedGraph {
@@ -105,13 +112,13 @@ export function partialEvalCall(eqn: Eqn, unknownIns: boolean[]): PartialEvalRes
   const residuals = pe.residuals.map((v) => new Var(v.aval));
   const known: Eqn = {
     prim: callP,
-    params: { ...params, graph: pe.known, name: `known(${params.name})` },
+    params: { ...params, graph: pe.known, name: `known(${params.name})`, consts: undefined },
     inputs: eqn.inputs.filter((_, i) => !unknownIns[i]),
     outs: [...eqn.outs.filter((_, i) => pe.outKnown[i]), ...residuals],
   };
   const unknown: Eqn = {
     prim: callP,
-    params: { ...params, graph: pe.unknown, name: `unknown(${params.name})`, donate: undefined },
+    params: { ...params, graph: pe.unknown, name: `unknown(${params.name})`, donate: undefined, consts: undefined },
     inputs: [...residuals, ...eqn.inputs.filter((_, i) => unknownIns[i])],
     outs: eqn.outs.filter((_, i) => pe.outUnknown[i]),
   };
@@ -275,6 +282,7 @@ export function jit<F extends (...args: any[]) => any>(f: F, opts: JitOptions = 
       name,
       ...(opts.device ? { device: opts.device } : {}),
       ...(donate.length ? { donate } : {}),
+      ...(nc ? { consts: nc } : {}),
     };
     return unflatten(entry.outDef, bind(callP, [...entry.closed.consts, ...arrays], params));
   }) as Jitted<F>;
