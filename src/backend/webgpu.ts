@@ -635,7 +635,8 @@ function runSegmented(g: Graph, args: Array[], layout: Layout): Array[] {
       ).values(),
     ];
     const outs = segment.flatMap((e) => e.outs).filter((v) => neededAfter[end].has(v.id));
-    const results = runGraph(new Graph(ins, segment, outs), ins.map(read), [], layout);
+    // Segments hand words to each other; only the graph's outputs are laid out as asked.
+    const results = runGraph(new Graph(ins, segment, outs), ins.map(read), [], 'words');
     outs.forEach((v, i) => env.set(v.id, results[i]));
     segment = [];
   };
