@@ -64,7 +64,7 @@ export {
   type BackendName,
 } from './backend/index.js';
 export type { OnnxRuntimeWeb, WebSession } from './backend/onnx-web.js';
-export type { WebGPUDevice } from './backend/webgpu.js';
+export type { GpuLayout, WebGPUDevice } from './backend/webgpu.js';
 
 // The IR and primitives (for tools and extensions)
 export { Graph, Var, Lit, printGraph, typecheckGraph, type Atom, type Eqn } from './core/ir.js';

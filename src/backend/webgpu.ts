@@ -218,15 +218,15 @@ export const webgpuPoolStats = () => ({ ...pooled });
 registerMemoryStats('webgpu', webgpuMemoryStats);
 
 /**
- * How an array's elements lie in its buffer. Kernels compute on 32-bit `words` (float16 as f32,
+ * How a {@link GpuArray}'s elements lie in its buffer. Kernels compute on 32-bit `words` (float16 as f32,
  * int8 as i32, bool as u32); arrays are kept `packed`: 16- and 8-bit dtypes two or four to a word
  * (float16 as its bit pattern), so they take the memory their dtype promises. A graph unpacks
  * packed inputs into words and packs its outputs, each with one small kernel (kernels/pack.ts).
  */
-export type Layout = 'packed' | 'words';
+export type GpuLayout = 'packed' | 'words';
 /** Bytes per element of a dtype laid out so. */
-const bytesPer = (d: DType, layout: Layout): number => (layout === 'words' || d === 'bool' ? 4 : byteSize(d));
-const bufferBytes = (shape: readonly number[], d: DType, layout: Layout) => sizeOf(shape) * bytesPer(d, layout);
+const bytesPer = (d: DType, layout: GpuLayout): number => (layout === 'words' || d === 'bool' ? 4 : byteSize(d));
+const bufferBytes = (shape: readonly number[], d: DType, layout: GpuLayout) => sizeOf(shape) * bytesPer(d, layout);
 
 /** An array whose elements live in a GPU buffer. Read it with `await x.data()`. */
 export class GpuArray extends Array {
@@ -242,7 +242,7 @@ export class GpuArray extends Array {
     /** Settles with the device error of the run that made this array or one it was computed from. */
     readonly failure: Promise<string | null> = noFailure,
     /** Packed (what arrays users hold are) or one 32-bit word per element (inside host-driven scans). */
-    readonly layout: Layout = 'packed',
+    readonly layout: GpuLayout = 'packed',
   ) {
     super();
     this.#buffer = buffer;
@@ -288,7 +288,7 @@ export class GpuArray extends Array {
 }
 
 /** Copies a CPU array to the GPU. */
-export function upload(x: ConcreteArray, layout: Layout = 'packed'): GpuArray {
+export function upload(x: ConcreteArray, layout: GpuLayout = 'packed'): GpuArray {
   if (x.dtype === 'float64')
     throw new DTypeError(
       'webgpu: cannot place a float64 array on the GPU (WGSL has no float64); convert it with astype, or keep it ' +
@@ -303,7 +303,7 @@ export function upload(x: ConcreteArray, layout: Layout = 'packed'): GpuArray {
  * The bytes of `x` laid out so: packed, the stored elements (float16 bit patterns, int8 bytes);
  * as words, each element a 32-bit word of its compute dtype (float16 as its f32 value).
  */
-function deviceData(x: ConcreteArray, layout: Layout): TypedArray {
+function deviceData(x: ConcreteArray, layout: GpuLayout): TypedArray {
   if (x.dtype === 'bool') return Uint32Array.from(x.buffer);
   if (layout === 'packed' && bytesPer(x.dtype, layout) < 4) return x.storage;
   return STORAGE[computeDType(x.dtype)].from(x.buffer as ArrayLike<number>);
@@ -437,7 +437,7 @@ function dispatch(pass: GPUComputePassEncoder, n: number): void {
 }
 /** A relayout of `n` elements of dtype `d` from `src` into `dst` (kernels/pack.ts). */
 interface Relayout {
-  to: Layout;
+  to: GpuLayout;
   dtype: DType;
   n: number;
   src: GPUBuffer;
@@ -457,7 +457,7 @@ function encodeRelayout(enc: GPUCommandEncoder, r: Relayout): void {
 /** Whether arrays of this dtype differ between the layouts (the 16- and 8-bit ones). */
 const packs = (d: DType): boolean => bytesPer(d, 'packed') < 4;
 /** `x` in the given layout: itself, or a copy made by one relayout kernel. */
-export function relayout(x: GpuArray, to: Layout): GpuArray {
+export function relayout(x: GpuArray, to: GpuLayout): GpuArray {
   if (x.layout === to || !packs(x.dtype)) return x;
   const dst = acquire(bufferBytes(x.shape, x.dtype, to));
   const r = { to, dtype: x.dtype, n: x.size, src: x.buffer, dst };
@@ -496,7 +496,7 @@ export function runGraph(
   graph: Graph,
   args: Array[],
   donate: readonly number[] = [],
-  layout: Layout = 'packed',
+  layout: GpuLayout = 'packed',
 ): Array[] {
   const flat = inlineCalls(graph, (e) => e.prim.props?.inline === 'graph');
   if (flat.eqns.some(runsOnHost)) return runSegmented(flat, args, layout);
@@ -591,7 +591,7 @@ export function runGraph(
     if (!out) {
       const b = packed.get(a.id) ?? bufs.get(a.id)!;
       temps.splice(temps.indexOf(b), 1);
-      const as: Layout = packs(a.aval.dtype) && !packed.has(a.id) ? 'words' : 'packed';
+      const as: GpuLayout = packs(a.aval.dtype) && !packed.has(a.id) ? 'words' : 'packed';
       made.set(a.id, (out = new GpuArray(b, a.aval.shape, a.aval.dtype, failure, as)));
     }
     return out;
@@ -612,7 +612,7 @@ export function runGraph(
  * Graphs with control flow run as fused straight-line segments between control equations;
  * scan and cond run from the host, their bodies as graphs on the device.
  */
-function runSegmented(g: Graph, args: Array[], layout: Layout): Array[] {
+function runSegmented(g: Graph, args: Array[], layout: GpuLayout): Array[] {
   const env = new Map<number, Array>();
   g.inVars.forEach((v, i) => env.set(v.id, args[i]));
   const read = (a: Atom): Array => (a instanceof Lit ? ConcreteArray.scalar(a.value, a.aval.dtype) : env.get(a.id)!);
@@ -654,7 +654,7 @@ function runSegmented(g: Graph, args: Array[], layout: Layout): Array[] {
   });
 }
 
-const onDevice = (x: Array, layout: Layout = 'packed'): GpuArray =>
+const onDevice = (x: Array, layout: GpuLayout = 'packed'): GpuArray =>
   x instanceof GpuArray ? relayout(x, layout) : upload(x.toConcrete()!, layout);
 
 /** Copies row `t` of `xs` (leading axis) into a new array, or writes `y` into row `t` of `into` (both in words). */
