@@ -18,6 +18,10 @@ describe('devices', () => {
     expect(distributed.devices().map((d) => d.id)).toEqual([0, 1, 2, 3]);
     expect([distributed.processIndex(), distributed.processCount()]).toEqual([0, 1]);
     expect(distributed.initialize()).toEqual({ processIndex: 0, processCount: 1 });
+    // One process: shutdown leaves nothing, and collectives over the local devices still work.
+    distributed.shutdown();
+    const summed = pmap((v: Array) => lax.psum(v, 'd'), { axisName: 'd' })(np.ones([4, 2]));
+    expect(summed.toArray()).toEqual([4, 4, 4, 4].map((s) => [s, s]));
   });
 });
 
