@@ -448,7 +448,7 @@ const spawned = spawnSync(
 if (spawned.status === 0)
   rows.push({ workload: 'spawn to first jit result', library: 'fluxion (node + tsx)', ms: performance.now() - t0 });
 // The same from the built package (npm run build), as a user's program loads it.
-const built = 'dist/src/index.js';
+const built = 'dist/bundle/src/index.js';
 if ((await import('node:fs')).existsSync(built)) {
   const t1 = performance.now();
   const run = spawnSync(

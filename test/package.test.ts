@@ -60,12 +60,26 @@ describe('the packed package, installed into a fresh project', () => {
     console.log(`consumer install without optional dependencies: ${mib.toFixed(1)} MiB`);
   }, 240_000);
 
-  it('ships the built JavaScript, types and maps, and no tests, benches or CI', () => {
+  it('ships the bundled JavaScript, types and maps, and no tests, benches, CI or unbundled modules', () => {
     const files = readdirSync(join(consumer, 'node_modules', 'fluxion'), { recursive: true }) as string[];
-    expect(files).toContain(join('dist', 'src', 'index.js'));
+    expect(files).toContain(join('dist', 'bundle', 'src', 'index.js'));
+    expect(files).toContain(join('dist', 'bundle', 'laws', 'index.js'));
     expect(files).toContain(join('dist', 'src', 'index.d.ts'));
-    expect(files).toContain(join('dist', 'src', 'index.js.map'));
+    expect(files.filter((f) => f.startsWith(join('dist', 'bundle')) && f.endsWith('.js.map')).length).toBeGreaterThan(
+      0,
+    );
     expect(files.filter((f) => /^(test|bench|\.ci|scratch)\b|\.test\.ts$/.test(f))).toEqual([]);
+    expect(files.filter((f) => /^dist\/(src|laws|kernels)\/.*\.js$/.test(f))).toEqual([]);
+  });
+
+  it('the bundle and its laws entry share one copy of the library', () => {
+    writeFileSync(
+      join(consumer, 'laws.mjs'),
+      "import { np, Array } from 'fluxion';\nimport { jitIsTransparent, randomArray } from 'fluxion/laws';\n" +
+        'console.log(jitIsTransparent((x) => np.sum(np.tanh(x)), [np.ones([3])]), randomArray([2], Math.random) instanceof Array);\n',
+    );
+    const r = spawnSync(process.execPath, ['laws.mjs'], { cwd: consumer, encoding: 'utf8' });
+    expect(r.stdout.trim()).toBe('true true');
   });
 
   it('(a) runs in plain Node as an ES module, with one line saying ONNX Runtime is absent', () => {
@@ -131,6 +145,17 @@ describe('the packed package, installed into a fresh project', () => {
     if (!haveChromium('running the bundle')) return ctx.skip();
     const result = await runPage(consumer, '<!doctype html><script type="module" src="bundle.js"></script>');
     expect(result).toEqual([1, Math.fround(Math.cos(1))]); // d/dx sum(sin x) = cos x
+  }, 120_000);
+
+  it("the bundle's WebGPU probe (a child process importing the bundle) agrees with starting WebGPU", () => {
+    const script =
+      "import { devices, initWebGPU } from './dist/bundle/src/index.js';\n" +
+      'const listed = (await devices()).some((d) => d.name === "webgpu");\n' +
+      'console.log(JSON.stringify([listed, (await initWebGPU()) !== null])); process.exit(0);';
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' });
+    const [listed, started] = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as [boolean, boolean];
+    console.log(`WebGPU listed by the probe: ${listed}, started: ${started}`);
+    expect(listed).toBe(started);
   }, 120_000);
 
   it('states the Node version its code needs', () => {
