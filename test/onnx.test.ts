@@ -350,6 +350,37 @@ describe('onnx.exportModel: fused recurrent layers and dynamic axes', () => {
     expect(inputs).toEqual(['1', '1', '1', '3', '3']); // with the first set, four
   });
 
+  it('a convolution with constant weights lowers as ONNX Runtime can fuse it: Conv, Mul, Add, Relu, nothing between', () => {
+    const [w, scale, shift] = [
+      [16, 8, 3, 3],
+      [16, 1, 1],
+      [16, 1, 1],
+    ].map((s, i) => random.normal(random.key(i), s));
+    const block = (wv: Array, xv: Array) =>
+      nn.functional.relu(np.add(np.multiply(nn.functional.conv2d(xv, wv, null, { padding: 1 }), scale), shift));
+    const x = random.normal(random.key(9), [3, 8, 10, 10]).at(1, 3, 4, 4).set(NaN); // 300 output positions
+    const lower = (g: Graph, constants: ConcreteArray[] = []) => {
+      const initializers = new Map(constants.map((c, i) => [i, { data: c.buffer, aval: c.aval }]));
+      return fromBinary(ModelProtoSchema, onnx.lowerGraph(g, { nchwcBlock: 8, initializers }).bytes).graph!.node;
+    };
+    const { graph, consts } = makeClosedGraph((xv: Array) => block(w, xv))(x);
+    const closed = lower(graph, consts as ConcreteArray[]); // the filter is a constant, as the CPU backend builds it in
+    expect(closed.map((n) => n.opType)).toEqual(['Conv', 'Mul', 'Add', 'Relu']);
+    expect(closed.every((n, i) => i === 0 || n.input.includes(closed[i - 1].output[0]))).toBe(true);
+    // A filter that is an argument (a training step's) is reordered in the graph for the blocked kernels.
+    const fed = lower(makeGraph(block)(w, x));
+    expect(fed.filter((n) => n.domain === 'com.microsoft.nchwc').map((n) => n.opType)).toEqual([
+      'ReorderInput',
+      'Conv',
+      'ReorderOutput',
+    ]);
+    const [eager, compiled] = [block(w, x), jit((xv: Array) => block(w, xv))(x)];
+    expect(np.isnan(compiled).toArray()).toEqual(np.isnan(eager).toArray()); // ReLU keeps NaN, fused or not
+    expect(Number(np.sum(np.isnan(eager)))).toBeGreaterThan(0);
+    const finite = (v: Array) => np.where(np.isnan(v), 0, v);
+    assertClose(finite(compiled), finite(eager), { rtol: 1e-5, atol: 1e-5 });
+  });
+
   it('maxPool2d lowers to MaxPool (no unfolded windows) and equals eager: padding, ceil mode, dilation, NaN, dtypes', () => {
     const cases = [
       { kernelSize: 3, stride: 2, padding: 1 },

@@ -140,9 +140,10 @@ export interface OnnxProducer {
 export interface OnnxEmitter {
   /**
    * Adds a node with one output and returns the output's name. A type with a domain prefix
-   * (`com.microsoft.nchwc.Conv`) is that domain's operator.
+   * (`com.microsoft.nchwc.Conv`) is that domain's operator. `shape`, where the rule knows the
+   * output's shape, lets later reshapes to that shape vanish.
    */
-  op(type: string, inputs: readonly string[], attrs?: Record<string, OnnxAttr>): string;
+  op(type: string, inputs: readonly string[], attrs?: Record<string, OnnxAttr>, shape?: readonly number[]): string;
   /** Adds a node with `outputs` outputs. */
   ops(type: string, inputs: readonly string[], attrs: Record<string, OnnxAttr>, outputs: number): string[];
   /** A 1-d int64 constant (shapes, axes, pads). */
@@ -156,6 +157,8 @@ export interface OnnxEmitter {
   elemType(dtype: DType | 'int64', stored?: boolean): number;
   /** Lowers a sub-graph in place (nested jit, checkpoint) and returns its outputs. */
   inline(graph: Graph, inputs: readonly string[]): string[];
+  /** Is a value computed from constants only (ONNX Runtime folds it once, when it loads the model)? */
+  isConstant(name: string): boolean;
   /** The equation that produced a value (undefined for inputs and constants). */
   producer(name: string): OnnxProducer | undefined;
   /**

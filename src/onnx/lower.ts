@@ -109,6 +109,14 @@ class Builder implements OnnxEmitter {
   private readonly bound = new Set<string>();
   private readonly producers = new Map<string, OnnxProducer>();
   private readonly constants = new Map<string, string>();
+  /** Shapes of values where known (the lowered graph's values, reshapes, what rules state). */
+  private readonly shapes = new Map<string, readonly number[]>();
+  /** The values of int64 constants, by name. */
+  private readonly intValues = new Map<string, readonly number[]>();
+  /** The node that computed each single-output value. */
+  private readonly nodeOf = new Map<string, NodeProto>();
+  /** Values computed from constants only (ONNX Runtime folds them when it loads the model). */
+  private readonly fixed = new Set<string>();
   /** The equation of the lowered graph that emitted each node, by node name. */
   readonly owners = new Map<string, Eqn>();
   private depth = 0;
@@ -127,8 +135,42 @@ class Builder implements OnnxEmitter {
     if (n === undefined) throw new UnlowerableError(`onnx: a value ${a.id} is used before it is defined`);
     return n;
   }
-  op(type: string, inputs: readonly string[], attrs: Record<string, OnnxAttr> = {}): string {
-    return this.ops(type, inputs, attrs, 1)[0];
+  op(type: string, inputs: readonly string[], attrs: Record<string, OnnxAttr> = {}, shape?: readonly number[]): string {
+    const y = this.simplified(type, inputs, attrs) ?? this.ops(type, inputs, attrs, 1)[0];
+    if (shape) this.shapes.set(y, shape);
+    return y;
+  }
+  /**
+   * Layout moves that undo each other, as rules written one primitive at a time leave them
+   * (a convolution's output split into groups, then merged back): a transpose of a transpose is one
+   * transpose (none if they cancel), a reshape of a reshape one reshape, and a reshape to the shape
+   * a value has is that value. ONNX Runtime cancels transposes itself but keeps such reshapes, and
+   * they stop it fusing what follows a convolution into the convolution.
+   */
+  private simplified(type: string, inputs: readonly string[], attrs: Record<string, OnnxAttr>): string | undefined {
+    const inner = this.nodeOf.get(inputs[0]);
+    const first = inner?.attribute.find((a) => a.name === 'perm')?.ints.map(Number);
+    if (type === 'Transpose' && inner?.opType === 'Transpose' && inner.domain === '' && first && attrs.perm) {
+      const perm = (attrs.perm as readonly number[]).map((axis) => first[axis]);
+      return perm.every((axis, i) => axis === i) ? inner.input[0] : this.op('Transpose', [inner.input[0]], { perm });
+    }
+    if (type !== 'Reshape') return undefined;
+    const target = this.intValues.get(inputs[1]);
+    if (!target || target.some((d) => d <= 0)) return undefined;
+    const source = inner?.opType === 'Reshape' && inner.domain === '' ? inner.input[0] : inputs[0];
+    const known = this.shapes.get(source);
+    if (this.shareConstants && known && known.length === target.length && known.every((d, i) => d === target[i]))
+      return source;
+    if (source === inputs[0]) return undefined;
+    return this.op('Reshape', [source, inputs[1]], attrs);
+  }
+  /** Marks a value as a constant (a graph input stored as an initializer). */
+  fix(name: string): void {
+    this.fixed.add(name);
+  }
+  /** Is a value computed from constants only? */
+  isConstant(name: string): boolean {
+    return this.fixed.has(name);
   }
   ops(type: string, inputs: readonly string[], attrs: Record<string, OnnxAttr>, outputs: number): string[] {
     const output = Array.from({ length: outputs }, () => this.fresh('t'));
@@ -146,6 +188,13 @@ class Builder implements OnnxEmitter {
         name: `${opType}_${output[0]}`,
       }),
     );
+    const node = this.nodes[this.nodes.length - 1];
+    if (outputs === 1) this.nodeOf.set(output[0], node);
+    if (opType === 'Reshape') {
+      const target = this.intValues.get(inputs[1]);
+      if (target && target.every((d) => d > 0)) this.shapes.set(output[0], target);
+    }
+    if (inputs.length > 0 && inputs.every((i) => this.fixed.has(i))) output.forEach((o) => this.fixed.add(o));
     return output;
   }
   private tensor(key: string, dims: readonly number[], dataType: OnnxType, raw: Uint8Array): string {
@@ -153,13 +202,22 @@ class Builder implements OnnxEmitter {
     if (name === undefined) {
       name = this.fresh('c');
       this.initializers.push(create(TensorProtoSchema, { name, dims: dims.map(BigInt), dataType, rawData: raw }));
+      this.fixed.add(name);
+      this.shapes.set(name, dims);
       // Small constants are shared by value; big ones (weights) by identity only.
       if (key && this.shareConstants) this.constants.set(key, name);
     }
     return name;
   }
   ints(values: readonly number[]): string {
-    return this.tensor(`i64:${values}`, [values.length], OnnxType.INT64, bytesOf(BigInt64Array.from(values, BigInt)));
+    const name = this.tensor(
+      `i64:${values}`,
+      [values.length],
+      OnnxType.INT64,
+      bytesOf(BigInt64Array.from(values, BigInt)),
+    );
+    this.intValues.set(name, values);
+    return name;
   }
   constant(value: number | TypedArray, dtype: DType, shape: readonly number[] = []): string {
     const data = typeof value === 'number' ? scalarOf(value, dtype) : inComputeType(value, dtype);
@@ -174,7 +232,10 @@ class Builder implements OnnxEmitter {
     return this.producers.get(name);
   }
   inline(graph: Graph, inputs: readonly string[]): string[] {
-    graph.inVars.forEach((v, i) => this.bind(v.id, inputs[i]));
+    graph.inVars.forEach((v, i) => {
+      this.bind(v.id, inputs[i]);
+      this.shapes.set(inputs[i], v.aval.shape);
+    });
     const outermost = this.depth++ === 0;
     for (const e of graph.eqns) {
       const firstNode = this.nodes.length;
@@ -192,6 +253,7 @@ class Builder implements OnnxEmitter {
       e.outs.forEach((v, i) => {
         const existing = this.bound.has(outs[i]); // a rule that returned a value it was given
         this.bind(v.id, outs[i]);
+        this.shapes.set(outs[i], v.aval.shape);
         if (!existing)
           this.producers.set(outs[i], {
             prim: e.prim,
@@ -289,6 +351,7 @@ export function lowerGraph(g: Graph, opts: LowerOptions = {}): LoweredModel {
           rawData: bytesOf(init.data),
         }),
       );
+      b.fix(name);
     } else inputs.push(valueInfo(name, v.aval, boundaryType(v.aval.dtype)));
     return name;
   });

@@ -138,6 +138,13 @@ const bitwise =
  * size (rank-aligned by a Reshape) while another operand still carries the full shape, so the
  * expanded copy is never materialised.
  */
+/** Is a lowered value zero everywhere (the constant 0, or a broadcast of it)? */
+function isZero(e: OnnxEmitter, name: string, dtype: DType): boolean {
+  const p = e.producer(name);
+  const scalar = p?.prim === broadcastInDimP ? p.inputs[0] : name;
+  return scalar === e.constant(0, dtype);
+}
+
 function leanOperands(e: OnnxEmitter, args: string[], shapes: readonly Shape[] = []): { name: string; shape: Shape }[] {
   const lean = args.map((a) => {
     const p = e.producer(a);
@@ -630,12 +637,21 @@ export const selectP: Primitive = definePrimitive({
   jvp: ([p, a, b], [, ta, tb]) => [[select(p, a, b)], [select(p, ta, tb)]],
   wgsl: ([p, a, b]) => `select(${b}, ${a}, ${p})`,
   batch: (vals, dims, params, size) => batchElementwise(selectP)(vals, dims, params, size),
-  onnx: (e, args) => [
-    e.op(
-      'Where',
-      leanOperands(e, args).map((o) => o.name),
-    ),
-  ],
+  onnx: (e, args, _, { outs: [out] }) => {
+    // ReLU as written, where(x <= 0, 0, x), is ONNX's Relu: one pass instead of two, and ONNX
+    // Runtime fuses it into a convolution before it (NaN stays NaN, in the fused kernels too).
+    const [p, a, b] = args,
+      test = e.producer(p);
+    const relu =
+      test?.prim === leP && test.inputs[0] === b && isZero(e, test.inputs[1], out.dtype) && isZero(e, a, out.dtype);
+    if (relu && isFloat(out.dtype)) return [e.op('Relu', [b])];
+    return [
+      e.op(
+        'Where',
+        leanOperands(e, args).map((o) => o.name),
+      ),
+    ];
+  },
   transpose([ct], [p, a, b]) {
     const z = zerosLike(ct);
     return [null, isUndefined(a) ? select(p as Array, ct, z) : null, isUndefined(b) ? select(p as Array, z, ct) : null];

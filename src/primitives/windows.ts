@@ -304,11 +304,12 @@ export function convolutionOnnx(
     if (!fits) return undefined;
     const kernel = e.op('Reshape', [b, e.ints([g * og, icg, ...p.window])], { allowzero: 1 });
     const attrs = { group: g, strides: p.strides, dilations: p.dilation, pads: pairs(p) };
+    const outSpatial = av.shape.slice(3 + r);
+    const shape = [n, g * og, ...outSpatial];
     const y =
       g === 1 && computeDType(av.dtype) === 'float32'
-        ? blockedConv(e, x, kernel, attrs, icg, og, p.window, n * sizeOf(av.shape.slice(3 + r)))
-        : e.op('Conv', [x, kernel], attrs);
-    const outSpatial = av.shape.slice(3 + r);
+        ? blockedConv(e, x, kernel, attrs, icg, og, p.window, n * sizeOf(outSpatial), shape)
+        : e.op('Conv', [x, kernel], attrs, shape);
     const split = e.op('Reshape', [y, e.ints([n, g, og, ...outSpatial])], { allowzero: 1 });
     return e.op('Transpose', [split], { perm: [1, 0, ...seq(3, r), 2] });
   }
@@ -367,7 +368,10 @@ export function convolutionOnnx(
  * rewrite to them needs constant weights, and a training step's weights are inputs, so the rewrite
  * is done here: the filter is reordered inside the graph to `[O/B, C/B, kh, kw, B(in), B(out)]` (to
  * `[O/B, C, kh, kw, B]` when the input has fewer than B channels and stays NCHW), the input is
- * reordered to NCHWc and the output back. Elsewhere (other block sizes, exports) a plain `Conv`.
+ * reordered to NCHWc and the output back. Elsewhere (other block sizes, exports) a plain `Conv`,
+ * and for a constant filter too: ONNX Runtime's own rewrite then also fuses what follows into the
+ * convolution (batch norm's scale and shift, ReLU, a residual add) and keeps activations blocked
+ * from one convolution to the next.
  */
 /**
  * Can a convolution from `c` to `o` channels use blocks of `b`? Reordering costs a pass over the
@@ -387,9 +391,11 @@ function blockedConv(
   o: number,
   window: readonly number[],
   positions: number,
+  shape?: readonly number[],
 ): string {
   const b = e.nchwcBlock;
-  if (!b || !blockable(b, c, o, window, positions)) return e.op('Conv', [x, kernel], attrs);
+  if (!b || !blockable(b, c, o, window, positions) || e.isConstant(kernel))
+    return e.op('Conv', [x, kernel], attrs, shape);
   const nchw = c < b;
   const k = window[0] * window[1];
   const flat = e.op('Transpose', [e.op('Reshape', [kernel, e.ints([o, c * k])])], { perm: [1, 0] });
@@ -401,7 +407,7 @@ function blockedConv(
   ]);
   const input = nchw ? x : e.op('com.microsoft.nchwc.ReorderInput', [x]);
   const y = e.op('com.microsoft.nchwc.Conv', [input, filter], attrs);
-  return e.op('com.microsoft.nchwc.ReorderOutput', [y], { channels: o });
+  return e.op('com.microsoft.nchwc.ReorderOutput', [y], { channels: o }, shape);
 }
 
 /**
