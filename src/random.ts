@@ -3,7 +3,7 @@
  * shape [2]; `split` derives independent keys, and every sampler takes a key explicitly.
  * @module
  */
-import { Array, type ArrayLike } from './core/array.js';
+import { Array, type ArrayLike, ConcreteArray } from './core/array.js';
 import { type DType, isFloat } from './core/dtype.js';
 import { ValueError, fmtShape } from './core/errors.js';
 import { checkOptions, codecs } from './core/options.js';
@@ -11,6 +11,7 @@ import { sizeOf } from './core/shape.js';
 import * as P from './primitives/index.js';
 import { bind1 } from './core/trace.js';
 import * as np from './np/index.js';
+import { composite } from './control/composite.js';
 
 /** A PRNG key: uint32[2]. @category Random */
 export type Key = Array;
@@ -47,11 +48,21 @@ function hashCounts(key: Key, counts: Array): Array {
   return n % 2 ? np.slice(out, [0, n]) : out;
 }
 
-/** Random uint32 bits of `shape`. @category Random */
+/**
+ * Random uint32 bits of `shape`. Eagerly, one pass over the output (the decomposition, which
+ * transforms and compilers see, takes about ten). @category Random
+ */
 export function bits(key: Key, shape: readonly number[] = []): Array {
   checkKey('bits', key);
   const n = sizeOf(shape);
-  return P.reshape(hashCounts(key, P.iota([n], 'uint32', 0)), shape);
+  const [y] = composite(
+    'random_bits',
+    (k) => [P.reshape(hashCounts(k, P.iota([n], 'uint32', 0)), shape)],
+    [key],
+    undefined,
+    ([k]) => [new ConcreteArray(P.threefryCounts(k.buffer[0], k.buffer[1], n), shape, 'uint32')],
+  );
+  return y;
 }
 
 /** `num` new keys, stacked as `[num, 2]`. @example const [k1, k2] = random.split(key) @category Random */
@@ -87,13 +98,38 @@ export function uniform(
 ): Array {
   const o = checkOptions('random.uniform', { dtype: codecs.dtype, minval: codecs.any, maxval: codecs.any }, opts);
   floatDType('uniform', o.dtype);
-  // 23 random mantissa bits under exponent 0 give a float in [1, 2).
-  const b = bits(key, shape);
-  const mant = np.bitwiseOr(bind1(P.shiftRightLogicalP, [b, P.fullLike(b, 9)]), 0x3f800000);
-  const unit = np.subtract(P.bitcast(mant, 'float32'), 1);
-  const lo = np.asarray((o.minval ?? 0) as ArrayLike),
-    hi = np.asarray((o.maxval ?? 1) as ArrayLike);
-  return np.maximum(lo, np.add(np.multiply(unit, np.subtract(hi, lo)), lo));
+  const [minval, maxval] = [o.minval ?? 0, o.maxval ?? 1];
+  const sample = (k: Key) => {
+    // 23 random mantissa bits under exponent 0 give a float in [1, 2).
+    const b = bits(k, shape);
+    const mant = np.bitwiseOr(bind1(P.shiftRightLogicalP, [b, P.fullLike(b, 9)]), 0x3f800000);
+    const unit = np.subtract(P.bitcast(mant, 'float32'), 1);
+    const lo = np.asarray(minval as ArrayLike),
+      hi = np.asarray(maxval as ArrayLike);
+    return np.maximum(lo, np.add(np.multiply(unit, np.subtract(hi, lo)), lo));
+  };
+  if (typeof minval !== 'number' || typeof maxval !== 'number') return sample(key);
+  checkKey('uniform', key);
+  // Scalar bounds (every initialiser's): eagerly, the bits and their floats in one pass each.
+  const [y] = composite(
+    'random_uniform',
+    (k) => [sample(k)],
+    [key],
+    undefined,
+    ([k]) => {
+      const [lo, hi] = [Math.fround(minval), Math.fround(maxval)];
+      const span = Math.fround(hi - lo);
+      const words = P.threefryCounts(k.buffer[0], k.buffer[1], sizeOf(shape));
+      const out = new Float32Array(words.buffer, words.byteOffset, words.length); // in place
+      for (let i = 0; i < words.length; i++) {
+        // The float in [1, 2) minus 1, exactly: 23 bits times 2^-23.
+        const v = Math.fround(Math.fround((words[i] >>> 9) * 2 ** -23 * span) + lo);
+        out[i] = v > lo || Number.isNaN(v) ? v : lo;
+      }
+      return [new ConcreteArray(out, shape, 'float32')];
+    },
+  );
+  return y;
 }
 
 /** Standard normal samples (inverse-erf transform of uniforms). @category Random */

@@ -505,6 +505,31 @@ describe('random', () => {
       [2718843009, 1272950319],
     ]);
   });
+  it("bits and uniform samples computed eagerly in one pass equal their decomposition (compiled) and JAX's words", () => {
+    expect(random.bits(random.key(0), [4]).toArray()).toEqual(random.split(random.key(0)).reshape([4]).toArray());
+    for (const shape of [[0], [1], [3], [2, 5], [4, 4], [1001]])
+      for (const [minval, maxval] of [
+        [0, 1],
+        [-0.1, 0.37],
+        [-3, -2],
+        [-1 + 2 ** -24, 1],
+      ]) {
+        const k = random.key(shape.length * 7 + shape[0]);
+        const sample = (kv: Array) => [random.bits(kv, shape), random.uniform(kv, shape, { minval, maxval })];
+        const [eager, compiled] = [sample(k), jit(sample)(k)]; // jit lowers the decomposition to ONNX
+        eager.forEach((e, i) => {
+          expect(e.dtype).toBe(compiled[i].dtype);
+          expect(e.shape).toEqual(compiled[i].shape);
+          expect(e.toArray()).toEqual(compiled[i].toArray());
+        });
+      }
+    // Batched keys go through the decomposition's batching rule.
+    const keys = random.split(random.key(5), 3);
+    const batched = vmap((kv: Array) => random.uniform(kv, [4], { minval: -2, maxval: 2 }))(keys);
+    expect(batched.toArray()).toEqual(
+      [0, 1, 2].map((i) => random.uniform(np.slice(keys, i), [4], { minval: -2, maxval: 2 }).toArray()),
+    );
+  });
   it('samplers have the right ranges and moments, deterministic per key', () => {
     const k = random.key(42);
     const u = random.uniform(k, [20000]);

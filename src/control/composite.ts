@@ -5,7 +5,7 @@
  * `GRU` and `RNN` nodes this way).
  * @module
  */
-import type { Array } from '../core/array.js';
+import type { Array, ConcreteArray } from '../core/array.js';
 import type { Graph } from '../core/ir.js';
 import { type OnnxRule, type Primitive, definePrimitive } from '../core/primitive.js';
 import { runGraph } from '../core/staging.js';
@@ -19,6 +19,8 @@ type CompositeParams = {
   numConsts: number;
   /** A fused lowering on the composite's own operands (without the constants), or undefined to decline. */
   onnx?: FusedRule;
+  /** The same values computed in one go on concrete operands (eager), where the decomposition takes several passes. */
+  eager?: (args: ConcreteArray[]) => ConcreteArray[];
 };
 /** Nodes for a composite's operands, or undefined where the fused operator does not apply (its dtype, say). */
 export type FusedRule = (...args: Parameters<OnnxRule<undefined>>) => string[] | undefined;
@@ -32,7 +34,7 @@ export const compositeP: Primitive<CompositeParams> = definePrimitive({
     return partialEvalCall({ ...eqn, prim: callP, params: { graph, name } }, unknownIns);
   },
   abstractEval: (_, { graph }) => graph.outAvals,
-  impl: (args, { graph }) => runGraph(graph, args) as never,
+  impl: (args, { graph, numConsts, eager }) => eager?.(args.slice(numConsts)) ?? (runGraph(graph, args) as never),
   onnx: (e, inputs, { graph, numConsts, onnx }, avals) =>
     onnx?.(e, inputs.slice(numConsts), undefined, { ins: avals.ins.slice(numConsts), outs: avals.outs }) ??
     e.inline(graph, inputs),
@@ -51,12 +53,19 @@ export const compositeP: Primitive<CompositeParams> = definePrimitive({
 
 /**
  * Applies `fun` to `args` as one named composite: its value is `fun`'s, and `onnx`, when given,
- * lowers it to fused ONNX nodes (it receives the names of `args`).
+ * lowers it to fused ONNX nodes (it receives the names of `args`); `eager`, when given, computes
+ * the same values on concrete arguments in one go.
  */
-export function composite(name: string, fun: (...xs: Array[]) => Array[], args: Array[], onnx?: FusedRule) {
+export function composite(
+  name: string,
+  fun: (...xs: Array[]) => Array[],
+  args: Array[],
+  onnx?: FusedRule,
+  eager?: CompositeParams['eager'],
+) {
   const { graph, consts } = stage(
     fun,
     args.map((a) => a.aval),
   );
-  return bind(compositeP, [...consts, ...args], { name, graph, numConsts: consts.length, onnx });
+  return bind(compositeP, [...consts, ...args], { name, graph, numConsts: consts.length, onnx, eager });
 }

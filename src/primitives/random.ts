@@ -89,6 +89,17 @@ function threefryInto(
   y1[i1] = b;
 }
 
+/**
+ * JAX's random bits, in one pass: threefry2x32 of `(k0, k1)` over the counters `0 .. n-1` split
+ * in halves (`x0 = i`, `x1 = half + i`, the odd one out paired with 0), results concatenated.
+ */
+export function threefryCounts(k0: number, k1: number, n: number): Uint32Array {
+  const half = Math.ceil(n / 2);
+  const out = new Uint32Array(2 * half);
+  for (let i = 0; i < half; i++) threefryInto(k0, k1, i, half + i < n ? half + i : 0, out, out, i, half + i);
+  return n % 2 ? out.subarray(0, n) : out;
+}
+
 export const threefry2x32P: Primitive = definePrimitive({
   name: 'threefry2x32',
   props: { elementwise: true, kernel: true },
