@@ -381,6 +381,35 @@ describe('onnx.exportModel: fused recurrent layers and dynamic axes', () => {
     assertClose(finite(compiled), finite(eager), { rtol: 1e-5, atol: 1e-5 });
   });
 
+  it('a convolution with few output positions and a large filter trains as GEMMs over the batch, equal to eager', () => {
+    // 2 images of 3x3 (18 positions) through a 64x128x3x3 filter: ONNX Runtime's Conv would run one
+    // GEMM per image, streaming the filter each time.
+    const lower = (g: Graph) => fromBinary(ModelProtoSchema, onnx.lowerGraph(g, { nchwcBlock: 8 }).bytes).graph!.node;
+    const cases = [
+      { x: [2, 128, 3, 3], w: [64, 128, 3, 3], opts: { padding: 1 }, gemms: 3 },
+      { x: [3, 128, 5, 4], w: [64, 128, 3, 3], opts: { padding: [2, 1], stride: 2, dilation: [2, 1] }, gemms: 3 },
+      { x: [2, 512, 2, 2], w: [256, 512, 1, 1], opts: {}, gemms: 3 }, // 1x1: the patches are the input itself
+      { x: [2, 16, 3, 3], w: [8, 16, 3, 3], opts: { padding: 1 }, gemms: 0 }, // a small filter stays a Conv
+    ];
+    for (const { x: xs, w: ws, opts, gemms } of cases) {
+      const [x, w] = [random.normal(random.key(1), xs), random.normal(random.key(2), ws)];
+      const loss = (xv: Array, wv: Array) => np.sum(np.sin(nn.functional.conv2d(xv, wv, null, opts)));
+      const step = valueAndGrad(loss, { argnums: [0, 1] });
+      const types = lower(makeGraph(step)(x, w)).map((n) => n.opType);
+      expect(types.filter((t) => t === 'Gemm').length).toBe(gemms);
+      if (gemms) {
+        expect(types).not.toContain('Conv');
+        // What is left of windows: the one-hot ConvTranspose that puts each window offset back (3x3 only).
+        expect(types.filter((t) => t === 'ConvTranspose').length).toBe(ws[2] === 1 ? 0 : 1);
+        if (ws[2] === 1) expect(types).not.toContain('Slice');
+      }
+      const [[v0, [gx0, gw0]], [v1, [gx1, gw1]]] = [step(x, w), jit(step)(x, w)];
+      assertClose(v1, v0, { rtol: 1e-4, atol: 1e-3 });
+      assertClose(gx1, gx0, { rtol: 1e-4, atol: 1e-4 });
+      assertClose(gw1, gw0, { rtol: 1e-4, atol: 1e-4 });
+    }
+  });
+
   it('maxPool2d lowers to MaxPool (no unfolded windows) and equals eager: padding, ceil mode, dilation, NaN, dtypes', () => {
     const cases = [
       { kernelSize: 3, stride: 2, padding: 1 },
