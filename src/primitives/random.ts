@@ -9,6 +9,7 @@ import { type Primitive, definePrimitive } from '../core/primitive.js';
 import { checkSameShapes } from '../core/shape.js';
 import { bind } from '../core/trace.js';
 import { moveBatchAxis } from './views.js';
+import { threefryCountsSimd } from '../../kernels/cpu/threefry.js';
 
 /** One block: key (k0, k1), counter (x0, x1) -> two uint32 words. */
 export function threefry2x32Block(k0: number, k1: number, x0: number, x1: number): [number, number] {
@@ -92,11 +93,33 @@ function threefryInto(
 /**
  * JAX's random bits, in one pass: threefry2x32 of `(k0, k1)` over the counters `0 .. n-1` split
  * in halves (`x0 = i`, `x1 = half + i`, the odd one out paired with 0), results concatenated.
+ * With WebAssembly SIMD where present (`simd: false` asks for the scalar loop, the reference).
  */
-export function threefryCounts(k0: number, k1: number, n: number): Uint32Array {
+export function threefryCounts(k0: number, k1: number, n: number, simd = true): Uint32Array {
   const half = Math.ceil(n / 2);
-  const out = new Uint32Array(2 * half);
-  for (let i = 0; i < half; i++) threefryInto(k0, k1, i, half + i < n ? half + i : 0, out, out, i, half + i);
+  let out = simd ? threefryCountsSimd(k0, k1, n) : null;
+  if (!out) {
+    out = new Uint32Array(2 * half);
+    for (let i = 0; i < half; i++) threefryInto(k0, k1, i, half + i < n ? half + i : 0, out, out, i, half + i);
+  }
+  return n % 2 ? out.subarray(0, n) : out;
+}
+
+/**
+ * JAX's uniform float32 draws in `[lo, lo + span)` (both float32) from {@link threefryCounts}'
+ * words in one pass: the 23 high bits under exponent 0 give a float in [1, 2), minus 1 exactly,
+ * then scaled and shifted with one rounding each, at least `lo`, as the decomposition computes.
+ */
+export function uniformCounts(k0: number, k1: number, n: number, lo: number, span: number, simd = true): Float32Array {
+  let out = simd ? threefryCountsSimd(k0, k1, n, [lo, span]) : null;
+  if (!out) {
+    const words = threefryCounts(k0, k1, n, false);
+    out = new Float32Array(words.buffer, words.byteOffset, words.length); // in place
+    for (let i = 0; i < words.length; i++) {
+      const v = Math.fround(Math.fround((words[i] >>> 9) * 2 ** -23 * span) + lo);
+      out[i] = v > lo || Number.isNaN(v) ? v : lo;
+    }
+  }
   return n % 2 ? out.subarray(0, n) : out;
 }
 
