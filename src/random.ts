@@ -55,20 +55,17 @@ function hashCounts(key: Key, counts: Array): Array {
 export function bits(key: Key, shape: readonly number[] = []): Array {
   checkKey('bits', key);
   const n = sizeOf(shape);
-  const [y] = composite(
-    'random_bits',
-    (k) => [P.reshape(hashCounts(k, P.iota([n], 'uint32', 0)), shape)],
-    [key],
-    undefined,
-    ([k]) => [new ConcreteArray(P.threefryCounts(k.buffer[0], k.buffer[1], n), shape, 'uint32')],
-  );
+  const [y] = composite('random_bits', (k) => [P.reshape(hashCounts(k, P.iota([n], 'uint32', 0)), shape)], [key], {
+    eager: ([k]) => [new ConcreteArray(P.threefryCounts(k.buffer[0], k.buffer[1], n), shape, 'uint32')],
+    cacheKey: JSON.stringify(shape),
+  });
   return y;
 }
 
 /** `num` new keys, stacked as `[num, 2]`. @example const [k1, k2] = random.split(key) @category Random */
 export function split(key: Key, num = 2): Array & Iterable<Key> {
   checkKey('split', key);
-  const keys = P.reshape(hashCounts(key, P.iota([num * 2], 'uint32', 0)), [num, 2]);
+  const keys = bits(key, [num, 2]); // JAX's split: the hash of the counters 0 .. 2 num - 1
   return Object.assign(keys, {
     *[Symbol.iterator]() {
       for (let i = 0; i < num; i++) yield np.slice(keys, i);
@@ -110,25 +107,15 @@ export function uniform(
   };
   if (typeof minval !== 'number' || typeof maxval !== 'number') return sample(key);
   checkKey('uniform', key);
-  // Scalar bounds (every initialiser's): eagerly, the bits and their floats in one pass each.
-  const [y] = composite(
-    'random_uniform',
-    (k) => [sample(k)],
-    [key],
-    undefined,
-    ([k]) => {
+  // Scalar bounds (every initialiser's): eagerly, bits and floats in one pass.
+  const [y] = composite('random_uniform', (k) => [sample(k)], [key], {
+    cacheKey: [shape, minval, maxval].map((v) => (Object.is(v, -0) ? '-0' : String(v))).join(' '),
+    eager: ([k]) => {
       const [lo, hi] = [Math.fround(minval), Math.fround(maxval)];
-      const span = Math.fround(hi - lo);
-      const words = P.threefryCounts(k.buffer[0], k.buffer[1], sizeOf(shape));
-      const out = new Float32Array(words.buffer, words.byteOffset, words.length); // in place
-      for (let i = 0; i < words.length; i++) {
-        // The float in [1, 2) minus 1, exactly: 23 bits times 2^-23.
-        const v = Math.fround(Math.fround((words[i] >>> 9) * 2 ** -23 * span) + lo);
-        out[i] = v > lo || Number.isNaN(v) ? v : lo;
-      }
+      const out = P.uniformCounts(k.buffer[0], k.buffer[1], sizeOf(shape), lo, Math.fround(hi - lo));
       return [new ConcreteArray(out, shape, 'float32')];
     },
-  );
+  });
   return y;
 }
 

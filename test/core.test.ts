@@ -19,6 +19,7 @@ import {
   tree,
 } from '../src/index.js';
 import { threefry2x32Block } from '../src/primitives/random.js';
+import { composite } from '../src/control/composite.js';
 import { assertClose, broadcastPair, floatArray, pytree, treeRoundTrips } from '../laws/index.js';
 
 const flat = (x: Array) => globalThis.Array.from(x.dataSync(), Number);
@@ -504,6 +505,26 @@ describe('random', () => {
       [4146024105, 967050713],
       [2718843009, 1272950319],
     ]);
+  });
+  it('a composite with a cache key traces its decomposition once per key and operand shapes', () => {
+    let traces = 0;
+    const twice = (x: Array) => {
+      traces++;
+      return [np.multiply(x, 2)];
+    };
+    const [x, y] = [np.arange(3), np.arange(4)];
+    const call = (v: Array, cacheKey?: string) => composite('twice', twice, [v], { cacheKey })[0];
+    expect(call(x, 'k').toArray()).toEqual([0, 2, 4]);
+    expect(call(x, 'k').toArray()).toEqual([0, 2, 4]);
+    expect(traces).toBe(1);
+    expect(call(y, 'k').toArray()).toEqual([0, 2, 4, 6]); // another shape: traced again
+    expect(call(x, 'other').toArray()).toEqual([0, 2, 4]);
+    expect(traces).toBe(3);
+    call(x);
+    call(x);
+    expect(traces).toBe(5); // without a key, every call traces
+    expect(jit((v: Array) => call(v, 'k'))(x).toArray()).toEqual([0, 2, 4]);
+    expect(traces).toBe(5);
   });
   it("bits and uniform samples computed eagerly in one pass equal their decomposition (compiled) and JAX's words", () => {
     expect(random.bits(random.key(0), [4]).toArray()).toEqual(random.split(random.key(0)).reshape([4]).toArray());

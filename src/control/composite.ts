@@ -51,21 +51,43 @@ export const compositeP: Primitive<CompositeParams> = definePrimitive({
   },
 });
 
+/** How a composite may run besides its decomposition. */
+export interface CompositeOptions {
+  /** Fused ONNX nodes for it (they receive the names of `args`), or undefined to decline. */
+  onnx?: FusedRule;
+  /** The same values computed in one go on concrete arguments. */
+  eager?: CompositeParams['eager'];
+  /**
+   * Says that `fun` is the same computation whenever the key and the arguments' shapes and dtypes
+   * are: its decomposition is traced once, not on every call (random draws, one per layer, would
+   * otherwise spend more time tracing than drawing).
+   */
+  cacheKey?: string;
+}
+
+const traced = new Map<string, ReturnType<typeof stage>>();
+
 /**
- * Applies `fun` to `args` as one named composite: its value is `fun`'s, and `onnx`, when given,
- * lowers it to fused ONNX nodes (it receives the names of `args`); `eager`, when given, computes
- * the same values on concrete arguments in one go.
+ * Applies `fun` to `args` as one named composite: its value is `fun`'s; `opts` may add a fused ONNX
+ * lowering, an eager evaluation and a key for reusing the traced decomposition.
  */
-export function composite(
-  name: string,
-  fun: (...xs: Array[]) => Array[],
-  args: Array[],
-  onnx?: FusedRule,
-  eager?: CompositeParams['eager'],
-) {
-  const { graph, consts } = stage(
-    fun,
-    args.map((a) => a.aval),
-  );
-  return bind(compositeP, [...consts, ...args], { name, graph, numConsts: consts.length, onnx, eager });
+export function composite(name: string, fun: (...xs: Array[]) => Array[], args: Array[], opts: CompositeOptions = {}) {
+  const avals = args.map((a) => a.aval);
+  const key = opts.cacheKey === undefined ? undefined : JSON.stringify([name, opts.cacheKey, avals]);
+  let staged = key === undefined ? undefined : traced.get(key);
+  if (!staged) {
+    staged = stage(fun, avals);
+    if (key !== undefined) {
+      if (traced.size >= 1024) traced.clear(); // shapes seen by one program are few; a bound for the rest
+      traced.set(key, staged);
+    }
+  }
+  const { graph, consts } = staged;
+  return bind(compositeP, [...consts, ...args], {
+    name,
+    graph,
+    numConsts: consts.length,
+    onnx: opts.onnx,
+    eager: opts.eager,
+  });
 }

@@ -15,11 +15,8 @@ import type { UnfoldParams } from '../primitives/index.js';
  */
 export function fusedMaxPool(x: Array, window: UnfoldParams, decomposition: (x: Array) => Array): Array {
   const { window: kernel, strides, padding, dilation } = window;
-  const [y] = composite(
-    'max_pool',
-    (v) => [decomposition(v)],
-    [x],
-    (e, [input], _, { ins: [a] }) => {
+  const [y] = composite('max_pool', (v) => [decomposition(v)], [x], {
+    onnx: (e, [input], _, { ins: [a] }) => {
       if (a.shape.length !== 2 + kernel.length || !['float32', 'float64', 'float16', 'bfloat16'].includes(a.dtype))
         return undefined;
       const attributes = {
@@ -33,7 +30,7 @@ export function fusedMaxPool(x: Array, window: UnfoldParams, decomposition: (x: 
       const anyNan = e.op('Cast', [e.op('MaxPool', [nan], attributes)], { to: e.elemType('bool') });
       return [e.op('Where', [anyNan, e.constant(NaN, a.dtype), pooled])];
     },
-  );
+  });
   return y;
 }
 
@@ -77,33 +74,38 @@ export function fusedRecurrence(
       return run(x, { wIh, wHh, bIh, bHh, ...(peephole ? { wCi, wCf, wCo } : {}) }, rest.slice(nw));
     },
     [xs, ...weights, ...states],
-    (e, [x, wIh, wHh, bIh, bHh, ...rest], _, { ins }) => {
-      // ONNX Runtime's recurrent kernels run float32 only ("LSTM operator does not support double
-      // yet"), and a float16 step rounds every operation to float16: other dtypes take the scan.
-      if (ins[0].dtype !== 'float32') return undefined;
-      const { gates, states: ns } = OPERATORS[op];
-      const onnxOrder = (name: string) => {
-        if (gates.length === 1) return name;
-        const parts = e.ops('Split', [name], { axis: 0, num_outputs: gates.length }, gates.length);
-        return e.op('Concat', [...gates.map((g) => parts[g])], { axis: 0 });
-      };
-      const lead = (name: string) => e.op('Unsqueeze', [name, e.ints([0])]);
-      const bias = e.op('Concat', [onnxOrder(bIh), onnxOrder(bHh)], { axis: 0 });
-      const [ci, cf, co] = peephole ? rest.slice(0, 3) : [];
-      const initial = rest.slice(peephole ? 3 : 0).map(lead);
-      const inputs = [x, lead(onnxOrder(wIh)), lead(onnxOrder(wHh)), lead(bias), '', ...initial];
-      if (peephole) inputs.push(lead(e.op('Concat', [ci, co, cf], { axis: 0 }))); // ONNX's P is i, o, f
-      const outs = e.ops(
-        op,
-        inputs,
-        {
-          hidden_size: ins[2].shape[1],
-          direction: reverse ? 'reverse' : 'forward',
-          ...(op === 'GRU' ? { linear_before_reset: 1 } : {}),
-        },
-        1 + ns,
-      );
-      return [e.op('Squeeze', [outs[0], e.ints([1])]), ...outs.slice(1).map((s) => e.op('Squeeze', [s, e.ints([0])]))];
+    {
+      onnx: (e, [x, wIh, wHh, bIh, bHh, ...rest], _, { ins }) => {
+        // ONNX Runtime's recurrent kernels run float32 only ("LSTM operator does not support double
+        // yet"), and a float16 step rounds every operation to float16: other dtypes take the scan.
+        if (ins[0].dtype !== 'float32') return undefined;
+        const { gates, states: ns } = OPERATORS[op];
+        const onnxOrder = (name: string) => {
+          if (gates.length === 1) return name;
+          const parts = e.ops('Split', [name], { axis: 0, num_outputs: gates.length }, gates.length);
+          return e.op('Concat', [...gates.map((g) => parts[g])], { axis: 0 });
+        };
+        const lead = (name: string) => e.op('Unsqueeze', [name, e.ints([0])]);
+        const bias = e.op('Concat', [onnxOrder(bIh), onnxOrder(bHh)], { axis: 0 });
+        const [ci, cf, co] = peephole ? rest.slice(0, 3) : [];
+        const initial = rest.slice(peephole ? 3 : 0).map(lead);
+        const inputs = [x, lead(onnxOrder(wIh)), lead(onnxOrder(wHh)), lead(bias), '', ...initial];
+        if (peephole) inputs.push(lead(e.op('Concat', [ci, co, cf], { axis: 0 }))); // ONNX's P is i, o, f
+        const outs = e.ops(
+          op,
+          inputs,
+          {
+            hidden_size: ins[2].shape[1],
+            direction: reverse ? 'reverse' : 'forward',
+            ...(op === 'GRU' ? { linear_before_reset: 1 } : {}),
+          },
+          1 + ns,
+        );
+        return [
+          e.op('Squeeze', [outs[0], e.ints([1])]),
+          ...outs.slice(1).map((s) => e.op('Squeeze', [s, e.ints([0])])),
+        ];
+      },
     },
   );
 }
