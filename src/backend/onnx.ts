@@ -92,7 +92,9 @@ const QUANTIZATION_REWRITES = [
 /**
  * One intra-op thread per core (set when ONNX Runtime loads), all graph optimisations but the
  * quantization rewrites, and only errors logged (its warnings about folding constants are noise to
- * a user).
+ * a user). No memory pattern: its one block for all of a run's intermediates held more than the
+ * arena reusing freed blocks does (peak RSS of a training step: ResNet-50 1,445 → 1,267 MB,
+ * DenseNet-121 704 → 612 MB, at the same speed).
  */
 const sessionOptions = {
   intraOpNumThreads: 1,
@@ -100,6 +102,7 @@ const sessionOptions = {
   graphOptimizationLevel: 'all',
   executionMode: 'sequential',
   logSeverityLevel: 3,
+  enableMemPattern: false,
   extra: { optimization: { disable_specified_optimizers: QUANTIZATION_REWRITES.join(';') } },
 } as Record<string, unknown>;
 
