@@ -66,6 +66,17 @@ export function computeValues(x: ConcreteArray): TypedArray {
 /** Does every equation (and every nested graph it inlines) have an ONNX rule? */
 export const isLowerable = (g: Graph): boolean => g.eqns.every((e) => e.prim.onnx !== undefined);
 
+/** Operators whose every node draws anew: never merged. */
+const RANDOM_OPS = new Set([
+  'RandomNormal',
+  'RandomUniform',
+  'RandomNormalLike',
+  'RandomUniformLike',
+  'Multinomial',
+  'Bernoulli',
+  'Dropout',
+]);
+
 function attribute(name: string, v: OnnxAttr) {
   if (typeof v === 'string')
     return create(AttributeProtoSchema, { name, type: AttrType.STRING, s: new TextEncoder().encode(v) });
@@ -109,6 +120,8 @@ class Builder implements OnnxEmitter {
   private readonly bound = new Set<string>();
   private readonly producers = new Map<string, OnnxProducer>();
   private readonly constants = new Map<string, string>();
+  /** Single-output nodes by operator, inputs and attributes (see computed). */
+  private readonly made = new Map<string, string>();
   /** Shapes of values where known (the lowered graph's values, reshapes, what rules state). */
   private readonly shapes = new Map<string, readonly number[]>();
   /** The values of int64 constants, by name. */
@@ -136,8 +149,22 @@ class Builder implements OnnxEmitter {
     return n;
   }
   op(type: string, inputs: readonly string[], attrs: Record<string, OnnxAttr> = {}, shape?: readonly number[]): string {
-    const y = this.simplified(type, inputs, attrs) ?? this.ops(type, inputs, attrs, 1)[0];
+    const y = this.simplified(type, inputs, attrs) ?? this.computed(type, inputs, attrs);
     if (shape) this.shapes.set(y, shape);
+    return y;
+  }
+  /**
+   * The node computing `type(inputs; attrs)`, made once: rules written one primitive at a time
+   * repeat work (a convolution's im2col columns for its forward and its filter gradient, the same
+   * reshape of a value for several uses), which ONNX Runtime would otherwise merge in every pass
+   * of its optimiser, or not at all when a graph is compiled without it.
+   */
+  private computed(type: string, inputs: readonly string[], attrs: Record<string, OnnxAttr>): string {
+    if (!this.shareConstants || RANDOM_OPS.has(type)) return this.ops(type, inputs, attrs, 1)[0];
+    const exact = (_: string, v: unknown) => (typeof v === 'number' ? `${Object.is(v, -0) ? '-0' : v}` : v);
+    const key = JSON.stringify([type, inputs, attrs], exact);
+    let y = this.made.get(key);
+    if (y === undefined) this.made.set(key, (y = this.ops(type, inputs, attrs, 1)[0]));
     return y;
   }
   /**
