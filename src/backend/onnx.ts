@@ -127,7 +127,7 @@ const compilationCache = (): string | null =>
 /**
  * A session for the model with the given options: from the compilation cache when it holds the
  * optimised model (loaded without optimising again), else optimised now and, with a cache, saved
- * there for next time.
+ * there for next time. Models compiled without optimisation are not cached.
  * A cache entry that fails to load is replaced.
  */
 function loadSession(
@@ -141,7 +141,8 @@ function loadSession(
     session.loadModel(b.buffer as ArrayBuffer, b.byteOffset, b.byteLength, given);
     return session;
   };
-  if (!dir) return { session: load(bytes, options), cached: false };
+  // Nothing to save where ONNX Runtime does not optimise (a cached model loads no faster).
+  if (!dir || options.graphOptimizationLevel === 'disabled') return { session: load(bytes, options), cached: false };
   const fs = process.getBuiltinModule('node:fs') as typeof import('node:fs');
   const { join } = process.getBuiltinModule('node:path') as typeof import('node:path');
   const { createHash } = process.getBuiltinModule('node:crypto') as typeof import('node:crypto');
