@@ -87,6 +87,23 @@ const floatDType = (fn: string, d: DType | undefined) => {
   return dt;
 };
 
+/**
+ * Floats in [0, 1) of `dtype`: as many random bits as its mantissa holds, times 2^-bits, exact in
+ * the dtype. float32 takes the top 23 bits of each word (JAX's float32 draws), float64 52 bits of
+ * two words, float16 and bfloat16 the top 10 and 7.
+ */
+function unitFloats(key: Key, shape: readonly number[], dtype: DType): Array {
+  const shifted = (b: Array, s: number) => bind1(P.shiftRightLogicalP, [b, P.fullLike(b, s)]);
+  if (dtype === 'float64') {
+    const b = bits(key, [2, ...shape]);
+    const [hi, lo] = [shifted(np.slice(b, 0), 12), np.slice(b, 1)];
+    return np.add(np.multiply(np.astype(hi, 'float64'), 2 ** -20), np.multiply(np.astype(lo, 'float64'), 2 ** -52));
+  }
+  const mantissa = -Math.log2(np.finfo(dtype).eps);
+  const top = np.astype(shifted(bits(key, shape), 32 - mantissa), 'float32');
+  return np.astype(np.multiply(top, 2 ** -mantissa), dtype);
+}
+
 /** Uniform floats in `[minval, maxval)`. @example random.uniform(k, [3], {minval: -1, maxval: 1}) @category Random */
 export function uniform(
   key: Key,
@@ -94,18 +111,15 @@ export function uniform(
   opts?: FloatOpts & { minval?: ArrayLike; maxval?: ArrayLike },
 ): Array {
   const o = checkOptions('random.uniform', { dtype: codecs.dtype, minval: codecs.any, maxval: codecs.any }, opts);
-  floatDType('uniform', o.dtype);
+  const dtype = floatDType('uniform', o.dtype);
   const [minval, maxval] = [o.minval ?? 0, o.maxval ?? 1];
   const sample = (k: Key) => {
-    // 23 random mantissa bits under exponent 0 give a float in [1, 2).
-    const b = bits(k, shape);
-    const mant = np.bitwiseOr(bind1(P.shiftRightLogicalP, [b, P.fullLike(b, 9)]), 0x3f800000);
-    const unit = np.subtract(P.bitcast(mant, 'float32'), 1);
-    const lo = np.asarray(minval as ArrayLike),
-      hi = np.asarray(maxval as ArrayLike);
+    const unit = unitFloats(k, shape, dtype);
+    const lo = np.astype(np.asarray(minval as ArrayLike), dtype),
+      hi = np.astype(np.asarray(maxval as ArrayLike), dtype);
     return np.maximum(lo, np.add(np.multiply(unit, np.subtract(hi, lo)), lo));
   };
-  if (typeof minval !== 'number' || typeof maxval !== 'number') return sample(key);
+  if (typeof minval !== 'number' || typeof maxval !== 'number' || dtype !== 'float32') return sample(key);
   checkKey('uniform', key);
   // Scalar bounds (every initialiser's): eagerly, bits and floats in one pass.
   const [y] = composite('random_uniform', (k) => [sample(k)], [key], {
@@ -121,8 +135,9 @@ export function uniform(
 
 /** Standard normal samples (inverse-erf transform of uniforms). @category Random */
 export function normal(key: Key, shape: readonly number[] = [], opts?: FloatOpts): Array {
-  floatDType('normal', checkOptions('random.normal', { dtype: codecs.dtype }, opts).dtype);
-  const u = uniform(key, shape, { minval: -1 + 2 ** -24, maxval: 1 });
+  const dtype = floatDType('normal', checkOptions('random.normal', { dtype: codecs.dtype }, opts).dtype);
+  // From the float after -1 (JAX's nextafter(-1, 0)): erfinv(-1) is -infinity.
+  const u = uniform(key, shape, { minval: -1 + np.finfo(dtype).eps / 2, maxval: 1, dtype });
   return np.multiply(np.erfinv(u), Math.SQRT2);
 }
 

@@ -32,6 +32,26 @@ describe('random distributions: moments', () => {
       expect(Math.abs(mean(x) - m)).toBeLessThan(5 * Math.sqrt(v / N));
       expect(Math.abs(variance(x) - v) / v).toBeLessThan(0.1);
     });
+  it('uniform and normal draw in the dtype asked: in range, moments, as many random bits as it holds, jit equal', () => {
+    for (const dtype of ['float64', 'float32', 'float16', 'bfloat16'] as const) {
+      const u = random.uniform(k, [N], { dtype, minval: -2, maxval: 3 });
+      const z = random.normal(k, [N], { dtype });
+      expect([u.dtype, z.dtype]).toEqual([dtype, dtype]);
+      const values = u.astype('float64').dataSync();
+      expect(Math.min(...values)).toBeGreaterThanOrEqual(-2);
+      expect(Math.max(...values)).toBeLessThan(3);
+      // The unit draws sit on a grid of 2^-mantissa (coarse for bfloat16: mean 0.5 - 2^-8).
+      const eps = np.finfo(dtype).eps;
+      expect(Math.abs(mean(u) - (0.5 - eps / 2) * 5 - -2)).toBeLessThan(5 * Math.sqrt(25 / 12 / N));
+      expect(Math.abs(mean(z))).toBeLessThan(5 / Math.sqrt(N));
+      expect(Math.abs(variance(z) - 1)).toBeLessThan(0.1);
+      // float64 draws carry 52 random bits: finer than float32's grid of 2^-24 over this span.
+      const offGrid = values.some((v) => ((v + 2) * 2 ** 24) % 1 !== 0);
+      expect(offGrid).toBe(dtype === 'float64');
+      const compiled = jit((key: Array) => random.uniform(key, [N], { dtype, minval: -2, maxval: 3 }))(k);
+      expect(compiled.dataSync()).toEqual(u.dataSync());
+    }
+  });
   it('poisson is int32; parameters broadcast to the shape; the same key gives the same samples', () => {
     expect(random.poisson(k, 3, [4]).dtype).toBe('int32');
     const g = random.gamma(k, np.array([0.5, 5]), [3, 2]);
