@@ -336,7 +336,11 @@ function segment(run: Indexed[], lastUse: Map<number, number>, rt: Runtime, know
         return value ? [[i, { data: computeValues(value), aval: value.aval }] as const] : [];
       }),
     );
-    model = lowerGraph(new Graph(ins, eqns, outs), { nchwcBlock: () => nchwcBlock(rt), initializers });
+    model = lowerGraph(new Graph(ins, eqns, outs), {
+      nchwcBlock: () => nchwcBlock(rt),
+      initializers,
+      looseOutputShapes: true,
+    });
     // ONNX Runtime's optimiser pays where weights are constants (it folds batch norm into them and
     // lays them out for its blocked kernels). Where they are inputs (a training step), what else it
     // does (merging repeats, cancelling transposes) the lowering has done, and its passes over a

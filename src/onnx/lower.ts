@@ -85,18 +85,12 @@ function attribute(name: string, v: OnnxAttr) {
   return create(AttributeProtoSchema, { name, type: AttrType.INTS, ints: v.map(BigInt) });
 }
 
-function valueInfo(name: string, aval: ShapedArray, elemType: OnnxType): ValueInfoProto {
+/** A tensor's name and type, with its shape unless `shaped` is false (any shape). */
+function valueInfo(name: string, aval: ShapedArray, elemType: OnnxType, shaped = true): ValueInfoProto {
+  const shape = { dim: aval.shape.map((d) => ({ value: { case: 'dimValue' as const, value: BigInt(d) } })) };
   return create(ValueInfoProtoSchema, {
     name,
-    type: {
-      value: {
-        case: 'tensorType',
-        value: {
-          elemType,
-          shape: { dim: aval.shape.map((d) => ({ value: { case: 'dimValue' as const, value: BigInt(d) } })) },
-        },
-      },
-    },
+    type: { value: { case: 'tensorType', value: { elemType, ...(shaped ? { shape } : {}) } } },
   });
 }
 
@@ -190,6 +184,12 @@ class Builder implements OnnxEmitter {
       return source;
     if (source === inputs[0]) return undefined;
     return this.op('Reshape', [source, inputs[1]], attrs);
+  }
+  /** The value a node reshapes into `name`, when that value is computed by a node (not an input or constant). */
+  reshapeOfComputed(name: string): string | undefined {
+    const node = this.nodeOf.get(name);
+    const source = node?.opType === 'Reshape' && node.domain === '' ? node.input[0] : undefined;
+    return source !== undefined && this.nodeOf.has(source) && !this.fixed.has(source) ? source : undefined;
   }
   /** Marks a value as a constant (a graph input stored as an initializer). */
   fix(name: string): void {
@@ -359,6 +359,14 @@ export interface LowerOptions {
    * have the same structure (exports with dynamic axes compare them).
    */
   distinctConstants?: boolean;
+  /**
+   * Outputs may come out in any shape with their elements in order (the CPU backend reads them
+   * with the graph's own shapes): an output that is a reshape of a computed value is that value.
+   * ONNX Runtime copies a reshape into a graph output (its buffer cannot be the input's); the
+   * lowering reshapes often (unit axes dropped around elementwise ops), so a training step's new
+   * 1x1 filters and their Adam moments were each copied once more.
+   */
+  looseOutputShapes?: boolean;
 }
 
 /** Lowers a whole graph to the bytes of an ONNX model (throws {@link UnlowerableError} if a primitive has no rule). */
@@ -386,9 +394,13 @@ export function lowerGraph(g: Graph, opts: LowerOptions = {}): LoweredModel {
     const d = g.inVars[i].aval.dtype;
     return boundaryType(d) === ELEM(d) ? name : b.op('Cast', [name], { to: ELEM(d) });
   });
+  const loose = new Set<number>();
   const values = b.inline(g, widened).map((v, i) => {
     const d = g.outs[i].aval.dtype;
-    return boundaryType(d) === ELEM(d) ? v : b.op('Cast', [v], { to: boundaryType(d) });
+    const value = boundaryType(d) === ELEM(d) ? v : b.op('Cast', [v], { to: boundaryType(d) });
+    const source = opts.looseOutputShapes ? b.reshapeOfComputed(value) : undefined;
+    if (source) loose.add(i);
+    return source ?? value;
   });
   // Graph outputs need names of their own: an output that is an input, a constant or a repeat gets an Identity.
   const finalName = new Map<string, string>();
@@ -418,7 +430,7 @@ export function lowerGraph(g: Graph, opts: LowerOptions = {}): LoweredModel {
     node: nodes,
     initializer: b.initializers.filter((t) => used.has(t.name)),
     input: inputs,
-    output: outNames.map((n, i) => valueInfo(n, g.outs[i].aval, boundaryType(g.outs[i].aval.dtype))),
+    output: outNames.map((n, i) => valueInfo(n, g.outs[i].aval, boundaryType(g.outs[i].aval.dtype), !loose.has(i))),
   });
   const model = create(ModelProtoSchema, {
     irVersion: IR_VERSION,
