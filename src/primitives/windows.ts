@@ -285,7 +285,8 @@ function patchesBehind(e: OnnxEmitter, name: string) {
  * many columns as the image has output pixels, streaming the whole filter once per image; below
  * the blocked kernels' threshold (see blockable) one GEMM over the batch is 2-5x faster (ResNet-18's
  * 2x2 layer4, batch 8: forward 4.0 → 1.3 ms, input gradient 7.0 → 1.2 ms, filter gradient with its
- * transpose 5.2 → 1.4 ms).
+ * transpose 5.2 → 1.4 ms). Small filters (under 64k elements: DenseNet-121's 3x3 ones) stream
+ * cheaply, and there the columns' extra nodes cost as much as they save.
  */
 const viaGemm = (dtype: DType, positions: number, filter: number) =>
   computeDType(dtype) === 'float32' && positions < 256 && filter >= 65536;
