@@ -396,6 +396,23 @@ describe('onnx.exportModel: fused recurrent layers and dynamic axes', () => {
     assertClose(y, f(w));
   });
 
+  it('graphs compiled without the optimiser declare the shapes of large inputs only, with the same results', () => {
+    // ONNX Runtime's allocation planner is quadratic in the distinct sizes it knows (see shapedInputsFrom).
+    const f = (small: Array, big: Array) => [np.sqrt(np.add(np.square(small), 1)), np.multiply(big, 2)];
+    const [small, big] = [random.normal(random.key(0), [3, 5]), random.normal(random.key(1), [64, 1024])];
+    const inputs = fromBinary(
+      ModelProtoSchema,
+      onnx.lowerGraph(makeGraph(f)(small, big), { shapedInputsFrom: 65536 }).bytes,
+    ).graph!.input.map(
+      (v) => v.type?.value.case === 'tensorType' && v.type.value.value.shape?.dim.map((d) => d.value.value),
+    );
+    expect(inputs).toEqual([undefined, [64n, 1024n]]);
+    // jit compiles such graphs (its arguments are inputs, not constants) and agrees with eager.
+    const [a, b] = jit(f)(small, big);
+    assertClose(a, f(small, big)[0]);
+    assertClose(b, f(small, big)[1]);
+  });
+
   it('a convolution with few output positions and a large filter trains as GEMMs over the batch, equal to eager', () => {
     // 2 images of 3x3 (18 positions) through a 64x128x3x3 filter: ONNX Runtime's Conv would run one
     // GEMM per image, streaming the filter each time.

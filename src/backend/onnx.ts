@@ -336,16 +336,18 @@ function segment(run: Indexed[], lastUse: Map<number, number>, rt: Runtime, know
         return value ? [[i, { data: computeValues(value), aval: value.aval }] as const] : [];
       }),
     );
-    model = lowerGraph(new Graph(ins, eqns, outs), {
-      nchwcBlock: () => nchwcBlock(rt),
-      initializers,
-      looseOutputShapes: true,
-    });
     // ONNX Runtime's optimiser pays where weights are constants (it folds batch norm into them and
     // lays them out for its blocked kernels). Where they are inputs (a training step), what else it
     // does (merging repeats, cancelling transposes) the lowering has done, and its passes over a
     // large graph take seconds: DenseNet-121's step 6.5 s to create, 1.5 s without, same speed.
-    const options = initializers.size ? sessionOptions : { ...sessionOptions, graphOptimizationLevel: 'disabled' };
+    const optimise = initializers.size > 0;
+    model = lowerGraph(new Graph(ins, eqns, outs), {
+      nchwcBlock: () => nchwcBlock(rt),
+      initializers,
+      looseOutputShapes: true,
+      shapedInputsFrom: optimise ? 0 : 65536,
+    });
+    const options = optimise ? sessionOptions : { ...sessionOptions, graphOptimizationLevel: 'disabled' };
     const { session, cached } = loadSession(rt, model.bytes, options);
     if (sessionOptions.enableProfiling) process.on('exit', () => session.endProfiling());
     return [
