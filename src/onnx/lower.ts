@@ -86,6 +86,16 @@ function attribute(name: string, v: OnnxAttr) {
   return create(AttributeProtoSchema, { name, type: AttrType.INTS, ints: v.map(BigInt) });
 }
 
+/** An attribute as a key: its kind and its value, exactly (-0 is not 0). */
+const attrKey = (v: OnnxAttr): string =>
+  typeof v === 'string'
+    ? JSON.stringify(v)
+    : typeof v === 'number'
+      ? `i${v}`
+      : 'f' in v
+        ? `f${Object.is(v.f, -0) ? '-0' : v.f}`
+        : `[${v.join()}]`;
+
 /** A tensor's name and type, with its shape unless `shaped` is false (any shape). */
 function valueInfo(name: string, aval: ShapedArray, elemType: OnnxType, shaped = true): ValueInfoProto {
   const shape = { dim: aval.shape.map((d) => ({ value: { case: 'dimValue' as const, value: BigInt(d) } })) };
@@ -156,8 +166,8 @@ class Builder implements OnnxEmitter {
    */
   private computed(type: string, inputs: readonly string[], attrs: Record<string, OnnxAttr>): string {
     if (!this.shareConstants || RANDOM_OPS.has(type)) return this.ops(type, inputs, attrs, 1)[0];
-    const exact = (_: string, v: unknown) => (typeof v === 'number' ? `${Object.is(v, -0) ? '-0' : v}` : v);
-    const key = JSON.stringify([type, inputs, attrs], exact);
+    let key = `${type}(${inputs.join()})`;
+    for (const name in attrs) key += ` ${name}=${attrKey(attrs[name])}`;
     let y = this.made.get(key);
     if (y === undefined) this.made.set(key, (y = this.ops(type, inputs, attrs, 1)[0]));
     return y;

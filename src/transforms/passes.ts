@@ -24,16 +24,22 @@ export function dce(g: Graph): Graph {
 const objectIds = new WeakMap<object, number>();
 let nextObjectId = 0;
 function paramKey(v: unknown): string {
+  if (typeof v === 'number') return Object.is(v, -0) ? '-0' : String(v);
   if (typeof v === 'function' || v instanceof Graph) {
     let id = objectIds.get(v as object);
     if (id === undefined) objectIds.set(v as object, (id = nextObjectId++));
     return `#${id}`;
   }
-  if (globalThis.Array.isArray(v)) return `[${v.map(paramKey).join(',')}]`;
-  if (v !== null && typeof v === 'object')
-    return `{${Object.entries(v)
-      .map(([k, x]) => `${k}:${paramKey(x)}`)
-      .join(',')}}`;
+  if (globalThis.Array.isArray(v)) {
+    let key = '[';
+    for (const x of v) key += `${paramKey(x)},`;
+    return `${key}]`;
+  }
+  if (v !== null && typeof v === 'object') {
+    let key = '{';
+    for (const k in v) key += `${k}:${paramKey((v as Record<string, unknown>)[k])},`;
+    return `${key}}`;
+  }
   return JSON.stringify(v) ?? String(v);
 }
 
@@ -45,7 +51,9 @@ export function cse(g: Graph): Graph {
   const eqns: Eqn[] = [];
   for (const e of g.eqns) {
     const inputs = e.inputs.map(sub);
-    const operands = inputs.map((a) => (a instanceof Lit ? `L${a.value}:${a.aval.dtype}` : `v${a.id}`)).join(',');
+    const operands = inputs
+      .map((a) => (a instanceof Lit ? `L${paramKey(a.value)}:${a.aval.dtype}` : `v${a.id}`))
+      .join(',');
     const key = `${e.prim.name}|${paramKey(e.params)}|${operands}`;
     const prev = seen.get(key);
     if (prev) {
