@@ -204,6 +204,14 @@ describe('jit', () => {
     expect(g.eqns.map((e) => e.prim.name)).toEqual(['sin', 'add']);
     expect(jitIsTransparent(f, [x0])).toBe(true);
   });
+  it('merges only exact repeats: -0 is not 0 (x + -0 keeps the sign of x = -0)', () => {
+    const f = (x: Array) => [np.add(x, 0), np.add(x, -0)];
+    const g = makeGraph(f)(x0);
+    expect(g.eqns.filter((e) => e.prim.name === 'add').length).toBe(2);
+    const [plus0, plusMinus0] = jit(f)(np.array([-0, 1]));
+    expect(Object.is(plus0.toArray()[0], 0)).toBe(true);
+    expect(Object.is(plusMinus0.toArray()[0], -0)).toBe(true);
+  });
   it('a JS if on a traced value explains what to do', () => {
     const f = jit((x: Array) => (np.sum(x).item() > 0 ? x : np.negative(x)));
     expect(() => f(x0)).toThrow(TraceError);
