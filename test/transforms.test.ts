@@ -209,8 +209,8 @@ describe('jit', () => {
     const g = makeGraph(f)(x0);
     expect(g.eqns.filter((e) => e.prim.name === 'add').length).toBe(2);
     const [plus0, plusMinus0] = jit(f)(np.array([-0, 1]));
-    expect(Object.is(plus0.toArray()[0], 0)).toBe(true);
-    expect(Object.is(plusMinus0.toArray()[0], -0)).toBe(true);
+    expect(Object.is((plus0.toArray() as number[])[0], 0)).toBe(true);
+    expect(Object.is((plusMinus0.toArray() as number[])[0], -0)).toBe(true);
   });
   it('a JS if on a traced value explains what to do', () => {
     const f = jit((x: Array) => (np.sum(x).item() > 0 ? x : np.negative(x)));
