@@ -176,8 +176,9 @@ class Builder implements OnnxEmitter {
    * Layout moves that undo each other, as rules written one primitive at a time leave them
    * (a convolution's output split into groups, then merged back): a transpose of a transpose is one
    * transpose (none if they cancel), a reshape of a reshape one reshape, and a reshape to the shape
-   * a value has is that value. ONNX Runtime cancels transposes itself but keeps such reshapes, and
-   * they stop it fusing what follows a convolution into the convolution.
+   * a value has is that value, and a reshape that restores a sum's reduced axes is the sum with
+   * them kept. ONNX Runtime cancels transposes itself but keeps such reshapes, and they stop it
+   * fusing what follows a convolution into the convolution.
    */
   private simplified(type: string, inputs: readonly string[], attrs: Record<string, OnnxAttr>): string | undefined {
     const inner = this.nodeOf.get(inputs[0]);
@@ -189,12 +190,27 @@ class Builder implements OnnxEmitter {
     if (type !== 'Reshape') return undefined;
     const target = this.intValues.get(inputs[1]);
     if (!target || target.some((d) => d <= 0)) return undefined;
+    if (inner?.opType === 'ReduceSum' && inner.domain === '' && this.keepsReducedAxes(inner, target))
+      return this.op('ReduceSum', inner.input, { keepdims: 1 });
     const source = inner?.opType === 'Reshape' && inner.domain === '' ? inner.input[0] : inputs[0];
     const known = this.shapes.get(source);
     if (this.shareConstants && known && known.length === target.length && known.every((d, i) => d === target[i]))
       return source;
     if (source === inputs[0]) return undefined;
     return this.op('Reshape', [source, inputs[1]], attrs);
+  }
+  /** Is `target` the shape a reduction without kept axes had with them (a reshape that keepdims=1 makes)? */
+  private keepsReducedAxes(reduce: NodeProto, target: readonly number[]): boolean {
+    const axes = this.intValues.get(reduce.input[1]);
+    const from = this.shapes.get(reduce.input[0]);
+    const dropped = reduce.attribute.find((a) => a.name === 'keepdims')?.i === 0n;
+    return (
+      dropped &&
+      !!axes &&
+      !!from &&
+      from.length === target.length &&
+      from.every((d, i) => target[i] === (axes.includes(i) ? 1 : d))
+    );
   }
   /** The value a node reshapes into `name`, when that value is computed by a node (not an input or constant). */
   reshapeOfComputed(name: string): string | undefined {

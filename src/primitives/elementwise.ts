@@ -26,7 +26,7 @@ import {
   definePrimitive,
   symbolicZeros,
 } from '../core/primitive.js';
-import { type Shape, checkSameShapes } from '../core/shape.js';
+import { type Shape, checkSameShapes, sizeOf } from '../core/shape.js';
 import { bind1 } from '../core/trace.js';
 import { expectArity, expectSameDType } from './util.js';
 import { broadcastInDim, broadcastInDimP, moveBatchAxis } from './views.js';
@@ -164,6 +164,9 @@ function leanOperands(e: OnnxEmitter, args: string[], shapes: readonly Shape[] =
   return args.map((a, i) => lean[i] ?? { name: a, shape: shapes[i] ?? [] });
 }
 
+/** Elements from which an elementwise op's trailing unit axes are dropped around it (see lowerToOnnx). */
+const STRIP_UNIT_AXES_FROM = 1 << 14;
+
 const lowerToOnnx = (rule: OnnxElementwise | undefined): Primitive['onnx'] =>
   rule &&
   ((e, args, _, { ins, outs: [out] }) => {
@@ -174,9 +177,12 @@ const lowerToOnnx = (rule: OnnxElementwise | undefined): Primitive['onnx'] =>
       ins.map((a) => a.shape),
     );
     // ONNX Runtime's elementwise kernels crawl over trailing unit axes (a [2048, 1024, 1, 1] weight
-    // of a 1x1 convolution takes 10x as long as [2048, 1024]), so those axes are dropped around the op.
+    // of a 1x1 convolution takes 10x as long as [2048, 1024]), so those axes are dropped around a
+    // large op. On a small one (batch norm's per-channel [1, C, 1, 1] statistics) the reshapes
+    // would cost more than they save.
     let units = 0;
-    while (units < out.shape.length - 1 && out.shape[out.shape.length - 1 - units] === 1) units++;
+    if (sizeOf(out.shape) >= STRIP_UNIT_AXES_FROM)
+      while (units < out.shape.length - 1 && out.shape[out.shape.length - 1 - units] === 1) units++;
     if (units === 0)
       return [
         rule(
