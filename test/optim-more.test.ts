@@ -1,7 +1,7 @@
 // Lion, NAdam, RAdam and LAMB against plain-JS loops written from optax's definitions; schedules
 // against their formulas; freezing, masking and gradient accumulation by their effect.
 import { describe, expect, it } from 'vitest';
-import { type NDArray, jit, np, optim, tree } from '../src/index.js';
+import { type NDArray, jit, np, optim, random, tree } from '../src/index.js';
 import { assertClose } from '../laws/index.js';
 
 /** Runs `opt` for the gradient sequence on float64 params; returns the params after each step. */
@@ -34,7 +34,8 @@ function reference(step: (p: number[], g: number[], t: number) => number[], gs =
 }
 
 describe('optim.flatten', () => {
-  it('gives the same parameters as the optimizer leaf by leaf, over mixed dtypes, with one flat state per dtype', () => {
+  it('gives the same parameters as the optimizer leaf by leaf, over mixed dtypes, with one flat state per dtype for small leaves', () => {
+    const big = random.normal(random.key(3), [256, 256]); // 64k elements: stays a leaf of its own
     let [a, b] = [
       {
         w: np.array([
@@ -43,6 +44,7 @@ describe('optim.flatten', () => {
         ]),
         b: np.array([0.1, -0.3]),
         h: np.array([1, -2, 3], { dtype: 'float64' }),
+        big,
       },
       {
         w: np.array([
@@ -51,15 +53,17 @@ describe('optim.flatten', () => {
         ]),
         b: np.array([0.1, -0.3]),
         h: np.array([1, -2, 3], { dtype: 'float64' }),
+        big,
       },
     ];
     const [plain, flat] = [optim.adam(0.1), optim.flatten(optim.adam(0.1))];
     let [sa, sb] = [plain.init(a), flat.init(b)];
-    const moments = (sb[0] as { mu: Record<string, NDArray> }).mu;
-    expect(Object.fromEntries(Object.entries(moments).map(([d, v]) => [d, v.shape]))).toEqual({
+    const moments = (sb[0] as { mu: { small: Record<string, NDArray>; large: NDArray[] } }).mu;
+    expect(Object.fromEntries(Object.entries(moments.small).map(([d, v]) => [d, v.shape]))).toEqual({
       float32: [6],
       float64: [3],
     });
+    expect(moments.large.map((v) => v.shape)).toEqual([[256, 256]]);
     for (let k = 0; k < 3; k++) {
       const g = tree.map((x: NDArray) => np.sin(np.add(x, k)), a);
       const ra = plain.update(g, sa, a);
@@ -67,7 +71,7 @@ describe('optim.flatten', () => {
       [a, sa] = [optim.applyUpdates(a, ra.updates), ra.state];
       [b, sb] = [optim.applyUpdates(b, rb.updates), rb.state];
     }
-    for (const k of ['w', 'b', 'h'] as const) {
+    for (const k of ['w', 'b', 'h', 'big'] as const) {
       expect(b[k].dtype).toBe(a[k].dtype);
       assertClose(b[k], a[k], { rtol: 1e-6, atol: 1e-7 });
     }
