@@ -1,10 +1,12 @@
 // One torchvision model's Adam training step in Fluxion (jit on ONNX Runtime), in a process of its own
 // so that its peak memory is its own: model.init, the first call (trace, lowering, compilation and one
 // run), the steady step (median of 6) and peak RSS, as one JSON line. bench/cpu.ts runs it beside
-// bench/pytorch.py's same model. Run: tsx bench/model-step.ts resnet18 8 64
+// bench/pytorch.py's same model. Run: tsx bench/model-step.ts resnet18 8 64 [flatten]
 import { type Array, jit, models, nn, np, optim, random, valueAndGrad } from '../src/index.js';
 
+// A fifth argument `flatten` runs the step with optim.flatten(optim.adam(...)).
 const [name, batch, size] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4])];
+const flat = process.argv[5] === 'flatten';
 const build = (models as unknown as Record<string, (o: { numClasses: number }) => nn.Layer>)[name];
 if (!build) throw new Error(`model-step: unknown model ${name}`);
 const t0 = performance.now();
@@ -12,7 +14,7 @@ const model = build({ numClasses: 10 });
 const init = model.init(random.key(0), [batch, 3, size, size]);
 const initMs = performance.now() - t0;
 
-const adam = optim.adam(1e-3);
+const adam = flat ? optim.flatten(optim.adam(1e-3)) : optim.adam(1e-3);
 const x = random.normal(random.key(1), [batch, 3, size, size]);
 const y = np.remainder(np.arange(batch), 10).astype('int32');
 const step = jit((params: unknown, state: unknown, opt: optim.ChainState, x: Array, y: Array) => {
