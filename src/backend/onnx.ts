@@ -103,7 +103,14 @@ const sessionOptions = {
   executionMode: 'sequential',
   logSeverityLevel: 3,
   enableMemPattern: false,
-  extra: { optimization: { disable_specified_optimizers: QUANTIZATION_REWRITES.join(';') } },
+  extra: {
+    optimization: { disable_specified_optimizers: QUANTIZATION_REWRITES.join(';') },
+    // Each session has its own threads, which spin after a run for the next one. Spinning past a
+    // millisecond only takes cores from the next session: a jitted 1024 matmul alternating with
+    // an eager one took 26-28 ms each, 14-16 ms with this bound (LSTM steps, whose nodes follow
+    // each other within microseconds, unchanged).
+    session: { 'intra_op.spin_duration_us': '1000' },
+  },
 } as Record<string, unknown>;
 
 let cacheDir: string | null = null;
