@@ -408,6 +408,22 @@ describe('fancy indexing (numpy and JAX semantics)', () => {
       0, 1, 1,
     ]);
   });
+  it('typed arrays go out without a copy through view(); dataSync() gives a copy of your own', () => {
+    const data = new Float32Array([1, 2, 3, 4, 5, 6]);
+    const a = np.array(data, { shape: [2, 3] });
+    expect(a.view()).toBe(data);
+    const copy = a.dataSync();
+    expect(copy).not.toBe(data);
+    expect(globalThis.Array.from(copy)).toEqual(globalThis.Array.from(data));
+    const y = jit((x: Array) => np.multiply(x, 2))(a);
+    expect(y.view()).toBe(y.view());
+    expect(globalThis.Array.from(y.view())).toEqual([2, 4, 6, 8, 10, 12]);
+    // float16 is stored as bit patterns: view() decodes it once.
+    const h = np.array([0.5, 1.5], { dtype: 'float16' });
+    expect(globalThis.Array.from(h.view())).toEqual([0.5, 1.5]);
+    expect(h.view()).toBe(h.view());
+    expect(() => jit((x: Array) => np.array(x.view()))(a)).toThrow(/view: the value of a traced array/);
+  });
   it('typed arrays come in without a copy where the dtype matches', () => {
     const data = new Float32Array([1, 2, 3, 4, 5, 6]);
     const a = np.array(data, { shape: [2, 3] });

@@ -178,9 +178,18 @@ export abstract class Array {
   async data(): Promise<TypedArray> {
     return this.dataSync();
   }
-  /** Reads the elements synchronously (the CPU backend always allows it). */
+  /** Reads the elements synchronously (the CPU backend always allows it), as a copy of your own. */
   dataSync(): TypedArray {
     return this.concrete('dataSync').buffer.slice() as TypedArray;
+  }
+  /**
+   * The elements as the array's own memory (row-major; float16 and bfloat16 decoded once), without
+   * a copy: read it, never write to it, since arrays are immutable and others may share it (as
+   * `np.array` takes a typed array). `dataSync()` gives a copy to change.
+   * @example const logits = jit(model)(x).view(); // what jit returned, not copied again
+   */
+  view(): TypedArray {
+    return this.concrete('view').buffer;
   }
   /** The elements as nested JS arrays (booleans for bool arrays). */
   toArray(): NestedArray {
