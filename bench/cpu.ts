@@ -436,7 +436,12 @@ if (!torchMissing) {
   if (ex.status !== 0) console.log(`ResNet-18 export skipped: ${ex.stderr.trim().split('\n').pop()}`);
   else {
     const ort = await import('onnxruntime-node');
-    const session = await ort.InferenceSession.create(file, { intraOpNumThreads: 2, graphOptimizationLevel: 'all' });
+    // Fluxion's thread settings, so that neither session's idle threads spin through the other's runs.
+    const session = await ort.InferenceSession.create(file, {
+      intraOpNumThreads: 2,
+      graphOptimizationLevel: 'all',
+      extra: { session: { 'intra_op.spin_duration_us': '1000' } },
+    });
     const input = random.normal(random.key(30), [32, 3, 64, 64]);
     const feed = { x: new ort.Tensor('float32', input.dataSync() as Float32Array, [32, 3, 64, 64]) };
     const times: number[] = [];

@@ -185,10 +185,10 @@ function unravel({ small, large }: Raveled, like: Params): Params {
  * parameters instead of one per parameter, without copying the large ones. It pays where
  * parameters are many and small: DenseNet-121's Adam step lowers to 8,544 ONNX nodes instead of
  * 12,502 and its first call takes 1.8 s instead of 2.6 s, at the same step time and memory
- * (ResNet-50: 1.3 s instead of 1.5-2.1 s). The
- * state is raveled the same way (`{ small: { float32 }, large: [...] }`). Transformations that look
- * at each leaf's shape or norm (adafactor's factoring, LAMB's trust ratio, block clipping) then
- * see one vector per dtype for the small leaves, as in optax.
+ * (ResNet-50: 1.3 s instead of 1.5-2.1 s). The state is raveled the same way
+ * (`{ small: { float32 }, large: [...] }`). Transformations that look at each leaf's shape or norm
+ * (adafactor's factoring, LAMB's trust ratio, block clipping) then see one vector per dtype for
+ * the small leaves, as in optax.
  * @example const opt = optim.flatten(optim.adam(1e-3));
  * @category Optimizers
  */
