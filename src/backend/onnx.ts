@@ -23,6 +23,7 @@ interface NativeSession {
     options: object,
   ): Record<string, { data: TypedArray }>;
   endProfiling(): void;
+  dispose(): void;
 }
 interface Runtime {
   version: string;
@@ -61,6 +62,7 @@ export function loadOnnxRuntime(): Runtime | null {
       if (!profile.includes('/'))
         (process.getBuiltinModule('node:fs') as typeof import('node:fs')).mkdirSync('profiles', { recursive: true });
       Object.assign(sessionOptions, { enableProfiling: true, profileFilePrefix: prefix });
+      process.on('exit', () => profiled.forEach((s) => s.endProfiling()));
     }
     runtime = { version: fromOrt('../package.json').version, Session: binding.InferenceSession, Tensor };
   } catch (err) {
@@ -356,7 +358,7 @@ function segment(run: Indexed[], lastUse: Map<number, number>, rt: Runtime, know
     });
     const options = optimise ? sessionOptions : { ...sessionOptions, graphOptimizationLevel: 'disabled' };
     const { session, cached } = loadSession(rt, model.bytes, options);
-    if (sessionOptions.enableProfiling) process.on('exit', () => session.endProfiling());
+    if (sessionOptions.enableProfiling) profiled.add(session);
     return [
       {
         kind: 'onnx',
@@ -391,9 +393,14 @@ function segment(run: Indexed[], lastUse: Map<number, number>, rt: Runtime, know
  * sessions are disposed when the executable is collected (a jit made per call would otherwise
  * leak one session each).
  */
-const sessionsOf = new FinalizationRegistry<{ dispose?: () => void }[]>((sessions) => {
-  for (const s of sessions) s.dispose?.();
+const sessionsOf = new FinalizationRegistry<NativeSession[]>((sessions) => {
+  for (const s of sessions) {
+    if (profiled.delete(s)) s.endProfiling();
+    s.dispose();
+  }
 });
+/** Sessions that write ONNX Runtime's profile (FLUXION_ORT_PROFILE) at exit, or when disposed before. */
+const profiled = new Set<NativeSession>();
 
 class OnnxExecutable implements Executable {
   constructor(
@@ -403,7 +410,7 @@ class OnnxExecutable implements Executable {
   ) {
     sessionsOf.register(
       this,
-      steps.flatMap((s) => (s.kind === 'onnx' ? [s.session as { dispose?: () => void }] : [])),
+      steps.flatMap((s) => (s.kind === 'onnx' ? [s.session] : [])),
     );
   }
 

