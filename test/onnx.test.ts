@@ -35,7 +35,6 @@ import { exportedModels } from './onnx-models.js';
 const backend = onnxBackend();
 const ort = createRequire(import.meta.url)('onnxruntime-node');
 
-/** Node types of a lowered graph, counted. */
 /**
  * Node types of a lowered graph, counted; a ConvTranspose with a constant kernel (a one-hot fold) is
  * `ConvTranspose(one-hot)`.
@@ -423,6 +422,32 @@ describe('onnx.exportModel: fused recurrent layers and dynamic axes', () => {
     const [a, b] = jit(f)(small, big);
     assertClose(a, f(small, big)[0]);
     assertClose(b, f(small, big)[1]);
+  });
+
+  it('places each node right after the last node it depends on, and the reordered graph computes the same', () => {
+    // An optimizer-like graph: `m * 0.9` needs only an input but was traced after `g`'s long chain.
+    // ONNX Runtime's graph sorts walk every node left waiting like that (see readyOrder in lower.ts).
+    const f = (m: Array, g: Array) => {
+      let x = g;
+      for (let i = 0; i < 4; i++) x = np.tanh(np.exp(x));
+      return np.add(np.multiply(m, 0.9), x);
+    };
+    const [m, g] = [random.normal(random.key(0), [3, 5]), random.normal(random.key(1), [3, 5])];
+    const nodes = fromBinary(ModelProtoSchema, onnx.lowerGraph(makeGraph(f)(m, g)).bytes).graph!.node;
+    // Both nodes that need only inputs come first (traced order: the Mul came ninth).
+    expect(nodes.map((n) => n.opType)).toEqual([
+      'Exp',
+      'Mul',
+      'Tanh',
+      'Exp',
+      'Tanh',
+      'Exp',
+      'Tanh',
+      'Exp',
+      'Tanh',
+      'Add',
+    ]);
+    assertClose(jit(f)(m, g), f(m, g));
   });
 
   it('a convolution with few output positions and a large filter trains as GEMMs over the batch, equal to eager', () => {

@@ -354,6 +354,39 @@ function prune(nodes: NodeProto[], outputs: readonly string[]): NodeProto[] {
   return kept.reverse();
 }
 
+/**
+ * The nodes reordered so that each follows soon after the last node it depends on: stably sorted by
+ * that node's position, twice (more passes gained nothing measurable). A topological order stays one:
+ * a node's last dependency sits after the dependencies of each of its dependencies.
+ * Why: each time ONNX Runtime builds a view of the graph (five times while creating a session), it
+ * sorts the nodes with a priority queue kept as a linked list, and every insertion walks the ready
+ * nodes still waiting there. A node ready long before its place waits all that while (a training
+ * step's `m * b1` for each parameter, ready from the start, placed after the backward pass):
+ * DenseNet-121's step spent ~0.25 s of its ~1 s session creation in that walk. (The lowering emits
+ * no nodes with subgraphs, which may read values they do not list as inputs.)
+ */
+function readyOrder(nodes: NodeProto[]): NodeProto[] {
+  const producer = new Map<string, number>();
+  nodes.forEach((n, i) => n.output.forEach((o) => producer.set(o, i)));
+  const deps = nodes.map((n) => n.input.flatMap((x) => producer.get(x) ?? []));
+  let order = nodes.map((_, i) => i);
+  const position = new Int32Array(nodes.length);
+  for (let pass = 0; pass < 2; pass++) {
+    order.forEach((k, i) => (position[k] = i));
+    // A stable bucket sort by the position each node follows (-1: none).
+    const buckets: number[][] = Array.from({ length: nodes.length + 1 }, () => []);
+    for (const k of order) {
+      let last = -1;
+      for (const d of deps[k]) last = Math.max(last, position[d]);
+      buckets[last + 1].push(k);
+    }
+    const next = buckets.flat();
+    if (next.every((k, i) => k === order[i])) break;
+    order = next;
+  }
+  return order.map((k) => nodes[k]);
+}
+
 /** Names of a lowered model's inputs and outputs, in the graph's order. */
 export interface LoweredModel {
   bytes: Uint8Array;
@@ -462,7 +495,7 @@ export function lowerGraph(g: Graph, opts: LowerOptions = {}): LoweredModel {
     );
     return name;
   });
-  const nodes = prune(b.nodes, outNames);
+  const nodes = readyOrder(prune(b.nodes, outNames));
   const used = new Set(nodes.flatMap((n) => n.input));
   const graph = create(GraphProtoSchema, {
     name: opts.name ?? 'fluxion',
