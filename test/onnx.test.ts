@@ -424,6 +424,31 @@ describe('onnx.exportModel: fused recurrent layers and dynamic axes', () => {
     assertClose(b, f(small, big)[1]);
   });
 
+  it('packs small outputs into one flat output per element type, and jit unpacks them equal to eager', () => {
+    const f = (x: Array, big: Array) => [
+      np.exp(x),
+      np.sum(x),
+      np.greater(x, 0),
+      np.less(x, 0),
+      np.astype(x, 'int32'),
+      np.astype(x, 'float16'),
+      np.multiply(big, 2),
+    ];
+    const [x, big] = [random.normal(random.key(0), [2, 3]), random.normal(random.key(1), [64, 128])];
+    const lowered = onnx.lowerGraph(makeGraph(f)(x, big), { packBelow: 4096 });
+    // float32 (exp, sum, the float16 computed in float32) and bool pack; one int32 and the large output do not.
+    expect(lowered.packedOutputs.map((p) => [p.members.map((m) => m.index), p.size])).toEqual([
+      [[0, 1, 5], 13],
+      [[2, 3], 12],
+    ]);
+    expect(fromBinary(ModelProtoSchema, lowered.bytes).graph!.output.length).toBe(4);
+    const got = jit(f)(x, big);
+    f(x, big).forEach((want, i) => {
+      expect(got[i].dtype).toBe(want.dtype);
+      assertClose(got[i], want);
+    });
+  });
+
   it('places each node right after the last node it depends on, and the reordered graph computes the same', () => {
     // An optimizer-like graph: `m * 0.9` needs only an input but was traced after `g`'s long chain.
     // ONNX Runtime's graph sorts walk every node left waiting like that (see readyOrder in lower.ts).

@@ -7,12 +7,13 @@
  * @module
  */
 import { ConcreteArray } from '../core/array.js';
-import type { TypedArray } from '../core/dtype.js';
+import type { DType, TypedArray } from '../core/dtype.js';
 import { type Atom, type Eqn, Graph, Lit, Var, subGraphs } from '../core/ir.js';
-import { type LoweredModel, computeDType, computeValues, lowerGraph } from '../onnx/lower.js';
+import { type LoweredModel, type Pack, computeDType, computeValues, lowerGraph } from '../onnx/lower.js';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { ModelProtoSchema, TensorProto_DataType } from '../onnx/generated/onnx_pb.js';
 import type { Executable, GraphBackend } from './backend.js';
+import { sizeOf } from '../core/shape.js';
 
 /** ONNX Runtime's synchronous native session (the binding under onnxruntime-node's Promise API). */
 interface NativeSession {
@@ -272,6 +273,8 @@ type Step =
       inNames: string[];
       outs: Var[];
       outNames: string[];
+      /** Small outputs that come back packed, end to end in one flat tensor each (see packBelow). */
+      packedOuts: Packed[];
       size: number;
       /** Loaded already optimised from the persistent compilation cache. */
       cached: boolean;
@@ -293,6 +296,13 @@ function compileSteps(g: Graph, rt: Runtime, known: Known): Step[] {
 }
 
 type Indexed = { eqn: Eqn; index: number };
+/**
+ * Outputs under 4,096 elements (16 KiB of float32) come back packed: onnxruntime-node's allocation
+ * and copy for each output then outweighs concatenating them first.
+ */
+const PACK_BELOW = 4096;
+/** A session output carrying several values, each at an offset. */
+type Packed = { name: string; dtype: DType; size: number; members: { v: Var; offset: number }[] };
 /** Equations ONNX Runtime treats alike: the same primitive on the same dtypes. */
 const signature = (e: Eqn) => `${e.prim.name}(${e.inputs.map((a) => a.aval.dtype)})`;
 
@@ -355,18 +365,25 @@ function segment(run: Indexed[], lastUse: Map<number, number>, rt: Runtime, know
       initializers,
       looseOutputShapes: true,
       shapedInputsFrom: optimise ? 0 : 65536,
+      packBelow: PACK_BELOW,
     });
     const options = optimise ? sessionOptions : { ...sessionOptions, graphOptimizationLevel: 'disabled' };
     const { session, cached } = loadSession(rt, model.bytes, options);
     if (sessionOptions.enableProfiling) profiled.add(session);
+    const packed = (p: Pack, vars: Var[]): Packed => {
+      const members = p.members.map((m) => ({ v: vars[m.index], offset: m.offset }));
+      return { name: p.name, dtype: computeDType(members[0].v.aval.dtype), size: p.size, members };
+    };
+    const packedOut = new Set(model.packedOutputs.flatMap((p) => p.members.map((m) => m.index)));
     return [
       {
         kind: 'onnx',
         session,
         inputs: ins.filter((v) => !known.has(v.id)),
         inNames: model.inputs,
-        outs,
+        outs: outs.filter((_, i) => !packedOut.has(i)),
         outNames: model.outputs,
+        packedOuts: model.packedOutputs.map((p) => packed(p, outs)),
         size: eqns.length,
         cached,
       },
@@ -430,11 +447,19 @@ class OnnxExecutable implements Executable {
         const x = env.get(v.id)!;
         feeds[s.inNames[i]] = new this.rt.Tensor(computeDType(x.dtype), computeValues(x), x.shape);
       });
-      const fetches = Object.fromEntries(s.outNames.map((n) => [n, null]));
+      const fetches = Object.fromEntries([...s.outNames, ...s.packedOuts.map((p) => p.name)].map((n) => [n, null]));
       const results = s.session.run(feeds, fetches, {});
       s.outs.forEach((v, i) =>
         env.set(v.id, new ConcreteArray(results[s.outNames[i]].data, v.aval.shape, v.aval.dtype)),
       );
+      for (const p of s.packedOuts) {
+        const data = results[p.name].data;
+        for (const { v, offset } of p.members)
+          env.set(
+            v.id,
+            new ConcreteArray(data.subarray(offset, offset + sizeOf(v.aval.shape)), v.aval.shape, v.aval.dtype),
+          );
+      }
     }
     return this.graph.outs.map(read);
   }
