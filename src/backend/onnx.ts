@@ -7,7 +7,7 @@
  * @module
  */
 import { ConcreteArray } from '../core/array.js';
-import type { DType, TypedArray } from '../core/dtype.js';
+import type { TypedArray } from '../core/dtype.js';
 import { type Atom, type Eqn, Graph, Lit, Var, subGraphs } from '../core/ir.js';
 import { type LoweredModel, type Pack, computeDType, computeValues, lowerGraph } from '../onnx/lower.js';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
@@ -302,7 +302,7 @@ type Indexed = { eqn: Eqn; index: number };
  */
 const PACK_BELOW = 4096;
 /** A session output carrying several values, each at an offset. */
-type Packed = { name: string; dtype: DType; size: number; members: { v: Var; offset: number }[] };
+type Packed = { name: string; members: { v: Var; offset: number }[] };
 /** Equations ONNX Runtime treats alike: the same primitive on the same dtypes. */
 const signature = (e: Eqn) => `${e.prim.name}(${e.inputs.map((a) => a.aval.dtype)})`;
 
@@ -370,10 +370,10 @@ function segment(run: Indexed[], lastUse: Map<number, number>, rt: Runtime, know
     const options = optimise ? sessionOptions : { ...sessionOptions, graphOptimizationLevel: 'disabled' };
     const { session, cached } = loadSession(rt, model.bytes, options);
     if (sessionOptions.enableProfiling) profiled.add(session);
-    const packed = (p: Pack, vars: Var[]): Packed => {
-      const members = p.members.map((m) => ({ v: vars[m.index], offset: m.offset }));
-      return { name: p.name, dtype: computeDType(members[0].v.aval.dtype), size: p.size, members };
-    };
+    const packed = (p: Pack, vars: Var[]): Packed => ({
+      name: p.name,
+      members: p.members.map((m) => ({ v: vars[m.index], offset: m.offset })),
+    });
     const packedOut = new Set(model.packedOutputs.flatMap((p) => p.members.map((m) => m.index)));
     return [
       {

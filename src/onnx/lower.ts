@@ -356,8 +356,8 @@ function prune(nodes: NodeProto[], outputs: readonly string[]): NodeProto[] {
 
 /**
  * The nodes reordered so that each follows soon after the last node it depends on: stably sorted by
- * that node's position, twice (more passes gained nothing measurable). A topological order stays one:
- * a node's last dependency sits after the dependencies of each of its dependencies.
+ * that node's position, twice (more passes gained nothing measurable). Dependencies still come
+ * first: a node's key (its last dependency's position) exceeds the key of each of its dependencies.
  * Why: each time ONNX Runtime builds a view of the graph (five times while creating a session), it
  * sorts the nodes with a priority queue kept as a linked list, and every insertion walks the ready
  * nodes still waiting there. A node ready long before its place waits all that while (a training
@@ -506,10 +506,11 @@ export function lowerGraph(g: Graph, opts: LowerOptions = {}): LoweredModel {
   // Graph outputs need names of their own: an output that is an input, a constant or a repeat gets an Identity.
   const finalName = new Map<string, string>();
   const computed = new Set(b.nodes.flatMap((n) => n.output));
+  const inputSet = new Set(inNames);
   const outNames = values.map((v, i) => {
     if (packedOut.has(i)) return '';
     const want = opts.outputNames?.[i];
-    if (!finalName.has(v) && !inNames.includes(v) && computed.has(v)) {
+    if (!finalName.has(v) && !inputSet.has(v) && computed.has(v)) {
       if (want) renameOutput(b.nodes, v, want);
       finalName.set(v, want ?? v);
       return want ?? v;
