@@ -12,7 +12,7 @@ import { makeClosedGraph } from '../transforms/jit.js';
 import { type DynamicBinding, type DynamicSymbol, type OutputAxisName, withDynamicAxes } from './dynamic.js';
 import { OPSET, lowerGraph } from './lower.js';
 
-export { OPSET, UnlowerableError, lowerGraph, type LoweredModel, type LowerOptions } from './lower.js';
+export { OPSET, UnlowerableError, lowerGraph, type LoweredModel, type LowerOptions, type Pack } from './lower.js';
 export {
   load,
   OnnxImportError,
