@@ -449,6 +449,28 @@ describe('onnx.exportModel: fused recurrent layers and dynamic axes', () => {
     });
   });
 
+  it('lowers a transpose in its canonical form (unit axes dropped, adjacent axes merged), and transposes still compose', () => {
+    const lower = (f: (x: Array) => Array, x: Array) => {
+      const graph = fromBinary(ModelProtoSchema, onnx.lowerGraph(makeGraph(f)(x)).bytes).graph!;
+      const t = graph.node.find((n) => n.opType === 'Transpose');
+      return { types: graph.node.map((n) => n.opType), perm: t?.attribute[0].ints.map(Number) };
+    };
+    // [8, 1, 6, 2, 2] to [1, 8, 2, 2, 6] moves the same elements as [8, 6, 4] to [8, 4, 6].
+    const x = random.normal(random.key(0), [8, 1, 6, 2, 2]);
+    const move = (v: Array) => np.transpose(v, [1, 0, 3, 4, 2]);
+    expect(lower(move, x)).toEqual({ types: ['Reshape', 'Transpose', 'Reshape'], perm: [0, 2, 1] });
+    assertClose(jit(move)(x), move(x));
+    // Only unit axes move: a reshape.
+    const units = (v: Array) => np.transpose(v, [1, 0, 2, 3, 4]);
+    expect(lower(units, x)).toEqual({ types: ['Reshape'], perm: undefined });
+    assertClose(jit(units)(x), units(x));
+    // Already canonical: one node. A transpose of a collapsed transpose composes (here, cancels).
+    expect(lower((v) => np.transpose(v, [0, 2, 1]), random.normal(random.key(1), [2, 3, 4])).types).toEqual([
+      'Transpose',
+    ]);
+    expect(lower((v) => np.transpose(move(v), [1, 0, 4, 2, 3]), x).types).toEqual(['Identity']); // the input itself
+  });
+
   it('places each node right after the last node it depends on, and the reordered graph computes the same', () => {
     // An optimizer-like graph: `m * 0.9` needs only an input but was traced after `g`'s long chain.
     // ONNX Runtime's graph sorts walk every node left waiting like that (see readyOrder in lower.ts).

@@ -133,6 +133,8 @@ class Builder implements OnnxEmitter {
   private readonly intValues = new Map<string, readonly number[]>();
   /** The node that computed each single-output value. */
   private readonly nodeOf = new Map<string, NodeProto>();
+  /** Values that are transposes of another (however lowered), so transposes of them compose. */
+  private readonly transposes = new Map<string, { input: string; perm: readonly number[] }>();
   /** Values computed from constants only (ONNX Runtime folds them when it loads the model). */
   private readonly fixed = new Set<string>();
   /** The equation of the lowered graph that emitted each node, by node name. */
@@ -154,7 +156,12 @@ class Builder implements OnnxEmitter {
     return n;
   }
   op(type: string, inputs: readonly string[], attrs: Record<string, OnnxAttr> = {}, shape?: readonly number[]): string {
-    const y = this.simplified(type, inputs, attrs) ?? this.computed(type, inputs, attrs);
+    let y = this.simplified(type, inputs, attrs);
+    if (y === undefined) {
+      y = this.computed(type, inputs, attrs);
+      if (type === 'Transpose' && attrs.perm)
+        this.transposes.set(y, { input: inputs[0], perm: attrs.perm as number[] });
+    }
     if (shape) this.shapes.set(y, shape);
     return y;
   }
@@ -181,13 +188,15 @@ class Builder implements OnnxEmitter {
    * fusing what follows a convolution into the convolution.
    */
   private simplified(type: string, inputs: readonly string[], attrs: Record<string, OnnxAttr>): string | undefined {
-    const inner = this.nodeOf.get(inputs[0]);
-    const first = inner?.attribute.find((a) => a.name === 'perm')?.ints.map(Number);
-    if (type === 'Transpose' && inner?.opType === 'Transpose' && inner.domain === '' && first && attrs.perm) {
-      const perm = (attrs.perm as readonly number[]).map((axis) => first[axis]);
-      return perm.every((axis, i) => axis === i) ? inner.input[0] : this.op('Transpose', [inner.input[0]], { perm });
+    if (type === 'Transpose' && attrs.perm) {
+      const inner = this.transposes.get(inputs[0]);
+      const perm = attrs.perm as readonly number[];
+      if (!inner) return this.collapsedTranspose(inputs[0], perm);
+      const both = perm.map((axis) => inner.perm[axis]);
+      return both.every((axis, i) => axis === i) ? inner.input : this.op('Transpose', [inner.input], { perm: both });
     }
     if (type !== 'Reshape') return undefined;
+    const inner = this.nodeOf.get(inputs[0]);
     const target = this.intValues.get(inputs[1]);
     if (!target || target.some((d) => d <= 0)) return undefined;
     if (inner?.opType === 'ReduceSum' && inner.domain === '' && this.keepsReducedAxes(inner, target))
@@ -211,6 +220,39 @@ class Builder implements OnnxEmitter {
       from.length === target.length &&
       from.every((d, i) => target[i] === (axes.includes(i) ? 1 : d))
     );
+  }
+  /**
+   * A transpose as its canonical form between reshapes, where that differs: unit axes dropped and
+   * axes that stay side by side merged. ONNX Runtime's kernel is several times faster on it
+   * (`[8, 1, 1024, 4, 4]` to `[1, 8, 4, 4, 1024]`: 458 µs; the same as `[8, 1024, 16]` to
+   * `[8, 16, 1024]`: 97 µs); the reshapes cost nothing (they share the buffer).
+   */
+  private collapsedTranspose(x: string, perm: readonly number[]): string | undefined {
+    const shape = this.shapes.get(x);
+    // Exports at several sizes must keep one structure (a unit axis at one size need not be at another).
+    if (!shape || !this.shareConstants) return undefined;
+    // The input axes that are not unit axes, renumbered; then runs of them that stay consecutive
+    // in the output, in output order.
+    const axes = shape.flatMap((d, axis) => (d === 1 ? [] : [axis]));
+    const runs: number[][] = [];
+    for (const axis of perm.filter((a) => shape[a] !== 1).map((a) => axes.indexOf(a))) {
+      const run = runs[runs.length - 1];
+      if (run && run[run.length - 1] + 1 === axis) run.push(axis);
+      else runs.push([axis]);
+    }
+    if (runs.length === perm.length) return undefined; // nothing to drop or merge
+    const inOrder = [...runs].sort((a, b) => a[0] - b[0]);
+    const dims = inOrder.map((run) => run.reduce((n, axis) => n * shape[axes[axis]], 1));
+    const collapsed = runs.map((run) => inOrder.indexOf(run));
+    const out = this.ints(perm.map((axis) => shape[axis]));
+    const y = collapsed.every((axis, i) => axis === i)
+      ? this.op('Reshape', [x, out])
+      : this.op('Reshape', [
+          this.op('Transpose', [this.op('Reshape', [x, this.ints(dims)])], { perm: collapsed }),
+          out,
+        ]);
+    this.transposes.set(y, { input: x, perm: [...perm] });
+    return y;
   }
   /** The value a node reshapes into `name`, when that value is computed by a node (not an input or constant). */
   reshapeOfComputed(name: string): string | undefined {
