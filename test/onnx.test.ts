@@ -23,6 +23,7 @@ import {
   valueAndGrad,
 } from '../src/index.js';
 import { onnxBackend } from '../src/backend/onnx.js';
+import { keepFreedMemory } from '../src/backend/malloc.js';
 import { Graph } from '../src/core/ir.js';
 import { makeClosedGraph } from '../src/transforms/jit.js';
 import { bind } from '../src/core/trace.js';
@@ -673,6 +674,32 @@ describe('without ONNX Runtime', () => {
     expect(r.stdout.trim()).toBe(`1,${Math.fround(Math.cos(1))}`);
     expect(r.stderr.trim().split('\n')).toEqual(['fluxion: FLUXION_CPU=js: jit runs on the JavaScript CPU kernels']);
   });
+});
+
+describe("glibc's allocator", () => {
+  // A fresh process imports Fluxion and mallocs 8 MiB: blocks that glibc maps afresh count in mallinfo2's hblks.
+  const script =
+    "import './src/index.ts'; import { createRequire } from 'node:module'; " +
+    "const koffi = createRequire(import.meta.url)('koffi'); const libc = koffi.load('libc.so.6'); " +
+    "const f = ['arena', 'ordblks', 'smblks', 'hblks', 'hblkhd', 'usmblks', 'fsmblks', 'uordblks', 'fordblks', 'keepcost']; " +
+    "koffi.struct('mallinfo2_t', Object.fromEntries(f.map((k) => [k, 'size_t']))); " +
+    "const info = libc.func('mallinfo2_t mallinfo2()'), malloc = libc.func('void *malloc(size_t n)'); " +
+    'const before = info().hblks; malloc(8 << 20); console.log(info().hblks > before);';
+  const mapsAfresh = (env: Record<string, string>) =>
+    spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      env: { ...process.env, ...env },
+      encoding: 'utf8',
+    }).stdout.trim();
+
+  it.runIf(process.platform === 'linux')(
+    'importing Fluxion has glibc reuse freed blocks of up to 32 MiB instead of mapping each afresh (FLUXION_MALLOC=system: as glibc has it)',
+    () => {
+      expect(mapsAfresh({})).toBe('false');
+      expect(mapsAfresh({ FLUXION_MALLOC: 'system' })).toBe('true'); // glibc maps blocks over 128 KiB
+      expect(keepFreedMemory()).toBe(true);
+    },
+  );
+  if (process.platform !== 'linux') console.log("glibc's allocator: not Linux, nothing to check");
 });
 
 describe('the lowering keeps graphs small', () => {

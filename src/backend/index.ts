@@ -30,9 +30,13 @@ import type { Params, Primitive } from '../core/primitive.js';
 import { type Device, type Executable, type GraphBackend, jsBackend } from './backend.js';
 import { onnxBackend, setCompilationCache } from './onnx.js';
 import { PendingArray, initOnnxRuntimeWeb, onnxWebReady, webCpu } from './onnx-web.js';
+import { keepFreedMemory } from './malloc.js';
 
 /** A backend name. @category Backends */
 export type BackendName = 'cpu' | 'webgpu';
+// Before the first large buffer: see keepFreedMemory.
+keepFreedMemory();
+
 let defaultBackend: BackendName = 'cpu';
 
 let cpuBackend: GraphBackend | undefined;
