@@ -1,6 +1,6 @@
 // Every layer and model through the layer laws from one table, plus behaviour checks.
 import { describe, expect, it } from 'vitest';
-import { type Array, grad, jit, models, nn, np, random } from '../src/index.js';
+import { type Array, ShapeDtype, grad, jit, models, nn, np, random, vmap } from '../src/index.js';
 import { applyIsPure, deterministicGivenKey, initShapeMatchesApply, stateRoundTrips } from '../laws/layer.js';
 import { assertClose } from '../laws/index.js';
 
@@ -171,6 +171,51 @@ describe('layer behaviour', () => {
     expect(() => nn.functional.conv2d(np.ones([1, 3, 5, 5]), np.ones([2, 4, 3, 3]))).toThrow(
       /conv2d: input has 3 channels but weight \(2, 4, 3, 3\)/,
     );
+  });
+});
+
+describe('module init traces each layer once', () => {
+  // A layer that counts how often its function is traced or run.
+  const counted = () => {
+    const calls = { n: 0 };
+    const layer = nn.lambda('counted', (x) => {
+      calls.n++;
+      return np.multiply(x, 2);
+    });
+    return { calls, layer };
+  };
+  const key = random.key(0);
+
+  it('a sub-layer whose init knows its output is not traced again, however deeply nested', () => {
+    const { calls, layer } = counted();
+    const inner = nn.module('inner', { a: layer, conv: nn.conv2d(4, 3, { padding: 1 }), bn: nn.batchNorm() }, (m, x) =>
+      m.bn(m.conv(m.a(x))),
+    );
+    const outer = nn.module('outer', { body: nn.serial({ inner, fc: nn.dense(5) }) }, (m, x) =>
+      np.concatenate([m.body(x), m.body(x)], { axis: -1 }),
+    );
+    const r = outer.init(key, [2, 3, 8, 8]);
+    // Once when `lambda` finds its output shape, once more for the second call of `body`.
+    expect(calls.n).toBe(2);
+    expect(r.outShape).toEqual([2, 4, 8, 10]);
+    const y = outer.apply(r.params, r.state, random.normal(key, [2, 3, 8, 8])).y;
+    expect(y.shape).toEqual(r.outShape);
+  });
+
+  it('traces the layer where its output is not known: other dtypes, precision wrappers, inside transforms', () => {
+    const a = counted();
+    const ints = nn.module('ints', { a: a.layer }, (m, x: Array) => m.a(x));
+    expect(ints.init(key, new ShapeDtype([3], 'int32')).outShape).toEqual([3]);
+    expect(a.calls.n).toBe(2); // the int32 output differs from the float32 one init knows
+    const b = counted();
+    const half = nn.module('half', { a: nn.precision(b.layer, { dtype: 'float16' }) }, (m, x) => np.sum(m.a(x)));
+    const r = half.init(key, [3, 4]);
+    expect(b.calls.n).toBe(2); // float16 inside: not the float32 output init knows
+    expect(half.apply(r.params, r.state, np.ones([3, 4])).y.dtype).toBe('float16');
+    const c = counted();
+    const mapped = nn.module('mapped', { a: c.layer }, (m, x) => vmap((row: Array) => m.a(row))(x));
+    expect(mapped.init(key, [3, 4]).outShape).toEqual([3, 4]);
+    expect(c.calls.n).toBe(2);
   });
 });
 

@@ -19,6 +19,8 @@ class GraphTracer extends Tracer {
 }
 
 class Builder {
+  /** Set by {@link traceShapes}: nobody runs the graph, so {@link standIn} may add values computed by nothing. */
+  shapesOnly = false;
   eqns: Eqn[] = [];
   constVars: Var[] = [];
   constVals: Array[] = [];
@@ -77,7 +79,29 @@ export interface ClosedGraph {
  * function closed over.
  */
 export function traceToGraph(fn: (...args: Array[]) => Array[], inAvals: readonly ShapedArray[]): ClosedGraph {
+  return traceWith(fn, inAvals, new Builder());
+}
+
+/**
+ * The output avals of `fn` on abstract inputs of the given avals: a trace for shapes, whose graph
+ * nobody runs, so that code inside it may {@link standIn} values it already knows the avals of.
+ */
+export function traceShapes(fn: (...args: Array[]) => Array[], inAvals: readonly ShapedArray[]): ShapedArray[] {
   const builder = new Builder();
+  builder.shapesOnly = true;
+  return traceWith(fn, inAvals, builder).graph.outAvals;
+}
+
+/**
+ * A value of `aval` computed by nothing, in `x`'s trace, when that is a {@link traceShapes} (where only
+ * avals matter: a layer whose output aval is known need not be traced); null anywhere else.
+ */
+export function standIn(x: Array, aval: ShapedArray): Array | null {
+  if (!(x instanceof GraphTracer) || !x.trace.builder.shapesOnly) return null;
+  return new GraphTracer(x.trace, aval, new Var(aval));
+}
+
+function traceWith(fn: (...args: Array[]) => Array[], inAvals: readonly ShapedArray[], builder: Builder): ClosedGraph {
   return withMainTrace(
     (m) => new GraphTrace(m),
     builder,

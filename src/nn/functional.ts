@@ -181,35 +181,58 @@ function padPairs(
  * @category Layers
  */
 export function conv(x: Array, w: Array, b: Array | null | undefined, opts: ConvOptions = {}, name = 'conv'): Array {
-  const o = checkOptions(name, convProps, opts);
-  const r = w.ndim - 2;
-  if (x.ndim !== r + 2)
-    throw new ShapeError(
-      `${name}: input ${fmtShape(x.shape)} must be [N, C, ${r} spatial dims] for weight ${fmtShape(w.shape)}`,
-    );
-  const groups = o.groups ?? 1;
-  const c = x.shape[1];
-  const [oc, icg] = w.shape;
-  if (c % groups !== 0 || oc % groups !== 0 || icg * groups !== c) {
-    throw new ShapeError(
-      `${name}: input has ${c} channels but weight ${fmtShape(w.shape)} with groups=${groups} expects ${icg * groups}`,
-    );
-  }
-  const window = w.shape.slice(2);
-  const strides = tuple(o.stride, r, 1),
-    dilation = tuple(o.dilation, r, 1);
-  const padding = padPairs(name, o.padding as ConvOptions['padding'], x.shape.slice(2), window, strides, dilation);
-  const p: UnfoldParams = { window, strides, padding, dilation, padValue: 0 };
-  const out = windowOutShape(x.shape.slice(2), p);
-  if (out.some((d) => d <= 0))
-    throw new ShapeError(
-      `${name}: kernel ${fmtShape(window)} with dilation [${dilation}] is larger than the padded input ` +
-        `${fmtShape(x.shape)}`,
-    );
+  const { p, groups, outShape } = convGeometry(x.shape, w.shape, opts, name);
   // Large eager convolutions run as one staged graph, which the CPU backend hands to a native Conv.
   const staged = x.toConcrete() !== null && w.toConcrete() !== null && x.size + w.size >= STAGED_CONV_ELEMENTS;
   const yy = staged ? stagedCorrelate(x, w, p, groups) : correlate(x, w, p, groups);
-  return b ? np.add(yy, P.reshape(b, [oc, ...out.map(() => 1)])) : yy;
+  return b ? np.add(yy, P.reshape(b, [outShape[1], ...outShape.slice(2).map(() => 1)])) : yy;
+}
+
+/**
+ * The output shape of {@link conv} on inputs of these shapes, with its checks, computing nothing.
+ * @example convOutShape([8, 3, 32, 32], [16, 3, 3, 3], { stride: 2, padding: 1 }) // [8, 16, 16, 16]
+ * @category Layers
+ */
+export const convOutShape = (
+  xShape: readonly number[],
+  wShape: readonly number[],
+  opts: ConvOptions = {},
+  name = 'conv',
+): number[] => convGeometry(xShape, wShape, opts, name).outShape;
+
+/** The window, groups and output shape of {@link conv} on `x` and `w` of these shapes, checked. */
+function convGeometry(
+  xShape: readonly number[],
+  wShape: readonly number[],
+  opts: ConvOptions = {},
+  name = 'conv',
+): { p: UnfoldParams; groups: number; outShape: number[] } {
+  const o = checkOptions(name, convProps, opts);
+  const r = wShape.length - 2;
+  if (xShape.length !== r + 2)
+    throw new ShapeError(
+      `${name}: input ${fmtShape(xShape)} must be [N, C, ${r} spatial dims] for weight ${fmtShape(wShape)}`,
+    );
+  const groups = o.groups ?? 1;
+  const c = xShape[1];
+  const [oc, icg] = wShape;
+  if (c % groups !== 0 || oc % groups !== 0 || icg * groups !== c) {
+    throw new ShapeError(
+      `${name}: input has ${c} channels but weight ${fmtShape(wShape)} with groups=${groups} expects ${icg * groups}`,
+    );
+  }
+  const window = wShape.slice(2);
+  const strides = tuple(o.stride, r, 1),
+    dilation = tuple(o.dilation, r, 1);
+  const padding = padPairs(name, o.padding as ConvOptions['padding'], xShape.slice(2), window, strides, dilation);
+  const p: UnfoldParams = { window, strides, padding, dilation, padValue: 0 };
+  const out = windowOutShape(xShape.slice(2), p);
+  if (out.some((d) => d <= 0))
+    throw new ShapeError(
+      `${name}: kernel ${fmtShape(window)} with dilation [${dilation}] is larger than the padded input ` +
+        `${fmtShape(xShape)}`,
+    );
+  return { p, groups, outShape: [xShape[0], oc, ...out] };
 }
 
 const STAGED_CONV_ELEMENTS = 1 << 16;

@@ -10,8 +10,9 @@ import { type DType, isFloat } from '../core/dtype.js';
 import { DTypeError, ShapeError, fmtShape } from '../core/errors.js';
 import { checkOptions, codecs } from '../core/options.js';
 import * as tree from '../tree.js';
-import { traceToGraph } from '../core/staging.js';
+import { standIn, traceShapes } from '../core/staging.js';
 import { stagedWith } from '../core/trace.js';
+import { knownOutput, withOutput } from './outputs.js';
 import { type Key, split } from '../random.js';
 import * as np from '../np/index.js';
 
@@ -70,10 +71,15 @@ export type OutputOf<L> = L extends Layer<any, any, infer Y> ? Y : never;
 /** Each sub-layer of a {@link module}, bound to its params and state: input to output. @category Layers */
 export type BoundLayers<R extends Record<string, Layer>> = { [K in keyof R]: (x: any) => OutputOf<R[K]> };
 
-/** Output shape of an array function on inputs of `inShape` (traced abstractly, nothing computed). */
-export function shapeOf(fn: (x: Array) => Array, inShape: readonly number[]): number[] {
-  return [...traceToGraph((x) => [fn(x)], [{ shape: inShape, dtype: 'float32' }]).graph.outAvals[0].shape];
+/** Output of an array function on a float32 input of `inShape` (traced abstractly, nothing computed). */
+function outputOf(fn: (x: Array) => Array, inShape: readonly number[]): ShapeDtype {
+  const [y] = traceShapes((x) => [fn(x)], [new ShapeDtype(inShape, 'float32')]);
+  return new ShapeDtype([...y.shape], y.dtype);
 }
+/** Output shape of an array function on inputs of `inShape` (traced abstractly, nothing computed). */
+export const shapeOf = (fn: (x: Array) => Array, inShape: readonly number[]): number[] => [
+  ...outputOf(fn, inShape).shape,
+];
 
 /**
  * A parameter-free layer from an array function (activations, reshapes, any composite).
@@ -88,7 +94,10 @@ export function lambda(
   return {
     name,
     window,
-    init: (_, inShape) => ({ params: {}, state: {}, outShape: shapeOf((x) => fn(x, {}), inShape) }),
+    init: (_, inShape) => {
+      const out = outputOf((x) => fn(x, {}), inShape);
+      return withOutput({ params: {}, state: {}, outShape: [...out.shape] }, out);
+    },
     apply: (_, state, x, opts = {}) => ({ y: fn(x, opts), state }),
   };
 }
@@ -122,13 +131,16 @@ export function serial(...args: Layer[] | [Record<string, Layer>]): Layer {
       const params: Record<string, unknown> = {},
         state: Record<string, unknown> = {};
       let shape = [...inShape];
+      // Each layer is initialised for a float32 input: the known outputs chain while they are float32 arrays.
+      let out: InitExample | undefined = new ShapeDtype(shape, 'float32');
       list.forEach(([k, l], i) => {
         const r = l.init(np.slice(keys, i), shape);
         params[k] = r.params;
         state[k] = r.state;
         shape = r.outShape;
+        out = out instanceof ShapeDtype && out.dtype === 'float32' ? knownOutput(r) : undefined;
       });
-      return { params, state, outShape: shape };
+      return withOutput({ params, state, outShape: shape }, out);
     },
     apply(params, state, x, opts = {}) {
       const keys = opts.key ? split(opts.key, Math.max(1, list.length)) : null;
@@ -188,6 +200,10 @@ export function module<R extends Record<string, Layer>, Y>(
               const r = stagedWith(key, () => layers[k].init(keyAt(i), x.shape));
               params[k] = r.params;
               state[k] = r.state;
+              // An output init already knows stands in for tracing the layer again (this trace is for shapes).
+              const out = x.dtype === 'float32' ? knownOutput(r) : undefined;
+              const known = out === undefined ? null : standIns(x, out);
+              if (known) return known;
             }
             return layers[k].apply(params[k], state[k], x).y;
           },
@@ -196,11 +212,20 @@ export function module<R extends Record<string, Layer>, Y>(
       const isShape = globalThis.Array.isArray(input) && input.every((d) => typeof d === 'number');
       const [examples, def] = tree.flatten<ShapedArray>(isShape ? new ShapeDtype(input, 'float32') : input);
       const forwardKey = np.slice(split(key, 2), 1);
-      const traced = traceToGraph(
-        (...xs) => tree.leaves(forward(bound, tree.unflatten(def, xs), { key: forwardKey })),
+      let outDef: tree.TreeDef | undefined;
+      const outs = traceShapes(
+        (...xs) => {
+          const [leaves, d] = tree.flatten<Array>(forward(bound, tree.unflatten(def, xs), { key: forwardKey }));
+          outDef = d;
+          return leaves;
+        },
         examples.map((e) => ({ shape: [...e.shape], dtype: e.dtype })),
       );
-      return { params, state, outShape: [...(traced.graph.outAvals[0]?.shape ?? [])] };
+      const out = tree.unflatten(
+        outDef!,
+        outs.map((a) => new ShapeDtype([...a.shape], a.dtype)),
+      ) as InitExample;
+      return withOutput({ params, state, outShape: [...(outs[0]?.shape ?? [])] }, out);
     },
     apply(params, state, x, opts = {}) {
       const keyAt = opts.key ? keysOf(opts.key) : null;
@@ -298,11 +323,18 @@ export const fanInConcat = (axis = 1): Layer<{}, {}> => ({
 });
 function shapeOfMany(fn: (...xs: Array[]) => Array, shapes: number[][]): number[] {
   return [
-    ...traceToGraph(
+    ...traceShapes(
       (...xs) => [fn(...xs)],
       shapes.map((s) => ({ shape: s, dtype: 'float32' as const })),
-    ).graph.outAvals[0].shape,
+    )[0].shape,
   ];
+}
+
+/** Stand-ins in `x`'s shapes-only trace for each leaf of `out`; null outside such a trace. */
+function standIns(x: Array, out: InitExample): unknown {
+  const [leaves, def] = tree.flatten<ShapedArray>(out);
+  const values = leaves.map((a) => standIn(x, a));
+  return values.every((v) => v !== null) ? tree.unflatten(def, values) : null;
 }
 
 /**

@@ -12,6 +12,7 @@ import * as F from './functional.js';
 import { type Initializer, fans, glorotUniform, normal, torchDefault } from './init.js';
 import { unfold } from '../primitives/index.js';
 import { type Layer, type PrecisionOptions, lambda, precision, shapeOf } from './layer.js';
+import { floatOutput, withOutput } from './outputs.js';
 
 const intOrList = t.union([t.number, t.array(t.number)]);
 const tuple = (v: number | number[] | undefined, n: number, d: number) =>
@@ -73,11 +74,9 @@ export function dense(outFeatures: number, opts?: DenseOptions): Layer<WeightBia
     name: 'dense',
     init(key, inShape) {
       const inF = inShape[inShape.length - 1];
-      return {
-        params: weightAndBias(key, [outFeatures, inF], [outFeatures], o.bias ?? true, o.init, o.biasInit),
-        state: {},
-        outShape: [...inShape.slice(0, -1), outFeatures],
-      };
+      const params = weightAndBias(key, [outFeatures, inF], [outFeatures], o.bias ?? true, o.init, o.biasInit);
+      const outShape = [...inShape.slice(0, -1), outFeatures];
+      return withOutput({ params, state: {}, outShape }, floatOutput(outShape, params));
     },
     apply: (p, state, x) => ({ y: F.linear(x, p.weight, p.bias), state }),
   });
@@ -160,11 +159,8 @@ function convLayer(
         o.init,
         o.biasInit,
       );
-      return {
-        params,
-        state: {},
-        outShape: shapeOf((x) => F.conv(x, params.weight, params.bias, fopts, name), inShape),
-      };
+      const outShape = F.convOutShape(inShape, params.weight.shape, fopts, name);
+      return withOutput({ params, state: {}, outShape }, floatOutput(outShape, params));
     },
     apply: (p, state, x) => ({ y: F.conv(x, p.weight, p.bias, fopts, name), state }),
   });
@@ -339,7 +335,7 @@ export function batchNorm(opts?: {
         running_var: np.ones([c]),
         num_batches_tracked: np.zeros([], { dtype: 'int32' }),
       };
-      return { params, state, outShape: [...inShape] };
+      return withOutput({ params, state, outShape: [...inShape] }, floatOutput(inShape, [params, state.running_mean]));
     },
     apply(p, s, x, a = {}) {
       const training = a.training ?? false;
