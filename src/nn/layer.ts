@@ -161,7 +161,8 @@ export function serial(...args: Layer[] | [Record<string, Layer>]): Layer {
  * defines `__init__` and `forward`. Params and state are keyed by the sub-layer names
  * (`{conv1: {weight}, bn1: {...}}` flattens to `conv1.weight`, `bn1.running_mean`), so models
  * written this way carry the names of their PyTorch counterparts. `init` traces the forward
- * function once on an abstract input: each sub-layer is initialised on the shape it first sees.
+ * function once on an abstract input: each sub-layer is initialised on the shape it first sees
+ * (and, where its `init` knows its output, as nn's layers and nested modules do, not traced again).
  * `init` takes the input's shape (float32) or example inputs of any dtype and structure (arrays or
  * `ShapeDtype` leaves: token ids, a `{ image, mask }` object); the forward gets a key in `opts.key`
  * there too, and may return any tree of arrays (`outShape` is its first leaf's, keys sorted as trees flatten).
