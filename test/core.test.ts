@@ -20,6 +20,7 @@ import {
 } from '../src/index.js';
 import { threefry2x32Block } from '../src/primitives/random.js';
 import { composite } from '../src/control/composite.js';
+import { weakConstants } from '../src/core/array.js';
 import { assertClose, broadcastPair, floatArray, pytree, treeRoundTrips } from '../laws/index.js';
 
 const flat = (x: Array) => globalThis.Array.from(x.dataSync(), Number);
@@ -541,6 +542,29 @@ describe('random', () => {
     expect(traces).toBe(5); // without a key, every call traces
     expect(jit((v: Array) => call(v, 'k'))(x).toArray()).toEqual([0, 2, 4]);
     expect(traces).toBe(5);
+  });
+  it('a composite with an eager form traces its decomposition only when a transform records the call', () => {
+    let traces = 0;
+    const twice = (x: Array) => {
+      traces++;
+      return [np.multiply(x, 2)];
+    };
+    const eager = ([v]: ConcreteArray[]) => [
+      new ConcreteArray(
+        v.buffer.map((e) => 2 * e),
+        v.shape,
+        v.dtype,
+      ),
+    ];
+    const call = (v: Array) => composite('twice', twice, [v], { eager })[0];
+    const constant = np.arange(3); // made from constants only: its results are constants too, as with bind
+    expect(call(constant).toArray()).toEqual([0, 2, 4]);
+    expect(traces).toBe(0);
+    expect(weakConstants.has(call(constant))).toBe(weakConstants.has(np.multiply(constant, 2)));
+    expect(weakConstants.has(call(np.array([0, 1, 2])))).toBe(false);
+    expect(jit(call)(constant).toArray()).toEqual([0, 2, 4]);
+    expect(grad((v: Array) => np.sum(call(v)))(np.array([1, 2])).toArray()).toEqual([2, 2]);
+    expect(traces).toBe(2);
   });
   it("bits and uniform samples computed eagerly in one pass equal their decomposition (compiled) and JAX's words", () => {
     expect(random.bits(random.key(0), [4]).toArray()).toEqual(random.split(random.key(0)).reshape([4]).toArray());

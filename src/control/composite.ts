@@ -9,7 +9,7 @@ import type { Array, ConcreteArray } from '../core/array.js';
 import type { Graph } from '../core/ir.js';
 import { type OnnxRule, type Primitive, definePrimitive } from '../core/primitive.js';
 import { runGraph } from '../core/staging.js';
-import { bind } from '../core/trace.js';
+import { bind, evaluateNow } from '../core/trace.js';
 import { callP, jvpGraph, partialEvalCall, stage, vmapGraph } from '../transforms/jit.js';
 
 type CompositeParams = {
@@ -72,6 +72,9 @@ const traced = new Map<string, ReturnType<typeof stage>>();
  * lowering, an eager evaluation and a key for reusing the traced decomposition.
  */
 export function composite(name: string, fun: (...xs: Array[]) => Array[], args: Array[], opts: CompositeOptions = {}) {
+  // Evaluated now, nothing needs the decomposition: it is traced only when a transform records the call.
+  const now = opts.eager && evaluateNow(args, opts.eager);
+  if (now) return now;
   const avals = args.map((a) => a.aval);
   const key = opts.cacheKey === undefined ? undefined : JSON.stringify([name, opts.cacheKey, avals]);
   let staged = key === undefined ? undefined : traced.get(key);

@@ -76,12 +76,18 @@ class EvalTrace extends Trace {
       params,
     );
     const outs = backendHook?.(prim, args, params) ?? prim.impl(args as ConcreteArray[], params);
-    // Computed from constants alone (the zeros a rule makes, an iota): a constant too, which backends
-    // place where it is used, as JAX moves uncommitted arrays.
-    if (args.every((a) => weakConstants.has(a) || (a instanceof ConcreteArray && a.ndim === 0)))
-      for (const o of outs) if (o instanceof ConcreteArray) weakConstants.add(o);
+    markConstants(args, outs);
     return outs;
   }
+}
+
+/**
+ * Outputs computed from constants alone (the zeros a rule makes, an iota) are constants too, which
+ * backends place where they are used, as JAX moves uncommitted arrays.
+ */
+function markConstants(args: readonly Array[], outs: readonly Array[]): void {
+  if (args.every((a) => weakConstants.has(a) || (a instanceof ConcreteArray && a.ndim === 0)))
+    for (const o of outs) if (o instanceof ConcreteArray) weakConstants.add(o);
 }
 
 const stack: MainTrace[] = [new MainTrace(0, (m) => new EvalTrace(m), null)];
@@ -173,6 +179,20 @@ export function bind(prim: Primitive, args: Array[], params: Params = {}): Array
     params,
   );
   return outs.map(fullLower);
+}
+
+/**
+ * `compute(args)` when no transform would record an operation on these CPU arrays (an operation on
+ * them evaluates now, as `bind` would evaluate it); null otherwise.
+ */
+export function evaluateNow(
+  args: readonly Array[],
+  compute: (args: ConcreteArray[]) => ConcreteArray[],
+): ConcreteArray[] | null {
+  if (!args.every((a) => a instanceof ConcreteArray) || topTrace(args) !== stack[0]) return null;
+  const outs = compute(args as ConcreteArray[]);
+  markConstants(args, outs);
+  return outs;
 }
 
 /** {@link bind} for single-output primitives. */
