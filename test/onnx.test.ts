@@ -388,6 +388,10 @@ describe('onnx.exportModel: fused recurrent layers and dynamic axes', () => {
     const graph = (loose: boolean) =>
       fromBinary(ModelProtoSchema, onnx.lowerGraph(makeGraph(f)(w), { looseOutputShapes: loose }).bytes).graph!;
     const [strict, loose] = [graph(false), graph(true)];
+    // The shape each output has as computed, so that a runtime can hand ONNX Runtime a buffer of that shape.
+    const shapes = (opts: object) => onnx.lowerGraph(makeGraph(f)(w), opts).outputShapes;
+    expect(shapes({ looseOutputShapes: true })).toEqual([[128, 256]]);
+    expect(shapes({})).toEqual([[128, 256, 1, 1]]);
     expect(strict.node.map((n) => n.opType)).toEqual(['Reshape', 'Mul', 'Add', 'Reshape']);
     expect(loose.node.map((n) => n.opType)).toEqual(['Reshape', 'Mul', 'Add']);
     expect(loose.output[0].type?.value.case === 'tensorType' && loose.output[0].type.value.value.shape).toBeFalsy();
@@ -673,6 +677,46 @@ describe('without ONNX Runtime', () => {
     });
     expect(r.stdout.trim()).toBe(`1,${Math.fround(Math.cos(1))}`);
     expect(r.stderr.trim().split('\n')).toEqual(['fluxion: FLUXION_CPU=js: jit runs on the JavaScript CPU kernels']);
+  });
+});
+
+describe("ONNX Runtime's C API", () => {
+  // A fresh process runs jitted functions of every kind of output (dtypes, packed, unit axes dropped,
+  // empty, scalar) on the C API or on onnxruntime-node's binding. (The examples' training runs check
+  // that the library stays loaded through garbage collection.)
+  const script =
+    "import { jit, np, random } from './src/index.ts'; " +
+    'const x = random.normal(random.key(0), [64, 300, 1, 1]); ' +
+    'const f = (v) => ({ big: np.add(np.multiply(v, 0.5), 1), mean: np.mean(v, { axis: 0 }), ' +
+    "  n: np.sum(np.greater(v, 0)).astype('int32'), pos: np.greater(v, 0.5), d: v.astype('float64'), " +
+    "  h: np.sqrt(np.abs(v)).astype('float16'), empty: np.zeros([0, 3]), s: np.max(v), i: np.argmax(np.reshape(v, [-1])) }); " +
+    'const show = (o) => JSON.stringify(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, a]) => [k, a.shape, a.dtype, Array.from(a.dataSync().slice(0, 5)).map(Number), Number(a.astype("float64").sum())])); ' +
+    'const first = show(jit(f)(x)); ' +
+    'const again = show(jit((v) => f(np.multiply(v, 1)))(x)); ' +
+    'console.log(JSON.stringify({ first, again, eager: show(f(x)) }));';
+  const runs = (env: Record<string, string>) => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      env: { ...process.env, FLUXION_BACKEND: '', ...env },
+      encoding: 'utf8',
+    });
+    expect(r.status, r.stderr.slice(-1000)).toBe(0);
+    return JSON.parse(r.stdout.trim().split('\n').pop()!) as { first: string; again: string; eager: string };
+  };
+
+  it('writes outputs of every dtype, packed or alone, empty or scalar, as the binding returns them', () => {
+    const c = runs({});
+    const binding = runs({ FLUXION_ORT_BINDING: '1' });
+    expect(c.first).toBe(binding.first);
+    expect(c.again).toBe(c.first);
+    const parsed = JSON.parse(c.first) as [string, number[], string, number[], number][];
+    const eager = JSON.parse(c.eager) as typeof parsed;
+    expect(parsed.map(([k, shape, dtype]) => [k, shape, dtype])).toEqual(
+      eager.map(([k, shape, dtype]) => [k, shape, dtype]),
+    );
+    parsed.forEach(([, , , head, sum], i) => {
+      head.forEach((v, j) => expect(v).toBeCloseTo(eager[i][3][j], 4));
+      expect(sum).toBeCloseTo(eager[i][4], 1);
+    });
   });
 });
 

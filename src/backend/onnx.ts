@@ -7,35 +7,20 @@
  * @module
  */
 import { ConcreteArray } from '../core/array.js';
-import type { TypedArray } from '../core/dtype.js';
 import { type Atom, type Eqn, Graph, Lit, Var, subGraphs } from '../core/ir.js';
 import { type LoweredModel, type Pack, computeDType, computeValues, lowerGraph } from '../onnx/lower.js';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { ModelProtoSchema, TensorProto_DataType } from '../onnx/generated/onnx_pb.js';
 import type { Executable, GraphBackend } from './backend.js';
+import { type Fetch, type NativeSession, type Runtime, loadCApi } from './ort-capi.js';
 import { sizeOf } from '../core/shape.js';
-
-/** ONNX Runtime's synchronous native session (the binding under onnxruntime-node's Promise API). */
-interface NativeSession {
-  loadModel(buffer: ArrayBuffer, byteOffset: number, byteLength: number, options: object): void;
-  run(
-    feeds: Record<string, unknown>,
-    fetches: Record<string, null>,
-    options: object,
-  ): Record<string, { data: TypedArray }>;
-  endProfiling(): void;
-  dispose(): void;
-}
-interface Runtime {
-  version: string;
-  Session: new () => NativeSession;
-  Tensor: new (type: string, data: TypedArray, dims: readonly number[]) => unknown;
-}
 
 let runtime: Runtime | null | undefined;
 /**
- * Loads onnxruntime-node on first use. Null where it is absent, fails to load, or
- * `FLUXION_CPU=js` asks for the JavaScript kernels; a missing runtime says so once.
+ * Loads ONNX Runtime on first use: its C API through the optional `koffi` (outputs written in
+ * place), else onnxruntime-node's binding (or with `FLUXION_ORT_BINDING=1`). Null where
+ * onnxruntime-node is absent, fails to load, or `FLUXION_CPU=js` asks for the JavaScript kernels;
+ * a missing runtime says so once.
  */
 export function loadOnnxRuntime(): Runtime | null {
   if (runtime !== undefined) return runtime;
@@ -48,11 +33,7 @@ export function loadOnnxRuntime(): Runtime | null {
   try {
     // Node built-ins are fetched at run time so that browser bundles of the library never see them.
     const { createRequire } = process.getBuiltinModule('node:module') as typeof import('node:module');
-    const require = createRequire(import.meta.url);
-    const fromOrt = createRequire(require.resolve('onnxruntime-node'));
-    const { binding, initOrt } = fromOrt('./binding.js');
-    const { Tensor } = fromOrt('onnxruntime-common');
-    initOrt();
+    const fromOrt = createRequire(createRequire(import.meta.url).resolve('onnxruntime-node'));
     const { availableParallelism } = process.getBuiltinModule('node:os') as typeof import('node:os');
     sessionOptions.intraOpNumThreads = Number(process.env.FLUXION_ORT_THREADS) || availableParallelism();
     // FLUXION_ORT_PROFILE=name writes ONNX Runtime's per-node timings when the process exits, under
@@ -65,12 +46,49 @@ export function loadOnnxRuntime(): Runtime | null {
       Object.assign(sessionOptions, { enableProfiling: true, profileFilePrefix: prefix });
       process.on('exit', () => profiled.forEach((s) => s.endProfiling()));
     }
-    runtime = { version: fromOrt('../package.json').version, Session: binding.InferenceSession, Tensor };
+    const version: string = fromOrt('../package.json').version;
+    runtime = (!process.env.FLUXION_ORT_BINDING && cApi(fromOrt, version)) || binding(fromOrt, version);
   } catch (err) {
     const why = (err as Error).message.split('\n')[0];
     console.warn(`fluxion: ONNX Runtime is not available (${why}); jit runs on the JavaScript CPU kernels`);
   }
   return runtime;
+}
+
+/** The C API of the shared library beside onnxruntime-node's binding; null where it cannot be loaded. */
+function cApi(fromOrt: NodeJS.Require, version: string): Runtime | null {
+  const fs = process.getBuiltinModule('node:fs') as typeof import('node:fs');
+  const { dirname, join } = process.getBuiltinModule('node:path') as typeof import('node:path');
+  const dir = join(dirname(fromOrt.resolve('../package.json')), 'bin', 'napi-v6', process.platform, process.arch);
+  try {
+    const file = fs.readdirSync(dir).find((f) => /^(lib)?onnxruntime\b.*\.(so|dylib|dll)\b/.test(f));
+    return file ? loadCApi(join(dir, file), version) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** onnxruntime-node's binding: the runtime allocates each output and the binding copies it out. */
+function binding(fromOrt: NodeJS.Require, version: string): Runtime {
+  const { binding, initOrt } = fromOrt('./binding.js');
+  const { Tensor } = fromOrt('onnxruntime-common');
+  initOrt();
+  return {
+    version,
+    load(bytes, options) {
+      const session = new binding.InferenceSession();
+      session.loadModel(bytes.buffer, bytes.byteOffset, bytes.byteLength, options);
+      return {
+        run(inputs, outputs) {
+          const feeds = Object.fromEntries(inputs.map((x) => [x.name, new Tensor(x.dtype, x.data, x.dims)]));
+          const results = session.run(feeds, Object.fromEntries(outputs.map((o) => [o.name, null])), {});
+          return outputs.map((o) => results[o.name].data);
+        },
+        endProfiling: () => session.endProfiling(),
+        dispose: () => session.dispose(),
+      };
+    },
+  };
 }
 
 /**
@@ -146,11 +164,7 @@ function loadSession(
   options: Record<string, unknown>,
 ): { session: NativeSession; cached: boolean } {
   const dir = compilationCache();
-  const load = (b: Uint8Array, given: object) => {
-    const session = new rt.Session();
-    session.loadModel(b.buffer as ArrayBuffer, b.byteOffset, b.byteLength, given);
-    return session;
-  };
+  const load = (b: Uint8Array, given: Record<string, unknown>) => rt.load(b, given);
   // Nothing to save where ONNX Runtime does not optimise (a cached model loads no faster).
   if (!dir || options.graphOptimizationLevel === 'disabled') return { session: load(bytes, options), cached: false };
   const fs = process.getBuiltinModule('node:fs') as typeof import('node:fs');
@@ -213,11 +227,7 @@ function nchwcBlock(rt: Runtime): number | undefined {
     try {
       const bytes = oneChannelConv();
       const file = join(dir, 'probe.onnx');
-      new rt.Session().loadModel(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength, {
-        ...sessionOptions,
-        graphOptimizationLevel: 'all',
-        optimizedModelFilePath: file,
-      });
+      rt.load(bytes, { ...sessionOptions, graphOptimizationLevel: 'all', optimizedModelFilePath: file }).dispose();
       const saved = fromBinary(ModelProtoSchema, fs.readFileSync(file));
       const blocked = saved.graph?.initializer.find((t) => t.dims.length === 4 && t.dims[0] > 1n);
       if (blocked && saved.graph?.node.some((n) => n.domain === 'com.microsoft.nchwc'))
@@ -272,9 +282,10 @@ type Step =
       inputs: Var[];
       inNames: string[];
       outs: Var[];
-      outNames: string[];
       /** Small outputs that come back packed, end to end in one flat tensor each (see packBelow). */
       packedOuts: Packed[];
+      /** The session's outputs: one for each of `outs`, then one for each of `packedOuts`. */
+      fetches: Fetch[];
       size: number;
       /** Loaded already optimised from the persistent compilation cache. */
       cached: boolean;
@@ -375,15 +386,29 @@ function segment(run: Indexed[], lastUse: Map<number, number>, rt: Runtime, know
       members: p.members.map((m) => ({ v: vars[m.index], offset: m.offset })),
     });
     const packedOut = new Set(model.packedOutputs.flatMap((p) => p.members.map((m) => m.index)));
+    const single = outs.filter((_, i) => !packedOut.has(i));
+    const packedOuts = model.packedOutputs.map((p) => packed(p, outs));
+    const { outputs, outputShapes } = model;
     return [
       {
         kind: 'onnx',
         session,
         inputs: ins.filter((v) => !known.has(v.id)),
         inNames: model.inputs,
-        outs: outs.filter((_, i) => !packedOut.has(i)),
-        outNames: model.outputs,
-        packedOuts: model.packedOutputs.map((p) => packed(p, outs)),
+        outs: single,
+        packedOuts,
+        fetches: [
+          ...single.map((v, i) => ({
+            name: outputs[i],
+            dtype: computeDType(v.aval.dtype),
+            size: sizeOf(v.aval.shape),
+            dims: outputShapes[i],
+          })),
+          ...packedOuts.map((p) => {
+            const size = p.members.reduce((n, m) => n + sizeOf(m.v.aval.shape), 0);
+            return { name: p.name, dtype: computeDType(p.members[0].v.aval.dtype), size, dims: [size] };
+          }),
+        ],
         size: eqns.length,
         cached,
       },
@@ -423,7 +448,6 @@ class OnnxExecutable implements Executable {
   constructor(
     private readonly graph: Graph,
     private readonly steps: Step[],
-    private readonly rt: Runtime,
   ) {
     sessionsOf.register(
       this,
@@ -442,18 +466,14 @@ class OnnxExecutable implements Executable {
         s.eqn.outs.forEach((v, i) => env.set(v.id, outs[i]));
         continue;
       }
-      const feeds: Record<string, unknown> = {};
-      s.inputs.forEach((v, i) => {
+      const feeds = s.inputs.map((v, i) => {
         const x = env.get(v.id)!;
-        feeds[s.inNames[i]] = new this.rt.Tensor(computeDType(x.dtype), computeValues(x), x.shape);
+        return { name: s.inNames[i], dtype: computeDType(x.dtype), data: computeValues(x), dims: x.shape };
       });
-      const fetches = Object.fromEntries([...s.outNames, ...s.packedOuts.map((p) => p.name)].map((n) => [n, null]));
-      const results = s.session.run(feeds, fetches, {});
-      s.outs.forEach((v, i) =>
-        env.set(v.id, new ConcreteArray(results[s.outNames[i]].data, v.aval.shape, v.aval.dtype)),
-      );
-      for (const p of s.packedOuts) {
-        const data = results[p.name].data;
+      const results = s.session.run(feeds, s.fetches);
+      s.outs.forEach((v, i) => env.set(v.id, new ConcreteArray(results[i], v.aval.shape, v.aval.dtype)));
+      for (const [j, p] of s.packedOuts.entries()) {
+        const data = results[s.outs.length + j];
         for (const { v, offset } of p.members)
           env.set(
             v.id,
@@ -484,7 +504,7 @@ export function onnxBackend(): GraphBackend | null {
     name: 'onnx',
     compile: (g, constants = new Map()) => {
       const known = new Map([...constants].map(([i, value]) => [g.inVars[i].id, value]));
-      return new OnnxExecutable(g, compileSteps(g, rt, known), rt);
+      return new OnnxExecutable(g, compileSteps(g, rt, known));
     },
   };
 }

@@ -20,7 +20,7 @@ import {
 export { computeDType };
 import { UnlowerableError } from '../core/errors.js';
 import { type Atom, type Eqn, type Graph, Lit } from '../core/ir.js';
-import { sizeOf } from '../core/shape.js';
+import { broadcastShapes, sizeOf } from '../core/shape.js';
 import type { OnnxAttr, OnnxEmitter, OnnxProducer } from '../core/primitive.js';
 import {
   AttributeProto_AttributeType as AttrType,
@@ -260,6 +260,10 @@ class Builder implements OnnxEmitter {
     this.transposes.set(y, { input: x, perm: [...perm] });
     return y;
   }
+  /** The shape of a value, where known. */
+  shapeOf(name: string): readonly number[] | undefined {
+    return this.shapes.get(name);
+  }
   /** The value a node reshapes into `name`, when that value is computed by a node (not an input or constant). */
   reshapeOfComputed(name: string): string | undefined {
     const node = this.nodeOf.get(name);
@@ -295,6 +299,9 @@ class Builder implements OnnxEmitter {
     if (opType === 'Reshape') {
       const target = this.intValues.get(inputs[1]);
       if (target && target.every((d) => d > 0)) this.shapes.set(output[0], target);
+    } else if (!domain && BROADCASTING.has(opType)) {
+      const shapes = inputs.map((i) => this.shapes.get(i));
+      if (shapes.every((s) => s !== undefined)) this.shapes.set(output[0], broadcastShapes(opType, ...shapes));
     }
     if (inputs.length > 0 && inputs.every((i) => this.fixed.has(i))) output.forEach((o) => this.fixed.add(o));
     return output;
@@ -450,11 +457,24 @@ export interface LoweredModel {
   inputs: string[];
   /** The model's outputs for the graph's outputs that are not packed, in order. */
   outputs: string[];
+  /**
+   * The shape each of those outputs has as computed, where known: an output declared without a
+   * shape ({@link LowerOptions.looseOutputShapes}) may drop or add unit axes.
+   */
+  outputShapes: (readonly number[] | undefined)[];
   /** Outputs packed by element type (none unless {@link LowerOptions.packBelow} is set). */
   packedOutputs: Pack[];
   /** The equation of the graph that emitted each node, by node name (to name what a runtime refuses). */
   owners: ReadonlyMap<string, Eqn>;
 }
+
+/** ONNX operators whose output has their inputs' broadcast shape. */
+const BROADCASTING = new Set(
+  (
+    'Abs Add And Cast Ceil Clip Cos Div Equal Erf Exp Floor Greater GreaterOrEqual IsInf IsNaN Less LessOrEqual Log ' +
+    'Max Min Mod Mul Neg Not Or Pow Reciprocal Relu Round Sigmoid Sign Sin Sqrt Sub Tanh Where Xor'
+  ).split(' '),
+);
 
 /** Options of {@link lowerGraph}. */
 export interface LowerOptions {
@@ -534,12 +554,12 @@ export function lowerGraph(g: Graph, opts: LowerOptions = {}): LoweredModel {
     const d = g.inVars[i].aval.dtype;
     return boundaryType(d) === ELEM(d) ? name : b.op('Cast', [name], { to: ELEM(d) });
   });
-  const loose = new Set<number>();
+  const loose = new Map<number, readonly number[] | undefined>(); // output -> its shape as computed
   const values = b.inline(g, widened).map((v, i) => {
     const d = g.outs[i].aval.dtype;
     const value = boundaryType(d) === ELEM(d) ? v : b.op('Cast', [v], { to: boundaryType(d) });
     const source = opts.looseOutputShapes ? b.reshapeOfComputed(value) : undefined;
-    if (source) loose.add(i);
+    if (source) loose.set(i, b.shapeOf(source));
     return source ?? value;
   });
   const packOut: Pack[] = packs(g.outs, boundaryType, opts.packBelow).map((p) => ({
@@ -599,6 +619,7 @@ export function lowerGraph(g: Graph, opts: LowerOptions = {}): LoweredModel {
     bytes: toBinary(ModelProtoSchema, model),
     inputs: inputs.map((i) => i.name),
     outputs: singleOutputs,
+    outputShapes: g.outs.flatMap((v, i) => (packedOut.has(i) ? [] : [loose.has(i) ? loose.get(i) : v.aval.shape])),
     packedOutputs: packOut,
     owners: b.owners,
   };
