@@ -146,22 +146,22 @@ export function loadCApi(path: string, version: string): Runtime | null {
 
   const sessionOptions = (options: Record<string, unknown>) => {
     const handle = made(api.CreateSessionOptions(out));
+    const { enableProfiling, profileFilePrefix, ...rest } = options;
+    const set: Record<string, (value: any) => unknown> = {
+      intraOpNumThreads: (n: number) => api.SetIntraOpNumThreads(handle, n),
+      interOpNumThreads: (n: number) => api.SetInterOpNumThreads(handle, n),
+      graphOptimizationLevel: (level: string) =>
+        api.SetSessionGraphOptimizationLevel(handle, OPTIMIZATION_LEVEL[level]),
+      executionMode: (mode: string) => api.SetSessionExecutionMode(handle, EXECUTION_MODE[mode]),
+      logSeverityLevel: (level: number) => api.SetSessionLogSeverityLevel(handle, level),
+      enableMemPattern: (on: boolean) => (on ? api.EnableMemPattern(handle) : api.DisableMemPattern(handle)),
+      optimizedModelFilePath: (path: string) => api.SetOptimizedModelFilePath(handle, path),
+      extra: (extra: object) =>
+        configEntries(extra).forEach(([k, v]) => check(api.AddSessionConfigEntry(handle, k, v))),
+    };
     try {
-      const set: Record<string, (v: any) => unknown> = {
-        intraOpNumThreads: (n: number) => api.SetIntraOpNumThreads(handle, n),
-        interOpNumThreads: (n: number) => api.SetInterOpNumThreads(handle, n),
-        graphOptimizationLevel: (level: string) =>
-          api.SetSessionGraphOptimizationLevel(handle, OPTIMIZATION_LEVEL[level]),
-        executionMode: (mode: string) => api.SetSessionExecutionMode(handle, EXECUTION_MODE[mode]),
-        logSeverityLevel: (level: number) => api.SetSessionLogSeverityLevel(handle, level),
-        enableMemPattern: (on: boolean) => (on ? api.EnableMemPattern(handle) : api.DisableMemPattern(handle)),
-        enableProfiling: () => null, // with profileFilePrefix
-        profileFilePrefix: (prefix: string) => options.enableProfiling && api.EnableProfiling(handle, prefix),
-        optimizedModelFilePath: (path: string) => api.SetOptimizedModelFilePath(handle, path),
-        extra: (extra: object) =>
-          configEntries(extra).forEach(([k, v]) => check(api.AddSessionConfigEntry(handle, k, v))),
-      };
-      for (const [key, value] of Object.entries(options)) {
+      if (enableProfiling) check(api.EnableProfiling(handle, String(profileFilePrefix ?? 'onnxruntime_profile')));
+      for (const [key, value] of Object.entries(rest)) {
         if (!(key in set)) throw new Error(`ONNX Runtime session option ${key} is not supported`);
         if (value !== undefined) check(set[key](value));
       }
@@ -208,7 +208,8 @@ export function loadCApi(path: string, version: string): Runtime | null {
           check(api.AllocatorFree(allocator, file));
         },
         dispose() {
-          api.ReleaseSession(session);
+          if (session) api.ReleaseSession(session);
+          session = null;
         },
       };
     },
