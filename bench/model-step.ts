@@ -1,6 +1,7 @@
 // One torchvision model's Adam training step in Fluxion (jit on ONNX Runtime), in a process of its own
 // so that its peak memory is its own: model.init, the first call (trace, lowering, compilation and one
-// run), the steady step (median of 6) and peak RSS, as one JSON line. bench/cpu.ts runs it beside
+// run), the steady step (median of 6) and peak RSS, as one JSON line. The step donates its state (each
+// step's outputs are written into the memory of the state before last). bench/cpu.ts runs it beside
 // bench/pytorch.py's same model. Run: tsx bench/model-step.ts resnet18 8 64 [flatten]
 import { type Array, jit, models, nn, np, optim, random, valueAndGrad } from '../src/index.js';
 
@@ -17,17 +18,20 @@ const initMs = performance.now() - t0;
 const adam = flat ? optim.flatten(optim.adam(1e-3)) : optim.adam(1e-3);
 const x = random.normal(random.key(1), [batch, 3, size, size]);
 const y = np.remainder(np.arange(batch), 10).astype('int32');
-const step = jit((params: unknown, state: unknown, opt: optim.ChainState, x: Array, y: Array) => {
-  const [[loss, newState], grads] = valueAndGrad(
-    (p: unknown) => {
-      const r = model.apply(p, state, x, { training: true });
-      return [nn.softmaxCrossEntropy(r.y, y), r.state] as const;
-    },
-    { hasAux: true },
-  )(params);
-  const { updates, state: newOpt } = adam.update(grads, opt, params);
-  return { params: optim.applyUpdates(params, updates), state: newState, opt: newOpt, loss };
-});
+const step = jit(
+  (params: unknown, state: unknown, opt: optim.ChainState, x: Array, y: Array) => {
+    const [[loss, newState], grads] = valueAndGrad(
+      (p: unknown) => {
+        const r = model.apply(p, state, x, { training: true });
+        return [nn.softmaxCrossEntropy(r.y, y), r.state] as const;
+      },
+      { hasAux: true },
+    )(params);
+    const { updates, state: newOpt } = adam.update(grads, opt, params);
+    return { params: optim.applyUpdates(params, updates), state: newState, opt: newOpt, loss };
+  },
+  { donateArgnums: [0, 1, 2] },
+); // the old state is dropped every step, as PyTorch updates in place
 
 let params = init.params,
   state = init.state,

@@ -29,6 +29,7 @@ import { Graph } from '../core/ir.js';
 import type { Params, Primitive } from '../core/primitive.js';
 import { type Device, type Executable, type GraphBackend, jsBackend } from './backend.js';
 import { onnxBackend, setCompilationCache } from './onnx.js';
+import { recycle } from './ort-capi.js';
 import { PendingArray, initOnnxRuntimeWeb, onnxWebReady, webCpu } from './onnx-web.js';
 import { keepFreedMemory } from './malloc.js';
 
@@ -198,9 +199,30 @@ const cpu: Device = {
   name: 'cpu',
   holds: (x) => x instanceof ConcreteArray,
   place: (x) => x,
-  runGraph: (g, args, _donate, consts = 0) => executableFor(g, args.slice(0, consts)).run(args as ConcreteArray[]),
+  runGraph: (g, args, donate = [], consts = 0) => {
+    const results = executableFor(g, args.slice(0, consts)).run(args as ConcreteArray[]);
+    if (donate.length) donateArguments(args as ConcreteArray[], donate, results);
+    return results;
+  },
   runPrimitive: eagerOnGraphBackend,
 };
+/**
+ * Donated arguments become unusable (as in JAX), and the memory that no one else can see (outputs
+ * of an earlier call, never viewed or reshaped) goes to the next outputs of its size: a training
+ * step that donates its state writes the next state into the last one's memory, holding two states
+ * where the collector would otherwise still hold a third and fourth. An argument also returned, or
+ * passed twice, is left alone.
+ */
+function donateArguments(args: readonly ConcreteArray[], donate: readonly number[], results: readonly Array[]): void {
+  const kept = new Set<Array>(results);
+  const freed = donate.flatMap((i) => {
+    const x = args[i];
+    if (kept.has(x) || args.indexOf(x) !== args.lastIndexOf(x)) return [];
+    const buffer = x.donate();
+    return buffer ? [buffer] : [];
+  });
+  recycle(freed);
+}
 const webgpu: Device = {
   name: 'webgpu',
   holds: (x) => x instanceof GpuArray,

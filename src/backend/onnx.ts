@@ -471,7 +471,7 @@ class OnnxExecutable implements Executable {
         return { name: s.inNames[i], dtype: computeDType(x.dtype), data: computeValues(x), dims: x.shape };
       });
       const results = s.session.run(feeds, s.fetches);
-      s.outs.forEach((v, i) => env.set(v.id, new ConcreteArray(results[i], v.aval.shape, v.aval.dtype)));
+      s.outs.forEach((v, i) => env.set(v.id, new ConcreteArray(results[i], v.aval.shape, v.aval.dtype).ownBuffer()));
       for (const [j, p] of s.packedOuts.entries()) {
         const data = results[s.outs.length + j];
         for (const { v, offset } of p.members)

@@ -87,6 +87,17 @@ const EXECUTION_MODE: Record<string, number> = { sequential: 0, parallel: 1 };
 const LOG_ERRORS = 3;
 const libraries: unknown[] = [];
 
+/** Buffers that donated arrays gave up, by byte length: the next outputs of those lengths are written into them. */
+let recycled = new Map<number, ArrayBuffer[]>();
+/**
+ * Offers `buffers` (no array holds them any more) to the next run's outputs, in place of the last
+ * offer: a training step that donates its state writes the next state into it.
+ */
+export function recycle(buffers: readonly ArrayBuffer[]): void {
+  recycled = new Map();
+  for (const b of buffers) recycled.set(b.byteLength, [...(recycled.get(b.byteLength) ?? []), b]);
+}
+
 /**
  * The runtime in the shared library at `path` (onnxruntime-node's own), or null where `koffi` or
  * the library cannot be loaded.
@@ -131,11 +142,11 @@ export function loadCApi(path: string, version: string): Runtime | null {
 
   const tensor = (dtype: DType, data: TypedArray, dims: readonly number[]) =>
     made(api.CreateTensorWithDataAsOrtValue(memory, data, data.byteLength, dims, dims.length, ONNX_TYPE[dtype], out));
-  /** Room for `size` elements; ONNX Runtime writes every one, so it is not zeroed first. */
+  /** Room for `size` elements, recycled where it can be; ONNX Runtime writes every one, so it is not zeroed first. */
   const uninitialised = (dtype: DType, size: number): TypedArray => {
     const Storage = STORAGE[dtype];
-    const bytes = Buffer.allocUnsafeSlow(size * Storage.BYTES_PER_ELEMENT);
-    return new Storage(bytes.buffer, bytes.byteOffset, size);
+    const bytes = size * Storage.BYTES_PER_ELEMENT;
+    return new Storage(recycled.get(bytes)?.pop() ?? Buffer.allocUnsafeSlow(bytes).buffer, 0, size);
   };
   const copyOut = (value: unknown, dtype: DType, size: number): TypedArray => {
     const Storage = STORAGE[dtype];

@@ -189,7 +189,9 @@ export abstract class Array {
    * @example const logits = jit(model)(x).view(); // what jit returned, not copied again
    */
   view(): TypedArray {
-    return this.concrete('view').buffer;
+    const c = this.concrete('view');
+    soleOwner.delete(c.storage.buffer); // the caller may keep it: never handed to another array
+    return c.buffer;
   }
   /** The elements as nested JS arrays (booleans for bool arrays). */
   toArray(): NestedArray {
@@ -419,6 +421,13 @@ export function memoryStats(): Record<string, { buffers: number; bytes: number }
   return { ...Object.fromEntries(Object.entries(backendStats).map(([k, f]) => [k, f()])), cpu };
 }
 
+/**
+ * Buffers that one array alone holds and that no caller has seen (the outputs of a compiled call), by
+ * buffer: donating such an array hands its memory to later outputs. A second array over the buffer
+ * (a reshape's view) or `view()` takes it off.
+ */
+const soleOwner = new WeakMap<ArrayBufferLike, ConcreteArray>();
+
 /** An array whose elements live in memory (CPU backend). */
 export class ConcreteArray extends Array {
   #storage: TypedArray | null;
@@ -441,7 +450,26 @@ export class ConcreteArray extends Array {
       live.buffers++;
       live.bytes += this.#storage.byteLength;
       registry.register(this, this.#storage.byteLength, this);
+      soleOwner.delete(this.#storage.buffer);
     }
+  }
+  /** Marks this array as the only holder of its whole buffer, which nothing outside Fluxion has seen. */
+  ownBuffer(): this {
+    const s = this.#storage;
+    if (s && s.byteLength >= TRACKED_BYTES && s.byteOffset === 0 && s.byteLength === s.buffer.byteLength)
+      soleOwner.set(s.buffer, this);
+    return this;
+  }
+  /**
+   * Disposes a donated array and returns its buffer where no one else can see it (see
+   * {@link ConcreteArray.ownBuffer}), for an output to reuse.
+   */
+  donate(): ArrayBuffer | undefined {
+    const buffer = this.#storage?.buffer;
+    const free = buffer && soleOwner.get(buffer) === this;
+    if (free) soleOwner.delete(buffer);
+    this.dispose();
+    return free ? (buffer as ArrayBuffer) : undefined;
   }
   /** The elements as stored (float16 and bfloat16 as bit patterns in a Uint16Array); must not be mutated. */
   get storage(): TypedArray {

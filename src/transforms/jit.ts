@@ -197,8 +197,9 @@ export interface JitOptions {
   /** Positional arguments that are static: part of the cache key, never traced. */
   staticArgnums?: number[];
   /**
-   * Positional arguments whose buffers the compiled function may reuse for its outputs
-   * (WebGPU; the donated arrays become unusable). The CPU backend ignores it.
+   * Positional arguments whose buffers the compiled function may reuse for its outputs; the
+   * donated arrays become unusable. On the CPU, memory that an earlier call returned (and no one
+   * viewed or reshaped) is written by the next outputs of its size.
    */
   donateArgnums?: number[];
   /** Run on this backend: 'webgpu' uploads CPU array arguments; 'cpu' refuses WebGPU arrays. */
