@@ -190,7 +190,7 @@ export abstract class Array {
    */
   view(): TypedArray {
     const c = this.concrete('view');
-    soleOwner.delete(c.storage.buffer); // the caller may keep it: never handed to another array
+    share(c.storage.buffer); // the caller may keep it: never handed to another array
     return c.buffer;
   }
   /** The elements as nested JS arrays (booleans for bool arrays). */
@@ -422,11 +422,18 @@ export function memoryStats(): Record<string, { buffers: number; bytes: number }
 }
 
 /**
- * Buffers that one array alone holds and that no caller has seen (the outputs of a compiled call), by
- * buffer: donating such an array hands its memory to later outputs. A second array over the buffer
- * (a reshape's view) or `view()` takes it off.
+ * Buffers that one array alone holds and that no caller has seen (what a kernel or a compiled call
+ * just wrote), by buffer: donating such an array hands its memory to later outputs. A buffer two
+ * arrays have held (a reshape's view) or that `view()` passed out is never one.
  */
 const soleOwner = new WeakMap<ArrayBufferLike, ConcreteArray>();
+/** Buffers some array has held, and those a second holder (or a caller) has seen. */
+const held = new WeakSet<ArrayBufferLike>();
+const shared = new WeakSet<ArrayBufferLike>();
+const share = (buffer: ArrayBufferLike) => {
+  shared.add(buffer);
+  soleOwner.delete(buffer);
+};
 
 /** An array whose elements live in memory (CPU backend). */
 export class ConcreteArray extends Array {
@@ -450,14 +457,19 @@ export class ConcreteArray extends Array {
       live.buffers++;
       live.bytes += this.#storage.byteLength;
       registry.register(this, this.#storage.byteLength, this);
-      soleOwner.delete(this.#storage.buffer);
+      const buffer = this.#storage.buffer;
+      if (held.has(buffer)) share(buffer);
+      else held.add(buffer);
     }
   }
-  /** Marks this array as the only holder of its whole buffer, which nothing outside Fluxion has seen. */
+  /**
+   * Marks a freshly computed array as the only holder of its buffer, where it is: the whole buffer,
+   * which no other array has held and no caller has been given.
+   */
   ownBuffer(): this {
     const s = this.#storage;
     if (s && s.byteLength >= TRACKED_BYTES && s.byteOffset === 0 && s.byteLength === s.buffer.byteLength)
-      soleOwner.set(s.buffer, this);
+      if (!shared.has(s.buffer)) soleOwner.set(s.buffer, this);
     return this;
   }
   /**
@@ -467,7 +479,10 @@ export class ConcreteArray extends Array {
   donate(): ArrayBuffer | undefined {
     const buffer = this.#storage?.buffer;
     const free = buffer && soleOwner.get(buffer) === this;
-    if (free) soleOwner.delete(buffer);
+    if (free) {
+      soleOwner.delete(buffer);
+      held.delete(buffer); // its next array will be its only holder again
+    }
     this.dispose();
     return free ? (buffer as ArrayBuffer) : undefined;
   }

@@ -77,6 +77,7 @@ class EvalTrace extends Trace {
     );
     const outs = backendHook?.(prim, args, params) ?? prim.impl(args as ConcreteArray[], params);
     markConstants(args, outs);
+    ownFresh(args, outs);
     return outs;
   }
 }
@@ -88,6 +89,11 @@ class EvalTrace extends Trace {
 function markConstants(args: readonly Array[], outs: readonly Array[]): void {
   if (args.every((a) => weakConstants.has(a) || (a instanceof ConcreteArray && a.ndim === 0)))
     for (const o of outs) if (o instanceof ConcreteArray) weakConstants.add(o);
+}
+
+/** A kernel's new outputs hold their memory alone (see {@link ConcreteArray.ownBuffer}): donating them frees it for reuse. */
+function ownFresh(args: readonly Array[], outs: readonly Array[]): void {
+  for (const o of outs) if (o instanceof ConcreteArray && !args.includes(o)) o.ownBuffer();
 }
 
 const stack: MainTrace[] = [new MainTrace(0, (m) => new EvalTrace(m), null)];
@@ -192,6 +198,7 @@ export function evaluateNow(
   if (!args.every((a) => a instanceof ConcreteArray) || topTrace(args) !== stack[0]) return null;
   const outs = compute(args as ConcreteArray[]);
   markConstants(args, outs);
+  ownFresh(args, outs);
   return outs;
 }
 
