@@ -3,9 +3,11 @@
 // read back inside the timed region, median of repeats. Prints one table with each row's ratio to
 // the fastest library on that workload. Run: npm run bench [-- --quick]
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { transformSync } from 'esbuild';
 import {
   type Array,
   grad,
@@ -368,6 +370,14 @@ else {
 // torchvision models, each library in processes of their own (peak memory is per process): the
 // Adam step, building the model, the first call and peak RSS.
 const FLATTENED = 'fluxion jit, optim.flatten(adam)';
+// They run the built package under plain node, as a user's program loads it, where the build is
+// newer than every source (tsx, compiling the sources in the process, holds ~55 MB more); else the
+// sources under tsx, and the table says which.
+const builtEntry = freshBuild();
+const modelStep = builtEntry ? [compiledModelStep()] : ['--import', 'tsx', 'bench/model-step.ts'];
+console.log(
+  `model rows: ${builtEntry ? 'the built package (node)' : 'the sources (tsx): npm run build is missing or older'}`,
+);
 const torchvisionModels: [string, string, number, number][] = [
   ['ResNet-18', 'resnet18', 8, 64],
   ['ResNet-50', 'resnet50', 8, 64],
@@ -378,9 +388,9 @@ for (const [title, name, batch, size] of quick ? torchvisionModels.slice(0, 1) :
   // Fluxion runs twice with one fresh compilation cache: cold, then warm (as a second `npm start`).
   const cache = mkdtempSync(join(tmpdir(), 'fluxion-bench-cache-'));
   const fluxionStep = (...extra: string[]) =>
-    spawnSync(process.execPath, ['--import', 'tsx', 'bench/model-step.ts', ...args, ...extra], {
+    spawnSync(process.execPath, [...modelStep, ...args, ...extra], {
       encoding: 'utf8',
-      env: { ...process.env, FLUXION_CACHE_DIR: cache },
+      env: { ...process.env, FLUXION_CACHE_DIR: cache, ...(builtEntry ? { FLUXION_ENTRY: builtEntry } : {}) },
     });
   const runs: [string, () => ReturnType<typeof spawnSync>][] = [
     ['fluxion jit (ONNX Runtime)', fluxionStep],
@@ -493,6 +503,26 @@ if ((await import('node:fs')).existsSync(built)) {
   if (run.status === 0)
     rows.push({ workload: 'spawn to first jit result', library: 'fluxion (node, built)', ms: performance.now() - t1 });
 } else console.log(`built startup row skipped: ${built} is missing (npm run build)`);
+
+/** The built package's entry (a file URL) when it is newer than every source file; else null. */
+function freshBuild(): string | null {
+  const entry = 'dist/bundle/src/index.js';
+  if (!existsSync(entry)) return null;
+  const newest = (dir: string): number =>
+    Math.max(
+      ...readdirSync(dir, { withFileTypes: true }).map((d) =>
+        d.isDirectory() ? newest(join(dir, d.name)) : statSync(join(dir, d.name)).mtimeMs,
+      ),
+    );
+  return statSync(entry).mtimeMs > Math.max(newest('src'), newest('kernels')) ? pathToFileURL(entry).href : null;
+}
+/** bench/model-step.ts as JavaScript for plain node (types stripped by esbuild), in a temporary folder. */
+function compiledModelStep(): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'fluxion-bench-')), 'model-step.mjs');
+  const { code } = transformSync(readFileSync('bench/model-step.ts', 'utf8'), { loader: 'ts', format: 'esm' });
+  writeFileSync(file, code);
+  return file;
+}
 
 // ---------------------------------------------------------------- one table
 const best = new Map<string, number>();

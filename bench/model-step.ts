@@ -3,12 +3,17 @@
 // run), the steady step (median of 6) and peak RSS, as one JSON line. The step donates its state (each
 // step's outputs are written into the memory of the state before last). bench/cpu.ts runs it beside
 // bench/pytorch.py's same model. Run: tsx bench/model-step.ts resnet18 8 64 [flatten]
-import { type Array, jit, models, nn, np, optim, random, valueAndGrad } from '../src/index.js';
+import type { Array } from '../src/index.js';
+
+// FLUXION_ENTRY names the library to load (bench/cpu.ts passes the built package); else the sources.
+const fluxion: typeof import('../src/index.js') = await import(process.env.FLUXION_ENTRY ?? '../src/index.js');
+const { jit, models, nn, np, optim, random, valueAndGrad } = fluxion;
 
 // A fifth argument `flatten` runs the step with optim.flatten(optim.adam(...)).
 const [name, batch, size] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4])];
 const flat = process.argv[5] === 'flatten';
-const build = (models as unknown as Record<string, (o: { numClasses: number }) => nn.Layer>)[name];
+type Model = ReturnType<typeof models.resnet18>;
+const build = (models as unknown as Record<string, (o: { numClasses: number }) => Model>)[name];
 if (!build) throw new Error(`model-step: unknown model ${name}`);
 const t0 = performance.now();
 const model = build({ numClasses: 10 });
@@ -19,7 +24,7 @@ const adam = flat ? optim.flatten(optim.adam(1e-3)) : optim.adam(1e-3);
 const x = random.normal(random.key(1), [batch, 3, size, size]);
 const y = np.remainder(np.arange(batch), 10).astype('int32');
 const step = jit(
-  (params: unknown, state: unknown, opt: optim.ChainState, x: Array, y: Array) => {
+  (params: unknown, state: unknown, opt: ReturnType<typeof adam.init>, x: Array, y: Array) => {
     const [[loss, newState], grads] = valueAndGrad(
       (p: unknown) => {
         const r = model.apply(p, state, x, { training: true });
