@@ -1,6 +1,6 @@
 // Every layer and model through the layer laws from one table, plus behaviour checks.
 import { describe, expect, it } from 'vitest';
-import { type Array, ShapeDtype, grad, jit, models, nn, np, random, vmap } from '../src/index.js';
+import { type Array, ShapeDtype, grad, jit, jvp, makeGraph, models, nn, np, random, vmap } from '../src/index.js';
 import { applyIsPure, deterministicGivenKey, initShapeMatchesApply, stateRoundTrips } from '../laws/layer.js';
 import { assertClose } from '../laws/index.js';
 
@@ -260,5 +260,53 @@ describe('functional forms', () => {
     );
     expect(nn.huber(np.array([0, 3]), np.array([0.5, 0])).item()).toBeCloseTo((0.125 + 2.5) / 2, 5);
     expect(nn.accuracy(logits, labels).item()).toBe(1);
+  });
+});
+
+describe("batch norm's written-out derivative", () => {
+  // The training-mode forward pass as plain operations, differentiated by the transforms.
+  const reference = (x: Array, w: Array, b: Array) => {
+    const axes = [0, 2, 3];
+    const mean = np.mean(x, { axis: axes, keepdims: true });
+    const centered = np.subtract(x, mean);
+    const variance = np.mean(np.square(centered), { axis: axes, keepdims: true });
+    const scale = np.multiply(np.rsqrt(np.add(variance, 1e-5)), np.reshape(w, [1, -1, 1, 1]));
+    return np.add(np.multiply(centered, scale), np.reshape(b, [1, -1, 1, 1]));
+  };
+  const fluxion = (x: Array, w: Array, b: Array) =>
+    nn.functional.batchNorm(x, np.zeros([3], { dtype: x.dtype }), np.ones([3], { dtype: x.dtype }), w, b).y;
+  const args = (dtype: 'float64' | 'float32') =>
+    [
+      random.normal(random.key(0), [4, 3, 5, 5]),
+      random.normal(random.key(1), [3]),
+      random.normal(random.key(2), [3]),
+    ].map((a) => np.astype(a, dtype)) as [Array, Array, Array];
+  const ct = np.astype(random.normal(random.key(3), [4, 3, 5, 5]), 'float64');
+  const loss = (f: typeof fluxion) => (x: Array, w: Array, b: Array) => np.sum(np.multiply(f(x, w, b), ct));
+
+  it('gives the derivatives of the forward pass in reverse and forward mode, batched and twice', () => {
+    const [x, w, b] = args('float64');
+    const tight = { rtol: 1e-10, atol: 1e-10 };
+    for (const argnums of [0, 1, 2])
+      assertClose(grad(loss(fluxion), { argnums })(x, w, b), grad(loss(reference), { argnums })(x, w, b), tight);
+    const tangents = args('float64').map((t) => np.multiply(t, 0.5)) as [Array, Array, Array];
+    const [, dy] = jvp(fluxion, [x, w, b], tangents);
+    assertClose(dy, jvp(reference, [x, w, b], tangents)[1], tight);
+    // Second order: the Hessian of the loss along a direction, and per-example gradients under vmap.
+    const hvp = (f: typeof fluxion) => jvp((v: Array) => grad(loss(f))(v, w, b), [x], [tangents[0]])[1];
+    assertClose(hvp(fluxion), hvp(reference), { rtol: 1e-8, atol: 1e-8 });
+    const perExample = (f: typeof fluxion) => vmap((xs: Array) => grad(loss(f))(np.tile(xs, [4, 1, 1, 1]), w, b))(x);
+    assertClose(perExample(fluxion), perExample(reference), tight);
+  });
+
+  it('makes fewer passes over the input than differentiating the forward pass', () => {
+    // Equations with a full-size result or operand (broadcasts are free: the lowering folds them).
+    const passes = (f: typeof fluxion) =>
+      makeGraph(grad(loss(f), { argnums: [0, 1, 2] }))(...args('float64')).eqns.filter(
+        (e) =>
+          e.prim.name !== 'broadcast_in_dim' &&
+          [...e.outs, ...e.inputs].some((a) => a.aval.shape.length === 4 && a.aval.shape[0] === 4),
+      ).length;
+    expect(passes(fluxion)).toBeLessThan(passes(reference) - 3);
   });
 });

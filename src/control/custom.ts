@@ -90,23 +90,34 @@ export function customJvp<F extends (...args: any[]) => any>(
   f: F,
   rule: (primals: Parameters<F>, tangents: Parameters<F>) => [ReturnType<F>, ReturnType<F>],
 ): F {
+  // One flat function per argument structure, so that its output avals are traced once per shape.
+  const flats = new Map<string, { fun: Flat; rule: CustomJvpParams['rule']; outDef: () => TreeDef }>();
+  const flatFor = (def: TreeDef) => {
+    const key = JSON.stringify(def);
+    let flat = flats.get(key);
+    if (!flat) {
+      let outDef: TreeDef | undefined;
+      const fun: Flat = (...xs) => {
+        const [o, od] = flattenArgs([f(...unflatten(def, xs))]);
+        outDef = od;
+        return o;
+      };
+      const flatRule = (ps: Array[], ts: Array[]): [Array[], Array[]] => {
+        const [o, t] = rule(unflatten(def, ps), unflatten(def, ts));
+        return [flattenArgs([o])[0], flattenArgs([t])[0]];
+      };
+      flats.set(key, (flat = { fun, rule: flatRule, outDef: () => outDef! }));
+    }
+    return flat;
+  };
   return ((...args: any[]) => {
     const [leaves, def] = flattenArgs(args);
-    let outDef: TreeDef | undefined;
-    const fun: Flat = (...xs) => {
-      const [o, od] = flattenArgs([f(...unflatten(def, xs))]);
-      outDef = od;
-      return o;
-    };
-    const flatRule = (ps: Array[], ts: Array[]): [Array[], Array[]] => {
-      const [o, t] = rule(unflatten(def, ps), unflatten(def, ts));
-      return [flattenArgs([o])[0], flattenArgs([t])[0]];
-    };
+    const { fun, rule: flatRule, outDef } = flatFor(def);
     outAvalsOf(
       fun,
       leaves.map((l) => l.aval),
     );
-    return unflatten(outDef!, bind(customJvpP, leaves, { fun, rule: flatRule }))[0];
+    return unflatten(outDef(), bind(customJvpP, leaves, { fun, rule: flatRule }))[0];
   }) as F;
 }
 

@@ -14,6 +14,7 @@ import * as P from '../primitives/index.js';
 import * as np from '../np/index.js';
 import { scan } from '../control/scan.js';
 import { jit } from '../transforms/jit.js';
+import { customJvp } from '../control/custom.js';
 import { uniform as randomUniform } from '../random.js';
 import { fusedMaxPool } from './fused.js';
 
@@ -451,29 +452,91 @@ export function batchNorm(
         `${fmtShape(runningMean.shape)}, ${fmtShape(runningVar.shape)}`,
     );
   }
-  const axes = x.shape.map((_, i) => i).filter((i) => i !== 1);
-  const bshape = x.shape.map((d, i) => (i === 1 ? d : 1));
-  // The per-channel factors are combined first (on C values), so the whole input sees one multiply
-  // and one add, as PyTorch's CPU kernels do.
-  const scaled = (inverseStd: Array) => (weight ? np.multiply(inverseStd, P.reshape(weight, bshape)) : inverseStd);
   if (!(o.training ?? true)) {
-    const scale = scaled(np.rsqrt(np.add(P.reshape(runningVar, bshape), eps)));
+    const bshape = x.shape.map((d, i) => (i === 1 ? d : 1));
+    // The per-channel factors are combined first (on C values), so the whole input sees one
+    // multiply and one add, as PyTorch's CPU kernels do.
+    const inverseStd = np.rsqrt(np.add(P.reshape(runningVar, bshape), eps));
+    const scale = weight ? np.multiply(inverseStd, P.reshape(weight, bshape)) : inverseStd;
     const shift = np.subtract(bias ? P.reshape(bias, bshape) : 0, np.multiply(P.reshape(runningMean, bshape), scale));
     return { y: np.add(np.multiply(x, scale), shift), runningMean, runningVar };
   }
-  const mean = np.mean(x, { axis: axes, keepdims: true });
-  const centered = np.subtract(x, mean);
-  const variance = np.mean(np.square(centered), { axis: axes, keepdims: true });
-  const normalized = np.multiply(centered, scaled(np.rsqrt(np.add(variance, eps))));
-  const y = bias ? np.add(normalized, P.reshape(bias, bshape)) : normalized;
+  const [y, mean, variance] = normalizeBatch(eps)(
+    x,
+    weight ?? np.ones([c], { dtype: x.dtype }),
+    bias ?? np.zeros([c], { dtype: x.dtype }),
+  );
   const n = x.size / c;
-  const m = np.stopGradient(P.reshape(mean, [c])),
-    v = np.stopGradient(P.reshape(variance, [c]));
+  const m = np.stopGradient(mean),
+    v = np.stopGradient(variance);
   return {
     y,
     runningMean: np.add(np.multiply(runningMean, 1 - momentum), np.multiply(m, momentum)),
     runningVar: np.add(np.multiply(runningVar, 1 - momentum), np.multiply(v, (momentum * n) / Math.max(1, n - 1))),
   };
+}
+
+type Normalize = (x: Array, weight: Array, bias: Array) => [Array, Array, Array];
+const normalizers = new Map<number, Normalize>();
+
+/**
+ * Training-mode batch normalisation `(x, weight, bias) -> [y, batch mean, biased batch variance]`
+ * with its derivative written out: with `c = x - mean`, `s = 1/sqrt(var + eps)`, `k = s·weight`,
+ * `dy = k·dx - k·mean(dx) - c·k·s²·mean(c·dx) + c·s·dweight + dbias`, each term one full-size
+ * product at most, so that its transpose (the backward pass) makes 7 passes over the input's size
+ * where differentiating the forward pass made 11, and a third of the nodes.
+ */
+function normalizeBatch(eps: number): Normalize {
+  let f = normalizers.get(eps);
+  if (f) return f;
+  const forward = (x: Array, weight: Array, bias: Array) => {
+    const axes = x.shape.map((_, i) => i).filter((i) => i !== 1);
+    const channel = (a: Array) =>
+      P.reshape(
+        a,
+        x.shape.map((d, i) => (i === 1 ? d : 1)),
+      );
+    const perChannel = (a: Array) => P.reshape(a, [x.shape[1]]);
+    const sum = (a: Array) => np.sum(a, { axis: axes, keepdims: true });
+    const n = x.size / x.shape[1];
+    const mean = np.divide(sum(x), n);
+    const centered = np.subtract(x, mean);
+    const variance = np.divide(sum(np.square(centered)), n);
+    const inverseStd = np.rsqrt(np.add(variance, eps));
+    // The per-channel factors are combined first (on C values), so the whole input sees one
+    // multiply and one add, as PyTorch's CPU kernels do.
+    const scale = np.multiply(inverseStd, channel(weight));
+    const y = np.add(np.multiply(centered, scale), channel(bias));
+    const outs: [Array, Array, Array] = [y, perChannel(mean), perChannel(variance)];
+    return { outs, n, channel, perChannel, sum, centered, inverseStd, scale };
+  };
+  f = customJvp(
+    (x: Array, weight: Array, bias: Array) => forward(x, weight, bias).outs,
+    ([x, weight, bias], [dx, dweight, dbias]) => {
+      const { outs, n, channel, perChannel, sum, centered, inverseStd, scale } = forward(x, weight, bias);
+      const sumDx = sum(dx),
+        sumCDx = sum(np.multiply(dx, centered));
+      // Per-channel coefficients from the primals alone (computed in the forward pass under
+      // linearisation), so that each full-size term of the tangent is one product.
+      const meanCoef = np.divide(np.negative(scale), n);
+      const centeredCoef = np.multiply(meanCoef, np.square(inverseStd));
+      const dy = np.add(
+        np.add(np.multiply(dx, scale), np.multiply(sumDx, meanCoef)),
+        np.add(
+          np.multiply(centered, np.add(np.multiply(sumCDx, centeredCoef), np.multiply(channel(dweight), inverseStd))),
+          channel(dbias),
+        ),
+      );
+      const tangents: [Array, Array, Array] = [
+        dy,
+        perChannel(np.divide(sumDx, n)),
+        perChannel(np.multiply(sumCDx, 2 / n)),
+      ];
+      return [outs, tangents];
+    },
+  );
+  normalizers.set(eps, f);
+  return f;
 }
 
 /** Layer normalisation (Ba et al. 2016) over the trailing `normalizedShape` axes (biased variance). @category Layers */
