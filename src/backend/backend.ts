@@ -31,7 +31,11 @@ export interface Device {
 
 /** A compiled graph. */
 export interface Executable {
-  run(args: ConcreteArray[]): ConcreteArray[];
+  /**
+   * Runs the program. `donated` (positions in `args`) are given up: an output may be written into
+   * the memory of one of them, which is then disposed.
+   */
+  run(args: ConcreteArray[], donated?: readonly number[]): ConcreteArray[];
   /** What runs where, one line per step (for debugging). */
   readonly plan: string;
 }

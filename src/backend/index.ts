@@ -200,7 +200,7 @@ const cpu: Device = {
   holds: (x) => x instanceof ConcreteArray,
   place: (x) => x,
   runGraph: (g, args, donate = [], consts = 0) => {
-    const results = executableFor(g, args.slice(0, consts)).run(args as ConcreteArray[]);
+    const results = executableFor(g, args.slice(0, consts)).run(args as ConcreteArray[], donate);
     if (donate.length) donateArguments(args as ConcreteArray[], donate, results);
     return results;
   },
@@ -208,9 +208,10 @@ const cpu: Device = {
 };
 /**
  * Donated arguments become unusable (as in JAX), and the memory that no one else can see (outputs
- * of an earlier call, never viewed or reshaped) goes to the next outputs of its size: a training
- * step that donates its state writes the next state into the last one's memory, holding two states
- * where the collector would otherwise still hold a third and fourth. An argument also returned, or
+ * of an earlier call, never viewed or reshaped) goes to outputs of its size: in the call itself
+ * where the program has read the argument before it writes that output (the executable decides),
+ * else in the next call. A training step that donates its state updates the optimizer's moments in
+ * place and writes the next parameters into the last ones' memory. An argument also returned, or
  * passed twice, is left alone.
  */
 function donateArguments(args: readonly ConcreteArray[], donate: readonly number[], results: readonly Array[]): void {

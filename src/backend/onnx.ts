@@ -289,6 +289,8 @@ type Step =
       size: number;
       /** Loaded already optimised from the persistent compilation cache. */
       cached: boolean;
+      /** For each of `outs`, the positions in `inputs` whose memory it may be written into. */
+      overwritable: number[][];
     }
   | { kind: 'js'; eqn: Eqn; why: string };
 
@@ -411,6 +413,7 @@ function segment(run: Indexed[], lastUse: Map<number, number>, rt: Runtime, know
         ],
         size: eqns.length,
         cached,
+        overwritable: model.overwritable,
       },
     ];
   } catch (err) {
@@ -445,6 +448,8 @@ const sessionsOf = new FinalizationRegistry<NativeSession[]>((sessions) => {
 const profiled = new Set<NativeSession>();
 
 class OnnxExecutable implements Executable {
+  /** For each step, the variables that later steps or the graph's outputs still read. */
+  private readonly readLater: Set<number>[];
   constructor(
     private readonly graph: Graph,
     private readonly steps: Step[],
@@ -453,24 +458,55 @@ class OnnxExecutable implements Executable {
       this,
       steps.flatMap((s) => (s.kind === 'onnx' ? [s.session] : [])),
     );
+    const later = new Set(graph.outs.flatMap((a) => (a instanceof Var ? [a.id] : [])));
+    this.readLater = [...steps]
+      .reverse()
+      .map((s) => {
+        const now = new Set(later);
+        const ins = s.kind === 'js' ? s.eqn.inputs : s.inputs;
+        for (const a of ins) if (a instanceof Var) later.add(a.id);
+        return now;
+      })
+      .reverse();
   }
 
-  run(args: ConcreteArray[]): ConcreteArray[] {
+  run(args: ConcreteArray[], donated: readonly number[] = []): ConcreteArray[] {
     const env = new Map<number, ConcreteArray>();
     const read = (a: Atom): ConcreteArray =>
       a instanceof Lit ? ConcreteArray.scalar(a.value, a.aval.dtype) : env.get(a.id)!;
     this.graph.inVars.forEach((v, i) => env.set(v.id, args[i]));
-    for (const s of this.steps) {
+    // Donated arguments whose memory an output may take: held by them alone, passed once.
+    const givenUp = new Set(
+      donated.flatMap((i) =>
+        args[i].ownsBuffer && args.indexOf(args[i]) === args.lastIndexOf(args[i]) ? [this.graph.inVars[i].id] : [],
+      ),
+    );
+    this.steps.forEach((s, k) => {
       if (s.kind === 'js') {
         const outs = s.eqn.prim.impl(s.eqn.inputs.map(read), s.eqn.params);
         s.eqn.outs.forEach((v, i) => env.set(v.id, outs[i]));
-        continue;
+        return;
       }
       const feeds = s.inputs.map((v, i) => {
         const x = env.get(v.id)!;
         return { name: s.inNames[i], dtype: computeDType(x.dtype), data: computeValues(x), dims: x.shape };
       });
-      const results = s.session.run(feeds, s.fetches);
+      // An output goes into a given-up input's memory where the session has read it by then.
+      const taken = new Map<number, number>(); // output -> input
+      const free = (i: number) =>
+        givenUp.has(s.inputs[i].id) &&
+        !this.readLater[k].has(s.inputs[i].id) &&
+        feeds[i].data === env.get(s.inputs[i].id)!.storage;
+      const fetches = s.fetches.map((f, j) => {
+        const i = s.overwritable[j]?.find(free);
+        if (i === undefined) return f;
+        taken.set(j, i);
+        givenUp.delete(s.inputs[i].id);
+        return { ...f, into: feeds[i].data };
+      });
+      const results = s.session.run(feeds, fetches);
+      // The inputs whose memory now holds outputs are disposed before the outputs own it.
+      for (const [j, i] of taken) if (results[j] === fetches[j].into) env.get(s.inputs[i].id)!.donate();
       s.outs.forEach((v, i) => env.set(v.id, new ConcreteArray(results[i], v.aval.shape, v.aval.dtype).ownBuffer()));
       for (const [j, p] of s.packedOuts.entries()) {
         const data = results[s.outs.length + j];
@@ -480,7 +516,7 @@ class OnnxExecutable implements Executable {
             new ConcreteArray(data.subarray(offset, offset + sizeOf(v.aval.shape)), v.aval.shape, v.aval.dtype),
           );
       }
-    }
+    });
     return this.graph.outs.map(read);
   }
 

@@ -25,6 +25,8 @@ export interface Fetch {
   dtype: DType;
   size: number;
   dims?: readonly number[];
+  /** Memory to write it into (an input's, which every node reading it is done with first), where it can be. */
+  into?: TypedArray;
 }
 /** A compiled model, run synchronously. */
 export interface NativeSession {
@@ -202,7 +204,7 @@ export function loadCApi(path: string, version: string): Runtime | null {
             for (const x of inputs) fed.push(tensor(x.dtype, x.data, x.dims));
             const data = outputs.map((o, i) => {
               if (!o.dims) return null;
-              const buffer = uninitialised(o.dtype, o.size);
+              const buffer = o.into ?? uninitialised(o.dtype, o.size);
               fetched[i] = tensor(o.dtype, buffer, o.dims);
               return buffer;
             });

@@ -472,6 +472,11 @@ export class ConcreteArray extends Array {
       if (!shared.has(s.buffer)) soleOwner.set(s.buffer, this);
     return this;
   }
+  /** Whether this array alone holds its memory and no caller has seen it (see {@link ConcreteArray.ownBuffer}). */
+  get ownsBuffer(): boolean {
+    const buffer = this.#storage?.buffer;
+    return buffer !== undefined && soleOwner.get(buffer) === this;
+  }
   /**
    * Disposes a donated array and returns its buffer where no one else can see it (see
    * {@link ConcreteArray.ownBuffer}), for an output to reuse.

@@ -484,7 +484,7 @@ const normalizers = new Map<number, Normalize>();
  * with its derivative written out: with `c = x - mean`, `s = 1/sqrt(var + eps)`, `k = s·weight`,
  * `dy = k·dx - k·mean(dx) - c·k·s²·mean(c·dx) + c·s·dweight + dbias`, each term one full-size
  * product at most, so that its transpose (the backward pass) makes 7 passes over the input's size
- * where differentiating the forward pass made 11, and a third of the nodes.
+ * where differentiating the forward pass made 11.
  */
 function normalizeBatch(eps: number): Normalize {
   let f = normalizers.get(eps);

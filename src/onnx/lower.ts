@@ -442,6 +442,74 @@ function readyOrder(nodes: NodeProto[]): NodeProto[] {
   return order.map((k) => nodes[k]);
 }
 
+/** Operators whose output ONNX Runtime may give their (first) input's memory instead of a copy. */
+const ALIASING = new Set(['Reshape', 'Squeeze', 'Unsqueeze', 'Flatten', 'Identity']);
+
+type Described = { name: string; type: OnnxType; size: number };
+/**
+ * For each output, the inputs (by position) whose memory it may be written into: of its element
+ * type and size, read (directly or through views of it) only by nodes that run before the node that
+ * writes the output (its ancestors), which therefore never reads it itself, and never an output
+ * through a view. Every executor, sequential or parallel, runs a node after its ancestors, so those
+ * reads are over before the write starts. `nodes` must be in a topological order.
+ */
+export function overwritableInputs(nodes: NodeProto[], inputs: Described[], outputs: Described[]): number[][] {
+  const result = outputs.map((): number[] => []);
+  const kind = (d: Described) => `${d.type}:${d.size}`;
+  const inputsOfKind = new Map<string, number[]>();
+  inputs.forEach((x, i) => {
+    if (x.size > 0) inputsOfKind.set(kind(x), [...(inputsOfKind.get(kind(x)) ?? []), i]);
+  });
+  const wanted = outputs.flatMap((o, j) => (inputsOfKind.has(kind(o)) ? [j] : []));
+  if (!wanted.length) return result;
+  const producer = new Map<string, number>();
+  const consumers = new Map<string, number[]>();
+  nodes.forEach((n, k) => {
+    for (const v of n.output) producer.set(v, k);
+    for (const v of n.input) {
+      const c = consumers.get(v);
+      if (c) c.push(k);
+      else consumers.set(v, [k]);
+    }
+  });
+  // below[k]: the wanted outputs whose writer runs strictly after node k, one bit each.
+  const words = (wanted.length + 31) >>> 5;
+  const below = new Uint32Array(nodes.length * words);
+  const writes = new Map<number, number[]>(); // node -> bits of the wanted outputs it writes
+  wanted.forEach((j, bit) => {
+    const k = producer.get(outputs[j].name);
+    if (k !== undefined) writes.set(k, [...(writes.get(k) ?? []), bit]);
+  });
+  for (let k = nodes.length - 1; k >= 0; k--)
+    for (const v of nodes[k].output)
+      for (const c of consumers.get(v) ?? []) {
+        for (let w = 0; w < words; w++) below[k * words + w] |= below[c * words + w];
+        for (const bit of writes.get(c) ?? []) below[k * words + (bit >>> 5)] |= 1 << (bit & 31);
+      }
+  const outputNames = new Set(outputs.map((o) => o.name));
+  // The nodes reading each input, through views; null where a view of it is an output.
+  const readers = inputs.map((x) => {
+    const found: number[] = [];
+    const stack = [x.name];
+    while (stack.length) {
+      const v = stack.pop()!;
+      if (v !== x.name && outputNames.has(v)) return null;
+      for (const c of consumers.get(v) ?? []) {
+        found.push(c);
+        if (ALIASING.has(nodes[c].opType)) stack.push(nodes[c].output[0]);
+      }
+    }
+    return found;
+  });
+  wanted.forEach((j, bit) => {
+    if (!producer.has(outputs[j].name)) return;
+    result[j] = inputsOfKind
+      .get(kind(outputs[j]))!
+      .filter((i) => readers[i]?.every((k) => below[k * words + (bit >>> 5)] & (1 << (bit & 31))));
+  });
+  return result;
+}
+
 /** A model output that carries several of the graph's, flattened end to end (see {@link LowerOptions.packBelow}). */
 export interface Pack {
   name: string;
@@ -466,6 +534,11 @@ export interface LoweredModel {
   packedOutputs: Pack[];
   /** The equation of the graph that emitted each node, by node name (to name what a runtime refuses). */
   owners: ReadonlyMap<string, Eqn>;
+  /**
+   * For each of `outputs`, the `inputs` whose memory it may be written into (see
+   * {@link overwritableInputs}): a training step's new optimizer state can take the old one's place.
+   */
+  overwritable: number[][];
 }
 
 /** ONNX operators whose output has their inputs' broadcast shape. */
@@ -615,8 +688,23 @@ export function lowerGraph(g: Graph, opts: LowerOptions = {}): LoweredModel {
     opsetImport: [{ domain: '', version: BigInt(OPSET) }, ...[...b.domains].map((domain) => ({ domain, version: 1n }))],
     graph,
   });
+  const inAval = new Map(g.inVars.map((v, i) => [inNames[i], v.aval]));
+  const outAval = new Map(outNames.map((n, i) => [n, g.outs[i].aval]));
+  const described = (names: string[], avals: Map<string, ShapedArray>) =>
+    names.map((name) => {
+      const a = avals.get(name)!;
+      return { name, type: boundaryType(a.dtype), size: sizeOf(a.shape) };
+    });
   return {
     bytes: toBinary(ModelProtoSchema, model),
+    overwritable: overwritableInputs(
+      nodes,
+      described(
+        inputs.map((i) => i.name),
+        inAval,
+      ),
+      described(singleOutputs, outAval),
+    ),
     inputs: inputs.map((i) => i.name),
     outputs: singleOutputs,
     outputShapes: g.outs.flatMap((v, i) => (packedOut.has(i) ? [] : [loose.has(i) ? loose.get(i) : v.aval.shape])),

@@ -199,7 +199,9 @@ export interface JitOptions {
   /**
    * Positional arguments whose buffers the compiled function may reuse for its outputs; the
    * donated arrays become unusable. On the CPU, memory that an earlier call returned (and no one
-   * viewed or reshaped) is written by the next outputs of its size.
+   * viewed or reshaped) is written by an output of its size: in the same call where every node
+   * reading the argument runs before that output is written (an optimizer's moments update in
+   * place), else by the next call's.
    */
   donateArgnums?: number[];
   /** Run on this backend: 'webgpu' uploads CPU array arguments; 'cpu' refuses WebGPU arrays. */
