@@ -58,3 +58,12 @@ export const jsBackend: GraphBackend = {
     plan: graph.eqns.map((e, i) => `step ${i}: js ${e.prim.name}`).join('\n'),
   }),
 };
+
+/** The values that appear once among `args`. */
+export function passedOnce<T>(args: readonly T[]): Set<T> {
+  const seen = new Set<T>(),
+    twice = new Set<T>();
+  for (const x of args) (seen.has(x) ? twice : seen).add(x);
+  for (const x of twice) seen.delete(x);
+  return seen;
+}

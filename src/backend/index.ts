@@ -27,7 +27,7 @@ import {
 } from './webgpu.js';
 import { Graph } from '../core/ir.js';
 import type { Params, Primitive } from '../core/primitive.js';
-import { type Device, type Executable, type GraphBackend, jsBackend } from './backend.js';
+import { type Device, type Executable, type GraphBackend, jsBackend, passedOnce } from './backend.js';
 import { onnxBackend, setCompilationCache } from './onnx.js';
 import { recycle } from './ort-capi.js';
 import { PendingArray, initOnnxRuntimeWeb, onnxWebReady, webCpu } from './onnx-web.js';
@@ -216,9 +216,10 @@ const cpu: Device = {
  */
 function donateArguments(args: readonly ConcreteArray[], donate: readonly number[], results: readonly Array[]): void {
   const kept = new Set<Array>(results);
+  const once = passedOnce(args);
   const freed = donate.flatMap((i) => {
     const x = args[i];
-    if (kept.has(x) || args.indexOf(x) !== args.lastIndexOf(x)) return [];
+    if (kept.has(x) || !once.has(x)) return [];
     const buffer = x.donate();
     return buffer ? [buffer] : [];
   });

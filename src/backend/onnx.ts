@@ -11,7 +11,7 @@ import { type Atom, type Eqn, Graph, Lit, Var, subGraphs } from '../core/ir.js';
 import { type LoweredModel, type Pack, computeDType, computeValues, lowerGraph } from '../onnx/lower.js';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { ModelProtoSchema, TensorProto_DataType } from '../onnx/generated/onnx_pb.js';
-import type { Executable, GraphBackend } from './backend.js';
+import { type Executable, type GraphBackend, passedOnce } from './backend.js';
 import { type Fetch, type NativeSession, type Runtime, loadCApi } from './ort-capi.js';
 import { sizeOf } from '../core/shape.js';
 
@@ -476,10 +476,9 @@ class OnnxExecutable implements Executable {
       a instanceof Lit ? ConcreteArray.scalar(a.value, a.aval.dtype) : env.get(a.id)!;
     this.graph.inVars.forEach((v, i) => env.set(v.id, args[i]));
     // Donated arguments whose memory an output may take: held by them alone, passed once.
+    const once = passedOnce(args);
     const givenUp = new Set(
-      donated.flatMap((i) =>
-        args[i].ownsBuffer && args.indexOf(args[i]) === args.lastIndexOf(args[i]) ? [this.graph.inVars[i].id] : [],
-      ),
+      donated.flatMap((i) => (args[i].ownsBuffer && once.has(args[i]) ? [this.graph.inVars[i].id] : [])),
     );
     this.steps.forEach((s, k) => {
       if (s.kind === 'js') {

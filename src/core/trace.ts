@@ -93,7 +93,8 @@ function markConstants(args: readonly Array[], outs: readonly Array[]): void {
 
 /** A kernel's new outputs hold their memory alone (see {@link ConcreteArray.ownBuffer}): donating them frees it for reuse. */
 function ownFresh(args: readonly Array[], outs: readonly Array[]): void {
-  for (const o of outs) if (o instanceof ConcreteArray && !args.includes(o)) o.ownBuffer();
+  const passed = new Set(args); // a jitted call's outputs and arguments number in the thousands
+  for (const o of outs) if (o instanceof ConcreteArray && !passed.has(o)) o.ownBuffer();
 }
 
 const stack: MainTrace[] = [new MainTrace(0, (m) => new EvalTrace(m), null)];

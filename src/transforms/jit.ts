@@ -276,9 +276,12 @@ export function jit<F extends (...args: any[]) => any>(f: F, opts: JitOptions = 
       const fromDonated = args.flatMap((a, i) =>
         flatten<unknown>([statics.has(i) ? null : a])[0].map(() => donated.has(i)),
       );
-      donate = leaves.flatMap((_, i) =>
-        isDyn[i] && fromDonated[i] ? [nc + isDyn.slice(0, i).filter(Boolean).length] : [],
-      );
+      let position = nc;
+      leaves.forEach((_, i) => {
+        if (!isDyn[i]) return;
+        if (fromDonated[i]) donate.push(position);
+        position++;
+      });
     }
     const params: CallParams = {
       graph: entry.closed.graph,
