@@ -271,7 +271,7 @@ export function jit<F extends (...args: any[]) => any>(f: F, opts: JitOptions = 
     const arrays = leaves.filter((l): l is Array => l instanceof Array);
     // Donated arguments, as graph input positions (after the captured constants).
     const nc = entry.closed.consts.length;
-    let donate: number[] = [];
+    const donate: number[] = [];
     if (donated.size) {
       const fromDonated = args.flatMap((a, i) =>
         flatten<unknown>([statics.has(i) ? null : a])[0].map(() => donated.has(i)),
