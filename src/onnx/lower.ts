@@ -456,21 +456,20 @@ type Described = { name: string; type: OnnxType; size: number };
 export function overwritableInputs(nodes: NodeProto[], inputs: Described[], outputs: Described[]): number[][] {
   const result = outputs.map((): number[] => []);
   const kind = (d: Described) => `${d.type}:${d.size}`;
+  const push = <K>(m: Map<K, number[]>, key: K, value: number) => {
+    const list = m.get(key);
+    if (list) list.push(value);
+    else m.set(key, [value]);
+  };
   const inputsOfKind = new Map<string, number[]>();
-  inputs.forEach((x, i) => {
-    if (x.size > 0) inputsOfKind.set(kind(x), [...(inputsOfKind.get(kind(x)) ?? []), i]);
-  });
+  inputs.forEach((x, i) => x.size > 0 && push(inputsOfKind, kind(x), i));
   const wanted = outputs.flatMap((o, j) => (inputsOfKind.has(kind(o)) ? [j] : []));
   if (!wanted.length) return result;
   const producer = new Map<string, number>();
   const consumers = new Map<string, number[]>();
   nodes.forEach((n, k) => {
     for (const v of n.output) producer.set(v, k);
-    for (const v of n.input) {
-      const c = consumers.get(v);
-      if (c) c.push(k);
-      else consumers.set(v, [k]);
-    }
+    for (const v of n.input) push(consumers, v, k);
   });
   // below[k]: the wanted outputs whose writer runs strictly after node k, one bit each.
   const words = (wanted.length + 31) >>> 5;
@@ -478,7 +477,7 @@ export function overwritableInputs(nodes: NodeProto[], inputs: Described[], outp
   const writes = new Map<number, number[]>(); // node -> bits of the wanted outputs it writes
   wanted.forEach((j, bit) => {
     const k = producer.get(outputs[j].name);
-    if (k !== undefined) writes.set(k, [...(writes.get(k) ?? []), bit]);
+    if (k !== undefined) push(writes, k, bit);
   });
   for (let k = nodes.length - 1; k >= 0; k--)
     for (const v of nodes[k].output)
