@@ -1,6 +1,6 @@
 // Optimizer trajectories against PyTorch (optim.json), and the optimizer laws over one table.
 import { describe, expect, it } from 'vitest';
-import { type Array, np, optim } from '../src/index.js';
+import { type Array, makeGraph, np, optim } from '../src/index.js';
 import { assertClose } from '../laws/index.js';
 import { chainIdentity, chainAssociative, descendsOnQuadratic } from '../laws/optim.js';
 import { loadGolden, toArray } from './golden.js';
@@ -96,5 +96,37 @@ describe('schedules', () => {
   it('rejects unknown options by name', () => {
     expect(() => optim.sgd(0.1, { momentun: 0.9 } as never)).toThrow(/sgd: unknown option 'momentun'/);
     expect(() => optim.adam(0.1, { b1: '0.9' } as never)).toThrow(/adam: option 'b1' must be number/);
+  });
+});
+
+describe('mapElementwise (multi-tensor updates)', () => {
+  // Many small leaves of two dtypes and one large one, as a model's batch-norm parameters and a weight.
+  const tree = (seed: number) => ({
+    bn: globalThis.Array.from({ length: 12 }, (_, i) => np.multiply(np.arange(8 + i), 0.01 * (seed + i))),
+    half: [np.astype(np.arange(5), 'float64'), np.astype(np.arange(7), 'float64')],
+    weight: np.reshape(np.multiply(np.arange(8192), 1e-4 * seed), [64, 128]),
+  });
+  const fn = (m: Array, g: Array) => [np.add(np.multiply(m, 0.9), g), np.sqrt(np.abs(np.subtract(g, m)))];
+
+  it('gives each leaf exactly what applying the function leaf by leaf gives', () => {
+    const [m, g] = [tree(1), tree(2)];
+    const outs = optim.mapElementwise(fn, [m, g], 2);
+    const [ms, gs] = [m, g].map((t) => [...t.bn, ...t.half, t.weight]);
+    outs.forEach((out, k) => {
+      const got = [...out.bn, ...out.half, out.weight] as Array[];
+      got.forEach((x, i) => {
+        expect(x.shape).toEqual(ms[i].shape);
+        expect(x.dtype).toBe(ms[i].dtype);
+        assertClose(x, fn(ms[i], gs[i])[k], { rtol: 0, atol: 0 }, `output ${k}, leaf ${i}`);
+      });
+    });
+  });
+
+  it('traces one chain per dtype for the small leaves, one per large leaf', () => {
+    const g = makeGraph((m: any, x: any) => optim.mapElementwise(fn, [m, x], 2))(tree(1), tree(2));
+    expect(g.eqns.filter((e) => e.prim.name === 'sqrt')).toHaveLength(3); // float32, float64, the weight
+    const adam = optim.adam(1e-3);
+    const update = makeGraph((p: any, s: any) => adam.update(p, s, p).updates)(tree(1), adam.init(tree(1)));
+    expect(update.eqns.filter((e) => e.prim.name === 'sqrt' && e.outs[0].aval.shape.length > 0)).toHaveLength(3);
   });
 });
