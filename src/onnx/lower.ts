@@ -534,8 +534,9 @@ export interface LoweredModel {
   /** The equation of the graph that emitted each node, by node name (to name what a runtime refuses). */
   owners: ReadonlyMap<string, Eqn>;
   /**
-   * For each of `outputs`, the `inputs` whose memory it may be written into (see
-   * {@link overwritableInputs}): a training step's new optimizer state can take the old one's place.
+   * For each of `outputs`, the `inputs` whose memory it may be written into: of its type and size,
+   * read only by nodes that run before the output is written. A training step's new optimizer
+   * state can take the old one's place.
    */
   overwritable: number[][];
 }
