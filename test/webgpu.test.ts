@@ -214,6 +214,28 @@ describe('webgpu: fused graphs and training', () => {
     assertClose(await host(gpu.params['4'].weight), cpu.params['4'].weight, tol);
     assertClose(await host(gpu.params['0'].weight), cpu.params['0'].weight, tol);
   });
+  gpuIt(
+    'Adam and RAdam steps (bias corrections in float32: WGSL has no float64) run on the device and equal the CPU',
+    async () => {
+      const params = { w: random.normal(random.key(4), [64, 32]), b: random.normal(random.key(5), [32]) };
+      const g = { w: random.normal(random.key(6), [64, 32]), b: random.normal(random.key(7), [32]) };
+      for (const opt of [optim.adam(1e-2), optim.radam(1e-2)]) {
+        const step = (p: any, s: any, grads: any) => {
+          const r = opt.update(grads, s, p);
+          return { params: optim.applyUpdates(p, r.updates), state: r.state };
+        };
+        let cpu = { params: params as any, state: opt.init(params) };
+        let gpu = { params: { w: await up(params.w), b: await up(params.b) } as any, state: opt.init(params) };
+        const gg = { w: await up(g.w), b: await up(g.b) };
+        for (let i = 0; i < 3; i++) {
+          cpu = jit(step)(cpu.params, cpu.state, g);
+          gpu = jit(step, { device: 'webgpu' })(gpu.params, gpu.state, gg);
+        }
+        assertClose(await host(gpu.params.w), cpu.params.w, tol);
+        assertClose(await host(gpu.params.b), cpu.params.b, tol);
+      }
+    },
+  );
   gpuIt('np.linalg solve, det, inv, qr, svd, eigh and gradients run on the device and equal the CPU', async () => {
     const a = np.add(random.normal(random.key(3), [3, 4, 4]), np.multiply(np.eye(4), 4));
     const b = random.normal(random.key(4), [3, 4]);

@@ -127,10 +127,10 @@ export function scaleByAdam(
     init: (p) => ({ count: count0(), mu: zerosLikeTree(p), nu: zerosLikeTree(p) }),
     update(g, s) {
       const count = np.add(s.count, 1);
-      // 1 - b^t as -expm1(t log b): in float32, 1 - 0.999^t would lose most of its digits.
-      // Computed in float64 and used in each leaf's dtype, so float64 parameters lose nothing to them.
-      const correction = (b: number, n: Array) =>
-        np.negative(np.expm1(np.multiply(np.astype(n, 'float64'), Math.log(b))));
+      // 1 - b^t as -expm1(t log b): 1 - 0.999^t computed directly would lose digits. Computed in
+      // float64 for float64 parameters (they lose nothing to them), else in float32, which WebGPU has.
+      const wide = tree.leaves<Array>(g).some((x) => x.dtype === 'float64') ? 'float64' : 'float32';
+      const correction = (b: number, n: Array) => np.negative(np.expm1(np.multiply(np.astype(n, wide), Math.log(b))));
       const c1 = correction(b1, count),
         c2 = correction(b2, count),
         c1Next = correction(b1, np.add(count, 1));
@@ -287,7 +287,9 @@ export function scaleByRadam(
         s.nu,
         g,
       );
-      const b2t = np.power(b2, np.astype(count, 'float64'));
+      // In float64 for float64 parameters, else in float32 (which WebGPU has).
+      const wide = tree.leaves<Array>(g).some((x) => x.dtype === 'float64') ? 'float64' : 'float32';
+      const b2t = np.power(b2, np.astype(count, wide));
       const rho = np.subtract(rhoInf, np.divide(np.multiply(np.multiply(count, 2), b2t), np.subtract(1, b2t)));
       const tractable = np.greaterEqual(rho, threshold);
       const safeRho = np.where(tractable, rho, threshold);
@@ -297,7 +299,7 @@ export function scaleByRadam(
           np.multiply((rhoInf - 4) * (rhoInf - 2), safeRho),
         ),
       );
-      const c1 = np.subtract(1, np.power(b1, np.astype(count, 'float64')));
+      const c1 = np.subtract(1, np.power(b1, np.astype(count, wide)));
       const updates = tree.map(
         (m: Array, v: Array) => {
           const [c1m, rm, c2m] = [c1, r, np.subtract(1, b2t)].map((c) => np.astype(c, m.dtype));
