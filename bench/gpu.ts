@@ -21,7 +21,8 @@ Object.assign(globalThis, globals);
 // One GPU instance for every library, so all run on the same adapter.
 const backend = process.env.FLUXION_WEBGPU_BACKEND;
 const gpuInstance = create(backend ? [`backend=${backend}`] : []);
-if (!(globalThis as any).navigator) (globalThis as any).navigator = {};
+// jax-js reads navigator.userAgent (Node 20 has no navigator).
+if (!(globalThis as any).navigator) (globalThis as any).navigator = { userAgent: `Node.js/${process.version}` };
 // On GPU-less machines only Dawn's OpenGL ES adapter exists, and only in compatibility mode.
 const gpuForAll = {
   requestAdapter: (o: object = {}) =>
