@@ -122,6 +122,15 @@ describe('mapElementwise (multi-tensor updates)', () => {
     });
   });
 
+  it('refuses trees that do not match, naming the tree and the leaf', () => {
+    expect(() => optim.mapElementwise(fn, [tree(1), { ...tree(2), extra: np.ones([3]) }], 2)).toThrow(
+      /mapElementwise: tree 1 has 16 leaves, tree 0 has 15/,
+    );
+    expect(() => optim.mapElementwise(fn, [tree(1), { ...tree(2), weight: np.ones([3]) }], 2)).toThrow(
+      /mapElementwise: tree 1 leaf 14 has 3 elements, tree 0's has 8192/,
+    );
+  });
+
   it('traces one chain per dtype for the small leaves, one per large leaf', () => {
     const g = makeGraph((m: any, x: any) => optim.mapElementwise(fn, [m, x], 2))(tree(1), tree(2));
     expect(g.eqns.filter((e) => e.prim.name === 'sqrt')).toHaveLength(3); // float32, float64, the weight

@@ -193,6 +193,16 @@ const GROUP_BELOW = 4096;
 export function mapElementwise(fn: (...leaves: Array[]) => Array[], trees: Params[], outputs: number): Params[] {
   const [first, def] = tree.flatten<Array>(trees[0]);
   const leaves = [first, ...trees.slice(1).map((t) => tree.leaves<Array>(t))];
+  leaves.forEach((l, t) => {
+    const bad = l.length === first.length ? l.findIndex((x, i) => x.size !== first[i].size) : -1;
+    if (l.length !== first.length || bad >= 0)
+      throw new ValueError(
+        `mapElementwise: tree ${t} ` +
+          (bad < 0
+            ? `has ${l.length} leaves, tree 0 has ${first.length}`
+            : `leaf ${bad} has ${l[bad].size} elements, tree 0's has ${first[bad].size}`),
+      );
+  });
   const results: Array[][] = [];
   const groups = new Map<string, number[]>();
   first.forEach((leaf, i) => {
