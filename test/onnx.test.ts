@@ -25,6 +25,7 @@ import {
 import { onnxBackend } from '../src/backend/onnx.js';
 import { keepFreedMemory } from '../src/backend/malloc.js';
 import { Graph } from '../src/core/ir.js';
+import type { ConvOptions } from '../src/nn/functional.js';
 import { makeClosedGraph } from '../src/transforms/jit.js';
 import { bind } from '../src/core/trace.js';
 import { interpret } from '../src/core/staging.js';
@@ -909,6 +910,28 @@ describe("convolutions on ONNX Runtime's blocked (NCHWc) kernels", () => {
       const got = tree.leaves(jit(valueAndGrad(loss, { argnums: [0, 1] }))(x, w));
       const want = tree.leaves(valueAndGrad(loss, { argnums: [0, 1] })(x, w));
       got.forEach((g, i) => assertClose(g as Array, want[i] as Array));
+    });
+  }
+  // A stride-1 convolution's input gradient runs as a blocked Conv with the filter flipped.
+  const inputGradCases: [string, number[], number[], ConvOptions][] = [
+    ['3x3, padding 1', [2, 16, 16, 16], [8, 16, 3, 3], { padding: 1 }],
+    ['1x1 (nothing to flip)', [2, 16, 16, 16], [16, 16, 1, 1], {}],
+    ['3x3 dilated by 2, padding 1', [2, 8, 18, 18], [16, 8, 3, 3], { padding: 1, dilation: 2 }],
+    ['2x3, padding same (uneven: [0, 1] and [1, 1])', [2, 8, 16, 16], [16, 8, 2, 3], { padding: 'same' }],
+    ['3x3 from 4 channels (a plain NCHW filter)', [2, 8, 16, 16], [4, 8, 3, 3], { padding: 1 }],
+    ['3x3, padding 3 (beyond the window: ConvTranspose)', [2, 8, 16, 16], [16, 8, 3, 3], { padding: 3 }],
+    ['3x3, stride 2 (ConvTranspose)', [2, 8, 32, 32], [16, 8, 3, 3], { padding: 1, stride: 2 }],
+  ];
+  for (const [label, xs, ws, options] of inputGradCases) {
+    it(`input gradient, ${label}: equal to the JavaScript kernels`, () => {
+      const [x, w] = [random.normal(random.key(2), xs), random.normal(random.key(3), ws)];
+      const dx = (x: Array, w: Array) =>
+        grad((xv: Array) => np.sum(np.sin(nn.functional.conv2d(xv, w, null, options))))(x);
+      const lowered = opTypes(onnx.lowerGraph(makeGraph(dx)(x, w), { nchwcBlock: 8 }).bytes);
+      const flipped = !/ConvTranspose/.test(label);
+      expect(lowered.ConvTranspose ?? 0).toBe(flipped ? 0 : 1);
+      expect(lowered.Gather ?? 0).toBe(flipped && ws[2] * ws[3] > 1 ? 1 : 0);
+      assertClose(jit(dx)(x, w), dx(x, w), { rtol: 1e-4, atol: 1e-4 });
     });
   }
   it('the lowering reorders filters in the graph for a given block size, and exports stay portable', () => {

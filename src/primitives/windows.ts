@@ -445,15 +445,33 @@ function blockedConv(
   const b = e.nchwcBlock;
   if (!b || !blockable(b, c, o, window, positions) || e.isConstant(kernel))
     return e.op('Conv', [x, kernel], attrs, shape);
-  const nchw = c < b;
   const k = window[0] * window[1];
   const flat = e.op('Transpose', [e.op('Reshape', [kernel, e.ints([o, c * k])])], { perm: [1, 0] });
+  return blockedConvOf(e, x, flat, b, attrs, c, o, window, shape);
+}
+
+/** blockedConv from its filter as `[C * window, O]` (input channels outer), on blocks of `b`. */
+function blockedConvOf(
+  e: OnnxEmitter,
+  x: string,
+  flat: string,
+  b: number,
+  attrs: Record<string, OnnxAttr>,
+  c: number,
+  o: number,
+  window: readonly number[],
+  shape?: readonly number[],
+  flip = false,
+): string {
+  const nchw = c < b;
+  const k = window[0] * window[1];
   const blocks = nchw ? [c, k, o / b, b] : [c / b, b, k, o / b, b];
   const order = nchw ? [2, 0, 1, 3] : [3, 0, 2, 1, 4];
-  const filter = e.op('Reshape', [
-    e.op('Transpose', [e.op('Reshape', [flat, e.ints(blocks)])], { perm: order }),
-    e.ints([o, c, ...window]),
-  ]);
+  let blocked = e.op('Transpose', [e.op('Reshape', [flat, e.ints(blocks)])], { perm: order });
+  // Both layouts put the window at axis 2; reversing it there moves whole blocks (a reversing Slice
+  // moves single floats, 10x slower).
+  if (flip) blocked = e.op('Gather', [blocked, e.ints(seq(0, k).reverse())], { axis: 2 });
+  const filter = e.op('Reshape', [blocked, e.ints([o, c, ...window])]);
   const input = nchw ? x : e.op('com.microsoft.nchwc.ReorderInput', [x]);
   const y = e.op('com.microsoft.nchwc.Conv', [input, filter], attrs);
   return e.op('com.microsoft.nchwc.ReorderOutput', [y], { channels: o }, shape);
@@ -520,6 +538,8 @@ function convInputGradOnnx(e: OnnxEmitter, name: string, p: FoldParams, shape: r
     return foldOnnx(e, patches, { shape: [n, icg, ...p.window, ...out], dtype: ctv.dtype }, p, shape);
   }
   const ct = e.op('Reshape', [dot.inputs[0], e.ints([n, g * og, ...out])], { allowzero: 1 });
+  const blocked = flippedConvTranspose(e, ct, dot.inputs[1], ctv.dtype, p, g, og, icg, n * sizeOf(p.spatial), shape);
+  if (blocked) return blocked;
   const kernel = e.op('Reshape', [dot.inputs[1], e.ints([g * og, icg, ...p.window])], { allowzero: 1 });
   return e.op('ConvTranspose', [ct, kernel], {
     group: g,
@@ -528,6 +548,52 @@ function convInputGradOnnx(e: OnnxEmitter, name: string, p: FoldParams, shape: r
     pads: pairs(p),
     output_padding: outputPadding(p, out),
   });
+}
+
+/**
+ * A stride-1 transposed convolution as a convolution with the filter flipped and its channel axes
+ * swapped, so that it runs on the blocked kernels (see blockedConv): ONNX Runtime's `ConvTranspose`
+ * has no blocked form, and a training step computes one per convolution for its input gradient.
+ * The filter's reorder absorbs the swap, and the flip is one Gather of whole blocks.
+ * Undefined where the blocked kernels do not apply, or the padding exceeds what a convolution can
+ * undo (more than the dilated window).
+ */
+function flippedConvTranspose(
+  e: OnnxEmitter,
+  ct: string,
+  kernel: string,
+  dtype: DType,
+  p: FoldParams,
+  g: number,
+  o: number,
+  c: number,
+  positions: number,
+  shape: readonly number[],
+): string | undefined {
+  const b = e.nchwcBlock;
+  const reach = p.window.map((w, i) => p.dilation[i] * (w - 1));
+  if (
+    !b ||
+    g !== 1 ||
+    computeDType(dtype) !== 'float32' ||
+    e.isConstant(kernel) ||
+    p.strides.some((s) => s !== 1) ||
+    p.padding.some(([lo, hi], i) => lo > reach[i] || hi > reach[i]) ||
+    !blockable(b, o, c, p.window, positions) ||
+    positions < 512
+  )
+    return undefined;
+  const k = sizeOf(p.window);
+  // flat[(o, t), c] = kernel[o, c, t], flipped once blocked: reversing the flattened window flips every spatial axis.
+  const taps = e.op('Reshape', [kernel, e.ints([o, c, k])]);
+  const flat = e.op('Reshape', [e.op('Transpose', [taps], { perm: [0, 2, 1] }), e.ints([o * k, c])]);
+  const attrs = {
+    group: 1,
+    strides: p.window.map(() => 1),
+    dilations: p.dilation,
+    pads: [...p.padding.map(([lo], i) => reach[i] - lo), ...p.padding.map(([, hi], i) => reach[i] - hi)],
+  };
+  return blockedConvOf(e, ct, flat, b, attrs, o, c, p.window, shape, k > 1);
 }
 
 /** ConvTranspose's output padding that restores the exact spatial size (what the forward's floor dropped). */
