@@ -21,6 +21,7 @@ import {
   setCompilationCache,
   tree,
   valueAndGrad,
+  vmap,
 } from '../src/index.js';
 import { onnxBackend } from '../src/backend/onnx.js';
 import { keepFreedMemory } from '../src/backend/malloc.js';
@@ -934,6 +935,24 @@ describe("convolutions on ONNX Runtime's blocked (NCHWc) kernels", () => {
       assertClose(jit(dx)(x, w), dx(x, w), { rtol: 1e-4, atol: 1e-4 });
     });
   }
+  it("a 1x1 convolution's filter gradient is one Gemm (float32 and float64), strided ones stay convolutions", () => {
+    for (const dtype of ['float32', 'float64'] as const)
+      for (const stride of [1, 2]) {
+        const [x, w] = [
+          random.normal(random.key(4), [3, 16, 8, 8], { dtype }),
+          random.normal(random.key(5), [24, 16, 1, 1], { dtype }),
+        ];
+        const dw = (x: Array, w: Array) =>
+          grad((wv: Array) => np.sum(np.sin(nn.functional.conv2d(x, wv, null, { stride }))))(w);
+        const lowered = opTypes(onnx.lowerGraph(makeGraph(dw)(x, w), { nchwcBlock: 8 }).bytes);
+        expect([lowered.Gemm ?? 0, lowered.Conv ?? 0]).toEqual(stride === 1 ? [1, 1] : [0, 2]);
+        assertClose(jit(dw)(x, w), dw(x, w), { rtol: dtype === 'float64' ? 1e-12 : 1e-4, atol: 1e-4 });
+      }
+    // Per-example filter gradients (vmap) too.
+    const [xs, w] = [random.normal(random.key(6), [4, 2, 16, 8, 8]), random.normal(random.key(7), [24, 16, 1, 1])];
+    const perExample = vmap((x: Array) => grad((wv: Array) => np.sum(np.sin(nn.functional.conv2d(x, wv))))(w));
+    assertClose(jit(perExample)(xs), perExample(xs), { rtol: 1e-4, atol: 1e-4 });
+  });
   it('the lowering reorders filters in the graph for a given block size, and exports stay portable', () => {
     const g = makeGraph(conv)(np.ones([2, 16, 16, 16]), np.ones([32, 16, 3, 3]));
     expect(opTypes(onnx.lowerGraph(g, { nchwcBlock: 16 }).bytes)).toMatchObject({

@@ -380,13 +380,18 @@ export function convolutionOnnx(
       return e.op('Reshape', [y, e.ints(out.shape)]);
     }
     const inputT = onnxTranspose(e, x, xv.shape, [1, 0, ...seq(2, r)]); // [C, N, ...spatial]
-    const kernel = e.op(
-      'Transpose',
-      [nchwBehind(e, a, r) ?? e.op('Reshape', [a, e.ints([n, ...outSpatial, og])], { allowzero: 1 })],
-      {
-        perm: nchwBehind(e, a, r) ? [1, 0, ...seq(2, r)] : [1 + r, 0, ...seq(1, r)],
-      },
-    ); // [O, N, ...out]
+    const ct = nchwBehind(e, a, r); // [N, O, ...out]
+    if (ct && pointwise(p) && ['float32', 'float64'].includes(computeDType(av.dtype))) {
+      // A 1x1 filter's gradient is one product, ct[O, N * out] · x[C, N * out]ᵀ: as a Conv with the
+      // whole image as its filter it ran at a fifth of GEMM's speed (ResNet-50's, profiled: 1.7 → 0.3 ms).
+      const flat = (v: string, rows: number) => e.op('Reshape', [v, e.ints([rows, n * sizeOf(outSpatial)])]);
+      const rows = onnxTranspose(e, ct, [n, og, ...outSpatial], [1, 0, ...seq(2, r)]);
+      const y = e.op('Gemm', [flat(rows, og), flat(inputT, c)], { transB: 1 }); // [O, C]
+      return e.op('Reshape', [y, e.ints(out.shape)]);
+    }
+    const kernel = e.op('Transpose', [ct ?? e.op('Reshape', [a, e.ints([n, ...outSpatial, og])], { allowzero: 1 })], {
+      perm: ct ? [1, 0, ...seq(2, r)] : [1 + r, 0, ...seq(1, r)],
+    }); // [O, N, ...out]
     // [C, O, >= window]: strides and dilations swap roles.
     const span = xv.shape
       .slice(2)
