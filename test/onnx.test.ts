@@ -147,7 +147,8 @@ describe('ONNX Runtime backend', () => {
     const ops = opTypes(onnx.lowerGraph(g).bytes);
     expect(ops.Conv).toBe(4); // two forward, two weight gradients
     expect(ops.ConvTranspose).toBe(1); // conv2's input gradient
-    expect(ops['ConvTranspose(one-hot)']).toBe(2); // the pooling gradients' folds
+    expect(ops.Col2Im).toBe(2); // the pooling gradients' folds
+    expect(ops['ConvTranspose(one-hot)']).toBeUndefined();
     expect(ops.SpaceToDepth).toBe(2); // 2x2 pooling windows
     // No window taps (no patches anywhere): Slices only split Adam's one chain for the small
     // parameters back into its three results per parameter.
@@ -528,8 +529,9 @@ describe('onnx.exportModel: fused recurrent layers and dynamic axes', () => {
       expect(types.filter((t) => t === 'Gemm').length).toBe(gemms);
       if (gemms) {
         expect(types).not.toContain('Conv');
-        // What is left of windows: the one-hot ConvTranspose that puts each window offset back (3x3 only).
-        expect(types.filter((t) => t === 'ConvTranspose').length).toBe(ws[2] === 1 ? 0 : 1);
+        // What is left of windows: the Col2Im that puts each window offset back (3x3 only).
+        expect(types.filter((t) => t === 'Col2Im').length).toBe(ws[2] === 1 ? 0 : 1);
+        expect(types).not.toContain('ConvTranspose');
         // One set of im2col columns, shared by the forward and the filter gradient (the builder
         // makes each node once): a Slice per window offset.
         expect(types.filter((t) => t === 'Slice').length).toBe(ws[2] * ws[3] === 1 ? 0 : ws[2] * ws[3]);
@@ -935,6 +937,17 @@ describe("convolutions on ONNX Runtime's blocked (NCHWc) kernels", () => {
       assertClose(jit(dx)(x, w), dx(x, w), { rtol: 1e-4, atol: 1e-4 });
     });
   }
+  it('folds (pooling gradients) are Col2Im in float32 and a one-hot ConvTranspose in float64, both equal to eager', () => {
+    for (const dtype of ['float32', 'float64'] as const) {
+      const x = random.normal(random.key(8), [2, 3, 9, 9], { dtype });
+      const dx = grad((v: Array) =>
+        np.sum(np.sin(nn.functional.maxPool2d(v, { kernelSize: 3, stride: 2, padding: 1 }))),
+      );
+      const ops = opTypes(onnx.lowerGraph(makeGraph(dx)(x)).bytes);
+      expect([ops.Col2Im ?? 0, ops['ConvTranspose(one-hot)'] ?? 0]).toEqual(dtype === 'float32' ? [1, 0] : [0, 1]);
+      assertClose(jit(dx)(x), dx(x), { rtol: 1e-6, atol: 1e-6 });
+    }
+  });
   it("a 1x1 convolution's filter gradient is one Gemm (float32 and float64), strided ones stay convolutions", () => {
     for (const dtype of ['float32', 'float64'] as const)
       for (const stride of [1, 2]) {
