@@ -1,7 +1,7 @@
 // ONNX import: the node conformance suite (a floor that may only rise), exported models read
 // back, transforms through imported models, and hostile files refused clearly.
 import { existsSync, readFileSync } from 'node:fs';
-import { create, toBinary } from '@bufbuild/protobuf';
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { describe, expect, it } from 'vitest';
 import { type Array, grad, jit, models, nn, np, onnx, optim, random, vmap } from '../src/index.js';
 import {
@@ -120,6 +120,40 @@ describe('exported models import back', () => {
     });
   }
 
+  it("an exported gradient's Col2Im (a pooling gradient's fold) imports back; malformed columns are refused", () => {
+    const x = random.normal(random.key(4), [2, 3, 9, 9]);
+    const dx = grad((v: Array) => np.sum(np.sin(nn.functional.maxPool2d(v, { kernelSize: 3, stride: 2, padding: 1 }))));
+    const bytes = onnx.exportModel(dx, [x]);
+    expect(fromBinary(ModelProtoSchema, bytes).graph!.node.some((n) => n.opType === 'Col2Im')).toBe(true);
+    const m = onnx.load(bytes);
+    assertClose(m.fn(m.params, x)[0], dx(x), { rtol: 1e-6, atol: 1e-6 });
+    // An image shape that the columns do not cover: a FluxionError naming the shapes.
+    const ints = (name: string, v: number[]) =>
+      create(TensorProtoSchema, { name, dataType: T.INT64, dims: [BigInt(v.length)], int64Data: v.map(BigInt) });
+    const col2im = (image: number[]) =>
+      onnx.load(
+        toBinary(
+          ModelProtoSchema,
+          create(ModelProtoSchema, {
+            irVersion: 8n,
+            opsetImport: [{ domain: '', version: 18n }],
+            graph: create(GraphProtoSchema, {
+              name: 'g',
+              input: [f32('x', [2, 27, 16])],
+              output: [f32('y', [])],
+              initializer: [ints('image', image), ints('block', [3, 3])],
+              node: [create(NodeProtoSchema, { opType: 'Col2Im', input: ['x', 'image', 'block'], output: ['y'] })],
+            }),
+          }),
+        ),
+      );
+    const columns = random.normal(random.key(5), [2, 27, 16]);
+    const ok = col2im([6, 6]); // 4x4 blocks of 3x3 over a 6x6 image
+    expect(ok.fn(ok.params, columns)[0].shape).toEqual([2, 3, 6, 6]);
+    expect(() => col2im([11, 11]).fn({}, columns)).toThrow(
+      /Col2Im.*\(2, 27, 16\) is not \[N, C \* 9, 81\] columns of blocks \(3, 3\) over image \(11, 11\)/,
+    );
+  });
   it('an imported model is an ordinary function: jit, vmap, and fine-tuning its params with an optimizer', () => {
     const layer = models.lenet5();
     const init = layer.init(random.key(2), [1, 1, 28, 28]);

@@ -10,7 +10,7 @@ import type { GraphProto } from './generated/onnx_pb.js';
 import * as np from '../np/index.js';
 import * as P from '../primitives/index.js';
 import * as F from '../nn/functional.js';
-import { FluxionError } from '../core/errors.js';
+import { FluxionError, fmtShape } from '../core/errors.js';
 import { normAxis, sizeOf } from '../core/shape.js';
 import { bind1 } from '../core/trace.js';
 import { cond } from '../control/cond.js';
@@ -824,6 +824,33 @@ export const OPS: Record<string, Op> = {
     const padded = pads.some(([lo, hi]) => lo || hi) ? np.pad(x, [[0, 0], [0, 0], ...pads]) : x;
     if (r < 1) throw new FluxionError(`${ctx.where}: weight ${w.shape} has no spatial axes`);
     return [F.conv(padded, w, ins[2], { stride: strides, dilation, groups: ctx.attrs.int('group', 1) })];
+  },
+  // Columns [N, C * block, L] summed back into images [N, C, ...image_shape]: Fluxion's fold.
+  Col2Im: (ins, ctx) => {
+    const x = need(ins, 0, ctx);
+    const [image, block] = [known(ins[1], ctx, 'image_shape'), known(ins[2], ctx, 'block_shape')];
+    const r = block.length,
+      k = sizeOf(block);
+    const strides = ctx.attrs.ints(
+        'strides',
+        block.map(() => 1),
+      ),
+      dilation = ctx.attrs.ints(
+        'dilations',
+        block.map(() => 1),
+      );
+    const p = ctx.attrs.ints('pads', new globalThis.Array(2 * r).fill(0));
+    const padding = block.map((_, i): [number, number] => [p[i], p[r + i]]);
+    const out = image.map(
+      (s, i) => Math.floor((s + padding[i][0] + padding[i][1] - dilation[i] * (block[i] - 1) - 1) / strides[i]) + 1,
+    );
+    if (x.ndim !== 3 || image.length !== r || x.shape[1] % k !== 0 || x.shape[2] !== sizeOf(out))
+      throw new FluxionError(
+        `${ctx.where}: input ${fmtShape(x.shape)} is not [N, C * ${k}, ${sizeOf(out)}] columns of ` +
+          `blocks ${fmtShape(block)} over image ${fmtShape(image)}`,
+      );
+    const patches = np.reshape(x, [x.shape[0], x.shape[1] / k, ...block, ...out]);
+    return [P.fold(patches, { window: block, strides, dilation, padding, spatial: image })];
   },
   ConvTranspose: (ins, ctx) => {
     const [x, w] = [need(ins, 0, ctx), need(ins, 1, ctx)];
