@@ -82,4 +82,11 @@ describe('ONNX Runtime Web', () => {
     const want = layer.apply(init.params, init.state, xs).y;
     assertClose(np.array(globalThis.Array.from(await y.data())).reshape([2, 3]), want, { rtol: 1e-4, atol: 1e-5 });
   });
+  it("runs a max-pool gradient (its fold is ONNX's Col2Im)", async () => {
+    const xs = random.normal(random.key(4), [2, 3, 9, 9]);
+    const dx = grad((v: Array) => np.sum(np.sin(nn.functional.maxPool2d(v, { kernelSize: 3, stride: 2, padding: 1 }))));
+    expect(await runsOnOnnxRuntimeWeb(makeGraph(dx)(xs))).toBe(true);
+    const got = np.array(globalThis.Array.from(await jit(dx)(xs).data())).reshape([2, 3, 9, 9]);
+    assertClose(got, dx(xs), { rtol: 1e-5, atol: 1e-6 });
+  });
 });
