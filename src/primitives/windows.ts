@@ -442,7 +442,7 @@ export function convolutionOnnx(
  */
 /**
  * Can a convolution from `c` to `o` channels use blocks of `b`? Reordering costs a pass over the
- * filter (one Transpose that gathers single floats, ~5 ns each) and
+ * filter (ONNX Runtime merges the transposes into one that gathers single floats, ~5 ns each) and
  * saves time per output position: measured on ResNet-18, it pays from about 256 output positions
  * (batch times output pixels).
  */
@@ -463,18 +463,16 @@ function blockedConv(
   const b = e.nchwcBlock;
   if (!b || !blockable(b, c, o, window, positions) || e.isConstant(kernel))
     return e.op('Conv', [x, kernel], attrs, shape);
-  return blockedConvOf(e, x, kernel, false, b, attrs, c, o, window, shape);
+  const k = window[0] * window[1];
+  const flat = e.op('Transpose', [e.op('Reshape', [kernel, e.ints([o, c * k])])], { perm: [1, 0] });
+  return blockedConvOf(e, x, flat, b, attrs, c, o, window, shape);
 }
 
-/**
- * blockedConv from its filter, `[O, C, ...window]` or, `swapped`, `[C, O, ...window]` (a transposed
- * convolution's), reordered by one Transpose; `flip` also reverses the window.
- */
+/** blockedConv from its filter as `[C * window, O]` (input channels outer), on blocks of `b`. */
 function blockedConvOf(
   e: OnnxEmitter,
   x: string,
-  kernel: string,
-  swapped: boolean,
+  flat: string,
   b: number,
   attrs: Record<string, OnnxAttr>,
   c: number,
@@ -485,27 +483,9 @@ function blockedConvOf(
 ): string {
   const nchw = c < b;
   const k = window[0] * window[1];
-  // To [O/B, C/B, k, B(in), B(out)], or [O/B, C, k, B(out)] for an input that stays NCHW.
-  const [source, perm] = nchw
-    ? swapped
-      ? [
-          [c, o / b, b, k],
-          [1, 0, 3, 2],
-        ]
-      : [
-          [o / b, b, c, k],
-          [0, 2, 3, 1],
-        ]
-    : swapped
-      ? [
-          [c / b, b, o / b, b, k],
-          [2, 0, 4, 1, 3],
-        ]
-      : [
-          [o / b, b, c / b, b, k],
-          [0, 2, 4, 3, 1],
-        ];
-  let blocked = e.op('Transpose', [e.op('Reshape', [kernel, e.ints(source)])], { perm });
+  const blocks = nchw ? [c, k, o / b, b] : [c / b, b, k, o / b, b];
+  const order = nchw ? [2, 0, 1, 3] : [3, 0, 2, 1, 4];
+  let blocked = e.op('Transpose', [e.op('Reshape', [flat, e.ints(blocks)])], { perm: order });
   // Both layouts put the window at axis 2; reversing it there moves whole blocks (a reversing Slice
   // moves single floats, 10x slower).
   if (flip) blocked = e.op('Gather', [blocked, e.ints(seq(0, k).reverse())], { axis: 2 });
@@ -624,14 +604,16 @@ function flippedConvTranspose(
   )
     return undefined;
   const k = sizeOf(p.window);
+  // flat[(o, t), c] = kernel[o, c, t], flipped once blocked: reversing the flattened window flips every spatial axis.
+  const taps = e.op('Reshape', [kernel, e.ints([o, c, k])]);
+  const flat = e.op('Reshape', [e.op('Transpose', [taps], { perm: [0, 2, 1] }), e.ints([o * k, c])]);
   const attrs = {
     group: 1,
     strides: p.window.map(() => 1),
     dilations: p.dilation,
     pads: [...p.padding.map(([lo], i) => reach[i] - lo), ...p.padding.map(([, hi], i) => reach[i] - hi)],
   };
-  // Reversing the flattened window flips every spatial axis.
-  return blockedConvOf(e, ct, kernel, true, b, attrs, o, c, p.window, shape, k > 1);
+  return blockedConvOf(e, ct, flat, b, attrs, o, c, p.window, shape, k > 1);
 }
 
 /** ConvTranspose's output padding that restores the exact spatial size (what the forward's floor dropped). */
