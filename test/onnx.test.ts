@@ -948,17 +948,22 @@ describe("convolutions on ONNX Runtime's blocked (NCHWc) kernels", () => {
       assertClose(jit(dx)(x), dx(x), { rtol: 1e-6, atol: 1e-6 });
     }
   });
-  it("a 1x1 convolution's filter gradient is one Gemm (float32 and float64), strided ones stay convolutions", () => {
+  it("a 1x1 convolution's filter gradient is one Gemm (float32 and float64, strided too), padded ones stay convolutions", () => {
     for (const dtype of ['float32', 'float64'] as const)
-      for (const stride of [1, 2]) {
+      for (const [stride, padding] of [
+        [1, 0],
+        [2, 0],
+        [3, 0], // 8 pixels at stride 3: the last one unused
+        [2, 1],
+      ]) {
         const [x, w] = [
           random.normal(random.key(4), [3, 16, 8, 8], { dtype }),
           random.normal(random.key(5), [24, 16, 1, 1], { dtype }),
         ];
         const dw = (x: Array, w: Array) =>
-          grad((wv: Array) => np.sum(np.sin(nn.functional.conv2d(x, wv, null, { stride }))))(w);
+          grad((wv: Array) => np.sum(np.sin(nn.functional.conv2d(x, wv, null, { stride, padding }))))(w);
         const lowered = opTypes(onnx.lowerGraph(makeGraph(dw)(x, w), { nchwcBlock: 8 }).bytes);
-        expect([lowered.Gemm ?? 0, lowered.Conv ?? 0]).toEqual(stride === 1 ? [1, 1] : [0, 2]);
+        expect([lowered.Gemm ?? 0, lowered.Conv ?? 0]).toEqual(padding === 0 ? [1, 1] : [0, 2]);
         assertClose(jit(dw)(x, w), dw(x, w), { rtol: dtype === 'float64' ? 1e-12 : 1e-4, atol: 1e-4 });
       }
     // Per-example filter gradients (vmap) too.
