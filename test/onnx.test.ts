@@ -11,6 +11,7 @@ import {
   executionPlan,
   grad,
   jit,
+  lax,
   makeGraph,
   models,
   nn,
@@ -27,6 +28,7 @@ import { onnxBackend } from '../src/backend/onnx.js';
 import { keepFreedMemory } from '../src/backend/malloc.js';
 import { Graph } from '../src/core/ir.js';
 import type { ConvOptions } from '../src/nn/functional.js';
+import type { UnfoldParams } from '../src/primitives/index.js';
 import { makeClosedGraph } from '../src/transforms/jit.js';
 import { bind } from '../src/core/trace.js';
 import { interpret } from '../src/core/staging.js';
@@ -937,6 +939,57 @@ describe("convolutions on ONNX Runtime's blocked (NCHWc) kernels", () => {
       assertClose(jit(dx)(x, w), dx(x, w), { rtol: 1e-4, atol: 1e-4 });
     });
   }
+  it('strided unfolds split the planes into phases (SpaceToDepth) and slice them contiguously, equal to eager', () => {
+    const cases: [number[], UnfoldParams][] = [
+      [
+        [2, 3, 9, 9],
+        {
+          window: [3, 3],
+          strides: [2, 2],
+          padding: [
+            [1, 1],
+            [1, 1],
+          ],
+          dilation: [1, 1],
+          padValue: -Infinity,
+        },
+      ],
+      [
+        [1, 2, 10, 7],
+        {
+          window: [2, 3],
+          strides: [3, 3],
+          padding: [
+            [0, 2],
+            [1, 0],
+          ],
+          dilation: [2, 1],
+          padValue: 0,
+        },
+      ],
+      [
+        [4, 8, 8],
+        {
+          window: [3, 2],
+          strides: [2, 2],
+          padding: [
+            [2, 1],
+            [0, 1],
+          ],
+          dilation: [1, 3],
+          padValue: 0.5,
+        },
+      ],
+    ];
+    for (const [shape, p] of cases)
+      for (const dtype of ['float32', 'float64', 'int32'] as const) {
+        const x = np.astype(np.multiply(random.normal(random.key(9), shape), 10), dtype);
+        const f = (v: Array) => lax.unfold(v, p);
+        const ops = opTypes(onnx.lowerGraph(makeGraph(f)(x)).bytes);
+        expect(ops.SpaceToDepth ?? 0).toBe(dtype === 'int32' ? 0 : 1);
+        expect(jit(f)(x).toArray()).toEqual(f(x).toArray());
+      }
+  });
   it('folds (pooling gradients) are Col2Im in float32 and a one-hot ConvTranspose in float64, both equal to eager', () => {
     for (const dtype of ['float32', 'float64'] as const) {
       const x = random.normal(random.key(8), [2, 3, 9, 9], { dtype });

@@ -230,6 +230,34 @@ function unfoldOnnx(
       allowzero: 1,
     });
   }
+  const stride = p.strides[0];
+  if (r === 2 && stride > 1 && p.strides[1] === stride && ['float32', 'float64'].includes(xv.dtype)) {
+    // Strided Slices are several times slower in ONNX Runtime than contiguous ones: SpaceToDepth
+    // first splits each padded plane into its stride x stride phases, and every window offset is a
+    // contiguous Slice of one phase (ResNet's stem max pool, 9 offsets: 2.6 → 0.9 ms).
+    const spatial = xv.shape.slice(nl).map((d, i) => d + pads[nl + i] + pads[2 * nl + r + i]);
+    const extra = spatial.map((d) => (stride - (d % stride)) % stride);
+    const phasePads = pads.map((v, i) => (i >= nl + r + nl ? v + extra[i - nl - r - nl] : v));
+    const padded = e.op('Pad', [x, e.ints(phasePads), e.constant(p.padValue, xv.dtype)]);
+    const whole = spatial.map((d, i) => d + extra[i]);
+    const lead = sizeOf(xv.shape.slice(0, nl));
+    const planes = e.op('Reshape', [padded, e.ints([lead, 1, ...whole])], { allowzero: 1 });
+    const phases = e.op('SpaceToDepth', [planes], { blocksize: stride }); // [lead, s * s, ...whole / s]
+    const taps = globalThis.Array.from({ length: sizeOf(p.window) }, (_, k) => {
+      const at = cornerOf(k, p.window).map((v, i) => v * p.dilation[i]);
+      const phase = (at[0] % stride) * stride + (at[1] % stride);
+      const from = at.map((v) => Math.floor(v / stride));
+      const tap = e.op('Slice', [
+        phases,
+        e.ints([phase, ...from]),
+        e.ints([phase + 1, ...from.map((f, i) => f + out[i])]),
+        e.ints([1, 2, 3]),
+      ]);
+      const unstacked = e.op('Reshape', [tap, e.ints([...xv.shape.slice(0, nl), ...out])], { allowzero: 1 });
+      return e.op('Unsqueeze', [unstacked, e.ints([tapAxis])]);
+    });
+    return e.op('Reshape', [e.op('Concat', taps, { axis: tapAxis }), e.ints(shape)], { allowzero: 1 });
+  }
   const padded = pads.some((v) => v !== 0) ? e.op('Pad', [x, e.ints(pads), e.constant(p.padValue, xv.dtype)]) : x;
   if (pointwise(p)) return e.op('Reshape', [padded, e.ints(shape)], { allowzero: 1 });
   const axes = out.map((_, i) => nl + i);
