@@ -1001,6 +1001,19 @@ describe("convolutions on ONNX Runtime's blocked (NCHWc) kernels", () => {
       assertClose(jit(dx)(x), dx(x), { rtol: 1e-6, atol: 1e-6 });
     }
   });
+  it('input gradients over many small images are one Gemm over the batch and a Col2Im, equal to eager', () => {
+    // LeNet-5's conv2 at batch 64: no blocked form (6 output channels), ConvTranspose runs image by image.
+    for (const [images, via] of [
+      [16, 'Gemm'],
+      [8, 'ConvTranspose'],
+    ] as const) {
+      const [x, w] = [random.normal(random.key(10), [images, 6, 14, 14]), random.normal(random.key(11), [16, 6, 5, 5])];
+      const dx = (x: Array, w: Array) => grad((v: Array) => np.sum(np.sin(nn.functional.conv2d(v, w))))(x);
+      const ops = opTypes(onnx.lowerGraph(makeGraph(dx)(x, w), { nchwcBlock: 16 }).bytes);
+      expect([ops.Gemm ?? 0, ops.Col2Im ?? 0, ops.ConvTranspose ?? 0]).toEqual(via === 'Gemm' ? [1, 1, 0] : [0, 0, 1]);
+      assertClose(jit(dx)(x, w), dx(x, w), { rtol: 1e-4, atol: 1e-4 });
+    }
+  });
   it("a 1x1 convolution's filter gradient is one Gemm (float32 and float64, strided too), padded ones stay convolutions", () => {
     for (const dtype of ['float32', 'float64'] as const)
       for (const [stride, padding] of [
