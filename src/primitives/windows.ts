@@ -201,7 +201,8 @@ const cornerOf = (k: number, window: readonly number[]) => {
 };
 
 /**
- * Generic unfold: pad with the pad value, then one strided Slice per window offset, stacked.
+ * Generic unfold: pad with the pad value, then one strided Slice per window offset (for equal 2-d
+ * strides, a contiguous Slice of a SpaceToDepth phase), stacked.
  * Exact for any values (a one-hot Conv would turn -inf padding into NaN). Contractions over
  * windows only get here for the im2col columns of a GEMM (see convolutionOnnx). The window
  * offsets go to `tapAxis` (after the leading axes unless asked).
@@ -234,7 +235,8 @@ function unfoldOnnx(
   if (r === 2 && stride > 1 && p.strides[1] === stride && ['float32', 'float64'].includes(xv.dtype)) {
     // Strided Slices are several times slower in ONNX Runtime than contiguous ones: SpaceToDepth
     // first splits each padded plane into its stride x stride phases, and every window offset is a
-    // contiguous Slice of one phase (ResNet's stem max pool, 9 offsets: 2.6 → 0.9 ms).
+    // contiguous Slice of one phase (ResNet-18's stem max pool, 9 offsets: 2.98 → 1.56 ms with the
+    // SpaceToDepth, profiled).
     const spatial = xv.shape.slice(nl).map((d, i) => d + pads[nl + i] + pads[2 * nl + r + i]);
     const extra = spatial.map((d) => (stride - (d % stride)) % stride);
     const phasePads = pads.map((v, i) => (i >= nl + r + nl ? v + extra[i - nl - r - nl] : v));
@@ -603,9 +605,9 @@ function convInputGradOnnx(e: OnnxEmitter, name: string, p: FoldParams, shape: r
   if (blocked) return blocked;
   if (gemm || (g === 1 && manySmallImages(ctv.dtype, n, sizeOf(out)))) {
     // One GEMM over the batch, [C * window, N * out] = kernel[O, C * window]ᵀ · ct[O, N * out], then
-    // each window back in place.
-    // This way round the large filter is GEMM's left operand, which MLAS streams (as the right one it
-    // packs it whole: 1.6 → 1.4 ms in ResNet-18's layer4, profiled), and both transposes move whole rows.
+    // each window back in place. This way round the large filter is GEMM's left operand, which MLAS
+    // streams (as the right one it packs it whole: 1.6 → 1.4 ms in ResNet-18's layer4, profiled), and
+    // both transposes move whole rows.
     const [positions, taps] = [sizeOf(out), icg * sizeOf(p.window)];
     const ctNcp = e.op('Reshape', [dot.inputs[0], e.ints([n, og, positions])]);
     const rows = e.op('Reshape', [onnxTranspose(e, ctNcp, [n, og, positions], [1, 0, 2]), e.ints([og, n * positions])]);
@@ -628,7 +630,7 @@ function convInputGradOnnx(e: OnnxEmitter, name: string, p: FoldParams, shape: r
  * A stride-1 transposed convolution as a convolution with the filter flipped and its channel axes
  * swapped, so that it runs on the blocked kernels (see blockedConv): ONNX Runtime's `ConvTranspose`
  * has no blocked form, and a training step computes one per convolution for its input gradient.
- * The filter's reorder absorbs the swap, and the flip is one Gather of whole blocks.
+ * The swap is one more transpose of the (small) filter, the flip one Gather of whole blocks.
  * Undefined where the blocked kernels do not apply, or the padding exceeds what a convolution can
  * undo (more than the dilated window).
  */
