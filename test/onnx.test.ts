@@ -1014,6 +1014,24 @@ describe("convolutions on ONNX Runtime's blocked (NCHWc) kernels", () => {
       assertClose(jit(dx)(x, w), dx(x, w), { rtol: 1e-4, atol: 1e-4 });
     }
   });
+  it('filter gradients whose columns would not fit in cache are one group per image, summed over the batch', () => {
+    // LeNet-5's conv1 at batch 64 (1.25M floats of columns) against its conv2 at batch 8 (small ones).
+    for (const [xs, ws, padding, groups] of [
+      [[64, 1, 28, 28], [6, 1, 5, 5], 2, 64],
+      [[8, 6, 14, 14], [16, 6, 5, 5], 0, 1],
+    ] as const) {
+      const [x, w] = [random.normal(random.key(12), [...xs]), random.normal(random.key(13), [...ws])];
+      const dw = (x: Array, w: Array) =>
+        grad((v: Array) => np.sum(np.sin(nn.functional.conv2d(x, v, null, { padding }))))(w);
+      const nodes = fromBinary(ModelProtoSchema, onnx.lowerGraph(makeGraph(dw)(x, w), { nchwcBlock: 16 }).bytes).graph!
+        .node;
+      const convGroups = nodes
+        .filter((n) => n.opType === 'Conv')
+        .map((n) => Number(n.attribute.find((a) => a.name === 'group')?.i ?? 1n));
+      expect(convGroups.includes(xs[0])).toBe(groups > 1); // the filter gradient's Conv, one group per image
+      assertClose(jit(dw)(x, w), dw(x, w), { rtol: 1e-4, atol: 1e-3 });
+    }
+  });
   it("a 1x1 convolution's filter gradient is one Gemm (float32 and float64, strided too), padded ones stay convolutions", () => {
     for (const dtype of ['float32', 'float64'] as const)
       for (const [stride, padding] of [
