@@ -727,6 +727,30 @@ describe("ONNX Runtime's C API", () => {
       expect(sum).toBeCloseTo(eager[i][4], 1);
     });
   });
+
+  it('FLUXION_ORT_PROFILE writes each session’s profile at exit, and the process exits cleanly', async () => {
+    const { mkdtempSync, readdirSync, readFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(`${tmpdir()}/fluxion-profile-`);
+    try {
+      // The profile's file name, returned in ONNX Runtime's memory, was once read as a string and
+      // that string freed: the process crashed at exit.
+      const script =
+        "import { jit, np } from './src/index.ts'; console.log(jit((x) => np.sum(np.exp(x)))(np.ones([3])).item());";
+      const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        env: { ...process.env, FLUXION_BACKEND: '', FLUXION_ORT_PROFILE: `${dir}/run` },
+        encoding: 'utf8',
+      });
+      expect(r.status, r.stderr.slice(-1000)).toBe(0);
+      expect(Number(r.stdout.trim())).toBeCloseTo(3 * Math.E, 5);
+      const events = readdirSync(dir).flatMap(
+        (f) => JSON.parse(readFileSync(`${dir}/${f}`, 'utf8')) as { name: string }[],
+      );
+      expect(events.some((e) => e.name === 'model_run')).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('donated arguments on the CPU', () => {

@@ -79,7 +79,7 @@ const API = {
   ReleaseSession: [95, 'void ReleaseSession(void *session)'],
   ReleaseValue: [96, 'void ReleaseValue(void *value)'],
   ReleaseSessionOptions: [100, 'void ReleaseSessionOptions(void *options)'],
-  SessionEndProfiling: [110, 'void *SessionEndProfiling(void *session, void *allocator, _Out_ char **file)'],
+  SessionEndProfiling: [110, 'void *SessionEndProfiling(void *session, void *allocator, _Out_ void **file)'],
   AddSessionConfigEntry: [130, 'void *AddSessionConfigEntry(void *options, const char *key, const char *value)'],
 } as const;
 type Api = { [K in keyof typeof API]: (...args: any[]) => any };
