@@ -11,7 +11,9 @@ import type { UnfoldParams } from '../primitives/index.js';
 /**
  * Max pooling (`decomposition(x)`: a reduction over unfolded windows) as ONNX `MaxPool` on NCHW
  * float inputs. ONNX Runtime's MaxPool compares past NaN, where Fluxion's max (like JAX's) answers
- * NaN: a MaxPool of the NaN mask, as bytes, restores it.
+ * NaN: a MaxPool of the NaN mask, as bytes, restores it. Its float32 kernel answers the lowest
+ * float, not -infinity, for a window over padding whose other values are all -infinity: float32
+ * inputs are padded with -infinity first.
  */
 export function fusedMaxPool(x: Array, window: UnfoldParams, decomposition: (x: Array) => Array): Array {
   const { window: kernel, strides, padding, dilation } = window;
@@ -19,14 +21,18 @@ export function fusedMaxPool(x: Array, window: UnfoldParams, decomposition: (x: 
     onnx: (e, [input], _, { ins: [a] }) => {
       if (a.shape.length !== 2 + kernel.length || !['float32', 'float64', 'float16', 'bfloat16'].includes(a.dtype))
         return undefined;
+      const pads = [...padding.map(([lo]) => lo), ...padding.map(([, hi]) => hi)];
+      const padFirst = a.dtype === 'float32' && pads.some((p) => p > 0);
       const attributes = {
         kernel_shape: kernel,
         strides,
         dilations: dilation,
-        pads: [...padding.map(([lo]) => lo), ...padding.map(([, hi]) => hi)],
+        pads: padFirst ? pads.map(() => 0) : pads,
       };
-      const pooled = e.op('MaxPool', [input], attributes);
-      const nan = e.op('Cast', [e.op('IsNaN', [input])], { to: e.elemType('uint8', true) });
+      const spatialPads = (p: number[]) => [0, 0, ...p.slice(0, kernel.length), 0, 0, ...p.slice(kernel.length)];
+      const source = padFirst ? e.op('Pad', [input, e.ints(spatialPads(pads)), e.constant(-Infinity, a.dtype)]) : input;
+      const pooled = e.op('MaxPool', [source], attributes);
+      const nan = e.op('Cast', [e.op('IsNaN', [source])], { to: e.elemType('uint8', true) });
       const anyNan = e.op('Cast', [e.op('MaxPool', [nan], attributes)], { to: e.elemType('bool') });
       return [e.op('Where', [anyNan, e.constant(NaN, a.dtype), pooled])];
     },
