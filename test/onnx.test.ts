@@ -1063,6 +1063,17 @@ describe("convolutions on ONNX Runtime's blocked (NCHWc) kernels", () => {
       assertClose(jit(dw)(x, w), dw(x, w), { rtol: 1e-4, atol: 1e-3 });
     }
   });
+  it('filter gradients with few positions but long dot products run blocked when the batch fills whole blocks', () => {
+    // LeNet-5's conv2: 6 channels x 25 taps = 150 positions, each a dot product over 64 images of
+    // 10x10 (blocked), against 8 images (not whole blocks of 16: a plain Conv).
+    for (const batch of [64, 8]) {
+      const [x, w] = [random.normal(random.key(14), [batch, 6, 14, 14]), random.normal(random.key(15), [16, 6, 5, 5])];
+      const dw = (x: Array, w: Array) => grad((v: Array) => np.sum(np.sin(nn.functional.conv2d(x, v))))(w);
+      const ops = opTypes(onnx.lowerGraph(makeGraph(dw)(x, w), { nchwcBlock: 16 }).bytes);
+      expect(ops.ReorderInput ?? 0).toBe(batch === 64 ? 1 : 0);
+      assertClose(jit(dw)(x, w), dw(x, w), { rtol: 1e-4, atol: 1e-3 });
+    }
+  });
   it("a 1x1 convolution's filter gradient is one Gemm (float32 and float64, strided too), padded ones stay convolutions", () => {
     for (const dtype of ['float32', 'float64'] as const)
       for (const [stride, padding] of [
