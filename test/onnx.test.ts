@@ -555,9 +555,9 @@ describe('onnx.exportModel: fused recurrent layers and dynamic axes', () => {
     for (const opts of cases)
       for (const dtype of ['float32', 'float64', 'float16'] as const) {
         const f = (x: Array) => nn.functional.maxPool2d(x, opts);
-        // Every value distinct, with a NaN and an infinity inside some windows, and windows at the
-        // padded corners whose values are all -infinity (ONNX Runtime's float32 kernel answered the
-        // lowest float there).
+        // Every value distinct, with a NaN and an infinity inside some windows, and windows whose
+        // values are all -infinity, at padded corners and inside (ONNX Runtime's float32 kernels
+        // answer the lowest float there).
         const x = np
           .add(random.permutation(random.key(3), 2 * 3 * 9 * 11).reshape([2, 3, 9, 11]), 0)
           .astype(dtype)
@@ -570,7 +570,7 @@ describe('onnx.exportModel: fused recurrent layers and dynamic axes', () => {
           .at(1, 1, '5:', '7:')
           .set(-Infinity);
         const ops = opTypes(onnx.lowerGraph(makeGraph(f)(x)).bytes);
-        expect(ops.MaxPool).toBe(2); // the values and the NaN mask
+        expect(ops.MaxPool).toBe(2); // the values, and which windows hold a NaN or only -infinity
         expect(ops.Slice ?? 0).toBe(0);
         const [eager, compiled] = [f(x), jit(f)(x)];
         expect(compiled.dtype).toBe(dtype);
@@ -578,6 +578,23 @@ describe('onnx.exportModel: fused recurrent layers and dynamic axes', () => {
         expect(Number.isNaN(Number(np.sum(compiled)))).toBe(true);
         expect(Number(np.min(np.where(np.isnan(compiled), 0, compiled)))).toBe(-Infinity);
       }
+    // After a convolution with constant weights, where ONNX Runtime's optimiser pools on its blocked
+    // (NCHWc) kernels: windows of -infinity inside too.
+    const w = np.abs(random.normal(random.key(5), [16, 16, 3, 3]));
+    const masked = (v: Array) =>
+      nn.functional.maxPool2d(np.where(np.less(v, -0.3), -Infinity, nn.functional.conv2d(v, w, null, { padding: 1 })), {
+        kernelSize: 3,
+        stride: 2,
+        padding: 1,
+      });
+    const v = random.normal(random.key(6), [2, 16, 9, 9]);
+    const [expected, pooled] = [masked(v), jit(masked)(v)];
+    expect(np.isneginf(pooled).toArray()).toEqual(np.isneginf(expected).toArray());
+    expect(Number(np.sum(np.isneginf(expected)))).toBeGreaterThan(0);
+    assertClose(np.where(np.isneginf(pooled), 0, pooled), np.where(np.isneginf(expected), 0, expected), {
+      rtol: 1e-4,
+      atol: 1e-4,
+    });
     // Gradients go through the decomposition: one 1 per window at its maximum.
     const x = random.normal(random.key(4), [1, 2, 6, 6]);
     const loss = (v: Array) => np.sum(nn.functional.maxPool2d(v, { kernelSize: 2 }));
