@@ -35,10 +35,15 @@ export function fusedMaxPool(x: Array, window: UnfoldParams, decomposition: (x: 
       const negInf = byte(e.op('Equal', [input, e.constant(-Infinity, a.dtype)]));
       const two = e.op('Cast', [e.constant(2, 'int32')], { to: e.elemType('uint8', true) });
       const kind = e.op('MaxPool', [e.op('Sub', [e.op('Sub', [two, notNan]), negInf])], attributes);
-      const kindOf = e.op('Cast', [kind], { to: e.elemType('int32') }); // the output's size, a quarter of the input's or less
-      const is = (v: number) => e.op('Equal', [kindOf, e.constant(v, 'int32')]);
-      const repaired = e.op('Where', [is(0), e.constant(-Infinity, a.dtype), pooled]);
-      return [e.op('Where', [is(2), e.constant(NaN, a.dtype), repaired])];
+      // pooled - [+inf, 0, NaN][kind] as arithmetic on the output (two Wheres took twice as long):
+      // (1 - k)(2 - k) / (k (2 - k)) is +inf at 0, +0 at 1 (so -0 stays -0) and 0/0 at 2.
+      const k = e.op('Cast', [kind], { to: e.elemType(a.dtype) });
+      const twoMinusK = e.op('Sub', [e.constant(2, a.dtype), k]);
+      const shift = e.op('Div', [
+        e.op('Mul', [e.op('Sub', [e.constant(1, a.dtype), k]), twoMinusK]),
+        e.op('Mul', [k, twoMinusK]),
+      ]);
+      return [e.op('Sub', [pooled, shift])];
     },
   });
   return y;
