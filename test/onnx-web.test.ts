@@ -89,4 +89,14 @@ describe('ONNX Runtime Web', () => {
     const got = np.array(globalThis.Array.from(await jit(dx)(xs).data())).reshape([2, 3, 9, 9]);
     assertClose(got, dx(xs), { rtol: 1e-5, atol: 1e-6 });
   });
+  it('runs max pooling as MaxPool, with windows of NaN and of -infinity as eager answers them', async () => {
+    const xs = random.normal(random.key(5), [1, 2, 6, 6]).at(0, 0, '0:2', '0:3').set(-Infinity).at(0, 1, 3, 3).set(NaN);
+    const pool = (v: Array) => nn.functional.maxPool2d(v, { kernelSize: 3, stride: 2, padding: 1 });
+    expect(await runsOnOnnxRuntimeWeb(makeGraph(pool)(xs))).toBe(true);
+    const got = globalThis.Array.from(await jit(pool)(xs).data());
+    const want = globalThis.Array.from(pool(xs).dataSync());
+    expect(got).toEqual(want);
+    expect(got.filter((v) => v === -Infinity)).toHaveLength(1);
+    expect(got.filter(Number.isNaN)).toHaveLength(4);
+  });
 });
