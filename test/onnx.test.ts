@@ -752,7 +752,7 @@ describe("ONNX Runtime's C API", () => {
     });
   });
 
-  it('FLUXION_ORT_PROFILE writes each session’s profile at exit, and the process exits cleanly', async () => {
+  it("FLUXION_ORT_PROFILE writes each session's profile at exit, and the process exits cleanly", async () => {
     const { mkdtempSync, readdirSync, readFileSync, rmSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
     const dir = mkdtempSync(`${tmpdir()}/fluxion-profile-`);
