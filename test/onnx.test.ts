@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import {
   type Array,
   ConcreteArray,
+  customJvp,
   executionPlan,
   grad,
   jit,
@@ -914,36 +915,125 @@ describe('the lowering keeps graphs small', () => {
 });
 
 describe('persistent compilation cache', () => {
-  it('a second compilation of the same graph loads the optimised model from disk; a corrupt entry is replaced; unoptimised graphs are not cached', async () => {
-    const { mkdtempSync, readdirSync, writeFileSync, rmSync } = await import('node:fs');
+  const withCache = async (body: (dir: string, files: () => string[]) => void | Promise<void>) => {
+    const { mkdtempSync, readdirSync, rmSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
     const dir = mkdtempSync(`${tmpdir()}/fluxion-cache-`);
     const previous = setCompilationCache(dir);
     try {
-      const f = (w: Array, x: Array) => np.sum(np.tanh(np.matmul(x, w)));
-      const w = random.normal(random.key(0), [4, 5]),
-        x = random.normal(random.key(1), [3, 4]);
-      // With the weights as inputs (a training step), ONNX Runtime does not optimise: nothing to save.
-      expect(executionPlan(makeGraph(grad(f))(w, x))).not.toContain('compilation cache');
-      expect(readdirSync(dir)).toHaveLength(0);
-      // With the weights constant (closed over), it does.
-      const plan = () => executionPlan(makeGraph(grad(f))(w, x), [w]);
-      expect(plan()).not.toContain('compilation cache');
-      const files = readdirSync(dir);
-      expect(files).toHaveLength(1);
-      expect(files[0]).toMatch(/^[0-9a-f]{64}\.ort$/);
-      expect(plan()).toContain('from the compilation cache');
-      assertClose(jit(grad(f))(w, x), grad(f)(w, x));
-      writeFileSync(`${dir}/${files[0]}`, 'not a model');
-      expect(plan()).not.toContain('compilation cache');
-      expect(plan()).toContain('from the compilation cache');
+      await body(dir, () => readdirSync(dir).sort());
+    } finally {
       expect(setCompilationCache(previous)).toBe(dir);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  const f = (w: Array, x: Array) => np.sum(np.tanh(np.matmul(x, w)));
+  const w = random.normal(random.key(0), [4, 5]),
+    x = random.normal(random.key(1), [3, 4]);
+
+  it('a training step (weights as inputs) is kept as lowered, a graph with constant weights as ONNX Runtime optimised it; a second compilation loads either', () =>
+    withCache((dir, files) => {
+      const training = () => executionPlan(makeGraph(grad(f))(w, x));
+      expect(training()).not.toContain('compilation cache');
+      expect(files()).toEqual([
+        expect.stringMatching(/^[0-9a-f]{64}\.json$/),
+        expect.stringMatching(/^[0-9a-f]{64}\.onnx$/),
+      ]);
+      expect(training()).toContain('from the compilation cache');
+      const constant = () => executionPlan(makeGraph(grad(f))(w, x), [w]);
+      expect(constant()).not.toContain('compilation cache');
+      expect(files().filter((n) => n.endsWith('.ort'))).toHaveLength(1);
+      expect(constant()).toContain('from the compilation cache');
+      expect(files()).toHaveLength(4);
+      // Loaded from the cache (the jit's graph is the training one), the step computes what eager does.
+      assertClose(jit(grad(f))(w, x), grad(f)(w, x));
+      expect(files()).toHaveLength(4);
+    }));
+
+  it("a graph that differs in a literal, a shape, a param or a constant value is compiled anew, never served another's model", () =>
+    withCache((dir, files) => {
+      const scaled = (k: number) => (x: Array) => np.multiply(np.exp(x), k);
+      const xs = np.arange(6).reshape([2, 3]);
+      const variants: [string, () => Array, () => Array][] = [
+        ['literal 2', () => jit(scaled(2))(xs), () => scaled(2)(xs)],
+        ['literal 3', () => jit(scaled(3))(xs), () => scaled(3)(xs)],
+        ['literal -0', () => jit(scaled(-0))(np.negative(xs)), () => scaled(-0)(np.negative(xs))],
+        ['literal 0', () => jit(scaled(0))(np.negative(xs)), () => scaled(0)(np.negative(xs))],
+        ['another shape', () => jit(scaled(2))(xs.reshape([3, 2])), () => scaled(2)(xs.reshape([3, 2]))],
+        ['a param', () => jit((x: Array) => np.sum(x, { axis: 0 }))(xs), () => np.sum(xs, { axis: 0 })],
+        ['another param', () => jit((x: Array) => np.sum(x, { axis: 1 }))(xs), () => np.sum(xs, { axis: 1 })],
+      ];
+      for (const [, jitted, eager] of variants) {
+        const a = jitted(),
+          b = eager();
+        expect(a.shape).toEqual(b.shape);
+        expect(globalThis.Array.from(a.dataSync(), (v) => Object.is(v, -0))).toEqual(
+          globalThis.Array.from(b.dataSync(), (v) => Object.is(v, -0)),
+        );
+        assertClose(a, b);
+      }
+      expect(files()).toHaveLength(2 * variants.length);
+      // Constant weights of other values: a model of their own.
+      const plan = (v: Array) => executionPlan(makeGraph(grad(f))(v, x), [v]);
+      plan(w);
+      plan(np.multiply(w, 2));
+      expect(files()).toHaveLength(2 * variants.length + 4);
+      expect(plan(np.multiply(w, 2))).toContain('from the compilation cache');
+    }));
+
+  it('a corrupt entry is compiled again and replaced; a graph holding a function is not kept; an unwritable cache is no cache', () =>
+    withCache(async (dir, files) => {
+      const { writeFileSync } = await import('node:fs');
+      const plan = () => executionPlan(makeGraph(grad(f))(w, x));
+      plan();
+      const model = files().find((n) => n.endsWith('.onnx'))!;
+      writeFileSync(`${dir}/${model}`, 'not a model');
+      expect(plan()).not.toContain('compilation cache');
+      expect(plan()).toContain('from the compilation cache');
+      // Not JSON, JSON of another shape, and an entry of the right shape for another graph.
+      const info = `${dir}/${model.replace('.onnx', '.json')}`;
+      const empty = { inputs: [], outputs: [], outputShapes: [], packedOutputs: [], overwritable: [] };
+      for (const text of ['{ not json', '{"inputs": 3}', JSON.stringify(empty)]) {
+        writeFileSync(info, text);
+        expect(plan()).not.toContain('compilation cache');
+        expect(plan()).toContain('from the compilation cache');
+      }
+      // A custom rule is a function the cache cannot key: its graph compiles every time, correctly.
+      const softplus = customJvp(
+        (x: Array) => np.log1p(np.exp(x)),
+        ([p], [t]) => [np.log1p(np.exp(p)), np.multiply(t, np.sigmoid(p))],
+      );
+      const before = files();
+      assertClose(jit(softplus)(x), np.log1p(np.exp(x)));
+      expect(files()).toEqual(before);
       // A cache that cannot be written (here: under a file) is no cache: the graph still compiles to a session.
       writeFileSync(`${dir}/a-file`, '');
       setCompilationCache(`${dir}/a-file/cache`);
-      expect(plan()).toMatch(/^step 0: onnx session of \d+ equations \(1 inputs, 1 outputs\)$/);
+      expect(plan()).toMatch(/^step 0: onnx session of \d+ equations \(2 inputs, 1 outputs\)$/);
+      setCompilationCache(dir);
+    }));
+
+  it('a second process compiles nothing: the same program finds every session in the cache', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(`${tmpdir()}/fluxion-cache-`);
+    const script =
+      "import { executionPlan, grad, makeGraph, np, random } from './src/index.ts'; " +
+      'const f = (w, x) => np.sum(np.tanh(np.matmul(x, w))); ' +
+      'const w = random.normal(random.key(0), [4, 5]), x = random.normal(random.key(1), [3, 4]); ' +
+      'console.log(JSON.stringify(executionPlan(makeGraph(grad(f))(w, x))));';
+    const run = () => {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        env: { ...process.env, FLUXION_BACKEND: '', FLUXION_CACHE_DIR: dir },
+        encoding: 'utf8',
+      });
+      expect(r.status, r.stderr.slice(-1000)).toBe(0);
+      return JSON.parse(r.stdout.trim().split('\n').pop()!) as string;
+    };
+    try {
+      expect(run()).not.toContain('compilation cache');
+      expect(run()).toContain('from the compilation cache');
     } finally {
-      setCompilationCache(previous);
       rmSync(dir, { recursive: true, force: true });
     }
   });

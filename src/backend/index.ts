@@ -28,7 +28,8 @@ import {
 import { Graph } from '../core/ir.js';
 import type { Params, Primitive } from '../core/primitive.js';
 import { type Device, type Executable, type GraphBackend, jsBackend, passedOnce } from './backend.js';
-import { onnxBackend, setCompilationCache } from './onnx.js';
+import { onnxBackend } from './onnx.js';
+import { setCompilationCache } from './cache.js';
 import { recycle } from './ort-capi.js';
 import { PendingArray, initOnnxRuntimeWeb, onnxWebReady, webCpu } from './onnx-web.js';
 import { keepFreedMemory } from './malloc.js';

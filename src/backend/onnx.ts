@@ -13,6 +13,8 @@ import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { ModelProtoSchema, TensorProto_DataType } from '../onnx/generated/onnx_pb.js';
 import { type Executable, type GraphBackend, passedOnce } from './backend.js';
 import { type Fetch, type NativeSession, type Runtime, loadCApi } from './ort-capi.js';
+import { cacheKey, readEntry, removeEntry, writeEntry } from './cache.js';
+import * as t from 'io-ts';
 import { sizeOf } from '../core/shape.js';
 
 let runtime: Runtime | null | undefined;
@@ -134,80 +136,79 @@ const sessionOptions = {
   },
 } as Record<string, unknown>;
 
-let cacheDir: string | null = null;
+/** What the executor needs of a lowered model besides its bytes (kept in the compilation cache beside them). */
+type ModelInfo = Pick<LoweredModel, 'inputs' | 'outputs' | 'outputShapes' | 'packedOutputs' | 'overwritable'>;
+const numbers = t.array(t.number);
+/** ModelInfo as JSON writes it (an unknown output shape is null). */
+const ModelInfoJson = t.type({
+  inputs: t.array(t.string),
+  outputs: t.array(t.string),
+  outputShapes: t.array(t.union([numbers, t.null])),
+  packedOutputs: t.array(
+    t.type({ name: t.string, members: t.array(t.type({ index: t.number, offset: t.number })), size: t.number }),
+  ),
+  overwritable: t.array(numbers),
+});
+
+type Loaded = { session: NativeSession; info: ModelInfo; cached: boolean };
 /**
- * Keeps ONNX Runtime's optimised models on disk (in its own ORT format, keyed by a hash of the
- * lowered model, the runtime's version, the session options and the CPU), as JAX's persistent
- * compilation cache does: a later process that compiles the same graph loads the optimised model
- * without optimising again. `null` turns it off (the default, unless `FLUXION_CACHE_DIR` is set).
- * Returns the previous directory.
- * @example setCompilationCache('.cache/fluxion'); // a second run skips ONNX Runtime's graph optimisation
- * @category Backends
+ * A session from the compilation cache for a graph of `inputs` fed values and `outputs` results,
+ * or null (no entry, or one that does not fit or fails to load: it is removed).
  */
-export function setCompilationCache(dir: string | null): string | null {
-  const previous = compilationCache();
-  cacheDir = dir;
-  return previous;
+function loadCached(
+  rt: Runtime,
+  key: string,
+  options: Record<string, unknown>,
+  inputs: number,
+  outputs: number,
+): Loaded | null {
+  const entry = readEntry(key, ModelInfoJson);
+  if (!entry) return null;
+  const { info: json, model, optimised } = entry;
+  const info = { ...json, outputShapes: json.outputShapes.map((s) => s ?? undefined) };
+  const results = info.outputs.length + info.packedOutputs.reduce((n, p) => n + p.members.length, 0);
+  try {
+    if (info.inputs.length !== inputs || results !== outputs) throw new Error('an entry of another graph');
+    // An optimised model loads as it is: ONNX Runtime optimised it when it was saved.
+    const given = optimised ? { ...options, graphOptimizationLevel: 'disabled' } : options;
+    return { session: rt.load(model, given), info, cached: true };
+  } catch {
+    removeEntry(key); // corrupt, or from another runtime: compiled again
+    return null;
+  }
 }
-const compilationCache = (): string | null =>
-  cacheDir ?? (typeof process !== 'undefined' ? process.env?.FLUXION_CACHE_DIR || null : null);
 
 /**
- * A session for the model with the given options: from the compilation cache when it holds the
- * optimised model (loaded without optimising again), else optimised now and, with a cache, saved
- * there for next time. Models compiled without optimisation are not cached.
- * A cache entry that fails to load is replaced.
+ * A session for the lowered model with the given options; with a cache key, the model is saved in
+ * the compilation cache as it loads (ONNX Runtime's optimised form where it optimises, else the
+ * lowered bytes), beside what the executor knows of it (`info`).
  */
 function loadSession(
   rt: Runtime,
   bytes: Uint8Array,
   options: Record<string, unknown>,
-): { session: NativeSession; cached: boolean } {
-  const dir = compilationCache();
-  const load = (b: Uint8Array, given: Record<string, unknown>) => rt.load(b, given);
-  // Nothing to save where ONNX Runtime does not optimise (a cached model loads no faster).
-  if (!dir || options.graphOptimizationLevel === 'disabled') return { session: load(bytes, options), cached: false };
-  const fs = process.getBuiltinModule('node:fs') as typeof import('node:fs');
-  const { join } = process.getBuiltinModule('node:path') as typeof import('node:path');
-  const { createHash } = process.getBuiltinModule('node:crypto') as typeof import('node:crypto');
-  const { cpus } = process.getBuiltinModule('node:os') as typeof import('node:os');
-  const key = createHash('sha256')
-    .update(JSON.stringify([rt.version, options, cpus()[0]?.model]))
-    .update(bytes)
-    .digest('hex');
-  const file = join(dir, `${key}.ort`);
-  if (fs.existsSync(file)) {
-    try {
-      const session = load(fs.readFileSync(file), { ...options, graphOptimizationLevel: 'disabled' });
-      return { session, cached: true };
-    } catch {
-      fs.rmSync(file, { force: true }); // corrupt or from another runtime: optimise again below
+  key: string | null,
+  info: unknown,
+): NativeSession {
+  if (!key) return rt.load(bytes, options);
+  const optimised = options.graphOptimizationLevel !== 'disabled';
+  return writeEntry(key, optimised, info, (file) => {
+    if (!file) return rt.load(bytes, options);
+    if (!optimised) {
+      const session = rt.load(bytes, options);
+      (process.getBuiltinModule('node:fs') as typeof import('node:fs')).writeFileSync(file, bytes);
+      return session;
     }
-  }
-  try {
-    fs.mkdirSync(dir, { recursive: true });
-  } catch {
-    return { session: load(bytes, options), cached: false }; // an unwritable cache is no cache
-  }
-  // ONNX Runtime writes the file while it loads; a unique name then a rename keeps readers from a half-written one.
-  const partial = `${file}.${process.pid}.partial`;
-  let session: NativeSession;
-  try {
-    session = load(bytes, {
-      ...options,
-      optimizedModelFilePath: partial,
-      extra: { ...(options.extra as object), session: { save_model_format: 'ORT' } },
-    });
-  } catch {
-    fs.rmSync(partial, { force: true });
-    return { session: load(bytes, options), cached: false }; // a model ONNX Runtime cannot save
-  }
-  try {
-    fs.renameSync(partial, file);
-  } catch {
-    fs.rmSync(partial, { force: true }); // not saved this time
-  }
-  return { session, cached: false };
+    const saving = {
+      ...(options.extra as object),
+      session: { ...(options.extra as { session: object }).session, save_model_format: 'ORT' },
+    };
+    try {
+      return rt.load(bytes, { ...options, optimizedModelFilePath: file, extra: saving });
+    } catch {
+      return rt.load(bytes, options); // a model ONNX Runtime cannot save (or refuses: then this throws too)
+    }
+  });
 }
 
 let probedBlock: number | null | undefined;
@@ -287,7 +288,7 @@ type Step =
       /** The session's outputs: one for each of `outs`, then one for each of `packedOuts`. */
       fetches: Fetch[];
       size: number;
-      /** Loaded already optimised from the persistent compilation cache. */
+      /** Loaded from the persistent compilation cache (neither lowered nor optimised again). */
       cached: boolean;
       /** For each of `outs`, the positions in `inputs` whose memory it may be written into. */
       overwritable: number[][];
@@ -373,30 +374,34 @@ function segment(run: Indexed[], lastUse: Map<number, number>, rt: Runtime, know
     // does (merging repeats, cancelling transposes) the lowering has done, and its passes over a
     // large graph take seconds: DenseNet-121's step 6.5 s to create, 1.5 s without, same speed.
     const optimise = initializers.size > 0;
-    model = lowerGraph(new Graph(ins, eqns, outs), {
-      nchwcBlock: () => nchwcBlock(rt),
-      initializers,
-      looseOutputShapes: true,
-      shapedInputsFrom: optimise ? 0 : 65536,
-      packBelow: PACK_BELOW,
-    });
+    const lowering = { looseOutputShapes: true, shapedInputsFrom: optimise ? 0 : 65536, packBelow: PACK_BELOW };
     const options = optimise ? sessionOptions : { ...sessionOptions, graphOptimizationLevel: 'disabled' };
-    const { session, cached } = loadSession(rt, model.bytes, options);
+    const graph = new Graph(ins, eqns, outs);
+    const key = cacheKey(graph, initializers, [rt.version, options, lowering]);
+    const fed = ins.length - initializers.size;
+    let loaded: Loaded | null = key ? loadCached(rt, key, options, fed, outs.length) : null;
+    if (!loaded) {
+      model = lowerGraph(graph, { ...lowering, nchwcBlock: () => nchwcBlock(rt), initializers });
+      const { inputs, outputs, outputShapes, packedOutputs, overwritable } = model;
+      const info: ModelInfo = { inputs, outputs, outputShapes, packedOutputs, overwritable };
+      loaded = { session: loadSession(rt, model.bytes, options, key, info), info, cached: false };
+    }
+    const { session, info, cached } = loaded;
     if (sessionOptions.enableProfiling) profiled.add(session);
     const packed = (p: Pack, vars: Var[]): Packed => ({
       name: p.name,
       members: p.members.map((m) => ({ v: vars[m.index], offset: m.offset })),
     });
-    const packedOut = new Set(model.packedOutputs.flatMap((p) => p.members.map((m) => m.index)));
+    const packedOut = new Set(info.packedOutputs.flatMap((p) => p.members.map((m) => m.index)));
     const single = outs.filter((_, i) => !packedOut.has(i));
-    const packedOuts = model.packedOutputs.map((p) => packed(p, outs));
-    const { outputs, outputShapes } = model;
+    const packedOuts = info.packedOutputs.map((p) => packed(p, outs));
+    const { outputs, outputShapes } = info;
     return [
       {
         kind: 'onnx',
         session,
         inputs: ins.filter((v) => !known.has(v.id)),
-        inNames: model.inputs,
+        inNames: info.inputs,
         outs: single,
         packedOuts,
         fetches: [
@@ -413,7 +418,7 @@ function segment(run: Indexed[], lastUse: Map<number, number>, rt: Runtime, know
         ],
         size: eqns.length,
         cached,
-        overwritable: model.overwritable,
+        overwritable: info.overwritable,
       },
     ];
   } catch (err) {
