@@ -39,14 +39,14 @@ const node = () => ({
   os: process.getBuiltinModule('node:os') as typeof import('node:os'),
 });
 
-let code: string | undefined;
+let codeDigest: string | undefined;
 /**
  * A hash of the library's code: the lowering rules are spread over every primitive, and an entry
  * lowered by other code must not be found (a source edit changes no version number). It is the
  * bundle (dist/bundle, one chunk) when the library runs built, else the `src` tree this file is in.
  */
 function codeHash(): string {
-  if (code === undefined) {
+  if (codeDigest === undefined) {
     const { fs, path, crypto, url } = node();
     const here = url.fileURLToPath(import.meta.url);
     const root =
@@ -56,9 +56,9 @@ function codeHash(): string {
       .filter((f) => /\.(js|ts|mjs)$/.test(f) && !f.endsWith('.d.ts'))
       .sort();
     for (const f of files) hash.update(f).update(fs.readFileSync(path.join(root, f)));
-    code = hash.digest('hex');
+    codeDigest = hash.digest('hex');
   }
-  return code;
+  return codeDigest;
 }
 
 /** A number as text that tells every value apart (-0 and NaN too). */
@@ -116,7 +116,8 @@ function graphText(g: Graph): string | null {
 
 /**
  * The cache key of compiling `graph` with the given constant inputs (by position) and settings,
- * or null where there is no cache or the graph cannot be keyed.
+ * or null where there is no cache or the graph cannot be keyed (nor the library's code read: its
+ * module is not a file, say).
  */
 export function cacheKey(
   graph: Graph,
@@ -126,8 +127,14 @@ export function cacheKey(
   if (!compilationCache()) return null;
   const text = graphText(graph);
   if (text === null) return null;
+  let code: string;
+  try {
+    code = codeHash();
+  } catch {
+    return null;
+  }
   const { crypto, os } = node();
-  const hash = crypto.createHash('sha256').update(JSON.stringify([codeHash(), settings, os.cpus()[0]?.model]));
+  const hash = crypto.createHash('sha256').update(JSON.stringify([code, settings, os.cpus()[0]?.model]));
   hash.update(text);
   for (const [i, c] of [...constants].sort(([a], [b]) => a - b)) {
     hash.update(`#${i}:${c.aval.dtype}[${c.aval.shape.join(',')}]`);
