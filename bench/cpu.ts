@@ -433,7 +433,7 @@ for (const [title, name, batch, size] of quick ? torchvisionModels.slice(0, 1) :
         workload: `${label}: first call, warm compilation cache`,
         library,
         ms: Number(warm.first),
-        note: `${library === 'pytorch' ? 'first step' : 'trace, lower, load, run'}; the step alone ${Number(warm.step).toFixed(0)} ms`,
+        note: `${library === 'pytorch' ? 'first step' : 'trace, load, run'}; the step alone ${Number(warm.step).toFixed(0)} ms`,
       });
   }
   rmSync(cache, { recursive: true, force: true });

@@ -47,7 +47,7 @@ const { values: args } = parseArgs({
     cache: { type: 'string', default: '.cache/fluxion' },
   },
 });
-// ONNX Runtime's optimised models are kept here: a second run compiles nothing ('' turns it off).
+// Compiled graphs are kept here: a second run neither lowers nor optimises them again ('' turns it off).
 setCompilationCache(args.cache || null);
 // Under `mpiexec -pmi-port -n P npm start` each process trains on its part of every global batch
 // and the gradients are averaged across processes (data parallelism); process 0 reports.

@@ -105,7 +105,7 @@ function graphText(g: Graph): string | null {
     a instanceof Lit ? `${num(a.value)}:${a.aval.dtype}` : ids.has(a.id) ? `v${ids.get(a.id)}` : null;
   let text = `(${g.inVars.map(define).join(',')})`;
   for (const e of g.eqns) {
-    const params = paramText(e.params);
+    const params = paramText(e.prim.cacheParams?.(e.params) ?? e.params);
     const inputs = e.inputs.map(atom);
     if (params === null || inputs.includes(null)) return null;
     text += `;${e.outs.map(define).join(',')}=${e.prim.name}${params}(${inputs.join(',')})`;

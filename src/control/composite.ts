@@ -34,6 +34,8 @@ export const compositeP: Primitive<CompositeParams> = definePrimitive({
     return partialEvalCall({ ...eqn, prim: callP, params: { graph, name } }, unknownIns);
   },
   abstractEval: (_, { graph }) => graph.outAvals,
+  // Composites are the library's own (not exported): the name and decomposition determine the fused rules.
+  cacheParams: ({ name, graph, numConsts }) => ({ name, graph, numConsts }),
   impl: (args, { graph, numConsts, eager }) => eager?.(args.slice(numConsts)) ?? (runGraph(graph, args) as never),
   onnx: (e, inputs, { graph, numConsts, onnx }, avals) =>
     onnx?.(e, inputs.slice(numConsts), undefined, { ins: avals.ins.slice(numConsts), outs: avals.outs }) ??

@@ -53,6 +53,12 @@ export interface Primitive<P extends Params = any> {
   partialEval?(eqn: Eqn, unknownIns: boolean[]): PartialEvalResult;
   /** ONNX lowering: nodes computing the outputs from the inputs' value names (see {@link OnnxEmitter}). */
   onnx?: OnnxRule<P>;
+  /**
+   * The params that identify an equation for the persistent compilation cache, where some are
+   * functions that the others determine. Without it every param counts, and a function among them
+   * keeps the graph out of the cache (a function's text does not show what it closed over).
+   */
+  cacheParams?(params: P): Params;
   /** Families (tinygrad's GroupOp): passes ask "is it elementwise?" instead of listing ops. */
   readonly props?: {
     elementwise?: boolean;
