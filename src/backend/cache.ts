@@ -176,7 +176,8 @@ export function readEntry<Info>(key: string, codec: t.Type<Info>): Entry<Info> |
 /** Removes the entry under `key` (one that failed to load). */
 export function removeEntry(key: string): void {
   const { fs } = node();
-  for (const file of Object.values(files(key)).slice(1)) fs.rmSync(file, { force: true });
+  const { ort, onnx, info } = files(key);
+  for (const file of [ort, onnx, info]) fs.rmSync(file, { force: true });
 }
 
 /**
