@@ -991,7 +991,7 @@ describe('persistent compilation cache', () => {
 
   it('a corrupt entry is compiled again and replaced; a graph holding a function is not kept; an unwritable cache is no cache', () =>
     withCache(async (dir, files) => {
-      const { writeFileSync } = await import('node:fs');
+      const { readFileSync, writeFileSync } = await import('node:fs');
       const plan = () => executionPlan(makeGraph(grad(f))(w, x));
       plan();
       const model = files().find((n) => n.endsWith('.onnx'))!;
@@ -1001,7 +1001,9 @@ describe('persistent compilation cache', () => {
       // Not JSON, JSON of another shape, and an entry of the right shape for another graph.
       const info = `${dir}/${model.replace('.onnx', '.json')}`;
       const empty = { inputs: [], outputs: [], outputShapes: [], packedOutputs: [], overwritable: [] };
-      for (const text of ['{ not json', '{"inputs": 3}', JSON.stringify(empty)]) {
+      const entry = JSON.parse(readFileSync(info, 'utf8'));
+      const elsewhere = JSON.stringify({ ...entry, overwritable: entry.overwritable.map(() => [7]) });
+      for (const text of ['{ not json', '{"inputs": 3}', JSON.stringify(empty), elsewhere]) {
         writeFileSync(info, text);
         expect(plan()).not.toContain('compilation cache');
         expect(plan()).toContain('from the compilation cache');

@@ -166,9 +166,16 @@ function loadCached(
   if (!entry) return null;
   const { info: json, model, optimised } = entry;
   const info = { ...json, outputShapes: json.outputShapes.map((s) => s ?? undefined) };
-  const results = info.outputs.length + info.packedOutputs.reduce((n, p) => n + p.members.length, 0);
+  const members = info.packedOutputs.flatMap((p) => p.members.map((m) => m.index));
+  const within = (n: number) => (i: number) => Number.isInteger(i) && i >= 0 && i < n;
+  const fits =
+    info.inputs.length === inputs &&
+    info.outputs.length + members.length === outputs &&
+    members.every(within(outputs)) &&
+    info.overwritable.length === info.outputs.length &&
+    info.overwritable.every((ins) => ins.every(within(inputs)));
   try {
-    if (info.inputs.length !== inputs || results !== outputs) throw new Error('an entry of another graph');
+    if (!fits) throw new Error('an entry of another graph');
     // An optimised model loads as it is: ONNX Runtime optimised it when it was saved.
     const given = optimised ? { ...options, graphOptimizationLevel: 'disabled' } : options;
     return { session: rt.load(model, given), info, cached: true };
