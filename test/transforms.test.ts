@@ -204,6 +204,18 @@ describe('jit', () => {
     expect(g.eqns.map((e) => e.prim.name)).toEqual(['sin', 'add']);
     expect(jitIsTransparent(f, [x0])).toBe(true);
   });
+  it('merges equations with the same inputs only where their params match too', () => {
+    const sq = np.arange(9).reshape([3, 3]);
+    // Three sums of one input: over axis 0, over axis 1 (same shape, other params), over axis 0 again.
+    const f = (x: Array) => [np.sum(x, { axis: 0 }), np.sum(x, { axis: 1 }), np.sum(x, { axis: 0 })];
+    const g = makeGraph(f)(sq);
+    expect(g.eqns.filter((e) => e.prim.name.startsWith('reduce')).length).toBe(2);
+    expect(g.outs[2]).toBe(g.outs[0]);
+    const [a, b, c] = jit(f)(sq);
+    expect(a.toArray()).toEqual([9, 12, 15]);
+    expect(b.toArray()).toEqual([3, 12, 21]);
+    expect(c.toArray()).toEqual([9, 12, 15]);
+  });
   it('merges only exact repeats: -0 is not 0 (x + -0 keeps the sign of x = -0)', () => {
     const f = (x: Array) => [np.add(x, 0), np.add(x, -0)];
     const g = makeGraph(f)(x0);

@@ -43,24 +43,30 @@ function paramKey(v: unknown): string {
   return JSON.stringify(v) ?? String(v);
 }
 
-/** Merges equations that apply the same primitive with the same params to the same inputs. */
+/**
+ * Merges equations that apply the same primitive with the same params to the same inputs. Params
+ * are compared (as text) only between equations that already share primitive and inputs: most
+ * equations have no such twin, and writing every equation's params out was most of the pass.
+ */
 export function cse(g: Graph): Graph {
-  const seen = new Map<string, readonly Var[]>();
+  const seen = new Map<string, { params: object; key?: string; outs: readonly Var[] }[]>();
   const rename = new Map<number, Atom>();
   const sub = (a: Atom): Atom => (a instanceof Var ? (rename.get(a.id) ?? a) : a);
   const eqns: Eqn[] = [];
   for (const e of g.eqns) {
     const inputs = e.inputs.map(sub);
-    const operands = inputs
-      .map((a) => (a instanceof Lit ? `L${paramKey(a.value)}:${a.aval.dtype}` : `v${a.id}`))
-      .join(',');
-    const key = `${e.prim.name}|${paramKey(e.params)}|${operands}`;
-    const prev = seen.get(key);
-    if (prev) {
-      e.outs.forEach((v, i) => rename.set(v.id, prev[i]));
+    let applied = `${e.prim.name}|`;
+    for (const a of inputs) applied += a instanceof Lit ? `L${paramKey(a.value)}:${a.aval.dtype},` : `v${a.id},`;
+    const twins = seen.get(applied);
+    const key = twins && paramKey(e.params);
+    const twin = twins?.find((t) => (t.key ??= paramKey(t.params)) === key);
+    if (twin) {
+      e.outs.forEach((v, i) => rename.set(v.id, twin.outs[i]));
       continue;
     }
-    seen.set(key, e.outs);
+    const entry = { params: e.params, key, outs: e.outs };
+    if (twins) twins.push(entry);
+    else seen.set(applied, [entry]);
     eqns.push({ ...e, inputs });
   }
   return new Graph(g.inVars, eqns, g.outs.map(sub));
