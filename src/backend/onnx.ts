@@ -203,7 +203,11 @@ function loadSession(
     if (!file) return rt.load(bytes, options);
     if (!optimised) {
       const session = rt.load(bytes, options);
-      (process.getBuiltinModule('node:fs') as typeof import('node:fs')).writeFileSync(file, bytes);
+      try {
+        (process.getBuiltinModule('node:fs') as typeof import('node:fs')).writeFileSync(file, bytes);
+      } catch {
+        // Not saved (a full disk, say): the session stands, and writeEntry finds no file to keep.
+      }
       return session;
     }
     const saving = {
