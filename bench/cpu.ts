@@ -427,6 +427,8 @@ for (const [title, name, batch, size] of quick ? torchvisionModels.slice(0, 1) :
       note: library === 'pytorch' ? 'first step' : 'trace, lower, compile, run',
     });
     rows.push({ workload: `${label}: peak memory`, library, ms: Number(m.peakMB), note: 'MB (not ms)' });
+    // The optimizer alone: what of the step is ONNX Runtime's elementwise kernels against PyTorch's.
+    rows.push({ workload: `${label}: Adam update alone`, library, ms: Number(m.adam) });
     const [warm] = library === 'pytorch' ? [m] : jsonLines(String(fluxionStep().stdout));
     if (warm)
       rows.push({

@@ -4,7 +4,7 @@ both libraries are measured in the same minute). Two threads, as ONNX Runtime ge
   python3 bench/pytorch.py workloads          one JSON line per workload of the main table
   python3 bench/pytorch.py model NAME B SIZE  a torchvision model's Adam training step: constructor,
                                               first step, steady step, peak memory (a fresh process
-                                              per model, so its peak RSS is its own)
+                                              per model, so its peak RSS is its own), optimizer.step()
   python3 bench/pytorch.py export NAME B SIZE FILE   the model exported to ONNX (for the inference row)
   python3 bench/pytorch.py gpt                 the GPT training step of the main table (GPT-2's block:
                                               pre-norm, causal attention, tanh GELU MLP, tied head)
@@ -124,7 +124,8 @@ def model(name, batch, size):
     first = (time.perf_counter() - t0) * 1e3
     ms = median_ms(step, 6)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"construct": construct, "first": first, "step": ms, "peakMB": peak}), flush=True)
+    alone = median_ms(adam.step, 6)  # the update alone, on the last step's gradients
+    print(json.dumps({"construct": construct, "first": first, "step": ms, "peakMB": peak, "adam": alone}), flush=True)
 
 
 def export(name, batch, size, file):
