@@ -928,8 +928,9 @@ describe('persistent compilation cache', () => {
     }
   };
   const f = (w: Array, x: Array) => np.sum(np.tanh(np.matmul(x, w)));
-  const w = random.normal(random.key(0), [4, 5]),
-    x = random.normal(random.key(1), [3, 4]);
+  // Weights large enough to count as weights when constant (WEIGHTS_FROM in src/backend/onnx.ts).
+  const w = random.normal(random.key(0), [32, 40]),
+    x = random.normal(random.key(1), [3, 32]);
 
   it('a training step (weights as inputs) is kept as lowered, a graph with constant weights as ONNX Runtime optimised it; a second compilation loads either', () =>
     withCache((dir, files) => {
@@ -948,6 +949,16 @@ describe('persistent compilation cache', () => {
       // Loaded from the cache (the jit's graph is the training one), the step computes what eager does.
       assertClose(jit(grad(f))(w, x), grad(f)(w, x));
       expect(files()).toHaveLength(4);
+    }));
+
+  it('small constants (a normalisation closed over) are not weights: such a training step is kept as lowered', () =>
+    withCache((dir, files) => {
+      const [mean, std] = [np.array([0.13]), np.array([0.31])];
+      const normalised = (v: Array) => np.sum(np.tanh(np.matmul(np.divide(np.subtract(x, mean), std), v)));
+      const g = jit(grad(normalised))(w);
+      assertClose(g, grad(normalised)(w));
+      expect(files().some((n) => n.endsWith('.onnx'))).toBe(true);
+      expect(files().filter((n) => n.endsWith('.ort'))).toEqual([]);
     }));
 
   it("a graph that differs in a literal, a shape, a param or a constant value is compiled anew, never served another's model", () =>
