@@ -203,6 +203,43 @@ describe('np against plain loops', () => {
       [10, 11],
     ]);
     expect(np.takeAlongAxis(x, np.array([[0], [3], [1]], { dtype: 'int32' }), 1).toArray()).toEqual([[0], [7], [9]]);
+    // Rows of several elements are copied run by run: each dtype keeps its values, and take's
+    // gradient (scatter-add) adds a row picked twice twice.
+    const rows = np.arange(12).reshape(3, 2, 2),
+      picks = np.array([2, 0, 2], { dtype: 'int32' });
+    for (const dtype of ['float32', 'float16', 'bfloat16', 'int32', 'uint8'] as const)
+      expect(np.take(rows.astype(dtype), picks, { axis: 0 }).toArray()).toEqual([
+        [
+          [8, 9],
+          [10, 11],
+        ],
+        [
+          [0, 1],
+          [2, 3],
+        ],
+        [
+          [8, 9],
+          [10, 11],
+        ],
+      ]);
+    expect(np.take(np.greater(rows, 0), picks, { axis: 0 }).slice(1).toArray()).toEqual([
+      [false, true],
+      [true, true],
+    ]);
+    expect(grad((r: Array) => np.sum(np.take(r, picks, { axis: 0 })))(rows.astype('float32')).toArray()).toEqual([
+      [
+        [1, 1],
+        [1, 1],
+      ],
+      [
+        [0, 0],
+        [0, 0],
+      ],
+      [
+        [2, 2],
+        [2, 2],
+      ],
+    ]);
     expect(np.sort(np.array([3, 1, 2])).toArray()).toEqual([1, 2, 3]);
     expect(np.cumsum(np.array([1, 2, 3])).toArray()).toEqual([1, 3, 6]);
     expect(np.cumsum(np.arange(6).reshape(2, 3), { axis: 0 }).toArray()).toEqual([

