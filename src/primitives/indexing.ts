@@ -79,7 +79,7 @@ export const gatherP: Primitive<AxisParams> = definePrimitive({
     const out = allocate(x.dtype, sizeOf(shape));
     const src = x.buffer;
     const inner = sizeOf(x.shape.slice(axis + 1));
-    forEachRun(x.shape, idx, axis, (o, s) => out.set(src.subarray(s, s + inner) as never, o));
+    forEachRun(x.shape, idx, axis, (o, s) => out.set(src.subarray(s, s + inner), o));
     return [new ConcreteArray(out, shape, x.dtype)];
   },
   jvp: ([x, idx], [t], p) => [[gather(x, idx, p.axis)], [gather(t, idx, p.axis)]],
