@@ -1,8 +1,9 @@
 // One torchvision model's Adam training step in Fluxion (jit on ONNX Runtime), in a process of its own
 // so that its peak memory is its own: model.init, the first call (trace, lowering, compilation and one
-// run), the steady step (median of 6), peak RSS and, after that, the Adam update alone, as one JSON line. The step donates its state (each
-// step's outputs are written into the memory of the state before last). bench/cpu.ts runs it beside
-// bench/pytorch.py's same model. Run: tsx bench/model-step.ts resnet18 8 64 [flatten]
+// run), the steady step (median of 6), peak RSS and, after that, the Adam update alone, as one JSON
+// line. The step donates its state (each step's outputs are written into the memory of the state
+// before last). bench/cpu.ts runs it beside bench/pytorch.py's same model.
+// Run: tsx bench/model-step.ts resnet18 8 64 [flatten]
 import type { Array } from '../src/index.js';
 
 // FLUXION_ENTRY names the library to load (bench/cpu.ts passes the built package); else the sources.
