@@ -86,22 +86,28 @@ function build(d: TreeDef, leaves: readonly unknown[], cursor: { i: number }): u
 
 /**
  * A string identifying a tree's structure, its arrays' shapes and dtypes, and its other
- * leaves' values: jit's cache key, built in one pass.
+ * leaves' values: jit's cache key, built in one pass. `leaves`, where given, receives the tree's
+ * leaves in {@link flatten}'s order (so a jit call walks its arguments once).
  */
-export function signature(t: unknown, describeArray: (a: Array) => string): string {
+export function signature(t: unknown, describeArray: (a: Array) => string, leaves?: unknown[]): string {
   if (t === null) return 'n';
   if (t === undefined) return 'u';
-  if (t instanceof Array) return describeArray(t);
-  if (typeof t === 'number' || typeof t === 'boolean' || typeof t === 'string' || typeof t === 'bigint')
+  if (t instanceof Array) {
+    leaves?.push(t);
+    return describeArray(t);
+  }
+  if (typeof t === 'number' || typeof t === 'boolean' || typeof t === 'string' || typeof t === 'bigint') {
+    leaves?.push(t);
     return typeof t === 'string' ? JSON.stringify(t) : `${typeof t}:${String(t)}`;
+  }
   if (globalThis.Array.isArray(t)) {
     let s = '[';
-    for (const c of t) s += signature(c, describeArray) + ',';
+    for (const c of t) s += signature(c, describeArray, leaves) + ',';
     return s + ']';
   }
   if (isPlainObject(t)) {
     let s = '{';
-    for (const k of Object.keys(t).sort()) s += JSON.stringify(k) + ':' + signature(t[k], describeArray) + ',';
+    for (const k of Object.keys(t).sort()) s += JSON.stringify(k) + ':' + signature(t[k], describeArray, leaves) + ',';
     return s + '}';
   }
   throw new ValueError(

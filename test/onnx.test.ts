@@ -875,6 +875,30 @@ describe('donated arguments on the CPU', () => {
     assertClose(got0, want0, { rtol: 0, atol: 0 });
     assertClose(got1, want1, { rtol: 0, atol: 0 });
   });
+
+  it('are the array leaves of the donated arguments only, behind static arguments and number leaves', () => {
+    type Tree = { w: Array[]; n: number; b?: Array };
+    const f = jit(
+      (scale: number, kept: Tree, given: Tree) => np.add(np.multiply(given.w[1], scale * kept.n), kept.w[0]),
+      {
+        staticArgnums: [0],
+        donateArgnums: [2],
+      },
+    );
+    const tree = (seed: number): Tree => ({
+      w: [random.normal(random.key(seed), [8]), random.normal(random.key(seed + 1), [8])],
+      n: 3,
+      b: random.normal(random.key(seed + 2), [2]),
+    });
+    for (const scale of [2, 5]) {
+      const [kept, given] = [tree(0), tree(10)];
+      const want = np.add(np.multiply(given.w[1], scale * 3), kept.w[0]);
+      assertClose(f(scale, kept, given), want, { rtol: 0, atol: 0 });
+      for (const x of [...given.w, given.b!]) expect(() => (x as ConcreteArray).storage).toThrow(/used after dispose/);
+      for (const x of [...kept.w, kept.b!]) expect((x as ConcreteArray).storage.length).toBeGreaterThan(0);
+    }
+    expect(f.traceCount).toBe(2);
+  });
 });
 
 describe("glibc's allocator", () => {

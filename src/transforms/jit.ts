@@ -251,12 +251,17 @@ export function jit<F extends (...args: any[]) => any>(f: F, opts: JitOptions = 
   const donated = new Set(opts.donateArgnums ?? []);
   const name = f.name || 'jit';
   const jitted = ((...args: any[]) => {
-    const dynamic = statics.size ? args.map((a, i) => (statics.has(i) ? null : a)) : args;
-    const key =
-      signature(dynamic, avalString) + (statics.size ? JSON.stringify(args.filter((_, i) => statics.has(i))) : '');
+    // One walk over the arguments gives the cache key, the leaves and where each argument's leaves start.
+    const leaves: unknown[] = [];
+    const starts: number[] = [];
+    let key = '[';
+    args.forEach((a, i) => {
+      starts.push(leaves.length);
+      key += (statics.has(i) ? 'n' : signature(a, avalString, leaves)) + ',';
+    });
+    starts.push(leaves.length);
+    key += ']' + (statics.size ? JSON.stringify(args.filter((_, i) => statics.has(i))) : '');
     let entry = cache.get(key);
-    const [leaves] = flatten<unknown>(dynamic);
-    const isDyn = leaves.map((l) => l instanceof Array);
     if (!entry) {
       jitted.traceCount++;
       const call = stageCall(f, args, statics);
@@ -268,21 +273,18 @@ export function jit<F extends (...args: any[]) => any>(f: F, opts: JitOptions = 
       // Graphs that captured values of an enclosing transform are valid for this call only.
       if (!closed.consts.some((c) => c instanceof Tracer)) cache.set(key, entry);
     }
-    const arrays = leaves.filter((l): l is Array => l instanceof Array);
-    // Donated arguments, as graph input positions (after the captured constants).
+    // The array leaves, and the donated ones' graph input positions (after the captured constants).
     const nc = entry.closed.consts.length;
+    const arrays: Array[] = [];
     const donate: number[] = [];
-    if (donated.size) {
-      const fromDonated = args.flatMap((a, i) =>
-        flatten<unknown>([statics.has(i) ? null : a])[0].map(() => donated.has(i)),
-      );
-      let position = nc;
-      leaves.forEach((_, i) => {
-        if (!isDyn[i]) return;
-        if (fromDonated[i]) donate.push(position);
-        position++;
-      });
-    }
+    args.forEach((_, i) => {
+      for (let k = starts[i]; k < starts[i + 1]; k++) {
+        const leaf = leaves[k];
+        if (!(leaf instanceof Array)) continue;
+        if (donated.has(i)) donate.push(nc + arrays.length);
+        arrays.push(leaf);
+      }
+    });
     const params: CallParams = {
       graph: entry.closed.graph,
       name,
