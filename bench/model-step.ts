@@ -58,7 +58,20 @@ for (let i = 0; i < 6; i++) {
 }
 const median = (ts: number[]) => ts.sort((a, b) => a - b)[ts.length >> 1];
 const stepMs = median(times);
-const peakMB = process.resourceUsage().maxRSS / 1024;
+// The process's own peak: Linux's VmHWM (the maxRSS that getrusage reports starts at the parent's
+// resident size when it forked us, the bench's own several hundred MB), else maxRSS.
+const ownPeakKB = (): number => {
+  try {
+    const status = (process.getBuiltinModule('node:fs') as typeof import('node:fs')).readFileSync(
+      '/proc/self/status',
+      'utf8',
+    );
+    return Number(/VmHWM:\s+(\d+)/.exec(status)![1]);
+  } catch {
+    return process.resourceUsage().maxRSS;
+  }
+};
+const peakMB = ownPeakKB() / 1024;
 
 // The optimizer's share of the step: the same Adam update on gradients of the parameters' shapes
 // (PyTorch's figure is its `optimizer.step()` alone), measured after the peak memory is read.

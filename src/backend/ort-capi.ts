@@ -147,14 +147,22 @@ export function loadCApi(path: string, version: string): Runtime | null {
   // pass through typed arrays, which koffi hands over as pointers (a JavaScript array of dims and an
   // `_Out_` array cost 0.65 µs a value, these 0.24).
   let dims64 = new BigInt64Array(8);
-  const made64 = new BigUint64Array(1);
+  const newValue = new BigUint64Array(1);
   const tensor = (dtype: DType, data: TypedArray, dims: readonly number[]): bigint => {
     if (dims.length > dims64.length) dims64 = new BigInt64Array(dims.length);
     for (let k = 0; k < dims.length; k++) dims64[k] = BigInt(dims[k]);
     check(
-      api.CreateTensorWithDataAsOrtValue(memory, data, data.byteLength, dims64, dims.length, ONNX_TYPE[dtype], made64),
+      api.CreateTensorWithDataAsOrtValue(
+        memory,
+        data,
+        data.byteLength,
+        dims64,
+        dims.length,
+        ONNX_TYPE[dtype],
+        newValue,
+      ),
     );
-    return made64[0];
+    return newValue[0];
   };
   /** Input and output names as C strings, each made once (a session's names recur on every run). */
   const cStrings = new Map<string, { bytes: Uint8Array; at: bigint }>();
