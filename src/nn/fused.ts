@@ -12,8 +12,8 @@ import type { UnfoldParams } from '../primitives/index.js';
  * Max pooling (`decomposition(x)`: a reduction over unfolded windows) as ONNX `MaxPool` on NCHW
  * float inputs. ONNX Runtime's MaxPool compares past NaN, where Fluxion's max (like JAX's) answers
  * NaN, and its float32 kernels (plain and blocked) answer the lowest float, not -infinity, for a
- * window whose values are all -infinity. A MaxPool of one byte per value (2 for NaN, 0 for
- * -infinity, 1 otherwise; padding counts as 0) says which windows to set to NaN or -infinity.
+ * window whose values are all -infinity. A MaxPool of each value's kind (2 for NaN, 0 for
+ * -infinity, 1 otherwise) says which windows to set to NaN or -infinity.
  */
 export function fusedMaxPool(x: Array, window: UnfoldParams, decomposition: (x: Array) => Array): Array {
   const { window: kernel, strides, padding, dilation } = window;
@@ -29,15 +29,18 @@ export function fusedMaxPool(x: Array, window: UnfoldParams, decomposition: (x: 
       };
       const pooled = e.op('MaxPool', [input], attributes);
       // 2 - [x == x] - [x == -inf] per value: comparisons, which ONNX Runtime runs on both threads
-      // (IsNaN and IsInf ran 1.6x and 1.3x slower).
+      // (IsNaN and IsInf ran 1.6x and 1.3x slower), and arithmetic in bytes (casting the comparisons
+      // to floats took 4x as long), pooled as floats: ONNX Runtime's byte MaxPool has no fast
+      // kernel (ResNet-18's stem, [32, 64, 32, 32]: 2.0 ms, against 0.16 ms for the cast to float
+      // and 0.36 ms for the float MaxPool with its layout changes).
       const byte = (v: string) => e.op('Cast', [v], { to: e.elemType('uint8', true) });
       const notNan = byte(e.op('Equal', [input, input]));
       const negInf = byte(e.op('Equal', [input, e.constant(-Infinity, a.dtype)]));
       const two = e.op('Cast', [e.constant(2, 'int32')], { to: e.elemType('uint8', true) });
-      const kind = e.op('MaxPool', [e.op('Sub', [e.op('Sub', [two, notNan]), negInf])], attributes);
-      // pooled - [+inf, 0, NaN][kind] as arithmetic on the output (two Wheres took twice as long):
+      const kind = e.op('Cast', [e.op('Sub', [e.op('Sub', [two, notNan]), negInf])], { to: e.elemType(a.dtype) });
+      // pooled - [+inf, 0, NaN][k] as arithmetic on the output (two Wheres took twice as long):
       // (1 - k)(2 - k) / (k (2 - k)) is +inf at 0, +0 at 1 (so -0 stays -0) and 0/0 at 2.
-      const k = e.op('Cast', [kind], { to: e.elemType(a.dtype) });
+      const k = e.op('MaxPool', [kind], attributes);
       const twoMinusK = e.op('Sub', [e.constant(2, a.dtype), k]);
       const shift = e.op('Div', [
         e.op('Mul', [e.op('Sub', [e.constant(1, a.dtype), k]), twoMinusK]),
