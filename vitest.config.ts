@@ -7,5 +7,7 @@ export default defineConfig({
     pool: 'forks',
     // The memory tests call gc() to check that dropped arrays really become collectable.
     execArgv: ['--expose-gc'],
+    // Every graph jit stages is typechecked again, so that a rewrite that breaks one fails here.
+    env: { FLUXION_CHECKS: '1' },
   },
 });

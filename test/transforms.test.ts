@@ -27,6 +27,8 @@ import {
   vmap,
 } from '../src/index.js';
 import { assertClose, checkGrads, jitIsTransparent, vmapCommutesWithMap } from '../laws/index.js';
+import { definePrimitive } from '../src/core/primitive.js';
+import { bind1 } from '../src/core/trace.js';
 
 const x0 = np.array([0.3, -1.2, 2.0]);
 const sumSin = (x: Array) => np.sum(np.sin(x));
@@ -223,6 +225,19 @@ describe('jit', () => {
     const [plus0, plusMinus0] = jit(f)(np.array([-0, 1]));
     expect(Object.is((plus0.toArray() as number[])[0], 0)).toBe(true);
     expect(Object.is((plusMinus0.toArray() as number[])[0], -0)).toBe(true);
+  });
+  it('typechecks each staged graph again where checks are on (FLUXION_CHECKS=1, as the tests run)', () => {
+    expect(process.env.FLUXION_CHECKS).toBe('1');
+    // A primitive whose result type changes after tracing: only the second look at the graph sees it.
+    let looks = 0;
+    const shifty = definePrimitive({
+      name: 'test_shifty_dtype',
+      abstractEval: ([x]) => [{ shape: x.shape, dtype: looks++ === 0 ? x.dtype : 'int32' }],
+      impl: (xs) => xs,
+    });
+    expect(() => jit((x: Array) => bind1(shifty, [x]))(np.ones([2]))).toThrow(
+      /typecheck: test_shifty_dtype produces i32\[2\] but declares f32\[2\]/,
+    );
   });
   it('a JS if on a traced value explains what to do', () => {
     const f = jit((x: Array) => (np.sum(x).item() > 0 ? x : np.negative(x)));

@@ -134,7 +134,7 @@ export function evalGraph(graph: Graph, args: readonly Array[]): Array[] {
   return graph.outs.map(read);
 }
 
-/** Evaluates a typechecked graph on CPU arrays, calling each equation's kernel directly. */
+/** Evaluates a staged (type-correct) graph on CPU arrays, calling each equation's kernel directly. */
 export function interpret(graph: Graph, args: readonly ConcreteArray[]): ConcreteArray[] {
   const env = new Map<number, ConcreteArray>();
   const read = (a: Atom): ConcreteArray =>
