@@ -29,10 +29,10 @@ export function fusedMaxPool(x: Array, window: UnfoldParams, decomposition: (x: 
       };
       const pooled = e.op('MaxPool', [input], attributes);
       // 2 - [x == x] - [x == -inf] per value: comparisons, which ONNX Runtime runs on both threads
-      // (IsNaN and IsInf ran 1.6x and 1.3x slower), and arithmetic in bytes (casting the comparisons
-      // to floats took 4x as long), pooled as floats: ONNX Runtime's byte MaxPool has no fast
-      // kernel (ResNet-18's stem, [32, 64, 32, 32]: 2.0 ms, against 0.16 ms for the cast to float
-      // and 0.36 ms for the float MaxPool with its layout changes).
+      // (IsNaN and IsInf ran 1.6x and 1.3x slower), and arithmetic in bytes (a comparison cast to
+      // floats took 0.4-1.9 ms, to bytes 0.05-0.14), pooled as floats: ONNX Runtime's byte MaxPool
+      // has no fast kernel (ResNet-18's stem at batch 32: 2.0 ms, against 0.16 ms for the cast to
+      // floats and 0.36 ms for the float MaxPool with its layout changes).
       const byte = (v: string) => e.op('Cast', [v], { to: e.elemType('uint8', true) });
       const notNan = byte(e.op('Equal', [input, input]));
       const negInf = byte(e.op('Equal', [input, e.constant(-Infinity, a.dtype)]));
