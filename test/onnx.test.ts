@@ -413,7 +413,8 @@ describe('onnx.exportModel: fused recurrent layers and dynamic axes', () => {
     const types = (f: (x: Array) => Array, x: Array) =>
       fromBinary(ModelProtoSchema, onnx.lowerGraph(makeGraph(f)(x)).bytes).graph!.node.map((n) => n.opType);
     const centre = (x: Array) => np.subtract(x, np.mean(x, { axis: [0, 2, 3], keepdims: true }));
-    const x = random.normal(random.key(0), [4, 64, 8, 8]);
+    // 16x16 images (on images of 64 values or fewer the subtraction is a BatchNormalization, below).
+    const x = random.normal(random.key(0), [4, 64, 16, 16]);
     expect(types(centre, x)).toEqual(['ReduceSum', 'Div', 'Sub']);
     assertClose(jit(centre)(x), centre(x));
     // [1, 64, 1, 1]: too small for ONNX Runtime's crawl over trailing unit axes to matter.
@@ -935,6 +936,34 @@ describe('the lowering keeps graphs small', () => {
     const g = (x: Array) => np.add(np.reshape(np.reshape(x, [24]), [2, 12]), 1);
     expect(opTypes(onnx.lowerGraph(makeGraph(g)(np.ones([4, 6]))).bytes)).toEqual({ Reshape: 1, Add: 1 });
     assertClose(jit(g)(np.arange(24).reshape([4, 6])), g(np.arange(24).reshape([4, 6])));
+  });
+});
+
+describe('per-channel sums on small images', () => {
+  it('lower as BatchNormalization, equal to eager for every pair of zeros, NaN and infinities; exports and large images keep Add', () => {
+    // Every special value against every other, across channels and images.
+    const sp = [-0, 0, 1.5, -2, NaN, Infinity, -Infinity];
+    const c = sp.length;
+    const xs: number[] = [];
+    for (let n = 0; n < c; n++) for (let k = 0; k < c; k++) xs.push(sp[(n + k) % c], sp[n], sp[k], sp[(3 * n + k) % c]);
+    const x = np.array(xs).reshape([c, c, 2, 2]);
+    const b = np.array(sp);
+    const sums = {
+      'x + b': (x: Array, b: Array) => np.add(x, np.reshape(b, [1, c, 1, 1])),
+      'b + x': (x: Array, b: Array) => np.add(np.reshape(b, [c, 1, 1]), x),
+      'x - b': (x: Array, b: Array) => np.subtract(x, np.reshape(b, [1, c, 1, 1])),
+    };
+    for (const [name, f] of Object.entries(sums)) {
+      expect(opTypes(onnx.lowerGraph(makeGraph(f)(x, b)).bytes).BatchNormalization, name).toBe(1);
+      const [eager, compiled] = [f(x, b).dataSync(), jit(f)(x, b).dataSync()];
+      expect(
+        compiled.every((v, i) => Object.is(v, eager[i])),
+        name,
+      ).toBe(true);
+      expect(opTypes(onnx.exportModel(f, [x, b])).BatchNormalization ?? 0, name).toBe(0);
+    }
+    const large = np.ones([1, c, 16, 16]);
+    expect(opTypes(onnx.lowerGraph(makeGraph(sums['x + b'])(large, b)).bytes)).toEqual({ Reshape: 1, Add: 1 });
   });
 });
 

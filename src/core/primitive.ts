@@ -172,6 +172,11 @@ export interface OnnxEmitter {
    * model is for this process's ONNX Runtime; undefined for portable models (exports).
    */
   readonly nchwcBlock?: number;
+  /**
+   * The model is for any runtime (an export): lowerings chosen by size for ONNX Runtime's CPU
+   * kernels stay out, so that lowerings at different sizes keep one structure.
+   */
+  readonly portable?: boolean;
 }
 
 /** A primitive's ONNX lowering; `avals` are its operand and result types. */

@@ -136,5 +136,13 @@ function lowerExport(
   ];
   const outputNames = opts.outputNames ?? graph.outs.map((_, i) => `output${i}`);
   const name = f.name || 'fluxion';
-  return lowerGraph(graph, { initializers, inputNames, outputNames, name, storedTypes: true, distinctConstants }).bytes;
+  return lowerGraph(graph, {
+    initializers,
+    inputNames,
+    outputNames,
+    name,
+    storedTypes: true,
+    distinctConstants,
+    portable: true,
+  }).bytes;
 }

@@ -115,6 +115,7 @@ class Builder implements OnnxEmitter {
   constructor(
     private block?: number | (() => number | undefined),
     private readonly shareConstants = true,
+    readonly portable = false,
   ) {}
   get nchwcBlock(): number | undefined {
     if (typeof this.block === 'function') this.block = this.block(); // asked only when a convolution lowers
@@ -567,6 +568,8 @@ export interface LowerOptions {
    * convolution lowers): convolutions may then use its blocked kernels (see {@link OnnxEmitter}).
    */
   nchwcBlock?: number | (() => number | undefined);
+  /** A model for any runtime (an export): no lowerings chosen by size for ONNX Runtime's CPU kernels. */
+  portable?: boolean;
   /**
    * Every constant its own initializer, even where values repeat, so lowerings at different sizes
    * have the same structure (exports with dynamic axes compare them).
@@ -601,7 +604,7 @@ export interface LowerOptions {
 
 /** Lowers a whole graph to the bytes of an ONNX model (throws {@link UnlowerableError} if a primitive has no rule). */
 export function lowerGraph(g: Graph, opts: LowerOptions = {}): LoweredModel {
-  const b = new Builder(opts.nchwcBlock, !opts.distinctConstants);
+  const b = new Builder(opts.nchwcBlock, !opts.distinctConstants, opts.portable);
   const inputs: ValueInfoProto[] = [];
   const boundaryType = (d: DType) => (opts.storedTypes ? ONNX_TYPE[d] : ELEM(d));
   const inNames = g.inVars.map((v, i) => {
