@@ -153,10 +153,10 @@ describe('ONNX Runtime backend', () => {
     expect(ops.Col2Im).toBe(2); // the pooling gradients' folds
     expect(ops['ConvTranspose(one-hot)']).toBeUndefined();
     expect(ops.SpaceToDepth).toBe(2); // 2x2 pooling windows
-    // No window taps (no patches anywhere): Slices only split Adam's one chain for the small
-    // parameters back into its three results per parameter.
-    const small = (tree.leaves(init.params) as Array[]).filter((p) => p.size < 4096).length;
-    expect(ops.Slice).toBe(3 * small);
+    // No window taps (no patches anywhere), and Adam's one chain for the small parameters comes
+    // apart in one Split per result (parameters and both moments), not a Slice per parameter.
+    expect(ops.Slice).toBeUndefined();
+    expect(ops.Split).toBe(3);
     expect(ops.Expand ?? 0).toBeLessThanOrEqual(2); // broadcasts feed ONNX's own broadcasting
     const jitted = jit(step)(init.params, opt.init(init.params), x, y),
       eager = step(init.params, opt.init(init.params), x, y);
@@ -964,6 +964,75 @@ describe('per-channel sums on small images', () => {
     }
     const large = np.ones([1, c, 16, 16]);
     expect(opTypes(onnx.lowerGraph(makeGraph(sums['x + b'])(large, b)).bytes)).toEqual({ Reshape: 1, Add: 1 });
+  });
+});
+
+describe('slices that tile an axis', () => {
+  it('lower as one Split of their operand, and as Slices where they overlap, leave a gap or disagree', () => {
+    const x = np.arange(24).reshape([2, 12]);
+    const sliced =
+      (...cuts: [number, number][]) =>
+      (x: Array) =>
+        cuts.map(([s, l], i) => np.multiply(np.slice(x, null, [s, l]), i + 1));
+    const cases: [string, [number, number][], Record<string, number>][] = [
+      [
+        'tiling, out of order',
+        [
+          [5, 12],
+          [0, 2],
+          [2, 5],
+        ],
+        { Split: 1 },
+      ],
+      [
+        'tiling, one piece read twice',
+        [
+          [0, 4],
+          [4, 12],
+          [0, 4],
+        ],
+        { Split: 1 },
+      ],
+      [
+        'overlapping',
+        [
+          [0, 5],
+          [4, 12],
+        ],
+        { Slice: 2 },
+      ],
+      [
+        'with a gap',
+        [
+          [0, 4],
+          [5, 12],
+        ],
+        { Slice: 2 },
+      ],
+      [
+        'two ends from one start',
+        [
+          [0, 4],
+          [0, 6],
+          [4, 12],
+          [6, 12],
+        ],
+        { Slice: 4 },
+      ],
+      ['one slice', [[2, 7]], { Slice: 1 }],
+    ];
+    for (const [name, cuts, want] of cases) {
+      const f = sliced(...cuts);
+      const ops = opTypes(onnx.lowerGraph(makeGraph(f)(x)).bytes);
+      expect({ Split: ops.Split, Slice: ops.Slice }, name).toEqual({ Split: undefined, Slice: undefined, ...want });
+      const [compiled, eager] = [jit(f)(x), f(x)];
+      compiled.forEach((y, i) => expect([...y.dataSync()], `${name}, piece ${i}`).toEqual([...eager[i].dataSync()]));
+    }
+    // The pieces of a concatenation's gradient: one Split of the cotangent.
+    const g = grad((a: Array, b: Array) => np.sum(np.square(np.concatenate([a, b], { axis: 1 }))), { argnums: [0, 1] });
+    const [a, b] = [random.normal(random.key(0), [2, 3]), random.normal(random.key(1), [2, 5])];
+    expect(opTypes(onnx.lowerGraph(makeGraph(g)(a, b)).bytes).Split).toBe(1);
+    (jit(g)(a, b) as Array[]).forEach((y, i) => assertClose(y, (g(a, b) as Array[])[i]));
   });
 });
 

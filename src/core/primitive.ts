@@ -139,6 +139,14 @@ export interface OnnxProducer {
   readonly inAvals: ShapedArray[];
 }
 
+/** An equation that reads a value, as {@link OnnxEmitter.readers} finds it: which operand the value is. */
+export interface OnnxReader {
+  readonly prim: Primitive;
+  readonly params: Params;
+  readonly inAvals: ShapedArray[];
+  readonly operand: number;
+}
+
 /**
  * What a primitive's ONNX lowering may do. Values are named by strings. Nodes that no output
  * needs are pruned, so a rewrite that reads through a producer costs nothing when it is bypassed.
@@ -167,6 +175,8 @@ export interface OnnxEmitter {
   isConstant(name: string): boolean;
   /** The equation that produced a value (undefined for inputs and constants). */
   producer(name: string): OnnxProducer | undefined;
+  /** The equations of the graph being lowered that read a value (with its operand position in each). */
+  readers(name: string): readonly OnnxReader[];
   /**
    * ONNX Runtime's channel block size for its blocked (NCHWc) convolutions on this CPU, where the
    * model is for this process's ONNX Runtime; undefined for portable models (exports).

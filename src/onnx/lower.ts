@@ -21,7 +21,7 @@ export { computeDType };
 import { UnlowerableError } from '../core/errors.js';
 import { type Atom, type Eqn, type Graph, Lit } from '../core/ir.js';
 import { broadcastShapes, sizeOf } from '../core/shape.js';
-import type { OnnxAttr, OnnxEmitter, OnnxProducer } from '../core/primitive.js';
+import type { OnnxAttr, OnnxEmitter, OnnxProducer, OnnxReader } from '../core/primitive.js';
 import {
   AttributeProto_AttributeType as AttrType,
   AttributeProtoSchema,
@@ -127,6 +127,9 @@ class Builder implements OnnxEmitter {
   readonly initializers: TensorProto[] = [];
   private readonly names = new Map<number, string>();
   private readonly bound = new Set<string>();
+  /** The variables bound to each name (a rule may return a value it was given), and their readers. */
+  private readonly varsOf = new Map<string, number[]>();
+  private readonly readersOf = new Map<number, OnnxReader[]>();
   private readonly producers = new Map<string, OnnxProducer>();
   private readonly constants = new Map<string, string>();
   /** Single-output nodes by operator, inputs and attributes (see computed). */
@@ -152,6 +155,9 @@ class Builder implements OnnxEmitter {
   bind(id: number, name: string): void {
     this.names.set(id, name);
     this.bound.add(name);
+    const vars = this.varsOf.get(name);
+    if (vars) vars.push(id);
+    else this.varsOf.set(name, [id]);
   }
   atom(a: Atom): string {
     if (a instanceof Lit) return this.constant(a.value, a.aval.dtype);
@@ -341,7 +347,18 @@ class Builder implements OnnxEmitter {
   producer(name: string): OnnxProducer | undefined {
     return this.producers.get(name);
   }
+  readers(name: string): readonly OnnxReader[] {
+    return (this.varsOf.get(name) ?? []).flatMap((id) => this.readersOf.get(id) ?? []);
+  }
   inline(graph: Graph, inputs: readonly string[]): string[] {
+    for (const e of graph.eqns)
+      e.inputs.forEach((a, operand) => {
+        if (a instanceof Lit) return;
+        const reader = { prim: e.prim, params: e.params, inAvals: e.inputs.map((x) => x.aval), operand };
+        const readers = this.readersOf.get(a.id);
+        if (readers) readers.push(reader);
+        else this.readersOf.set(a.id, [reader]);
+      });
     graph.inVars.forEach((v, i) => {
       this.bind(v.id, inputs[i]);
       this.shapes.set(inputs[i], v.aval.shape);
