@@ -1028,6 +1028,32 @@ describe('slices that tile an axis', () => {
       const [compiled, eager] = [jit(f)(x), f(x)];
       compiled.forEach((y, i) => expect([...y.dataSync()], `${name}, piece ${i}`).toEqual([...eager[i].dataSync()]));
     }
+    // Consecutive pieces concatenated again are what they were split from (or one slice of it),
+    // as are pieces packed into one output.
+    const rejoined = (x: Array) => {
+      const [a, b, c] = np.split(x, [2, 5], { axis: 1 });
+      return [np.multiply(np.concatenate([a, b, c], { axis: 1 }), 2), np.concatenate([b, c], { axis: 1 }), a];
+    };
+    expect(opTypes(onnx.lowerGraph(makeGraph(rejoined)(x)).bytes)).toEqual({ Split: 1, Mul: 1, Slice: 1 });
+    const packed = (x: Array) => np.split(x, [2, 5]).map((p) => np.reshape(p, [-1]));
+    const flat = np.arange(12);
+    expect(opTypes(onnx.lowerGraph(makeGraph(packed)(flat), { packBelow: 100 }).bytes)).toEqual({
+      Identity: 1,
+    });
+    // Pieces of two splits alternating among the outputs (an optimizer's moments) are packed split by split.
+    const alternating = (x: Array) => {
+      const [a, b] = [np.split(np.multiply(x, 2), [2, 5]), np.split(np.multiply(x, 3), [2, 5])];
+      return a.flatMap((p, i) => [p, b[i]]);
+    };
+    expect(opTypes(onnx.lowerGraph(makeGraph(alternating)(flat), { packBelow: 100 }).bytes)).toEqual({
+      Mul: 2,
+      Concat: 1,
+    });
+    for (const f of [rejoined, packed, alternating]) {
+      const input = f === rejoined ? x : flat;
+      const [compiled, eager] = [jit(f)(input), f(input)];
+      compiled.forEach((y, i) => expect([...y.dataSync()], `piece ${i}`).toEqual([...eager[i].dataSync()]));
+    }
     // The pieces of a concatenation's gradient: one Split of the cotangent.
     const g = grad((a: Array, b: Array) => np.sum(np.square(np.concatenate([a, b], { axis: 1 }))), { argnums: [0, 1] });
     const [a, b] = [random.normal(random.key(0), [2, 3]), random.normal(random.key(1), [2, 5])];

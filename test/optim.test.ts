@@ -122,6 +122,32 @@ describe('mapElementwise (multi-tensor updates)', () => {
     });
   });
 
+  it('runs the optimizers own elementwise steps the same way where there are many small leaves, exactly', () => {
+    // Twenty small leaves (a model's batch-norm parameters) and a large one.
+    const many = (seed: number) => ({
+      bn: globalThis.Array.from({ length: 20 }, (_, i) => np.multiply(np.arange(4 + i), 0.01 * (seed + i))),
+      weight: np.reshape(np.multiply(np.arange(8192), 1e-4 * seed), [64, 128]),
+    });
+    const [p, g] = [many(1), many(2)];
+    const leaves = (t: any) => [...t.bn, t.weight] as Array[];
+    const sgd = optim.sgd(0.1, { momentum: 0.9, nesterov: true });
+    const step = (p: any, g: any) =>
+      optim.applyUpdates(p, sgd.update(g, sgd.update(g, sgd.init(p), p).state, p).updates);
+    leaves(step(p, g)).forEach((x, i) => {
+      const [pi, gi] = [leaves(p)[i], leaves(g)[i]];
+      const trace = np.add(np.multiply(gi, 0.9), gi); // the second step's momentum
+      const want = np.astype(np.add(pi, np.multiply(np.add(gi, np.multiply(trace, 0.9)), -0.1)), pi.dtype);
+      expect(x.shape).toEqual(pi.shape);
+      assertClose(x, want, { rtol: 0, atol: 0 }, `leaf ${i}`);
+    });
+    // One sum of parameters and updates for the small leaves, one for the large (21 leaf by leaf).
+    const sums = makeGraph(optim.applyUpdates)(p, g).eqns.filter((e) => e.prim.name === 'add');
+    expect(sums).toHaveLength(2);
+    // With a few small leaves, each keeps its own (WebGPU fuses it into its gradient's kernel).
+    const few = { bn: p.bn.slice(0, 3), weight: p.weight };
+    expect(makeGraph(optim.applyUpdates)(few, few).eqns.filter((e) => e.prim.name === 'add')).toHaveLength(4);
+  });
+
   it('refuses trees that do not match, naming the tree and the leaf', () => {
     expect(() => optim.mapElementwise(fn, [tree(1), { ...tree(2), extra: np.ones([3]) }], 2)).toThrow(
       /mapElementwise: tree 1 has 16 leaves, tree 0 has 15/,
@@ -129,6 +155,12 @@ describe('mapElementwise (multi-tensor updates)', () => {
     expect(() => optim.mapElementwise(fn, [tree(1), { ...tree(2), weight: np.ones([3]) }], 2)).toThrow(
       /mapElementwise: tree 1 leaf 14 has 3 elements, tree 0's has 8192/,
     );
+    const { half, ...rest } = tree(2);
+    expect(() => optim.mapElementwise(fn, [tree(1), { ...rest, other: half }], 2)).toThrow(
+      /mapElementwise: tree 1 is not of tree 0's structure \(both have 15 leaves\)/,
+    );
+    // The optimizers' own elementwise steps group the same way, and name themselves.
+    expect(() => optim.applyUpdates(tree(1), { ...rest, other: half })).toThrow(/^applyUpdates: tree 1 is not/);
   });
 
   it('traces one chain per dtype for the small leaves, one per large leaf', () => {

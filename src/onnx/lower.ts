@@ -140,6 +140,8 @@ class Builder implements OnnxEmitter {
   private readonly intValues = new Map<string, readonly number[]>();
   /** The node that computed each single-output value. */
   private readonly nodeOf = new Map<string, NodeProto>();
+  /** Values that are pieces of a `Split`: its node and their position among its outputs. */
+  private readonly pieces = new Map<string, { split: NodeProto; index: number }>();
   /** Values that are transposes of another (however lowered), so transposes of them compose. */
   private readonly transposes = new Map<string, { input: string; perm: readonly number[] }>();
   /** Values computed from constants only (ONNX Runtime folds them when it loads the model). */
@@ -205,6 +207,7 @@ class Builder implements OnnxEmitter {
       const both = perm.map((axis) => inner.perm[axis]);
       return both.every((axis, i) => axis === i) ? inner.input : this.op('Transpose', [inner.input], { perm: both });
     }
+    if (type === 'Concat') return this.rejoined(inputs, attrs.axis as number);
     if (type !== 'Reshape') return undefined;
     const inner = this.nodeOf.get(inputs[0]);
     const target = this.intValues.get(inputs[1]);
@@ -217,6 +220,47 @@ class Builder implements OnnxEmitter {
       return source;
     if (source === inputs[0]) return undefined;
     return this.op('Reshape', [source, inputs[1]], attrs);
+  }
+  /**
+   * A concatenation in which consecutive pieces of one `Split` along its axis, in order, stand for
+   * the split's input (or one slice of it): an optimizer's small parameters, updated as one vector
+   * and split again, are concatenated whole into the step's packed outputs. Undefined where nothing
+   * is rejoined.
+   */
+  private rejoined(inputs: readonly string[], axis: number): string | undefined {
+    const joined: string[] = [];
+    for (let i = 0; i < inputs.length;) {
+      const first = this.pieces.get(inputs[i]);
+      let j = i + 1;
+      while (
+        first &&
+        j < inputs.length &&
+        this.pieces.get(inputs[j])?.split === first.split &&
+        this.pieces.get(inputs[j])!.index === first.index + j - i
+      )
+        j++;
+      const splitAxis = first?.split.attribute.find((a) => a.name === 'axis')?.i;
+      if (!first || j - i < 2 || splitAxis !== BigInt(axis)) joined.push(inputs[i++]);
+      else {
+        const source = first.split.input[0];
+        const whole = first.index === 0 && j - i === first.split.output.length;
+        joined.push(whole ? source : this.sliceOfPieces(first.split, first.index, first.index + j - i, axis));
+        i = j;
+      }
+    }
+    if (joined.length === inputs.length) return undefined;
+    return joined.length === 1 ? joined[0] : this.op('Concat', joined, { axis });
+  }
+  /** The split a value is a piece of, and which piece. */
+  pieceOf(name: string): { split: NodeProto; index: number } | undefined {
+    return this.pieces.get(name);
+  }
+  /** Pieces `from` to `to` (exclusive) of a split, as one slice of its input. */
+  private sliceOfPieces(split: NodeProto, from: number, to: number, axis: number): string {
+    const sizes = this.intValues.get(split.input[1])!;
+    const start = sizes.slice(0, from).reduce((a, b) => a + b, 0);
+    const limit = sizes.slice(0, to).reduce((a, b) => a + b, 0);
+    return this.op('Slice', [split.input[0], this.ints([start]), this.ints([limit]), this.ints([axis])]);
   }
   /** Is `target` the shape a reduction without kept axes had with them (a reshape that keepdims=1 makes)? */
   private keepsReducedAxes(reduce: NodeProto, target: readonly number[]): boolean {
@@ -303,6 +347,8 @@ class Builder implements OnnxEmitter {
     );
     const node = this.nodes[this.nodes.length - 1];
     if (outputs === 1) this.nodeOf.set(output[0], node);
+    if (opType === 'Split' && !domain && this.intValues.has(inputs[1]))
+      output.forEach((name, index) => this.pieces.set(name, { split: node, index }));
     if (opType === 'Reshape') {
       const target = this.intValues.get(inputs[1]);
       if (target && target.every((d) => d > 0)) this.shapes.set(output[0], target);
@@ -655,14 +701,32 @@ export function lowerGraph(g: Graph, opts: LowerOptions = {}): LoweredModel {
     if (source) loose.set(i, b.shapeOf(source));
     return source ?? value;
   });
-  const packOut: Pack[] = packs(g.outs, boundaryType, opts.packBelow).map((p) => ({
-    ...p,
-    name: b.op(
+  const packOut: Pack[] = packs(g.outs, boundaryType, opts.packBelow).map((p) => {
+    const flat = p.members.map((m) => b.op('Reshape', [values[m.index], b.ints([sizeOf(g.outs[m.index].aval.shape)])]));
+    // Pieces of one split go side by side, in their order, to rejoin (an optimizer's moments
+    // alternate between parameters in the outputs); the rest keep theirs.
+    const firstOfSplit = new Map<NodeProto, number>();
+    const keys = flat.map((name, k) => {
+      const piece = b.pieceOf(name);
+      if (!piece) return [k, 0];
+      if (!firstOfSplit.has(piece.split)) firstOfSplit.set(piece.split, k);
+      return [firstOfSplit.get(piece.split)!, piece.index];
+    });
+    const order = flat.map((_, k) => k).sort((i, j) => keys[i][0] - keys[j][0] || keys[i][1] - keys[j][1]);
+    let offset = 0;
+    const members = order.map((k) => {
+      const m = { index: p.members[k].index, offset };
+      offset += sizeOf(g.outs[m.index].aval.shape);
+      return m;
+    });
+    const name = b.op(
       'Concat',
-      p.members.map((m) => b.op('Reshape', [values[m.index], b.ints([sizeOf(g.outs[m.index].aval.shape)])])),
+      order.map((k) => flat[k]),
       { axis: 0 },
-    ),
-  }));
+    );
+    // Members that rejoin into an input are that input: an output of its own needs a node.
+    return { ...p, members, name: b.nodes.some((n) => n.output.includes(name)) ? name : b.op('Identity', [name]) };
+  });
   const packedOut = new Set(packOut.flatMap((p) => p.members.map((m) => m.index)));
   // Graph outputs need names of their own: an output that is an input, a constant or a repeat gets an Identity.
   const finalName = new Map<string, string>();

@@ -11,6 +11,7 @@ import { checkOptions, t } from '../core/options.js';
 import * as np from '../np/index.js';
 import * as tree from '../tree.js';
 import { mapElementwise } from './partition.js';
+import { mapLeaves } from './foreach.js';
 
 /** A pytree of arrays (parameters, gradients, updates). @category Optimizers */
 export type Params = any;
@@ -60,7 +61,7 @@ export function chain(...ts: GradientTransformation[]): GradientTransformation<C
 
 /** `params + updates`, leaf by leaf, each in its parameter's dtype (as optax's apply_updates). @category Optimizers */
 export const applyUpdates = (params: Params, updates: Params): Params =>
-  tree.map((p: Array, u: Array) => np.astype(np.add(p, u), p.dtype), params, updates);
+  mapLeaves('applyUpdates', (p, u) => np.astype(np.add(p, u), p.dtype), params, updates);
 
 /** The identity transformation (the unit of chain). @category Optimizers */
 export const identity = (): GradientTransformation<{}> => ({
@@ -77,14 +78,15 @@ export function scaleByLearningRate(lr: ScalarOrSchedule): GradientTransformatio
     update: (g, s) => {
       // A number stays weakly typed, so float64 params step by the exact rate.
       const step = typeof lr === 'number' ? -lr : np.negative(lr(s.count));
-      return { updates: tree.map((x: Array) => np.multiply(x, step), g), state: { count: np.add(s.count, 1) } };
+      const updates = mapLeaves('scaleByLearningRate', (x) => np.multiply(x, step), g);
+      return { updates, state: { count: np.add(s.count, 1) } };
     },
   };
 }
 /** `u = s * g`. @category Optimizers */
 export const scale = (s: number): GradientTransformation<{}> => ({
   init: () => ({}),
-  update: (g, st) => ({ updates: tree.map((x: Array) => np.multiply(x, s), g), state: st }),
+  update: (g, st) => ({ updates: mapLeaves('scale', (x) => np.multiply(x, s), g), state: st }),
 });
 
 /**
@@ -98,8 +100,8 @@ export function trace(opts: { decay: number; nesterov?: boolean }): GradientTran
   return {
     init: (p) => ({ trace: zerosLikeTree(p) }),
     update(g, s) {
-      const tr = tree.map((b: Array, x: Array) => np.add(np.multiply(b, decay), x), s.trace, g);
-      const updates = o.nesterov ? tree.map((x: Array, b: Array) => np.add(x, np.multiply(b, decay)), g, tr) : tr;
+      const tr = mapLeaves('trace', (b, x) => np.add(np.multiply(b, decay), x), s.trace, g);
+      const updates = o.nesterov ? mapLeaves('trace', (x, b) => np.add(x, np.multiply(b, decay)), g, tr) : tr;
       return { updates, state: { trace: tr } };
     },
   };
@@ -216,7 +218,8 @@ export function addDecayedWeights(weightDecay: number): GradientTransformation<{
     init: () => ({}),
     update(g, s, params) {
       if (params === undefined) throw new ValueError('addDecayedWeights: update needs the params');
-      return { updates: tree.map((x: Array, p: Array) => np.add(x, np.multiply(p, weightDecay)), g, params), state: s };
+      const updates = mapLeaves('addDecayedWeights', (x, p) => np.add(x, np.multiply(p, weightDecay)), g, params);
+      return { updates, state: s };
     },
   };
 }
@@ -232,7 +235,7 @@ export function clipByGlobalNorm(maxNorm: number): GradientTransformation<{}> {
     update(g, s) {
       const norm = globalNorm(g);
       const factor = np.divide(maxNorm, np.maximum(norm, maxNorm));
-      return { updates: tree.map((x: Array) => np.multiply(x, factor), g), state: s };
+      return { updates: mapLeaves('clipByGlobalNorm', (x) => np.multiply(x, factor), g), state: s };
     },
   };
 }

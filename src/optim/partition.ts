@@ -9,6 +9,7 @@ import { ValueError } from '../core/errors.js';
 import * as np from '../np/index.js';
 import * as tree from '../tree.js';
 import type { GradientTransformation, Params } from './index.js';
+import { foreachLeaf } from './foreach.js';
 
 /** Zero updates: the parameters stay as they are (freeze them with {@link multiTransform}). @category Optimizers */
 export const setToZero = (): GradientTransformation<{}> => ({
@@ -178,8 +179,6 @@ function unravel({ small, large }: Raveled, like: Params): Params {
   return tree.unflatten(def, parts);
 }
 
-/** Leaves under this many elements share one chain of operations in {@link mapElementwise}. */
-const GROUP_BELOW = 4096;
 /**
  * Applies `fn`, elementwise in its arguments, to the corresponding leaves of `trees` (of one
  * structure and shapes), with the small leaves (under 4,096 elements) of each dtype concatenated into
@@ -191,44 +190,7 @@ const GROUP_BELOW = 4096;
  * @category Optimizers
  */
 export function mapElementwise(fn: (...leaves: Array[]) => Array[], trees: Params[], outputs: number): Params[] {
-  const [first, def] = tree.flatten<Array>(trees[0]);
-  const leaves = [first, ...trees.slice(1).map((t) => tree.leaves<Array>(t))];
-  leaves.forEach((l, t) => {
-    const bad = l.length === first.length ? l.findIndex((x, i) => x.size !== first[i].size) : -1;
-    if (l.length !== first.length || bad >= 0)
-      throw new ValueError(
-        `mapElementwise: tree ${t} ` +
-          (bad < 0
-            ? `has ${l.length} leaves, tree 0 has ${first.length}`
-            : `leaf ${bad} has ${l[bad].size} elements, tree 0's has ${first[bad].size}`),
-      );
-  });
-  const results: Array[][] = [];
-  const groups = new Map<string, number[]>();
-  first.forEach((leaf, i) => {
-    const row = leaves.map((l) => l[i]);
-    if (leaf.size >= GROUP_BELOW) results[i] = fn(...row);
-    else {
-      const key = row.map((x) => x.dtype).join();
-      groups.set(key, [...(groups.get(key) ?? []), i]);
-    }
-  });
-  for (const members of groups.values()) {
-    const joined = leaves.map((l) => np.concatenate(members.map((i) => np.reshape(l[i], [-1]))));
-    const outs = fn(...joined);
-    let start = 0;
-    for (const i of members) {
-      const { size, shape } = first[i];
-      results[i] = outs.map((o) => np.reshape(np.slice(o, [start, start + size]), shape));
-      start += size;
-    }
-  }
-  return globalThis.Array.from({ length: outputs }, (_, k) =>
-    tree.unflatten(
-      def,
-      results.map((r) => r[k]),
-    ),
-  );
+  return foreachLeaf('mapElementwise', fn, trees, outputs);
 }
 
 /**
