@@ -335,8 +335,8 @@ const viaGemm = (dtype: DType, positions: number, filter: number) =>
   computeDType(dtype) === 'float32' && positions < 256 && filter >= 65536;
 
 /**
- * Does a transposed convolution (an input gradient) over many small images run faster as one GEMM
- * over the batch and one Col2Im? ONNX Runtime's `ConvTranspose` runs a GEMM and a col2im per image:
+ * Does a transposed convolution (an input gradient) over many small images run faster as one
+ * batched product and one Col2Im? ONNX Runtime's `ConvTranspose` runs a GEMM and a col2im per image:
  * LeNet-5's conv2 (64 images of 10x10) took 1.0 ms; its Adam step 6.1 → 5.5-5.7 ms this way.
  * ResNet-18 at batch 32 is unchanged, DenseNet-121 at batch 4 slower (few images to batch).
  */
@@ -635,16 +635,29 @@ function convInputGradOnnx(e: OnnxEmitter, name: string, p: FoldParams, shape: r
     : flippedConvTranspose(e, ct, dot.inputs[1], ctv.dtype, p, g, og, icg, n * sizeOf(p.spatial), shape);
   if (blocked) return blocked;
   if (gemm || (g === 1 && manySmallImages(ctv.dtype, n, sizeOf(out)))) {
-    // One GEMM over the batch, [C * window, N * out] = kernel[O, C * window]ᵀ · ct[O, N * out], then
-    // each window back in place. This way round the large filter is GEMM's left operand, which MLAS
-    // streams (as the right one it packs it whole: 1.6 → 1.4 ms in ResNet-18's layer4, profiled), and
-    // both transposes move whole rows.
+    // The patches [N, C * window, out] = kernel[O, C * window]ᵀ · ct[N, O, out], then each window
+    // back in place (Col2Im).
     const [positions, taps] = [sizeOf(out), icg * sizeOf(p.window)];
     const ctNcp = e.op('Reshape', [dot.inputs[0], e.ints([n, og, positions])]);
-    const rows = e.op('Reshape', [onnxTranspose(e, ctNcp, [n, og, positions], [1, 0, 2]), e.ints([og, n * positions])]);
     const kernel = e.op('Reshape', [dot.inputs[1], e.ints([og, taps])]);
-    const columns = e.op('Reshape', [e.op('Gemm', [kernel, rows], { transA: 1 }), e.ints([taps, n, positions])]);
-    const patches = onnxTranspose(e, columns, [taps, n, positions], [1, 0, 2]);
+    let patches: string;
+    if (gemm) {
+      // A large filter: one GEMM over the batch, with the filter as GEMM's left operand, which MLAS
+      // streams (as the right one it packs it whole: 1.6 → 1.4 ms in ResNet-18's layer4, profiled);
+      // both transposes move whole rows.
+      const rows = e.op('Reshape', [
+        onnxTranspose(e, ctNcp, [n, og, positions], [1, 0, 2]),
+        e.ints([og, n * positions]),
+      ]);
+      const columns = e.op('Reshape', [e.op('Gemm', [kernel, rows], { transA: 1 }), e.ints([taps, n, positions])]);
+      patches = onnxTranspose(e, columns, [taps, n, positions], [1, 0, 2]);
+    } else {
+      // A small filter (many small images): one GEMM per image, the filter broadcast over the batch,
+      // which leaves the cotangent and the patches in their layouts. LeNet-5's conv2 input gradient
+      // (64 images of 10x10): transposes of 3.8 MB and 0.4 MB around one GEMM, 1.11 ms of kernel
+      // time in a slow phase of the machine, against 0.45 ms for the batched product.
+      patches = e.op('MatMul', [onnxTranspose(e, kernel, [og, taps], [1, 0]), ctNcp]);
+    }
     return foldOnnx(e, patches, { shape: [n, icg, ...p.window, ...out], dtype: ctv.dtype }, p, shape);
   }
   const kernel = e.op('Reshape', [dot.inputs[1], e.ints([g * og, icg, ...p.window])], { allowzero: 1 });
