@@ -78,6 +78,7 @@ export {
   type OnnxEmitter,
   type OnnxAttr,
   type OnnxProducer,
+  type OnnxReader,
   type PartialEvalResult,
 } from './core/primitive.js';
 

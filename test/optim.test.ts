@@ -143,6 +143,10 @@ describe('mapElementwise (multi-tensor updates)', () => {
     // One sum of parameters and updates for the small leaves, one for the large (21 leaf by leaf).
     const sums = makeGraph(optim.applyUpdates)(p, g).eqns.filter((e) => e.prim.name === 'add');
     expect(sums).toHaveLength(2);
+    // Leaves that are not arrays (numbers) go alone, as tree.map takes them.
+    const scaled = optim.scale(2).update({ ...g, n: 3 }, {}).updates;
+    expect(Number(scaled.n)).toBe(6);
+    leaves(scaled).forEach((x, i) => assertClose(x, np.multiply(leaves(g)[i], 2), { rtol: 0, atol: 0 }));
     // With a few small leaves, each keeps its own (WebGPU fuses it into its gradient's kernel).
     const few = { bn: p.bn.slice(0, 3), weight: p.weight };
     expect(makeGraph(optim.applyUpdates)(few, few).eqns.filter((e) => e.prim.name === 'add')).toHaveLength(4);

@@ -3,7 +3,7 @@
  * run as one vector (PyTorch's multi-tensor "foreach" updates): the optimizers' shared mechanism.
  * @module
  */
-import type { Array } from '../core/array.js';
+import { Array } from '../core/array.js';
 import { ValueError } from '../core/errors.js';
 import * as np from '../np/index.js';
 import * as tree from '../tree.js';
@@ -36,7 +36,7 @@ export function foreachLeaf(
     }),
   ];
   leaves.forEach((l, t) => {
-    const bad = l.findIndex((x, i) => x.size !== first[i].size);
+    const bad = l.findIndex((x, i) => x instanceof Array && first[i] instanceof Array && x.size !== first[i].size);
     if (bad >= 0)
       throw new ValueError(`${op}: tree ${t} leaf ${bad} has ${l[bad].size} elements, tree 0's has ${first[bad].size}`);
   });
@@ -44,10 +44,13 @@ export function foreachLeaf(
   const groups = new Map<string, number[]>();
   first.forEach((leaf, i) => {
     const row = leaves.map((l) => l[i]);
-    if (leaf.size >= GROUP_BELOW) results[i] = fn(...row);
+    // Numbers and other leaves that are not arrays go alone, as tree.map would take them.
+    if (!row.every((x) => x instanceof Array) || leaf.size >= GROUP_BELOW) results[i] = fn(...row);
     else {
       const key = row.map((x) => x.dtype).join();
-      groups.set(key, [...(groups.get(key) ?? []), i]);
+      const group = groups.get(key);
+      if (group) group.push(i);
+      else groups.set(key, [i]);
     }
   });
   for (const members of groups.values()) {
