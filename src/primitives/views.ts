@@ -185,10 +185,10 @@ const splits = new WeakMap<OnnxEmitter, Map<string, Map<number, { limit: number;
 
 /**
  * A slice as its piece of one ONNX `Split` of its operand, where the operand's slices along that
- * axis tile it: ONNX Runtime runs each `Slice` node at a fixed cost (~5 µs, profiled), and a vector
- * that an optimizer updates for many small parameters at once comes apart in hundreds of them
- * (DenseNet-121's step: 729 `Slice`s of [83,658] values, 4.2 ms; one `Split` into 243 pieces takes
- * 0.19). Concatenations' gradients and a recurrent cell's gates are split the same way.
+ * axis tile it: one node where there were many, as a vector that an optimizer updates for many
+ * small parameters at once comes apart in hundreds of pieces (DenseNet-121's step: 729 `Slice`s of
+ * [83,658] values), and the pieces can be rejoined where they are concatenated again (see the
+ * lowering's Concat). Concatenations' gradients and a recurrent cell's gates are split the same way.
  */
 function splitPiece(e: OnnxEmitter, x: string, shape: Shape, p: SliceParams): string | undefined {
   const axis = cutAxis(shape, p);
