@@ -554,12 +554,13 @@ describe('onnx.exportModel: fused recurrent layers and dynamic axes', () => {
       { kernelSize: 3, stride: 2, ceilMode: true },
       { kernelSize: [2, 3], stride: [1, 2], padding: [1, 1], dilation: 2 },
     ];
-    for (const opts of cases)
+    for (const [i, opts] of cases.entries())
       for (const dtype of ['float32', 'float64', 'float16'] as const) {
         const f = (x: Array) => nn.functional.maxPool2d(x, opts);
-        // Every value distinct, with a NaN and an infinity inside some windows, and windows whose
+        // Every value distinct, with a NaN and an infinity inside some windows, windows whose
         // values are all -infinity, at padded corners and inside (ONNX Runtime's float32 kernels
-        // answer the lowest float there).
+        // answer the lowest float there), and windows of -0 among -infinities (toEqual tells -0
+        // from +0).
         const x = np
           .add(random.permutation(random.key(3), 2 * 3 * 9 * 11).reshape([2, 3, 9, 11]), 0)
           .astype(dtype)
@@ -570,7 +571,11 @@ describe('onnx.exportModel: fused recurrent layers and dynamic axes', () => {
           .at(0, 0, '0:3', '0:4')
           .set(-Infinity)
           .at(1, 1, '5:', '7:')
-          .set(-Infinity);
+          .set(-Infinity)
+          .at(1, 0, '0:2', '0:2')
+          .set(-Infinity)
+          .at(1, 0, 0, 0)
+          .set(-0);
         const ops = opTypes(onnx.lowerGraph(makeGraph(f)(x)).bytes);
         expect(ops.MaxPool).toBe(2); // the values, and which windows hold a NaN or only -infinity
         expect(ops.Slice ?? 0).toBe(0);
@@ -579,6 +584,8 @@ describe('onnx.exportModel: fused recurrent layers and dynamic axes', () => {
         expect(compiled.toArray()).toEqual(eager.toArray());
         expect(Number.isNaN(Number(np.sum(compiled)))).toBe(true);
         expect(Number(np.min(np.where(np.isnan(compiled), 0, compiled)))).toBe(-Infinity);
+        // The first two windowings pool a -0 with -infinities only into [1, 0, 0, 0].
+        if (i < 2) expect(Object.is(compiled.toArray()[1][0][0][0], -0)).toBe(true);
       }
     // After a convolution with constant weights, where ONNX Runtime's optimiser pools on its blocked
     // (NCHWc) kernels: windows of -infinity inside too.
