@@ -585,7 +585,7 @@ describe('onnx.exportModel: fused recurrent layers and dynamic axes', () => {
         expect(Number.isNaN(Number(np.sum(compiled)))).toBe(true);
         expect(Number(np.min(np.where(np.isnan(compiled), 0, compiled)))).toBe(-Infinity);
         // The first two windowings pool a -0 with -infinities only into [1, 0, 0, 0].
-        if (i < 2) expect(Object.is(compiled.toArray()[1][0][0][0], -0)).toBe(true);
+        if (i < 2) expect(Object.is((compiled.toArray() as number[][][][])[1][0][0][0], -0)).toBe(true);
       }
     // After a convolution with constant weights, where ONNX Runtime's optimiser pools on its blocked
     // (NCHWc) kernels: windows of -infinity inside too.
